@@ -1,0 +1,93 @@
+// @ts-check
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+/** Rules that keep src/core pure: no I/O, no timers, no clocks, no chance, no Promises. */
+export const coreRestrictions = {
+  'no-restricted-imports': [
+    'error',
+    {
+      patterns: [
+        { group: ['node:*'], message: 'src/core is pure: no Node.js modules.' },
+        { group: ['../*', '!../core/*'], message: 'src/core imports nothing outside core/.' },
+      ],
+      paths: ['fs', 'net', 'os', 'path', 'crypto', 'events', 'stream', 'timers', 'worker_threads'].map(
+        (name) => ({
+          name,
+          message: 'src/core is pure: no Node.js modules.',
+        }),
+      ),
+    },
+  ],
+  'no-restricted-globals': [
+    'error',
+    ...['setTimeout', 'setInterval', 'setImmediate', 'queueMicrotask', 'clearTimeout', 'clearInterval'].map(
+      (name) => ({ name, message: 'src/core is pure: time enters through tick(now).' }),
+    ),
+    { name: 'Date', message: 'src/core is pure: time enters through tick(now).' },
+    { name: 'performance', message: 'src/core is pure: time enters through tick(now).' },
+    { name: 'Promise', message: 'src/core is pure: no Promises, return actions instead.' },
+    { name: 'process', message: 'src/core is pure: no process access.' },
+    { name: 'require', message: 'src/core is pure.' },
+  ],
+  'no-restricted-properties': [
+    'error',
+    {
+      object: 'Math',
+      property: 'random',
+      message: 'src/core is pure: chance enters through the injected Random.',
+    },
+  ],
+  'no-restricted-syntax': [
+    'error',
+    { selector: ':function[async=true]', message: 'src/core is pure: no async functions.' },
+    { selector: 'AwaitExpression', message: 'src/core is pure: no await.' },
+    { selector: 'ImportExpression', message: 'src/core is pure: no dynamic import.' },
+  ],
+};
+
+/** Outside the Clock/Random implementations nobody reads the wall clock or rolls dice directly. */
+const clockRestrictions = {
+  'no-restricted-properties': [
+    'error',
+    { object: 'Math', property: 'random', message: 'Use the injected Random.' },
+    { object: 'Date', property: 'now', message: 'Use the injected Clock.' },
+  ],
+  'no-restricted-globals': [
+    'error',
+    { name: 'setTimeout', message: 'Use the injected Clock.' },
+    { name: 'setInterval', message: 'Use the injected Clock.' },
+  ],
+};
+
+export default tseslint.config(
+  {
+    ignores: [
+      'dist/**',
+      'dist-bench/**',
+      'node_modules/**',
+      'data/**',
+      'test-results/**',
+      'test/interop/bin/**',
+    ],
+  },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: {
+      parserOptions: {
+        projectService: { allowDefaultProject: ['vitest.*.ts'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: false }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-non-null-assertion': 'off',
+    },
+  },
+  { files: ['src/**/*.ts'], ignores: ['src/platform/**'], rules: clockRestrictions },
+  { files: ['src/core/**/*.ts'], rules: coreRestrictions },
+  { files: ['**/*.js', '**/*.mjs', '**/*.cjs'], ...tseslint.configs.disableTypeChecked },
+);

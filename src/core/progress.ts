@@ -1,0 +1,45 @@
+/** What a leader knows about replicating to one peer (etcd calls it a Progress). */
+import type { Server } from './types.js';
+
+export enum ReplicationMode {
+  /** Unsure where the peer's log matches ours: one AppendEntries at a time. */
+  Probe,
+  /** Logs match up to matchIndex: several AppendEntries in flight (pipelining). */
+  Replicate,
+  /** An InstallSnapshot is in flight. */
+  Snapshot,
+}
+
+export class Progress {
+  nextIndex: number;
+  matchIndex = 0;
+  mode = ReplicationMode.Probe;
+  /** AppendEntries (with or without entries, heartbeats excluded) awaiting an answer. */
+  inflight = 0;
+  /** Heartbeats awaiting an answer (bounded so a dead peer cannot pile them up). */
+  heartbeatsInflight = 0;
+  /** Highest heartbeat round the peer acknowledged (read index and VerifyLeader count these). */
+  heartbeatAck = 0;
+  /** Highest commit index sent to the peer. */
+  commitSent = 0;
+  /** Last time the peer answered anything in our term (check-quorum and observers). */
+  lastContact: number;
+  /** No replication before this time (after a transport failure). */
+  retryAt = 0;
+  failures = 0;
+  heartbeatFailing = false;
+
+  constructor(
+    public server: Server,
+    lastIndex: number,
+    now: number,
+  ) {
+    this.nextIndex = lastIndex + 1;
+    this.lastContact = now;
+  }
+
+  becomeProbe(): void {
+    this.mode = ReplicationMode.Probe;
+    this.nextIndex = Math.max(this.nextIndex, this.matchIndex + 1);
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * The narrow view of a Raft node that the KV service needs. The glue in src/cli.ts implements it
+ * with the real `Raft`; tests implement it with a single-node double. Names follow hashicorp/raft.
+ */
+
+export type ServerStateName = 'Follower' | 'Candidate' | 'Leader' | 'Shutdown';
+export type SuffrageName = 'Voter' | 'Nonvoter';
+
+export interface ClusterMember {
+  id: string;
+  /** The member's Raft transport address. */
+  address: string;
+  suffrage: SuffrageName;
+}
+
+export interface ClusterStatus {
+  state: ServerStateName;
+  term: number;
+  /** The leader this server knows of, or null while there is none. */
+  leader: { id: string; address: string } | null;
+  lastIndex: number;
+  commitIndex: number;
+  appliedIndex: number;
+  lastSnapshotIndex: number;
+  configuration: ClusterMember[];
+}
+
+export interface ApplyOptions {
+  /** Milliseconds to wait for commit and apply; past it the outcome is unknown (ErrApplyTimeout). */
+  timeout?: number;
+  signal?: AbortSignal;
+}
+
+export interface KvCluster {
+  /** This server's ID. */
+  readonly id: string;
+  /** Replicates `data` as a Command entry; resolves with its index and the FSM's response. */
+  apply(data: Uint8Array, opts?: ApplyOptions): Promise<{ index: number; response: unknown }>;
+  /** Resolves once the local FSM may be read linearizably (read-index on the leader). */
+  linearizableRead(opts?: { timeout?: number }): Promise<void>;
+  status(): ClusterStatus;
+  addVoter(id: string, address: string): Promise<void>;
+  addNonvoter(id: string, address: string): Promise<void>;
+  removeServer(id: string): Promise<void>;
+  /** To `id`, or to the most up-to-date voter when absent. */
+  leadershipTransfer(id?: string): Promise<void>;
+  /**
+   * Demo only: drop all Raft traffic to and from these server IDs (replacing any earlier list);
+   * null heals. Absent on production nodes.
+   */
+  isolate?(peers: string[] | null): void | Promise<void>;
+}

@@ -1,0 +1,77 @@
+/** Prometheus metrics of one KV server, in a registry of its own (several servers may share a process). */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { KvCluster } from './cluster.js';
+import type { KvFsm } from './fsm.js';
+
+export type RouteLabel =
+  | 'kv'
+  | 'status'
+  | 'metrics'
+  | 'cluster_join'
+  | 'cluster_remove'
+  | 'cluster_transfer'
+  | 'debug_isolate'
+  | 'unknown';
+
+export class KvMetrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<'method' | 'route' | 'code'>;
+  private readonly applyDuration: Histogram<'op'>;
+
+  constructor(cluster: KvCluster, fsm: KvFsm) {
+    const registers = [this.registry];
+    const raftGauge = (
+      name: string,
+      help: string,
+      read: (status: ReturnType<KvCluster['status']>) => number,
+    ) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(read(cluster.status()));
+        },
+      });
+    raftGauge('raft_term', 'Current Raft term.', (s) => s.term);
+    raftGauge('raft_last_index', 'Index of the last log entry.', (s) => s.lastIndex);
+    raftGauge('raft_commit_index', 'Highest index known to be committed.', (s) => s.commitIndex);
+    raftGauge('raft_applied_index', 'Highest index applied to the state machine.', (s) => s.appliedIndex);
+    raftGauge('raft_last_snapshot_index', 'Index of the latest snapshot.', (s) => s.lastSnapshotIndex);
+    raftGauge('raft_is_leader', '1 while this server is the leader, else 0.', (s) =>
+      s.state === 'Leader' ? 1 : 0,
+    );
+    raftGauge('raft_servers', 'Servers in the latest configuration.', (s) => s.configuration.length);
+    new Gauge({
+      name: 'kv_keys',
+      help: 'Keys in the local state machine, reserved ones included.',
+      registers,
+      collect() {
+        this.set(fsm.size);
+      },
+    });
+    this.requests = new Counter({
+      name: 'kv_http_requests_total',
+      help: 'HTTP requests answered, by method, route and status code.',
+      labelNames: ['method', 'route', 'code'],
+      registers,
+    });
+    this.applyDuration = new Histogram({
+      name: 'kv_apply_duration_seconds',
+      help: 'Time from submitting a command until it was committed and applied, by op.',
+      labelNames: ['op'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+  }
+
+  countRequest(method: string, route: RouteLabel, code: number): void {
+    // Unknown methods are folded into one label so clients cannot grow the series without bound.
+    const knownMethod = ['GET', 'PUT', 'POST', 'DELETE', 'HEAD'].includes(method) ? method : 'OTHER';
+    this.requests.inc({ method: knownMethod, route, code: String(code) });
+  }
+
+  observeApply(op: string, seconds: number): void {
+    this.applyDuration.observe({ op }, seconds);
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * Config: hashicorp/raft's fields (camelCase, durations in milliseconds) with the same defaults
+ * and the same validation rules, plus raftkit's additions (marked).
+ */
+import { ErrInvalidConfig } from '../core/errors.js';
+import type { Logger } from './logger.js';
+
+export interface Config {
+  /** 1..3; raftkit speaks protocol 3 and accepts 2 and 3 on the wire. */
+  protocolVersion: number;
+  /** Follower timeout: a follower with no contact for a random time in [T, 2T) campaigns. */
+  heartbeatTimeout: number;
+  /** Candidate timeout: random in [T, 2T). */
+  electionTimeout: number;
+  /** Idle replication tick: how long a follower may wait to learn a new commit index. */
+  commitTimeout: number;
+  /** Most entries per AppendEntries and per group-commit batch (1..1024). */
+  maxAppendEntries: number;
+  /** hashicorp compatibility; raftkit batches applies anyway and keeps the timeout guarantee. */
+  batchApplyCh: boolean;
+  /** A leader that removes itself also shuts down. */
+  shutdownOnRemove: boolean;
+  /** Log entries kept after a snapshot. */
+  trailingLogs: number;
+  /** How often to check whether a snapshot is due (random in [T, 2T)). */
+  snapshotInterval: number;
+  /** Take a snapshot when this many entries were applied since the last one. */
+  snapshotThreshold: number;
+  /** A leader that has not heard from a quorum within this steps down. */
+  leaderLeaseTimeout: number;
+  /** This server's ID. Required. */
+  localId: string;
+  /** Start with the snapshot metadata only; do not restore the FSM from it. */
+  noSnapshotRestoreOnStart: boolean;
+  preVoteDisabled: boolean;
+  /** raftkit: AppendEntries in flight per follower (hashicorp's MaxRPCsInFlight, default 2). */
+  maxInflightAppends: number;
+  /** raftkit: structured logger (pino-compatible). Silent when absent. */
+  logger?: Logger;
+}
+
+export type ReloadableConfig = Pick<
+  Config,
+  'trailingLogs' | 'snapshotInterval' | 'snapshotThreshold' | 'heartbeatTimeout' | 'electionTimeout'
+>;
+
+export function defaultConfig(): Config {
+  return {
+    protocolVersion: 3,
+    heartbeatTimeout: 1000,
+    electionTimeout: 1000,
+    commitTimeout: 50,
+    maxAppendEntries: 64,
+    batchApplyCh: false,
+    shutdownOnRemove: true,
+    trailingLogs: 10240,
+    snapshotInterval: 120_000,
+    snapshotThreshold: 8192,
+    leaderLeaseTimeout: 500,
+    localId: '',
+    noSnapshotRestoreOnStart: false,
+    preVoteDisabled: false,
+    maxInflightAppends: 2,
+  };
+}
+
+function check(ok: boolean, detail: string): void {
+  if (!ok) throw new ErrInvalidConfig(detail);
+}
+
+function isInt(n: unknown): n is number {
+  return typeof n === 'number' && Number.isSafeInteger(n);
+}
+
+/** hashicorp's ValidateConfig rules, with the same wording where it has them. */
+export function validateConfig(config: Config): void {
+  check(isInt(config.protocolVersion), 'protocolVersion must be an integer');
+  check(
+    config.protocolVersion >= 1 && config.protocolVersion <= 3,
+    `ProtocolVersion ${config.protocolVersion} must be >= 1 and <= 3`,
+  );
+  check(typeof config.localId === 'string' && config.localId.length > 0, 'LocalID cannot be empty');
+  for (const field of [
+    'heartbeatTimeout',
+    'electionTimeout',
+    'commitTimeout',
+    'maxAppendEntries',
+    'trailingLogs',
+    'snapshotInterval',
+    'snapshotThreshold',
+    'leaderLeaseTimeout',
+    'maxInflightAppends',
+  ] as const) {
+    check(
+      isInt(config[field]) && config[field] >= 0,
+      `${field} must be a non-negative integer, got ${config[field]}`,
+    );
+  }
+  check(config.heartbeatTimeout >= 5, 'HeartbeatTimeout is too low');
+  check(config.electionTimeout >= 5, 'ElectionTimeout is too low');
+  check(config.commitTimeout >= 1, 'CommitTimeout is too low');
+  check(config.maxAppendEntries > 0, 'MaxAppendEntries must be positive');
+  check(config.maxAppendEntries <= 1024, 'MaxAppendEntries is too large');
+  check(config.snapshotInterval >= 5, 'SnapshotInterval is too low');
+  check(config.leaderLeaseTimeout >= 5, 'LeaderLeaseTimeout is too low');
+  check(
+    config.leaderLeaseTimeout <= config.heartbeatTimeout,
+    'LeaderLeaseTimeout cannot be larger than heartbeat timeout',
+  );
+  check(
+    config.electionTimeout >= config.heartbeatTimeout,
+    'ElectionTimeout must be equal or greater than Heartbeat Timeout',
+  );
+  check(config.maxInflightAppends >= 1, 'maxInflightAppends must be at least 1');
+}

@@ -1,0 +1,125 @@
+/**
+ * The only path to the user's FSM. Applies committed entries strictly in order, exactly once, and
+ * runs snapshot captures and restores between two applies (never concurrently with one).
+ */
+import type { Configuration, LogEntry } from '../core/types.js';
+import { LogType } from '../core/types.js';
+import type { FSM } from './fsm.js';
+
+/** How many entries one read from the log brings to the FSM. */
+const APPLY_BATCH = 256;
+
+export interface AppliedConfiguration {
+  configuration: Configuration;
+  index: number;
+}
+
+export class FsmRunner {
+  applied: number;
+  appliedTerm: number;
+  configuration: AppliedConfiguration;
+  private target: number;
+  private exclusive: (() => Promise<void>)[] = [];
+  private running = false;
+  private stopped = false;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly fsm: FSM,
+    start: { index: number; term: number; configuration: AppliedConfiguration },
+    private readonly readEntries: (lo: number, hi: number) => Promise<LogEntry[]>,
+    private readonly decodeConfiguration: (data: Uint8Array) => Configuration,
+    private readonly onApplied: (entry: LogEntry, response: unknown) => void,
+    private readonly onError: (error: Error) => void,
+  ) {
+    this.applied = start.index;
+    this.appliedTerm = start.term;
+    this.target = start.index;
+    this.configuration = start.configuration;
+  }
+
+  /** Entries up to `commitIndex` are durable and committed: apply them. */
+  advance(commitIndex: number): void {
+    if (commitIndex <= this.target) return;
+    this.target = commitIndex;
+    this.kick();
+  }
+
+  /** Runs fn between two applies; resolves with its result. */
+  runExclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.exclusive.push(() => fn().then(resolve, reject));
+      this.kick();
+    });
+  }
+
+  /** After a restore from a snapshot: the FSM now reflects everything up to index. */
+  restoredTo(index: number, term: number, configuration: AppliedConfiguration): void {
+    if (index <= this.applied) return;
+    this.applied = index;
+    this.appliedTerm = term;
+    this.configuration = configuration;
+    if (this.target < index) this.target = index;
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** Resolves once nothing is running. */
+  idle(): Promise<void> {
+    if (!this.running) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private kick(): void {
+    if (!this.running && !this.stopped) void this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    this.running = true;
+    try {
+      while (!this.stopped) {
+        const task = this.exclusive.shift();
+        if (task) {
+          await task();
+          continue;
+        }
+        if (this.applied >= this.target) break;
+        const entries = await this.readEntries(
+          this.applied + 1,
+          Math.min(this.target, this.applied + APPLY_BATCH),
+        );
+        for (const entry of entries) {
+          if (this.stopped || this.exclusive.length > 0) break;
+          if (entry.index !== this.applied + 1) continue;
+          await this.applyOne(entry);
+        }
+      }
+    } catch (error) {
+      this.onError(error as Error);
+    } finally {
+      this.running = false;
+      for (const waiter of this.idleWaiters.splice(0)) waiter();
+    }
+  }
+
+  private async applyOne(entry: LogEntry): Promise<void> {
+    let response: unknown;
+    if (entry.type === LogType.Command) {
+      // A throwing FSM is the user's bug; it becomes that entry's response instead of stalling
+      // the log (every server applies the same entries, so they fail alike).
+      try {
+        response = this.fsm.apply(entry);
+        if (response instanceof Promise) response = await response;
+      } catch (error) {
+        response = error;
+      }
+    } else if (entry.type === LogType.Configuration) {
+      this.configuration = { configuration: this.decodeConfiguration(entry.data), index: entry.index };
+    }
+    this.applied = entry.index;
+    this.appliedTerm = entry.term;
+    this.onApplied(entry, response);
+  }
+}

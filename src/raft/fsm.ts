@@ -1,0 +1,26 @@
+import type { Readable } from 'node:stream';
+import type { LogEntry } from '../core/types.js';
+import type { SnapshotSink } from '../storage/types.js';
+
+/**
+ * The user's state machine (hashicorp's FSM). The runtime calls these strictly one at a time:
+ * `apply` for every committed Command entry exactly once and in log order, `snapshot` at a point
+ * between two applies, `restore` to replace the whole state.
+ */
+export interface FSM {
+  /** The return value (or what the promise resolves to) becomes the response of `raft.apply`. */
+  apply(log: LogEntry): unknown;
+  /**
+   * Capture the state at this point. Must be quick: `persist` on the returned object runs
+   * concurrently with later applies, so capture an immutable view here.
+   */
+  snapshot(): FSMSnapshot | Promise<FSMSnapshot>;
+  /** Replace the whole state with the snapshot read from `reader`. */
+  restore(reader: Readable): Promise<void>;
+}
+
+export interface FSMSnapshot {
+  /** Write the snapshot to the sink and close it (or cancel it on error). */
+  persist(sink: SnapshotSink): Promise<void>;
+  release(): void;
+}

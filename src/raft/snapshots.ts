@@ -1,0 +1,215 @@
+/**
+ * Snapshots in the runtime: taking them (on threshold, on interval, on demand) and compacting the
+ * log; sending the newest one to a follower that needs compacted entries; installing one received
+ * from the leader. Snapshot data is streamed end to end.
+ */
+import type { Readable } from 'node:stream';
+import { randomBetween, type Clock, type Random, type Timer } from '../core/clock.js';
+import { ErrNothingNewToSnapshot, RaftError } from '../core/errors.js';
+import type { OutboundRequest, SnapshotInstall } from '../core/ready.js';
+import type { InstallSnapshotResponse, SnapshotMeta } from '../core/types.js';
+import type { LogStore, SnapshotSink, SnapshotStore } from '../storage/types.js';
+import type { FSM, FSMSnapshot } from './fsm.js';
+import type { Logger } from './logger.js';
+import type { Raft } from './raft.js';
+
+export class SnapshotManager {
+  private timer: Timer | null = null;
+  private taking: Promise<SnapshotMeta> | null = null;
+  private readonly consumingRpcs = new Set<number>();
+  private stopped = false;
+
+  constructor(
+    private readonly raft: Raft,
+    private readonly store: SnapshotStore,
+    private readonly logs: LogStore,
+    private readonly fsm: FSM,
+    private readonly clock: Clock,
+    private readonly random: Random,
+    private readonly logger: Logger,
+  ) {}
+
+  start(): void {
+    this.schedule();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.timer?.cancel();
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    const interval = this.raft.config.snapshotInterval;
+    this.timer = this.clock.setTimer(randomBetween(this.random, interval, 2 * interval), () => {
+      if (this.shouldSnapshot()) this.takeInBackground();
+      this.schedule();
+    });
+  }
+
+  private shouldSnapshot(): boolean {
+    const applied = this.raft.fsmRunner.applied;
+    return applied - this.raft.core.log.snapshotIndex >= this.raft.config.snapshotThreshold;
+  }
+
+  /** Called after each applied entry. */
+  onApplied(): void {
+    if (!this.taking && this.shouldSnapshot()) this.takeInBackground();
+  }
+
+  private takeInBackground(): void {
+    this.take(false).catch((error: Error) => {
+      if (!(error instanceof ErrNothingNewToSnapshot)) this.logger.warn({ err: error }, 'snapshot failed');
+    });
+  }
+
+  /** Takes a snapshot of the FSM at its applied index, stores it and compacts the log. */
+  take(userRequested: boolean): Promise<SnapshotMeta> {
+    if (this.taking) {
+      if (!userRequested) return this.taking;
+      return this.taking.then(() => this.take(true));
+    }
+    this.taking = this.doTake().finally(() => {
+      this.taking = null;
+    });
+    return this.taking;
+  }
+
+  private async doTake(): Promise<SnapshotMeta> {
+    const runner = this.raft.fsmRunner;
+    const captured = await runner.runExclusive(async () => {
+      if (runner.applied <= this.raft.core.log.snapshotIndex || runner.applied === 0) return null;
+      const fsmSnapshot: FSMSnapshot = await this.fsm.snapshot();
+      return {
+        fsmSnapshot,
+        index: runner.applied,
+        term: runner.appliedTerm,
+        configuration: runner.configuration,
+      };
+    });
+    if (!captured) throw new ErrNothingNewToSnapshot();
+    const { fsmSnapshot, index, term, configuration } = captured;
+    let sink: SnapshotSink | null = null;
+    try {
+      sink = await this.store.create(1, index, term, configuration.configuration, configuration.index);
+      await fsmSnapshot.persist(sink);
+    } catch (error) {
+      await sink?.cancel().catch(() => {});
+      throw error;
+    } finally {
+      fsmSnapshot.release();
+    }
+    const meta = (await this.store.list()).find(
+      (candidate) => candidate.index === index && candidate.term === term,
+    );
+    await this.compact(index, term);
+    this.logger.info({ index, term }, 'snapshot complete');
+    return (
+      meta ?? {
+        version: 1,
+        id: sink.id,
+        index,
+        term,
+        configuration: configuration.configuration,
+        configurationIndex: configuration.index,
+        size: 0,
+      }
+    );
+  }
+
+  /** Deletes log entries the snapshot covers, keeping trailingLogs of them. */
+  private async compact(index: number, term: number): Promise<void> {
+    const compactBefore = Math.max(0, index - this.raft.config.trailingLogs) + 1;
+    this.raft.core.snapshotTaken(index, term, compactBefore);
+    const first = await this.logs.firstIndex();
+    if (first > 0 && first < compactBefore) await this.logs.deleteRange(first, compactBefore - 1);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Leader side: InstallSnapshot to a follower
+
+  async send(out: OutboundRequest): Promise<InstallSnapshotResponse> {
+    const request = out.request;
+    if (request.kind !== 'installSnapshot') throw new Error('not an InstallSnapshot');
+    const [newest] = await this.store.list();
+    if (!newest) throw new RaftError('no snapshot to send');
+    const { meta, reader } = await this.store.open(newest.id);
+    request.lastLogIndex = meta.index;
+    request.lastLogTerm = meta.term;
+    request.configuration = meta.configuration;
+    request.configurationIndex = meta.configurationIndex;
+    request.size = meta.size;
+    return this.raft.transport.installSnapshot(out.to, request, reader);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Follower side: InstallSnapshot from the leader
+
+  consuming(rpcId: number): boolean {
+    return this.consumingRpcs.has(rpcId);
+  }
+
+  install(install: SnapshotInstall): void {
+    const rpc = this.raft.incomingRpc(install.rpcId);
+    if (!rpc?.data) {
+      this.raft.core.snapshotInstallFailed(install.rpcId);
+      return;
+    }
+    this.consumingRpcs.add(install.rpcId);
+    this.doInstall(install, rpc.data).then(
+      () => this.finish(install.rpcId, true),
+      (error: Error) => {
+        this.logger.warn({ err: error, index: install.request.lastLogIndex }, 'failed to install snapshot');
+        rpc.data!.resume();
+        this.finish(install.rpcId, false);
+      },
+    );
+  }
+
+  private finish(rpcId: number, ok: boolean): void {
+    this.consumingRpcs.delete(rpcId);
+    if (this.raft.shutdownCalled) return;
+    this.raft.runCore((core) => (ok ? core.snapshotInstalled(rpcId) : core.snapshotInstallFailed(rpcId)));
+  }
+
+  private async doInstall(install: SnapshotInstall, data: Readable): Promise<void> {
+    const { request } = install;
+    const sink = await this.store.create(
+      1,
+      request.lastLogIndex,
+      request.lastLogTerm,
+      request.configuration,
+      request.configurationIndex,
+    );
+    let received = 0;
+    try {
+      for await (const chunk of data) {
+        received += (chunk as Uint8Array).length;
+        await sink.write(chunk as Uint8Array);
+      }
+      if (received !== request.size)
+        throw new RaftError(`short read: got ${received} of ${request.size} bytes`);
+      await sink.close();
+    } catch (error) {
+      await sink.cancel().catch(() => {});
+      throw error;
+    }
+    const runner = this.raft.fsmRunner;
+    await runner.runExclusive(async () => {
+      // Never roll the FSM back to an older state than it has applied.
+      if (runner.applied >= request.lastLogIndex) return;
+      if (this.store.verify) await this.store.verify(sink.id);
+      const { reader } = await this.store.open(sink.id);
+      await this.fsm.restore(reader);
+      this.raft.noteSnapshotInstalled(request.lastLogIndex);
+      runner.restoredTo(request.lastLogIndex, request.lastLogTerm, {
+        configuration: request.configuration,
+        index: request.configurationIndex,
+      });
+    });
+    this.logger.info(
+      { index: request.lastLogIndex, term: request.lastLogTerm },
+      'installed snapshot from leader',
+    );
+  }
+}

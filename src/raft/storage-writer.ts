@@ -1,0 +1,123 @@
+/**
+ * Group commit: writes the core hands out while a write is in flight are merged into the next
+ * one, so one fsync covers many appends. Each batch issues its store calls in one synchronous turn
+ * (the LMDB store turns that into one transaction) and reports durability in seq order.
+ */
+import { ErrNotFound } from '../core/errors.js';
+import type { HardState, Write } from '../core/ready.js';
+import { StableKeys, type LogStore, type StableStore } from '../storage/types.js';
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
+
+export class StorageWriter {
+  private queue: Write[] = [];
+  private running = false;
+  private failed: Error | null = null;
+
+  constructor(
+    private readonly logs: LogStore,
+    private readonly stable: StableStore,
+    /** Index of the last entry in the store (tracked so truncation knows what to delete). */
+    private storeLastIndex: number,
+    private readonly onDurable: (seq: number, hardState: HardState | null) => void,
+    private readonly onError: (error: Error) => void,
+  ) {}
+
+  enqueue(write: Write): void {
+    if (this.failed) return;
+    this.queue.push(write);
+    if (!this.running) void this.run();
+  }
+
+  /** Resolves when everything enqueued so far is durable (or failed). */
+  async drain(): Promise<void> {
+    while (this.running) await new Promise<void>((resolve) => this.waiters.push(resolve));
+  }
+
+  private waiters: (() => void)[] = [];
+
+  private async run(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue;
+        this.queue = [];
+        let hardState: HardState | null = null;
+        const ops: Promise<void>[] = [];
+        for (const write of batch) {
+          if (write.truncateFrom !== null && this.storeLastIndex >= write.truncateFrom) {
+            ops.push(this.logs.deleteRange(write.truncateFrom, this.storeLastIndex));
+            this.storeLastIndex = write.truncateFrom - 1;
+          }
+          if (write.entries.length > 0) {
+            ops.push(this.logs.storeLogs(write.entries));
+            this.storeLastIndex = write.entries[write.entries.length - 1].index;
+          }
+          if (write.hardState) hardState = write.hardState;
+        }
+        if (hardState) ops.push(...writeHardState(this.stable, hardState));
+        await Promise.all(ops);
+        this.onDurable(batch[batch.length - 1].seq, hardState);
+      }
+    } catch (error) {
+      this.failed = error as Error;
+      this.onError(error as Error);
+    } finally {
+      this.running = false;
+      for (const waiter of this.waiters.splice(0)) waiter();
+    }
+  }
+
+  get lastIndex(): number {
+    return this.storeLastIndex;
+  }
+}
+
+function writeHardState(stable: StableStore, hardState: HardState): Promise<void>[] {
+  const ops = [
+    stable.setUint64(StableKeys.currentTerm, hardState.term),
+    stable.setUint64(StableKeys.commitIndex, hardState.commit),
+  ];
+  if (hardState.vote) {
+    ops.push(stable.setUint64(StableKeys.lastVoteTerm, hardState.term));
+    ops.push(stable.set(StableKeys.lastVoteCand, encodeVote(hardState.vote.id, hardState.vote.address)));
+  }
+  return ops;
+}
+
+export function encodeVote(id: string, address: string): Uint8Array {
+  return textEncoder.encode(`${id}\n${address}`);
+}
+
+async function getUint64OrZero(stable: StableStore, key: string): Promise<number> {
+  try {
+    return await stable.getUint64(key);
+  } catch (error) {
+    if (error instanceof Error && error.message === ErrNotFound.text) return 0;
+    throw error;
+  }
+}
+
+export async function readHardState(stable: StableStore): Promise<HardState> {
+  const term = await getUint64OrZero(stable, StableKeys.currentTerm);
+  const commit = await getUint64OrZero(stable, StableKeys.commitIndex);
+  const voteTerm = await getUint64OrZero(stable, StableKeys.lastVoteTerm);
+  let vote: HardState['vote'] = null;
+  if (voteTerm === term && term > 0) {
+    try {
+      const text = textDecoder.decode(await stable.get(StableKeys.lastVoteCand));
+      const newline = text.indexOf('\n');
+      // hashicorp stores only the address; accept that form too.
+      vote =
+        newline < 0
+          ? { id: '', address: text }
+          : { id: text.slice(0, newline), address: text.slice(newline + 1) };
+    } catch (error) {
+      if (!(error instanceof Error && error.message === ErrNotFound.text)) throw error;
+    }
+  }
+  return { term, vote, commit };
+}
+
+export { getUint64OrZero };

@@ -1,0 +1,43 @@
+/**
+ * DiscardSnapshotStore: hashicorp's store for nodes that never keep snapshots. Sinks accept and
+ * drop everything, list() is always empty and open() fails.
+ */
+import type { Readable } from 'node:stream';
+import { ErrSnapshotNotFound, ErrSnapshotStore } from '../core/errors.js';
+import type { SnapshotMeta } from '../core/types.js';
+import type { SnapshotSink, SnapshotStore } from './types.js';
+
+/** hashicorp's DiscardSnapshotSink reports this ID. */
+export const DISCARD_SNAPSHOT_ID = 'discard';
+
+export class DiscardSnapshotStore implements SnapshotStore {
+  async create(): Promise<SnapshotSink> {
+    return new DiscardSnapshotSink();
+  }
+
+  async list(): Promise<SnapshotMeta[]> {
+    return [];
+  }
+
+  async open(id: string): Promise<{ meta: SnapshotMeta; reader: Readable }> {
+    throw new ErrSnapshotNotFound(`${id} (the discard snapshot store keeps no snapshots)`);
+  }
+}
+
+class DiscardSnapshotSink implements SnapshotSink {
+  readonly id = DISCARD_SNAPSHOT_ID;
+  private finished = false;
+
+  async write(chunk: Uint8Array): Promise<void> {
+    if (this.finished) throw new ErrSnapshotStore('discard snapshot sink is already closed');
+    if (!(chunk instanceof Uint8Array)) throw new ErrSnapshotStore('snapshot data must be a Uint8Array');
+  }
+
+  async close(): Promise<void> {
+    this.finished = true;
+  }
+
+  async cancel(): Promise<void> {
+    this.finished = true;
+  }
+}

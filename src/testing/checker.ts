@@ -1,0 +1,212 @@
+/**
+ * The simulator's safety checks, run after every step (the expensive full log comparison runs
+ * every few steps and at the end). Each check names the Raft property it guards.
+ */
+import { RaftState } from '../core/types.js';
+import type { Raft } from '../raft/raft.js';
+import type { FsmObserver, SimFsm } from './sim-fsm.js';
+
+export interface CheckedNode {
+  id: string;
+  raft: Raft | null;
+  fsm: SimFsm | null;
+}
+
+interface NodeHistory {
+  maxCommit: number;
+  maxDurableCommit: number;
+  maxApplied: number;
+  /** Highest index whose committed term this node's log was compared against. */
+  checkedCommit: number;
+  generation: number;
+}
+
+export class SafetyChecker implements FsmObserver {
+  readonly violations: string[] = [];
+  /** term -> leader id (election safety). */
+  private readonly leaders = new Map<number, string>();
+  /** index -> term of committed entries, as first seen by any node. */
+  private readonly committedTerms = new Map<number, number>();
+  private maxCommitted = 0;
+  /** index -> chain hash after applying the command at that index (state machine safety). */
+  private readonly appliedHash = new Map<number, number>();
+  private readonly appliedPayload = new Map<number, string>();
+  /** index -> payload of writes acknowledged to clients. */
+  private readonly acked = new Map<number, string>();
+  private readonly history = new Map<string, NodeHistory>();
+  ackedCount = 0;
+
+  constructor(private readonly describe: () => string) {}
+
+  private violation(message: string): void {
+    this.violations.push(`${this.describe()}: ${message}`);
+  }
+
+  // ---- FSM hooks --------------------------------------------------------------------------------
+
+  onApply(fsm: SimFsm, index: number, payload: string): void {
+    const known = this.appliedHash.get(index);
+    if (known === undefined) {
+      this.appliedHash.set(index, fsm.hash);
+      this.appliedPayload.set(index, payload);
+    } else if (known !== fsm.hash) {
+      this.violation(
+        `state machine safety: ${fsm.node} applied ${payload} at ${index}, others ${this.appliedPayload.get(index)}`,
+      );
+    }
+    const ack = this.acked.get(index);
+    if (ack !== undefined && ack !== payload) {
+      this.violation(`acknowledged write lost: ${ack} acked at ${index}, ${fsm.node} applied ${payload}`);
+    }
+  }
+
+  onRestore(fsm: SimFsm): void {
+    if (fsm.lastIndex === 0) return;
+    const known = this.appliedHash.get(fsm.lastIndex);
+    if (known === undefined) this.appliedHash.set(fsm.lastIndex, fsm.hash);
+    else if (known !== fsm.hash) {
+      this.violation(
+        `snapshot restore: ${fsm.node} restored state at ${fsm.lastIndex} that differs from the replayed log`,
+      );
+    }
+  }
+
+  // ---- client hooks -----------------------------------------------------------------------------
+
+  onAcked(index: number, payload: string): void {
+    this.ackedCount++;
+    const applied = this.appliedPayload.get(index);
+    if (applied !== undefined && applied !== payload) {
+      this.violation(
+        `acknowledged write lost: ${payload} acked at ${index} but ${applied} was applied there`,
+      );
+    }
+    this.acked.set(index, payload);
+  }
+
+  // ---- node lifecycle ---------------------------------------------------------------------------
+
+  onStarted(node: CheckedNode): void {
+    const raft = node.raft!;
+    const before = this.history.get(node.id);
+    if (before) {
+      if (raft.commitIndex() < before.maxDurableCommit) {
+        this.violation(
+          `commit index went back across restart on ${node.id}: ${before.maxDurableCommit} -> ${raft.commitIndex()}`,
+        );
+      }
+      if (raft.appliedIndex() < before.maxApplied) {
+        this.violation(
+          `applied index went back across restart on ${node.id}: ${before.maxApplied} -> ${raft.appliedIndex()}`,
+        );
+      }
+      before.generation++;
+      before.maxCommit = raft.commitIndex();
+      before.checkedCommit = Math.min(before.checkedCommit, raft.core.log.snapshotIndex);
+    } else {
+      this.history.set(node.id, {
+        maxCommit: 0,
+        maxDurableCommit: 0,
+        maxApplied: 0,
+        checkedCommit: 0,
+        generation: 0,
+      });
+    }
+  }
+
+  onLeader(id: string, term: number, node: CheckedNode): void {
+    const existing = this.leaders.get(term);
+    if (existing !== undefined && existing !== id) {
+      this.violation(`election safety: ${existing} and ${id} both leaders in term ${term}`);
+    }
+    this.leaders.set(term, id);
+    // Leader completeness: every committed entry is in the new leader's log.
+    const log = node.raft!.core.log;
+    for (let index = log.snapshotIndex + 1; index <= this.maxCommitted; index++) {
+      const term = this.committedTerms.get(index);
+      if (term !== undefined && log.term(index) !== term) {
+        this.violation(
+          `leader completeness: leader ${id} lacks committed entry ${index} (term ${term}, has ${log.term(index)})`,
+        );
+        return;
+      }
+    }
+  }
+
+  // ---- after every step -------------------------------------------------------------------------
+
+  check(nodes: readonly CheckedNode[]): void {
+    for (const node of nodes) {
+      const raft = node.raft;
+      if (!raft || raft.shutdownCalled) continue;
+      const history = this.history.get(node.id)!;
+      const core = raft.core;
+      const commit = core.commitIndex;
+      if (commit < history.maxCommit)
+        this.violation(`commit index went back on ${node.id}: ${history.maxCommit} -> ${commit}`);
+      history.maxCommit = Math.max(history.maxCommit, commit);
+      history.maxDurableCommit = Math.max(history.maxDurableCommit, raft.durableCommitIndex());
+      const applied = raft.appliedIndex();
+      if (applied < history.maxApplied)
+        this.violation(`applied index went back on ${node.id}: ${history.maxApplied} -> ${applied}`);
+      history.maxApplied = Math.max(history.maxApplied, applied);
+      if (applied > raft.durableCommitIndex()) {
+        this.violation(
+          `${node.id} applied ${applied} beyond its durable commit ${raft.durableCommitIndex()}`,
+        );
+      }
+      // Committed entries agree across servers and never change.
+      for (let index = Math.max(history.checkedCommit + 1, core.log.firstIndex()); index <= commit; index++) {
+        const term = core.log.term(index);
+        if (term === undefined) continue;
+        const known = this.committedTerms.get(index);
+        if (known === undefined) this.committedTerms.set(index, term);
+        else if (known !== term) {
+          this.violation(`committed entry ${index} has term ${term} on ${node.id} but ${known} elsewhere`);
+        }
+      }
+      history.checkedCommit = Math.max(history.checkedCommit, commit);
+      if (commit > this.maxCommitted) this.maxCommitted = commit;
+      if (core.state === RaftState.Leader && core.commitIndex > 0) {
+        const existing = this.leaders.get(core.term);
+        if (existing !== undefined && existing !== node.id) {
+          this.violation(`election safety: ${existing} and ${node.id} both leaders in term ${core.term}`);
+        }
+      }
+    }
+  }
+
+  /** Log matching (paper 5.3): same index and term means identical prefixes. */
+  checkLogMatching(nodes: readonly CheckedNode[]): void {
+    const live = nodes.filter((node) => node.raft && !node.raft.shutdownCalled);
+    for (let i = 0; i < live.length; i++) {
+      for (let j = i + 1; j < live.length; j++) {
+        const a = live[i].raft!.core.log;
+        const b = live[j].raft!.core.log;
+        const lo = Math.max(a.firstIndex(), b.firstIndex());
+        let matchedAbove = false;
+        for (let index = Math.min(a.lastIndex(), b.lastIndex()); index >= lo; index--) {
+          const ta = a.term(index);
+          const tb = b.term(index);
+          if (ta === undefined || tb === undefined) continue;
+          if (ta === tb) matchedAbove = true;
+          else if (matchedAbove) {
+            this.violation(
+              `log matching: ${live[i].id} and ${live[j].id} agree above ${index} but differ at it`,
+            );
+            return;
+          }
+        }
+      }
+    }
+  }
+
+  /** After the liveness phase: every acknowledged write was applied where the checker saw it. */
+  checkAcknowledged(): void {
+    for (const [index, payload] of this.acked) {
+      const applied = this.appliedPayload.get(index);
+      if (applied !== payload)
+        this.violation(`acknowledged write ${payload} at ${index} never applied (found ${applied})`);
+    }
+  }
+}

@@ -1,0 +1,49 @@
+/** Runs many simulator seeds and summarises them (the engine of `raftkit sim`). */
+import { performance } from 'node:perf_hooks';
+import type { CoreFaults } from '../core/raft.js';
+import { runSimulation, type SimulationResult } from './simulation.js';
+
+export interface SeedRunOptions {
+  seeds: number;
+  firstSeed?: number;
+  nodes?: number;
+  duration?: number;
+  faults?: CoreFaults;
+  /** Stop at the first failing seed. */
+  stopOnFailure?: boolean;
+}
+
+export interface SeedRunSummary {
+  seedsRun: number;
+  failures: SimulationResult[];
+  seedsPerSecond: number;
+  acked: number;
+  elections: number;
+}
+
+export async function runSeeds(options: SeedRunOptions): Promise<SeedRunSummary> {
+  const first = options.firstSeed ?? 1;
+  const started = performance.now();
+  const failures: SimulationResult[] = [];
+  let acked = 0;
+  let elections = 0;
+  let seedsRun = 0;
+  for (let seed = first; seed < first + options.seeds; seed++) {
+    const nodes = options.nodes ?? (seed % 2 === 0 ? 5 : 3);
+    const result = await runSimulation({ seed, nodes, duration: options.duration, faults: options.faults });
+    seedsRun++;
+    acked += result.acked;
+    elections += result.elections;
+    if (result.violations.length > 0) {
+      failures.push(result);
+      if (options.stopOnFailure) break;
+    }
+  }
+  const seconds = (performance.now() - started) / 1000;
+  return { seedsRun, failures, seedsPerSecond: seedsRun / seconds, acked, elections };
+}
+
+export function replayCommand(result: SimulationResult, options: { duration?: number }): string {
+  const duration = options.duration ? ` --duration ${options.duration}` : '';
+  return `npm run sim -- --seed ${result.seed} --nodes ${result.nodes}${duration}`;
+}

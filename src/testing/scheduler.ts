@@ -1,0 +1,96 @@
+/**
+ * Virtual time for the simulator: one queue of events ordered by (time, insertion). Each node gets
+ * a Clock view whose timers die with the node (a crash silences everything the old process
+ * scheduled), so a dead runtime can never act again.
+ */
+import type { Clock, Timer } from '../core/clock.js';
+
+interface Event {
+  at: number;
+  seq: number;
+  fn: () => void;
+  cancelled: boolean;
+}
+
+/** Epoch of the simulated wall clock (only shown in timestamps). */
+const WALL_EPOCH = 1_700_000_000_000;
+
+export class Scheduler {
+  now = 0;
+  private seq = 0;
+  private heap: Event[] = [];
+
+  at(time: number, fn: () => void): Timer {
+    const event: Event = { at: Math.max(time, this.now), seq: this.seq++, fn, cancelled: false };
+    this.push(event);
+    return { cancel: () => (event.cancelled = true) };
+  }
+
+  after(delay: number, fn: () => void): Timer {
+    return this.at(this.now + Math.max(0, delay), fn);
+  }
+
+  /** Runs the next event; returns false when none is left before `until`. */
+  step(until: number): boolean {
+    while (this.heap.length > 0) {
+      const event = this.pop();
+      if (event.cancelled) continue;
+      if (event.at > until) {
+        this.push(event);
+        this.now = until;
+        return false;
+      }
+      this.now = event.at;
+      event.fn();
+      return true;
+    }
+    this.now = until;
+    return false;
+  }
+
+  /** A Clock for one node process; its timers stop firing once `alive()` turns false. */
+  clockFor(alive: () => boolean): Clock {
+    return {
+      now: () => this.now,
+      wallTime: () => WALL_EPOCH + this.now,
+      setTimer: (delay, fn) => this.after(delay, () => alive() && fn()),
+    };
+  }
+
+  private push(event: Event): void {
+    const heap = this.heap;
+    heap.push(event);
+    let i = heap.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (before(heap[parent], event)) break;
+      heap[i] = heap[parent];
+      i = parent;
+    }
+    heap[i] = event;
+  }
+
+  private pop(): Event {
+    const heap = this.heap;
+    const top = heap[0];
+    const last = heap.pop()!;
+    if (heap.length > 0) {
+      let i = 0;
+      for (;;) {
+        const left = 2 * i + 1;
+        if (left >= heap.length) break;
+        const right = left + 1;
+        const child = right < heap.length && before(heap[right], heap[left]) ? right : left;
+        if (before(last, heap[child])) break;
+        heap[i] = heap[child];
+        i = child;
+      }
+      heap[i] = last;
+    }
+    return top;
+  }
+}
+
+function before(a: Event, b: Event): boolean {
+  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
+}

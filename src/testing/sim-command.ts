@@ -1,0 +1,47 @@
+/** `raftkit sim`: runs simulator seeds and prints one summary line (plus replay info on failure). */
+import { parseArgs } from 'node:util';
+import { replayCommand, runSeeds } from './run-seeds.js';
+
+export async function simCommand(argv: string[], out: (line: string) => void = console.log): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      seeds: { type: 'string' },
+      seed: { type: 'string' },
+      nodes: { type: 'string' },
+      duration: { type: 'string' },
+    },
+    strict: true,
+  });
+  const single = values.seed !== undefined;
+  const seeds = single ? 1 : positiveInt(values.seeds ?? '100', '--seeds');
+  const firstSeed = single ? positiveInt(values.seed!, '--seed') : 1;
+  const nodes = values.nodes === undefined ? undefined : positiveInt(values.nodes, '--nodes');
+  if (nodes !== undefined && nodes !== 3 && nodes !== 5) throw new UsageError('--nodes must be 3 or 5');
+  const duration = values.duration === undefined ? undefined : positiveInt(values.duration, '--duration');
+  const summary = await runSeeds({ seeds, firstSeed, nodes, duration });
+  const violations = summary.failures.reduce((sum, failure) => sum + failure.violations.length, 0);
+  out(
+    `seeds run: ${summary.seedsRun}, violations: ${violations} (failing seeds: ${summary.failures.length}), ` +
+      `seeds/s: ${summary.seedsPerSecond.toFixed(2)}, acknowledged writes: ${summary.acked}, elections: ${summary.elections}`,
+  );
+  for (const failure of summary.failures) {
+    out(`seed ${failure.seed} (${failure.nodes} nodes) failed:`);
+    for (const violation of failure.violations.slice(0, 5)) out(`  ${violation}`);
+    out(`  replay: ${replayCommand(failure, { duration })}`);
+    out('  last events:');
+    for (const line of failure.trace) out(`    ${line}`);
+  }
+  return summary.failures.length === 0 ? 0 : 1;
+}
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+function positiveInt(text: string, flag: string): number {
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value <= 0)
+    throw new UsageError(`${flag} must be a positive integer, got "${text}"`);
+  return value;
+}

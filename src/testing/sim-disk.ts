@@ -1,0 +1,86 @@
+/**
+ * The simulated disk of one node process: writes become durable (visible in the shared "physical"
+ * InmemStore) only when their scheduled completion fires, in issue order. A crash kills the
+ * process's view: pending writes never land and nothing it issues later does either.
+ */
+import { ErrLogNotFound } from '../core/errors.js';
+import type { LogEntry } from '../core/types.js';
+import type { InmemStore } from '../storage/inmem.js';
+import type { LogStore, StableStore } from '../storage/types.js';
+import type { SeededRandom } from './prng.js';
+import type { Scheduler } from './scheduler.js';
+
+export class SimDisk implements LogStore, StableStore {
+  alive = true;
+  private lastCompletion = 0;
+
+  constructor(
+    private readonly durable: InmemStore,
+    private readonly scheduler: Scheduler,
+    private readonly random: SeededRandom,
+    private readonly latency: { min: number; max: number },
+  ) {}
+
+  /** Runs op when the write completes; the promise never settles if the process died first. */
+  private write(op: () => void): Promise<void> {
+    if (!this.alive) return new Promise(() => {});
+    const at = Math.max(
+      this.lastCompletion,
+      this.scheduler.now + this.random.int(this.latency.min, this.latency.max + 1),
+    );
+    this.lastCompletion = at;
+    return new Promise<void>((resolve) => {
+      this.scheduler.at(at, () => {
+        if (!this.alive) return;
+        op();
+        resolve();
+      });
+    });
+  }
+
+  firstIndex(): Promise<number> {
+    return this.durable.firstIndex();
+  }
+
+  lastIndex(): Promise<number> {
+    return this.durable.lastIndex();
+  }
+
+  getLog(index: number): Promise<LogEntry> {
+    return this.durable.getLog(index);
+  }
+
+  getLogs(lo: number, hi: number): Promise<LogEntry[]> {
+    if (!this.alive) return Promise.reject(new ErrLogNotFound());
+    return this.durable.getLogs(lo, hi);
+  }
+
+  storeLog(entry: LogEntry): Promise<void> {
+    return this.storeLogs([entry]);
+  }
+
+  storeLogs(entries: readonly LogEntry[]): Promise<void> {
+    const copy = entries.slice();
+    return this.write(() => this.durable.storeLogsSync(copy));
+  }
+
+  deleteRange(min: number, max: number): Promise<void> {
+    return this.write(() => this.durable.deleteRangeSync(min, max));
+  }
+
+  set(key: string, value: Uint8Array): Promise<void> {
+    return this.write(() => void this.durable.set(key, value));
+  }
+
+  get(key: string): Promise<Uint8Array> {
+    return this.durable.get(key);
+  }
+
+  setUint64(key: string, value: number): Promise<void> {
+    return this.write(() => void this.durable.setUint64(key, value));
+  }
+
+  getUint64(key: string): Promise<number> {
+    return this.durable.getUint64(key);
+  }
+}

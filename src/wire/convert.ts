@@ -1,0 +1,296 @@
+/**
+ * Conversions between raftkit's core RPC types and the Go struct mirrors.
+ *
+ * Outgoing headers carry ProtocolVersion 3, the sender's ID and address; Leader/Candidate keep
+ * being filled with the address so that peers older than 1.3.7 still work. Incoming senders
+ * prefer Addr over Leader/Candidate, and have id '' when there is no ID (raft 1.1.2 peers).
+ *
+ * Like Go, raftkit leaves the header of InstallSnapshot and TimeoutNow responses unfilled.
+ */
+import { ErrDecode } from '../core/errors.js';
+import {
+  ServerSuffrage,
+  type AppendEntriesRequest,
+  type Configuration,
+  type Peer,
+  type RaftRequest,
+  type RaftResponse,
+  type ResponseMap,
+} from '../core/types.js';
+import { decodeConfiguration, decodePeers, encodeConfiguration, encodePeers } from './configuration.js';
+import { PROTOCOL_VERSION, RpcType, type WireRequest, type WireResponseMap } from './frames.js';
+import type { WireHeader } from './messages.js';
+import { EMPTY_BYTES, utf8Bytes, utf8Text } from './msgpack.js';
+
+/** Map from core request kind to type byte. */
+export const RPC_TYPE_OF_KIND = {
+  appendEntries: RpcType.AppendEntries,
+  requestVote: RpcType.RequestVote,
+  installSnapshot: RpcType.InstallSnapshot,
+  timeoutNow: RpcType.TimeoutNow,
+  requestPreVote: RpcType.RequestPreVote,
+  readIndex: RpcType.ReadIndex,
+} as const satisfies { readonly [K in RaftRequest['kind']]: RpcType };
+
+// IDs and addresses repeat on every message: keep their UTF-8 bytes. Bounded; cleared when full.
+const MAX_CACHED = 1024;
+const bytesCache = new Map<string, Uint8Array>();
+
+/** UTF-8 bytes of an ID or address; the result is shared and must not be modified. */
+export function peerBytes(s: string): Uint8Array {
+  let b = bytesCache.get(s);
+  if (b === undefined) {
+    if (bytesCache.size >= MAX_CACHED) bytesCache.clear();
+    b = s.length === 0 ? EMPTY_BYTES : utf8Bytes(s);
+    bytesCache.set(s, b);
+  }
+  return b;
+}
+
+function textOf(b: Uint8Array | null): string {
+  return b === null ? '' : utf8Text(b);
+}
+
+function headerOf(sender: Peer): WireHeader {
+  return { ProtocolVersion: PROTOCOL_VERSION, ID: peerBytes(sender.id), Addr: peerBytes(sender.address) };
+}
+
+/** The sender of a request: address from Addr, else from the legacy field (Leader/Candidate). */
+function senderOf(h: WireHeader, legacyAddress: Uint8Array | null): Peer {
+  const addr = h.Addr !== null && h.Addr.length > 0 ? h.Addr : legacyAddress;
+  return { id: textOf(h.ID), address: textOf(addr) };
+}
+
+/** hashicorp's heartbeat: no entries and every index zero; it carries Entries nil. */
+export function isHeartbeat(r: AppendEntriesRequest): boolean {
+  return r.entries.length === 0 && r.prevLogIndex === 0 && r.prevLogTerm === 0 && r.leaderCommitIndex === 0;
+}
+
+function voterAddresses(c: Configuration): string[] {
+  const out: string[] = [];
+  for (const s of c.servers) if (s.suffrage === ServerSuffrage.Voter) out.push(s.address);
+  return out;
+}
+
+export function requestToWire(r: RaftRequest): WireRequest {
+  switch (r.kind) {
+    case 'appendEntries': {
+      const h = headerOf(r.leader);
+      return {
+        type: RpcType.AppendEntries,
+        body: {
+          Addr: h.Addr,
+          Entries: isHeartbeat(r) ? null : r.entries,
+          ID: h.ID,
+          Leader: h.Addr,
+          LeaderCommitIndex: r.leaderCommitIndex,
+          PrevLogEntry: r.prevLogIndex,
+          PrevLogTerm: r.prevLogTerm,
+          ProtocolVersion: h.ProtocolVersion,
+          Term: r.term,
+        },
+      };
+    }
+    case 'requestVote': {
+      const h = headerOf(r.candidate);
+      return {
+        type: RpcType.RequestVote,
+        body: {
+          ...h,
+          Candidate: h.Addr,
+          LastLogIndex: r.lastLogIndex,
+          LastLogTerm: r.lastLogTerm,
+          LeadershipTransfer: r.leadershipTransfer,
+          Term: r.term,
+        },
+      };
+    }
+    case 'requestPreVote':
+      return {
+        type: RpcType.RequestPreVote,
+        body: {
+          ...headerOf(r.candidate),
+          LastLogIndex: r.lastLogIndex,
+          LastLogTerm: r.lastLogTerm,
+          Term: r.term,
+        },
+      };
+    case 'installSnapshot': {
+      const h = headerOf(r.leader);
+      return {
+        type: RpcType.InstallSnapshot,
+        body: {
+          ...h,
+          Configuration: encodeConfiguration(r.configuration),
+          ConfigurationIndex: r.configurationIndex,
+          LastLogIndex: r.lastLogIndex,
+          LastLogTerm: r.lastLogTerm,
+          Leader: h.Addr,
+          Peers: encodePeers(voterAddresses(r.configuration)),
+          Size: r.size,
+          SnapshotVersion: r.snapshotVersion,
+          Term: r.term,
+        },
+      };
+    }
+    case 'timeoutNow':
+      return { type: RpcType.TimeoutNow, body: headerOf(r.from) };
+    case 'readIndex':
+      return { type: RpcType.ReadIndex, body: { ...headerOf(r.from), Term: r.term } };
+  }
+}
+
+/** Converts a decoded request; throws ErrDecode when an embedded configuration is malformed. */
+export function requestFromWire(w: WireRequest): RaftRequest {
+  switch (w.type) {
+    case RpcType.AppendEntries: {
+      const b = w.body;
+      return {
+        kind: 'appendEntries',
+        term: b.Term,
+        leader: senderOf(b, b.Leader),
+        prevLogIndex: b.PrevLogEntry,
+        prevLogTerm: b.PrevLogTerm,
+        entries: b.Entries ?? [],
+        leaderCommitIndex: b.LeaderCommitIndex,
+      };
+    }
+    case RpcType.RequestVote: {
+      const b = w.body;
+      return {
+        kind: 'requestVote',
+        term: b.Term,
+        candidate: senderOf(b, b.Candidate),
+        lastLogIndex: b.LastLogIndex,
+        lastLogTerm: b.LastLogTerm,
+        leadershipTransfer: b.LeadershipTransfer,
+      };
+    }
+    case RpcType.RequestPreVote: {
+      const b = w.body;
+      return {
+        kind: 'requestPreVote',
+        term: b.Term,
+        candidate: senderOf(b, null),
+        lastLogIndex: b.LastLogIndex,
+        lastLogTerm: b.LastLogTerm,
+      };
+    }
+    case RpcType.InstallSnapshot: {
+      const b = w.body;
+      if (b.Size < 0) throw new ErrDecode(`negative snapshot size ${b.Size}`);
+      return {
+        kind: 'installSnapshot',
+        snapshotVersion: b.SnapshotVersion,
+        term: b.Term,
+        leader: senderOf(b, b.Leader),
+        lastLogIndex: b.LastLogIndex,
+        lastLogTerm: b.LastLogTerm,
+        configuration: snapshotConfiguration(b.SnapshotVersion, b.Configuration, b.Peers),
+        configurationIndex: b.ConfigurationIndex,
+        size: b.Size,
+      };
+    }
+    case RpcType.TimeoutNow:
+      return { kind: 'timeoutNow', term: 0, from: senderOf(w.body, null) };
+    case RpcType.ReadIndex:
+      return { kind: 'readIndex', term: w.body.Term, from: senderOf(w.body, null) };
+  }
+}
+
+/** Version 1 snapshots carry the configuration; version 0 only the legacy voter list (ID = address). */
+function snapshotConfiguration(
+  version: number,
+  configuration: Uint8Array | null,
+  peers: Uint8Array | null,
+): Configuration {
+  if (version >= 1) return configuration === null ? { servers: [] } : decodeConfiguration(configuration);
+  if (peers === null) return { servers: [] };
+  return {
+    servers: decodePeers(peers).map((address) => ({ suffrage: ServerSuffrage.Voter, id: address, address })),
+  };
+}
+
+const ZERO_HEADER: WireHeader = Object.freeze({ ProtocolVersion: 0, ID: null, Addr: null });
+
+/** Builds the Go response struct for a core response; `local` fills the header where Go does. */
+export function responseToWire<K extends keyof ResponseMap>(
+  kind: K,
+  response: ResponseMap[K],
+  local: Peer,
+): WireResponseMap[(typeof RPC_TYPE_OF_KIND)[K]] {
+  return responseToWireUntyped(
+    kind,
+    response as RaftResponse,
+    local,
+  ) as WireResponseMap[(typeof RPC_TYPE_OF_KIND)[K]];
+}
+
+function responseToWireUntyped(
+  kind: keyof ResponseMap,
+  response: RaftResponse,
+  local: Peer,
+): WireResponseMap[RpcType] {
+  switch (kind) {
+    case 'appendEntries': {
+      const r = response as ResponseMap['appendEntries'];
+      return {
+        ...headerOf(local),
+        LastLog: r.lastLog,
+        NoRetryBackoff: r.noRetryBackoff,
+        Success: r.success,
+        Term: r.term,
+      };
+    }
+    case 'requestVote': {
+      const r = response as ResponseMap['requestVote'];
+      return { ...headerOf(local), Granted: r.granted, Peers: null, Term: r.term };
+    }
+    case 'requestPreVote': {
+      const r = response as ResponseMap['requestPreVote'];
+      return { ...headerOf(local), Granted: r.granted, Term: r.term };
+    }
+    case 'installSnapshot': {
+      const r = response as ResponseMap['installSnapshot'];
+      return { ...ZERO_HEADER, Success: r.success, Term: r.term };
+    }
+    case 'timeoutNow':
+      return { ...ZERO_HEADER };
+    case 'readIndex': {
+      const r = response as ResponseMap['readIndex'];
+      return { ...headerOf(local), ReadIndex: r.readIndex, Success: r.success, Term: r.term };
+    }
+  }
+}
+
+/** Converts a decoded Go response into the core response of the given request kind. */
+export function responseFromWire<K extends keyof ResponseMap>(
+  kind: K,
+  body: WireResponseMap[(typeof RPC_TYPE_OF_KIND)[K]],
+): ResponseMap[K] {
+  return responseFromWireUntyped(kind, body as WireResponseMap[RpcType]) as ResponseMap[K];
+}
+
+function responseFromWireUntyped(kind: keyof ResponseMap, body: WireResponseMap[RpcType]): RaftResponse {
+  switch (kind) {
+    case 'appendEntries': {
+      const b = body as WireResponseMap[0];
+      return { term: b.Term, lastLog: b.LastLog, success: b.Success, noRetryBackoff: b.NoRetryBackoff };
+    }
+    case 'requestVote':
+    case 'requestPreVote': {
+      const b = body as WireResponseMap[1];
+      return { term: b.Term, granted: b.Granted };
+    }
+    case 'installSnapshot': {
+      const b = body as WireResponseMap[2];
+      return { term: b.Term, success: b.Success };
+    }
+    case 'timeoutNow':
+      return {};
+    case 'readIndex': {
+      const b = body as WireResponseMap[100];
+      return { term: b.Term, readIndex: b.ReadIndex, success: b.Success };
+    }
+  }
+}

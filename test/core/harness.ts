@@ -1,0 +1,106 @@
+/** Drives RaftCore directly in tests: no runtime, messages delivered by hand. */
+import { RaftCore, type CoreFaults } from '../../src/core/raft.js';
+import type { OutboundRequest, Ready } from '../../src/core/ready.js';
+import {
+  LogType,
+  ServerSuffrage,
+  type Configuration,
+  type LogEntry,
+  type RaftRequest,
+  type RaftResponse,
+} from '../../src/core/types.js';
+import { SeededRandom } from '../../src/testing/prng.js';
+import { decodeConfiguration, encodeConfiguration } from '../../src/wire/configuration.js';
+
+export const codec = { encode: encodeConfiguration, decode: decodeConfiguration };
+
+export function configurationOf(ids: string[], nonvoters: string[] = []): Configuration {
+  return {
+    servers: [
+      ...ids.map((id) => ({ id, address: `addr-${id}`, suffrage: ServerSuffrage.Voter })),
+      ...nonvoters.map((id) => ({ id, address: `addr-${id}`, suffrage: ServerSuffrage.Nonvoter })),
+    ],
+  };
+}
+
+export interface TestCoreOptions {
+  preVote?: boolean;
+  faults?: CoreFaults;
+  /** Log entries (index, term) after the bootstrap configuration entry at index 1. */
+  terms?: number[];
+  term?: number;
+  commit?: number;
+}
+
+export function makeCore(id: string, configuration: Configuration, options: TestCoreOptions = {}): RaftCore {
+  const core = new RaftCore({
+    id,
+    address: `addr-${id}`,
+    heartbeatTimeout: 100,
+    electionTimeout: 100,
+    commitTimeout: 10,
+    leaderLeaseTimeout: 50,
+    maxAppendEntries: 64,
+    maxInflightAppends: 2,
+    preVote: options.preVote ?? false,
+    random: new SeededRandom(7),
+    codec,
+    faults: options.faults,
+  });
+  core.restore({
+    now: 0,
+    hardState: { term: options.term ?? 1, vote: null, commit: options.commit ?? 1 },
+    snapshot: null,
+  });
+  const entries: LogEntry[] = [entry(1, 1, LogType.Configuration, encodeConfiguration(configuration))];
+  (options.terms ?? []).forEach((term, i) => entries.push(entry(i + 2, term)));
+  core.loadEntries(entries);
+  core.start();
+  return core;
+}
+
+export function entry(
+  index: number,
+  term: number,
+  type = LogType.Command,
+  data: Uint8Array = new Uint8Array([index & 0xff]),
+): LogEntry {
+  return { index, term, type, data, extensions: new Uint8Array(0), appendedAt: 0 };
+}
+
+/** Takes the Ready and acknowledges its write at once (a disk with no latency). */
+export function drain(core: RaftCore): Ready {
+  const ready = core.ready();
+  if (ready.write) core.persisted(ready.write.seq);
+  return ready;
+}
+
+let rpcIds = 1;
+
+/** Delivers a request to a core and returns its response (after draining). */
+export function deliver(
+  core: RaftCore,
+  request: RaftRequest,
+): { response: RaftResponse; after: number; ready: Ready } {
+  const rpcId = rpcIds++;
+  core.step({ rpcId, request });
+  const ready = core.ready();
+  const out = ready.responses.find((r) => r.rpcId === rpcId);
+  if (!out) throw new Error('no response');
+  if (ready.write) core.persisted(ready.write.seq);
+  return { response: out.response, after: out.after, ready };
+}
+
+export function requestsOf<K extends RaftRequest['kind']>(ready: Ready, kind: K): OutboundRequest[] {
+  return ready.requests.filter((r) => r.request.kind === kind);
+}
+
+/** Fills AppendEntries entries from the sender's own log, as the runtime does from its cache. */
+export function fill(out: OutboundRequest, log: Map<number, LogEntry>): OutboundRequest {
+  if (out.request.kind === 'appendEntries' && out.entriesTo >= out.entriesFrom) {
+    const entries: LogEntry[] = [];
+    for (let i = out.entriesFrom; i <= out.entriesTo; i++) entries.push(log.get(i)!);
+    out.request.entries = entries;
+  }
+  return out;
+}

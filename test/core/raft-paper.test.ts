@@ -1,0 +1,306 @@
+/**
+ * The Raft paper's rules (Ongaro & Ousterhout 2014, section numbers in the test names) and
+ * hashicorp's additions, checked on the pure core.
+ */
+import { describe, expect, it } from 'vitest';
+import type { RaftCore } from '../../src/core/raft.js';
+import {
+  LogType,
+  RaftState,
+  type AppendEntriesRequest,
+  type AppendEntriesResponse,
+  type LogEntry,
+  type RequestVoteResponse,
+} from '../../src/core/types.js';
+import { configurationOf, deliver, drain, entry, fill, makeCore, requestsOf } from './harness.js';
+
+const three = configurationOf(['a', 'b', 'c']);
+
+function appendRequest(over: Partial<AppendEntriesRequest>): AppendEntriesRequest {
+  return {
+    kind: 'appendEntries',
+    term: 2,
+    leader: { id: 'b', address: 'addr-b' },
+    prevLogIndex: 1,
+    prevLogTerm: 1,
+    entries: [],
+    leaderCommitIndex: 1,
+    ...over,
+  };
+}
+
+/** Makes the core leader; returns the Ready it produced on winning (Noop and heartbeats). */
+function elect(core: RaftCore) {
+  core.tick(1000);
+  const ready = drain(core);
+  for (const out of requestsOf(ready, 'requestVote')) {
+    core.onResponse(out, { term: core.term, granted: true });
+  }
+  return drain(core);
+}
+
+describe('5.2 leader election', () => {
+  it('a follower that hears nothing for an election timeout becomes a candidate, votes for itself and asks for votes', () => {
+    const core = makeCore('a', three);
+    core.tick(99);
+    expect(core.state).toBe(RaftState.Follower);
+    core.tick(1000);
+    expect(core.state).toBe(RaftState.Candidate);
+    expect(core.term).toBe(2);
+    expect(core.vote?.id).toBe('a');
+    const ready = drain(core);
+    expect(ready.write?.hardState).toMatchObject({ term: 2, vote: { id: 'a' } });
+    const votes = requestsOf(ready, 'requestVote');
+    expect(votes.map((v) => v.to.id).sort()).toEqual(['b', 'c']);
+    // The requests may only leave once the self-vote is durable.
+    expect(Math.min(...votes.map((v) => v.after))).toBeGreaterThanOrEqual(ready.write!.seq);
+  });
+
+  it('a candidate that wins a majority becomes leader and appends a Noop of its term', () => {
+    const core = makeCore('a', three);
+    core.tick(1000);
+    const [first] = requestsOf(drain(core), 'requestVote');
+    core.onResponse(first, { term: 2, granted: true });
+    expect(core.state).toBe(RaftState.Leader);
+    const ready = drain(core);
+    expect(ready.write?.entries.map((e) => [e.index, e.term, e.type])).toEqual([[2, 2, LogType.Noop]]);
+  });
+
+  it('each server grants at most one vote per term, and the vote is persisted before the reply', () => {
+    const core = makeCore('a', three);
+    const vote = (candidate: string) =>
+      deliver(core, {
+        kind: 'requestVote',
+        term: 2,
+        candidate: { id: candidate, address: `addr-${candidate}` },
+        lastLogIndex: 1,
+        lastLogTerm: 1,
+        leadershipTransfer: false,
+      });
+    const first = vote('b');
+    expect((first.response as RequestVoteResponse).granted).toBe(true);
+    expect(first.ready.write?.hardState?.vote?.id).toBe('b');
+    expect(first.after).toBe(first.ready.write!.seq);
+    expect((vote('c').response as RequestVoteResponse).granted).toBe(false);
+    expect((vote('b').response as RequestVoteResponse).granted).toBe(true);
+  });
+
+  it('a server adopts a higher term it sees and becomes a follower', () => {
+    const core = makeCore('a', three);
+    const [heartbeat] = requestsOf(elect(core), 'appendEntries');
+    expect(core.state).toBe(RaftState.Leader);
+    const response: AppendEntriesResponse = { term: 9, lastLog: 1, success: false, noRetryBackoff: false };
+    core.onResponse(heartbeat, response);
+    expect(core.state).toBe(RaftState.Follower);
+    expect(core.term).toBe(9);
+  });
+
+  it('a candidate steps down when a leader of its term appends', () => {
+    const core = makeCore('a', three);
+    core.tick(1000);
+    drain(core);
+    deliver(core, appendRequest({ term: 2 }));
+    expect(core.state).toBe(RaftState.Follower);
+    expect(core.leader?.id).toBe('b');
+  });
+});
+
+describe('5.4.1 election restriction', () => {
+  it('a vote is denied to a candidate whose log is less up to date', () => {
+    const core = makeCore('a', three, { terms: [2, 3], term: 3 });
+    const ask = (lastLogIndex: number, lastLogTerm: number) =>
+      (
+        deliver(core, {
+          kind: 'requestVote',
+          term: 4,
+          candidate: { id: 'b', address: 'addr-b' },
+          lastLogIndex,
+          lastLogTerm,
+          leadershipTransfer: false,
+        }).response as RequestVoteResponse
+      ).granted;
+    expect(ask(9, 2)).toBe(false); // longer but older last term
+    expect(ask(2, 3)).toBe(false); // same last term, shorter
+    expect(ask(3, 3)).toBe(true); // equal
+  });
+});
+
+describe('5.3 log replication', () => {
+  it('the consistency check rejects a missing previous entry and hints our last index', () => {
+    const core = makeCore('a', three);
+    const { response } = deliver(core, appendRequest({ prevLogIndex: 5, prevLogTerm: 2 }));
+    expect(response).toMatchObject({ success: false, lastLog: 1, noRetryBackoff: true });
+  });
+
+  it('the consistency check rejects a term mismatch and hints past the conflicting term', () => {
+    const core = makeCore('a', three, { terms: [1, 3, 3, 3], term: 3 });
+    const { response } = deliver(core, appendRequest({ term: 4, prevLogIndex: 5, prevLogTerm: 2 }));
+    expect(response).toMatchObject({ success: false, lastLog: 2 });
+  });
+
+  it("conflicting entries are deleted and replaced by the leader's", () => {
+    const core = makeCore('a', three, { terms: [1, 2, 2], term: 2, commit: 2 });
+    const { response, ready } = deliver(
+      core,
+      appendRequest({
+        term: 3,
+        prevLogIndex: 2,
+        prevLogTerm: 1,
+        entries: [entry(3, 3), entry(4, 3), entry(5, 3)],
+      }),
+    );
+    expect(response).toMatchObject({ success: true, lastLog: 5 });
+    expect(ready.write?.truncateFrom).toBe(3);
+    expect(ready.write?.entries.map((e) => e.index)).toEqual([3, 4, 5]);
+    expect([3, 4, 5].map((i) => core.log.term(i))).toEqual([3, 3, 3]);
+  });
+
+  it('a success is only sent after the appended entries are durable', () => {
+    const core = makeCore('a', three);
+    core.step({ rpcId: 1, request: appendRequest({ entries: [entry(2, 2)] }) });
+    const ready = core.ready();
+    expect(ready.responses[0].after).toBe(ready.write!.seq);
+  });
+
+  it('a follower commits min(leaderCommit, index of the last new entry), not beyond what it verified', () => {
+    const core = makeCore('a', three, { terms: [1, 1, 1], term: 1 });
+    deliver(core, appendRequest({ prevLogIndex: 2, prevLogTerm: 1, leaderCommitIndex: 9 }));
+    expect(core.commitIndex).toBe(2);
+  });
+});
+
+describe('5.4.2 committing entries from previous terms', () => {
+  function leaderWithOldEntry(faults = {}): { core: RaftCore; log: Map<number, LogEntry> } {
+    // Leader of term 3 whose log holds an uncommitted entry of term 2 at index 2 (Figure 8).
+    const core = makeCore('a', configurationOf(['a', 'b', 'c', 'd', 'e']), { terms: [2], term: 2, faults });
+    core.tick(1000);
+    for (const out of requestsOf(drain(core), 'requestVote'))
+      core.onResponse(out, { term: 3, granted: true });
+    return { core, log: new Map([[2, entry(2, 2)]]) };
+  }
+
+  it("counting replicas of an earlier term's entry never commits it; the current term's Noop does", () => {
+    const { core, log } = leaderWithOldEntry();
+    const ready = drain(core);
+    const noop = ready.write!.entries[0];
+    log.set(noop.index, noop);
+    // Followers b and c hold entry 2 (term 2) but not yet the Noop.
+    for (const out of requestsOf(ready, 'appendEntries').filter((o) => o.heartbeatRound === 0)) {
+      if (out.to.id !== 'b' && out.to.id !== 'c') continue;
+      const request = fill(out, log).request as AppendEntriesRequest;
+      const partial: AppendEntriesRequest = {
+        ...request,
+        prevLogIndex: 1,
+        prevLogTerm: 1,
+        entries: [entry(2, 2)],
+      };
+      core.onResponse(
+        { ...out, request: partial },
+        { term: 3, lastLog: 2, success: true, noRetryBackoff: false },
+      );
+    }
+    expect(core.commitIndex).toBe(1);
+  });
+
+  it('the deliberately broken variant commits it (what the simulator must catch)', () => {
+    const { core, log } = leaderWithOldEntry({ commitPreviousTermEntries: true });
+    const ready = drain(core);
+    for (const out of requestsOf(ready, 'appendEntries').filter((o) => o.heartbeatRound === 0)) {
+      if (out.to.id !== 'b' && out.to.id !== 'c') continue;
+      const request = fill(out, log).request as AppendEntriesRequest;
+      const partial: AppendEntriesRequest = {
+        ...request,
+        prevLogIndex: 1,
+        prevLogTerm: 1,
+        entries: [entry(2, 2)],
+      };
+      core.onResponse(
+        { ...out, request: partial },
+        { term: 3, lastLog: 2, success: true, noRetryBackoff: false },
+      );
+    }
+    expect(core.commitIndex).toBe(2);
+  });
+});
+
+describe('hashicorp additions', () => {
+  it('pre-vote (1.7): a pre-candidate asks with term+1 but changes neither its term nor its vote', () => {
+    const core = makeCore('a', three, { preVote: true });
+    core.tick(1000);
+    expect(core.state).toBe(RaftState.Candidate);
+    expect(core.term).toBe(1);
+    expect(core.vote).toBeNull();
+    const ready = drain(core);
+    expect(ready.write).toBeNull();
+    const preVotes = requestsOf(ready, 'requestPreVote');
+    expect(preVotes.map((p) => p.request.term)).toEqual([2, 2]);
+    core.onResponse(preVotes[0], { term: 2, granted: true });
+    expect(core.term).toBe(2);
+    expect(requestsOf(drain(core), 'requestVote').length).toBe(2);
+  });
+
+  it('a peer that closes the connection on RequestPreVote (hashicorp < 1.7) counts as granted', () => {
+    const core = makeCore('a', three, { preVote: true });
+    core.tick(1000);
+    const [first] = requestsOf(drain(core), 'requestPreVote');
+    core.onFailure(first, 'unsupported');
+    expect(core.term).toBe(2);
+    expect(core.preVoteUnsupported.has(first.to.id)).toBe(true);
+  });
+
+  it('a follower that heard from a leader within the election timeout refuses votes unless the transfer flag is set', () => {
+    const core = makeCore('a', three);
+    deliver(core, appendRequest({ term: 2 }));
+    const ask = (leadershipTransfer: boolean) =>
+      (
+        deliver(core, {
+          kind: 'requestVote',
+          term: 3,
+          candidate: { id: 'c', address: 'addr-c' },
+          lastLogIndex: 1,
+          lastLogTerm: 1,
+          leadershipTransfer,
+        }).response as RequestVoteResponse
+      ).granted;
+    expect(ask(false)).toBe(false);
+    expect(core.term).toBe(2);
+    expect(ask(true)).toBe(true);
+  });
+
+  it('check-quorum: a leader that has not heard from a quorum within leaderLeaseTimeout steps down', () => {
+    const core = makeCore('a', three);
+    elect(core);
+    expect(core.state).toBe(RaftState.Leader);
+    core.tick(core.now + 200);
+    expect(core.state).toBe(RaftState.Follower);
+  });
+
+  it('a server outside the configuration gets no vote', () => {
+    const core = makeCore('a', three);
+    const { response } = deliver(core, {
+      kind: 'requestVote',
+      term: 5,
+      candidate: { id: 'z', address: 'addr-z' },
+      lastLogIndex: 9,
+      lastLogTerm: 9,
+      leadershipTransfer: false,
+    });
+    expect((response as RequestVoteResponse).granted).toBe(false);
+  });
+
+  it('non-voters never campaign', () => {
+    const core = makeCore('d', configurationOf(['a', 'b', 'c'], ['d']));
+    core.tick(10_000);
+    expect(core.state).toBe(RaftState.Follower);
+  });
+
+  it('a single-voter cluster elects itself and commits once its own write is durable', () => {
+    const core = makeCore('a', configurationOf(['a']));
+    core.tick(1000);
+    expect(core.state).toBe(RaftState.Leader);
+    const ready = core.ready();
+    expect(core.commitIndex).toBe(1);
+    core.persisted(ready.write!.seq);
+    expect(core.commitIndex).toBe(2);
+  });
+});

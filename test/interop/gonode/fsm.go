@@ -1,0 +1,143 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/hashicorp/raft"
+)
+
+// command is one entry of the KV contract (DESIGN.md): the same JSON that raftkit's KV service
+// writes into log entries, so that both implementations replicate one state.
+type command struct {
+	Op    string          `json:"op"`
+	Key   string          `json:"key"`
+	Value []byte          `json:"value"`
+	Prev  json.RawMessage `json:"prev"`
+}
+
+// applyResult is what Apply hands back through the ApplyFuture.
+type applyResult struct {
+	Index     uint64
+	CASFailed bool
+	Err       error
+}
+
+// kvFSM holds the replicated map. Invalid commands are no-ops on every member (Apply is
+// deterministic), reported back to the proposer through applyResult.Err.
+type kvFSM struct {
+	mu   sync.RWMutex
+	data map[string][]byte
+}
+
+func newKVFSM() *kvFSM {
+	return &kvFSM{data: make(map[string][]byte)}
+}
+
+func (f *kvFSM) Apply(entry *raft.Log) interface{} {
+	var cmd command
+	if err := json.Unmarshal(entry.Data, &cmd); err != nil {
+		return applyResult{Index: entry.Index, Err: fmt.Errorf("malformed command: %v", err)}
+	}
+	if cmd.Key == "" {
+		return applyResult{Index: entry.Index, Err: fmt.Errorf("command without key")}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch cmd.Op {
+	case "put":
+		f.data[cmd.Key] = cmd.Value
+	case "delete":
+		delete(f.data, cmd.Key)
+	case "cas":
+		expected, mustBeAbsent, err := decodePrev(cmd.Prev)
+		if err != nil {
+			return applyResult{Index: entry.Index, Err: err}
+		}
+		current, present := f.data[cmd.Key]
+		matches := (mustBeAbsent && !present) || (!mustBeAbsent && present && bytes.Equal(current, expected))
+		if !matches {
+			return applyResult{Index: entry.Index, CASFailed: true}
+		}
+		f.data[cmd.Key] = cmd.Value
+	default:
+		return applyResult{Index: entry.Index, Err: fmt.Errorf("unknown op %q", cmd.Op)}
+	}
+	return applyResult{Index: entry.Index}
+}
+
+// decodePrev reads a cas command's "prev": null means "must be absent", a string is base64.
+// A missing field is refused so that a typo never turns into an unconditional write.
+func decodePrev(raw json.RawMessage) (expected []byte, mustBeAbsent bool, err error) {
+	if len(raw) == 0 {
+		return nil, false, fmt.Errorf("cas command without prev")
+	}
+	if string(raw) == "null" {
+		return nil, true, nil
+	}
+	if err := json.Unmarshal(raw, &expected); err != nil {
+		return nil, false, fmt.Errorf("cas prev is not base64: %v", err)
+	}
+	if expected == nil {
+		expected = []byte{}
+	}
+	return expected, false, nil
+}
+
+func (f *kvFSM) get(key string) ([]byte, bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	value, ok := f.data[key]
+	return value, ok
+}
+
+// copyData returns a shallow copy; values are never mutated in place, only replaced.
+func (f *kvFSM) copyData() map[string][]byte {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	out := make(map[string][]byte, len(f.data))
+	for k, v := range f.data {
+		out[k] = v
+	}
+	return out
+}
+
+func (f *kvFSM) Snapshot() (raft.FSMSnapshot, error) {
+	return &kvSnapshot{data: f.copyData()}, nil
+}
+
+// Restore replaces the whole map with a snapshot: one JSON object, key -> base64 value.
+func (f *kvFSM) Restore(reader io.ReadCloser) error {
+	defer reader.Close()
+	restored := make(map[string][]byte)
+	if err := json.NewDecoder(reader).Decode(&restored); err != nil {
+		return fmt.Errorf("snapshot is not a JSON object of base64 values: %v", err)
+	}
+	f.mu.Lock()
+	f.data = restored
+	f.mu.Unlock()
+	return nil
+}
+
+type kvSnapshot struct {
+	data map[string][]byte
+}
+
+// Persist writes keys in sorted order (encoding/json sorts map keys) so equal states give
+// byte-identical snapshots on every member.
+func (s *kvSnapshot) Persist(sink raft.SnapshotSink) error {
+	encoded, err := json.Marshal(s.data)
+	if err == nil {
+		_, err = sink.Write(encoded)
+	}
+	if err != nil {
+		sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+func (s *kvSnapshot) Release() {}

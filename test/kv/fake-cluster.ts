@@ -1,0 +1,102 @@
+/**
+ * TEST DOUBLE: a single-node stand-in for the Raft runtime, backed by the real KvFsm. It commits
+ * every apply at once and lets a test play follower, leaderless or failing node. Tests against
+ * the real runtime live elsewhere; this one only exercises the KV service's own code.
+ */
+import { ErrNotLeader } from '../../src/core/errors.js';
+import { LogType } from '../../src/core/types.js';
+import type { ClusterMember, ClusterStatus, KvCluster, ServerStateName } from '../../src/kv/cluster.js';
+import { KvFsm } from '../../src/kv/fsm.js';
+
+export class FakeSingleNodeCluster implements KvCluster {
+  readonly fsm = new KvFsm();
+  state: ServerStateName = 'Leader';
+  term = 1;
+  lastIndex = 0;
+  leader: { id: string; address: string } | null;
+  configuration: ClusterMember[];
+  /** The next apply (or linearizableRead) rejects with this, once. */
+  nextApplyError: Error | null = null;
+  nextReadError: Error | null = null;
+  applyCalls = 0;
+  readCalls = 0;
+  /** Membership and leadership calls in order, e.g. "addVoter n4 127.0.0.1:7004". */
+  readonly calls: string[] = [];
+  isolated: string[] | null = null;
+
+  constructor(
+    readonly id = 'n1',
+    readonly address = '127.0.0.1:7001',
+  ) {
+    this.leader = { id, address };
+    this.configuration = [{ id, address, suffrage: 'Voter' }];
+  }
+
+  /** Become a follower of `leaderId` (or of nobody when null). */
+  follow(leaderId: string | null, leaderAddress = '127.0.0.1:7999'): void {
+    this.state = 'Follower';
+    this.leader = leaderId === null ? null : { id: leaderId, address: leaderAddress };
+  }
+
+  async apply(data: Uint8Array): Promise<{ index: number; response: unknown }> {
+    this.applyCalls++;
+    if (this.state !== 'Leader') throw new ErrNotLeader();
+    const error = this.nextApplyError;
+    this.nextApplyError = null;
+    if (error !== null) throw error;
+    const index = ++this.lastIndex;
+    const response = this.fsm.apply({
+      index,
+      term: this.term,
+      type: LogType.Command,
+      data,
+      extensions: new Uint8Array(),
+      appendedAt: 0,
+    });
+    return { index, response };
+  }
+
+  async linearizableRead(): Promise<void> {
+    this.readCalls++;
+    if (this.state !== 'Leader') throw new ErrNotLeader();
+    const error = this.nextReadError;
+    this.nextReadError = null;
+    if (error !== null) throw error;
+  }
+
+  status(): ClusterStatus {
+    return {
+      state: this.state,
+      term: this.term,
+      leader: this.leader,
+      lastIndex: this.lastIndex,
+      commitIndex: this.lastIndex,
+      appliedIndex: this.lastIndex,
+      lastSnapshotIndex: 0,
+      configuration: this.configuration,
+    };
+  }
+
+  async addVoter(id: string, address: string): Promise<void> {
+    this.calls.push(`addVoter ${id} ${address}`);
+    this.configuration.push({ id, address, suffrage: 'Voter' });
+  }
+
+  async addNonvoter(id: string, address: string): Promise<void> {
+    this.calls.push(`addNonvoter ${id} ${address}`);
+    this.configuration.push({ id, address, suffrage: 'Nonvoter' });
+  }
+
+  async removeServer(id: string): Promise<void> {
+    this.calls.push(`removeServer ${id}`);
+    this.configuration = this.configuration.filter((member) => member.id !== id);
+  }
+
+  async leadershipTransfer(id?: string): Promise<void> {
+    this.calls.push(`leadershipTransfer ${id ?? '*'}`);
+  }
+
+  isolate(peers: string[] | null): void {
+    this.isolated = peers;
+  }
+}

@@ -74,6 +74,11 @@ export const ErrReadIndexNotSupported = define(
   'ErrReadIndexNotSupported',
   'leader does not support read index',
 );
+/**
+ * The peer closed the connection on an RPC type it does not know (hashicorp peers older than 1.7
+ * do that on RequestPreVote); the runtime counts such a pre-vote as granted.
+ */
+export const ErrUnsupportedRpc = define('ErrUnsupportedRpc', 'peer does not support this rpc');
 export const ErrDecode = define('ErrDecode', 'malformed message');
 export const ErrTooLarge = define('ErrTooLarge', 'value exceeds configured maximum');
 /** A stored log entry or stable value failed its structural checks (a damaged or foreign file). */

@@ -456,9 +456,13 @@ export class LeaderState {
       this.membership = null;
     }
     this.maybePromote();
-    if (!isVoter(core.configurations.committedConfiguration, core.id)) {
-      // Removed or demoted: hand over by stepping down (hashicorp semantics).
+    const committed = core.configurations.committedConfiguration;
+    if (!isVoter(committed, core.id)) {
+      // Removed or demoted: hand over by stepping down (hashicorp semantics); a leader that
+      // removed itself also shuts down if shutdownOnRemove is set (the runtime's part).
+      const removed = !findServer(committed, core.id);
       core.becomeFollower(core.term, null);
+      if (removed) core.emit({ type: 'removed' });
     }
   }
 

@@ -11,7 +11,7 @@
  * membership changes effective when appended) with the Raft paper's safety rules made explicit.
  */
 import { randomBetween, type Random } from './clock.js';
-import { findServer, findServerByAddress, isVoter, quorumSize, voters } from './configuration.js';
+import { findServerByAddress, isVoter, quorumSize, voters } from './configuration.js';
 import { ErrLeadershipTransferInProgress, ErrNotLeader, ErrNotVoter } from './errors.js';
 import { LeaderState } from './leader.js';
 import { TermLog } from './log.js';
@@ -484,6 +484,21 @@ export class RaftCore {
     }
   }
 
+  /**
+   * Leader only (hashicorp's Restore): a user snapshot now stands at `index`, past the end of the
+   * log, leaving a hole so that every follower is sent the snapshot.
+   */
+  userSnapshotRestored(index: number, term: number): void {
+    this.requireLeader();
+    if (index <= this.log.lastIndex()) throw new Error(`restore index ${index} must be past the log (${this.log.lastIndex()})`);
+    this.log.installSnapshot(index, term);
+    this.pendingTruncate = 1;
+    this.pendingEntries = [];
+    this.entriesSeq = this.nextSeq;
+    this.durableLastIndex = index;
+    this.setCommit(index);
+  }
+
   snapshotInstallFailed(rpcId: number): void {
     if (!this.installing.delete(rpcId)) return;
     this.respond(rpcId, { term: this.term, success: false }, this.termVoteSeq);
@@ -676,10 +691,6 @@ export class RaftCore {
     this.hardStateDirty = true;
     if (this.configurations.commit(index)) {
       this.emit({ type: 'configuration', configurations: this.configurations.snapshot() });
-      if (!findServer(this.configurations.committedConfiguration, this.id)) {
-        const hadServers = this.configurations.committedConfiguration.servers.length > 0;
-        if (hadServers) this.emit({ type: 'removed' });
-      }
     }
   }
 

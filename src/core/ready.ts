@@ -75,7 +75,7 @@ export type CoreEvent =
   | { type: 'membershipFailed'; token: number; error: Error }
   /** This node was leader and stopped being one: pending proposals have an unknown outcome. */
   | { type: 'leadershipLost'; term: number }
-  /** The committed configuration no longer contains this server. */
+  /** This leader's own removal committed (it has stepped down). */
   | { type: 'removed' };
 
 export interface Ready {

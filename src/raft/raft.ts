@@ -4,10 +4,12 @@
  * API and semantics follow hashicorp/raft; waits are promises with timeouts and AbortSignals.
  */
 import { EventEmitter } from 'node:events';
+import type { Readable } from 'node:stream';
 import type { Clock, Random, Timer } from '../core/clock.js';
 import { isVoter } from '../core/configuration.js';
 import {
   ErrAborted,
+  ErrAbortedByRestore,
   ErrApplyTimeout,
   ErrEnqueueTimeout,
   ErrLeadershipLost,
@@ -29,6 +31,7 @@ import {
   type RaftResponse,
   type ServerAddress,
   type ServerId,
+  type SnapshotMeta,
 } from '../core/types.js';
 import { systemClock, systemRandom } from '../platform/clock.js';
 import type { LogStore, SnapshotStore, StableStore } from '../storage/types.js';
@@ -429,10 +432,7 @@ export class Raft extends EventEmitter {
         return;
       case 'removed':
         this.logger.warn({ id: this.config.localId }, 'removed from the configuration');
-        if (
-          this.config.shutdownOnRemove &&
-          this.core.configurations.committedConfiguration.servers.length > 0
-        ) {
+        if (this.config.shutdownOnRemove) {
           // Let the step-down's messages go out first.
           queueMicrotask(() => void this.shutdown());
         }
@@ -817,6 +817,19 @@ export class Raft extends EventEmitter {
   /** Takes a snapshot now (hashicorp's Snapshot()); resolves with its metadata. */
   snapshot() {
     return this.snapshots.take(true);
+  }
+
+  /**
+   * hashicorp's Restore: replaces the state with an external snapshot (a backup), keeping the
+   * current membership. Leader only. Pending applies fail with ErrAbortedByRestore. Resolves once
+   * a Noop after the restore is committed, i.e. a quorum holds the restored state.
+   */
+  async restore(meta: SnapshotMeta, reader: Readable, options: ApplyOptions = {}): Promise<void> {
+    if (this.isShutdown) throw new ErrRaftShutdown();
+    if (this.core.state !== RaftState.Leader) throw new ErrNotLeader();
+    this.failPendingApplies(-1, () => new ErrAbortedByRestore());
+    await this.snapshots.restoreUser(meta, reader);
+    await this.barrier(options);
   }
 
   registerObserver(options: ObserverOptions, callback: (observation: Observation) => void) {

@@ -5,7 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import { randomBetween, type Clock, type Random, type Timer } from '../core/clock.js';
-import { ErrNothingNewToSnapshot, RaftError } from '../core/errors.js';
+import { ErrLeadershipLost, ErrNothingNewToSnapshot, RaftError } from '../core/errors.js';
 import type { OutboundRequest, SnapshotInstall } from '../core/ready.js';
 import type { InstallSnapshotResponse, SnapshotMeta } from '../core/types.js';
 import type { LogStore, SnapshotSink, SnapshotStore } from '../storage/types.js';
@@ -123,6 +123,41 @@ export class SnapshotManager {
     this.raft.core.snapshotTaken(index, term, compactBefore);
     const first = await this.logs.firstIndex();
     if (first > 0 && first < compactBefore) await this.logs.deleteRange(first, compactBefore - 1);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // User restore (hashicorp's Restore)
+
+  /**
+   * Stores an external snapshot at max(lastIndex, meta.index) + 1 with the current membership,
+   * restores the FSM from it and moves the leader's log past it. Returns the new index.
+   */
+  async restoreUser(meta: SnapshotMeta, reader: Readable): Promise<number> {
+    const core = this.raft.core;
+    core.requireLeader();
+    const term = core.term;
+    const index = Math.max(core.log.lastIndex(), meta.index) + 1;
+    const { configuration, index: configurationIndex } = this.raft.getConfiguration();
+    const sink = await this.store.create(1, index, term, configuration, configurationIndex);
+    try {
+      for await (const chunk of reader) await sink.write(chunk as Uint8Array);
+      await sink.close();
+    } catch (error) {
+      await sink.cancel().catch(() => {});
+      throw error;
+    }
+    const runner = this.raft.fsmRunner;
+    await runner.runExclusive(async () => {
+      if (core.term !== term || !core.leaderState) throw new ErrLeadershipLost();
+      if (this.store.verify) await this.store.verify(sink.id);
+      const { reader: stored } = await this.store.open(sink.id);
+      await this.fsm.restore(stored);
+      runner.restoredTo(index, term, { configuration, index: configurationIndex });
+      this.raft.runCore((c) => c.userSnapshotRestored(index, term));
+      this.raft.noteSnapshotInstalled(index);
+    });
+    this.logger.info({ index, term }, 'restored user snapshot');
+    return index;
   }
 
   // ---------------------------------------------------------------------------------------------

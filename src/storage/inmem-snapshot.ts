@@ -56,7 +56,14 @@ export class InmemSnapshotStore implements SnapshotStore {
       size: 0,
     };
     return new InmemSnapshotSink(meta, (snapshot) => {
-      this.latest = snapshot;
+      // Keep the newest by (index, term), like the file store's listing order: a slow local
+      // snapshot finishing after a newer one installed from the leader must not replace it.
+      const current = this.latest?.meta;
+      const newer =
+        !current ||
+        snapshot.meta.index > current.index ||
+        (snapshot.meta.index === current.index && snapshot.meta.term >= current.term);
+      if (newer) this.latest = snapshot;
     });
   }
 

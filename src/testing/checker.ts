@@ -34,7 +34,12 @@ export class SafetyChecker implements FsmObserver {
   /** index -> payload of writes acknowledged to clients. */
   private readonly acked = new Map<number, string>();
   private readonly history = new Map<string, NodeHistory>();
+  /** register value -> index of the write that put it there (values are unique per write). */
+  private readonly valueIndex = new Map<string, number>();
+  /** key -> highest index of a write to it acknowledged so far. */
+  private readonly ackedPerKey = new Map<string, number>();
   ackedCount = 0;
+  readsChecked = 0;
 
   constructor(private readonly describe: () => string) {}
 
@@ -49,6 +54,7 @@ export class SafetyChecker implements FsmObserver {
     if (known === undefined) {
       this.appliedHash.set(index, fsm.hash);
       this.appliedPayload.set(index, payload);
+      this.valueIndex.set((JSON.parse(payload) as { value: string }).value, index);
     } else if (known !== fsm.hash) {
       this.violation(
         `state machine safety: ${fsm.node} applied ${payload} at ${index}, others ${this.appliedPayload.get(index)}`,
@@ -82,6 +88,35 @@ export class SafetyChecker implements FsmObserver {
       );
     }
     this.acked.set(index, payload);
+    const { key } = JSON.parse(payload) as { key: string };
+    this.ackedPerKey.set(key, Math.max(this.ackedPerKey.get(key) ?? 0, index));
+  }
+
+  /** The floor a linearizable read of key that starts now must respect. */
+  readFloor(key: string): number {
+    return this.ackedPerKey.get(key) ?? 0;
+  }
+
+  /**
+   * A linearizable read returns a value no older than every write acknowledged before it began,
+   * and only values that were written.
+   */
+  onRead(node: string, key: string, value: string | undefined, floor: number): void {
+    this.readsChecked++;
+    if (value === undefined) {
+      if (floor > 0)
+        this.violation(
+          `stale read on ${node}: ${key} absent, but a write at ${floor} was acknowledged before the read began`,
+        );
+      return;
+    }
+    const index = this.valueIndex.get(value);
+    if (index === undefined) this.violation(`phantom read on ${node}: ${key}=${value} was never applied`);
+    else if (index < floor) {
+      this.violation(
+        `stale read on ${node}: ${key}=${value} (written at ${index}), but a write at ${floor} was acknowledged before the read began`,
+      );
+    }
   }
 
   // ---- node lifecycle ---------------------------------------------------------------------------

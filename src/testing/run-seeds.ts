@@ -19,6 +19,19 @@ export interface SeedRunSummary {
   seedsPerSecond: number;
   acked: number;
   elections: number;
+  readsChecked: number;
+  membershipChanges: number;
+  snapshotsInstalled: number;
+  /** Every completed leadership transfer's duration, in virtual ms. */
+  transfers: number[];
+}
+
+/** The median of the values (0 for none). */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return 0;
+  const sorted = values.slice().sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 export async function runSeeds(options: SeedRunOptions): Promise<SeedRunSummary> {
@@ -28,19 +41,37 @@ export async function runSeeds(options: SeedRunOptions): Promise<SeedRunSummary>
   let acked = 0;
   let elections = 0;
   let seedsRun = 0;
+  let readsChecked = 0;
+  let membershipChanges = 0;
+  let snapshotsInstalled = 0;
+  const transfers: number[] = [];
   for (let seed = first; seed < first + options.seeds; seed++) {
     const nodes = options.nodes ?? (seed % 2 === 0 ? 5 : 3);
     const result = await runSimulation({ seed, nodes, duration: options.duration, faults: options.faults });
     seedsRun++;
     acked += result.acked;
     elections += result.elections;
+    readsChecked += result.readsChecked;
+    membershipChanges += result.membershipChanges;
+    snapshotsInstalled += result.snapshotsInstalled;
+    transfers.push(...result.transfers);
     if (result.violations.length > 0) {
       failures.push(result);
       if (options.stopOnFailure) break;
     }
   }
   const seconds = (performance.now() - started) / 1000;
-  return { seedsRun, failures, seedsPerSecond: seedsRun / seconds, acked, elections };
+  return {
+    seedsRun,
+    failures,
+    seedsPerSecond: seedsRun / seconds,
+    acked,
+    elections,
+    readsChecked,
+    membershipChanges,
+    snapshotsInstalled,
+    transfers,
+  };
 }
 
 export function replayCommand(result: SimulationResult, options: { duration?: number }): string {

@@ -1,6 +1,7 @@
 /** `raftkit sim`: runs simulator seeds and prints one summary line (plus replay info on failure). */
 import { parseArgs } from 'node:util';
-import { replayCommand, runSeeds } from './run-seeds.js';
+import { median, replayCommand, runSeeds } from './run-seeds.js';
+import { SIMULATED_ELECTION_TIMEOUT } from './simulation.js';
 
 export async function simCommand(argv: string[], out: (line: string) => void = console.log): Promise<number> {
   const { values } = parseArgs({
@@ -21,9 +22,13 @@ export async function simCommand(argv: string[], out: (line: string) => void = c
   const duration = values.duration === undefined ? undefined : positiveInt(values.duration, '--duration');
   const summary = await runSeeds({ seeds, firstSeed, nodes, duration });
   const violations = summary.failures.reduce((sum, failure) => sum + failure.violations.length, 0);
+  const transferEt = median(summary.transfers) / SIMULATED_ELECTION_TIMEOUT;
   out(
     `seeds run: ${summary.seedsRun}, violations: ${violations} (failing seeds: ${summary.failures.length}), ` +
-      `seeds/s: ${summary.seedsPerSecond.toFixed(2)}, acknowledged writes: ${summary.acked}, elections: ${summary.elections}`,
+      `seeds/s: ${summary.seedsPerSecond.toFixed(2)} | acknowledged writes: ${summary.acked}, ` +
+      `linearizable reads checked: ${summary.readsChecked}, elections: ${summary.elections}, ` +
+      `membership changes: ${summary.membershipChanges}, snapshots installed: ${summary.snapshotsInstalled}, ` +
+      `transfers: ${summary.transfers.length} (median ${transferEt.toFixed(2)} election timeouts)`,
   );
   for (const failure of summary.failures) {
     out(`seed ${failure.seed} (${failure.nodes} nodes) failed:`);

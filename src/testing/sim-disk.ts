@@ -3,10 +3,11 @@
  * InmemStore) only when their scheduled completion fires, in issue order. A crash kills the
  * process's view: pending writes never land and nothing it issues later does either.
  */
+import type { Readable } from 'node:stream';
 import { ErrLogNotFound } from '../core/errors.js';
-import type { LogEntry } from '../core/types.js';
+import type { Configuration, LogEntry, SnapshotMeta } from '../core/types.js';
 import type { InmemStore } from '../storage/inmem.js';
-import type { LogStore, StableStore } from '../storage/types.js';
+import type { LogStore, SnapshotSink, SnapshotStore, StableStore } from '../storage/types.js';
 import type { SeededRandom } from './prng.js';
 import type { Scheduler } from './scheduler.js';
 
@@ -82,5 +83,53 @@ export class SimDisk implements LogStore, StableStore {
 
   getUint64(key: string): Promise<number> {
     return this.durable.getUint64(key);
+  }
+}
+
+/**
+ * A node process's view of its snapshot store: every chunk written takes virtual time, so a crash
+ * can land in the middle of a snapshot; a dead process's snapshot never becomes visible.
+ */
+export class SimSnapshotStore implements SnapshotStore {
+  alive = true;
+
+  constructor(
+    private readonly durable: SnapshotStore,
+    private readonly scheduler: Scheduler,
+    private readonly random: SeededRandom,
+  ) {}
+
+  async create(
+    version: number,
+    index: number,
+    term: number,
+    configuration: Configuration,
+    configurationIndex: number,
+  ): Promise<SnapshotSink> {
+    const sink = await this.durable.create(version, index, term, configuration, configurationIndex);
+    const delay = (): Promise<void> =>
+      new Promise((resolve) => {
+        if (this.alive) this.scheduler.after(this.random.int(1, 6), () => this.alive && resolve());
+      });
+    return {
+      id: sink.id,
+      write: async (chunk) => {
+        await delay();
+        await sink.write(chunk);
+      },
+      close: async () => {
+        await delay();
+        await sink.close();
+      },
+      cancel: () => sink.cancel(),
+    };
+  }
+
+  list(): Promise<SnapshotMeta[]> {
+    return this.durable.list();
+  }
+
+  open(id: string): Promise<{ meta: SnapshotMeta; reader: Readable }> {
+    return this.durable.open(id);
   }
 }

@@ -15,13 +15,16 @@ import { InmemTransport } from '../transport/inmem.js';
 import { SafetyChecker, type CheckedNode } from './checker.js';
 import { SeededRandom } from './prng.js';
 import { Scheduler } from './scheduler.js';
-import { SimDisk } from './sim-disk.js';
+import { SimDisk, SimSnapshotStore } from './sim-disk.js';
 import { encodeCommand, SimFsm } from './sim-fsm.js';
 import { calmNetwork, SimNetwork } from './sim-network.js';
 
 export interface SimulationOptions {
   seed: number;
+  /** Voters in the initial configuration (3 or 5). */
   nodes?: number;
+  /** Extra server processes outside the initial configuration, for membership churn. */
+  spares?: number;
   /** Virtual milliseconds of the safety phase. */
   duration?: number;
   /** Deliberate core bugs (to show the checker catches them). */
@@ -39,6 +42,10 @@ export interface SimulationResult {
   acked: number;
   elections: number;
   snapshotsInstalled: number;
+  membershipChanges: number;
+  readsChecked: number;
+  /** Durations of completed leadership transfers, in virtual ms. */
+  transfers: number[];
   virtualMs: number;
 }
 
@@ -47,11 +54,14 @@ interface SimNode extends CheckedNode {
   durable: InmemStore;
   snapshots: InmemSnapshotStore;
   disk: SimDisk | null;
+  snapshotView: SimSnapshotStore | null;
   transport: InmemTransport | null;
   alive: boolean;
   generation: number;
 }
 
+/** The simulated servers' election (and heartbeat) timeout, in virtual ms. */
+export const SIMULATED_ELECTION_TIMEOUT = 100;
 /** Election timeouts allowed after healing for a leader to emerge. */
 const LIVENESS_ELECTION_TIMEOUTS = 20;
 /** Further election timeouts allowed for every server to converge. */
@@ -74,6 +84,8 @@ class Simulation {
   private clientSeq = 0;
   private elections = 0;
   private snapshotsInstalled = 0;
+  private membershipChanges = 0;
+  private readonly transfers: number[] = [];
   private faultsOn = true;
   private readonly pending = new Set<Promise<unknown>>();
 
@@ -85,8 +97,8 @@ class Simulation {
     const random = this.random;
     this.config = {
       ...defaultConfig(),
-      heartbeatTimeout: 100,
-      electionTimeout: 100,
+      heartbeatTimeout: SIMULATED_ELECTION_TIMEOUT,
+      electionTimeout: SIMULATED_ELECTION_TIMEOUT,
       leaderLeaseTimeout: 50,
       commitTimeout: 10,
       maxAppendEntries: random.pick([1, 4, 16]),
@@ -104,14 +116,16 @@ class Simulation {
 
   async run(): Promise<SimulationResult> {
     const count = this.options.nodes ?? 3;
+    const spares = this.options.spares ?? 1;
     const servers: Configuration = { servers: [] };
-    for (let i = 1; i <= count; i++) {
+    for (let i = 1; i <= count + spares; i++) {
       const node: SimNode = {
         id: `n${i}`,
         address: `sim:${i}`,
         durable: new InmemStore(),
         snapshots: new InmemSnapshotStore(),
         disk: null,
+        snapshotView: null,
         transport: null,
         raft: null,
         fsm: null,
@@ -119,9 +133,11 @@ class Simulation {
         generation: 0,
       };
       this.nodes.push(node);
-      servers.servers.push({ id: node.id, address: node.address, suffrage: ServerSuffrage.Voter });
+      if (i <= count)
+        servers.servers.push({ id: node.id, address: node.address, suffrage: ServerSuffrage.Voter });
     }
-    for (const node of this.nodes) {
+    // Spares start empty: they never campaign until a leader adds them.
+    for (const node of this.nodes.slice(0, count)) {
       await bootstrapCluster(
         { ...this.config, localId: node.id },
         node.durable,
@@ -148,6 +164,9 @@ class Simulation {
       acked: this.checker.ackedCount,
       elections: this.elections,
       snapshotsInstalled: this.snapshotsInstalled,
+      membershipChanges: this.membershipChanges,
+      readsChecked: this.checker.readsChecked,
+      transfers: this.transfers,
       virtualMs: this.scheduler.now,
     };
   }
@@ -192,10 +211,12 @@ class Simulation {
     this.checker.checkLogMatching(this.nodes);
     if (this.checker.violations.length > 0) return;
     if (!converged) {
-      const states = this.nodes.map(
-        (n) =>
-          `${n.id}:${RaftState[n.raft!.state]} t${n.raft!.currentTerm()} last=${n.raft!.lastIndex()} commit=${n.raft!.commitIndex()} applied=${n.raft!.appliedIndex()}`,
-      );
+      const states = this.nodes
+        .filter((n) => n.alive)
+        .map(
+          (n) =>
+            `${n.id}:${RaftState[n.raft!.state]} t${n.raft!.currentTerm()} last=${n.raft!.lastIndex()} commit=${n.raft!.commitIndex()} applied=${n.raft!.appliedIndex()}`,
+        );
       this.checker.violations.push(`liveness: logs/FSMs did not converge: ${states.join(', ')}`);
       return;
     }
@@ -206,18 +227,22 @@ class Simulation {
     return this.nodes.find((node) => node.alive && node.raft!.state === RaftState.Leader) ?? null;
   }
 
+  /** Every member of the leader's configuration holds and has applied the leader's whole log. */
   private converged(): boolean {
-    const first = this.nodes[0];
     const leader = this.leader();
     if (!leader) return false;
     const target = leader.raft!.lastIndex();
-    return this.nodes.every(
+    const { configuration } = leader.raft!.getConfiguration();
+    const members = this.nodes.filter((node) =>
+      configuration.servers.some((server) => server.id === node.id),
+    );
+    return members.every(
       (node) =>
         node.alive &&
         node.raft!.lastIndex() === target &&
         node.raft!.appliedIndex() === target &&
-        node.fsm!.hash === first.fsm!.hash &&
-        node.fsm!.lastIndex === first.fsm!.lastIndex,
+        node.fsm!.hash === leader.fsm!.hash &&
+        node.fsm!.lastIndex === leader.fsm!.lastIndex,
     );
   }
 
@@ -229,6 +254,7 @@ class Simulation {
     node.alive = true;
     const clock = this.scheduler.clockFor(alive);
     node.disk = new SimDisk(node.durable, this.scheduler, this.random.fork(), { min: 1, max: 4 });
+    node.snapshotView = new SimSnapshotStore(node.snapshots, this.scheduler, this.random.fork());
     node.transport = new InmemTransport(this.network, node.address, { clock, timeout: 150 });
     node.fsm = new SimFsm(node.id, this.checker);
     const raft = await Raft.create({
@@ -236,7 +262,7 @@ class Simulation {
       fsm: node.fsm,
       logStore: node.disk,
       stableStore: node.disk,
-      snapshotStore: node.snapshots,
+      snapshotStore: node.snapshotView,
       transport: node.transport,
       clock,
       random: this.random.fork(),
@@ -247,6 +273,14 @@ class Simulation {
     raft.on('stateChange', (state: RaftState) => {
       if (!alive()) return;
       this.log(`${node.id} -> ${RaftState[state]} term ${raft.currentTerm()}`);
+      if (state === RaftState.Shutdown) {
+        // Removed from the cluster (shutdownOnRemove): an operator restarts the process later.
+        this.crash(node);
+        this.scheduler.after(this.random.int(50, 500), () => {
+          if (!node.alive) this.track(this.start(node));
+        });
+        return;
+      }
       if (state === RaftState.Leader) {
         this.elections++;
         this.checker.onLeader(node.id, raft.currentTerm(), node);
@@ -262,6 +296,7 @@ class Simulation {
   private crash(node: SimNode): void {
     node.alive = false;
     node.disk!.alive = false;
+    node.snapshotView!.alive = false;
     this.network.unregister(node.transport!);
     this.log(`${node.id} crashed`);
     node.raft = null;
@@ -275,7 +310,10 @@ class Simulation {
       if (!this.faultsOn) return;
       // Mostly to the leader (where writes succeed); sometimes anywhere, to exercise refusals.
       const node = (this.random.chance(0.85) && this.leader()) || this.random.pick(this.nodes);
-      if (node.alive) this.clientWrite(node);
+      if (node.alive) {
+        if (this.random.chance(0.3)) this.clientRead(node);
+        else this.clientWrite(node);
+      }
       this.scheduleClient();
     });
   }
@@ -286,6 +324,76 @@ class Simulation {
     const payload = new TextDecoder().decode(data);
     node.raft!.apply(data, { timeout: 400 }).then(
       (result) => this.checker.onAcked(result.index, payload),
+      () => {},
+    );
+  }
+
+  /** A linearizable read: read index, then the local register once applied up to it. */
+  private clientRead(node: SimNode): void {
+    const key = `k${this.random.int(0, 4)}`;
+    const floor = this.checker.readFloor(key);
+    const fsm = node.fsm!;
+    node.raft!.readIndex({ timeout: 400 }).then(
+      () => this.checker.onRead(node.id, key, fsm.registers.get(key), floor),
+      () => {},
+    );
+  }
+
+  // ---- membership and leadership transfer --------------------------------------------------------
+
+  private changeMembership(): void {
+    const leader = this.leader();
+    if (!leader) return;
+    const raft = leader.raft!;
+    const members = raft.getConfiguration().configuration.servers;
+    const voters = members.filter((server) => server.suffrage === ServerSuffrage.Voter);
+    const outsiders = this.nodes.filter((node) => !members.some((server) => server.id === node.id));
+    const nonvoters = members.filter((server) => server.suffrage !== ServerSuffrage.Voter);
+    const random = this.random;
+    const timeout = 600;
+    let change: Promise<number>;
+    let description: string;
+    const roll = random.int(0, 4);
+    if (roll === 0 && outsiders.length > 0) {
+      const node = random.pick(outsiders);
+      const asVoter = random.chance(0.6);
+      change = asVoter
+        ? raft.addVoter(node.id, node.address, 0, timeout)
+        : raft.addNonvoter(node.id, node.address, 0, timeout);
+      description = `${asVoter ? 'addVoter' : 'addNonvoter'} ${node.id}`;
+    } else if (roll === 1 && voters.length > 3) {
+      // Sometimes the leader removes itself.
+      const target = random.chance(0.3) ? leader.id : random.pick(members).id;
+      change = raft.removeServer(target, 0, timeout);
+      description = `removeServer ${target}`;
+    } else if (roll === 2 && voters.length > 3) {
+      const target = random.pick(voters).id;
+      change = raft.demoteVoter(target, 0, timeout);
+      description = `demoteVoter ${target}`;
+    } else if (nonvoters.length > 0) {
+      const target = random.pick(nonvoters);
+      change = raft.addVoter(target.id, target.address, 0, timeout);
+      description = `promote ${target.id}`;
+    } else {
+      return;
+    }
+    this.log(`${leader.id}: ${description}`);
+    change.then(
+      (index) => {
+        this.membershipChanges++;
+        this.log(`${description} committed at ${index}`);
+      },
+      () => {},
+    );
+  }
+
+  private transferLeadership(): void {
+    const leader = this.leader();
+    if (!leader) return;
+    const started = this.scheduler.now;
+    this.log(`${leader.id}: leadership transfer`);
+    leader.raft!.leadershipTransfer().then(
+      () => this.transfers.push(this.scheduler.now - started),
       () => {},
     );
   }
@@ -303,7 +411,7 @@ class Simulation {
   private injectFault(): void {
     const random = this.random;
     const addresses = this.nodes.map((node) => node.address);
-    const roll = random.int(0, 10);
+    const roll = random.int(0, 12);
     switch (roll) {
       case 0:
       case 1: {
@@ -352,11 +460,20 @@ class Simulation {
         const node = (roll === 8 && this.leader()) || random.pick(live);
         if (!node) return;
         this.crash(node);
+        const generationAtCrash = node.generation;
         this.scheduler.after(random.int(20, 600), () => {
-          if (!node.alive && this.faultsOn) this.track(this.start(node));
+          if (!node.alive && this.faultsOn && node.generation === generationAtCrash)
+            this.track(this.start(node));
         });
         return;
       }
+      case 9:
+      case 11:
+        this.changeMembership();
+        return;
+      case 10:
+        this.transferLeadership();
+        return;
       default:
         return;
     }

@@ -49,19 +49,29 @@ const MAIN_MODE = (process.env.RAFTKIT_LMDB_CRASH_MODE ?? 'durable') as Mode;
 
 interface ChildRun {
   acked: number;
-  done: boolean;
   stderr: string;
   exit: string;
 }
 
-/** Runs the child on `plan` and SIGKILLs it `delayMs` after it printed "ready" (or after spawn). */
-async function runChild(path: string, planFile: string, mode: Mode, delayMs: number, fromSpawn: boolean) {
+/**
+ * Runs the child on `plan` and SIGKILLs it `delayMs` after it printed "ready" (or after spawn), or
+ * as soon as it acknowledged `atAck` operations, whichever comes first: the time bound keeps
+ * runs short on a slow disk, the acknowledgement bound keeps a fast disk (a RAM disk) from
+ * finishing the plan before the kill.
+ */
+async function runChild(
+  path: string,
+  planFile: string,
+  mode: Mode,
+  kill: { delayMs: number; fromSpawn: boolean; atAck: number },
+) {
+  const { delayMs, fromSpawn } = kill;
   const proc = spawn(process.execPath, [child, path, planFile, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const run: ChildRun = { acked: 0, done: false, stderr: '', exit: '' };
+  const run: ChildRun = { acked: 0, stderr: '', exit: '' };
   let pending = '';
   let timer: NodeJS.Timeout | undefined;
-  const kill = () => proc.kill('SIGKILL');
-  if (fromSpawn) timer = setTimeout(kill, delayMs);
+  const killNow = () => proc.kill('SIGKILL');
+  if (fromSpawn) timer = setTimeout(killNow, delayMs);
   proc.stdout.setEncoding('utf8');
   proc.stdout.on('data', (chunk: string) => {
     pending += chunk;
@@ -69,9 +79,11 @@ async function runChild(path: string, planFile: string, mode: Mode, delayMs: num
     while ((newline = pending.indexOf('\n')) >= 0) {
       const line = pending.slice(0, newline);
       pending = pending.slice(newline + 1);
-      if (line === 'ready' && !fromSpawn) timer = setTimeout(kill, delayMs);
-      else if (line === 'done') run.done = true;
-      else if (line.startsWith('ack ')) run.acked = Math.max(run.acked, Number(line.slice(4)));
+      if (line === 'ready' && !fromSpawn) timer = setTimeout(killNow, delayMs);
+      else if (line.startsWith('ack ')) {
+        run.acked = Math.max(run.acked, Number(line.slice(4)));
+        if (run.acked >= kill.atAck) killNow();
+      }
     }
   });
   proc.stderr.on('data', (chunk: Buffer) => (run.stderr += chunk.toString()));
@@ -178,8 +190,9 @@ async function crashLoop(
     const plan = makePlan(random, state, 300);
     await writeFile(planFile, JSON.stringify(plan));
     const fromSpawn = random() < 0.15;
-    const delayMs = fromSpawn ? Math.floor(random() * 150) : Math.floor(random() * 80);
-    const run = await runChild(path, planFile, mode, delayMs, fromSpawn);
+    const delayMs = Math.floor(random() * (fromSpawn ? 150 : 80));
+    const atAck = 1 + Math.floor(random() * 250);
+    const run = await runChild(path, planFile, mode, { delayMs, fromSpawn, atAck });
     if (run.stderr !== '') throw new Error(`child failed (${run.exit}): ${run.stderr}`);
     const actual = await readStore(path);
     const match = matchPrefix(state, plan, run.acked, actual.text);

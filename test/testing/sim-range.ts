@@ -14,5 +14,11 @@ export function seedRangeTest(firstSeed: number, seeds: number): void {
     // The runs must actually do something: elections happened and writes were acknowledged.
     expect(summary.elections).toBeGreaterThanOrEqual(seeds);
     expect(summary.acked).toBeGreaterThan(seeds * 10);
+    // ...and the scenarios the issues name happened: snapshots sent to followers, membership
+    // churn, leadership transfers, linearizable reads checked against the write history.
+    expect(summary.snapshotsInstalled).toBeGreaterThan(seeds);
+    expect(summary.membershipChanges).toBeGreaterThan(seeds / 10);
+    expect(summary.transfers.length).toBeGreaterThan(seeds / 10);
+    expect(summary.readsChecked).toBeGreaterThan(seeds * 10);
   }, 600_000);
 }

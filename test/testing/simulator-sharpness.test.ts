@@ -11,6 +11,7 @@ const brokenVariants: [keyof CoreFaults, string][] = [
   ['commitPreviousTermEntries', 'commit by counting replicas of earlier-term entries (paper figure 8)'],
   ['voteWithoutPersist', 'grant a vote without persisting it'],
   ['skipUpToDateCheck', 'grant votes without the log up-to-date check'],
+  ['readWithoutConfirm', 'answer reads without confirming leadership'],
 ];
 
 describe('simulator sharpness', () => {
@@ -18,7 +19,9 @@ describe('simulator sharpness', () => {
     it(`catches a core that would ${description} within 500 seeds`, async () => {
       const summary = await runSeeds({ seeds: 500, faults: { [fault]: true }, stopOnFailure: true });
       expect(summary.failures).toHaveLength(1);
-      expect(summary.failures[0].violations[0]).toMatch(/safety|completeness|committed|lost|went back/);
+      expect(summary.failures[0].violations[0]).toMatch(
+        /safety|completeness|committed|lost|went back|stale read/,
+      );
     }, 600_000);
   }
 

@@ -9,7 +9,8 @@
 //   mode durable   - acknowledge after the operation's promises resolved (the real contract)
 //   mode early-ack - acknowledge as soon as the writes are issued (a broken store, for the self-test)
 //   mode nosync    - like durable, but the store is opened with noSync
-// Output lines: "ready", then "ack <n>" (operations 1..n are acknowledged), then "done".
+// Output lines: "ready", then "ack <n>" (operations 1..n are acknowledged). At the end of the plan
+// it closes the store and exits 0.
 import { Buffer } from 'node:buffer';
 import { readFileSync, writeSync } from 'node:fs';
 import process from 'node:process';
@@ -68,5 +69,4 @@ for (let n = 1; n <= plan.ops.length; n++) {
   if (inFlight.length >= plan.depth) await inFlight.shift();
 }
 await Promise.all(inFlight);
-say('done');
 await store.close();

@@ -1,0 +1,132 @@
+/** Real-clock in-memory clusters for runtime tests. */
+import { Readable } from 'node:stream';
+import { ServerSuffrage, RaftState, type LogEntry } from '../../src/core/types.js';
+import { bootstrapCluster } from '../../src/raft/bootstrap.js';
+import { defaultConfig, type Config } from '../../src/raft/config.js';
+import type { FSM, FSMSnapshot } from '../../src/raft/fsm.js';
+import { Raft } from '../../src/raft/raft.js';
+import { InmemStore } from '../../src/storage/inmem.js';
+import { InmemSnapshotStore } from '../../src/storage/inmem-snapshot.js';
+import type { SnapshotStore } from '../../src/storage/types.js';
+import { InmemNetwork, InmemTransport } from '../../src/transport/inmem.js';
+
+/** An FSM that records every command as a string. */
+export class ListFsm implements FSM {
+  items: string[] = [];
+  apply(log: LogEntry) {
+    this.items.push(new TextDecoder().decode(log.data));
+    return this.items.length;
+  }
+  snapshot(): FSMSnapshot {
+    const copy = JSON.stringify(this.items);
+    return {
+      persist: async (sink) => {
+        await sink.write(new TextEncoder().encode(copy));
+        await sink.close();
+      },
+      release: () => {},
+    };
+  }
+  async restore(reader: Readable) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of reader) chunks.push(chunk as Buffer);
+    this.items = JSON.parse(Buffer.concat(chunks).toString()) as string[];
+  }
+}
+
+export async function waitFor<T>(
+  fn: () => T | undefined | null | false,
+  ms = 5000,
+  what = 'condition',
+): Promise<T> {
+  const start = Date.now();
+  for (;;) {
+    const value = fn();
+    if (value) return value;
+    if (Date.now() - start > ms) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+export function fastConfig(id: string, overrides: Partial<Config> = {}): Config {
+  return {
+    ...defaultConfig(),
+    localId: id,
+    heartbeatTimeout: 50,
+    electionTimeout: 50,
+    leaderLeaseTimeout: 50,
+    commitTimeout: 5,
+    ...overrides,
+  };
+}
+
+export interface TestNode {
+  id: string;
+  address: string;
+  raft: Raft;
+  fsm: ListFsm;
+  store: InmemStore;
+  snapshots: SnapshotStore;
+}
+
+export class TestCluster {
+  readonly network = new InmemNetwork();
+  readonly nodes: TestNode[] = [];
+
+  constructor(private readonly overrides: Partial<Config> = {}) {}
+
+  /** Starts voters ids (bootstrapped together). */
+  async start(ids: string[]): Promise<this> {
+    const servers = ids.map((id) => ({ id, address: `addr-${id}`, suffrage: ServerSuffrage.Voter }));
+    for (const id of ids) {
+      const store = new InmemStore();
+      const snapshots = new InmemSnapshotStore();
+      await bootstrapCluster(fastConfig(id, this.overrides), store, store, snapshots, { servers });
+      await this.launch(id, store, snapshots);
+    }
+    return this;
+  }
+
+  /** Starts a server on the given stores (empty stores: a server waiting to be added). */
+  async launch(
+    id: string,
+    store = new InmemStore(),
+    snapshots: SnapshotStore = new InmemSnapshotStore(),
+  ): Promise<TestNode> {
+    const fsm = new ListFsm();
+    const address = `addr-${id}`;
+    const raft = await Raft.create({
+      config: fastConfig(id, this.overrides),
+      fsm,
+      logStore: store,
+      stableStore: store,
+      snapshotStore: snapshots,
+      transport: new InmemTransport(this.network, address),
+    });
+    const node = { id, address, raft, fsm, store, snapshots };
+    this.nodes.push(node);
+    return node;
+  }
+
+  leader(): Promise<TestNode> {
+    return waitFor(() => this.nodes.find((n) => n.raft.state === RaftState.Leader), 5000, 'a leader');
+  }
+
+  async write(count: number, prefix = 'v'): Promise<void> {
+    const leader = await this.leader();
+    await Promise.all(
+      Array.from({ length: count }, (_, i) =>
+        leader.raft.apply(new TextEncoder().encode(`${prefix}${i}`), { timeout: 3000 }),
+      ),
+    );
+  }
+
+  async stop(node: TestNode): Promise<void> {
+    await node.raft.shutdown();
+    this.nodes.splice(this.nodes.indexOf(node), 1);
+  }
+
+  async shutdown(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.raft.shutdown()));
+  }
+}

@@ -68,6 +68,10 @@ export class LeaderState {
   private replicationDirty = false;
   private membership: MembershipChange | null = null;
   private nextToken = 1;
+  /** When each recent heartbeat round was sent (for the lease). */
+  private readonly roundSentAt = new Map<number, number>();
+  /** Lease reads are served without a round until this time (see leaseRead). */
+  private leaseUntil = -Infinity;
 
   constructor(private readonly core: RaftCore) {}
 
@@ -275,6 +279,8 @@ export class LeaderState {
   private sendHeartbeats(): void {
     const core = this.core;
     this.heartbeatRound++;
+    this.roundSentAt.set(this.heartbeatRound, core.now);
+    this.roundSentAt.delete(this.heartbeatRound - 64);
     // hashicorp: every random [HeartbeatTimeout/10, HeartbeatTimeout/5).
     const low = Math.max(1, Math.floor(core.options.heartbeatTimeout / 10));
     this.heartbeatDue =
@@ -352,6 +358,7 @@ export class LeaderState {
       this.core.emit({ type: 'heartbeatResumed', id: progress.server.id });
     }
     progress.heartbeatAck = Math.max(progress.heartbeatAck, out.heartbeatRound);
+    this.extendLease();
     if (progress.retryAt !== 0) {
       // The peer is reachable again: stop waiting out the failure back-off.
       progress.retryAt = 0;
@@ -505,6 +512,38 @@ export class LeaderState {
       else remaining.push(read);
     }
     this.reads = remaining;
+  }
+
+  /**
+   * Lease read (opt-in): answers at once while a quorum acknowledged a heartbeat round sent less
+   * than electionTimeout * (1 - maxClockDrift) ago. It rests on a clock assumption: followers that
+   * heard from this leader refuse votes for one election timeout (measured on their clocks), and
+   * no clock runs faster than the drift bound relative to ours. Outside the lease, or during a
+   * leadership transfer (which lets followers vote early), it falls back to readIndex.
+   */
+  leaseRead(readId: number): void {
+    const core = this.core;
+    if (!this.transfer && core.now < this.leaseUntil && core.log.term(core.commitIndex) === core.term) {
+      this.completeRead(readId, core.commitIndex);
+      return;
+    }
+    this.readIndex(readId);
+  }
+
+  /** The newest round a quorum acknowledged extends the lease from the time it was sent. */
+  private extendLease(): void {
+    const core = this.core;
+    const latest = core.configurations.latest;
+    const acked = voters(latest)
+      .map((server) =>
+        server.id === core.id ? this.heartbeatRound : (this.progress.get(server.id)?.heartbeatAck ?? 0),
+      )
+      .sort((a, b) => b - a);
+    const round = acked[quorumSize(latest) - 1] ?? 0;
+    const sentAt = this.roundSentAt.get(round);
+    if (sentAt === undefined) return;
+    const until = sentAt + core.options.electionTimeout * (1 - core.options.maxClockDrift);
+    if (until > this.leaseUntil) this.leaseUntil = until;
   }
 
   private completeRead(readId: number, index: number): void {

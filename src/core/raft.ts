@@ -72,6 +72,8 @@ export interface CoreOptions {
   maxAppendEntries: number;
   maxInflightAppends: number;
   preVote: boolean;
+  /** Lease reads: the largest rate at which another server's clock may run faster than ours (0.1 = 10%). */
+  maxClockDrift: number;
   random: Random;
   codec: ConfigurationCodec;
   faults?: CoreFaults;
@@ -117,6 +119,11 @@ export class RaftCore {
   leaderState: LeaderState | null = null;
 
   private electionDeadline = Infinity;
+  /**
+   * A server that just started cannot know whether some leader holds a lease, so it refuses votes
+   * (except for leadership transfers) for one election timeout.
+   */
+  private votesRefusedUntil = -Infinity;
   private candidacy: { preVote: boolean; transfer: boolean; granted: Set<string>; term: number } | null =
     null;
   /** Peers that closed the connection on RequestPreVote (hashicorp before 1.7): counted as granted. */
@@ -180,6 +187,7 @@ export class RaftCore {
   }
 
   start(): void {
+    this.votesRefusedUntil = this.now + this.options.electionTimeout;
     this.configurations.commit(this.commitIndex);
     this.durableLastIndex = this.log.lastIndex();
     this.resetElectionTimer();
@@ -432,7 +440,7 @@ export class RaftCore {
 
   /** A leader is known and was heard from within the election timeout (or we are it). */
   private leaderKnown(): boolean {
-    if (this.state === RaftState.Leader) return true;
+    if (this.state === RaftState.Leader || this.now < this.votesRefusedUntil) return true;
     return this.leader !== null && this.now - this.lastLeaderContact < this.options.electionTimeout;
   }
 
@@ -490,7 +498,8 @@ export class RaftCore {
    */
   userSnapshotRestored(index: number, term: number): void {
     this.requireLeader();
-    if (index <= this.log.lastIndex()) throw new Error(`restore index ${index} must be past the log (${this.log.lastIndex()})`);
+    if (index <= this.log.lastIndex())
+      throw new Error(`restore index ${index} must be past the log (${this.log.lastIndex()})`);
     this.log.installSnapshot(index, term);
     this.pendingTruncate = 1;
     this.pendingEntries = [];
@@ -583,9 +592,11 @@ export class RaftCore {
     return this.leaderState!;
   }
 
-  /** Raft thesis 6.4: returns a read id; a readState or readFailed event follows. */
-  readIndex(readId: number): void {
-    this.requireLeader().readIndex(readId);
+  /** Raft thesis 6.4: a readState or readFailed event for readId follows. */
+  readIndex(readId: number, lease = false): void {
+    const leader = this.requireLeader();
+    if (lease) leader.leaseRead(readId);
+    else leader.readIndex(readId);
   }
 
   requireVoterSelf(): void {

@@ -35,6 +35,11 @@ export interface Config {
   preVoteDisabled: boolean;
   /** raftkit: AppendEntries in flight per follower (hashicorp's MaxRPCsInFlight, default 2). */
   maxInflightAppends: number;
+  /**
+   * raftkit, lease reads only: how much faster than the leader's clock any server's clock may run
+   * (0.1 = 10%). The lease is electionTimeout * (1 - maxClockDrift) from a confirmed heartbeat.
+   */
+  maxClockDrift: number;
   /** raftkit: structured logger (pino-compatible). Silent when absent. */
   logger?: Logger;
 }
@@ -61,6 +66,7 @@ export function defaultConfig(): Config {
     noSnapshotRestoreOnStart: false,
     preVoteDisabled: false,
     maxInflightAppends: 2,
+    maxClockDrift: 0.1,
   };
 }
 
@@ -112,4 +118,8 @@ export function validateConfig(config: Config): void {
     'ElectionTimeout must be equal or greater than Heartbeat Timeout',
   );
   check(config.maxInflightAppends >= 1, 'maxInflightAppends must be at least 1');
+  check(
+    typeof config.maxClockDrift === 'number' && config.maxClockDrift >= 0 && config.maxClockDrift < 1,
+    'maxClockDrift must be in [0, 1)',
+  );
 }

@@ -66,6 +66,14 @@ export interface ApplyOptions {
   signal?: AbortSignal;
 }
 
+export interface ReadOptions extends ApplyOptions {
+  /**
+   * Serve from the leader's lease when it holds one (no heartbeat round). Linearizable only under
+   * the clock assumption stated at Config.maxClockDrift; followers still ask the leader.
+   */
+  lease?: boolean;
+}
+
 export interface ApplyResult {
   index: number;
   /** What the FSM's apply returned for this entry. */
@@ -160,6 +168,7 @@ export class Raft extends EventEmitter {
       maxAppendEntries: config.maxAppendEntries,
       maxInflightAppends: config.maxInflightAppends,
       preVote: !config.preVoteDisabled,
+      maxClockDrift: config.maxClockDrift,
       random,
       codec: { encode: encodeConfiguration, decode: decodeConfiguration },
       faults: options.faults,
@@ -540,6 +549,11 @@ export class Raft extends EventEmitter {
   // ---------------------------------------------------------------------------------------------
   // Public API: reads
 
+  /** Resolves once reading local FSM state is linearizable (readIndex without the index). */
+  async linearizableRead(options: ReadOptions = {}): Promise<void> {
+    await this.readIndex(options);
+  }
+
   /** hashicorp's VerifyLeader: confirms with a quorum that this node is still the leader. */
   async verifyLeader(options: ApplyOptions = {}): Promise<void> {
     await this.leaderReadIndex(options);
@@ -550,7 +564,7 @@ export class Raft extends EventEmitter {
    * at least that far, so reading local state afterwards is linearizable. No log entry is written.
    * On a follower it asks the leader for the read index (a raftkit RPC; a Go leader cannot answer).
    */
-  async readIndex(options: ApplyOptions = {}): Promise<number> {
+  async readIndex(options: ReadOptions = {}): Promise<number> {
     const index =
       this.core.state === RaftState.Leader
         ? await this.leaderReadIndex(options)
@@ -559,7 +573,7 @@ export class Raft extends EventEmitter {
     return index;
   }
 
-  private leaderReadIndex(options: ApplyOptions): Promise<number> {
+  private leaderReadIndex(options: ReadOptions): Promise<number> {
     return new Promise<number>((resolve, reject) => {
       const readId = this.nextReadId++;
       const cleanup = this.deadline(options, (error) => {
@@ -576,7 +590,7 @@ export class Raft extends EventEmitter {
         },
       });
       try {
-        this.withCore((core) => core.readIndex(readId));
+        this.withCore((core) => core.readIndex(readId, options.lease === true));
       } catch (error) {
         this.readWaiters.delete(readId);
         cleanup();

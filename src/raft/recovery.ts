@@ -35,7 +35,9 @@ export async function recoverCluster(
   validateConfig(config);
   checkConfiguration(configuration);
   if (!(await hasExistingState(logs, stable, snapshots))) {
-    throw new ErrCantBootstrap('refused to recover cluster with no initial state, this is probably an operator error');
+    throw new ErrCantBootstrap(
+      'refused to recover cluster with no initial state, this is probably an operator error',
+    );
   }
   const snapshot = await restoreNewest(snapshots, fsm);
   let lastIndex = snapshot?.index ?? 0;

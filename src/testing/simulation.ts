@@ -333,7 +333,7 @@ class Simulation {
     const key = `k${this.random.int(0, 4)}`;
     const floor = this.checker.readFloor(key);
     const fsm = node.fsm!;
-    node.raft!.readIndex({ timeout: 400 }).then(
+    node.raft!.readIndex({ timeout: 400, lease: this.random.chance(0.3) }).then(
       () => this.checker.onRead(node.id, key, fsm.registers.get(key), floor),
       () => {},
     );

@@ -43,6 +43,7 @@ export function makeCore(id: string, configuration: Configuration, options: Test
     maxAppendEntries: 64,
     maxInflightAppends: 2,
     preVote: options.preVote ?? false,
+    maxClockDrift: 0.1,
     random: new SeededRandom(7),
     codec,
     faults: options.faults,
@@ -103,4 +104,13 @@ export function fill(out: OutboundRequest, log: Map<number, LogEntry>): Outbound
     out.request.entries = entries;
   }
   return out;
+}
+
+/**
+ * Moves the core's clock past the vote-refusing quiet period after start, without firing timers
+ * (as if no timer had come due yet), for tests of the plain voting rules.
+ */
+export function afterStartupQuiet(core: RaftCore): RaftCore {
+  core.now = core.options.electionTimeout;
+  return core;
 }

@@ -12,7 +12,16 @@ import {
   type LogEntry,
   type RequestVoteResponse,
 } from '../../src/core/types.js';
-import { configurationOf, deliver, drain, entry, fill, makeCore, requestsOf } from './harness.js';
+import {
+  afterStartupQuiet,
+  configurationOf,
+  deliver,
+  drain,
+  entry,
+  fill,
+  makeCore,
+  requestsOf,
+} from './harness.js';
 
 const three = configurationOf(['a', 'b', 'c']);
 
@@ -67,7 +76,7 @@ describe('5.2 leader election', () => {
   });
 
   it('each server grants at most one vote per term, and the vote is persisted before the reply', () => {
-    const core = makeCore('a', three);
+    const core = afterStartupQuiet(makeCore('a', three));
     const vote = (candidate: string) =>
       deliver(core, {
         kind: 'requestVote',
@@ -107,7 +116,7 @@ describe('5.2 leader election', () => {
 
 describe('5.4.1 election restriction', () => {
   it('a vote is denied to a candidate whose log is less up to date', () => {
-    const core = makeCore('a', three, { terms: [2, 3], term: 3 });
+    const core = afterStartupQuiet(makeCore('a', three, { terms: [2, 3], term: 3 }));
     const ask = (lastLogIndex: number, lastLogTerm: number) =>
       (
         deliver(core, {
@@ -302,5 +311,77 @@ describe('hashicorp additions', () => {
     expect(core.commitIndex).toBe(1);
     core.persisted(ready.write!.seq);
     expect(core.commitIndex).toBe(2);
+  });
+});
+
+describe('reads (Raft thesis 6.4)', () => {
+  function leaderWithReady() {
+    const core = makeCore('a', three);
+    core.tick(1000);
+    for (const out of requestsOf(drain(core), 'requestVote'))
+      core.onResponse(out, { term: 2, granted: true });
+    return { core, ready: drain(core) };
+  }
+
+  it('a read waits for an entry of the current term to commit, then for a heartbeat round acked by a quorum', () => {
+    const { core, ready } = leaderWithReady();
+    core.readIndex(1);
+    expect(drain(core).events.some((e) => e.type === 'readState')).toBe(false);
+    // Commit the Noop through b.
+    const append = requestsOf(ready, 'appendEntries').find((o) => o.to.id === 'b' && o.heartbeatRound === 0)!;
+    const noop = entry(2, 2, LogType.Noop);
+    core.onResponse(
+      { ...append, request: { ...(append.request as AppendEntriesRequest), entries: [noop] } },
+      { term: 2, lastLog: 2, success: true, noRetryBackoff: false },
+    );
+    expect(core.commitIndex).toBe(2);
+    const round = drain(core);
+    expect(round.events.some((e) => e.type === 'readState')).toBe(false);
+    const heartbeat = requestsOf(round, 'appendEntries').find(
+      (o) => o.heartbeatRound > 0 && o.to.id === 'c',
+    )!;
+    core.onResponse(heartbeat, { term: 2, lastLog: 2, success: true, noRetryBackoff: false });
+    expect(drain(core).events).toContainEqual({ type: 'readState', readId: 1, index: 2 });
+  });
+
+  it('a lease read is answered at once while a quorum acked a recent round, and not after the lease ran out', () => {
+    const { core, ready } = leaderWithReady();
+    const append = requestsOf(ready, 'appendEntries').find((o) => o.to.id === 'b' && o.heartbeatRound === 0)!;
+    core.onResponse(
+      {
+        ...append,
+        request: { ...(append.request as AppendEntriesRequest), entries: [entry(2, 2, LogType.Noop)] },
+      },
+      { term: 2, lastLog: 2, success: true, noRetryBackoff: false },
+    );
+    const heartbeat = requestsOf(ready, 'appendEntries').find(
+      (o) => o.heartbeatRound > 0 && o.to.id === 'b',
+    )!;
+    core.onResponse(heartbeat, { term: 2, lastLog: 2, success: true, noRetryBackoff: false });
+    drain(core);
+    core.readIndex(7, true);
+    expect(drain(core).events).toContainEqual({ type: 'readState', readId: 7, index: 2 });
+    // Past the lease (0.9 election timeouts), with timers held back so check-quorum does not act.
+    core.now += 95;
+    core.readIndex(8, true);
+    expect(drain(core).events.some((e) => e.type === 'readState' && e.readId === 8)).toBe(false);
+  });
+
+  it('a server that just started refuses votes for one election timeout (it cannot know of a lease)', () => {
+    const core = makeCore('a', three);
+    const ask = () =>
+      (
+        deliver(core, {
+          kind: 'requestVote',
+          term: 2,
+          candidate: { id: 'b', address: 'addr-b' },
+          lastLogIndex: 1,
+          lastLogTerm: 1,
+          leadershipTransfer: false,
+        }).response as RequestVoteResponse
+      ).granted;
+    expect(ask()).toBe(false);
+    core.tick(100);
+    expect(ask()).toBe(true);
   });
 });

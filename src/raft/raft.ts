@@ -116,7 +116,8 @@ export class Raft extends EventEmitter {
   private nextRpcId = 1;
   private readonly incoming = new Map<number, IncomingRpc>();
   private readonly pendingApplies = new Map<number, PendingApply>();
-  private readonly appliedWaiters: { index: number; resolve: () => void }[] = [];
+  private readonly appliedWaiters: { index: number; resolve: () => void; reject: (error: Error) => void }[] =
+    [];
   private readonly readWaiters = new Map<
     number,
     { resolve: (index: number) => void; reject: (error: Error) => void }
@@ -128,6 +129,8 @@ export class Raft extends EventEmitter {
   private transferWaiter: { resolve: () => void; reject: (error: Error) => void } | null = null;
   private nextReadId = 1;
   private isShutdown = false;
+  /** Why the node stopped itself (storage or FSM failure); pending operations fail with it. */
+  private failure: Error | null = null;
   private lastContactAt = -Infinity;
   private leaderCache: LeaderInfo | null = null;
 
@@ -456,9 +459,7 @@ export class Raft extends EventEmitter {
       if (pending.term === entry.term) pending.resolve({ index: entry.index, response });
       else pending.reject(new ErrLeadershipLost());
     }
-    while (this.appliedWaiters.length > 0 && this.appliedWaiters[0].index <= entry.index) {
-      this.appliedWaiters.shift()!.resolve();
-    }
+    this.resolveAppliedWaiters(entry.index);
     this.emit('applied', entry.index);
     this.snapshots.onApplied();
   }
@@ -474,6 +475,7 @@ export class Raft extends EventEmitter {
 
   private fail(what: string, error: Error): void {
     this.logger.error({ err: error }, `${what}: shutting down`);
+    this.failure = new RaftError(`${what}: ${error.message}`);
     void this.shutdown();
   }
 
@@ -620,7 +622,11 @@ export class Raft extends EventEmitter {
   waitApplied(index: number, options: ApplyOptions = {}): Promise<void> {
     if (this.fsmRunner.applied >= index) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      const waiter = { index, resolve: () => (cleanup(), resolve()) };
+      const waiter = {
+        index,
+        resolve: () => (cleanup(), resolve()),
+        reject: (error: Error) => (cleanup(), reject(error)),
+      };
       const cleanup = this.deadline(options, (error) => {
         const at = this.appliedWaiters.indexOf(waiter);
         if (at >= 0) this.appliedWaiters.splice(at, 1);
@@ -692,10 +698,20 @@ export class Raft extends EventEmitter {
     return this.durableCommit;
   }
 
-  /** A snapshot installed from the leader is durable proof that everything up to index committed. */
+  /**
+   * The FSM was restored from a snapshot up to index (installed from the leader, or a user
+   * restore): a durable proof that everything up to index committed.
+   */
   noteSnapshotInstalled(index: number): void {
     if (index > this.durableCommit) this.durableCommit = index;
+    this.resolveAppliedWaiters(index);
     this.emit('snapshotInstalled', index);
+  }
+
+  private resolveAppliedWaiters(applied: number): void {
+    while (this.appliedWaiters.length > 0 && this.appliedWaiters[0].index <= applied) {
+      this.appliedWaiters.shift()!.resolve();
+    }
   }
 
   appliedIndex(): number {
@@ -872,10 +888,11 @@ export class Raft extends EventEmitter {
     this.timer?.cancel();
     this.snapshots.stop();
     this.fsmRunner.stop();
-    const error = () => new ErrRaftShutdown();
+    const error = () => this.failure ?? new ErrRaftShutdown();
     this.failPendingApplies(-1, error);
     for (const waiter of this.readWaiters.values()) waiter.reject(error());
     this.readWaiters.clear();
+    for (const waiter of this.appliedWaiters.splice(0)) waiter.reject(error());
     for (const waiter of this.membershipWaiters.values()) waiter.reject(error());
     this.membershipWaiters.clear();
     this.transferWaiter?.reject(error());

@@ -236,11 +236,11 @@ export class SnapshotManager {
       if (this.store.verify) await this.store.verify(sink.id);
       const { reader } = await this.store.open(sink.id);
       await this.fsm.restore(reader);
-      this.raft.noteSnapshotInstalled(request.lastLogIndex);
       runner.restoredTo(request.lastLogIndex, request.lastLogTerm, {
         configuration: request.configuration,
         index: request.configurationIndex,
       });
+      this.raft.noteSnapshotInstalled(request.lastLogIndex);
     });
     this.logger.info(
       { index: request.lastLogIndex, term: request.lastLogTerm },

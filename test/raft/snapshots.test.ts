@@ -100,6 +100,8 @@ describe('snapshots in a running cluster', () => {
     await cluster.write(60);
     const leader = await cluster.leader();
     await waitFor(() => Number(leader.raft.stats().last_snapshot_index) > 0, 5000, 'a snapshot');
+    // A last snapshot on demand covers every entry, so what is compacted away includes early ones.
+    await leader.raft.snapshot().catch(() => {});
     expect(await leader.store.firstIndex()).toBeGreaterThan(1);
 
     const fresh = await cluster.launch('d');

@@ -1,10 +1,17 @@
 #!/usr/bin/env node
 /** The `raftkit` command. */
+import { runKvClient } from './kv/client.js';
+import { demoCommand } from './kv/demo-command.js';
+import { runKvServe } from './kv/serve.js';
 import { simCommand, UsageError } from './testing/sim-command.js';
 
 const USAGE = `usage: raftkit <command> [options]
 
 commands:
+  demo [--port 8080] [--fresh]                                three local KV nodes and the live dashboard
+  kv serve --id ID --raft-addr HOST:PORT --http-addr HOST:PORT --data-dir DIR [--peers ...] [--join URL]
+                                                              run one member of the replicated KV service
+  kv put KEY [VALUE] | get KEY | del KEY | status [--addr URL] talk to the KV service
   sim [--seeds N | --seed S] [--nodes 3|5] [--duration MS]   run the deterministic cluster simulator
 `;
 
@@ -13,6 +20,16 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'sim':
       return simCommand(rest);
+    case 'demo':
+      return demoCommand(rest);
+    case 'kv':
+      if (rest[0] === 'serve') return runKvServe(rest.slice(1));
+      return runKvClient(rest, {
+        stdout: process.stdout,
+        stderr: process.stderr,
+        stdin: process.stdin,
+        env: process.env,
+      });
     case undefined:
     case 'help':
     case '--help':

@@ -3,6 +3,14 @@
  * with the real `Raft`; tests implement it with a single-node double. Names follow hashicorp/raft.
  */
 
+/** A membership or leadership call named a server that is not in the configuration. */
+export class UnknownServerError extends Error {
+  override name = 'UnknownServerError';
+  constructor(readonly serverId: string) {
+    super(`server ${serverId} is not in the configuration`);
+  }
+}
+
 export type ServerStateName = 'Follower' | 'Candidate' | 'Leader' | 'Shutdown';
 export type SuffrageName = 'Voter' | 'Nonvoter';
 

@@ -133,8 +133,9 @@ export function childProcessLauncher(cliPath: string, clock: Clock = systemClock
         if (child !== null) return;
         mkdirSync(spec.dataDir, { recursive: true });
         const logFd = openSync(`${spec.dataDir}.log`, 'a');
+        // The IPC channel closes when this process dies, however it dies: the node then stops too.
         const started = spawn(process.execPath, [cliPath, 'kv', 'serve', ...spec.serveArgs], {
-          stdio: ['ignore', logFd, logFd],
+          stdio: ['ignore', logFd, logFd, 'ipc'],
         });
         closeSync(logFd);
         child = started;

@@ -15,7 +15,7 @@ import {
 } from '../core/errors.js';
 import { systemClock } from '../platform/clock.js';
 import { silentLogger, type Logger } from '../raft/logger.js';
-import type { KvCluster } from './cluster.js';
+import { UnknownServerError, type KvCluster } from './cluster.js';
 import { encodeCommand, httpAddressKey, type KvCommand } from './commands.js';
 import type { KvApplyResult, KvFsm } from './fsm.js';
 import { KvMetrics, type RouteLabel } from './metrics.js';
@@ -393,6 +393,7 @@ export class KvHttpServer {
     if (error instanceof HttpError) return error;
     const message = error instanceof Error ? error.message : String(error);
     if (error instanceof ErrNotLeader) return this.notLeader(req, this.cluster.status().leader?.id);
+    if (error instanceof UnknownServerError) return new HttpError(404, message);
     if (
       error instanceof ErrApplyTimeout ||
       error instanceof ErrEnqueueTimeout ||

@@ -43,7 +43,22 @@ export interface KvServeArgs {
   tls: { cert: string; key: string; ca: string } | null;
   /** Demo only (not part of the contract): serve POST /debug/isolate. */
   debugRoutes: boolean;
+  /** Raft timing and snapshot settings from the optional tuning flags (beyond the contract). */
+  raftConfig: RaftTuning;
 }
+
+/** Optional flags that tune Raft (hashicorp's Config fields; durations in ms). */
+export const TUNING_FLAGS = {
+  '--heartbeat-timeout': 'heartbeatTimeout',
+  '--election-timeout': 'electionTimeout',
+  '--leader-lease-timeout': 'leaderLeaseTimeout',
+  '--commit-timeout': 'commitTimeout',
+  '--snapshot-interval': 'snapshotInterval',
+  '--snapshot-threshold': 'snapshotThreshold',
+  '--trailing-logs': 'trailingLogs',
+} as const;
+type TuningFlag = keyof typeof TUNING_FLAGS;
+export type RaftTuning = Partial<Record<(typeof TUNING_FLAGS)[TuningFlag], number>>;
 
 const VALUE_FLAGS = [
   '--id',
@@ -56,13 +71,16 @@ const VALUE_FLAGS = [
   '--tls-cert',
   '--tls-key',
   '--tls-ca',
+  ...(Object.keys(TUNING_FLAGS) as TuningFlag[]),
 ] as const;
 type ValueFlag = (typeof VALUE_FLAGS)[number];
 const BOOLEAN_FLAGS = ['--debug-routes'] as const;
 
 export const SERVE_USAGE = `usage: raftkit kv serve --id ID --raft-addr HOST:PORT [--advertise HOST:PORT]
        --http-addr HOST:PORT --data-dir DIR [--peers ID=HOST:PORT,...] [--join URL]
-       [--tls-cert FILE --tls-key FILE --tls-ca FILE]`;
+       [--tls-cert FILE --tls-key FILE --tls-ca FILE]
+       [--heartbeat-timeout MS --election-timeout MS --leader-lease-timeout MS --commit-timeout MS
+        --snapshot-interval MS --snapshot-threshold N --trailing-logs N]`;
 
 /** Reads `--flag value` and `--flag=value` forms; refuses unknown, repeated and valueless flags. */
 function collectFlags(argv: readonly string[]): { values: Map<ValueFlag, string>; booleans: Set<string> } {
@@ -184,5 +202,23 @@ export function parseServeArgs(argv: readonly string[]): KvServeArgs {
     join,
     tls: parseTls(values),
     debugRoutes: booleans.has('--debug-routes'),
+    raftConfig: parseTuning(values),
   };
+}
+
+function parseTuning(values: Map<ValueFlag, string>): RaftTuning {
+  const tuning: RaftTuning = {};
+  for (const [flag, field] of Object.entries(TUNING_FLAGS) as [
+    TuningFlag,
+    (typeof TUNING_FLAGS)[TuningFlag],
+  ][]) {
+    const text = values.get(flag);
+    if (text === undefined) continue;
+    const value = Number(text);
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(value)) {
+      throw new FlagError(flag, `${JSON.stringify(text)} is not a non-negative integer`);
+    }
+    tuning[field] = value;
+  }
+  return tuning;
 }

@@ -693,6 +693,11 @@ export class Raft extends EventEmitter {
     return this.core.commitIndex;
   }
 
+  /** Index of the last entry covered by the newest snapshot (0 when none). */
+  lastSnapshotIndex(): number {
+    return this.core.log.snapshotIndex;
+  }
+
   /** The highest commit index known to be durable (what a restart recovers). */
   durableCommitIndex(): number {
     return this.durableCommit;

@@ -212,7 +212,7 @@ export interface GoNodeTuning {
   trailingLogs?: number;
 }
 
-export interface GoNodeOptions extends GoNodeTuning {
+export interface ServerNodeOptions extends GoNodeTuning {
   id: string;
   /** Initial voters, bootstrapped when the node has no state; omit for a node that waits to be joined. */
   peers?: { id: string; address: string }[];
@@ -229,20 +229,23 @@ const TUNING_FLAGS: Record<keyof GoNodeTuning, string> = {
 };
 
 const LOG_LINES_KEPT = 400;
-const liveNodes = new Set<GoNode>();
+const liveNodes = new Set<ServerNode>();
 /** Every node created since the last cleanup, running or not: whose logs a failed test shows. */
-const createdNodes = new Set<GoNode>();
+const createdNodes = new Set<ServerNode>();
 const tempDirs = new Set<string>();
 
-/** One Go peer: fixed ports and data dir, so it can be stopped and started again as the same server. */
-export class GoNode {
+/**
+ * One KV server process (a Go peer or a raftkit node): fixed ports and data dir, so it can be
+ * stopped and started again as the same server.
+ */
+export abstract class ServerNode {
   readonly client: KvHttpClient;
   private child: ChildProcess | undefined;
   private exited: Promise<number | null> = Promise.resolve(null);
   private readonly logLines: string[] = [];
 
   constructor(
-    readonly options: GoNodeOptions,
+    readonly options: ServerNodeOptions,
     readonly raftAddress: string,
     readonly httpAddress: string,
     readonly dataDir: string,
@@ -263,15 +266,16 @@ export class GoNode {
     return this.logLines.join('\n');
   }
 
+  /** The program and arguments that run this server. */
+  protected abstract command(): { file: string; args: string[] };
+
   /** Spawns the node and resolves once its HTTP API answers. */
   async start(): Promise<void> {
     if (this.child) throw new Error(`${this.id} is already running`);
-    if (!existsSync(GONODE_BIN)) {
-      throw new Error(
-        `${GONODE_BIN} is missing: run \`sh ${INSTALL_SCRIPT}\` or -c vitest.interop.config.ts`,
-      );
-    }
-    const child = spawn(GONODE_BIN, this.args(), { stdio: ['pipe', 'ignore', 'pipe'] });
+    const { file, args } = this.command();
+    if (!existsSync(file))
+      throw new Error(`${file} is missing (Go peer: run \`sh ${INSTALL_SCRIPT}\`; raftkit: npm run build)`);
+    const child = spawn(file, args, { stdio: ['pipe', 'ignore', 'pipe'] });
     this.child = child;
     liveNodes.add(this);
     this.exited = new Promise((resolve) => {
@@ -322,6 +326,25 @@ export class GoNode {
     await this.exited;
   }
 
+  private captureStderr(child: ChildProcess): void {
+    let partial = '';
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
+      const lines = (partial + chunk).split('\n');
+      partial = lines.pop() ?? '';
+      this.logLines.push(...lines);
+      if (this.logLines.length > LOG_LINES_KEPT)
+        this.logLines.splice(0, this.logLines.length - LOG_LINES_KEPT);
+    });
+  }
+}
+
+/** A Go hashicorp/raft 1.1.2 peer (test/interop/gonode). */
+export class GoNode extends ServerNode {
+  protected command(): { file: string; args: string[] } {
+    return { file: GONODE_BIN, args: this.args() };
+  }
+
   private args(): string[] {
     const args = [
       '-id',
@@ -345,27 +368,24 @@ export class GoNode {
     }
     return args;
   }
-
-  private captureStderr(child: ChildProcess): void {
-    let partial = '';
-    child.stderr?.setEncoding('utf8');
-    child.stderr?.on('data', (chunk: string) => {
-      const lines = (partial + chunk).split('\n');
-      partial = lines.pop() ?? '';
-      this.logLines.push(...lines);
-      if (this.logLines.length > LOG_LINES_KEPT)
-        this.logLines.splice(0, this.logLines.length - LOG_LINES_KEPT);
-    });
-  }
 }
 
 /** Allocates ports and a temp data dir for a node without starting it. */
-export async function createGoNode(options: GoNodeOptions): Promise<GoNode> {
-  const dataDir = await mkdtemp(join(tmpdir(), `gonode-${options.id}-`));
+export async function createGoNode(options: ServerNodeOptions): Promise<GoNode> {
+  return createNode(options, 'gonode', (...args) => new GoNode(...args));
+}
+
+/** Allocates two free loopback ports and a temp data dir, then builds the node. */
+export async function createNode<N extends ServerNode>(
+  options: ServerNodeOptions,
+  prefix: string,
+  make: (options: ServerNodeOptions, raftAddress: string, httpAddress: string, dataDir: string) => N,
+): Promise<N> {
+  const dataDir = await mkdtemp(join(tmpdir(), `${prefix}-${options.id}-`));
   tempDirs.add(dataDir);
   const raftAddress = `127.0.0.1:${await freePort()}`;
   const httpAddress = `127.0.0.1:${await freePort()}`;
-  const node = new GoNode(options, raftAddress, httpAddress, dataDir);
+  const node = make(options, raftAddress, httpAddress, dataDir);
   createdNodes.add(node);
   return node;
 }
@@ -385,10 +405,10 @@ export async function startGoCluster(size: number, tuning: GoNodeTuning = {}): P
  * given), and returns it. Agreement, not just one node saying "Leader", keeps a test from
  * writing to a deposed leader; `afterTerm` skips a leader that is about to step down.
  */
-export async function waitForLeader(
-  nodes: GoNode[],
+export async function waitForLeader<N extends ServerNode>(
+  nodes: N[],
   { timeoutMs = 15_000, afterTerm = 0 }: { timeoutMs?: number; afterTerm?: number } = {},
-): Promise<GoNode> {
+): Promise<N> {
   return waitFor(
     async () => {
       const running = nodes.filter((node) => node.running);
@@ -404,7 +424,10 @@ export async function waitForLeader(
 }
 
 /** Waits until every running node holds the same map, and returns it. */
-export async function waitForSameState(nodes: GoNode[], timeoutMs = 10_000): Promise<Record<string, string>> {
+export async function waitForSameState(
+  nodes: ServerNode[],
+  timeoutMs = 10_000,
+): Promise<Record<string, string>> {
   return waitFor(
     async () => {
       const dumps = await Promise.all(nodes.filter((n) => n.running).map((node) => node.client.dump()));

@@ -43,7 +43,24 @@ describe('parseServeArgs', () => {
       join: null,
       tls: null,
       debugRoutes: false,
+      raftConfig: {},
     });
+  });
+
+  it('reads the optional Raft tuning flags and refuses non-numbers', () => {
+    const args = parseServeArgs([
+      ...base,
+      '--heartbeat-timeout',
+      '300',
+      '--snapshot-threshold=16',
+      '--trailing-logs',
+      '0',
+    ]);
+    expect(args.raftConfig).toEqual({ heartbeatTimeout: 300, snapshotThreshold: 16, trailingLogs: 0 });
+    expect(() => parseServeArgs([...base, '--election-timeout', 'soon'])).toThrow(
+      /--election-timeout: "soon"/,
+    );
+    expect(() => parseServeArgs([...base, '--commit-timeout', '-5'])).toThrow(/--commit-timeout/);
   });
 
   it('accepts --flag=value, --join and --debug-routes', () => {

@@ -1,0 +1,58 @@
+/**
+ * raftkit: Raft consensus for Node.js with hashicorp/raft's API and wire protocol.
+ * The public surface; the test kit is `raftkit/testing`.
+ */
+
+// Core vocabulary.
+export {
+  LogType,
+  RaftState,
+  RAFT_STATE_NAMES,
+  ServerSuffrage,
+  type Configuration,
+  type LogEntry,
+  type Peer,
+  type Server,
+  type ServerAddress,
+  type ServerId,
+  type SnapshotMeta,
+} from './core/types.js';
+export * from './core/errors.js';
+export type { Clock, Random, Timer } from './core/clock.js';
+export { systemClock, systemRandom } from './platform/clock.js';
+
+// The runtime.
+export {
+  Raft,
+  type ApplyOptions,
+  type ApplyResult,
+  type LeaderInfo,
+  type RaftOptions,
+  type ReadOptions,
+} from './raft/raft.js';
+export { defaultConfig, validateConfig, type Config, type ReloadableConfig } from './raft/config.js';
+export type { FSM, FSMSnapshot } from './raft/fsm.js';
+export { silentLogger, type Logger } from './raft/logger.js';
+export type { Observation, Observer, ObserverOptions } from './raft/observer.js';
+export { bootstrapCluster, hasExistingState } from './raft/bootstrap.js';
+export { encodeConfiguration, decodeConfiguration } from './wire/configuration.js';
+
+// Stores.
+export {
+  StableKeys,
+  type LogStore,
+  type SnapshotSink,
+  type SnapshotStore,
+  type StableStore,
+} from './storage/types.js';
+export { InmemStore } from './storage/inmem.js';
+export { LmdbStore, type LmdbStoreOptions } from './storage/lmdb.js';
+export { FileSnapshotStore, type FileSnapshotStoreOptions } from './storage/file-snapshot.js';
+export { InmemSnapshotStore } from './storage/inmem-snapshot.js';
+export { DiscardSnapshotStore } from './storage/discard-snapshot.js';
+
+// Transports.
+export * from './transport/index.js';
+
+// The raftKit convenience layer and the Go kit's factory names.
+export * from './kit/index.js';

@@ -1,0 +1,12 @@
+/**
+ * `raftkit/testing`: the public test kit. Run real `Raft` runtimes (with your own FSM if you like)
+ * under virtual time with a simulated network and disk, and check Raft's safety properties.
+ */
+export { runSimulation, type SimulationOptions, type SimulationResult } from './simulation.js';
+export { runSeeds, replayCommand, type SeedRunOptions, type SeedRunSummary } from './run-seeds.js';
+export { SeededRandom } from './prng.js';
+export { Scheduler } from './scheduler.js';
+export { SimNetwork, calmNetwork, type NetworkFaults } from './sim-network.js';
+export { SimDisk } from './sim-disk.js';
+export { SimFsm, chainHash, encodeCommand, type FsmObserver, type SimCommand } from './sim-fsm.js';
+export { SafetyChecker, type CheckedNode } from './checker.js';

@@ -1,0 +1,55 @@
+/**
+ * hashicorp's StreamLayer: where NetworkTransport gets its byte streams. A layer listens and hands
+ * each accepted connection to the transport, and dials peers. TCP and TLS layers live in tcp.ts
+ * and tls.ts; tests plug in their own.
+ */
+import type { Duplex } from 'node:stream';
+import { RaftError } from '../core/errors.js';
+
+/** A connected byte stream; net.Socket and tls.TLSSocket fit. */
+export type StreamSocket = Duplex & { remoteAddress?: string; remotePort?: number };
+
+export interface StreamLayer {
+  /**
+   * Registers the receiver of accepted connections (called once, by the transport). Connections
+   * accepted before that are held and handed over then.
+   */
+  accept(onConnection: (socket: StreamSocket) => void): void;
+  /** Connects to `address` ("host:port"); rejects if that takes longer than timeoutMs. */
+  dial(address: string, timeoutMs: number): Promise<StreamSocket>;
+  /** Stops listening and destroys the connections it accepted. */
+  close(): Promise<void>;
+  /** The address peers should dial (the advertised one). */
+  addr(): string;
+}
+
+/** hashicorp's errNotAdvertisable: binding 0.0.0.0 or :: needs an explicit advertise address. */
+export class ErrNotAdvertisable extends RaftError {
+  override name = 'ErrNotAdvertisable';
+  constructor(detail?: string) {
+    super(`local bind address is not advertisable${detail ? `: ${detail}` : ''}`);
+  }
+}
+
+/** A connection attempt or an RPC ran past its deadline. */
+export class ErrRpcTimeout extends RaftError {
+  override name = 'ErrRpcTimeout';
+}
+
+/** The peer closed the connection (EOF or reset) before the reply was complete. */
+export class ErrPeerClosed extends RaftError {
+  override name = 'ErrPeerClosed';
+}
+
+/** Splits "host:port" or "[v6]:port"; throws on anything else. */
+export function splitHostPort(address: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(address);
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || port > 65535) throw new RaftError(`invalid address ${JSON.stringify(address)}`);
+  return { host: match[1] ?? match[2], port };
+}
+
+/** "host:port", bracketing IPv6 hosts. */
+export function joinHostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}

@@ -1,0 +1,93 @@
+/**
+ * Plain TCP stream layer and the hashicorp-style constructors: newTcpTransport (NewTCPTransport),
+ * newTlsTransport (mutual TLS, see tls.ts) and newNetworkTransport (any StreamLayer).
+ */
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import type { Clock } from '../core/clock.js';
+import { systemClock } from '../platform/clock.js';
+import { NetworkTransport } from './net.js';
+import type { TransportLogger } from './server-conn.js';
+import { advertisedAddress, listenOn, SocketStreamLayer } from './socket-layer.js';
+import type { StreamLayer } from './stream-layer.js';
+import { TlsStreamLayer, type TlsFiles } from './tls.js';
+
+export class TcpStreamLayer extends SocketStreamLayer {
+  private constructor(server: Server, advertised: string, clock: Clock) {
+    super(server, advertised, clock);
+    server.on('connection', (socket: Socket) => this.admit(socket));
+  }
+
+  /** Listens on bindAddr ("host:port", port 0 for a free one) and advertises `advertise` or the bound address. */
+  static async listen(bindAddr: string, advertise: string | null, clock: Clock): Promise<TcpStreamLayer> {
+    const server = createServer({ allowHalfOpen: true });
+    const bound = await listenOn(server, bindAddr);
+    try {
+      return new TcpStreamLayer(server, advertisedAddress(bound, advertise), clock);
+    } catch (error) {
+      server.close();
+      throw error;
+    }
+  }
+
+  protected connect(host: string, port: number): { socket: Socket; readyEvent: string } {
+    return { socket: connect({ host, port }), readyEvent: 'connect' };
+  }
+}
+
+/** Options of the constructors below (all optional). */
+export interface TransportFactoryOptions {
+  /** Defaults to the system clock. */
+  clock?: Clock;
+  logger?: TransportLogger;
+  /** AppendEntries in flight per follower; default 2. */
+  maxRpcsInFlight?: number;
+  /** Largest frame accepted, in bytes; default 64 MiB. */
+  maxFrameBytes?: number;
+  /** This server's ID for response headers. */
+  localId?: string;
+}
+
+/** hashicorp's NewNetworkTransport: a transport over any stream layer. */
+export function newNetworkTransport(
+  stream: StreamLayer,
+  maxPool: number,
+  timeout: number,
+  options: TransportFactoryOptions = {},
+): NetworkTransport {
+  return new NetworkTransport(stream, { ...options, maxPool, timeout, clock: options.clock ?? systemClock });
+}
+
+/**
+ * hashicorp's NewTCPTransport. Resolves once listening. Binding port 0 picks a free port, which
+ * localAddr() then reports. With advertise null the bound address is advertised, so it must not
+ * be 0.0.0.0 or ::.
+ */
+export async function newTcpTransport(
+  bindAddr: string,
+  advertise: string | null,
+  maxPool: number,
+  timeout: number,
+  options: TransportFactoryOptions = {},
+): Promise<NetworkTransport> {
+  const stream = await TcpStreamLayer.listen(bindAddr, advertise, options.clock ?? systemClock);
+  return newNetworkTransport(stream, maxPool, timeout, options);
+}
+
+/** Like newTcpTransport, over mutual TLS (see tls.ts for what is verified). */
+export async function newTlsTransport(
+  bindAddr: string,
+  advertise: string | null,
+  maxPool: number,
+  timeout: number,
+  tls: TlsFiles,
+  options: TransportFactoryOptions = {},
+): Promise<NetworkTransport> {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger;
+  const stream = await TlsStreamLayer.listen(bindAddr, advertise, tls, {
+    clock,
+    onHandshakeError: (error, remote) =>
+      logger?.warn({ remote, err: error.message }, 'refused connection: tls handshake failed'),
+  });
+  return newNetworkTransport(stream, maxPool, timeout, options);
+}

@@ -1,0 +1,82 @@
+/**
+ * Mutual TLS stream layer. The listener demands a client certificate and verifies it against the
+ * configured CA (requestCert + rejectUnauthorized); the dialler verifies the server against the
+ * same CA and checks that the certificate's subjectAltName matches the dialled host: an IP SAN for
+ * "10.0.0.1:7000", a DNS SAN for "node1.example:7000" (Node's tls.checkServerIdentity). So each
+ * node's certificate must name the address peers dial, the advertised one.
+ * A connection that fails the handshake (plaintext, no certificate, a certificate from another CA)
+ * never reaches the transport.
+ */
+import { readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { connect as tlsConnect, createServer, type TLSSocket } from 'node:tls';
+import type { Clock } from '../core/clock.js';
+import { advertisedAddress, listenOn, SocketStreamLayer } from './socket-layer.js';
+
+/**
+ * PEM text or bytes. A string without a "-----BEGIN" line is taken as the path of a PEM file
+ * (what the `--tls-*` command-line flags give).
+ */
+export type PemSource = string | Uint8Array;
+
+export interface TlsFiles {
+  cert: PemSource;
+  key: PemSource;
+  ca: PemSource;
+}
+
+export interface TlsStreamLayerOptions {
+  clock: Clock;
+  /** Handshakes that fail (wrong CA, no certificate, plaintext) are reported here. */
+  onHandshakeError?: (error: Error, remote: string) => void;
+  /** Longest a server-side handshake may take, in ms (node:tls's handshakeTimeout). Default 10 s. */
+  handshakeTimeout?: number;
+}
+
+function pem(source: PemSource): string | Buffer {
+  if (typeof source !== 'string') return Buffer.from(source);
+  return source.includes('-----BEGIN') ? source : readFileSync(source);
+}
+
+export class TlsStreamLayer extends SocketStreamLayer {
+  private constructor(
+    server: ReturnType<typeof createServer>,
+    advertised: string,
+    clock: Clock,
+    private readonly secure: { cert: string | Buffer; key: string | Buffer; ca: string | Buffer },
+  ) {
+    super(server, advertised, clock);
+    server.on('secureConnection', (socket: TLSSocket) => this.admit(socket));
+  }
+
+  /** Listens on bindAddr ("host:port", port 0 for a free one) and advertises `advertise` or the bound address. */
+  static async listen(
+    bindAddr: string,
+    advertise: string | null,
+    files: TlsFiles,
+    options: TlsStreamLayerOptions,
+  ): Promise<TlsStreamLayer> {
+    const secure = { cert: pem(files.cert), key: pem(files.key), ca: pem(files.ca) };
+    const server = createServer({
+      ...secure,
+      requestCert: true,
+      rejectUnauthorized: true,
+      handshakeTimeout: options.handshakeTimeout ?? 10_000,
+    });
+    server.on('tlsClientError', (error: Error, socket: TLSSocket) => {
+      options.onHandshakeError?.(error, `${socket.remoteAddress}:${socket.remotePort}`);
+    });
+    const bound = await listenOn(server, bindAddr);
+    try {
+      return new TlsStreamLayer(server, advertisedAddress(bound, advertise), options.clock, secure);
+    } catch (error) {
+      server.close();
+      throw error;
+    }
+  }
+
+  protected connect(host: string, port: number): { socket: Socket; readyEvent: string } {
+    const socket = tlsConnect({ host, port, ...this.secure, rejectUnauthorized: true });
+    return { socket, readyEvent: 'secureConnect' };
+  }
+}

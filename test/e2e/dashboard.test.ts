@@ -1,0 +1,162 @@
+/**
+ * End to end: `node dist/cli.js demo` (three real `kv serve` processes and the dashboard) driven
+ * through the page in headless Chromium. Runs in a temporary working directory on free ports, and
+ * kills the demo's whole process group however the test ends.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePorts } from '../kit/helpers.js';
+
+const CLI = resolve('dist/cli.js');
+const SCREENSHOT = resolve('test-results/dashboard.png');
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+let demo: ChildProcess;
+let demoOutput = '';
+let browser: Browser;
+let page: Page;
+let dashboard: string;
+
+/** `count` consecutive free ports clear of `avoid` (the demo numbers its nodes from a base port). */
+async function freeRange(count: number, avoid: number[]): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const [base] = await freePorts(1);
+    const range = Array.from({ length: count }, (_, i) => base + i);
+    if (range.at(-1)! > 65535 || range.some((port) => avoid.includes(port))) continue;
+    if (await portsFree(range)) return base;
+  }
+  throw new Error(`no ${count} consecutive free ports`);
+}
+
+async function portsFree(ports: number[]): Promise<boolean> {
+  const results = await Promise.all(
+    ports.map(
+      (port) =>
+        new Promise<boolean>((done) => {
+          const server = createServer();
+          server.once('error', () => done(false));
+          server.listen(port, '127.0.0.1', () => server.close(() => done(true)));
+        }),
+    ),
+  );
+  return results.every(Boolean);
+}
+
+function killDemo(): void {
+  if (demo?.pid === undefined || demo.exitCode !== null) return;
+  try {
+    // The demo leads its own process group: this reaches every node it started, too.
+    process.kill(-demo.pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+}
+
+async function waitForDashboard(url: string, ms = 15_000): Promise<void> {
+  const start = Date.now();
+  while (Date.now() - start < ms) {
+    try {
+      if ((await fetch(`${url}/api/cluster`)).ok) return;
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((done) => setTimeout(done, 100));
+  }
+  throw new Error(`dashboard did not come up; demo output:\n${demoOutput}`);
+}
+
+const leaderCards = () => page.locator('.node[data-role="Leader"]');
+
+async function currentLeader(): Promise<string> {
+  await expect.poll(() => leaderCards().count(), { timeout: 10_000 }).toBe(1);
+  const id = await page.getByTestId('leader-id').getAttribute('data-leader');
+  expect(id).toMatch(/^n[123]$/);
+  expect(await leaderCards().first().getAttribute('id')).toBe(`node-${id}`);
+  return id!;
+}
+
+const CHROMIUM = '/usr/bin/chromium';
+
+// Needs a system Chromium (playwright-core downloads no browser); without one there is nothing to drive.
+describe.skipIf(!existsSync(CHROMIUM))('the dashboard of `raftkit demo`', () => {
+  beforeAll(async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'raftkit-e2e-'));
+    const [port] = await freePorts(1);
+    const raftBase = await freeRange(3, [port]);
+    const httpBase = await freeRange(3, [port, raftBase, raftBase + 1, raftBase + 2]);
+    dashboard = `http://127.0.0.1:${port}`;
+    demo = spawn(
+      process.execPath,
+      [CLI, 'demo', '--port', String(port), '--raft-port', String(raftBase), '--http-port', String(httpBase)],
+      { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    demo.stdout!.on('data', (chunk: Buffer) => (demoOutput += chunk.toString()));
+    demo.stderr!.on('data', (chunk: Buffer) => (demoOutput += chunk.toString()));
+    process.once('exit', killDemo);
+    await waitForDashboard(dashboard);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(dashboard);
+  });
+
+  afterAll(async () => {
+    await browser?.close().catch(() => {});
+    if (demo?.pid !== undefined && demo.exitCode === null) {
+      // Ctrl-C's path first, so the nodes stop cleanly; then make sure.
+      const exited = new Promise((done) => demo.once('exit', done));
+      process.kill(-demo.pid, 'SIGINT');
+      await Promise.race([exited, new Promise((done) => setTimeout(done, 5000))]);
+    }
+    killDemo();
+  });
+
+  it('shows exactly one leader among three live nodes', async () => {
+    await currentLeader();
+    await expect.poll(() => page.locator('.node[data-role="Follower"]').count(), { timeout: 10_000 }).toBe(2);
+    await expect.poll(() => page.getByTestId('connection').getAttribute('data-connected')).toBe('true');
+  });
+
+  it('elects a new leader within 5 s of the leader being stopped from the page', async () => {
+    const old = await currentLeader();
+    await page.getByTestId(`stop-${old}`).click();
+    const stopped = Date.now();
+    await page.locator(`#node-${old}[data-role="Stopped"]`).waitFor({ timeout: 5000 });
+    await page
+      .locator(`.node[data-role="Leader"]:not(#node-${old})`)
+      .waitFor({ timeout: Math.max(0, 5000 - (Date.now() - stopped)) });
+    console.log(`new leader after ${Date.now() - stopped} ms`);
+    expect(await currentLeader()).not.toBe(old);
+    // Bring it back so the screenshot shows a whole cluster.
+    await page.getByTestId(`start-${old}`).click();
+    await page.locator(`#node-${old}[data-role="Follower"]`).waitFor({ timeout: 10_000 });
+  });
+
+  it('puts a key from the page and reads it back', async () => {
+    await page.getByTestId('kv-key').fill('greeting');
+    await page.getByTestId('kv-value').fill('hello from chromium');
+    await page.getByTestId('kv-put').click();
+    await page.locator('#kv-result[data-ok="true"]').waitFor({ timeout: 5000 });
+    expect(await page.getByTestId('kv-result').textContent()).toMatch(/^stored at log index \d+$/);
+    await page.getByTestId('kv-value').fill('');
+    await page.getByTestId('kv-get').click();
+    await expect
+      .poll(() => page.getByTestId('kv-result').textContent(), { timeout: 5000 })
+      .toBe('hello from chromium');
+    mkdirSync(resolve('test-results'), { recursive: true });
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+  });
+});

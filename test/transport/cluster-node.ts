@@ -1,0 +1,163 @@
+/**
+ * Real raftkit nodes for the transport's cluster and fuzz tests: Raft + LmdbStore +
+ * FileSnapshotStore + NetworkTransport over loopback TCP, with short timeouts.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { RaftState, ServerSuffrage, type LogEntry, type Server } from '../../src/core/types.js';
+import { systemClock } from '../../src/platform/clock.js';
+import { bootstrapCluster } from '../../src/raft/bootstrap.js';
+import { defaultConfig, type Config } from '../../src/raft/config.js';
+import type { FSM, FSMSnapshot } from '../../src/raft/fsm.js';
+import { Raft } from '../../src/raft/raft.js';
+import { newFileSnapshotStore } from '../../src/storage/file-snapshot.js';
+import { LmdbStore } from '../../src/storage/lmdb.js';
+import type { NetworkTransport } from '../../src/transport/net.js';
+import type { TransportLogger } from '../../src/transport/server-conn.js';
+import { newTcpTransport } from '../../src/transport/tcp.js';
+
+/** Keeps every applied command, in order. */
+export class ListFsm implements FSM {
+  items: string[] = [];
+  apply(log: LogEntry) {
+    this.items.push(new TextDecoder().decode(log.data));
+    return this.items.length;
+  }
+  snapshot(): FSMSnapshot {
+    const copy = JSON.stringify(this.items);
+    return {
+      persist: async (sink) => {
+        await sink.write(new TextEncoder().encode(copy));
+        await sink.close();
+      },
+      release: () => {},
+    };
+  }
+  async restore(reader: Readable) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of reader) chunks.push(chunk as Buffer);
+    this.items = JSON.parse(Buffer.concat(chunks).toString()) as string[];
+  }
+}
+
+export interface ClusterNode {
+  id: string;
+  address: string;
+  dir: string;
+  raft: Raft | null;
+  fsm: ListFsm;
+  transport: NetworkTransport | null;
+  store: LmdbStore | null;
+  /** RPCs this node received since it last started, by kind. */
+  received: Map<string, number>;
+}
+
+function nodeConfig(id: string): Config {
+  return {
+    ...defaultConfig(),
+    localId: id,
+    heartbeatTimeout: 200,
+    electionTimeout: 200,
+    leaderLeaseTimeout: 100,
+    snapshotInterval: 200,
+    snapshotThreshold: 32,
+    trailingLogs: 8,
+  };
+}
+
+/** Opens the stores and the transport of a node and starts Raft; bootstraps when servers are given. */
+async function start(node: ClusterNode, servers: Server[] | null, logger?: TransportLogger): Promise<void> {
+  const transport = node.transport ?? (await newTcpTransport(node.address, null, 3, 1000, { logger }));
+  transport.setLocalId(node.id);
+  node.received = new Map();
+  const setHandler = transport.setHandler.bind(transport);
+  transport.setHandler = (handler) =>
+    setHandler((rpc) => {
+      node.received.set(rpc.request.kind, (node.received.get(rpc.request.kind) ?? 0) + 1);
+      handler(rpc);
+    });
+  const store = await LmdbStore.open(join(node.dir, 'raft'), { noSync: true });
+  const snapshots = await newFileSnapshotStore(node.dir, 2, { clock: systemClock });
+  const config = nodeConfig(node.id);
+  if (servers) await bootstrapCluster(config, store, store, snapshots, { servers });
+  node.fsm = new ListFsm();
+  node.raft = await Raft.create({
+    config,
+    fsm: node.fsm,
+    logStore: store,
+    stableStore: store,
+    snapshotStore: snapshots,
+    transport,
+  });
+  node.transport = transport;
+  node.store = store;
+}
+
+/** Starts n bootstrapped nodes on free loopback ports. `loggers[i]` logs node i's transport. */
+export async function startCluster(n: number, loggers: TransportLogger[] = []): Promise<ClusterNode[]> {
+  const nodes: ClusterNode[] = [];
+  for (let i = 0; i < n; i++) {
+    const transport = await newTcpTransport('127.0.0.1:0', null, 3, 1000, { logger: loggers[i] });
+    nodes.push({
+      id: `n${i + 1}`,
+      address: transport.localAddr(),
+      dir: mkdtempSync(join(tmpdir(), `raftkit-net-n${i + 1}-`)),
+      raft: null,
+      fsm: new ListFsm(),
+      transport,
+      store: null,
+      received: new Map(),
+    });
+  }
+  const servers = nodes.map((node) => ({
+    id: node.id,
+    address: node.address,
+    suffrage: ServerSuffrage.Voter,
+  }));
+  await Promise.all(nodes.map((node) => start(node, servers)));
+  return nodes;
+}
+
+/** Simulates a crash: Raft stops (closing its transport) and the store is closed. */
+export async function kill(node: ClusterNode): Promise<void> {
+  await node.raft?.shutdown();
+  await node.transport?.close();
+  await node.store?.close();
+  node.raft = null;
+  node.transport = null;
+  node.store = null;
+}
+
+/** Restarts a killed node from its data directory on its old address. */
+export function restart(node: ClusterNode, logger?: TransportLogger): Promise<void> {
+  return start(node, null, logger);
+}
+
+export async function stopCluster(nodes: ClusterNode[]): Promise<void> {
+  await Promise.all(nodes.map(kill));
+  for (const node of nodes) rmSync(node.dir, { recursive: true, force: true });
+}
+
+export function leaderOf(nodes: ClusterNode[]): ClusterNode | undefined {
+  return nodes.find((node) => node.raft?.state === RaftState.Leader);
+}
+
+/** Applies a command on whichever node leads, retrying through elections; resolves with its index. */
+export async function write(nodes: ClusterNode[], command: string, deadlineMs = 10_000): Promise<number> {
+  const start = Date.now();
+  let lastError: unknown = new Error('no leader');
+  while (Date.now() - start < deadlineMs) {
+    const leader = leaderOf(nodes);
+    if (leader?.raft) {
+      try {
+        return (await leader.raft.apply(new TextEncoder().encode(command), { timeout: 1000 })).index;
+      } catch (error) {
+        lastError = error;
+      }
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw lastError;
+}

@@ -1,0 +1,126 @@
+import { connect as tlsConnect } from 'node:tls';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { RaftRequest, RequestVoteRequest } from '../../src/core/types.js';
+import type { NetworkTransport } from '../../src/transport/net.js';
+import { newTlsTransport } from '../../src/transport/tcp.js';
+import { encodeRequest } from '../../src/wire/codec.js';
+import { Encoder } from '../../src/wire/encoder.js';
+import { hasOpenssl, makeTestPki, type Pem, type TestPki } from './certs.js';
+import {
+  collect,
+  leader,
+  patternStream,
+  rawClient,
+  recordingLogger,
+  snapshotRequest,
+  waitFor,
+} from './helpers.js';
+
+const vote: RequestVoteRequest = {
+  kind: 'requestVote',
+  term: 4,
+  candidate: leader,
+  lastLogIndex: 2,
+  lastLogTerm: 1,
+  leadershipTransfer: false,
+};
+
+let pki: TestPki;
+const open: NetworkTransport[] = [];
+
+async function tlsTransport(pem: Pem, logger = recordingLogger()) {
+  const t = await newTlsTransport('127.0.0.1:0', null, 2, 2000, pem, { logger });
+  open.push(t);
+  return t;
+}
+
+/** A TLS server whose handler answers votes and reads snapshots, recording what reached it. */
+async function server() {
+  const logger = recordingLogger();
+  const t = await tlsTransport(pki.node, logger);
+  const seen: RaftRequest[] = [];
+  t.setHandler((rpc) => {
+    seen.push(rpc.request);
+    if (rpc.request.kind === 'requestVote') return rpc.respond({ term: rpc.request.term, granted: true });
+    if (!rpc.data) return rpc.respond(null, new Error('unexpected'));
+    let bytes = 0;
+    rpc.data.on('data', (chunk: Buffer) => (bytes += chunk.length));
+    rpc.data.on('end', () => rpc.respond({ term: 1, success: bytes === 1_000_000 }));
+  });
+  return { t, seen, logger, target: { id: 's', address: t.localAddr() } };
+}
+
+// openssl makes the test certificates; Debian images ship it, but a bare container may not.
+describe.skipIf(!hasOpenssl())('NetworkTransport over mutual TLS', () => {
+  beforeAll(() => {
+    pki = makeTestPki();
+  });
+  afterAll(() => pki?.cleanup());
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((t) => t.close()));
+  });
+
+  it('carries RPCs and snapshots between nodes with certificates from the shared CA', async () => {
+    const { seen, target } = await server();
+    const client = await tlsTransport(pki.node);
+    expect(await client.requestVote(target, vote)).toEqual({ term: 4, granted: true });
+    expect(
+      await client.installSnapshot(target, snapshotRequest(1_000_000), patternStream(1_000_000)),
+    ).toEqual({ term: 1, success: true });
+    expect(seen.map((r) => r.kind)).toEqual(['requestVote', 'installSnapshot']);
+  });
+
+  it('accepts PEM file paths as well as PEM text', async () => {
+    const { target } = await server();
+    const files = { cert: `${pki.dir}/node.crt`, key: `${pki.dir}/node.key`, ca: `${pki.dir}/ca-a.crt` };
+    const client = await tlsTransport(files as Pem);
+    expect(await client.requestVote(target, vote)).toEqual({ term: 4, granted: true });
+  });
+
+  it('refuses a client whose certificate comes from another CA', async () => {
+    const { seen, target, logger } = await server();
+    const rogue = await tlsTransport(pki.rogue);
+    await expect(rogue.requestVote(target, vote)).rejects.toThrow();
+    expect(seen).toEqual([]);
+    await waitFor(() => logger.records.some((r) => r.msg?.includes('tls handshake failed')));
+  });
+
+  it('refuses a client without a certificate', async () => {
+    const { seen, t } = await server();
+    const [host, port] = t.localAddr().split(':');
+    const socket = tlsConnect({ host, port: Number(port), ca: pki.node.ca });
+    const received = collect(socket as never);
+    socket.on('error', () => {});
+    socket.write(frameOf(vote));
+    await received;
+    expect(seen).toEqual([]);
+  });
+
+  it('refuses a server whose certificate does not name the dialled address', async () => {
+    const wrong = await tlsTransport(pki.wrongName);
+    const seen: RaftRequest[] = [];
+    wrong.setHandler((rpc) => (seen.push(rpc.request), rpc.respond({ term: 1, granted: true })));
+    const client = await tlsTransport(pki.node);
+    await expect(client.requestVote({ id: 'w', address: wrong.localAddr() }, vote)).rejects.toThrow(
+      /IP: 127\.0\.0\.1 is not in the cert's list/,
+    );
+    expect(seen).toEqual([]);
+  });
+
+  it('lets nothing from a plaintext client through', async () => {
+    const { seen, t } = await server();
+    const socket = await rawClient(t.localAddr());
+    const received = collect(socket);
+    socket.write(frameOf(vote));
+    const bytes = await received;
+    expect(seen).toEqual([]);
+    // Whatever came back (a TLS alert at most) is no RPC reply: those start with a msgpack str.
+    expect(bytes.length === 0 || bytes[0] === 0x15).toBe(true);
+  });
+});
+
+function frameOf(request: RaftRequest): Buffer {
+  const enc = new Encoder();
+  encodeRequest(enc, request);
+  return Buffer.from(enc.finish());
+}

@@ -203,6 +203,8 @@ export class Raft extends EventEmitter {
     raft.durableCommit = core.commitIndex;
     raft.persistedSeq = 0;
     transport.setHandler((rpc) => raft.onRpc(rpc));
+    // Network transports put our ID in response headers (hashicorp 1.3.7+ peers read it).
+    (transport as { setLocalId?: (id: string) => void }).setLocalId?.(config.localId);
     core.start();
     // Committed entries are applied before NewRaft returns, so the FSM never looks older than it
     // did before a restart (the commit index is persisted before anything is applied).

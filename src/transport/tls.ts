@@ -6,6 +6,11 @@
  * node's certificate must name the address peers dial, the advertised one.
  * A connection that fails the handshake (plaintext, no certificate, a certificate from another CA)
  * never reaches the transport.
+ *
+ * With TLS 1.3 a client learns that the server refused its certificate only after its own
+ * handshake has completed: Node's server just closes the connection, so the client sees EOF. A
+ * RequestPreVote answered that way reads as "peer does not support this rpc" (counted as granted),
+ * which is harmless: a node whose certificate is refused cannot get a real vote or disturb anyone.
  */
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';

@@ -1,38 +1,15 @@
 /** Real-clock in-memory clusters for runtime tests. */
-import { Readable } from 'node:stream';
-import { ServerSuffrage, RaftState, type LogEntry } from '../../src/core/types.js';
+import { ServerSuffrage, RaftState } from '../../src/core/types.js';
 import { bootstrapCluster } from '../../src/raft/bootstrap.js';
 import { defaultConfig, type Config } from '../../src/raft/config.js';
-import type { FSM, FSMSnapshot } from '../../src/raft/fsm.js';
 import { Raft } from '../../src/raft/raft.js';
 import { InmemStore } from '../../src/storage/inmem.js';
 import { InmemSnapshotStore } from '../../src/storage/inmem-snapshot.js';
 import type { SnapshotStore } from '../../src/storage/types.js';
 import { InmemNetwork, InmemTransport } from '../../src/transport/inmem.js';
+import { ListFsm } from '../support/list-fsm.js';
 
-/** An FSM that records every command as a string. */
-export class ListFsm implements FSM {
-  items: string[] = [];
-  apply(log: LogEntry) {
-    this.items.push(new TextDecoder().decode(log.data));
-    return this.items.length;
-  }
-  snapshot(): FSMSnapshot {
-    const copy = JSON.stringify(this.items);
-    return {
-      persist: async (sink) => {
-        await sink.write(new TextEncoder().encode(copy));
-        await sink.close();
-      },
-      release: () => {},
-    };
-  }
-  async restore(reader: Readable) {
-    const chunks: Buffer[] = [];
-    for await (const chunk of reader) chunks.push(chunk as Buffer);
-    this.items = JSON.parse(Buffer.concat(chunks).toString()) as string[];
-  }
-}
+export { ListFsm };
 
 export async function waitFor<T>(
   fn: () => T | undefined | null | false,
@@ -52,9 +29,10 @@ export function fastConfig(id: string, overrides: Partial<Config> = {}): Config 
   return {
     ...defaultConfig(),
     localId: id,
-    heartbeatTimeout: 50,
-    electionTimeout: 50,
-    leaderLeaseTimeout: 50,
+    // Short, but with room for a loaded 2-core CI machine that delays timers.
+    heartbeatTimeout: 150,
+    electionTimeout: 150,
+    leaderLeaseTimeout: 100,
     commitTimeout: 5,
     ...overrides,
   };

@@ -85,7 +85,8 @@ describe('membership changes', () => {
     await expect(leader.raft.removeServer(follower.id, 0, 1000)).rejects.toBeInstanceOf(
       ErrConfigChangeInProgress,
     );
-    await expect(pending).rejects.toThrow(/timed out/);
+    // Timed out, or (on a starved machine) abandoned because leadership was lost meanwhile.
+    await expect(pending).rejects.toThrow(/timed out|leadership lost/);
   });
 
   it('a leader that removes itself steps down and shuts down; the others elect a new leader', async () => {
@@ -188,8 +189,8 @@ describe('observers and reloadConfig', () => {
       trailingLogs: 5,
       snapshotInterval: 1000,
       snapshotThreshold: 5,
-      heartbeatTimeout: 60,
-      electionTimeout: 60,
+      heartbeatTimeout: 200,
+      electionTimeout: 200,
     });
     expect(raft.config.trailingLogs).toBe(5);
   });

@@ -1,36 +1,12 @@
-import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { RaftState, ServerSuffrage, type LogEntry } from '../../src/core/types.js';
+import { RaftState, ServerSuffrage } from '../../src/core/types.js';
 import { bootstrapCluster } from '../../src/raft/bootstrap.js';
 import { defaultConfig } from '../../src/raft/config.js';
-import type { FSM, FSMSnapshot } from '../../src/raft/fsm.js';
 import { Raft } from '../../src/raft/raft.js';
 import { InmemStore } from '../../src/storage/inmem.js';
 import { InmemSnapshotStore } from '../../src/storage/inmem-snapshot.js';
 import { InmemNetwork, InmemTransport } from '../../src/transport/inmem.js';
-
-class ListFsm implements FSM {
-  items: string[] = [];
-  apply(log: LogEntry) {
-    this.items.push(new TextDecoder().decode(log.data));
-    return this.items.length;
-  }
-  snapshot(): FSMSnapshot {
-    const copy = JSON.stringify(this.items);
-    return {
-      persist: async (sink) => {
-        await sink.write(new TextEncoder().encode(copy));
-        await sink.close();
-      },
-      release: () => {},
-    };
-  }
-  async restore(reader: Readable) {
-    const chunks: Buffer[] = [];
-    for await (const chunk of reader) chunks.push(chunk as Buffer);
-    this.items = JSON.parse(Buffer.concat(chunks).toString()) as string[];
-  }
-}
+import { ListFsm } from '../support/list-fsm.js';
 
 async function waitFor<T>(fn: () => T | undefined | null | false, ms = 5000): Promise<T> {
   const start = Date.now();

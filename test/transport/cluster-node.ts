@@ -5,42 +5,19 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
-import { RaftState, ServerSuffrage, type LogEntry, type Server } from '../../src/core/types.js';
+import { RaftState, ServerSuffrage, type Server } from '../../src/core/types.js';
 import { systemClock } from '../../src/platform/clock.js';
 import { bootstrapCluster } from '../../src/raft/bootstrap.js';
 import { defaultConfig, type Config } from '../../src/raft/config.js';
-import type { FSM, FSMSnapshot } from '../../src/raft/fsm.js';
 import { Raft } from '../../src/raft/raft.js';
 import { newFileSnapshotStore } from '../../src/storage/file-snapshot.js';
 import { LmdbStore } from '../../src/storage/lmdb.js';
 import type { NetworkTransport } from '../../src/transport/net.js';
 import type { TransportLogger } from '../../src/transport/server-conn.js';
 import { newTcpTransport } from '../../src/transport/tcp.js';
+import { ListFsm } from '../support/list-fsm.js';
 
-/** Keeps every applied command, in order. */
-export class ListFsm implements FSM {
-  items: string[] = [];
-  apply(log: LogEntry) {
-    this.items.push(new TextDecoder().decode(log.data));
-    return this.items.length;
-  }
-  snapshot(): FSMSnapshot {
-    const copy = JSON.stringify(this.items);
-    return {
-      persist: async (sink) => {
-        await sink.write(new TextEncoder().encode(copy));
-        await sink.close();
-      },
-      release: () => {},
-    };
-  }
-  async restore(reader: Readable) {
-    const chunks: Buffer[] = [];
-    for await (const chunk of reader) chunks.push(chunk as Buffer);
-    this.items = JSON.parse(Buffer.concat(chunks).toString()) as string[];
-  }
-}
+export { ListFsm };
 
 export interface ClusterNode {
   id: string;

@@ -62,3 +62,4 @@ export function newInmemTransport(
 ): InmemTransport {
   return new InmemTransport(network, address, options);
 }
+export { PEERS_JSON, recoverFromPeersJson } from './peers-json.js';

@@ -16,6 +16,7 @@ import { silentLogger, type Logger } from '../raft/logger.js';
 import { Raft, type ApplyResult } from '../raft/raft.js';
 import type { Transport } from '../transport/types.js';
 import { newTcpTransport } from '../transport/tcp.js';
+import { recoverFromPeersJson } from './peers-json.js';
 import { openNodeStorage, type NodeStorage } from './storage.js';
 
 /** The timeout `RaftNode.apply` uses unless told otherwise (raftKit's DefaultApplyTimeout), in ms. */
@@ -115,6 +116,7 @@ export class RaftNode {
         logger,
       };
       const { logStore, snapshotStore } = storage;
+      await recoverFromPeersJson(storage, config, options.fsm, logger);
       try {
         await bootstrapCluster(
           config,

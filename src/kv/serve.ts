@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import type { Clock } from '../core/clock.js';
 import { ErrRaftShutdown } from '../core/errors.js';
 import { RaftState, ServerSuffrage } from '../core/types.js';
+import { recoverFromPeersJson } from '../kit/peers-json.js';
 import { openNodeStorage, type NodeStorage } from '../kit/storage.js';
 import { sleep, systemClock } from '../platform/clock.js';
 import { bootstrapCluster, hasExistingState } from '../raft/bootstrap.js';
@@ -132,6 +133,7 @@ export async function startKvServer(args: KvServeArgs, options: KvServeOptions =
       logger,
     };
     const fsm = new KvFsm({ logger });
+    await recoverFromPeersJson(storage, config, fsm, logger);
     const existing = await hasExistingState(storage.logStore, storage.logStore, storage.snapshotStore);
     await bootstrapIfNew(args, config, storage, existing, logger);
     raft = await Raft.create({

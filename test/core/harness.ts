@@ -96,16 +96,6 @@ export function requestsOf<K extends RaftRequest['kind']>(ready: Ready, kind: K)
   return ready.requests.filter((r) => r.request.kind === kind);
 }
 
-/** Fills AppendEntries entries from the sender's own log, as the runtime does from its cache. */
-export function fill(out: OutboundRequest, log: Map<number, LogEntry>): OutboundRequest {
-  if (out.request.kind === 'appendEntries' && out.entriesTo >= out.entriesFrom) {
-    const entries: LogEntry[] = [];
-    for (let i = out.entriesFrom; i <= out.entriesTo; i++) entries.push(log.get(i)!);
-    out.request.entries = entries;
-  }
-  return out;
-}
-
 /**
  * Moves the core's clock past the vote-refusing quiet period after start, without firing timers
  * (as if no timer had come due yet), for tests of the plain voting rules.

@@ -12,7 +12,9 @@ commands:
   kv serve --id ID --raft-addr HOST:PORT --http-addr HOST:PORT --data-dir DIR [--peers ...] [--join URL]
                                                               run one member of the replicated KV service
   kv put KEY [VALUE] | get KEY | del KEY | status [--addr URL] talk to the KV service
-  sim [--seeds N | --seed S] [--nodes 3|5] [--duration MS]   run the deterministic cluster simulator
+  sim [--seeds N] [--seed S] [--nodes 3|5] [--duration MS] [--break FAULT]
+                                         run the deterministic cluster simulator (--break: a deliberately
+                                         broken core, to watch the checker catch it)
 `;
 
 async function main(argv: string[]): Promise<number> {

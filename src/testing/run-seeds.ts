@@ -74,7 +74,11 @@ export async function runSeeds(options: SeedRunOptions): Promise<SeedRunSummary>
   };
 }
 
-export function replayCommand(result: SimulationResult, options: { duration?: number }): string {
+export function replayCommand(
+  result: SimulationResult,
+  options: { duration?: number; broken?: string },
+): string {
   const duration = options.duration ? ` --duration ${options.duration}` : '';
-  return `npm run sim -- --seed ${result.seed} --nodes ${result.nodes}${duration}`;
+  const broken = options.broken ? ` --break ${options.broken}` : '';
+  return `npm run sim -- --seed ${result.seed} --nodes ${result.nodes}${duration}${broken}`;
 }

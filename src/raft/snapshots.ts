@@ -138,20 +138,11 @@ export class SnapshotManager {
     const term = core.term;
     const index = Math.max(core.log.lastIndex(), meta.index) + 1;
     const { configuration, index: configurationIndex } = this.raft.getConfiguration();
-    const sink = await this.store.create(1, index, term, configuration, configurationIndex);
-    try {
-      for await (const chunk of reader) await sink.write(chunk as Uint8Array);
-      await sink.close();
-    } catch (error) {
-      await sink.cancel().catch(() => {});
-      throw error;
-    }
+    const id = await this.storeStream(reader, { index, term, configuration, configurationIndex }, null);
     const runner = this.raft.fsmRunner;
     await runner.runExclusive(async () => {
       if (core.term !== term || !core.leaderState) throw new ErrLeadershipLost();
-      if (this.store.verify) await this.store.verify(sink.id);
-      const { reader: stored } = await this.store.open(sink.id);
-      await this.fsm.restore(stored);
+      await this.restoreFsm(id);
       runner.restoredTo(index, term, { configuration, index: configurationIndex });
       this.raft.runCore((c) => c.userSnapshotRestored(index, term));
       this.raft.noteSnapshotInstalled(index);
@@ -209,33 +200,21 @@ export class SnapshotManager {
 
   private async doInstall(install: SnapshotInstall, data: Readable): Promise<void> {
     const { request } = install;
-    const sink = await this.store.create(
-      1,
-      request.lastLogIndex,
-      request.lastLogTerm,
-      request.configuration,
-      request.configurationIndex,
+    const id = await this.storeStream(
+      data,
+      {
+        index: request.lastLogIndex,
+        term: request.lastLogTerm,
+        configuration: request.configuration,
+        configurationIndex: request.configurationIndex,
+      },
+      request.size,
     );
-    let received = 0;
-    try {
-      for await (const chunk of data) {
-        received += (chunk as Uint8Array).length;
-        await sink.write(chunk as Uint8Array);
-      }
-      if (received !== request.size)
-        throw new RaftError(`short read: got ${received} of ${request.size} bytes`);
-      await sink.close();
-    } catch (error) {
-      await sink.cancel().catch(() => {});
-      throw error;
-    }
     const runner = this.raft.fsmRunner;
     await runner.runExclusive(async () => {
       // Never roll the FSM back to an older state than it has applied.
       if (runner.applied >= request.lastLogIndex) return;
-      if (this.store.verify) await this.store.verify(sink.id);
-      const { reader } = await this.store.open(sink.id);
-      await this.fsm.restore(reader);
+      await this.restoreFsm(id);
       runner.restoredTo(request.lastLogIndex, request.lastLogTerm, {
         configuration: request.configuration,
         index: request.configurationIndex,
@@ -246,5 +225,50 @@ export class SnapshotManager {
       { index: request.lastLogIndex, term: request.lastLogTerm },
       'installed snapshot from leader',
     );
+  }
+
+  /**
+   * Streams a snapshot into the store and returns its ID; with an expected size, a different byte
+   * count fails like hashicorp's "short read". The sink is cancelled on any failure.
+   */
+  private async storeStream(
+    reader: AsyncIterable<unknown>,
+    meta: {
+      index: number;
+      term: number;
+      configuration: SnapshotMeta['configuration'];
+      configurationIndex: number;
+    },
+    expectedSize: number | null,
+  ): Promise<string> {
+    const sink = await this.store.create(
+      1,
+      meta.index,
+      meta.term,
+      meta.configuration,
+      meta.configurationIndex,
+    );
+    let received = 0;
+    try {
+      for await (const chunk of reader) {
+        received += (chunk as Uint8Array).length;
+        await sink.write(chunk as Uint8Array);
+      }
+      if (expectedSize !== null && received !== expectedSize) {
+        throw new RaftError(`short read: got ${received} of ${expectedSize} bytes`);
+      }
+      await sink.close();
+    } catch (error) {
+      await sink.cancel().catch(() => {});
+      throw error;
+    }
+    return sink.id;
+  }
+
+  /** Replaces the FSM's state with a stored snapshot, checked first when the store can. */
+  private async restoreFsm(id: string): Promise<void> {
+    if (this.store.verify) await this.store.verify(id);
+    const { reader } = await this.store.open(id);
+    await this.fsm.restore(reader);
   }
 }

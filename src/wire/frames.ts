@@ -10,44 +10,8 @@
 import { ErrDecode, ErrUnsupportedProtocol } from '../core/errors.js';
 import { NEED_MORE, type Decoded, type Decoder } from './decoder.js';
 import type { Encoder } from './encoder.js';
-import {
-  readAppendEntriesRequest,
-  readAppendEntriesResponse,
-  readHeaderOnly,
-  readInstallSnapshotRequest,
-  readInstallSnapshotResponse,
-  readReadIndexRequest,
-  readReadIndexResponse,
-  readRequestPreVoteRequest,
-  readRequestPreVoteResponse,
-  readRequestVoteRequest,
-  readRequestVoteResponse,
-} from './messages-read.js';
-import {
-  writeAppendEntriesRequest,
-  writeAppendEntriesResponse,
-  writeHeaderOnly,
-  writeInstallSnapshotRequest,
-  writeInstallSnapshotResponse,
-  writeReadIndexRequest,
-  writeReadIndexResponse,
-  writeRequestPreVoteRequest,
-  writeRequestPreVoteResponse,
-  writeRequestVoteRequest,
-  writeRequestVoteResponse,
-  type WireAppendEntriesRequest,
-  type WireAppendEntriesResponse,
-  type WireInstallSnapshotRequest,
-  type WireInstallSnapshotResponse,
-  type WireReadIndexRequest,
-  type WireReadIndexResponse,
-  type WireRequestPreVoteRequest,
-  type WireRequestPreVoteResponse,
-  type WireRequestVoteRequest,
-  type WireRequestVoteResponse,
-  type WireTimeoutNowRequest,
-  type WireTimeoutNowResponse,
-} from './messages.js';
+import * as messages from './messages.js';
+import { readStruct, writeStruct, type StructSchema } from './schema.js';
 
 /** The RPC type byte. */
 export const RpcType = {
@@ -63,21 +27,21 @@ export const RpcType = {
 export type RpcType = (typeof RpcType)[keyof typeof RpcType];
 
 export interface WireRequestMap {
-  0: WireAppendEntriesRequest;
-  1: WireRequestVoteRequest;
-  2: WireInstallSnapshotRequest;
-  3: WireTimeoutNowRequest;
-  4: WireRequestPreVoteRequest;
-  100: WireReadIndexRequest;
+  0: messages.WireAppendEntriesRequest;
+  1: messages.WireRequestVoteRequest;
+  2: messages.WireInstallSnapshotRequest;
+  3: messages.WireTimeoutNowRequest;
+  4: messages.WireRequestPreVoteRequest;
+  100: messages.WireReadIndexRequest;
 }
 
 export interface WireResponseMap {
-  0: WireAppendEntriesResponse;
-  1: WireRequestVoteResponse;
-  2: WireInstallSnapshotResponse;
-  3: WireTimeoutNowResponse;
-  4: WireRequestPreVoteResponse;
-  100: WireReadIndexResponse;
+  0: messages.WireAppendEntriesResponse;
+  1: messages.WireRequestVoteResponse;
+  2: messages.WireInstallSnapshotResponse;
+  3: messages.WireTimeoutNowResponse;
+  4: messages.WireRequestPreVoteResponse;
+  100: messages.WireReadIndexResponse;
 }
 
 export type WireRequest = { [T in RpcType]: { type: T; body: WireRequestMap[T] } }[RpcType];
@@ -101,40 +65,22 @@ export function checkProtocolVersion(version: number): InstanceType<typeof ErrUn
 }
 
 // Indexed by type byte; sparse for ReadIndex.
-const requestWriters: { [T in RpcType]: (enc: Encoder, m: WireRequestMap[T]) => void } = {
-  0: writeAppendEntriesRequest,
-  1: writeRequestVoteRequest,
-  2: writeInstallSnapshotRequest,
-  3: writeHeaderOnly,
-  4: writeRequestPreVoteRequest,
-  100: writeReadIndexRequest,
+const requestSchemas: { [T in RpcType]: StructSchema<WireRequestMap[T]> } = {
+  0: messages.AE_REQ,
+  1: messages.RV_REQ,
+  2: messages.IS_REQ,
+  3: messages.HEADER,
+  4: messages.PV_REQ,
+  100: messages.RI_REQ,
 };
 
-const requestReaders: { [T in RpcType]: (d: Decoder) => WireRequestMap[T] } = {
-  0: readAppendEntriesRequest,
-  1: readRequestVoteRequest,
-  2: readInstallSnapshotRequest,
-  3: readHeaderOnly,
-  4: readRequestPreVoteRequest,
-  100: readReadIndexRequest,
-};
-
-const responseWriters: { [T in RpcType]: (enc: Encoder, m: WireResponseMap[T]) => void } = {
-  0: writeAppendEntriesResponse,
-  1: writeRequestVoteResponse,
-  2: writeInstallSnapshotResponse,
-  3: writeHeaderOnly,
-  4: writeRequestPreVoteResponse,
-  100: writeReadIndexResponse,
-};
-
-const responseReaders: { [T in RpcType]: (d: Decoder) => WireResponseMap[T] } = {
-  0: readAppendEntriesResponse,
-  1: readRequestVoteResponse,
-  2: readInstallSnapshotResponse,
-  3: readHeaderOnly,
-  4: readRequestPreVoteResponse,
-  100: readReadIndexResponse,
+const responseSchemas: { [T in RpcType]: StructSchema<WireResponseMap[T]> } = {
+  0: messages.AE_RESP,
+  1: messages.RV_RESP,
+  2: messages.IS_RESP,
+  3: messages.HEADER,
+  4: messages.PV_RESP,
+  100: messages.RI_RESP,
 };
 
 export function isRpcType(b: number): b is RpcType {
@@ -144,14 +90,14 @@ export function isRpcType(b: number): b is RpcType {
 /** Appends a request frame (type byte + map) to `enc`. */
 export function writeRequestFrame(enc: Encoder, req: WireRequest): void {
   enc.writeByte(req.type);
-  (requestWriters[req.type] as (enc: Encoder, m: WireRequest['body']) => void)(enc, req.body);
+  writeStruct(enc, requestSchemas[req.type] as StructSchema<WireRequest['body']>, req.body);
 }
 
 /** Appends a response frame (error text + map or nil) to `enc`. */
 export function writeResponseFrame<T extends RpcType>(enc: Encoder, type: T, res: WireResponse<T>): void {
   enc.writeString(res.error);
   if (res.body === null) enc.writeNil();
-  else responseWriters[type](enc, res.body);
+  else writeStruct(enc, responseSchemas[type], res.body);
 }
 
 /**
@@ -166,7 +112,7 @@ export function decodeRequestFrame(d: Decoder, buf: Uint8Array, offset: number):
   const stop = d.scanValue(buf, offset + 1, buf.length);
   if (stop === NEED_MORE) return null;
   d.reset(buf, offset + 1, stop);
-  const body = requestReaders[type](d);
+  const body = readStruct(d, requestSchemas[type]);
   return { value: { type, body } as WireRequest, bytesUsed: stop - offset };
 }
 
@@ -183,6 +129,6 @@ export function decodeResponseFrame<T extends RpcType>(
   if (stop === NEED_MORE) return null;
   d.reset(buf, offset, stop);
   const error = d.readString();
-  const body = d.tryNil() ? null : responseReaders[type](d);
+  const body = d.tryNil() ? null : readStruct(d, responseSchemas[type]);
   return { value: { error, body }, bytesUsed: stop - offset };
 }

@@ -63,15 +63,7 @@ export {
   type WireResponse,
   type WireResponseMap,
 } from './frames.js';
-export {
-  RPC_TYPE_OF_KIND,
-  isHeartbeat,
-  peerBytes,
-  requestFromWire,
-  requestToWire,
-  responseFromWire,
-  responseToWire,
-} from './convert.js';
+export * from './convert.js';
 export {
   decodeRequest,
   decodeResponse,

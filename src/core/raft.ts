@@ -12,7 +12,7 @@
  */
 import { randomBetween, type Random } from './clock.js';
 import { findServerByAddress, isVoter, quorumSize, voters } from './configuration.js';
-import { ErrLeadershipTransferInProgress, ErrNotLeader, ErrNotVoter } from './errors.js';
+import { ErrLeadershipTransferInProgress, ErrNotLeader } from './errors.js';
 import { LeaderState } from './leader.js';
 import { TermLog } from './log.js';
 import { ConfigurationTracker } from './membership.js';
@@ -599,10 +599,6 @@ export class RaftCore {
     else leader.readIndex(readId);
   }
 
-  requireVoterSelf(): void {
-    if (!isVoter(this.configurations.latest, this.id)) throw new ErrNotVoter();
-  }
-
   // ---------------------------------------------------------------------------------------------
   // Snapshots and compaction (runtime-driven)
 
@@ -764,11 +760,6 @@ export class RaftCore {
 
   emit(event: CoreEvent): void {
     this.outEvents.push(event);
-  }
-
-  /** The seq the next write will carry (for messages that depend on not-yet-written state). */
-  get pendingSeq(): number {
-    return this.nextSeq;
   }
 
   get termDurableSeq(): number {

@@ -29,11 +29,6 @@ export class EntryCache {
     if (this.entries.size === 0) this.lowest = Infinity;
   }
 
-  clear(): void {
-    this.entries.clear();
-    this.lowest = Infinity;
-  }
-
   /** Entries lo..hi (inclusive), from the cache where possible and the store for the rest. */
   async read(store: LogStore, lo: number, hi: number): Promise<LogEntry[]> {
     if (hi < lo) return [];

@@ -68,10 +68,6 @@ export class StorageWriter {
       for (const waiter of this.waiters.splice(0)) waiter();
     }
   }
-
-  get lastIndex(): number {
-    return this.storeLastIndex;
-  }
 }
 
 function writeHardState(stable: StableStore, hardState: HardState): Promise<void>[] {

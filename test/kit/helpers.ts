@@ -1,22 +1,11 @@
 /** Shared pieces of the kit tests: a small FSM that records what it applied, and polling. */
 import { createServer } from 'node:net';
 import { ListFsm } from '../support/list-fsm.js';
+import { waitFor } from '../support/wait.js';
 
 export { ListFsm };
 
-export async function waitFor<T>(
-  fn: () => T | undefined | null | false,
-  what: string,
-  ms = 5000,
-): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const value = fn();
-    if (value) return value;
-    if (Date.now() - start > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+export { waitFor };
 
 /** Election timeouts short enough for tests on the real clock. */
 export const FAST_CONFIG = { heartbeatTimeout: 100, electionTimeout: 100, leaderLeaseTimeout: 100 };

@@ -90,13 +90,14 @@ describe('a 3-node RaftNode cluster over loopback TCP', () => {
     const dirs = addrs.map(() => join(tempDir(), 'node'));
     let nodes = await startCluster(addrs, dirs);
 
-    const leader = await waitFor(() => nodes.find((node) => node.isLeader()), 'a leader');
+    const leader = await waitFor(() => nodes.find((node) => node.isLeader()), 5000, 'a leader');
     expect(nodes.filter((node) => node.isLeader())).toEqual([leader]);
     await waitFor(
       () => nodes.every((node) => node.leaderAddr() === leader.id),
+      5000,
       'every node to know the leader',
     );
-    await waitFor(() => leader.isLeaderObserved(), 'the leadership watcher');
+    await waitFor(() => leader.isLeaderObserved(), 5000, 'the leadership watcher');
     const followers = nodes.filter((node) => node !== leader);
     expect(followers.map((node) => node.isLeaderObserved())).toEqual([false, false]);
 
@@ -104,7 +105,7 @@ describe('a 3-node RaftNode cluster over loopback TCP', () => {
     for (const value of ['a', 'b', 'c']) results.push(await leader.apply(value));
     expect(results.map((result) => result.response)).toEqual([1, 2, 3]);
     await expect(followers[0].apply('nope')).rejects.toBeInstanceOf(ErrNotLeader);
-    await waitFor(() => nodes.every((node) => fsms.get(node)!.items.length === 3), 'replication');
+    await waitFor(() => nodes.every((node) => fsms.get(node)!.items.length === 3), 5000, 'replication');
     for (const node of nodes) expect(fsms.get(node)!.items).toEqual(['a', 'b', 'c']);
 
     // The Go kit's layout: the log store file and the snapshot directory inside dir.
@@ -123,11 +124,16 @@ describe('a 3-node RaftNode cluster over loopback TCP', () => {
     // Bootstrapping again is not an error, and what each node had applied is back before create
     // returns (the commit index is durable before anything is applied).
     for (const node of nodes) expect(fsms.get(node)!.items).toEqual(['a', 'b', 'c']);
-    const newLeader = await waitFor(() => nodes.find((node) => node.isLeader()), 'a leader after restart');
+    const newLeader = await waitFor(
+      () => nodes.find((node) => node.isLeader()),
+      5000,
+      'a leader after restart',
+    );
     const next = await newLeader.apply('d');
     expect(next.response).toBe(4);
     await waitFor(
       () => nodes.every((node) => fsms.get(node)!.items.length === 4),
+      5000,
       'replication after restart',
     );
     for (const node of nodes) expect(fsms.get(node)!.items).toEqual(['a', 'b', 'c', 'd']);

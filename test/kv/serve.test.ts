@@ -48,9 +48,10 @@ function leaderOf(list: KvServer[]): KvServer | undefined {
 
 /** The leader once it has published its HTTP address and every server knows it. */
 async function settledLeader(list: KvServer[] = servers): Promise<KvServer> {
-  const leader = await waitFor(() => leaderOf(list), 'a leader with its HTTP address published');
+  const leader = await waitFor(() => leaderOf(list), 5000, 'a leader with its HTTP address published');
   await waitFor(
     () => list.every((server) => server.fsm.httpAddress(leader.id) === leader.httpUrl),
+    5000,
     'every server to learn the leader HTTP address',
   );
   return leader;
@@ -133,7 +134,7 @@ describe('kv serve: reads and writes', () => {
       expect(res.status).toBe(307);
       expect(res.headers.location).toBe(`${leader.httpUrl}${path}`);
     }
-    await waitFor(() => follower.fsm.get('colour') !== undefined, 'replication to the follower');
+    await waitFor(() => follower.fsm.get('colour') !== undefined, 5000, 'replication to the follower');
     const stale = await call(follower, 'GET', '/kv/colour?stale');
     expect(stale.status).toBe(200);
     expect(stale.text).toBe('blue');
@@ -214,7 +215,7 @@ describe('kv serve: membership and leadership', () => {
       await joiner.joined;
       const members = () => (leader.raft.getConfiguration().configuration.servers ?? []).map((s) => s.id);
       expect(members()).toEqual(['n1', 'n2', 'n3', 'n4']);
-      await waitFor(() => joiner.fsm.get('greeting') !== undefined, 'the new server to catch up');
+      await waitFor(() => joiner.fsm.get('greeting') !== undefined, 5000, 'the new server to catch up');
       expect(joiner.fsm.httpAddress('n4')).toBe(joiner.httpUrl);
       const removed = await call(leader, 'DELETE', '/cluster/n4');
       expect(removed.status).toBe(200);
@@ -252,6 +253,7 @@ describe('kv serve: no leader, restart', () => {
     await call(leader, 'PUT', '/kv/after-snapshot', 'me too');
     await waitFor(
       () => servers.every((server) => server.fsm.get('after-snapshot') !== undefined),
+      5000,
       'replication',
     );
     await Promise.all(servers.map((server) => server.close()));
@@ -287,6 +289,7 @@ describe('kv serve: --tls-cert/--tls-key/--tls-ca', () => {
       expect((await call(leader, 'PUT', '/kv/secret', 'sealed')).status).toBe(200);
       await waitFor(
         () => tlsServers.every((server) => server.fsm.get('secret') !== undefined),
+        5000,
         'replication over TLS',
       );
     } finally {

@@ -8,22 +8,11 @@ import { InmemSnapshotStore } from '../../src/storage/inmem-snapshot.js';
 import type { SnapshotStore } from '../../src/storage/types.js';
 import { InmemNetwork, InmemTransport } from '../../src/transport/inmem.js';
 import { ListFsm } from '../support/list-fsm.js';
+import { waitFor } from '../support/wait.js';
 
 export { ListFsm };
 
-export async function waitFor<T>(
-  fn: () => T | undefined | null | false,
-  ms = 5000,
-  what = 'condition',
-): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const value = fn();
-    if (value) return value;
-    if (Date.now() - start > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+export { waitFor };
 
 export function fastConfig(id: string, overrides: Partial<Config> = {}): Config {
   return {

@@ -376,7 +376,8 @@ export class Decoder {
     const stop = start + len;
     if (stop > this.end) throw decodeError('truncated bytes');
     this.pos = stop;
-    if (this.copyBytes) return this.buf.slice(start, stop);
+    // Uint8Array's slice copies; Buffer.prototype.slice would return a view, so call it explicitly.
+    if (this.copyBytes) return Uint8Array.prototype.slice.call(this.buf, start, stop);
     // The constructor is markedly cheaper than subarray(), which goes through species lookup.
     return new Uint8Array(this.buf.buffer, this.buf.byteOffset + start, len);
   }

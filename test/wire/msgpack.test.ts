@@ -322,3 +322,17 @@ describe('Decoder refusals', () => {
     }
   });
 });
+
+describe('Decoder copyBytes', () => {
+  it('copies byte values out of a Node Buffer (whose slice would alias it)', async () => {
+    const { Decoder, Encoder, decodeOne } = await import('../../src/wire/msgpack.js');
+    const enc = new Encoder();
+    enc.writeBytes(new Uint8Array([1, 2, 3]));
+    const input = Buffer.from(enc.finish());
+    const decoder = new Decoder({}, true);
+    const result = decodeOne(decoder, input, 0, (d) => d.readBytes());
+    expect(result).not.toBeNull();
+    input.fill(9);
+    expect([...result!.value]).toEqual([1, 2, 3]);
+  });
+});

@@ -104,11 +104,16 @@ export class ServerConn {
     this.close();
   }
 
+  /** Bytes the frame being received needs at least (0: unknown, try to decode). */
+  private frameNeeds = 0;
+
   private pump(): void {
     if (this.pumping) return;
     this.pumping = true;
     try {
       while (!this.busy && !this.closed && !this.writeBlocked && this.recv.length > 0) {
+        // The last scan said the frame needs at least this many bytes: do not rescan before.
+        if (this.recv.length < this.frameNeeds) break;
         let incoming: IncomingRequest | null;
         try {
           incoming = decodeRequest(this.decoder, this.recv.view(), this.recv.offset);
@@ -119,8 +124,10 @@ export class ServerConn {
         if (incoming === null) {
           if (this.recv.length > this.host.maxFrameBytes)
             this.refuse(`frame larger than ${this.host.maxFrameBytes} bytes`);
+          this.frameNeeds = Math.max(this.recv.length + 1, this.decoder.needAtLeast - this.recv.offset);
           break;
         }
+        this.frameNeeds = 0;
         this.recv.consume(incoming.bytesUsed);
         this.dispatch(incoming);
       }

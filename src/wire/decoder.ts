@@ -83,6 +83,18 @@ export class Decoder {
    * declared length or the nesting exceeds the limits (checked as soon as the header is seen),
    * ErrDecode for the unused byte c1.
    */
+  /**
+   * After scanValue answered NEED_MORE: the buffer must reach at least this offset before the value
+   * can be complete (the end of a declared string/bytes, or one byte more). A reader that waits for
+   * it instead of rescanning on every chunk avoids rescanning a large frame once per packet.
+   */
+  needAtLeast = 0;
+
+  private needMore(offset: number): number {
+    this.needAtLeast = offset;
+    return NEED_MORE;
+  }
+
   scanValue(buf: Uint8Array, start: number, end: number = buf.length): number {
     const lim = this.limits;
     const stack = this.stack;
@@ -97,7 +109,7 @@ export class Decoder {
         continue;
       }
       pending--;
-      if (p >= end) return NEED_MORE;
+      if (p >= end) return this.needMore(end + 1);
       const b = buf[p];
       if (b < 0x80 || b >= 0xe0) {
         p += 1;
@@ -117,7 +129,7 @@ export class Decoder {
       }
       if (b <= 0xbf) {
         p = rawEnd(p, 1, b & 0x1f, lim.maxBytes, valueLimit);
-        if (p > end) return NEED_MORE;
+        if (p > end) return this.needMore(p);
         continue;
       }
       let header: number;
@@ -169,34 +181,34 @@ export class Decoder {
           break;
         case 0xc4:
         case 0xd9:
-          if (p + 2 > end) return NEED_MORE;
+          if (p + 2 > end) return this.needMore(p + 2);
           header = 2;
           len = buf[p + 1];
           break;
         case 0xc5:
         case 0xda:
-          if (p + 3 > end) return NEED_MORE;
+          if (p + 3 > end) return this.needMore(p + 3);
           header = 3;
           len = (buf[p + 1] << 8) | buf[p + 2];
           break;
         case 0xc6:
         case 0xdb:
-          if (p + 5 > end) return NEED_MORE;
+          if (p + 5 > end) return this.needMore(p + 5);
           header = 5;
           len = readU32(buf, p + 1);
           break;
         case 0xc7:
-          if (p + 2 > end) return NEED_MORE;
+          if (p + 2 > end) return this.needMore(p + 2);
           header = 3;
           len = buf[p + 1];
           break;
         case 0xc8:
-          if (p + 3 > end) return NEED_MORE;
+          if (p + 3 > end) return this.needMore(p + 3);
           header = 4;
           len = (buf[p + 1] << 8) | buf[p + 2];
           break;
         case 0xc9:
-          if (p + 5 > end) return NEED_MORE;
+          if (p + 5 > end) return this.needMore(p + 5);
           header = 6;
           len = readU32(buf, p + 1);
           break;
@@ -206,7 +218,7 @@ export class Decoder {
         case 0xdf: {
           const wide = b === 0xdd || b === 0xdf;
           const isMap = b >= 0xde;
-          if (p + (wide ? 5 : 3) > end) return NEED_MORE;
+          if (p + (wide ? 5 : 3) > end) return this.needMore(p + (wide ? 5 : 3));
           const n = wide ? readU32(buf, p + 1) : (buf[p + 1] << 8) | buf[p + 2];
           p += wide ? 5 : 3;
           if (isMap ? n > lim.maxMapKeys : n > lim.maxArray) throw tooLarge(isMap ? 'map' : 'array', n);
@@ -221,7 +233,7 @@ export class Decoder {
           throw decodeError(`invalid msgpack byte 0x${b.toString(16)}`);
       }
       p = rawEnd(p, header, len, lim.maxBytes, valueLimit);
-      if (p > end) return NEED_MORE;
+      if (p > end) return this.needMore(p);
     }
   }
 

@@ -336,3 +336,22 @@ describe('Decoder copyBytes', () => {
     expect([...result!.value]).toEqual([1, 2, 3]);
   });
 });
+
+describe('Decoder needAtLeast', () => {
+  it('says how long a partial value must grow before a rescan can succeed', async () => {
+    const { Decoder, Encoder, NEED_MORE } = await import('../../src/wire/msgpack.js');
+    const enc = new Encoder();
+    enc.writeArrayHeader(2);
+    enc.writeBytes(new Uint8Array(100_000));
+    enc.writeUint(7);
+    const frame = enc.finish();
+    const decoder = new Decoder();
+    // Cut inside the big byte string: the scan knows exactly where that string ends.
+    expect(decoder.scanValue(frame.subarray(0, 1000), 0)).toBe(NEED_MORE);
+    expect(decoder.needAtLeast).toBe(frame.length - 1);
+    // Cut right after it: one more byte is all it can ask for.
+    expect(decoder.scanValue(frame.subarray(0, frame.length - 1), 0)).toBe(NEED_MORE);
+    expect(decoder.needAtLeast).toBe(frame.length);
+    expect(decoder.scanValue(frame, 0)).toBe(frame.length);
+  });
+});

@@ -13,6 +13,7 @@ import { parseServeArgs } from '../../src/kv/serve-args.js';
 import { FAST_CONFIG, freePorts, waitFor } from '../kit/helpers.js';
 import { hasOpenssl, makeTestPki } from '../transport/certs.js';
 import { rawRequest, type RawResponse } from './http-helpers.js';
+import type { NetworkTransport } from '../../src/transport/net.js';
 
 interface Spec {
   id: string;
@@ -244,6 +245,21 @@ describe('kv serve: no leader, restart', () => {
     } finally {
       await lone.close();
     }
+  });
+
+  it('answers 504 when the outcome of a write is unknown (the leader lost its followers mid-write)', async () => {
+    const leader = await settledLeader();
+    const transport = leader.raft.transport as NetworkTransport;
+    const peers = leader.raft.getConfiguration().configuration.servers.filter((s) => s.id !== leader.id);
+    transport.blockPeers(peers.map((peer) => peer.address));
+    try {
+      // Appended on the leader, never acknowledged by a quorum: it steps down (check-quorum).
+      const res = await call(leader, 'PUT', '/kv/orphan', 'maybe');
+      expectJsonError(res, 504);
+    } finally {
+      transport.blockPeers(null);
+    }
+    await settledLeader();
   });
 
   it('a restarted cluster comes back from its data directories with its state', async () => {

@@ -2,6 +2,12 @@
  * Raft: the runtime around RaftCore. It feeds the core time, RPCs and acknowledgements, carries out
  * its Ready (persist, then send, then apply), and turns the core's events into promises for callers.
  * API and semantics follow hashicorp/raft; waits are promises with timeouts and AbortSignals.
+ *
+ * The pieces with their own concern live beside it (storage-writer: group commit; fsm-runner: the
+ * FSM lane; snapshots; entry-cache; observer; startup). What stays here is hashicorp's whole public
+ * surface on one class plus the loop, which is why the file is long: its sections are the loop,
+ * outgoing and incoming RPCs, core events, and the API groups (writes, reads, state, membership,
+ * snapshots/shutdown). The waiter bookkeeping is the next thing to move out if it grows.
  */
 import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';

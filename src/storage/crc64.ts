@@ -88,10 +88,22 @@ export class Crc64 {
   /** The CRC so far as 8 bytes, big-endian (Go's hash.Sum). Does not end the computation. */
   digest(): Uint8Array {
     const out = new Uint8Array(8);
-    const view = new DataView(out.buffer);
-    view.setUint32(0, ~this.hi >>> 0);
-    view.setUint32(4, ~this.lo >>> 0);
+    this.digestInto(out, 0);
     return out;
+  }
+
+  /** Writes the 8-byte big-endian CRC so far into `out` at `offset` (no allocation). */
+  digestInto(out: Uint8Array, offset: number): void {
+    const hi = ~this.hi;
+    const lo = ~this.lo;
+    out[offset] = hi >>> 24;
+    out[offset + 1] = hi >>> 16;
+    out[offset + 2] = hi >>> 8;
+    out[offset + 3] = hi;
+    out[offset + 4] = lo >>> 24;
+    out[offset + 5] = lo >>> 16;
+    out[offset + 6] = lo >>> 8;
+    out[offset + 7] = lo;
   }
 
   /** The CRC so far as 16 lowercase hex digits. */

@@ -11,7 +11,6 @@
  *
  * One store instance per directory: initialisation removes `.tmp` directories left by a crash.
  */
-import { constants as fsConstants } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -27,6 +26,7 @@ import {
 import { ServerSuffrage, type Configuration, type Server, type SnapshotMeta } from '../core/types.js';
 import { decodePeers, encodePeers } from '../wire/configuration.js';
 import { Crc64 } from './crc64.js';
+import { syncDirectory, writeAll } from './fs-util.js';
 import {
   SnapshotVersionMax,
   SnapshotVersionMin,
@@ -558,14 +558,6 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-async function writeAll(file: FileHandle, data: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < data.length) {
-    const { bytesWritten } = await file.write(data, offset, data.length - offset);
-    offset += bytesWritten;
-  }
-}
-
 async function writeDurably(path: string, text: string): Promise<void> {
   const file = await fs.open(path, 'w');
   try {
@@ -573,16 +565,6 @@ async function writeDurably(path: string, text: string): Promise<void> {
     await file.sync();
   } finally {
     await file.close();
-  }
-}
-
-/** fsync of a directory makes renames and new entries in it durable (POSIX). */
-async function syncDirectory(path: string): Promise<void> {
-  const dir = await fs.open(path, fsConstants.O_RDONLY);
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
   }
 }
 

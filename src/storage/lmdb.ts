@@ -25,12 +25,12 @@
  * bench/storage.ts prints the entries per commit and the rate against raw fdatasync.
  */
 import { open as openLmdb, type Database, type RootDatabase } from 'lmdb';
-import { constants as fsConstants } from 'node:fs';
 import { open as openFile, stat } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { dirname, extname, join } from 'node:path';
 import { ErrLogNotFound, ErrNotFound, ErrStoreClosed, ErrStoreCorrupt } from '../core/errors.js';
 import type { LogEntry } from '../core/types.js';
+import { syncDirectory } from './fs-util.js';
 import { decodeLogEntry, decodeUint64, encodeLogEntry, encodeUint64 } from './log-codec.js';
 import type { LogStore, StableStore } from './types.js';
 
@@ -318,15 +318,6 @@ async function assertLmdbFile(file: string): Promise<void> {
     if (bytesRead < head.length || magic !== LMDB_MAGIC) {
       throw new ErrStoreCorrupt(`${file} is not an LMDB file`);
     }
-  } finally {
-    await handle.close();
-  }
-}
-
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await openFile(dir, fsConstants.O_RDONLY);
-  try {
-    await handle.sync();
   } finally {
     await handle.close();
   }

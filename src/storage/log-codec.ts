@@ -1,5 +1,5 @@
 /**
- * The on-disk encoding of log entries and uint64 values used by the LMDB store.
+ * The on-disk encoding of log entries and uint64 values used by the LMDB and WAL stores.
  *
  * Log entry, version 1 (all integers big-endian, fixed 34-byte frame around the two payloads):
  *
@@ -45,22 +45,37 @@ export function decodeUint64(bytes: Uint8Array, what: string): number {
 }
 
 export function encodeLogEntry(entry: LogEntry): Buffer {
+  const out = Buffer.allocUnsafe(encodedLogEntrySize(entry));
+  encodeLogEntryInto(out, 0, entry);
+  return out;
+}
+
+/** Bytes `encodeLogEntry` produces for `entry`. */
+export function encodedLogEntrySize(entry: LogEntry): number {
+  return FRAME_SIZE + entry.data.length + entry.extensions.length;
+}
+
+/**
+ * Encodes `entry` into `out` at `offset` (which must have encodedLogEntrySize bytes free): lets a
+ * store lay a whole batch into one buffer. Checks the entry before writing anything.
+ */
+export function encodeLogEntryInto(out: Buffer, offset: number, entry: LogEntry): void {
   if (LogType[entry.type] === undefined) throw new RangeError(`log entry type ${entry.type} is unknown`);
   if (!Number.isFinite(entry.appendedAt)) throw new RangeError('log entry appendedAt must be finite');
+  checkUint64(entry.index, 'log entry index');
+  checkUint64(entry.term, 'log entry term');
   const data = entry.data;
   const extensions = entry.extensions;
-  const out = Buffer.allocUnsafe(FRAME_SIZE + data.length + extensions.length);
-  out[0] = LOG_CODEC_VERSION;
-  out[1] = entry.type;
-  writeUint64(out, 2, entry.index, 'log entry index');
-  writeUint64(out, 10, entry.term, 'log entry term');
-  out.writeDoubleBE(entry.appendedAt, 18);
-  out.writeUInt32BE(data.length, 26);
-  out.set(data, HEADER_SIZE);
-  const extensionsAt = HEADER_SIZE + data.length;
+  out[offset] = LOG_CODEC_VERSION;
+  out[offset + 1] = entry.type;
+  writeUint64(out, offset + 2, entry.index, 'log entry index');
+  writeUint64(out, offset + 10, entry.term, 'log entry term');
+  out.writeDoubleBE(entry.appendedAt, offset + 18);
+  out.writeUInt32BE(data.length, offset + 26);
+  out.set(data, offset + HEADER_SIZE);
+  const extensionsAt = offset + HEADER_SIZE + data.length;
   out.writeUInt32BE(extensions.length, extensionsAt);
   out.set(extensions, extensionsAt + 4);
-  return out;
 }
 
 /**
@@ -98,10 +113,14 @@ export function decodeLogEntry(bytes: Uint8Array, expectedIndex: number): LogEnt
   };
 }
 
-function writeUint64(out: Buffer, offset: number, value: number, what: string): void {
+function checkUint64(value: number, what: string): void {
   if (!Number.isSafeInteger(value) || value < 0) {
     throw new RangeError(`${what} must be a non-negative safe integer, got ${value}`);
   }
+}
+
+function writeUint64(out: Buffer, offset: number, value: number, what: string): void {
+  checkUint64(value, what);
   out.writeUInt32BE(Math.floor(value / TWO_POW_32), offset);
   out.writeUInt32BE(value % TWO_POW_32, offset + 4);
 }

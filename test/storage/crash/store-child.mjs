@@ -1,11 +1,14 @@
-// The crash test's victim: runs a plan (lmdb-crash-model.ts) against LmdbStore and prints an
+// The crash test's victim: runs a plan (store-crash-model.ts) against a durable store (LmdbStore
+// or WalStore) and prints an
 // acknowledgement for each operation once it is durable, until the parent SIGKILLs it.
 //
 // Plain JavaScript on purpose: it runs under `node` without a TypeScript loader and imports the
 // compiled store from dist/, which `npm test` builds first (`pretest: npm run build`). Run
 // `npm run build` before running the crash test on its own after changing src/storage.
 //
-// Usage: node lmdb-child.mjs <store path> <plan.json> <mode>
+// Usage: node store-child.mjs <lmdb|wal> <store path> <plan.json> <mode>
+//   lmdb - LmdbStore at the path (a file); wal - WalStore in the path (a directory), with 16 KiB
+//          segments so that kills also land while segments are created and compacted away
 //   mode durable   - acknowledge after the operation's promises resolved (the real contract)
 //   mode early-ack - acknowledge as soon as the writes are issued (a broken store, for the self-test)
 //   mode nosync    - like durable, but the store is opened with noSync
@@ -15,8 +18,9 @@ import { Buffer } from 'node:buffer';
 import { readFileSync, writeSync } from 'node:fs';
 import process from 'node:process';
 import { LmdbStore } from '../../../dist/storage/lmdb.js';
+import { WalStore } from '../../../dist/storage/wal.js';
 
-const [path, planPath, mode] = process.argv.slice(2);
+const [kind, path, planPath, mode] = process.argv.slice(2);
 const plan = JSON.parse(readFileSync(planPath, 'utf8'));
 
 // An acknowledgement must be in the parent's pipe before the child goes on: process.stdout may
@@ -55,7 +59,11 @@ function issue(store, op) {
   return Promise.all(writes);
 }
 
-const store = await LmdbStore.open(path, { noSync: mode === 'nosync' });
+const noSync = mode === 'nosync';
+const store =
+  kind === 'wal'
+    ? await WalStore.open(path, { noSync, segmentBytes: 16 * 1024 })
+    : await LmdbStore.open(path, { noSync });
 say('ready');
 const inFlight = [];
 for (let n = 1; n <= plan.ops.length; n++) {

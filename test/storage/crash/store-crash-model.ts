@@ -5,9 +5,9 @@
  *
  * One operation is what the runtime issues in one persistence step, all in one synchronous turn:
  * an optional deleteRange, an optional storeLogs, and stable-store sets. The child acknowledges an
- * operation once all its promises resolved. Because LMDB commits whole transactions in the order
- * the writes were issued, a reopened store must equal the state after some prefix of the plan
- * that contains every acknowledged operation.
+ * operation once all its promises resolved. Because both stores commit whole transactions (LMDB)
+ * or groups (the WAL) in the order the writes were issued, a reopened store must equal the state
+ * after some prefix of the plan that contains every acknowledged operation.
  */
 
 /** [index, term, type, data (base64), extensions (base64), appendedAt] */

@@ -1,5 +1,6 @@
 /**
- * Crash test of LmdbStore's durability contract: a child process (crash/lmdb-child.mjs) writes
+ * Crash test of the durable stores' contract (LmdbStore and WalStore, each on its own): a child
+ * process (crash/store-child.mjs) writes
  * through the store and acknowledges each operation once its promises resolved; this test
  * SIGKILLs it at seeded random moments (during writes, and sometimes during startup and open),
  * reopens the store and checks that it opens, that the log is one contiguous range, and that the
@@ -7,20 +8,22 @@
  * operation: nothing acknowledged is missing or altered, nothing the child never wrote appears,
  * and no operation is half applied.
  *
- * The child imports dist/storage/lmdb.js, which `npm test` builds first (pretest). SIGKILL does not
+ * The child imports dist/storage/, which `npm test` builds first (pretest). SIGKILL does not
  * drop the page cache, so this catches a store that acknowledges before its commit (see the
- * self-test below) but not one that skips fsync: RAFTKIT_LMDB_CRASH_MODE=nosync runs the same
- * test against a noSync store, and it passes; only a power cut would tell the difference.
+ * self-test below) but not one that skips fsync: RAFTKIT_CRASH_MODE=nosync runs the same
+ * test against noSync stores, and it passes; only a power cut would tell the difference.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrNotFound } from '../../src/core/errors.js';
 import { LmdbStore } from '../../src/storage/lmdb.js';
+import type { LogStore, StableStore } from '../../src/storage/types.js';
+import { WalStore } from '../../src/storage/wal.js';
 import {
   STABLE_KEYS,
   applyOp,
@@ -33,19 +36,27 @@ import {
   type ModelState,
   type Plan,
   type PlannedEntry,
-} from './crash/lmdb-crash-model.js';
+} from './crash/store-crash-model.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const child = join(here, 'crash', 'lmdb-child.mjs');
-const compiledStore = join(here, '..', '..', 'dist', 'storage', 'lmdb.js');
+const child = join(here, 'crash', 'store-child.mjs');
+const compiled = ['lmdb.js', 'wal.js'].map((file) => join(here, '..', '..', 'dist', 'storage', file));
+
+type Kind = 'lmdb' | 'wal';
+type Store = LogStore & StableStore & { close(): Promise<void> };
+/** Where each kind of store lives inside a lane's directory, and how the test reopens it. */
+const STORES: Record<Kind, { file: string; open(path: string): Promise<Store> }> = {
+  lmdb: { file: 'raft.lmdb', open: (path) => LmdbStore.open(path) },
+  wal: { file: 'wal', open: (path) => WalStore.open(path) },
+};
 
 /** Two lanes (own store, own child) run side by side to use both cores; 2 x 26 = 52 kills. */
 const LANES = 2;
 const KILLS_PER_LANE = 26;
 const KILLS = LANES * KILLS_PER_LANE;
-const SEED = Number(process.env.RAFTKIT_LMDB_CRASH_SEED ?? 20240611);
+const SEED = Number(process.env.RAFTKIT_CRASH_SEED ?? 20240611);
 type Mode = 'durable' | 'early-ack' | 'nosync';
-const MAIN_MODE = (process.env.RAFTKIT_LMDB_CRASH_MODE ?? 'durable') as Mode;
+const MAIN_MODE = (process.env.RAFTKIT_CRASH_MODE ?? 'durable') as Mode;
 
 interface ChildRun {
   acked: number;
@@ -60,13 +71,16 @@ interface ChildRun {
  * finishing the plan before the kill.
  */
 async function runChild(
+  kind: Kind,
   path: string,
   planFile: string,
   mode: Mode,
   kill: { delayMs: number; fromSpawn: boolean; atAck: number },
 ) {
   const { delayMs, fromSpawn } = kill;
-  const proc = spawn(process.execPath, [child, path, planFile, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [child, kind, path, planFile, mode], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const run: ChildRun = { acked: 0, stderr: '', exit: '' };
   let pending = '';
   let timer: NodeJS.Timeout | undefined;
@@ -98,8 +112,8 @@ async function runChild(
 }
 
 /** What the reopened store holds, in the model's canonical form. Throws if it does not open. */
-async function readStore(path: string): Promise<{ text: string; contiguous: boolean }> {
-  const store = await LmdbStore.open(path);
+async function readStore(kind: Kind, path: string): Promise<{ text: string; contiguous: boolean }> {
+  const store = await STORES[kind].open(path);
   try {
     const first = await store.firstIndex();
     const last = await store.lastIndex();
@@ -174,6 +188,7 @@ interface Outcome {
  * left); stops early at the first violation when `stopAtViolation`.
  */
 async function crashLoop(
+  kind: Kind,
   dir: string,
   mode: Mode,
   seed: number,
@@ -182,7 +197,7 @@ async function crashLoop(
 ) {
   await mkdir(dir, { recursive: true });
   const random = seededRandom(seed);
-  const path = join(dir, 'raft.lmdb');
+  const path = join(dir, STORES[kind].file);
   const planFile = join(dir, 'plan.json');
   let state = emptyState();
   const outcomes: Outcome[] = [];
@@ -192,9 +207,9 @@ async function crashLoop(
     const fromSpawn = random() < 0.15;
     const delayMs = Math.floor(random() * (fromSpawn ? 150 : 80));
     const atAck = 1 + Math.floor(random() * 250);
-    const run = await runChild(path, planFile, mode, { delayMs, fromSpawn, atAck });
+    const run = await runChild(kind, path, planFile, mode, { delayMs, fromSpawn, atAck });
     if (run.stderr !== '') throw new Error(`child failed (${run.exit}): ${run.stderr}`);
-    const actual = await readStore(path);
+    const actual = await readStore(kind, path);
     const match = matchPrefix(state, plan, run.acked, actual.text);
     outcomes.push({
       generation,
@@ -213,14 +228,15 @@ async function crashLoop(
   return outcomes;
 }
 
-describe('LmdbStore survives SIGKILL', () => {
+describe.each(['lmdb', 'wal'] as const)('%s store survives SIGKILL', (kind) => {
   let dir: string;
 
   beforeAll(async () => {
-    if (!existsSync(compiledStore)) {
-      throw new Error(`${compiledStore} is missing: run \`npm run build\` first (npm test does)`);
+    for (const file of compiled) {
+      if (!existsSync(file))
+        throw new Error(`${file} is missing: run \`npm run build\` first (npm test does)`);
     }
-    dir = await mkdtemp(join(tmpdir(), 'raftkit-lmdb-crash-'));
+    dir = await mkdtemp(join(tmpdir(), `raftkit-${kind}-crash-`));
   });
 
   afterAll(async () => {
@@ -229,7 +245,7 @@ describe('LmdbStore survives SIGKILL', () => {
 
   it(`keeps every acknowledged write across ${KILLS} kills (mode ${MAIN_MODE}, seed ${SEED})`, async () => {
     const lanes = Array.from({ length: LANES }, (_, lane) =>
-      crashLoop(join(dir, `lane${lane}`), MAIN_MODE, SEED + lane * 7919, KILLS_PER_LANE, false),
+      crashLoop(kind, join(dir, `lane${lane}`), MAIN_MODE, SEED + lane * 7919, KILLS_PER_LANE, false),
     );
     const outcomes = (await Promise.all(lanes)).flat();
     expect(outcomes).toHaveLength(KILLS);
@@ -237,10 +253,15 @@ describe('LmdbStore survives SIGKILL', () => {
     // A good share of the kills must land while writes are in progress, or the test proves little.
     const killedMidStream = outcomes.filter((o) => o.exit === 'SIGKILL' && o.acked > 0);
     expect(killedMidStream.length).toBeGreaterThanOrEqual(KILLS / 4);
+    if (kind === 'wal') {
+      // The runs must have rolled over to new segments and compacted old ones away.
+      const names = (await readdir(join(dir, 'lane0', 'wal'))).filter((name) => name.endsWith('.wal'));
+      expect(Math.min(...names.map((name) => Number(name.slice(0, 20))))).toBeGreaterThan(3);
+    }
   }, 120_000);
 
   it('detects a store that acknowledges writes before they commit', async () => {
-    const outcomes = await crashLoop(join(dir, 'early'), 'early-ack', SEED + 1, 20, true);
+    const outcomes = await crashLoop(kind, join(dir, 'early'), 'early-ack', SEED + 1, 20, true);
     const violation = outcomes.at(-1)!;
     expect(violation.matched).toBe(-1);
     expect(violation.why).toMatch(/acknowledged state has/);

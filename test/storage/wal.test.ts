@@ -1,0 +1,255 @@
+import { appendFile, mkdtemp, open, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ErrLogNotFound, ErrStoreCorrupt, ErrStoreFailed } from '../../src/core/errors.js';
+import { RecordType, encodeHeaderRecord, encodeIndexRecord } from '../../src/storage/wal-format.js';
+import { EntryTable } from '../../src/storage/wal-index.js';
+import { WalStore, newWalStore } from '../../src/storage/wal.js';
+import { describeStoreConformance, entries, entry, plain } from './store-conformance.js';
+
+describeStoreConformance({
+  name: 'WalStore',
+  open: (dir) => WalStore.open(join(dir, 'wal')),
+  commits: (store) => store.groupCount(),
+  maxKeyBytes: 0xffff,
+});
+
+/** Small segments, so that a few hundred entries span several of them. */
+const SEGMENT_BYTES = 4096;
+
+let dir: string;
+let walDir: string;
+let store: WalStore;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'raftkit-wal-'));
+  walDir = join(dir, 'wal');
+  store = await WalStore.open(walDir, { segmentBytes: SEGMENT_BYTES });
+});
+
+afterEach(async () => {
+  await store.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function reopen(): Promise<void> {
+  await store.close();
+  store = await WalStore.open(walDir, { segmentBytes: SEGMENT_BYTES });
+}
+
+async function segmentFiles(): Promise<string[]> {
+  return (await readdir(walDir)).filter((name) => name.endsWith('.wal')).sort();
+}
+
+/** Appends 300 entries of 16 data bytes in batches of 10 (about 5 segments of 4 KiB). */
+async function fillSegments(): Promise<void> {
+  for (let i = 1; i <= 300; i += 10) await store.storeLogs(entries(i, i + 9));
+}
+
+describe('WalStore segments', () => {
+  it('rolls over to new segments and reads entries across them, before and after reopening', async () => {
+    await store.setUint64('CurrentTerm', 3);
+    await fillSegments();
+    const files = await segmentFiles();
+    expect(files.length).toBeGreaterThanOrEqual(4);
+    expect(files[0]).toBe('00000000000000000001.wal');
+    expect(store.segmentNumbers()).toEqual(files.map((name) => Number(name.slice(0, 20))));
+    for (const name of files.slice(0, -1))
+      expect((await stat(join(walDir, name))).size).toBeGreaterThanOrEqual(SEGMENT_BYTES);
+    expect(plain(await store.getLogs(1, 300))).toEqual(plain(entries(1, 300)));
+    await reopen();
+    expect(plain(await store.getLogs(1, 300))).toEqual(plain(entries(1, 300)));
+    expect(await store.getUint64('CurrentTerm')).toBe(3);
+  });
+
+  it('unlinks the segments a prefix delete empties, and keeps the stable store they held', async () => {
+    await store.setUint64('CurrentTerm', 3);
+    await store.set('LastVoteCand', Buffer.from('n1'));
+    await fillSegments();
+    const before = (await segmentFiles()).length;
+    await store.deleteRange(1, 250);
+    const after = await segmentFiles();
+    expect(after.length).toBeLessThan(before / 2);
+    expect(after[0]).not.toBe('00000000000000000001.wal');
+    expect(await store.firstIndex()).toBe(251);
+    await expect(store.getLog(250)).rejects.toBeInstanceOf(ErrLogNotFound);
+    await reopen();
+    expect(await store.firstIndex()).toBe(251);
+    expect(plain(await store.getLogs(251, 300))).toEqual(plain(entries(251, 300)));
+    // The segment that first held these values is gone; the later segments' headers carry them.
+    expect(await store.getUint64('CurrentTerm')).toBe(3);
+    expect(Buffer.from(await store.get('LastVoteCand')).toString()).toBe('n1');
+  });
+
+  it('deleting the whole log leaves only the newest segment, and the log restarts at any index', async () => {
+    await fillSegments();
+    await store.deleteRange(1, 300);
+    expect(await segmentFiles()).toHaveLength(1);
+    await store.storeLogs(entries(1000, 1002));
+    await reopen();
+    expect(await store.firstIndex()).toBe(1000);
+    expect(await store.lastIndex()).toBe(1002);
+  });
+
+  it('replaces a suffix that spans segments, and the replacement survives reopening', async () => {
+    await fillSegments();
+    await Promise.all([store.deleteRange(120, 300), store.storeLogs(entries(120, 130, 2))]);
+    await store.storeLogs(entries(131, 140, 2));
+    const expected = [...entries(1, 119, 1), ...entries(120, 140, 2)];
+    expect(plain(await store.getLogs(1, 140))).toEqual(plain(expected));
+    await reopen();
+    expect(await store.lastIndex()).toBe(140);
+    expect(plain(await store.getLogs(1, 140))).toEqual(plain(expected));
+  });
+});
+
+describe('WalStore refuses what it cannot do', () => {
+  it('refuses a hole in the middle of the log and an append that would leave a gap', async () => {
+    await store.storeLogs(entries(1, 20));
+    await expect(store.deleteRange(5, 10)).rejects.toThrow(/prefix or a suffix/);
+    await expect(store.storeLogs(entries(22, 23))).rejects.toThrow(/gap after the last index 20/);
+    await expect(store.storeLogs([entry(21), entry(23)])).rejects.toThrow(/consecutive/);
+    expect(await store.lastIndex()).toBe(20);
+    expect(plain(await store.getLogs(1, 20))).toEqual(plain(entries(1, 20)));
+  });
+
+  it('refuses a second store on the same directory in this process', async () => {
+    await expect(newWalStore(walDir)).rejects.toThrow(/already open/);
+  });
+
+  it('refuses a segment size below 1 KiB', async () => {
+    await expect(WalStore.open(join(dir, 'other'), { segmentBytes: 10 })).rejects.toBeInstanceOf(RangeError);
+  });
+});
+
+describe('WalStore after a crash or damage', () => {
+  it('drops a torn last group and keeps every complete one', async () => {
+    await store.storeLogs(entries(1, 10));
+    await store.setUint64('CurrentTerm', 4);
+    await store.close();
+    const [newest] = (await segmentFiles()).slice(-1);
+    const path = join(walDir, newest);
+    const good = (await stat(path)).size;
+    // Half of a group: an entry record cut short, as a crash in the middle of write(2) leaves it.
+    const torn = Buffer.concat([encodeIndexRecord(RecordType.Truncate, 5), Buffer.alloc(30, 0x11)]);
+    await appendFile(path, torn.subarray(0, torn.length - 7));
+    store = await WalStore.open(walDir, { segmentBytes: SEGMENT_BYTES });
+    expect(await store.lastIndex()).toBe(10);
+    expect(await store.getUint64('CurrentTerm')).toBe(4);
+    expect((await stat(path)).size).toBe(good);
+    await store.storeLogs(entries(11, 12));
+    await reopen();
+    expect(plain(await store.getLogs(1, 12))).toEqual(plain(entries(1, 12)));
+  });
+
+  it('drops a group whose records are whole but whose commit never made it', async () => {
+    await store.storeLogs(entries(1, 3));
+    await store.close();
+    const [newest] = (await segmentFiles()).slice(-1);
+    await appendFile(join(walDir, newest), encodeIndexRecord(RecordType.Truncate, 2));
+    store = await WalStore.open(walDir, { segmentBytes: SEGMENT_BYTES });
+    expect(await store.lastIndex()).toBe(3);
+  });
+
+  it('removes a new segment whose first group never became durable', async () => {
+    await store.storeLogs(entries(1, 3));
+    await store.close();
+    const files = await segmentFiles();
+    const next = String(files.length + 1).padStart(20, '0');
+    await writeFile(join(walDir, `${next}.wal`), Buffer.alloc(9, 0));
+    store = await WalStore.open(walDir, { segmentBytes: SEGMENT_BYTES });
+    expect(await segmentFiles()).toEqual(files);
+    await store.close();
+    // The start of its header, cut short.
+    await writeFile(join(walDir, `${next}.wal`), encodeHeaderRecord(files.length + 1).subarray(0, 12));
+    store = await WalStore.open(walDir, { segmentBytes: SEGMENT_BYTES });
+    expect(await segmentFiles()).toEqual(files);
+    await store.storeLogs(entries(4, 5));
+    expect(await store.lastIndex()).toBe(5);
+  });
+
+  it('refuses to open when a bit flips in a group that later groups follow', async () => {
+    await store.storeLogs(entries(1, 3));
+    await store.storeLogs(entries(4, 6));
+    await store.close();
+    const [newest] = (await segmentFiles()).slice(-1);
+    const path = join(walDir, newest);
+    const bytes = await readFile(path);
+    const at = bytes.indexOf(Buffer.from(entry(2).data)) + 3;
+    const handle = await open(path, 'r+');
+    await handle.write(Buffer.from([bytes[at] ^ 0x40]), 0, 1, at);
+    await handle.close();
+    const error = await WalStore.open(walDir).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ErrStoreCorrupt);
+    expect((error as Error).message).toMatch(/checksum mismatch at offset \d+, yet a complete group follows/);
+  });
+
+  it('refuses to open when a sealed segment is damaged or one is missing', async () => {
+    await fillSegments();
+    await store.close();
+    const files = await segmentFiles();
+    const second = join(walDir, files[1]);
+    const bytes = await readFile(second);
+    await writeFile(second, bytes.subarray(0, bytes.length - 5));
+    await expect(WalStore.open(walDir)).rejects.toThrow(/sealed segment is damaged/);
+    await rm(second);
+    await expect(WalStore.open(walDir)).rejects.toThrow(/segment 2 is missing before 3/);
+    store = await WalStore.open(join(dir, 'fresh'));
+  });
+
+  it('refuses a file that is not a WAL segment', async () => {
+    await store.close();
+    await writeFile(join(walDir, '00000000000000000001.wal'), Buffer.from('{"not":"a wal"}'));
+    await expect(WalStore.open(walDir)).rejects.toBeInstanceOf(ErrStoreCorrupt);
+    store = await WalStore.open(join(dir, 'fresh'));
+  });
+
+  it('answers a damaged entry read after open with ErrStoreCorrupt and serves the others', async () => {
+    await store.storeLogs(entries(1, 5));
+    const [newest] = (await segmentFiles()).slice(-1);
+    const path = join(walDir, newest);
+    const bytes = await readFile(path);
+    const at = bytes.indexOf(Buffer.from(entry(3).data));
+    const handle = await open(path, 'r+');
+    await handle.write(Buffer.from([bytes[at] ^ 1]), 0, 1, at);
+    await handle.close();
+    await expect(store.getLog(3)).rejects.toThrow(/checksum mismatch/);
+    await expect(store.getLogs(1, 5)).rejects.toBeInstanceOf(ErrStoreCorrupt);
+    expect(plain([await store.getLog(4)])).toEqual(plain([entry(4)]));
+  });
+
+  it('fails every write after a failed write, until reopened', async () => {
+    await store.storeLogs(entries(1, 2));
+    // Simulate an I/O error: close the active segment's descriptor under the store.
+    const segments = (store as unknown as { segments: { handle: { close(): Promise<void> } }[] }).segments;
+    await segments[segments.length - 1].handle.close();
+    await expect(store.storeLogs(entries(3, 4))).rejects.toBeInstanceOf(ErrStoreFailed);
+    await expect(store.setUint64('CurrentTerm', 1)).rejects.toBeInstanceOf(ErrStoreFailed);
+    expect(await store.lastIndex()).toBe(2);
+    await store.close().catch(() => {});
+    store = await WalStore.open(walDir, { segmentBytes: SEGMENT_BYTES });
+    expect(plain(await store.getLogs(1, 2))).toEqual(plain(entries(1, 2)));
+  });
+});
+
+describe('EntryTable', () => {
+  it('slides its live range forward as the head is dropped and grows when needed', () => {
+    const table = new EntryTable();
+    for (let i = 1; i <= 5000; i++) {
+      table.push(i, Math.floor(i / 100), i * 10, 7);
+      if (i % 10 === 0) table.dropBefore(i - 50);
+    }
+    expect(table.first()).toBe(4950);
+    expect(table.last()).toBe(5000);
+    expect(table.get(4949)).toBeUndefined();
+    expect(table.get(4999)).toEqual({ segment: 49, offset: 49990, length: 7 });
+    table.truncateFrom(4990);
+    expect(table.last()).toBe(4989);
+    expect(() => table.push(5000, 1, 1, 1)).toThrow(RangeError);
+    table.dropBefore(9999);
+    expect(table.first()).toBe(0);
+    table.push(7, 1, 2, 3);
+    expect(table.first()).toBe(7);
+  });
+});

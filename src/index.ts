@@ -47,6 +47,7 @@ export {
 } from './storage/types.js';
 export { InmemStore } from './storage/inmem.js';
 export { LmdbStore, type LmdbStoreOptions } from './storage/lmdb.js';
+export { WalStore, type WalStoreOptions } from './storage/wal.js';
 export { FileSnapshotStore, type FileSnapshotStoreOptions } from './storage/file-snapshot.js';
 export { InmemSnapshotStore } from './storage/inmem-snapshot.js';
 export { DiscardSnapshotStore } from './storage/discard-snapshot.js';

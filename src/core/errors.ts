@@ -84,6 +84,8 @@ export const ErrTooLarge = define('ErrTooLarge', 'value exceeds configured maxim
 /** A stored log entry or stable value failed its structural checks (a damaged or foreign file). */
 export const ErrStoreCorrupt = define('ErrStoreCorrupt', 'stored value is corrupt');
 export const ErrStoreClosed = define('ErrStoreClosed', 'store is closed');
+/** A store that allows one writer is already open on the same files in this process. */
+export const ErrStoreInUse = define('ErrStoreInUse', 'store is already open');
 /**
  * A write or fsync failed. After a failed fsync the kernel may have dropped the dirty pages, so the
  * store cannot tell what reached the disk: it refuses further writes until it is reopened (and

@@ -15,11 +15,12 @@ import { InmemSnapshotStore } from '../storage/inmem-snapshot.js';
 import { InmemTransport, type InmemNetworkLike } from '../transport/inmem.js';
 
 export { DEFAULT_APPLY_TIMEOUT, RaftNode, type RaftNodeOptions } from './raft-node.js';
-export { ErrDataDir, openNodeStorage, type NodeStorage } from './storage.js';
+export { ErrDataDir, openNodeStorage, type LogStoreKind, type NodeStorage } from './storage.js';
 export { bootstrapCluster, hasExistingState } from '../raft/bootstrap.js';
 export { getConfiguration, parsePeersJson, readPeersJson, recoverCluster } from '../raft/recovery.js';
 export { defaultConfig, validateConfig } from '../raft/config.js';
 export { newLmdbStore } from '../storage/lmdb.js';
+export { newWalStore } from '../storage/wal.js';
 export { newNetworkTransport, newTcpTransport, newTlsTransport } from '../transport/tcp.js';
 
 /** hashicorp's NewRaft. */

@@ -17,7 +17,7 @@ import { Raft, type ApplyResult } from '../raft/raft.js';
 import type { Transport } from '../transport/types.js';
 import { newTcpTransport } from '../transport/tcp.js';
 import { recoverFromPeersJson } from './peers-json.js';
-import { openNodeStorage, type NodeStorage } from './storage.js';
+import { openNodeStorage, type LogStoreKind, type NodeStorage } from './storage.js';
 
 /** The timeout `RaftNode.apply` uses unless told otherwise (raftKit's DefaultApplyTimeout), in ms. */
 export const DEFAULT_APPLY_TIMEOUT = 3000;
@@ -35,6 +35,11 @@ export interface RaftNodeOptions {
   nodeAddrs: readonly string[];
   /** Where the stores live: a directory, or a path that does not exist yet (it is created). */
   dir: string;
+  /**
+   * The log store of a new data directory: 'wal' (default) or 'lmdb'. A directory that already
+   * holds one keeps it (asking for the other is ErrDataDir).
+   */
+  logStore?: LogStoreKind;
   fsm: FSM;
   logger?: Logger;
   /** Config fields to change from the kit's defaults (hashicorp's, with a 60 s snapshot interval). */
@@ -99,7 +104,7 @@ export class RaftNode {
     checkOptions(options);
     const clock = options.clock ?? systemClock;
     const logger = options.logger ?? silentLogger;
-    const storage = await openNodeStorage(options.dir, { clock, logger });
+    const storage = await openNodeStorage(options.dir, { clock, logger, logStore: options.logStore });
     let transport: Transport | undefined;
     try {
       const makeTransport =

@@ -1,8 +1,12 @@
 /**
- * A server's data directory: `<dir>/raft.lmdb` (log and stable store, the analog of raft-boltdb's
- * file), `<dir>/snapshots/` (FileSnapshotStore, two retained) and `<dir>/LOCK`, which keeps a
- * second process (or a second node in this one) from opening the same stores: LMDB itself would let
- * both write, and two Raft servers sharing one log break every guarantee.
+ * A server's data directory: the log and stable store, `<dir>/snapshots/` (FileSnapshotStore, two
+ * retained) and `<dir>/LOCK`, which keeps a second process (or a second node in this one) from
+ * opening the same stores: neither store stops a second writer, and two Raft servers sharing one
+ * log break every guarantee.
+ *
+ * The log and stable store is `<dir>/wal/` (WalStore, the default: one sync per durable write) or
+ * `<dir>/raft.lmdb` (LmdbStore, the analog of raft-boltdb's file: two syncs per commit). A
+ * directory that already holds one keeps using it; the choice only applies to new directories.
  */
 import { constants as fsConstants } from 'node:fs';
 import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
@@ -10,6 +14,7 @@ import { join } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { RaftError } from '../core/errors.js';
 import { LmdbStore } from '../storage/lmdb.js';
+import { WalStore } from '../storage/wal.js';
 import {
   newFileSnapshotStore,
   type FileSnapshotStore,
@@ -19,6 +24,11 @@ import {
 /** Snapshots kept in `<dir>/snapshots/` (raftKit's choice). */
 export const SNAPSHOTS_RETAINED = 2;
 export const LMDB_FILE = 'raft.lmdb';
+export const WAL_DIR = 'wal';
+/** The embedded log and stable stores a data directory can hold. */
+export type LogStoreKind = 'wal' | 'lmdb';
+export const LOG_STORE_KINDS: readonly LogStoreKind[] = ['wal', 'lmdb'];
+const STORE_PATHS: Record<LogStoreKind, string> = { wal: WAL_DIR, lmdb: LMDB_FILE };
 const LOCK_FILE = 'LOCK';
 
 /** The data directory cannot be used: not a directory, not writable, locked, or its stores fail to open. */
@@ -31,7 +41,10 @@ export class ErrDataDir extends RaftError {
 
 export interface NodeStorage {
   readonly dir: string;
-  readonly logStore: LmdbStore;
+  /** Which store the directory holds. */
+  readonly logStoreKind: LogStoreKind;
+  /** The log store, which is also the stable store. */
+  readonly logStore: WalStore | LmdbStore;
   readonly snapshotStore: FileSnapshotStore;
   /** Closes the stores and releases the lock. Idempotent. */
   close(): Promise<void>;
@@ -94,21 +107,55 @@ async function acquireLock(dir: string): Promise<() => Promise<void>> {
   throw new ErrDataDir(`cannot take the lock ${path}`);
 }
 
+/**
+ * The store `dir` already holds, else `requested` (default wal). Refuses a directory holding both,
+ * or one that holds the other kind than requested: opening it would start an empty log beside
+ * the real one.
+ */
+async function chooseLogStore(dir: string, requested: LogStoreKind | undefined): Promise<LogStoreKind> {
+  const present: LogStoreKind[] = [];
+  for (const kind of LOG_STORE_KINDS) {
+    if (
+      await stat(join(dir, STORE_PATHS[kind])).then(
+        () => true,
+        () => false,
+      )
+    )
+      present.push(kind);
+  }
+  if (present.length > 1) {
+    throw new ErrDataDir(`${dir} holds both ${WAL_DIR}/ and ${LMDB_FILE}; keep the one with the data`);
+  }
+  if (present.length === 1 && requested !== undefined && requested !== present[0]) {
+    throw new ErrDataDir(
+      `${dir} already holds a ${present[0]} log store, not the ${requested} one asked for`,
+    );
+  }
+  return present[0] ?? requested ?? 'wal';
+}
+
+function openLogStore(dir: string, kind: LogStoreKind): Promise<WalStore | LmdbStore> {
+  const path = join(dir, STORE_PATHS[kind]);
+  return kind === 'wal' ? WalStore.open(path) : LmdbStore.open(path);
+}
+
 /** Opens (creating when absent) the stores of one server in `dir`. */
 export async function openNodeStorage(
   dir: string,
-  options: { clock: Clock; logger?: SnapshotStoreLogger },
+  options: { clock: Clock; logger?: SnapshotStoreLogger; logStore?: LogStoreKind },
 ): Promise<NodeStorage> {
   await ensureDirectory(dir);
   const unlock = await acquireLock(dir);
-  let logStore: LmdbStore | undefined;
+  let logStore: WalStore | LmdbStore | undefined;
   try {
-    logStore = await LmdbStore.open(join(dir, LMDB_FILE));
+    const logStoreKind = await chooseLogStore(dir, options.logStore);
+    logStore = await openLogStore(dir, logStoreKind);
     const snapshotStore = await newFileSnapshotStore(dir, SNAPSHOTS_RETAINED, options);
     const opened = logStore;
     let closing: Promise<void> | undefined;
     return {
       dir,
+      logStoreKind,
       logStore: opened,
       snapshotStore,
       close: () => (closing ??= opened.close().finally(unlock)),

@@ -3,6 +3,7 @@
  * checked up front so that a mistake is one clear line naming the flag instead of a failure later.
  */
 import { existsSync } from 'node:fs';
+import { LOG_STORE_KINDS, type LogStoreKind } from '../kit/storage.js';
 import {
   isAdvertisable,
   normalizeHttpUrl,
@@ -36,6 +37,8 @@ export interface KvServeArgs {
    */
   httpUrl: string;
   dataDir: string;
+  /** --log-store: the log store of a new data directory (undefined: the kit's default, wal). */
+  logStore: LogStoreKind | undefined;
   /** The initial voters from --peers (bootstrap on first start); empty without the flag. */
   peers: { id: string; address: string }[];
   /** Base URL of a member to ask to add this server, or null. */
@@ -66,6 +69,7 @@ const VALUE_FLAGS = [
   '--advertise',
   '--http-addr',
   '--data-dir',
+  '--log-store',
   '--peers',
   '--join',
   '--tls-cert',
@@ -77,7 +81,7 @@ type ValueFlag = (typeof VALUE_FLAGS)[number];
 const BOOLEAN_FLAGS = ['--debug-routes'] as const;
 
 export const SERVE_USAGE = `usage: raftkit kv serve --id ID --raft-addr HOST:PORT [--advertise HOST:PORT]
-       --http-addr HOST:PORT --data-dir DIR [--peers ID=HOST:PORT,...] [--join URL]
+       --http-addr HOST:PORT --data-dir DIR [--log-store wal|lmdb] [--peers ID=HOST:PORT,...] [--join URL]
        [--tls-cert FILE --tls-key FILE --tls-ca FILE]
        [--heartbeat-timeout MS --election-timeout MS --leader-lease-timeout MS --commit-timeout MS
         --snapshot-interval MS --snapshot-threshold N --trailing-logs N]`;
@@ -174,6 +178,10 @@ export function parseServeArgs(argv: readonly string[]): KvServeArgs {
   const httpUrl = normalizeHttpUrl(`${httpHost.includes(':') ? `[${httpHost}]` : httpHost}:${httpAddr.port}`);
   if (httpUrl === null) throw new FlagError('--http-addr', `${httpText} does not make an HTTP URL`);
   const dataDir = required(values, '--data-dir');
+  const logStore = values.get('--log-store') as LogStoreKind | undefined;
+  if (logStore !== undefined && !LOG_STORE_KINDS.includes(logStore)) {
+    throw new FlagError('--log-store', `must be one of ${LOG_STORE_KINDS.join(', ')}, not ${logStore}`);
+  }
 
   const peers = values.has('--peers') ? parsePeers(values.get('--peers')!) : [];
   if (peers.length > 0) {
@@ -198,6 +206,7 @@ export function parseServeArgs(argv: readonly string[]): KvServeArgs {
     httpAddr,
     httpUrl,
     dataDir,
+    logStore,
     peers,
     join,
     tls: parseTls(values),

@@ -119,7 +119,7 @@ function watchLeadership(
 export async function startKvServer(args: KvServeArgs, options: KvServeOptions = {}): Promise<KvServer> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? defaultServeLogger(args.id);
-  const storage = await openNodeStorage(args.dataDir, { clock, logger });
+  const storage = await openNodeStorage(args.dataDir, { clock, logger, logStore: args.logStore });
   let transport: Transport | undefined;
   let raft: Raft | undefined;
   let http: KvHttpServer | undefined;

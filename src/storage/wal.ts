@@ -37,6 +37,7 @@ import {
   ErrStoreClosed,
   ErrStoreCorrupt,
   ErrStoreFailed,
+  ErrStoreInUse,
 } from '../core/errors.js';
 import type { LogEntry } from '../core/types.js';
 import { syncDirectory, writeAll } from './fs-util.js';
@@ -236,7 +237,7 @@ export class WalStore implements LogStore, StableStore {
     }
     const noSync = options.noSync ?? false;
     const key = resolve(dir);
-    if (openDirs.has(key)) throw new Error(`a WalStore is already open in ${dir}`);
+    if (openDirs.has(key)) throw new ErrStoreInUse(`a WalStore is already open in ${dir}`);
     openDirs.add(key);
     const segments: Segment[] = [];
     try {

@@ -108,10 +108,10 @@ describe('a 3-node RaftNode cluster over loopback TCP', () => {
     await waitFor(() => nodes.every((node) => fsms.get(node)!.items.length === 3), 5000, 'replication');
     for (const node of nodes) expect(fsms.get(node)!.items).toEqual(['a', 'b', 'c']);
 
-    // The Go kit's layout: the log store file and the snapshot directory inside dir.
+    // The Go kit's layout: the log store (here the default WAL) and the snapshot directory inside dir.
     await leader.raft.snapshot();
     const leaderDir = dirs[nodes.indexOf(leader)];
-    expect(existsSync(join(leaderDir, 'raft.lmdb'))).toBe(true);
+    expect(existsSync(join(leaderDir, 'wal'))).toBe(true);
     expect(readdirSync(join(leaderDir, 'snapshots')).length).toBe(1);
 
     // A second node cannot open a directory in use.

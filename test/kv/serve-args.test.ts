@@ -35,6 +35,7 @@ describe('parseServeArgs', () => {
       httpAddr: { host: '127.0.0.1', port: 8001 },
       httpUrl: 'http://127.0.0.1:8001',
       dataDir: './data/n1',
+      logStore: undefined,
       peers: [
         { id: 'n1', address: '127.0.0.1:7001' },
         { id: 'n2', address: '127.0.0.1:7002' },
@@ -61,6 +62,12 @@ describe('parseServeArgs', () => {
       /--election-timeout: "soon"/,
     );
     expect(() => parseServeArgs([...base, '--commit-timeout', '-5'])).toThrow(/--commit-timeout/);
+  });
+
+  it('reads --log-store and refuses an unknown store', () => {
+    expect(parseServeArgs([...base, '--log-store', 'lmdb']).logStore).toBe('lmdb');
+    expect(parseServeArgs([...base, '--log-store=wal']).logStore).toBe('wal');
+    expect(flagError([...base, '--log-store', 'rocksdb'])).toMatchObject({ flag: '--log-store' });
   });
 
   it('accepts --flag=value, --join and --debug-routes', () => {

@@ -2,7 +2,7 @@ import { appendFile, mkdtemp, open, readFile, readdir, rm, stat, writeFile } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ErrLogNotFound, ErrStoreCorrupt, ErrStoreFailed } from '../../src/core/errors.js';
+import { ErrLogNotFound, ErrStoreCorrupt, ErrStoreFailed, ErrStoreInUse } from '../../src/core/errors.js';
 import { RecordType, encodeHeaderRecord, encodeIndexRecord } from '../../src/storage/wal-format.js';
 import { EntryTable } from '../../src/storage/wal-index.js';
 import { WalStore, newWalStore } from '../../src/storage/wal.js';
@@ -115,7 +115,7 @@ describe('WalStore refuses what it cannot do', () => {
   });
 
   it('refuses a second store on the same directory in this process', async () => {
-    await expect(newWalStore(walDir)).rejects.toThrow(/already open/);
+    await expect(newWalStore(walDir)).rejects.toBeInstanceOf(ErrStoreInUse);
   });
 
   it('refuses a segment size below 1 KiB', async () => {

@@ -1,7 +1,8 @@
 /**
  * Group commit: writes the core hands out while a write is in flight are merged into the next
  * one, so one fsync covers many appends. Each batch issues its store calls in one synchronous turn
- * (the LMDB store turns that into one transaction) and reports durability in seq order.
+ * (the WAL store makes that one group and one O_DSYNC write, the LMDB store one transaction) and
+ * reports durability in seq order.
  */
 import { ErrNotFound } from '../core/errors.js';
 import type { HardState, Write } from '../core/ready.js';

@@ -4,7 +4,7 @@
  * Durability contract: a promise returned by a write resolves only once the data is durable
  * (fsynced). The runtime issues the writes of one persistence step (deleteRange, storeLogs and
  * stable-store sets) in the same synchronous turn and awaits them together; stores that batch
- * per turn (the LMDB store) therefore commit them in one transaction ("group commit").
+ * per turn (WalStore, LmdbStore) therefore make them durable together ("group commit").
  */
 import type { Readable } from 'node:stream';
 import type { Configuration, LogEntry, SnapshotMeta } from '../core/types.js';

@@ -1,6 +1,7 @@
 /**
- * Real raftkit nodes for the transport's cluster and fuzz tests: Raft + LmdbStore +
- * FileSnapshotStore + NetworkTransport over loopback TCP, with short timeouts.
+ * Real raftkit nodes for the transport's cluster and fuzz tests: Raft + a WalStore or LmdbStore
+ * (noSync: these tests are about the wire, not the disk) + FileSnapshotStore + NetworkTransport
+ * over loopback TCP, with short timeouts.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,12 +13,21 @@ import { defaultConfig, type Config } from '../../src/raft/config.js';
 import { Raft } from '../../src/raft/raft.js';
 import { newFileSnapshotStore } from '../../src/storage/file-snapshot.js';
 import { LmdbStore } from '../../src/storage/lmdb.js';
+import { WalStore } from '../../src/storage/wal.js';
 import type { NetworkTransport } from '../../src/transport/net.js';
 import type { TransportLogger } from '../../src/transport/server-conn.js';
 import { newTcpTransport } from '../../src/transport/tcp.js';
 import { ListFsm } from '../support/list-fsm.js';
 
 export { ListFsm };
+
+export type StoreKind = 'wal' | 'lmdb';
+
+function openStore(node: ClusterNode): Promise<WalStore | LmdbStore> {
+  return node.storeKind === 'wal'
+    ? WalStore.open(join(node.dir, 'wal'), { noSync: true })
+    : LmdbStore.open(join(node.dir, 'raft'), { noSync: true });
+}
 
 export interface ClusterNode {
   id: string;
@@ -26,7 +36,8 @@ export interface ClusterNode {
   raft: Raft | null;
   fsm: ListFsm;
   transport: NetworkTransport | null;
-  store: LmdbStore | null;
+  storeKind: StoreKind;
+  store: WalStore | LmdbStore | null;
   /** RPCs this node received since it last started, by kind. */
   received: Map<string, number>;
 }
@@ -55,7 +66,7 @@ async function start(node: ClusterNode, servers: Server[] | null, logger?: Trans
       node.received.set(rpc.request.kind, (node.received.get(rpc.request.kind) ?? 0) + 1);
       handler(rpc);
     });
-  const store = await LmdbStore.open(join(node.dir, 'raft'), { noSync: true });
+  const store = await openStore(node);
   const snapshots = await newFileSnapshotStore(node.dir, 2, { clock: systemClock });
   const config = nodeConfig(node.id);
   if (servers) await bootstrapCluster(config, store, store, snapshots, { servers });
@@ -73,7 +84,11 @@ async function start(node: ClusterNode, servers: Server[] | null, logger?: Trans
 }
 
 /** Starts n bootstrapped nodes on free loopback ports. `loggers[i]` logs node i's transport. */
-export async function startCluster(n: number, loggers: TransportLogger[] = []): Promise<ClusterNode[]> {
+export async function startCluster(
+  n: number,
+  loggers: TransportLogger[] = [],
+  storeKind: StoreKind = 'lmdb',
+): Promise<ClusterNode[]> {
   const nodes: ClusterNode[] = [];
   for (let i = 0; i < n; i++) {
     const transport = await newTcpTransport('127.0.0.1:0', null, 3, 1000, { logger: loggers[i] });
@@ -84,6 +99,7 @@ export async function startCluster(n: number, loggers: TransportLogger[] = []): 
       raft: null,
       fsm: new ListFsm(),
       transport,
+      storeKind,
       store: null,
       received: new Map(),
     });

@@ -7,6 +7,7 @@ import {
   stopCluster,
   write,
   type ClusterNode,
+  type StoreKind,
 } from './cluster-node.js';
 import { waitFor } from './helpers.js';
 
@@ -26,8 +27,8 @@ async function converged(expected: string[]): Promise<void> {
   for (const command of expected) expect(items.has(command)).toBe(true);
 }
 
-async function crashAndRecoverLeader(size: number): Promise<void> {
-  nodes = await startCluster(size);
+async function crashAndRecoverLeader(size: number, storeKind: StoreKind): Promise<void> {
+  nodes = await startCluster(size, [], storeKind);
   const written: string[] = [];
   for (let i = 0; i < 20; i++) {
     written.push(`a${i}`);
@@ -55,11 +56,11 @@ async function crashAndRecoverLeader(size: number): Promise<void> {
 }
 
 describe('raftkit clusters over the TCP transport', () => {
-  it('3 nodes: commit everywhere, survive a leader crash, catch the restarted node up', async () => {
-    await crashAndRecoverLeader(3);
+  it('3 nodes on LMDB: commit everywhere, survive a leader crash, catch the restarted node up', async () => {
+    await crashAndRecoverLeader(3, 'lmdb');
   });
 
-  it('5 nodes: commit everywhere, survive a leader crash, catch the restarted node up', async () => {
-    await crashAndRecoverLeader(5);
+  it('5 nodes on the WAL: commit everywhere, survive a leader crash, catch the restarted node up', async () => {
+    await crashAndRecoverLeader(5, 'wal');
   });
 });

@@ -251,10 +251,9 @@ export class WalStore implements LogStore, StableStore {
         const bytes = await readFile(path);
         const end = state.replaySegment(bytes, numbers[i], path, newest);
         if (end === 0) {
-          // Only the newest can lack a first group: a crash while it was being created.
-          if (!looksUnfinished(bytes, numbers[i])) {
-            throw new ErrStoreCorrupt(`${path}: not a raftkit WAL segment`);
-          }
+          // Only the newest can lack a complete group (replaySegment refused the others, and
+          // one with an intact group behind damage): a crash while it was being created, which
+          // can leave it empty, zero-filled or holding part of its first write.
           await rm(path);
           if (!noSync) await syncDirectory(dir);
           continue;
@@ -601,17 +600,6 @@ export class WalStore implements LogStore, StableStore {
 /** hashicorp-style constructor name. */
 export function newWalStore(dir: string, options?: WalStoreOptions): Promise<WalStore> {
   return WalStore.open(dir, options);
-}
-
-/**
- * A segment without a complete group is what a crash leaves while the segment is being created:
- * empty, zero-filled, or the start of its header. Anything else is not ours to delete.
- */
-function looksUnfinished(bytes: Buffer, number: number): boolean {
-  if (bytes.every((byte) => byte === 0)) return true;
-  const header = encodeHeaderRecord(number);
-  const shared = Math.min(bytes.length, header.length);
-  return bytes.subarray(0, shared).equals(header.subarray(0, shared));
 }
 
 async function listSegments(dir: string): Promise<number[]> {

@@ -115,3 +115,110 @@ describe('raftkit kv serve: a 3-process cluster', () => {
     expect(await Promise.all(servers.map((server) => server.exited))).toEqual([0, 0, 0]);
   });
 });
+
+describe('raftkit kv serve: SIGKILL under load', () => {
+  it('keeps every acknowledged write when the leader, then every server, is killed mid-write', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'raftkit-cli-kill-'));
+    const ports = await freePorts(6);
+    const nodes = ['n1', 'n2', 'n3'].map((id, i) => ({
+      id,
+      raft: `127.0.0.1:${ports[i]}`,
+      http: `http://127.0.0.1:${ports[i + 3]}`,
+    }));
+    const peers = nodes.map((node) => `${node.id}=${node.raft}`).join(',');
+    const start = (i: number) =>
+      cli([
+        ...['kv', 'serve', '--id', nodes[i].id, '--raft-addr', nodes[i].raft],
+        ...['--http-addr', nodes[i].http.slice('http://'.length), '--data-dir', join(root, nodes[i].id)],
+        ...['--peers', peers, '--snapshot-threshold', '64', '--trailing-logs', '16'],
+      ]);
+    const servers = [0, 1, 2].map(start);
+    await Promise.all(servers.map(serving));
+
+    const acked = new Map<string, string>();
+    let attempts = 0;
+    let acks = 0;
+    let stop = false;
+    /** One client: PUTs unique values through any server (followers redirect), until stopped. */
+    const writer = async (w: number) => {
+      for (let n = 0; !stop; n++) {
+        const key = `w${w}-${n % 20}`;
+        const value = `${w}.${n}`;
+        attempts++;
+        try {
+          const response = await fetch(`${nodes[n % 3].http}/kv/${key}`, {
+            method: 'PUT',
+            body: value,
+            signal: AbortSignal.timeout(2000),
+          });
+          if (response.status === 200) {
+            acked.set(key, value);
+            acks++;
+          } else await new Promise((resolve) => setTimeout(resolve, 20));
+        } catch {
+          await new Promise((resolve) => setTimeout(resolve, 20)); // killed server, no leader yet
+        }
+      }
+    };
+    const leaderIndex = async () => {
+      for (;;) {
+        for (const node of nodes) {
+          const status = await fetch(`${node.http}/status`).then(
+            (r) => r.json() as Promise<{ leader: { id: string } }>,
+            () => null,
+          );
+          // An unknown leader is reported as id ''.
+          const index = nodes.findIndex((n) => n.id === status?.leader.id);
+          if (index >= 0) return index;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    };
+    const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    const writers = [0, 1, 2, 3].map(writer);
+
+    /** Waits until `count` more keys were acknowledged (writes are flowing again). */
+    const progress = async (count: number) => {
+      const target = acks + count;
+      for (let waited = 0; acks < target; waited += 50) {
+        if (waited > 20_000) throw new Error(`only ${acks} of ${target} writes acknowledged`);
+        await pause(50);
+      }
+    };
+
+    await progress(40);
+    const leader = await leaderIndex();
+    servers[leader].child.kill('SIGKILL');
+    await servers[leader].exited;
+    const ackedBeforeRestart = acks;
+    await progress(20); // the other two elect a leader and go on
+    servers[leader] = start(leader);
+    await serving(servers[leader]);
+    await progress(40);
+    for (const server of servers) server.child.kill('SIGKILL');
+    await Promise.all(servers.map((server) => server.exited));
+    stop = true;
+    await Promise.all(writers);
+
+    for (let i = 0; i < 3; i++) servers[i] = start(i);
+    await Promise.all(servers.map(serving));
+    await leaderIndex();
+    const lost: string[] = [];
+    for (const [key, value] of acked) {
+      // Linearizable reads (followers redirect to the leader); the last acknowledged value of
+      // each key must be there, or a later write to it that was in flight when the servers died.
+      const response = await fetch(`${nodes[0].http}/kv/${key}`);
+      const got = response.status === 200 ? await response.text() : `status ${response.status}`;
+      const [w, n] = value.split('.').map(Number);
+      const [gw, gn] = got.split('.').map(Number);
+      if (!(gw === w && gn >= n)) lost.push(`${key}: acknowledged ${value}, read ${got}`);
+    }
+    expect(lost).toEqual([]);
+    expect(acks).toBeGreaterThanOrEqual(ackedBeforeRestart + 60);
+    console.log(
+      `kill test: ${attempts} writes tried, ${acks} acknowledged (${acked.size} keys), all present after SIGKILL`,
+    );
+    for (const server of servers) server.child.kill('SIGTERM');
+    await Promise.all(servers.map((server) => server.exited));
+  }, 60_000);
+});

@@ -8,11 +8,11 @@
  * `<dir>/raft.lmdb` (LmdbStore, the analog of raft-boltdb's file: two syncs per commit). A
  * directory that already holds one keeps using it; the choice only applies to new directories.
  */
-import { constants as fsConstants } from 'node:fs';
-import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { RaftError } from '../core/errors.js';
+import { acquirePidLock, LockHeld } from '../storage/fs-util.js';
 import { LmdbStore } from '../storage/lmdb.js';
 import { WalStore } from '../storage/wal.js';
 import {
@@ -74,37 +74,16 @@ async function ensureDirectory(dir: string): Promise<void> {
   }
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Takes `<dir>/LOCK` (holding our pid); a lock left by a dead process is taken over. */
 async function acquireLock(dir: string): Promise<() => Promise<void>> {
   const path = join(dir, LOCK_FILE);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const handle = await open(path, fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_WRONLY, 0o600);
-      await handle.writeFile(`${process.pid}\n`);
-      await handle.close();
-      return () => rm(path, { force: true });
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code !== 'EEXIST') throw new ErrDataDir(`cannot write in ${dir}: ${describe(error)}`);
-    }
-    const holder = Number.parseInt(await readFile(path, 'utf8').catch(() => ''), 10);
-    if (Number.isSafeInteger(holder) && holder > 0 && processAlive(holder)) {
-      const who = holder === process.pid ? 'another node in this process' : `process ${holder}`;
-      throw new ErrDataDir(`${dir} is in use by ${who} (lock file ${path})`);
-    }
-    await rm(path, { force: true });
+  try {
+    return await acquirePidLock(path);
+  } catch (error) {
+    if (!(error instanceof LockHeld)) throw new ErrDataDir(`cannot write in ${dir}: ${describe(error)}`);
+    const who = error.holder === process.pid ? 'another node in this process' : `process ${error.holder}`;
+    throw new ErrDataDir(`${dir} is in use by ${who} (lock file ${path})`);
   }
-  throw new ErrDataDir(`cannot take the lock ${path}`);
 }
 
 /**

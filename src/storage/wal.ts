@@ -25,12 +25,12 @@
  * continue the log; starting at or below the last index replaces the suffix from there, as
  * raft-boltdb's overwrite does.
  *
- * One store per directory: a second WalStore in this process is refused; across processes the
- * caller holds a lock (the kit's data directory has `<dir>/LOCK`).
+ * One store per directory: `<dir>/LOCK` holds the pid of the process that has it open; a second
+ * open (in this process or another) is ErrStoreInUse, a lock left by a dead process is taken over.
  */
 import { constants as fsConstants } from 'node:fs';
 import { mkdir, open, readFile, readdir, rm, type FileHandle } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   ErrLogNotFound,
   ErrNotFound,
@@ -40,7 +40,7 @@ import {
   ErrStoreInUse,
 } from '../core/errors.js';
 import type { LogEntry } from '../core/types.js';
-import { syncDirectory, writeAll } from './fs-util.js';
+import { LockHeld, acquirePidLock, syncDirectory, writeAll } from './fs-util.js';
 import { decodeLogEntry, decodeUint64, encodeUint64 } from './log-codec.js';
 import {
   MAX_STABLE_KEY_BYTES,
@@ -73,9 +73,6 @@ export interface WalStoreOptions {
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 const MIN_SEGMENT_BYTES = 1024;
 const SEGMENT_NAME = /^(\d{20})\.wal$/;
-
-/** Directories with an open WalStore in this process. */
-const openDirs = new Set<string>();
 
 interface Segment {
   readonly number: number;
@@ -219,7 +216,7 @@ export class WalStore implements LogStore, StableStore {
   private constructor(
     /** The directory given to open. */
     readonly dir: string,
-    private readonly key: string,
+    private readonly unlock: () => Promise<void>,
     private segments: Segment[],
     private readonly state: WalState,
     private readonly segmentBytes: number,
@@ -236,13 +233,11 @@ export class WalStore implements LogStore, StableStore {
       throw new RangeError(`segmentBytes must be an integer >= ${MIN_SEGMENT_BYTES}, got ${segmentBytes}`);
     }
     const noSync = options.noSync ?? false;
-    const key = resolve(dir);
-    if (openDirs.has(key)) throw new ErrStoreInUse(`a WalStore is already open in ${dir}`);
-    openDirs.add(key);
+    const created = await mkdir(dir, { recursive: true });
+    if (created !== undefined && !noSync) await syncDirectory(dirname(created));
+    const unlock = await lockDirectory(dir);
     const segments: Segment[] = [];
     try {
-      const created = await mkdir(dir, { recursive: true });
-      if (created !== undefined && !noSync) await syncDirectory(dirname(created));
       const state = new WalState();
       const numbers = await listSegments(dir);
       for (let i = 0; i < numbers.length; i++) {
@@ -265,13 +260,13 @@ export class WalStore implements LogStore, StableStore {
           if (!noSync) await handle.datasync();
         }
       }
-      const store = new WalStore(dir, key, segments, state, segmentBytes, noSync);
+      const store = new WalStore(dir, unlock, segments, state, segmentBytes, noSync);
       if (segments.length === 0) await store.startSegment(1, []);
       await store.deleteObsoleteSegments();
       return store;
     } catch (error) {
       for (const segment of segments) await segment.handle.close().catch(() => {});
-      openDirs.delete(key);
+      await unlock();
       throw error;
     }
   }
@@ -435,11 +430,14 @@ export class WalStore implements LogStore, StableStore {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.idle();
-      for (const segment of this.segments) {
-        segment.closed = true;
-        await segment.handle.close();
+      try {
+        for (const segment of this.segments) {
+          segment.closed = true;
+          await segment.handle.close();
+        }
+      } finally {
+        await this.unlock();
       }
-      openDirs.delete(this.key);
     })();
     return this.closing;
   }
@@ -600,6 +598,15 @@ export class WalStore implements LogStore, StableStore {
 /** hashicorp-style constructor name. */
 export function newWalStore(dir: string, options?: WalStoreOptions): Promise<WalStore> {
   return WalStore.open(dir, options);
+}
+
+async function lockDirectory(dir: string): Promise<() => Promise<void>> {
+  try {
+    return await acquirePidLock(join(dir, 'LOCK'));
+  } catch (error) {
+    if (error instanceof LockHeld) throw new ErrStoreInUse(`WalStore in ${dir}: ${error.message}`);
+    throw error;
+  }
 }
 
 async function listSegments(dir: string): Promise<number[]> {

@@ -1,4 +1,5 @@
-import { appendFile, mkdtemp, open, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { appendFile, mkdir, mkdtemp, open, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -116,6 +117,21 @@ describe('WalStore refuses what it cannot do', () => {
 
   it('refuses a second store on the same directory in this process', async () => {
     await expect(newWalStore(walDir)).rejects.toBeInstanceOf(ErrStoreInUse);
+  });
+
+  it('refuses a directory another live process holds, and takes over the lock of a dead one', async () => {
+    const other = join(dir, 'other');
+    await mkdir(other);
+    // The lock file names a live process (our parent): in use.
+    await writeFile(join(other, 'LOCK'), `${process.ppid}\n`);
+    await expect(WalStore.open(other)).rejects.toThrow(new RegExp(`held by process ${process.ppid}`));
+    // A process that has exited (as after SIGKILL): its lock is stale.
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    await writeFile(join(other, 'LOCK'), `${dead}\n`);
+    const taken = await WalStore.open(other);
+    expect((await readFile(join(other, 'LOCK'), 'utf8')).trim()).toBe(String(process.pid));
+    await taken.close();
+    await expect(stat(join(other, 'LOCK'))).rejects.toThrow(/ENOENT/);
   });
 
   it('refuses a segment size below 1 KiB', async () => {

@@ -58,37 +58,80 @@ export function encodeRecord(type: RecordType, payload: Uint8Array): Buffer {
   return out;
 }
 
-/** Records laid out in one buffer, with the offset and length of each Entry record in it. */
-export interface EntryRun {
-  bytes: Buffer;
-  starts: number[];
-  lengths: number[];
+/**
+ * A reusable byte buffer that records are laid into, growing as needed. The store keeps two: one
+ * collects the next group while the other is being written, so a group costs no allocation and
+ * the kernel copies from pages that are already mapped.
+ */
+export class RecordBuffer {
+  private static readonly INITIAL_BYTES = 64 * 1024;
+  /** A buffer grown past this by a burst is replaced by a small one once written. */
+  private static readonly RETAINED_BYTES = 4 * 1024 * 1024;
+  bytes = Buffer.allocUnsafe(RecordBuffer.INITIAL_BYTES);
+  length = 0;
+
+  /** Reserves `n` bytes at the end and returns their offset; `bytes` may be replaced. */
+  reserve(n: number): number {
+    const at = this.length;
+    if (at + n > this.bytes.length) {
+      const grown = Buffer.allocUnsafe(Math.max(at + n, this.bytes.length * 2));
+      this.bytes.copy(grown, 0, 0, at);
+      this.bytes = grown;
+    }
+    this.length = at + n;
+    return at;
+  }
+
+  /** Appends a framed record; returns its offset. */
+  append(record: Uint8Array): number {
+    const at = this.reserve(record.length);
+    this.bytes.set(record, at);
+    return at;
+  }
+
+  /** Drops everything from `length` on. */
+  truncate(length: number): void {
+    this.length = length;
+  }
+
+  /** Empties the buffer, giving back memory a burst made it take. */
+  reset(): void {
+    this.length = 0;
+    if (this.bytes.length > RecordBuffer.RETAINED_BYTES)
+      this.bytes = Buffer.allocUnsafe(RecordBuffer.INITIAL_BYTES);
+  }
+
+  view(): Buffer {
+    return this.bytes.subarray(0, this.length);
+  }
 }
 
 /**
- * `lead` (already framed records) followed by one Entry record per entry, encoded straight into
- * one buffer: a batch costs one allocation and no copies of its entries.
+ * Appends one Entry record per entry to `out`, encoding straight into it, and returns each
+ * record's offset in `out` and its length. A bad entry leaves `out` as it was.
  */
-export function encodeEntryRun(lead: readonly Buffer[], entries: readonly LogEntry[]): EntryRun {
-  let size = 0;
-  for (const record of lead) size += record.length;
-  const lengths = entries.map((entry) => {
-    const payload = encodedLogEntrySize(entry);
-    checkPayloadSize(payload);
-    size += RECORD_OVERHEAD + payload;
-    return RECORD_OVERHEAD + payload;
-  });
-  const bytes = Buffer.allocUnsafe(size);
-  let at = 0;
-  for (const record of lead) at += record.copy(bytes, at);
+export function appendEntryRecords(
+  out: RecordBuffer,
+  entries: readonly LogEntry[],
+): { starts: number[]; lengths: number[] } {
+  const mark = out.length;
   const starts: number[] = [];
-  entries.forEach((entry, i) => {
-    starts.push(at);
-    encodeLogEntryInto(bytes, at + PREFIX_BYTES, entry);
-    sealRecord(bytes, at, RecordType.Entry, lengths[i] - RECORD_OVERHEAD);
-    at += lengths[i];
-  });
-  return { bytes, starts, lengths };
+  const lengths: number[] = [];
+  try {
+    for (const entry of entries) {
+      const payload = encodedLogEntrySize(entry);
+      checkPayloadSize(payload);
+      const at = out.reserve(RECORD_OVERHEAD + payload);
+      encodeLogEntryInto(out.bytes, at + PREFIX_BYTES, entry);
+      sealRecord(out.bytes, at, RecordType.Entry, payload);
+      starts.push(at);
+      lengths.push(RECORD_OVERHEAD + payload);
+    }
+  } catch (error) {
+    out.truncate(mark);
+    throw error;
+  }
+  return { starts, lengths };
 }
 
 /** Writes the prefix and checksum of the record at `at`, whose payload is already in place. */

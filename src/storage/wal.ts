@@ -50,7 +50,8 @@ import {
   decodeIndexPayload,
   decodeStablePayload,
   encodeHeaderRecord,
-  encodeEntryRun,
+  RecordBuffer,
+  appendEntryRecords,
   encodeIndexRecord,
   encodeStableRecord,
   readRecord,
@@ -83,11 +84,12 @@ interface Segment {
   closed: boolean;
 }
 
-/** Writes waiting for the next group. */
+/** Writes waiting for the next group (their records are already in the filling RecordBuffer). */
 interface PendingWrite {
-  /** The write's records, framed. */
-  readonly bytes: Buffer;
-  /** Applies the write to the in-memory state once durable; `base` is where `bytes` landed. */
+  /**
+   * Applies the write to the in-memory state once durable; a record at offset o of the group's
+   * buffer landed at file offset base + o.
+   */
   apply(segment: number, base: number): void;
   resolve(): void;
   reject(error: Error): void;
@@ -212,6 +214,10 @@ export class WalStore implements LogStore, StableStore {
   private issuedFirst: number;
   private issuedLast: number;
   private groupsWritten = 0;
+  /** Collects the records of the next group. */
+  private filling = new RecordBuffer();
+  /** The other buffer: being written, or idle. */
+  private spare = new RecordBuffer();
 
   private constructor(
     /** The directory given to open. */
@@ -261,7 +267,7 @@ export class WalStore implements LogStore, StableStore {
         }
       }
       const store = new WalStore(dir, unlock, segments, state, segmentBytes, noSync);
-      if (segments.length === 0) await store.startSegment(1, []);
+      if (segments.length === 0) await store.startSegment(1);
       await store.deleteObsoleteSegments();
       return store;
     } catch (error) {
@@ -351,10 +357,18 @@ export class WalStore implements LogStore, StableStore {
     }
     const replaces = !empty && first <= this.issuedLast;
     // Encode everything first: a bad entry must not leave the ones before it queued.
-    const run = encodeEntryRun(replaces ? [encodeIndexRecord(RecordType.Truncate, first)] : [], entries);
+    const mark = this.filling.length;
+    if (replaces) this.filling.append(encodeIndexRecord(RecordType.Truncate, first));
+    let run: { starts: number[]; lengths: number[] };
+    try {
+      run = appendEntryRecords(this.filling, entries);
+    } catch (error) {
+      this.filling.truncate(mark);
+      throw error;
+    }
     if (empty || first < this.issuedFirst) this.issuedFirst = first;
     this.issuedLast = first + entries.length - 1;
-    return this.enqueue(run.bytes, (segment, base) => {
+    return this.enqueue((segment, base) => {
       const table = this.state.table;
       if (replaces) table.truncateFrom(first);
       for (let i = 0; i < entries.length; i++)
@@ -375,11 +389,13 @@ export class WalStore implements LogStore, StableStore {
     if (from === this.issuedFirst) {
       if (to === this.issuedLast) this.issuedFirst = this.issuedLast = 0;
       else this.issuedFirst = to + 1;
-      return this.enqueue(encodeIndexRecord(RecordType.Head, to + 1), () => table.dropBefore(to + 1));
+      this.filling.append(encodeIndexRecord(RecordType.Head, to + 1));
+      return this.enqueue(() => table.dropBefore(to + 1));
     }
     if (to === this.issuedLast) {
       this.issuedLast = from - 1;
-      return this.enqueue(encodeIndexRecord(RecordType.Truncate, from), () => table.truncateFrom(from));
+      this.filling.append(encodeIndexRecord(RecordType.Truncate, from));
+      return this.enqueue(() => table.truncateFrom(from));
     }
     throw new RangeError(
       `WalStore deletes a prefix or a suffix of the log, not ${from}..${to} inside ${this.issuedFirst}..${this.issuedLast}`,
@@ -394,7 +410,8 @@ export class WalStore implements LogStore, StableStore {
     const keyBytes = stableKey(key);
     // Copied: the caller may reuse its buffer before the group is written.
     const copy = Buffer.from(value);
-    return this.enqueue(encodeStableRecord(keyBytes, copy), () => this.state.stable.set(key, copy));
+    this.filling.append(encodeStableRecord(keyBytes, copy));
+    return this.enqueue(() => this.state.stable.set(key, copy));
   }
 
   async get(key: string): Promise<Uint8Array> {
@@ -459,9 +476,9 @@ export class WalStore implements LogStore, StableStore {
   // ---------------------------------------------------------------------------------------------
   // Writing
 
-  private enqueue(bytes: Buffer, apply: PendingWrite['apply']): Promise<void> {
+  private enqueue(apply: PendingWrite['apply']): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.pending.push({ bytes, apply, resolve, reject });
+      this.pending.push({ apply, resolve, reject });
       if (this.flushing) return;
       this.flushing = true;
       // Writes issued later in this synchronous turn join the group.
@@ -473,14 +490,15 @@ export class WalStore implements LogStore, StableStore {
     while (this.pending.length > 0) {
       const group = this.pending;
       this.pending = [];
-      const writes = group.map((write) => write.bytes);
+      const buffer = this.filling;
+      this.filling = this.spare;
+      this.spare = buffer;
       try {
-        const active = this.segments[this.segments.length - 1];
-        const full = active.size >= this.segmentBytes;
-        const { segment, offsets } = full
-          ? await this.startSegment(active.number + 1, writes)
-          : { segment: active, offsets: await this.writeGroup(active, writes) };
-        group.forEach((write, i) => write.apply(segment.number, offsets[i]));
+        let segment = this.segments[this.segments.length - 1];
+        if (segment.size >= this.segmentBytes) segment = await this.startSegment(segment.number + 1);
+        buffer.append(encodeIndexRecord(RecordType.Commit, ++this.state.groupNumber));
+        const base = await this.append(segment, buffer.view());
+        for (const write of group) write.apply(segment.number, base);
         // Before resolving, so that space is free once a compaction's deleteRange resolves.
         await this.deleteObsoleteSegments();
         for (const write of group) write.resolve();
@@ -488,63 +506,46 @@ export class WalStore implements LogStore, StableStore {
         this.failed = error as Error;
         const failure = new ErrStoreFailed((error as Error).message);
         for (const write of [...group, ...this.pending.splice(0)]) write.reject(failure);
+      } finally {
+        buffer.reset();
       }
     }
     this.flushing = false;
     for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
-  /** A new segment's opening group: its header and the whole stable store. */
-  private headerRecords(number: number): Buffer {
+  /** Creates segment `number` with its opening group (its header and the whole stable store). */
+  private async startSegment(number: number): Promise<Segment> {
+    const path = join(this.dir, segmentName(number));
+    const handle = await open(path, segmentFlags(this.noSync) | fsConstants.O_CREAT | fsConstants.O_TRUNC);
+    const segment: Segment = { number, path, handle, size: 0, closed: false };
     const records = [encodeHeaderRecord(number)];
     for (const [key, value] of this.state.stable) {
       records.push(encodeStableRecord(Buffer.from(key, 'utf8'), value));
     }
-    return Buffer.concat(records);
-  }
-
-  /** Creates segment `number`, writes its opening group and `writes` into it, and makes it the newest. */
-  private async startSegment(number: number, writes: readonly Buffer[]) {
-    const path = join(this.dir, segmentName(number));
-    const handle = await open(path, segmentFlags(this.noSync) | fsConstants.O_CREAT | fsConstants.O_TRUNC);
-    const segment: Segment = { number, path, handle, size: 0, closed: false };
+    records.push(encodeIndexRecord(RecordType.Commit, ++this.state.groupNumber));
     try {
-      const offsets = await this.writeGroup(segment, writes, this.headerRecords(number));
-      this.segments.push(segment);
-      return { segment, offsets };
+      await this.append(segment, Buffer.concat(records));
     } catch (error) {
       await handle.close().catch(() => {});
       throw error;
     }
+    this.segments.push(segment);
+    return segment;
   }
 
   /**
-   * Appends `header` (when given: a new segment's opening group) and one group of `writes` with
-   * one write(2), durable when it returns (O_DSYNC); returns where each write landed.
+   * Appends whole groups at the end of `segment` with one write(2), durable when it returns
+   * (O_DSYNC); returns the offset they landed at.
    */
-  private async writeGroup(segment: Segment, writes: readonly Buffer[], header?: Buffer): Promise<number[]> {
-    const buffers: Buffer[] = [];
-    let position = segment.size;
-    const add = (bytes: Buffer) => {
-      buffers.push(bytes);
-      position += bytes.length;
-    };
-    if (header) {
-      add(header);
-      add(encodeIndexRecord(RecordType.Commit, ++this.state.groupNumber));
-    }
-    const offsets = writes.map((bytes) => {
-      const at = position;
-      add(bytes);
-      return at;
-    });
-    if (writes.length > 0) add(encodeIndexRecord(RecordType.Commit, ++this.state.groupNumber));
-    await writeAll(segment.handle, buffers.length === 1 ? buffers[0] : Buffer.concat(buffers), segment.size);
+  private async append(segment: Segment, bytes: Buffer): Promise<number> {
+    const base = segment.size;
+    await writeAll(segment.handle, bytes, base);
     // A new file's directory entry must be durable too.
-    if (segment.size === 0 && !this.noSync) await syncDirectory(this.dir);
-    segment.size = position;
+    if (base === 0 && !this.noSync) await syncDirectory(this.dir);
+    segment.size = base + bytes.length;
     this.groupsWritten++;
-    return offsets;
+    return base;
   }
 
   /** Unlinks, oldest first, the segments before the one holding the first live entry. */

@@ -1,6 +1,7 @@
 /**
  * `raftkit/testing`: the public test kit. Run real `Raft` runtimes (with your own FSM if you like)
- * under virtual time with a simulated network and disk, and check Raft's safety properties.
+ * under virtual time with a simulated network and disk, and check Raft's safety properties; check
+ * any key-value history for linearizability (`checkKvLinearizability`).
  */
 export { runSimulation, type SimulationOptions, type SimulationResult } from './simulation.js';
 export { runSeeds, replayCommand, type SeedRunOptions, type SeedRunSummary } from './run-seeds.js';
@@ -10,3 +11,10 @@ export { SimNetwork, calmNetwork, type NetworkFaults } from './sim-network.js';
 export { SimDisk } from './sim-disk.js';
 export { SimFsm, chainHash, encodeCommand, type FsmObserver, type SimCommand } from './sim-fsm.js';
 export { SafetyChecker, type CheckedNode } from './checker.js';
+export {
+  checkKvLinearizability,
+  type CheckOptions,
+  type KeyResult,
+  type KvOperation,
+  type LinearizabilityReport,
+} from './linearizability.js';

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** The `raftkit` command. */
+import { chaosCommand } from './kv/chaos-command.js';
 import { runKvClient } from './kv/client.js';
 import { demoCommand } from './kv/demo-command.js';
 import { runKvServe } from './kv/serve.js';
@@ -15,6 +16,9 @@ commands:
   sim [--seeds N] [--seed S] [--nodes 3|5] [--duration MS] [--break FAULT]
                                          run the deterministic cluster simulator (--break: a deliberately
                                          broken core, to watch the checker catch it)
+  chaos [--nodes 3|5] [--duration S] [--seed N] [--faults kill,pause,isolate] [--break stale-reads]
+                                         real kv serve processes under faults, history checked for
+                                         linearizability
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -24,6 +28,8 @@ async function main(argv: string[]): Promise<number> {
       return simCommand(rest);
     case 'demo':
       return demoCommand(rest);
+    case 'chaos':
+      return chaosCommand(rest);
     case 'kv':
       if (rest[0] === 'serve') return runKvServe(rest.slice(1));
       return runKvClient(rest, {

@@ -32,11 +32,24 @@ export interface NodeProcess {
 
 export type NodeLauncher = (spec: DemoNodeSpec) => NodeProcess;
 
+/** A node that is a real child process: it can also be sent signals (SIGKILL, SIGSTOP, ...). */
+export interface ChildNodeProcess extends NodeProcess {
+  /** Sends `signal` to the running process (nothing when it is not running). */
+  signal(signal: NodeJS.Signals): void;
+  /** Resolves when the current process has exited (at once when none runs). */
+  exited(): Promise<void>;
+}
+
 export interface DemoOptions {
   nodes?: number;
   host?: string;
   raftBasePort?: number;
   httpBasePort?: number;
+  /** Explicit ports per node (instead of consecutive ones from the base ports). */
+  raftPorts?: readonly number[];
+  httpPorts?: readonly number[];
+  /** More `kv serve` flags for every node (tuning, --log-store, ...). */
+  extraServeArgs?: readonly string[];
   dashboardPort?: number;
   dataRoot?: string;
   /** Delete the data directories first, for a fresh cluster. */
@@ -98,10 +111,12 @@ export function demoNodeSpecs(options: DemoOptions = {}): DemoNodeSpec[] {
   const httpBase = options.httpBasePort ?? 8001;
   const dataRoot = options.dataRoot ?? './data';
   const ids = Array.from({ length: count }, (_, i) => `n${i + 1}`);
-  const peers = ids.map((id, i) => `${id}=${host}:${raftBase + i}`).join(',');
+  const raftPort = (i: number) => options.raftPorts?.[i] ?? raftBase + i;
+  const httpPort = (i: number) => options.httpPorts?.[i] ?? httpBase + i;
+  const peers = ids.map((id, i) => `${id}=${host}:${raftPort(i)}`).join(',');
   return ids.map((id, i) => {
-    const raftAddr = `${host}:${raftBase + i}`;
-    const httpAddr = `${host}:${httpBase + i}`;
+    const raftAddr = `${host}:${raftPort(i)}`;
+    const httpAddr = `${host}:${httpPort(i)}`;
     const dataDir = join(dataRoot, id);
     return {
       id,
@@ -111,13 +126,17 @@ export function demoNodeSpecs(options: DemoOptions = {}): DemoNodeSpec[] {
       serveArgs: [
         ...['--id', id, '--raft-addr', raftAddr, '--http-addr', httpAddr, '--data-dir', dataDir],
         ...['--peers', peers, '--debug-routes'],
+        ...(options.extraServeArgs ?? []),
       ],
     };
   });
 }
 
 /** Runs `node <cliPath> kv serve ...`, its output appended to <dataDir>.log. */
-export function childProcessLauncher(cliPath: string, clock: Clock = systemClock): NodeLauncher {
+export function childProcessLauncher(
+  cliPath: string,
+  clock: Clock = systemClock,
+): (spec: DemoNodeSpec) => ChildNodeProcess {
   return (spec) => {
     let child: ChildProcess | null = null;
     let lastExit: string | null = null;
@@ -153,9 +172,16 @@ export function childProcessLauncher(cliPath: string, clock: Clock = systemClock
           });
         });
       },
+      signal(signal) {
+        child?.kill(signal);
+      },
+      exited() {
+        return exited;
+      },
       async stop() {
         const running = child;
         if (running === null) return;
+        running.kill('SIGCONT'); // a paused process cannot stop
         running.kill('SIGTERM');
         const timer = clock.setTimer(STOP_GRACE_MS, () => running.kill('SIGKILL'));
         await exited;

@@ -30,6 +30,11 @@ export interface KvHttpOptions {
   timeout?: number;
   /** Serves POST /debug/isolate (the demo's partition switch). Off by default. */
   debugRoutes?: boolean;
+  /**
+   * TEST ONLY, deliberately broken: answer every read from local state, as `?stale` does, so that
+   * `raftkit chaos --break stale-reads` can show its linearizability checker catching it.
+   */
+  debugStaleReads?: boolean;
   logger?: Logger;
   clock?: Clock;
 }
@@ -107,6 +112,7 @@ export class KvHttpServer {
   private readonly maxBodyBytes: number;
   private readonly timeout: number;
   private readonly debugRoutes: boolean;
+  private readonly debugStaleReads: boolean;
   private readonly logger: Logger;
   private readonly clock: Clock;
   private server: Server | null = null;
@@ -117,6 +123,7 @@ export class KvHttpServer {
     this.maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
     this.timeout = options.timeout ?? 5000;
     this.debugRoutes = options.debugRoutes ?? false;
+    this.debugStaleReads = options.debugStaleReads ?? false;
     this.logger = options.logger ?? silentLogger;
     this.clock = options.clock ?? systemClock;
     this.metrics = new KvMetrics(this.cluster, this.fsm);
@@ -219,7 +226,7 @@ export class KvHttpServer {
   }
 
   private async get(req: IncomingMessage, res: ServerResponse, key: string, stale: boolean): Promise<void> {
-    if (!stale) {
+    if (!stale && !this.debugStaleReads) {
       this.requireLeader(req);
       await this.cluster.linearizableRead({ timeout: this.timeout });
     }

@@ -46,6 +46,8 @@ export interface KvServeArgs {
   tls: { cert: string; key: string; ca: string } | null;
   /** Demo only (not part of the contract): serve POST /debug/isolate. */
   debugRoutes: boolean;
+  /** Test only, deliberately broken: answer reads from local state (see KvHttpOptions). */
+  debugStaleReads: boolean;
   /** Raft timing and snapshot settings from the optional tuning flags (beyond the contract). */
   raftConfig: RaftTuning;
 }
@@ -78,7 +80,7 @@ const VALUE_FLAGS = [
   ...(Object.keys(TUNING_FLAGS) as TuningFlag[]),
 ] as const;
 type ValueFlag = (typeof VALUE_FLAGS)[number];
-const BOOLEAN_FLAGS = ['--debug-routes'] as const;
+const BOOLEAN_FLAGS = ['--debug-routes', '--debug-stale-reads'] as const;
 
 export const SERVE_USAGE = `usage: raftkit kv serve --id ID --raft-addr HOST:PORT [--advertise HOST:PORT]
        --http-addr HOST:PORT --data-dir DIR [--log-store wal|lmdb] [--peers ID=HOST:PORT,...] [--join URL]
@@ -211,6 +213,7 @@ export function parseServeArgs(argv: readonly string[]): KvServeArgs {
     join,
     tls: parseTls(values),
     debugRoutes: booleans.has('--debug-routes'),
+    debugStaleReads: booleans.has('--debug-stale-reads'),
     raftConfig: parseTuning(values),
   };
 }

@@ -146,7 +146,14 @@ export async function startKvServer(args: KvServeArgs, options: KvServeOptions =
       clock,
     });
     const cluster = new RaftKvCluster(raft, hasBlockPeers(transport) ? transport : null);
-    http = new KvHttpServer({ cluster, fsm, debugRoutes: args.debugRoutes, logger, clock });
+    http = new KvHttpServer({
+      cluster,
+      fsm,
+      debugRoutes: args.debugRoutes,
+      debugStaleReads: args.debugStaleReads,
+      logger,
+      clock,
+    });
     const listening = await http.listen(args.httpAddr.port, args.httpAddr.host);
     const httpUrl = args.httpAddr.port === 0 ? withPortOf(args.httpUrl, listening) : args.httpUrl;
     watchLeadership(raft, cluster, fsm, httpUrl, clock, logger);

@@ -44,6 +44,7 @@ describe('parseServeArgs', () => {
       join: null,
       tls: null,
       debugRoutes: false,
+      debugStaleReads: false,
       raftConfig: {},
     });
   });

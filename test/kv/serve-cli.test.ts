@@ -7,6 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { keyPath, kvRequest } from '../../src/kv/client.js';
 import { freePorts } from '../kit/helpers.js';
 
 const CLI = resolve('dist/cli.js');
@@ -207,8 +208,10 @@ describe('raftkit kv serve: SIGKILL under load', () => {
     for (const [key, value] of acked) {
       // Linearizable reads (followers redirect to the leader); the last acknowledged value of
       // each key must be there, or a later write to it that was in flight when the servers died.
-      const response = await fetch(`${nodes[0].http}/kv/${key}`);
-      const got = response.status === 200 ? await response.text() : `status ${response.status}`;
+      // kvRequest follows redirects and retries 503: right after a full restart a follower may
+      // not know the leader, or the leader's HTTP address, yet.
+      const response = await kvRequest(nodes[0].http, 'GET', keyPath(key), { timeout: 15_000 });
+      const got = response.status === 200 ? response.body.toString() : `status ${response.status}`;
       const [w, n] = value.split('.').map(Number);
       const [gw, gn] = got.split('.').map(Number);
       if (!(gw === w && gn >= n)) lost.push(`${key}: acknowledged ${value}, read ${got}`);

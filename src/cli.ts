@@ -16,7 +16,7 @@ commands:
   sim [--seeds N] [--seed S] [--nodes 3|5] [--duration MS] [--break FAULT]
                                          run the deterministic cluster simulator (--break: a deliberately
                                          broken core, to watch the checker catch it)
-  chaos [--nodes 3|5] [--duration S] [--seed N] [--faults kill,pause,isolate] [--break stale-reads]
+  chaos [--nodes 3|5] [--duration S] [--seed N] [--faults kill,pause,isolate,crash] [--break stale-reads]
                                          real kv serve processes under faults, history checked for
                                          linearizability
 `;

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { CHAOS_FAULTS, runChaos, type ChaosFault, type ChaosOptions, type ChaosReport } from './chaos.js';
 
 export const CHAOS_USAGE = `usage: raftkit chaos [--nodes 3|5] [--duration SECONDS] [--seed N] [--clients N] [--keys N]
-       [--faults kill,pause,isolate] [--log-store wal|lmdb] [--dir DIR] [--keep] [--break stale-reads]
+       [--faults kill,pause,isolate,crash] [--log-store wal|lmdb] [--dir DIR] [--keep] [--break stale-reads]
   real kv serve processes under SIGKILL/SIGSTOP/partition faults; the history is checked for linearizability`;
 
 export class ChaosUsageError extends Error {

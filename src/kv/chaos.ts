@@ -4,8 +4,8 @@
  * It starts N `raftkit kv serve` processes on free loopback ports, runs concurrent clients that
  * write unique values to a few keys and read them back (linearizable reads, through any server:
  * followers redirect), and a seeded nemesis that, one fault at a time, SIGKILLs a server (the
- * leader half the time) and restarts it, SIGSTOPs one and resumes it, or cuts one off from the
- * others (the servers' /debug/isolate switch). At the end every fault is healed, each key is read
+ * leader half the time) and restarts it, SIGSTOPs one and resumes it, cuts one off from the others
+ * (the servers' /debug/isolate switch), or SIGKILLs them all at once and restarts them. At the end every fault is healed, each key is read
  * once more, and the whole history goes through `checkKvLinearizability` (src/testing). A write
  * whose answer never came (timeout, connection reset, 5xx) counts as of unknown outcome: it may or
  * may not have happened, and the checker allows both.
@@ -30,8 +30,13 @@ import { SeededRandom } from '../testing/prng.js';
 import { childProcessLauncher, demoNodeSpecs, type ChildNodeProcess, type DemoNodeSpec } from './demo.js';
 import { freePorts } from './ports.js';
 
-export type ChaosFault = 'kill' | 'pause' | 'isolate';
-export const CHAOS_FAULTS: readonly ChaosFault[] = ['kill', 'pause', 'isolate'];
+/**
+ * kill: SIGKILL one server (the leader half the time), restart it later; pause: SIGSTOP one, then
+ * SIGCONT; isolate: cut one off from the others, then heal; crash: SIGKILL every server at once
+ * (the whole cluster dies mid-write; only what reached the disk survives), restart them all.
+ */
+export type ChaosFault = 'kill' | 'pause' | 'isolate' | 'crash';
+export const CHAOS_FAULTS: readonly ChaosFault[] = ['kill', 'pause', 'isolate', 'crash'];
 
 export interface ChaosOptions {
   nodes?: number;
@@ -220,7 +225,14 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
       const name = `${specs[victim].id}${leader === null ? '' : ' (leader)'}`;
       const server = processes[victim];
       const downFor = random.int(300, 1500);
-      if (fault === 'kill') {
+      if (fault === 'crash') {
+        event('kill -9 every server');
+        for (const each of processes) each.signal('SIGKILL');
+        await Promise.all(processes.map((each) => each.exited()));
+        await sleep(clock, downFor);
+        for (const each of processes) each.start();
+        event('restart every server');
+      } else if (fault === 'kill') {
         event(`kill -9 ${name}`);
         server.signal('SIGKILL');
         await server.exited();

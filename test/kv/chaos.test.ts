@@ -12,7 +12,7 @@ import { runChaos } from '../../src/kv/chaos.js';
 const cliPath = resolve('dist/cli.js');
 
 describe('raftkit chaos', () => {
-  it('finds the history of a healthy cluster under kill -9, SIGSTOP and partitions linearizable', async () => {
+  it('finds the history of a healthy cluster under kill -9, whole-cluster crashes, SIGSTOP and partitions linearizable', async () => {
     const report = await runChaos({ durationMs: 6000, seed: 5, cliPath });
     const text = formatChaosReport(report).join('\n');
     expect(report.linearizability.ok, text).toBe(true);

@@ -18,3 +18,12 @@ export {
   type KvOperation,
   type LinearizabilityReport,
 } from './linearizability.js';
+export {
+  STORE_CONFORMANCE_CASES,
+  runConformanceCase,
+  runStoreConformance,
+  type ConformanceCase,
+  type ConformanceContext,
+  type DurableStore,
+  type StoreHarness,
+} from './store-conformance.js';

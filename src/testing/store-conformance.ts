@@ -309,7 +309,14 @@ export const STORE_CONFORMANCE_CASES: readonly ConformanceCase[] = [
         t.store.setUint64('k', 1),
         t.store.getUint64('k'),
       ];
-      for (const call of calls) await assert.rejects(call, ErrStoreClosed);
+      // Settle all first, so that one failing check leaves no rejection unobserved.
+      const outcomes = await Promise.allSettled(calls);
+      outcomes.forEach((outcome, i) => {
+        assert.ok(
+          outcome.status === 'rejected' && outcome.reason instanceof ErrStoreClosed,
+          `call ${i} after close: expected ErrStoreClosed, got ${outcome.status === 'rejected' ? String(outcome.reason) : 'success'}`,
+        );
+      });
     },
   },
 ];

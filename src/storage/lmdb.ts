@@ -31,7 +31,14 @@ import { dirname, extname, join } from 'node:path';
 import { ErrLogNotFound, ErrNotFound, ErrStoreClosed, ErrStoreCorrupt } from '../core/errors.js';
 import type { LogEntry } from '../core/types.js';
 import { syncDirectory } from './fs-util.js';
-import { decodeLogEntry, decodeUint64, encodeLogEntry, encodeUint64 } from './log-codec.js';
+import {
+  decodeLogEntry,
+  decodeUint64,
+  encodeLogEntry,
+  encodeUint64,
+  isLogIndex,
+  stableKeyBytes,
+} from './log-codec.js';
 import type { LogStore, StableStore } from './types.js';
 
 export interface LmdbStoreOptions {
@@ -192,24 +199,24 @@ export class LmdbStore implements LogStore, StableStore {
   async set(key: string, value: Uint8Array): Promise<void> {
     this.assertOpen();
     // Copied: lmdb-js reads the value on its worker thread, after the caller may have reused it.
-    await this.conf.put(stableKey(key), Buffer.from(value));
+    await this.conf.put(stableKeyBytes(key, MAX_STABLE_KEY_BYTES), Buffer.from(value));
   }
 
   async get(key: string): Promise<Uint8Array> {
     this.assertOpen();
-    const value = this.conf.getBinary(stableKey(key));
+    const value = this.conf.getBinary(stableKeyBytes(key, MAX_STABLE_KEY_BYTES));
     if (value === undefined) throw new ErrNotFound();
     return value;
   }
 
   async setUint64(key: string, value: number): Promise<void> {
     this.assertOpen();
-    await this.conf.put(stableKey(key), encodeUint64(value));
+    await this.conf.put(stableKeyBytes(key, MAX_STABLE_KEY_BYTES), encodeUint64(value));
   }
 
   async getUint64(key: string): Promise<number> {
     this.assertOpen();
-    const value = this.conf.getBinary(stableKey(key));
+    const value = this.conf.getBinary(stableKeyBytes(key, MAX_STABLE_KEY_BYTES));
     if (value === undefined) throw new ErrNotFound();
     return decodeUint64(value, `stable value ${JSON.stringify(key)}`);
   }
@@ -282,18 +289,6 @@ class CommitSet {
   async all(): Promise<void> {
     await Promise.all(this.promises);
   }
-}
-
-function isLogIndex(index: number): boolean {
-  return Number.isSafeInteger(index) && index >= 1;
-}
-
-function stableKey(key: string): Buffer {
-  const bytes = Buffer.from(key, 'utf8');
-  if (bytes.length === 0 || bytes.length > MAX_STABLE_KEY_BYTES) {
-    throw new RangeError(`stable key must be 1..${MAX_STABLE_KEY_BYTES} bytes, got ${bytes.length}`);
-  }
-  return bytes;
 }
 
 /**

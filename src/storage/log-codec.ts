@@ -1,5 +1,6 @@
 /**
- * The on-disk encoding of log entries and uint64 values used by the LMDB and WAL stores.
+ * The on-disk encoding of log entries and uint64 values used by the LMDB and WAL stores, and the
+ * argument checks they share.
  *
  * Log entry, version 1 (all integers big-endian, fixed 34-byte frame around the two payloads):
  *
@@ -139,4 +140,18 @@ function toBuffer(bytes: Uint8Array): Buffer {
 /** A plain Uint8Array view (not a Buffer), as LogEntry promises. */
 function view(buf: Buffer, offset: number, length: number): Uint8Array {
   return new Uint8Array(buf.buffer, buf.byteOffset + offset, length);
+}
+
+/** A log index stores accept: a safe integer >= 1. */
+export function isLogIndex(index: number): boolean {
+  return Number.isSafeInteger(index) && index >= 1;
+}
+
+/** A stable-store key as UTF-8 bytes; RangeError unless it has 1..maxBytes of them. */
+export function stableKeyBytes(key: string, maxBytes: number): Buffer {
+  const bytes = Buffer.from(key, 'utf8');
+  if (bytes.length === 0 || bytes.length > maxBytes) {
+    throw new RangeError(`stable key must be 1..${maxBytes} bytes, got ${bytes.length}`);
+  }
+  return bytes;
 }

@@ -41,7 +41,7 @@ import {
 } from '../core/errors.js';
 import type { LogEntry } from '../core/types.js';
 import { LockHeld, acquirePidLock, syncDirectory, writeAll } from './fs-util.js';
-import { decodeLogEntry, decodeUint64, encodeUint64 } from './log-codec.js';
+import { decodeLogEntry, decodeUint64, encodeUint64, isLogIndex, stableKeyBytes } from './log-codec.js';
 import {
   MAX_STABLE_KEY_BYTES,
   RecordType,
@@ -305,7 +305,7 @@ export class WalStore implements LogStore, StableStore {
 
   async set(key: string, value: Uint8Array): Promise<void> {
     this.assertWritable();
-    const keyBytes = stableKey(key);
+    const keyBytes = stableKeyBytes(key, MAX_STABLE_KEY_BYTES);
     // Copied: the caller may reuse its buffer before the group is written.
     const copy = Buffer.from(value);
     this.filling.append(encodeStableRecord(keyBytes, copy));
@@ -314,7 +314,7 @@ export class WalStore implements LogStore, StableStore {
 
   async get(key: string): Promise<Uint8Array> {
     this.assertOpen();
-    stableKey(key);
+    stableKeyBytes(key, MAX_STABLE_KEY_BYTES);
     const value = this.state.stable.get(key);
     if (value === undefined) throw new ErrNotFound();
     return Buffer.from(value);
@@ -520,16 +520,4 @@ async function listSegments(dir: string): Promise<number[]> {
     }
   }
   return numbers;
-}
-
-function isLogIndex(index: number): boolean {
-  return Number.isSafeInteger(index) && index >= 1;
-}
-
-function stableKey(key: string): Buffer {
-  const bytes = Buffer.from(key, 'utf8');
-  if (bytes.length === 0 || bytes.length > MAX_STABLE_KEY_BYTES) {
-    throw new RangeError(`stable key must be 1..${MAX_STABLE_KEY_BYTES} bytes, got ${bytes.length}`);
-  }
-  return bytes;
 }

@@ -205,16 +205,13 @@ function checkRegister(
       if (stack.length > longest.length) longest = stack.map((frame) => frame.call.operation);
       const frame = stack.pop();
       if (frame === undefined) {
-        const placed = new Set(longest);
         return {
           key,
           operations: operations.length,
           verdict: 'violation',
           steps,
           longestPrefix: longest.map((i) => operations[i]),
-          stuck: operations.filter(
-            (_, i) => !placed.has(i) && operations[i].start <= firstReturnAfter(operations, longest),
-          ),
+          stuck: stuckAfter(operations, longest),
         };
       }
       const bit = frame.call.operation;
@@ -227,12 +224,13 @@ function checkRegister(
   return { key, operations: operations.length, verdict: 'ok', steps };
 }
 
-/** The earliest return among operations not in `placed`: nothing after it can be the culprit. */
-function firstReturnAfter(operations: readonly KvOperation[], placed: readonly number[]): number {
+/**
+ * The operations not in `placed` that were called by the earliest return among them: one of them
+ * must come next, and none can (nothing called later can be the culprit).
+ */
+function stuckAfter(operations: readonly KvOperation[], placed: readonly number[]): KvOperation[] {
   const done = new Set(placed);
-  let earliest = Infinity;
-  operations.forEach((operation, i) => {
-    if (!done.has(i)) earliest = Math.min(earliest, operation.end);
-  });
-  return earliest;
+  const rest = operations.filter((_, i) => !done.has(i));
+  const earliestReturn = rest.reduce((earliest, operation) => Math.min(earliest, operation.end), Infinity);
+  return rest.filter((operation) => operation.start <= earliestReturn);
 }

@@ -10,18 +10,8 @@ import {
   parseHostPort,
   serverIdProblem,
   type HostPort,
-} from './validate.js';
-
-export class FlagError extends Error {
-  override name = 'FlagError';
-  constructor(
-    /** The flag at fault, e.g. "--peers". */
-    readonly flag: string,
-    detail: string,
-  ) {
-    super(`${flag}: ${detail}`);
-  }
-}
+} from '../kv/validate.js';
+import { UsageError } from './command.js';
 
 export interface KvServeArgs {
   id: string;
@@ -94,20 +84,20 @@ function collectFlags(argv: readonly string[]): { values: Map<ValueFlag, string>
   const booleans = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    if (!arg.startsWith('--')) throw new FlagError(arg, 'unexpected argument (flags start with --)');
+    if (!arg.startsWith('--')) throw new UsageError('unexpected argument (flags start with --)', arg);
     const eq = arg.indexOf('=');
     const flag = eq < 0 ? arg : arg.slice(0, eq);
     if ((BOOLEAN_FLAGS as readonly string[]).includes(flag)) {
-      if (eq >= 0) throw new FlagError(flag, 'takes no value');
+      if (eq >= 0) throw new UsageError('takes no value', flag);
       booleans.add(flag);
       continue;
     }
-    if (!(VALUE_FLAGS as readonly string[]).includes(flag)) throw new FlagError(flag, 'unknown flag');
-    if (values.has(flag as ValueFlag)) throw new FlagError(flag, 'given more than once');
+    if (!(VALUE_FLAGS as readonly string[]).includes(flag)) throw new UsageError('unknown flag', flag);
+    if (values.has(flag as ValueFlag)) throw new UsageError('given more than once', flag);
     let value: string | undefined;
     if (eq >= 0) value = arg.slice(eq + 1);
     else if (i + 1 < argv.length && !argv[i + 1].startsWith('--')) value = argv[++i];
-    if (value === undefined || value === '') throw new FlagError(flag, 'needs a value');
+    if (value === undefined || value === '') throw new UsageError('needs a value', flag);
     values.set(flag as ValueFlag, value);
   }
   return { values, booleans };
@@ -115,35 +105,35 @@ function collectFlags(argv: readonly string[]): { values: Map<ValueFlag, string>
 
 function required(values: Map<ValueFlag, string>, flag: ValueFlag): string {
   const value = values.get(flag);
-  if (value === undefined) throw new FlagError(flag, 'is required');
+  if (value === undefined) throw new UsageError('is required', flag);
   return value;
 }
 
 function hostPort(flag: ValueFlag, text: string, allowAnyPort: boolean): HostPort {
   const parsed = parseHostPort(text, allowAnyPort);
-  if (typeof parsed === 'string') throw new FlagError(flag, parsed);
+  if (typeof parsed === 'string') throw new UsageError(parsed, flag);
   return parsed;
 }
 
 function checkId(flag: ValueFlag, id: string): void {
   const problem = serverIdProblem(id);
-  if (problem !== null) throw new FlagError(flag, problem);
+  if (problem !== null) throw new UsageError(problem, flag);
 }
 
 function parsePeers(text: string): { id: string; address: string }[] {
   const peers: { id: string; address: string }[] = [];
   for (const item of text.split(',')) {
     const eq = item.indexOf('=');
-    if (eq < 0) throw new FlagError('--peers', `${JSON.stringify(item)} is not ID=HOST:PORT`);
+    if (eq < 0) throw new UsageError(`${JSON.stringify(item)} is not ID=HOST:PORT`, '--peers');
     const id = item.slice(0, eq);
     const address = item.slice(eq + 1);
     checkId('--peers', id);
     if (!isAdvertisable(hostPort('--peers', address, false))) {
-      throw new FlagError('--peers', `${id}'s address ${address} cannot be dialled`);
+      throw new UsageError(`${id}'s address ${address} cannot be dialled`, '--peers');
     }
-    if (peers.some((peer) => peer.id === id)) throw new FlagError('--peers', `${id} is listed twice`);
+    if (peers.some((peer) => peer.id === id)) throw new UsageError(`${id} is listed twice`, '--peers');
     if (peers.some((peer) => peer.address === address))
-      throw new FlagError('--peers', `${address} is listed twice`);
+      throw new UsageError(`${address} is listed twice`, '--peers');
     peers.push({ id, address });
   }
   return peers;
@@ -155,13 +145,13 @@ function parseTls(values: Map<ValueFlag, string>): KvServeArgs['tls'] {
   if (given === 0) return null;
   for (const [name, file] of Object.entries(files)) {
     const flag = `--tls-${name}`;
-    if (file === undefined) throw new FlagError(flag, 'is required with the other --tls-* flags');
-    if (!existsSync(file)) throw new FlagError(flag, `file ${file} does not exist`);
+    if (file === undefined) throw new UsageError('is required with the other --tls-* flags', flag);
+    if (!existsSync(file)) throw new UsageError(`file ${file} does not exist`, flag);
   }
   return files as { cert: string; key: string; ca: string };
 }
 
-/** Parses the arguments after `kv serve`; throws FlagError on the first problem. */
+/** Parses the arguments after `kv serve`; throws UsageError on the first problem. */
 export function parseServeArgs(argv: readonly string[]): KvServeArgs {
   const { values, booleans } = collectFlags(argv);
   const id = required(values, '--id');
@@ -171,35 +161,35 @@ export function parseServeArgs(argv: readonly string[]): KvServeArgs {
   const advertise = values.get('--advertise') ?? raftAddr;
   const advertised = hostPort(values.has('--advertise') ? '--advertise' : '--raft-addr', advertise, false);
   if (!isAdvertisable(advertised)) {
-    throw new FlagError('--advertise', `is required: ${raftAddr} is not an address other servers can dial`);
+    throw new UsageError(`is required: ${raftAddr} is not an address other servers can dial`, '--advertise');
   }
   const httpText = required(values, '--http-addr');
   const httpAddr = hostPort('--http-addr', httpText, true);
   // A wildcard bind is reached through the advertised host.
   const httpHost = isAdvertisable({ ...httpAddr, port: 1 }) ? httpAddr.host : advertised.host;
   const httpUrl = normalizeHttpUrl(`${httpHost.includes(':') ? `[${httpHost}]` : httpHost}:${httpAddr.port}`);
-  if (httpUrl === null) throw new FlagError('--http-addr', `${httpText} does not make an HTTP URL`);
+  if (httpUrl === null) throw new UsageError(`${httpText} does not make an HTTP URL`, '--http-addr');
   const dataDir = required(values, '--data-dir');
   const logStore = values.get('--log-store') as LogStoreKind | undefined;
   if (logStore !== undefined && !LOG_STORE_KINDS.includes(logStore)) {
-    throw new FlagError('--log-store', `must be one of ${LOG_STORE_KINDS.join(', ')}, not ${logStore}`);
+    throw new UsageError(`must be one of ${LOG_STORE_KINDS.join(', ')}, not ${logStore}`, '--log-store');
   }
 
   const peers = values.has('--peers') ? parsePeers(values.get('--peers')!) : [];
   if (peers.length > 0) {
     const self = peers.find((peer) => peer.id === id);
-    if (self === undefined) throw new FlagError('--peers', `must include this server (${id})`);
+    if (self === undefined) throw new UsageError(`must include this server (${id})`, '--peers');
     if (self.address !== advertise) {
-      throw new FlagError('--peers', `lists ${id} at ${self.address} but this server is at ${advertise}`);
+      throw new UsageError(`lists ${id} at ${self.address} but this server is at ${advertise}`, '--peers');
     }
   }
   let join: string | null = null;
   if (values.has('--join')) {
     if (peers.length > 0)
-      throw new FlagError('--join', 'cannot be combined with --peers (bootstrap or join, not both)');
+      throw new UsageError('cannot be combined with --peers (bootstrap or join, not both)', '--join');
     join = normalizeHttpUrl(values.get('--join')!);
     if (join === null)
-      throw new FlagError('--join', `${values.get('--join')} is not an http(s)://host:port URL`);
+      throw new UsageError(`${values.get('--join')} is not an http(s)://host:port URL`, '--join');
   }
   return {
     id,
@@ -228,7 +218,7 @@ function parseTuning(values: Map<ValueFlag, string>): RaftTuning {
     if (text === undefined) continue;
     const value = Number(text);
     if (!/^\d+$/.test(text) || !Number.isSafeInteger(value)) {
-      throw new FlagError(flag, `${JSON.stringify(text)} is not a non-negative integer`);
+      throw new UsageError(`${JSON.stringify(text)} is not a non-negative integer`, flag);
     }
     tuning[field] = value;
   }

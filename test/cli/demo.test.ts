@@ -1,22 +1,15 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+/**
+ * The demo's dashboard server (src/cli/demo.ts) over in-process KV servers: the page, the cluster
+ * view it aggregates from every node's /status, node controls, isolation and the key proxy.
+ */
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Clock } from '../../src/core/clock.js';
-import { httpAddressKey, encodeCommand } from '../../src/kv/commands.js';
-import { LogType } from '../../src/core/types.js';
-import {
-  childProcessLauncher,
-  Demo,
-  demoNodeSpecs,
-  type ClusterView,
-  type DemoNodeSpec,
-  type NodeProcess,
-} from '../../src/kv/demo.js';
-import { KvHttpServer } from '../../src/kv/http.js';
-import { FakeSingleNodeCluster } from './fake-cluster.js';
-import { rawRequest } from './http-helpers.js';
+import { Demo, type ClusterView } from '../../src/cli/demo.js';
+import { demoNodeSpecs, type DemoNodeSpec, type NodeProcess } from '../../src/cli/node-processes.js';
+import { httpAddressKey } from '../../src/kv/commands.js';
+import { KvHttpServer } from '../../src/kv/http/server.js';
+import { FakeSingleNodeCluster } from '../kv/fake-cluster.js';
+import { rawRequest } from '../support/raw-request.js';
 
 /** Finds `count` consecutive free ports on 127.0.0.1. */
 async function freePorts(count: number): Promise<number> {
@@ -32,17 +25,6 @@ async function freePorts(count: number): Promise<number> {
     if (free) return base;
   }
   throw new Error('no free ports');
-}
-
-function seed(cluster: FakeSingleNodeCluster, key: string, value: string) {
-  cluster.fsm.apply({
-    index: 0,
-    term: 1,
-    type: LogType.Command,
-    data: encodeCommand({ op: 'put', key, value: Buffer.from(value) }),
-    extensions: new Uint8Array(),
-    appendedAt: 0,
-  });
 }
 
 /** TEST DOUBLE: "processes" that are in-process HTTP servers over fake single-node clusters. */
@@ -91,7 +73,7 @@ class InProcessNodes {
     for (const spec of followers) {
       const cluster = this.clusters.get(spec.id)!;
       cluster.follow(leader.id, leader.raftAddr);
-      seed(cluster, httpAddressKey(leader.id), leader.httpUrl);
+      cluster.seed(httpAddressKey(leader.id), leader.httpUrl);
     }
   }
 }
@@ -122,26 +104,6 @@ const get = (path: string) => rawRequest(url, 'GET', path);
 const post = (path: string, body?: string) => rawRequest(url, 'POST', path, { body });
 const cluster = async () => (await get('/api/cluster')).json() as ClusterView;
 const node = (view: ClusterView, id: string) => view.nodes.find((candidate) => candidate.id === id)!;
-
-describe('demo node specs', () => {
-  it('start each node with the contract command line', () => {
-    const [n1] = demoNodeSpecs();
-    expect(n1.serveArgs).toEqual([
-      ...[
-        '--id',
-        'n1',
-        '--raft-addr',
-        '127.0.0.1:7001',
-        '--http-addr',
-        '127.0.0.1:8001',
-        '--data-dir',
-        join('data', 'n1'),
-      ],
-      ...['--peers', 'n1=127.0.0.1:7001,n2=127.0.0.1:7002,n3=127.0.0.1:7003', '--debug-routes'],
-    ]);
-    expect(n1.httpUrl).toBe('http://127.0.0.1:8001');
-  });
-});
 
 describe('demo server', () => {
   it('serves the dashboard page with the test hooks', async () => {
@@ -239,67 +201,6 @@ describe('demo server', () => {
     expect((await post('/api/nodes/n9/stop')).status).toBe(404);
     expect((await post('/api/nodes/n1/explode')).status).toBe(404);
     expect((await get('/nope')).status).toBe(404);
-  });
-});
-
-describe('childProcessLauncher', () => {
-  const spec = (dir: string): DemoNodeSpec => ({
-    id: 'n1',
-    raftAddr: '127.0.0.1:7001',
-    httpUrl: 'http://127.0.0.1:8001',
-    dataDir: join(dir, 'n1'),
-    serveArgs: [],
-  });
-  /** A clock whose timers fire after a short real delay, so the SIGKILL fallback does not take 3 s. */
-  const quickClock: Clock = {
-    now: () => performance.now(),
-    wallTime: () => 0,
-    setTimer(_delay, fn) {
-      const handle = setTimeout(fn, 100);
-      return { cancel: () => clearTimeout(handle) };
-    },
-  };
-
-  it('starts the CLI as a child and stops it with SIGTERM', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'raftkit-demo-'));
-    const cli = join(dir, 'cli.mjs');
-    writeFileSync(
-      cli,
-      "console.log('started', process.argv.slice(2).join(' ')); setInterval(() => {}, 1000);",
-    );
-    const child = childProcessLauncher(cli)(spec(dir));
-    child.start();
-    expect(child.running).toBe(true);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    await child.stop();
-    expect(child.running).toBe(false);
-    expect(child.lastExit).toBe('killed by SIGTERM');
-  });
-
-  it('kills a child that ignores SIGTERM', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'raftkit-demo-'));
-    const cli = join(dir, 'cli.mjs');
-    writeFileSync(cli, "process.on('SIGTERM', () => {}); console.log('ready'); setInterval(() => {}, 1000);");
-    const child = childProcessLauncher(cli, quickClock)(spec(dir));
-    child.start();
-    // Only once the handler is installed does SIGTERM go unheeded.
-    const log = `${spec(dir).dataDir}.log`;
-    for (let i = 0; i < 250 && !(existsSync(log) && readFileSync(log, 'utf8').includes('ready')); i++) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    await child.stop();
-    expect(child.lastExit).toBe('killed by SIGKILL');
-  });
-
-  it('reports a child that exits by itself', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'raftkit-demo-'));
-    const cli = join(dir, 'cli.mjs');
-    writeFileSync(cli, 'process.exit(3);');
-    const child = childProcessLauncher(cli)(spec(dir));
-    child.start();
-    for (let i = 0; i < 100 && child.running; i++) await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(child.running).toBe(false);
-    expect(child.lastExit).toBe('exit code 3');
   });
 });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { simCommand, UsageError } from '../../src/testing/sim-command.js';
+import { UsageError } from '../../src/cli/command.js';
+import { simCommand } from '../../src/cli/sim.js';
 
 async function run(argv: string[]): Promise<{ code: number; lines: string[] }> {
   const lines: string[] = [];

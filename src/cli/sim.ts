@@ -1,27 +1,41 @@
 /** `raftkit sim`: runs simulator seeds and prints one summary line (plus replay info on failure). */
-import { parseArgs } from 'node:util';
 import type { CoreFaults } from '../core/raft.js';
-import { median, replayCommand, runSeeds } from './run-seeds.js';
-import { SIMULATED_ELECTION_TIMEOUT } from './simulation.js';
+import { median, replayCommand, runSeeds } from '../testing/run-seeds.js';
+import { SIMULATED_ELECTION_TIMEOUT } from '../testing/simulation.js';
+import { integerFlag, parseFlags, UsageError, type Command } from './command.js';
 
-export async function simCommand(argv: string[], out: (line: string) => void = console.log): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      seeds: { type: 'string' },
-      seed: { type: 'string' },
-      nodes: { type: 'string' },
-      duration: { type: 'string' },
-      break: { type: 'string' },
-    },
-    strict: true,
+/** The deliberately broken cores (CoreFaults), for showing that the checker catches them. */
+const BROKEN_CORES = [
+  'commitPreviousTermEntries',
+  'voteWithoutPersist',
+  'skipUpToDateCheck',
+  'readWithoutConfirm',
+] as const;
+
+export const SIM_USAGE = `usage: raftkit sim [--seeds N] [--seed S] [--nodes 3|5] [--duration MS] [--break FAULT]
+  runs the deterministic cluster simulator (--seed S alone replays one seed); --break runs a
+  deliberately broken core to watch the checker catch it: ${BROKEN_CORES.join(', ')}`;
+
+const POSITIVE = { fallback: 0, min: 1, max: Number.MAX_SAFE_INTEGER, what: 'a positive integer' };
+
+export async function simCommand(argv: string[], out: (line: string) => void): Promise<number> {
+  const values = parseFlags(argv, {
+    seeds: { type: 'string' },
+    seed: { type: 'string' },
+    nodes: { type: 'string' },
+    duration: { type: 'string' },
+    break: { type: 'string' },
   });
   // --seed S alone replays one seed; with --seeds N it runs N seeds starting at S.
-  const firstSeed = values.seed === undefined ? 1 : positiveInt(values.seed, '--seed');
-  const seeds = positiveInt(values.seeds ?? (values.seed === undefined ? '100' : '1'), '--seeds');
-  const nodes = values.nodes === undefined ? undefined : positiveInt(values.nodes, '--nodes');
+  const firstSeed = integerFlag(values.seed, '--seed', { ...POSITIVE, fallback: 1 });
+  const seeds = integerFlag(values.seeds, '--seeds', {
+    ...POSITIVE,
+    fallback: values.seed === undefined ? 100 : 1,
+  });
+  const nodes = values.nodes === undefined ? undefined : integerFlag(values.nodes, '--nodes', POSITIVE);
   if (nodes !== undefined && nodes !== 3 && nodes !== 5) throw new UsageError('--nodes must be 3 or 5');
-  const duration = values.duration === undefined ? undefined : positiveInt(values.duration, '--duration');
+  const duration =
+    values.duration === undefined ? undefined : integerFlag(values.duration, '--duration', POSITIVE);
   const faults = values.break === undefined ? undefined : brokenCore(values.break);
   const summary = await runSeeds({
     seeds,
@@ -50,28 +64,15 @@ export async function simCommand(argv: string[], out: (line: string) => void = c
   return summary.failures.length === 0 ? 0 : 1;
 }
 
-/** The deliberately broken cores (CoreFaults), for showing that the checker catches them. */
-const BROKEN_CORES = [
-  'commitPreviousTermEntries',
-  'voteWithoutPersist',
-  'skipUpToDateCheck',
-  'readWithoutConfirm',
-] as const;
+export const sim: Command = {
+  name: 'sim',
+  usage: SIM_USAGE,
+  run: (argv, io) => simCommand(argv, (line) => io.stdout.write(`${line}\n`)),
+};
 
 function brokenCore(name: string): CoreFaults {
   if (!(BROKEN_CORES as readonly string[]).includes(name)) {
     throw new UsageError(`--break must be one of ${BROKEN_CORES.join(', ')}`);
   }
   return { [name]: true };
-}
-
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
-
-function positiveInt(text: string, flag: string): number {
-  const value = Number(text);
-  if (!Number.isSafeInteger(value) || value <= 0)
-    throw new UsageError(`${flag} must be a positive integer, got "${text}"`);
-  return value;
 }

@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { keyPath, kvRequest } from '../../src/kv/client.js';
+import { keyPath, kvRequest } from '../../src/cli/service-client.js';
 import { freePorts } from '../kit/helpers.js';
 
 const CLI = resolve('dist/cli.js');

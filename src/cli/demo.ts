@@ -2,56 +2,25 @@
  * `raftkit demo`: three local KV nodes as child processes, and the live dashboard that shows them
  * and lets people stop, start, isolate and heal nodes, move leadership and read and write keys.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { Clock } from '../core/clock.js';
-import { systemClock } from '../platform/clock.js';
-import { kvRequest } from './client.js';
+import { systemClock, type Clock } from '../index.js';
+import type { StatusBody } from '../kv/contract.js';
+import { loadDashboardHtml } from '../kv/dashboard-page.js';
+import { closeServer, HttpError, listen, readBody, sendJson } from '../kv/http/io.js';
+import {
+  childProcessLauncher,
+  defaultCliPath,
+  demoNodeSpecs,
+  type DemoNodeSpec,
+  type NodeLauncher,
+  type NodeProcess,
+  type NodeSpecOptions,
+} from './node-processes.js';
+import { kvRequest } from './service-client.js';
 
-export interface DemoNodeSpec {
-  id: string;
-  raftAddr: string;
-  httpUrl: string;
-  dataDir: string;
-  /** The `kv serve` arguments that start this node. */
-  serveArgs: string[];
-}
-
-/** A node's process, as the orchestrator controls it. */
-export interface NodeProcess {
-  readonly running: boolean;
-  /** Why the process last ended, e.g. "exit code 1"; null while running or never started. */
-  readonly lastExit: string | null;
-  start(): void;
-  stop(): Promise<void>;
-}
-
-export type NodeLauncher = (spec: DemoNodeSpec) => NodeProcess;
-
-/** A node that is a real child process: it can also be sent signals (SIGKILL, SIGSTOP, ...). */
-export interface ChildNodeProcess extends NodeProcess {
-  /** Sends `signal` to the running process (nothing when it is not running). */
-  signal(signal: NodeJS.Signals): void;
-  /** Resolves when the current process has exited (at once when none runs). */
-  exited(): Promise<void>;
-}
-
-export interface DemoOptions {
-  nodes?: number;
-  host?: string;
-  raftBasePort?: number;
-  httpBasePort?: number;
-  /** Explicit ports per node (instead of consecutive ones from the base ports). */
-  raftPorts?: readonly number[];
-  httpPorts?: readonly number[];
-  /** More `kv serve` flags for every node (tuning, --log-store, ...). */
-  extraServeArgs?: readonly string[];
+export interface DemoOptions extends NodeSpecOptions {
   dashboardPort?: number;
-  dataRoot?: string;
   /** Delete the data directories first, for a fresh cluster. */
   fresh?: boolean;
   /** How nodes are started; child processes of `node <cliPath> kv serve ...` by default. */
@@ -61,18 +30,7 @@ export interface DemoOptions {
   log?: (line: string) => void;
 }
 
-interface NodeStatus {
-  id: string;
-  state: string;
-  term: number;
-  leader: { id: string; address: string; http: string };
-  lastIndex: number;
-  commitIndex: number;
-  appliedIndex: number;
-  lastSnapshotIndex: number;
-  configuration: { id: string; address: string; suffrage: string }[];
-}
-
+/** One node as the dashboard shows it: what the demo knows of its process, and its /status. */
 export interface NodeView {
   id: string;
   http: string;
@@ -81,7 +39,7 @@ export interface NodeView {
   lastExit: string | null;
   isolated: boolean;
   reachable: boolean;
-  status: NodeStatus | null;
+  status: StatusBody | null;
   error: string | null;
 }
 
@@ -101,137 +59,8 @@ interface DemoNode {
 
 const STATUS_TIMEOUT_MS = 500;
 const VIEW_MAX_AGE_MS = 100;
-const STOP_GRACE_MS = 3000;
-
-/** Builds the node specs of the demo: n1..nN on consecutive ports. */
-export function demoNodeSpecs(options: DemoOptions = {}): DemoNodeSpec[] {
-  const count = options.nodes ?? 3;
-  const host = options.host ?? '127.0.0.1';
-  const raftBase = options.raftBasePort ?? 7001;
-  const httpBase = options.httpBasePort ?? 8001;
-  const dataRoot = options.dataRoot ?? './data';
-  const ids = Array.from({ length: count }, (_, i) => `n${i + 1}`);
-  const raftPort = (i: number) => options.raftPorts?.[i] ?? raftBase + i;
-  const httpPort = (i: number) => options.httpPorts?.[i] ?? httpBase + i;
-  const peers = ids.map((id, i) => `${id}=${host}:${raftPort(i)}`).join(',');
-  return ids.map((id, i) => {
-    const raftAddr = `${host}:${raftPort(i)}`;
-    const httpAddr = `${host}:${httpPort(i)}`;
-    const dataDir = join(dataRoot, id);
-    return {
-      id,
-      raftAddr,
-      httpUrl: `http://${httpAddr}`,
-      dataDir,
-      serveArgs: [
-        ...['--id', id, '--raft-addr', raftAddr, '--http-addr', httpAddr, '--data-dir', dataDir],
-        ...['--peers', peers, '--debug-routes'],
-        ...(options.extraServeArgs ?? []),
-      ],
-    };
-  });
-}
-
-/** Runs `node <cliPath> kv serve ...`, its output appended to <dataDir>.log. */
-export function childProcessLauncher(
-  cliPath: string,
-  clock: Clock = systemClock,
-): (spec: DemoNodeSpec) => ChildNodeProcess {
-  return (spec) => {
-    let child: ChildProcess | null = null;
-    let lastExit: string | null = null;
-    let exited: Promise<void> = Promise.resolve();
-    return {
-      get running() {
-        return child !== null;
-      },
-      get lastExit() {
-        return lastExit;
-      },
-      start() {
-        if (child !== null) return;
-        mkdirSync(spec.dataDir, { recursive: true });
-        const logFd = openSync(`${spec.dataDir}.log`, 'a');
-        // The IPC channel closes when this process dies, however it dies: the node then stops too.
-        const started = spawn(process.execPath, [cliPath, 'kv', 'serve', ...spec.serveArgs], {
-          stdio: ['ignore', logFd, logFd, 'ipc'],
-        });
-        closeSync(logFd);
-        child = started;
-        lastExit = null;
-        exited = new Promise((resolve) => {
-          started.once('exit', (code, signal) => {
-            lastExit = signal !== null ? `killed by ${signal}` : `exit code ${code}`;
-            if (child === started) child = null;
-            resolve();
-          });
-          started.once('error', (error) => {
-            lastExit = `failed to start: ${error.message}`;
-            if (child === started) child = null;
-            resolve();
-          });
-        });
-      },
-      signal(signal) {
-        child?.kill(signal);
-      },
-      exited() {
-        return exited;
-      },
-      async stop() {
-        const running = child;
-        if (running === null) return;
-        running.kill('SIGCONT'); // a paused process cannot stop
-        running.kill('SIGTERM');
-        const timer = clock.setTimer(STOP_GRACE_MS, () => running.kill('SIGKILL'));
-        await exited;
-        timer.cancel();
-      },
-    };
-  };
-}
-
-function defaultCliPath(): string {
-  // dist/kv/demo.js sits next to dist/cli.js.
-  return fileURLToPath(new URL('../cli.js', import.meta.url));
-}
-
-/** The dashboard page: next to this module once copied by the build, else in the source tree. */
-export function loadDashboardHtml(): string {
-  const candidates = [
-    new URL('./dashboard/index.html', import.meta.url),
-    new URL('../../src/kv/dashboard/index.html', import.meta.url),
-  ];
-  for (const candidate of candidates) {
-    try {
-      return readFileSync(candidate, 'utf8');
-    } catch {
-      // Try the next place.
-    }
-  }
-  throw new Error(`dashboard page not found (looked in ${candidates.map((url) => url.pathname).join(', ')})`);
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
-function readBody(req: IncomingMessage, limit = 1024 * 1024): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    req.on('data', (chunk: Buffer) => {
-      total += chunk.length;
-      if (total <= limit) chunks.push(chunk);
-    });
-    req.once('end', () =>
-      total > limit ? reject(new Error('body too large')) : resolve(Buffer.concat(chunks)),
-    );
-    req.once('error', reject);
-  });
-}
+/** Largest body the dashboard forwards to a node. */
+const MAX_BODY_BYTES = 1024 * 1024;
 
 export class Demo {
   private readonly nodes: DemoNode[];
@@ -271,26 +100,23 @@ export class Demo {
     }
     const server = createServer((req, res) => {
       this.handle(req, res).catch((error: unknown) => {
-        if (!res.headersSent) sendJson(res, 500, { error: String(error) });
+        if (res.headersSent) return;
+        if (error instanceof HttpError) sendJson(res, error.status, { error: error.message }, error.headers);
+        else sendJson(res, 500, { error: String(error) });
       });
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (error: NodeJS.ErrnoException) =>
-        reject(
-          error.code === 'EADDRINUSE'
-            ? new Error(
-                `dashboard port ${this.host}:${this.dashboardPort} is already in use (another demo running?)`,
-              )
-            : error,
-        ),
+    let port: number;
+    try {
+      ({ port } = await listen(server, this.dashboardPort, this.host));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+      throw new Error(
+        `dashboard port ${this.host}:${this.dashboardPort} is already in use (another demo running?)`,
+        { cause: error },
       );
-      server.listen(this.dashboardPort, this.host, () => {
-        resolve();
-      });
-    });
+    }
     this.server = server;
     for (const node of this.nodes) node.process.start();
-    const { port } = server.address() as AddressInfo;
     return `http://${this.host}:${port}`;
   }
 
@@ -298,12 +124,7 @@ export class Demo {
     await Promise.all(this.nodes.map((node) => node.process.stop()));
     const server = this.server;
     this.server = null;
-    if (server !== null) {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-    }
+    if (server !== null) await closeServer(server);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -318,11 +139,11 @@ export class Demo {
     const control = /^\/api\/nodes\/([^/]+)\/(stop|start|isolate|heal)$/.exec(path);
     if (control !== null && method === 'POST') return this.control(res, control[1], control[2]);
     if (path === '/api/transfer' && method === 'POST') {
-      const body = await readBody(req);
+      const body = await readBody(req, MAX_BODY_BYTES);
       return this.proxy(res, 'POST', '/cluster/transfer', body.length > 0 ? body : Buffer.from('{}'));
     }
     if (path.startsWith('/api/kv/') && ['GET', 'PUT', 'DELETE'].includes(method)) {
-      const body = method === 'PUT' ? await readBody(req) : undefined;
+      const body = method === 'PUT' ? await readBody(req, MAX_BODY_BYTES) : undefined;
       return this.proxy(res, method, url.slice('/api'.length), body);
     }
     sendJson(res, 404, { error: `no route for ${method} ${path}` });
@@ -425,7 +246,7 @@ export class Demo {
     if (!view.running) return view;
     try {
       const response = await this.fetchWithTimeout(`${node.spec.httpUrl}/status`, 'GET');
-      view.status = (await response.json()) as NodeStatus;
+      view.status = (await response.json()) as StatusBody;
       view.reachable = true;
     } catch (error) {
       view.error =

@@ -6,8 +6,9 @@
 import { existsSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ChaosUsageError, formatChaosReport, parseChaosArgs } from '../../src/kv/chaos-command.js';
-import { runChaos } from '../../src/kv/chaos.js';
+import { formatChaosReport, parseChaosArgs } from '../../src/cli/chaos-command.js';
+import { runChaos } from '../../src/cli/chaos.js';
+import { UsageError } from '../../src/cli/command.js';
 
 const cliPath = resolve('dist/cli.js');
 
@@ -58,7 +59,7 @@ describe('raftkit chaos', () => {
       ['--break', 'votes'],
       ['--what'],
     ]) {
-      expect(() => parseChaosArgs(argv)).toThrow(ChaosUsageError);
+      expect(() => parseChaosArgs(argv)).toThrow(UsageError);
     }
   });
 });

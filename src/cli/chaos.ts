@@ -18,17 +18,22 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { Clock } from '../core/clock.js';
-import { sleep, systemClock } from '../platform/clock.js';
+import { sleep, systemClock, type Clock } from '../index.js';
+import type { StatusBody } from '../kv/contract.js';
 import {
   checkKvLinearizability,
   type KvOperation,
   type LinearizabilityReport,
 } from '../testing/linearizability.js';
 import { SeededRandom } from '../testing/prng.js';
-import { childProcessLauncher, demoNodeSpecs, type ChildNodeProcess, type DemoNodeSpec } from './demo.js';
-import { freePorts } from './ports.js';
+import { freePorts } from './free-ports.js';
+import {
+  childProcessLauncher,
+  defaultCliPath,
+  demoNodeSpecs,
+  type ChildNodeProcess,
+  type DemoNodeSpec,
+} from './node-processes.js';
 
 /**
  * kill: SIGKILL one server (the leader half the time), restart it later; pause: SIGSTOP one, then
@@ -191,7 +196,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
     for (const spec of specs) {
       const outcome = await request(spec, 'GET', '/status');
       if (!('status' in outcome) || outcome.status !== 200) continue;
-      const id = (JSON.parse(outcome.body) as { leader: { id: string } }).leader.id;
+      const id = (JSON.parse(outcome.body) as StatusBody).leader.id;
       const index = specs.findIndex((s) => s.id === id);
       if (index >= 0) return index;
     }
@@ -302,9 +307,4 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
     if (clean && options.keep !== true && options.dir === undefined)
       rmSync(root, { recursive: true, force: true });
   }
-}
-
-function defaultCliPath(): string {
-  // dist/kv/chaos.js sits next to dist/cli.js.
-  return fileURLToPath(new URL('../cli.js', import.meta.url));
 }

@@ -1,36 +1,41 @@
 /**
- * `raftkit kv serve`: one member of the replicated KV service. It wires the KV state machine and
- * HTTP API to a durable Raft server (LMDB log, file snapshots, TCP or TLS transport), bootstraps
- * from --peers or joins through --join, publishes its HTTP address whenever it leads, and shuts
+ * `raftkit kv serve`: one member of the replicated KV service as a process. It turns the flags
+ * into a durable Raft server (WAL or LMDB log, file snapshots, TCP or TLS transport), bootstraps
+ * from --peers or joins through --join, starts the KV service on it (src/kv/service.ts), and shuts
  * down gracefully on SIGTERM/SIGINT. Restarting it with the same --data-dir brings its state back.
  */
-import { ErrInvalidConfig } from '../core/errors.js';
 import { pino } from 'pino';
-import type { Clock } from '../core/clock.js';
-import { ErrRaftShutdown } from '../core/errors.js';
-import { RaftState, ServerSuffrage } from '../core/types.js';
-import { recoverFromPeersJson } from '../kit/peers-json.js';
-import { openNodeStorage, type NodeStorage } from '../kit/storage.js';
-import { sleep, systemClock } from '../platform/clock.js';
-import { bootstrapCluster, hasExistingState } from '../raft/bootstrap.js';
-import { defaultConfig, type Config } from '../raft/config.js';
-import type { Logger } from '../raft/logger.js';
-import { Raft } from '../raft/raft.js';
-import { newTcpTransport, newTlsTransport } from '../transport/tcp.js';
-import type { Transport } from '../transport/types.js';
-import { joinCluster } from './client.js';
-import { KvFsm } from './fsm.js';
-import { announceHttpAddress, KvHttpServer } from './http.js';
-import { RaftKvCluster, type BlockingTransport } from './raft-cluster.js';
-import { FlagError, parseServeArgs, SERVE_USAGE, type KvServeArgs } from './serve-args.js';
+import {
+  bootstrapCluster,
+  defaultConfig,
+  ErrInvalidConfig,
+  hasExistingState,
+  newTcpTransport,
+  newTlsTransport,
+  openNodeStorage,
+  Raft,
+  RaftState,
+  recoverFromPeersJson,
+  ServerSuffrage,
+  systemClock,
+  type Clock,
+  type Config,
+  type Logger,
+  type NodeStorage,
+  type Transport,
+} from '../index.js';
+import { KvFsm } from '../kv/fsm.js';
+import type { KvHttpServer } from '../kv/http/server.js';
+import { startKvService } from '../kv/service.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CliIo, type Command } from './command.js';
+import { parseServeArgs, SERVE_USAGE, type KvServeArgs } from './serve-args.js';
+import { joinCluster } from './service-client.js';
 
 /** Connections pooled per peer and the transport's I/O deadline (raftKit's values). */
 const TRANSPORT_MAX_POOL = 3;
 const TRANSPORT_TIMEOUT_MS = 10_000;
 /** How long --join keeps asking before the server gives up and exits. */
 const DEFAULT_JOIN_TIMEOUT_MS = 30_000;
-/** Pause between attempts to publish the HTTP address while leading. */
-const ANNOUNCE_RETRY_MS = 500;
 
 export interface KvServeOptions {
   /** Structured logger; JSON lines on stdout (pino) tagged with the server ID by default. */
@@ -58,10 +63,6 @@ export function defaultServeLogger(id: string): Logger {
   return pino({ base: { node: id }, level: process.env.RAFTKIT_LOG_LEVEL ?? 'info' });
 }
 
-function hasBlockPeers(transport: Transport): transport is Transport & BlockingTransport {
-  return typeof (transport as Partial<BlockingTransport>).blockPeers === 'function';
-}
-
 async function openTransport(args: KvServeArgs, clock: Clock, logger: Logger): Promise<Transport> {
   const options = { clock, logger, localId: args.id };
   if (args.tls === null) {
@@ -77,44 +78,6 @@ async function openTransport(args: KvServeArgs, clock: Clock, logger: Logger): P
   );
 }
 
-/**
- * Publishes the HTTP address each time this server becomes leader, retrying while it still leads,
- * so that followers can redirect clients here.
- */
-function watchLeadership(
-  raft: Raft,
-  cluster: RaftKvCluster,
-  fsm: KvFsm,
-  httpUrl: string,
-  clock: Clock,
-  logger: Logger,
-): void {
-  let running = false;
-  const announce = async () => {
-    if (running) return;
-    running = true;
-    try {
-      while (raft.state === RaftState.Leader) {
-        try {
-          if (await announceHttpAddress(cluster, fsm, httpUrl))
-            logger.info({ http: httpUrl }, 'kv: published HTTP address');
-          return;
-        } catch (error) {
-          if (error instanceof ErrRaftShutdown) return;
-          logger.warn({ error: String(error) }, 'kv: could not publish HTTP address; retrying');
-          await sleep(clock, ANNOUNCE_RETRY_MS);
-        }
-      }
-    } finally {
-      running = false;
-    }
-  };
-  raft.on('leadership', (isLeader: boolean) => {
-    if (isLeader) void announce();
-  });
-  if (raft.state === RaftState.Leader) void announce();
-}
-
 /** Starts one KV server; rejects with ErrDataDir (src/kit/storage.ts) when the data directory is unusable. */
 export async function startKvServer(args: KvServeArgs, options: KvServeOptions = {}): Promise<KvServer> {
   const clock = options.clock ?? systemClock;
@@ -122,7 +85,6 @@ export async function startKvServer(args: KvServeArgs, options: KvServeOptions =
   const storage = await openNodeStorage(args.dataDir, { clock, logger, logStore: args.logStore });
   let transport: Transport | undefined;
   let raft: Raft | undefined;
-  let http: KvHttpServer | undefined;
   try {
     transport = await openTransport(args, clock, logger);
     const config: Config = {
@@ -145,18 +107,18 @@ export async function startKvServer(args: KvServeArgs, options: KvServeOptions =
       transport,
       clock,
     });
-    const cluster = new RaftKvCluster(raft, hasBlockPeers(transport) ? transport : null);
-    http = new KvHttpServer({
-      cluster,
+    const service = await startKvService({
+      raft,
       fsm,
+      transport,
+      httpAddr: args.httpAddr,
+      httpUrl: args.httpUrl,
       debugRoutes: args.debugRoutes,
       debugStaleReads: args.debugStaleReads,
       logger,
       clock,
     });
-    const listening = await http.listen(args.httpAddr.port, args.httpAddr.host);
-    const httpUrl = args.httpAddr.port === 0 ? withPortOf(args.httpUrl, listening) : args.httpUrl;
-    watchLeadership(raft, cluster, fsm, httpUrl, clock, logger);
+    const httpUrl = service.httpUrl;
     logger.info(
       { raft: args.advertise, http: httpUrl, dataDir: args.dataDir, existingState: existing },
       'kv: serving',
@@ -169,9 +131,8 @@ export async function startKvServer(args: KvServeArgs, options: KvServeOptions =
             { clock, timeout: options.joinTimeout ?? DEFAULT_JOIN_TIMEOUT_MS },
           )
         : Promise.resolve();
-    return makeServer(args.id, httpUrl, raft, fsm, http, joined, storage);
+    return makeServer(args.id, httpUrl, raft, fsm, service.http, joined, storage);
   } catch (error) {
-    await http?.close().catch(() => {});
     if (raft !== undefined) await raft.shutdown().catch(() => {});
     else await transport?.close().catch(() => {});
     await storage.close().catch(() => {});
@@ -199,12 +160,6 @@ async function bootstrapIfNew(
   const servers = args.peers.map(({ id, address }) => ({ id, address, suffrage: ServerSuffrage.Voter }));
   await bootstrapCluster(config, storage.logStore, storage.logStore, storage.snapshotStore, { servers });
   logger.info({ peers: args.peers }, 'kv: bootstrapped a new cluster');
-}
-
-function withPortOf(url: string, listening: string): string {
-  const published = new URL(url);
-  published.port = new URL(listening).port;
-  return published.origin;
 }
 
 function makeServer(
@@ -237,43 +192,36 @@ function makeServer(
   };
 }
 
-export interface ServeIo {
-  stderr: { write(chunk: string): unknown };
-}
-
 /**
  * The `raftkit kv serve` command: runs until SIGTERM/SIGINT (or until the demo that started it goes
  * away), then shuts down gracefully. Exit codes: 0 after a clean stop, 2 for bad flags, 1 when the
  * server cannot start (unusable data directory, address in use), its join fails, or Raft stops.
  */
-export async function runKvServe(argv: readonly string[], io: ServeIo = process): Promise<number> {
-  let args: KvServeArgs;
-  try {
-    args = parseServeArgs(argv);
-  } catch (error) {
-    if (!(error instanceof FlagError)) throw error;
-    io.stderr.write(`raftkit kv serve: ${error.message}\n${SERVE_USAGE}\n`);
-    return 2;
-  }
-  const logger = defaultServeLogger(args.id);
-  let server: KvServer;
-  try {
-    server = await startKvServer(args, { logger });
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    io.stderr.write(`raftkit kv serve: cannot start ${args.id}: ${message}\n`);
-    // Tuning flags that make an invalid Raft config are usage errors too.
-    return error instanceof ErrInvalidConfig ? 2 : 1;
-  }
-  const outcome = await waitForStop(server);
-  logger.info({ reason: outcome ?? 'asked to stop' }, 'kv: shutting down');
-  await server.close();
-  logger.info({}, 'kv: stopped');
-  // The demo's IPC channel would keep this process alive.
-  if (process.connected) process.disconnect();
-  if (outcome !== null) io.stderr.write(`raftkit kv serve: ${args.id}: ${outcome}\n`);
-  return outcome === null ? 0 : 1;
-}
+export const kvServe: Command = {
+  name: 'kv serve',
+  usage: SERVE_USAGE,
+  async run(argv: string[], io: CliIo): Promise<number> {
+    const args = parseServeArgs(argv);
+    const logger = defaultServeLogger(args.id);
+    let server: KvServer;
+    try {
+      server = await startKvServer(args, { logger });
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      io.stderr.write(`raftkit kv serve: cannot start ${args.id}: ${message}\n`);
+      // Tuning flags that make an invalid Raft config are usage errors too.
+      return error instanceof ErrInvalidConfig ? EXIT_USAGE : EXIT_FAILED;
+    }
+    const outcome = await waitForStop(server);
+    logger.info({ reason: outcome ?? 'asked to stop' }, 'kv: shutting down');
+    await server.close();
+    logger.info({}, 'kv: stopped');
+    // The demo's IPC channel would keep this process alive.
+    if (process.connected) process.disconnect();
+    if (outcome !== null) io.stderr.write(`raftkit kv serve: ${args.id}: ${outcome}\n`);
+    return outcome === null ? EXIT_OK : EXIT_FAILED;
+  },
+};
 
 /** Resolves null on a requested stop, or the reason the server has to stop on its own. */
 function waitForStop(server: KvServer): Promise<string | null> {

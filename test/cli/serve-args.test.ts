@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FlagError, parseServeArgs } from '../../src/kv/serve-args.js';
+import { UsageError } from '../../src/cli/command.js';
+import { parseServeArgs } from '../../src/cli/serve-args.js';
 
 const base = [
   '--id',
@@ -16,11 +17,11 @@ const base = [
 ];
 const peers = 'n1=127.0.0.1:7001,n2=127.0.0.1:7002,n3=127.0.0.1:7003';
 
-function flagError(argv: string[]): FlagError {
+function flagError(argv: string[]): UsageError {
   try {
     parseServeArgs(argv);
   } catch (error) {
-    if (error instanceof FlagError) return error;
+    if (error instanceof UsageError) return error;
     throw error;
   }
   throw new Error(`parsed without error: ${argv.join(' ')}`);

@@ -1,6 +1,6 @@
 /**
  * The KV service's HTTP contract against the REAL runtime: three in-process `kv serve` servers
- * (real Raft, LMDB, file snapshots, loopback TCP). test/kv/serve-cli.test.ts runs the command itself.
+ * (real Raft, LMDB, file snapshots, loopback TCP). test/cli/serve-command.test.ts runs the command itself.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,11 +8,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RaftState } from '../../src/core/types.js';
 import { silentLogger } from '../../src/raft/logger.js';
-import { startKvServer, type KvServer } from '../../src/kv/serve.js';
-import { parseServeArgs } from '../../src/kv/serve-args.js';
+import { startKvServer, type KvServer } from '../../src/cli/serve.js';
+import { parseServeArgs } from '../../src/cli/serve-args.js';
 import { FAST_CONFIG, freePorts, waitFor } from '../kit/helpers.js';
 import { hasOpenssl, makeTestPki } from '../transport/certs.js';
-import { rawRequest, type RawResponse } from './http-helpers.js';
+import { rawRequest, type RawResponse } from '../support/raw-request.js';
 import type { NetworkTransport } from '../../src/transport/net.js';
 
 interface Spec {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { keyPath, kvRequest } from '../../src/cli/service-client.js';
+import type { StatusBody } from '../../src/kv/contract.js';
 import { freePorts } from '../kit/helpers.js';
 
 const CLI = resolve('dist/cli.js');
@@ -165,7 +166,7 @@ describe('raftkit kv serve: SIGKILL under load', () => {
       for (;;) {
         for (const node of nodes) {
           const status = await fetch(`${node.http}/status`).then(
-            (r) => r.json() as Promise<{ leader: { id: string } }>,
+            (r) => r.json() as Promise<StatusBody>,
             () => null,
           );
           // An unknown leader is reported as id ''.

@@ -21,7 +21,7 @@ describe('core purity rules', () => {
     ['export const r = Math.random();', 'no-restricted-properties'],
     ['export const p = Promise.resolve(1);', 'no-restricted-globals'],
     ['export async function f(): Promise<number> { return 1; }', 'no-restricted-syntax'],
-    ["import { Raft } from '../raft/raft.js';\nexport type R = Raft;", 'no-restricted-imports'],
+    ["import { Raft } from '../raft/raft.js';\nexport type R = Raft;", 'raftkit/layer-imports'],
   ])(
     'refuses %s',
     async (code, rule) => {

@@ -1,4 +1,4 @@
 import { describe } from 'vitest';
-import { seedRangeTest } from './sim-range.js';
+import { seedRangeTest } from './seed-range.js';
 
 describe('simulator, second half of the CI seeds', () => seedRangeTest(151, 150));

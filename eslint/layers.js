@@ -57,22 +57,24 @@ const layerImports = {
     schema: [],
   },
   create(context) {
-    const srcDir = SRC_DIR;
-    const fromPath = relative(srcDir, context.filename).split(sep).join('/');
+    const fromPath = relative(SRC_DIR, context.filename).split(sep).join('/');
     if (fromPath.startsWith('..')) return {};
     const fromLayer = layerOf(fromPath);
     const layer = LAYERS[fromLayer];
 
+    if (layer === undefined) {
+      return {
+        Program: (node) =>
+          context.report({
+            node,
+            message: `src/${fromLayer} is not a layer: add it to the table in eslint/layers.js`,
+          }),
+      };
+    }
+
     /** @param {import('estree').Node} node @param {unknown} source */
     const check = (node, source) => {
       if (typeof source !== 'string') return;
-      if (layer === undefined) {
-        context.report({
-          node,
-          message: `src/${fromLayer} is not a layer: add it to the table in eslint/layers.js`,
-        });
-        return;
-      }
       if (!source.startsWith('.')) {
         const builtin = source.startsWith('node:') || NODE_BUILTINS.has(source.split('/')[0]);
         if (layer.nodeBuiltinsOnly && !builtin) {
@@ -83,7 +85,7 @@ const layerImports = {
         }
         return;
       }
-      const target = relative(srcDir, resolve(dirname(context.filename), source))
+      const target = relative(SRC_DIR, resolve(dirname(context.filename), source))
         .split(sep)
         .join('/')
         .replace(/\.js$/, '.ts');

@@ -8,16 +8,8 @@ export const CHAOS_USAGE = `usage: raftkit chaos [--nodes 3|5] [--duration SECON
 
 export function parseChaosArgs(argv: string[]): ChaosOptions {
   const values = parseFlags(argv, {
-    nodes: { type: 'string' },
-    duration: { type: 'string' },
-    seed: { type: 'string' },
-    clients: { type: 'string' },
-    keys: { type: 'string' },
-    faults: { type: 'string' },
-    'log-store': { type: 'string' },
-    dir: { type: 'string' },
-    keep: { type: 'boolean' },
-    break: { type: 'string' },
+    values: ['nodes', 'duration', 'seed', 'clients', 'keys', 'faults', 'log-store', 'dir', 'break'],
+    switches: ['keep'],
   });
   const nodes = integerFlag(values.nodes, '--nodes', { fallback: 3, min: 3, max: 5 });
   if (nodes === 4) throw new UsageError('--nodes must be 3 or 5');

@@ -41,15 +41,18 @@ export class UsageError extends Error {
   }
 }
 
-type FlagKinds = Record<string, { type: 'string' | 'boolean' }>;
-export type FlagValues<Kinds extends FlagKinds> = {
-  [Flag in keyof Kinds]?: Kinds[Flag]['type'] extends 'boolean' ? boolean : string;
-};
-
-/** node:util's parseArgs, strict, with its errors as UsageErrors. */
-export function parseFlags<const Kinds extends FlagKinds>(argv: string[], kinds: Kinds): FlagValues<Kinds> {
+/** node:util's parseArgs, strict, with its errors as UsageErrors: `--name value` flags and `--name` switches. */
+export function parseFlags<const Value extends string, const Switch extends string = never>(
+  argv: string[],
+  flags: { values: readonly Value[]; switches?: readonly Switch[] },
+): { [Flag in Value]?: string } & { [Flag in Switch]?: boolean } {
+  const options: Record<string, { type: 'string' | 'boolean' }> = {};
+  for (const name of flags.values) options[name] = { type: 'string' };
+  for (const name of flags.switches ?? []) options[name] = { type: 'boolean' };
   try {
-    return parseArgs({ args: argv, options: kinds, strict: true }).values as FlagValues<Kinds>;
+    return parseArgs({ args: argv, options, strict: true }).values as { [Flag in Value]?: string } & {
+      [Flag in Switch]?: boolean;
+    };
   } catch (error) {
     throw new UsageError((error as Error).message);
   }

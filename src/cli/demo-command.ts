@@ -10,11 +10,8 @@ const PORT = { min: 1, max: 65533, what: 'a port number (1-65533)' };
 
 export function parseDemoArgs(argv: string[]): DemoOptions {
   const values = parseFlags(argv, {
-    port: { type: 'string' },
-    'raft-port': { type: 'string' },
-    'http-port': { type: 'string' },
-    'data-dir': { type: 'string' },
-    fresh: { type: 'boolean' },
+    values: ['port', 'raft-port', 'http-port', 'data-dir'],
+    switches: ['fresh'],
   });
   const dataDir = values['data-dir'];
   if (dataDir === '') throw new UsageError('--data-dir needs a value');

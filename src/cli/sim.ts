@@ -19,13 +19,7 @@ export const SIM_USAGE = `usage: raftkit sim [--seeds N] [--seed S] [--nodes 3|5
 const POSITIVE = { fallback: 0, min: 1, max: Number.MAX_SAFE_INTEGER, what: 'a positive integer' };
 
 export async function simCommand(argv: string[], out: (line: string) => void): Promise<number> {
-  const values = parseFlags(argv, {
-    seeds: { type: 'string' },
-    seed: { type: 'string' },
-    nodes: { type: 'string' },
-    duration: { type: 'string' },
-    break: { type: 'string' },
-  });
+  const values = parseFlags(argv, { values: ['seeds', 'seed', 'nodes', 'duration', 'break'] });
   // --seed S alone replays one seed; with --seeds N it runs N seeds starting at S.
   const firstSeed = integerFlag(values.seed, '--seed', { ...POSITIVE, fallback: 1 });
   const seeds = integerFlag(values.seeds, '--seeds', {

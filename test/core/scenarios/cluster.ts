@@ -17,7 +17,7 @@ import type {
   Write,
 } from '../../../src/core/ready.js';
 import { LogType, type Configuration, type LogEntry } from '../../../src/core/types.js';
-import { codec, initialLog } from '../harness.js';
+import { codec } from '../harness.js';
 import { CoreAdapter, type NodeOptions } from './core-adapter.js';
 import type { Envelope } from './envelope.js';
 import {
@@ -38,8 +38,7 @@ interface Snapshot {
   configurationIndex: number;
 }
 
-
-export class Node {
+export class ClusterNode {
   /** The log as the runtime's entry cache sees it: a Ready's entries are readable at once. */
   readonly log = new Map<number, LogEntry>();
   snapshot: Snapshot | null = null;
@@ -57,7 +56,7 @@ export class Node {
 }
 
 export class Cluster {
-  private readonly nodes = new Map<string, Node>();
+  private readonly nodes = new Map<string, ClusterNode>();
   private network: Envelope[] = [];
   /** Requests delivered and not yet answered, by the rpcId the receiver was given. */
   private readonly inbound = new Map<number, Omit<Envelope, 'response'>>();
@@ -87,20 +86,22 @@ export class Cluster {
     for (let i = 0; i < count; i++) {
       const id = String(this.nodes.size + 1);
       const core = CoreAdapter.create(id, { ...options, ...this.defaults });
-      const node = new Node(id, core);
-      if (options.voters) {
-        for (const entry of initialLog(core.status().configuration)) node.log.set(entry.index, entry);
-        node.hardState = { term: 1, vote: null, commit: 1 };
-        node.applied = 1;
-      }
+      const node = new ClusterNode(id, core);
+      for (const entry of core.initialLog) node.log.set(entry.index, entry);
+      const { term, commit } = core.status();
+      node.hardState = { term, vote: null, commit };
+      node.applied = commit;
       this.nodes.set(id, node);
+      // Start-up's only output is the configuration event, which the status line shows.
       core.ready();
+      // As if the node had been up for a while: past the vote-refusing quiet period after a start,
+      // and before its election timer (which fires half-way between 1 and 2 election timeouts).
       core.tick(core.electionTimeout);
       this.printStatus(node);
     }
   }
 
-  node(id: string): Node {
+  node(id: string): ClusterNode {
     const node = this.nodes.get(id);
     if (!node) throw new Error(`no node ${id}`);
     return node;
@@ -111,7 +112,7 @@ export class Cluster {
   }
 
   /** Runs an input on a node's core, prints what it raised, and handles the Ready it produced. */
-  run<T>(node: Node, input: (core: CoreAdapter) => T): T | undefined {
+  run<T>(node: ClusterNode, input: (core: CoreAdapter) => T): T | undefined {
     try {
       return input(node.core);
     } catch (error) {
@@ -122,12 +123,12 @@ export class Cluster {
     }
   }
 
-  printStatus(node: Node): void {
+  printStatus(node: ClusterNode): void {
     this.print(formatStatus(node.id, node.core.status(), node.applied));
     for (const progress of node.core.progress()) this.print(formatProgress(progress));
   }
 
-  printLog(node: Node): void {
+  printLog(node: ClusterNode): void {
     if (node.snapshot) {
       const { index, term, configuration } = node.snapshot;
       this.print(`snapshot (${index},${term}) ${formatConfiguration(configuration)}`);
@@ -139,18 +140,19 @@ export class Cluster {
 
   // The runtime's side of the Ready contract ------------------------------------------------------
 
-  private drain(node: Node): void {
+  private drain(node: ClusterNode): void {
     while (node.core.hasReady()) this.handleReady(node, node.core.ready());
   }
 
-  private handleReady(node: Node, ready: Ready): void {
+  private handleReady(node: ClusterNode, ready: Ready): void {
     for (const event of ready.events) {
       const line = formatEvent(event);
       if (line) this.print(`${node.id}: ${line}`);
     }
     if (ready.write) {
       const { truncateFrom, entries } = ready.write;
-      if (truncateFrom !== null) for (const index of node.log.keys()) if (index >= truncateFrom) node.log.delete(index);
+      if (truncateFrom !== null)
+        for (const index of node.log.keys()) if (index >= truncateFrom) node.log.delete(index);
       for (const entry of entries) node.log.set(entry.index, entry);
       node.unpersisted.push(ready.write);
     }
@@ -160,7 +162,7 @@ export class Cluster {
   }
 
   /** Acknowledges every write the node has not persisted yet; false if there was none. */
-  persist(node: Node): boolean {
+  persist(node: ClusterNode): boolean {
     if (node.unpersisted.length === 0) return false;
     for (const write of node.unpersisted) {
       const fields = write.hardState ? formatHardStateChange(node.hardState, write.hardState) : [];
@@ -181,7 +183,7 @@ export class Cluster {
     return true;
   }
 
-  private release(node: Node, message: OutboundRequest | OutboundResponse): void {
+  private release(node: ClusterNode, message: OutboundRequest | OutboundResponse): void {
     if (message.after > node.persistedSeq) {
       node.held.push(message);
     } else if ('rpcId' in message) {
@@ -193,7 +195,7 @@ export class Cluster {
     }
   }
 
-  private sendRequest(node: Node, out: OutboundRequest): void {
+  private sendRequest(node: ClusterNode, out: OutboundRequest): void {
     const request = out.request;
     if (request.kind === 'appendEntries' && out.entriesTo >= out.entriesFrom) {
       if (node.core.isStale(out)) {
@@ -204,7 +206,9 @@ export class Cluster {
       for (let index = out.entriesFrom; index <= out.entriesTo; index++) {
         const entry = node.log.get(index);
         if (!entry) {
-          this.print(`${node.id}: cannot send entries ${out.entriesFrom}..${out.entriesTo} to ${out.to.id}: compacted`);
+          this.print(
+            `${node.id}: cannot send entries ${out.entriesFrom}..${out.entriesTo} to ${out.to.id}: compacted`,
+          );
           node.core.onFailure(out, 'logNotFound');
           return;
         }
@@ -235,7 +239,7 @@ export class Cluster {
   }
 
   /** A follower's accepted InstallSnapshot: store it, restore the state machine, tell the core. */
-  private install(node: Node, install: SnapshotInstall): void {
+  private install(node: ClusterNode, install: SnapshotInstall): void {
     const { lastLogIndex, lastLogTerm, configuration, configurationIndex } = install.request;
     node.snapshot = { index: lastLogIndex, term: lastLogTerm, configuration, configurationIndex };
     node.applied = Math.max(node.applied, lastLogIndex);
@@ -246,9 +250,10 @@ export class Cluster {
   // Snapshots ------------------------------------------------------------------------------------
 
   /** Takes a snapshot of the applied state at `index` and drops the log entries up to it. */
-  compact(node: Node, index: number): void {
+  compact(node: ClusterNode, index: number): void {
     if (index > node.applied) throw new Error(`cannot snapshot at ${index}: applied only to ${node.applied}`);
-    const term = node.log.get(index)?.term ?? (node.snapshot?.index === index ? node.snapshot.term : undefined);
+    const term =
+      node.log.get(index)?.term ?? (node.snapshot?.index === index ? node.snapshot.term : undefined);
     if (term === undefined) throw new Error(`no entry ${index} to snapshot at`);
     let configuration = node.snapshot
       ? { configuration: node.snapshot.configuration, index: node.snapshot.configurationIndex }
@@ -260,7 +265,12 @@ export class Cluster {
       }
     }
     if (!configuration) throw new Error(`no configuration at or before ${index}`);
-    node.snapshot = { index, term, configuration: configuration.configuration, configurationIndex: configuration.index };
+    node.snapshot = {
+      index,
+      term,
+      configuration: configuration.configuration,
+      configurationIndex: configuration.index,
+    };
     for (const held of node.log.keys()) if (held <= index) node.log.delete(held);
     this.run(node, (core) => core.snapshotTaken(index, term, index + 1));
     this.print(`${node.id}: snapshot at (${index},${term}), entries up to ${index} removed`);
@@ -269,7 +279,7 @@ export class Cluster {
   // Reads ----------------------------------------------------------------------------------------
 
   /** A linearizable read: the leader's core confirms it; a follower's runtime asks the leader. */
-  readIndex(node: Node): void {
+  readIndex(node: ClusterNode): void {
     const readId = this.nextReadId++;
     if (node.core.isLeader) {
       this.run(node, (core) => core.readIndex(readId));

@@ -93,7 +93,10 @@ const COMMANDS: Record<string, Spec> = {
   partition: {
     args: [1, Infinity],
     run(cluster, { args }) {
-      const groups = args.join(' ').split('|').map((group) => group.trim().split(/\s+/).filter(Boolean));
+      const groups = args
+        .join(' ')
+        .split('|')
+        .map((group) => group.trim().split(/\s+/).filter(Boolean));
       cluster.print(`groups: ${cluster.partition(groups)}`);
     },
   },
@@ -114,7 +117,9 @@ const COMMANDS: Record<string, Spec> = {
     options: ['to'],
     run(cluster, { args, options }) {
       const to = options.get('to');
-      cluster.run(cluster.node(args[0]), (core) => core.transferLeadership(to === undefined ? null : cluster.node(to).id));
+      cluster.run(cluster.node(args[0]), (core) =>
+        core.transferLeadership(to === undefined ? null : cluster.node(to).id),
+      );
     },
   },
   /** add-voter LEADER ID: add a server (caught up as a non-voter first). */
@@ -125,7 +130,8 @@ const COMMANDS: Record<string, Spec> = {
   compact: {
     args: [1, 1],
     options: ['index'],
-    run: (cluster, { args, options }) => cluster.compact(cluster.node(args[0]), count(required(options, 'index'))),
+    run: (cluster, { args, options }) =>
+      cluster.compact(cluster.node(args[0]), count(required(options, 'index'))),
   },
 };
 

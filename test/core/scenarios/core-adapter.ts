@@ -11,12 +11,13 @@ import {
   RAFT_STATE_NAMES,
   RaftState,
   type Configuration,
+  type LogEntry,
   type LogType,
   type Peer,
   type RaftRequest,
   type RaftResponse,
 } from '../../../src/core/types.js';
-import { configurationOf, makeCore } from '../harness.js';
+import { configurationOf, initialLog, makeCore } from '../harness.js';
 
 /** Every timer lands in the middle of its random range: a scenario's timings are predictable. */
 const MIDPOINT: Random = { next: () => 0.5 };
@@ -58,18 +59,21 @@ const MODE_NAMES: Record<ReplicationMode, string> = {
 };
 
 export class CoreAdapter {
-  private constructor(private readonly core: RaftCore) {}
+  private constructor(
+    private readonly core: RaftCore,
+    /** The log the core was started with (what its store holds). */
+    readonly initialLog: readonly LogEntry[],
+  ) {}
 
   static create(id: string, options: NodeOptions): CoreAdapter {
     const configuration = options.voters ? configurationOf(options.voters, options.nonvoters) : null;
-    return new CoreAdapter(
-      makeCore(id, configuration, {
-        preVote: options.preVote,
-        faults: options.faults,
-        random: MIDPOINT,
-        maxAppendEntries: options.maxAppendEntries,
-      }),
-    );
+    const core = makeCore(id, configuration, {
+      preVote: options.preVote,
+      faults: options.faults,
+      random: MIDPOINT,
+      maxAppendEntries: options.maxAppendEntries,
+    });
+    return new CoreAdapter(core, configuration ? initialLog(configuration) : []);
   }
 
   // Time -----------------------------------------------------------------------------------------

@@ -5,8 +5,9 @@ const CONTEXT = 3;
 type Op = { kind: ' ' | '-' | '+'; line: string; oldLine: number; newLine: number };
 
 export function unifiedDiff(expected: string, actual: string, label: string): string {
-  const a = expected.split('\n');
-  const b = actual.split('\n');
+  const lines = (text: string): string[] => text.replace(/\n$/, '').split('\n');
+  const a = lines(expected);
+  const b = lines(actual);
   const ops = editScript(a, b);
   const out = [`--- ${label} (golden)`, `+++ ${label} (actual)`];
   let i = 0;

@@ -8,14 +8,8 @@
  * the sender's newest snapshot; a message lost on the way fails the RPC at the requester
  * (onFailure), as a transport timeout would.
  */
-import type {
-  HardState,
-  OutboundRequest,
-  OutboundResponse,
-  Ready,
-  SnapshotInstall,
-  Write,
-} from '../../../src/core/ready.js';
+/** What the core asks its runtime to do (src/core/ready.ts). */
+import type * as output from '../../../src/core/ready.js';
 import { LogType, type Configuration, type LogEntry } from '../../../src/core/types.js';
 import { codec } from '../harness.js';
 import { CoreAdapter, type NodeOptions } from './core-adapter.js';
@@ -42,12 +36,12 @@ export class ClusterNode {
   /** The log as the runtime's entry cache sees it: a Ready's entries are readable at once. */
   readonly log = new Map<number, LogEntry>();
   snapshot: Snapshot | null = null;
-  unpersisted: Write[] = [];
+  unpersisted: output.Write[] = [];
   persistedSeq = 0;
-  hardState: HardState = { term: 0, vote: null, commit: 0 };
+  hardState: output.HardState = { term: 0, vote: null, commit: 0 };
   applied = 0;
   /** Messages waiting for persistence to reach their `after` seq. */
-  held: (OutboundRequest | OutboundResponse)[] = [];
+  held: (output.OutboundRequest | output.OutboundResponse)[] = [];
 
   constructor(
     readonly id: string,
@@ -144,7 +138,7 @@ export class Cluster {
     while (node.core.hasReady()) this.handleReady(node, node.core.ready());
   }
 
-  private handleReady(node: ClusterNode, ready: Ready): void {
+  private handleReady(node: ClusterNode, ready: output.Ready): void {
     for (const event of ready.events) {
       const line = formatEvent(event);
       if (line) this.print(`${node.id}: ${line}`);
@@ -183,7 +177,7 @@ export class Cluster {
     return true;
   }
 
-  private release(node: ClusterNode, message: OutboundRequest | OutboundResponse): void {
+  private release(node: ClusterNode, message: output.OutboundRequest | output.OutboundResponse): void {
     if (message.after > node.persistedSeq) {
       node.held.push(message);
     } else if ('rpcId' in message) {
@@ -195,7 +189,7 @@ export class Cluster {
     }
   }
 
-  private sendRequest(node: ClusterNode, out: OutboundRequest): void {
+  private sendRequest(node: ClusterNode, out: output.OutboundRequest): void {
     const request = out.request;
     if (request.kind === 'appendEntries' && out.entriesTo >= out.entriesFrom) {
       if (node.core.isStale(out)) {
@@ -239,7 +233,7 @@ export class Cluster {
   }
 
   /** A follower's accepted InstallSnapshot: store it, restore the state machine, tell the core. */
-  private install(node: ClusterNode, install: SnapshotInstall): void {
+  private install(node: ClusterNode, install: output.SnapshotInstall): void {
     const { lastLogIndex, lastLogTerm, configuration, configurationIndex } = install.request;
     node.snapshot = { index: lastLogIndex, term: lastLogTerm, configuration, configurationIndex };
     node.applied = Math.max(node.applied, lastLogIndex);

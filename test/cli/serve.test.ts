@@ -219,7 +219,7 @@ describe('kv serve: membership and leadership', () => {
       await waitFor(() => joiner.fsm.get('greeting') !== undefined, 5000, 'the new server to catch up');
       expect(joiner.fsm.httpAddress('n4')).toBe(joiner.httpUrl);
       const removed = await call(leader, 'DELETE', '/cluster/n4');
-      expect(removed.status).toBe(200);
+      expect(removed.status, removed.text).toBe(200);
       expect(members()).toEqual(['n1', 'n2', 'n3']);
       expect(leader.fsm.httpAddress('n4')).toBeUndefined();
       expectJsonError(await call(leader, 'DELETE', '/cluster/n4'), 404);

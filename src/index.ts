@@ -46,7 +46,7 @@ export {
   type StableStore,
 } from './storage/types.js';
 export { InmemStore } from './storage/inmem.js';
-export { LmdbStore, type LmdbStoreOptions } from './storage/lmdb.js';
+export { ErrLmdbNotInstalled, LmdbStore, type LmdbStoreOptions } from './storage/lmdb.js';
 export { WalStore, type WalStoreOptions } from './storage/wal.js';
 export { FileSnapshotStore, type FileSnapshotStoreOptions } from './storage/file-snapshot.js';
 export { InmemSnapshotStore } from './storage/inmem-snapshot.js';

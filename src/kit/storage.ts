@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { RaftError } from '../core/errors.js';
 import { acquirePidLock, LockHeld } from '../storage/fs-util.js';
-import { LmdbStore } from '../storage/lmdb.js';
+import { ErrLmdbNotInstalled, LmdbStore } from '../storage/lmdb.js';
 import { WalStore } from '../storage/wal.js';
 import {
   newFileSnapshotStore,
@@ -142,7 +142,8 @@ export async function openNodeStorage(
   } catch (error) {
     await logStore?.close().catch(() => {});
     await unlock();
-    throw error instanceof ErrDataDir
+    // A missing optional package is not the directory's fault: its own error says what to install.
+    throw error instanceof ErrDataDir || error instanceof ErrLmdbNotInstalled
       ? error
       : new ErrDataDir(`cannot open the stores in ${dir}: ${describe(error)}`);
   }

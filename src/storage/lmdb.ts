@@ -23,12 +23,15 @@
  * off is only that the next transaction cannot write its pages while the previous one syncs; group
  * commit hides that, because everything queued during a sync goes into the next single commit.
  * bench/storage.ts prints the entries per commit and the rate against raw fdatasync.
+ *
+ * lmdb is an optional peer dependency with a native addon: it is imported on the first `open`, so
+ * an application that never chooses LMDB never loads it (nor needs it installed).
  */
-import { open as openLmdb, type Database, type RootDatabase } from 'lmdb';
+import type { Database, RootDatabase } from 'lmdb';
 import { open as openFile, stat } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { dirname, extname, join } from 'node:path';
-import { ErrLogNotFound, ErrNotFound, ErrStoreClosed, ErrStoreCorrupt } from '../core/errors.js';
+import { ErrLogNotFound, ErrNotFound, ErrStoreClosed, ErrStoreCorrupt, RaftError } from '../core/errors.js';
 import type { LogEntry } from '../core/types.js';
 import { syncDirectory } from './fs-util.js';
 import {
@@ -61,6 +64,34 @@ const LMDB_MAGIC = 0xbeefc0de;
 const LMDB_MAGIC_OFFSET = 24;
 
 type Bytes = Database<Buffer, Buffer>;
+type LmdbModule = typeof import('lmdb');
+
+/**
+ * LMDB was chosen (`LmdbStore.open`, `logStore: 'lmdb'`, `--log-store lmdb`, or a data directory
+ * that already holds `raft.lmdb`) but the optional `lmdb` package is not installed.
+ */
+export class ErrLmdbNotInstalled extends RaftError {
+  override name = 'ErrLmdbNotInstalled';
+  constructor(options?: ErrorOptions) {
+    super('the LMDB log store needs the optional lmdb package: npm install lmdb', options);
+  }
+}
+
+let lmdbModule: Promise<LmdbModule> | undefined;
+
+/** Imports lmdb once, on first use; a missing package becomes ErrLmdbNotInstalled. */
+function loadLmdb(): Promise<LmdbModule> {
+  lmdbModule ??= import('lmdb').catch((error: unknown) => {
+    throw isMissingLmdb(error) ? new ErrLmdbNotInstalled({ cause: error }) : error;
+  });
+  return lmdbModule;
+}
+
+/** Node's "package not found" for lmdb itself (not for a package lmdb imports, nor a broken addon). */
+function isMissingLmdb(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  return code === 'ERR_MODULE_NOT_FOUND' && typeof message === 'string' && message.includes("'lmdb'");
+}
 
 export class LmdbStore implements LogStore, StableStore {
   private closing: Promise<void> | undefined;
@@ -92,6 +123,7 @@ export class LmdbStore implements LogStore, StableStore {
   static async open(path: string, options: LmdbStoreOptions = {}): Promise<LmdbStore> {
     const noSync = options.noSync ?? false;
     const subdir = extname(path) === '';
+    const { open: openLmdb } = await loadLmdb();
     await assertLmdbFile(subdir ? join(path, 'data.mdb') : path);
     const env = openLmdb<Buffer, Buffer>({
       path,

@@ -94,6 +94,8 @@ export default tseslint.config(
       'data/**',
       'test-results/**',
       'test/interop/bin/**',
+      'api-docs/**',
+      '.tmp/**',
     ],
   },
   js.configs.recommended,

@@ -33,18 +33,22 @@ const LOCK_FILE = 'LOCK';
 
 /** The data directory cannot be used: not a directory, not writable, locked, or its stores fail to open. */
 export class ErrDataDir extends RaftError {
+  /** `'ErrDataDir'`. */
   override name = 'ErrDataDir';
   constructor(detail: string) {
     super(`unusable data directory: ${detail}`);
   }
 }
 
+/** The opened stores of one data directory, held under its lock (see `openNodeStorage`). */
 export interface NodeStorage {
+  /** The data directory. */
   readonly dir: string;
   /** Which store the directory holds. */
   readonly logStoreKind: LogStoreKind;
   /** The log store, which is also the stable store. */
   readonly logStore: WalStore | LmdbStore;
+  /** `<dir>/snapshots/`, two retained. */
   readonly snapshotStore: FileSnapshotStore;
   /** Closes the stores and releases the lock. Idempotent. */
   close(): Promise<void>;

@@ -44,6 +44,7 @@ import {
 } from './log-codec.js';
 import type { LogStore, StableStore } from './types.js';
 
+/** Options of `LmdbStore.open` / `newLmdbStore`. */
 export interface LmdbStoreOptions {
   /**
    * raft-boltdb's NoSync: commits skip fsync, so writes resolve before they are durable. A killed
@@ -71,6 +72,7 @@ type LmdbModule = typeof import('lmdb');
  * that already holds `raft.lmdb`) but the optional `lmdb` package is not installed.
  */
 export class ErrLmdbNotInstalled extends RaftError {
+  /** `'ErrLmdbNotInstalled'`. */
   override name = 'ErrLmdbNotInstalled';
   constructor(options?: ErrorOptions) {
     super('the LMDB log store needs the optional lmdb package: npm install lmdb', options);
@@ -93,6 +95,12 @@ function isMissingLmdb(error: unknown): boolean {
   return code === 'ERR_MODULE_NOT_FOUND' && typeof message === 'string' && message.includes("'lmdb'");
 }
 
+/**
+ * A durable LogStore + StableStore in one LMDB environment (the analog of hashicorp's
+ * raft-boltdb). Needs the optional `lmdb` package (`npm install lmdb`), loaded on the first open;
+ * without it, open rejects with ErrLmdbNotInstalled. Two syncs per commit, so about half the
+ * WAL's durable write rate.
+ */
 export class LmdbStore implements LogStore, StableStore {
   private closing: Promise<void> | undefined;
   /**

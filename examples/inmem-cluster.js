@@ -24,14 +24,10 @@ class Journal {
   }
 
   snapshot() {
-    const state = Buffer.from(JSON.stringify(this.lines)); // captured now; persisted later
-    return {
-      async persist(sink) {
-        await sink.write(state);
-        await sink.close();
-      },
-      release() {},
-    };
+    const state = Buffer.from(JSON.stringify(this.lines));
+    // persist runs while later entries apply, so it writes the copy taken above; if it throws,
+    // the runtime cancels the sink and no snapshot appears.
+    return { persist: (sink) => sink.write(state).then(() => sink.close()), release() {} };
   }
 
   async restore(reader) {

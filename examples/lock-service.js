@@ -6,6 +6,7 @@
 // The resource remembers the highest token it has seen and refuses older ones.
 //
 //   npm run build && node examples/lock-service.js [host:port host:port host:port]
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,13 +34,7 @@ class Locks {
 
   snapshot() {
     const state = Buffer.from(JSON.stringify([...this.held]));
-    return {
-      async persist(sink) {
-        await sink.write(state);
-        await sink.close();
-      },
-      release() {},
-    };
+    return { persist: (sink) => sink.write(state).then(() => sink.close()), release() {} };
   }
 
   async restore(reader) {
@@ -87,14 +82,9 @@ try {
       RaftNode.createAndBootstrap({ addr, nodeAddrs: addrs, dir: join(root, `node${i}`), fsm: new Locks() }),
     ),
   );
-  const elected = new AbortController();
-  const leader = await Promise.any(
-    nodes.map(async (node) => {
-      for await (const isLeader of node.raft.leadershipChanges(elected.signal)) if (isLeader) return node;
-      throw new Error(`${node.id} stopped before leading`);
-    }),
-  );
-  elected.abort();
+  // Clients talk to the leader: wait until a server has heard from one, then use that server.
+  while (nodes[0].leaderAddr() === '') await once(nodes[0].raft, 'leaderChange');
+  const leader = nodes.find((node) => node.id === nodes[0].leaderAddr());
 
   const alice = new LockClient(leader, 'alice');
   const bob = new LockClient(leader, 'bob');

@@ -21,13 +21,7 @@ class Counter {
 
   snapshot() {
     const state = Buffer.from(String(this.value));
-    return {
-      async persist(sink) {
-        await sink.write(state);
-        await sink.close();
-      },
-      release() {},
-    };
+    return { persist: (sink) => sink.write(state).then(() => sink.close()), release() {} };
   }
 
   async restore(reader) {

@@ -3,14 +3,9 @@
  * checked up front so that a mistake is one clear line naming the flag instead of a failure later.
  */
 import { existsSync } from 'node:fs';
+import { joinHostPort, type HostPort } from '../index.js';
 import { LOG_STORE_KINDS, type LogStoreKind } from '../kit/storage.js';
-import {
-  isAdvertisable,
-  normalizeHttpUrl,
-  parseHostPort,
-  serverIdProblem,
-  type HostPort,
-} from '../kv/validate.js';
+import { isAdvertisable, normalizeHttpUrl, parseHostPort, serverIdProblem } from '../kv/validate.js';
 import { UsageError } from './command.js';
 
 export interface KvServeArgs {
@@ -167,7 +162,7 @@ export function parseServeArgs(argv: readonly string[]): KvServeArgs {
   const httpAddr = hostPort('--http-addr', httpText, true);
   // A wildcard bind is reached through the advertised host.
   const httpHost = isAdvertisable({ ...httpAddr, port: 1 }) ? httpAddr.host : advertised.host;
-  const httpUrl = normalizeHttpUrl(`${httpHost.includes(':') ? `[${httpHost}]` : httpHost}:${httpAddr.port}`);
+  const httpUrl = normalizeHttpUrl(joinHostPort(httpHost, httpAddr.port));
   if (httpUrl === null) throw new UsageError(`${httpText} does not make an HTTP URL`, '--http-addr');
   const dataDir = required(values, '--data-dir');
   const logStore = values.get('--log-store') as LogStoreKind | undefined;

@@ -1,5 +1,5 @@
 /** `raftkit sim`: runs simulator seeds and prints one summary line (plus replay info on failure). */
-import type { CoreFaults } from '../core/raft.js';
+import type { CoreFaults } from '../testing/index.js';
 import { median, replayCommand, runSeeds } from '../testing/run-seeds.js';
 import { SIMULATED_ELECTION_TIMEOUT } from '../testing/simulation.js';
 import { integerFlag, parseFlags, UsageError, type Command } from './command.js';

@@ -10,6 +10,7 @@ import {
   sleep,
   systemClock,
   type Clock,
+  type HostPort,
   type Logger,
   type Raft,
   type Transport,
@@ -19,7 +20,6 @@ import { encodeCommand, httpAddressKey } from './commands.js';
 import type { KvFsm } from './fsm.js';
 import { KvHttpServer } from './http/server.js';
 import { RaftKvCluster, type BlockingTransport } from './raft-cluster.js';
-import type { HostPort } from './validate.js';
 
 /** Pause between attempts to publish the HTTP address while leading. */
 const ANNOUNCE_RETRY_MS = 500;

@@ -35,6 +35,8 @@ export interface KvServeArgs {
   debugStaleReads: boolean;
   /** Raft timing and snapshot settings from the optional tuning flags (beyond the contract). */
   raftConfig: RaftTuning;
+  /** The KV service's bounds from their flags (absent: the documented defaults). */
+  kvLimits: KvLimits;
 }
 
 /** Optional flags that tune Raft (hashicorp's Config fields; durations in ms). */
@@ -50,6 +52,17 @@ export const TUNING_FLAGS = {
 type TuningFlag = keyof typeof TUNING_FLAGS;
 export type RaftTuning = Partial<Record<(typeof TUNING_FLAGS)[TuningFlag], number>>;
 
+/** The KV service's bounds (docs/kv-contract.md): flag -> option name and the values allowed. */
+export const KV_LIMIT_FLAGS = {
+  '--watch-history': { option: 'watchHistory', min: 100, max: 100_000_000 },
+  '--watch-history-bytes': { option: 'watchHistoryBytes', min: 1 << 20, max: 2 ** 40 },
+  '--watch-buffer-bytes': { option: 'watchBufferBytes', min: 1024, max: 2 ** 31 },
+  '--max-watches': { option: 'maxWatches', min: 1, max: 1_000_000 },
+  '--max-leases': { option: 'maxLeases', min: 1, max: 10_000_000 },
+} as const;
+type KvLimitFlag = keyof typeof KV_LIMIT_FLAGS;
+export type KvLimits = Partial<Record<(typeof KV_LIMIT_FLAGS)[KvLimitFlag]['option'], number>>;
+
 const VALUE_FLAGS = [
   '--id',
   '--raft-addr',
@@ -63,6 +76,7 @@ const VALUE_FLAGS = [
   '--tls-key',
   '--tls-ca',
   ...(Object.keys(TUNING_FLAGS) as TuningFlag[]),
+  ...(Object.keys(KV_LIMIT_FLAGS) as KvLimitFlag[]),
 ] as const;
 type ValueFlag = (typeof VALUE_FLAGS)[number];
 const BOOLEAN_FLAGS = ['--debug-routes', '--debug-stale-reads'] as const;
@@ -71,7 +85,8 @@ export const SERVE_USAGE = `usage: raftkit kv serve --id ID --raft-addr HOST:POR
        --http-addr HOST:PORT --data-dir DIR [--log-store wal|lmdb] [--peers ID=HOST:PORT,...] [--join URL]
        [--tls-cert FILE --tls-key FILE --tls-ca FILE]
        [--heartbeat-timeout MS --election-timeout MS --leader-lease-timeout MS --commit-timeout MS
-        --snapshot-interval MS --snapshot-threshold N --trailing-logs N]`;
+        --snapshot-interval MS --snapshot-threshold N --trailing-logs N]
+       [--watch-history N --watch-history-bytes N --watch-buffer-bytes N --max-watches N --max-leases N]`;
 
 /** Reads `--flag value` and `--flag=value` forms; refuses unknown, repeated and valueless flags. */
 function collectFlags(argv: readonly string[]): { values: Map<ValueFlag, string>; booleans: Set<string> } {
@@ -200,7 +215,25 @@ export function parseServeArgs(argv: readonly string[]): KvServeArgs {
     debugRoutes: booleans.has('--debug-routes'),
     debugStaleReads: booleans.has('--debug-stale-reads'),
     raftConfig: parseTuning(values),
+    kvLimits: parseKvLimits(values),
   };
+}
+
+function parseKvLimits(values: Map<ValueFlag, string>): KvLimits {
+  const limits: KvLimits = {};
+  for (const [flag, { option, min, max }] of Object.entries(KV_LIMIT_FLAGS) as [
+    KvLimitFlag,
+    (typeof KV_LIMIT_FLAGS)[KvLimitFlag],
+  ][]) {
+    const text = values.get(flag);
+    if (text === undefined) continue;
+    const value = Number(text);
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < min || value > max) {
+      throw new UsageError(`${JSON.stringify(text)} is not an integer from ${min} to ${max}`, flag);
+    }
+    limits[option] = value;
+  }
+  return limits;
 }
 
 function parseTuning(values: Map<ValueFlag, string>): RaftTuning {

@@ -7,15 +7,34 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { silentLogger, systemClock, type Clock, type Logger } from '../../index.js';
 import type { KvCluster } from '../cluster.js';
 import type { KvFsm } from '../fsm.js';
+import { LeaseKeeper } from '../lease-keeper.js';
 import { KvMetrics } from '../metrics.js';
 import { clusterRoutes } from './cluster-routes.js';
 import { closeServer, HttpError, listen, sendJson } from './io.js';
 import { kvRoutes } from './kv-routes.js';
+import { leaseRoutes } from './lease-routes.js';
+import { lockRoutes } from './lock-routes.js';
 import { requestPolicies, type RequestPolicy } from './policy.js';
+import { rangeRoutes } from './range-routes.js';
 import { KvRequest } from './request.js';
 import { RouteContext } from './route-context.js';
 import { Router } from './router.js';
 import { statusRoutes } from './status-routes.js';
+import { txnRoutes } from './txn-routes.js';
+import { WatchHub } from './watch-hub.js';
+import { watchRoutes } from './watch-routes.js';
+
+/** The defaults of the service's bounds (docs/kv-contract.md). */
+export const KV_HTTP_DEFAULTS = {
+  maxBodyBytes: 1024 * 1024,
+  timeout: 5000,
+  maxWatches: 1024,
+  watchBufferBytes: 1024 * 1024,
+  watchKeepaliveMs: 15_000,
+  maxLeases: 100_000,
+  maxRangeBytes: 4 * 1024 * 1024,
+  leaseCheckIntervalMs: 250,
+} as const;
 
 export interface KvHttpOptions {
   cluster: KvCluster;
@@ -24,6 +43,18 @@ export interface KvHttpOptions {
   maxBodyBytes?: number;
   /** How long a write or linearizable read may wait for Raft, in ms (default 5000). */
   timeout?: number;
+  /** Open watch streams at most (default 1024); more answer 503. */
+  maxWatches?: number;
+  /** New events a blocked watch stream may have unsent before it is closed with `overflow` (default 1 MiB). */
+  watchBufferBytes?: number;
+  /** An idle watch stream gets a keepalive comment this often, in ms (default 15 s). */
+  watchKeepaliveMs?: number;
+  /** Leases (lock leases included) at most (default 100,000); more grants answer 429. */
+  maxLeases?: number;
+  /** A range page stops once its values reach this many bytes (default 4 MiB). */
+  maxRangeBytes?: number;
+  /** How often the leader looks for expired leases, in ms (default 250). */
+  leaseCheckIntervalMs?: number;
   /** Serves POST /debug/isolate (the demo's partition switch). Off by default. */
   debugRoutes?: boolean;
   /**
@@ -37,6 +68,10 @@ export interface KvHttpOptions {
 
 export class KvHttpServer {
   readonly metrics: KvMetrics;
+  /** The watch streams of this server. */
+  readonly watches: WatchHub;
+  /** Lease countdowns (they run while this server leads). */
+  readonly leases: LeaseKeeper;
   private readonly context: RouteContext;
   private readonly router = new Router();
   private readonly policies: RequestPolicy[];
@@ -45,21 +80,46 @@ export class KvHttpServer {
   private server: Server | null = null;
 
   constructor(options: KvHttpOptions) {
-    this.maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
+    const { cluster, fsm } = options;
+    const clock = options.clock ?? systemClock;
+    const defaults = KV_HTTP_DEFAULTS;
+    const maxLeases = options.maxLeases ?? defaults.maxLeases;
+    this.maxBodyBytes = options.maxBodyBytes ?? defaults.maxBodyBytes;
     this.logger = options.logger ?? silentLogger;
-    this.metrics = new KvMetrics(options.cluster, options.fsm);
+    this.watches = new WatchHub({
+      fsm,
+      clock,
+      logger: this.logger,
+      maxWatches: options.maxWatches ?? defaults.maxWatches,
+      bufferBytes: options.watchBufferBytes ?? defaults.watchBufferBytes,
+      keepaliveMs: options.watchKeepaliveMs ?? defaults.watchKeepaliveMs,
+    });
+    this.leases = new LeaseKeeper({
+      cluster,
+      fsm,
+      clock,
+      logger: this.logger,
+      checkIntervalMs: options.leaseCheckIntervalMs ?? defaults.leaseCheckIntervalMs,
+    });
+    this.metrics = new KvMetrics({ cluster, fsm, watches: this.watches, leases: this.leases });
     this.context = new RouteContext({
-      cluster: options.cluster,
-      fsm: options.fsm,
+      cluster,
+      fsm,
       metrics: this.metrics,
-      timeout: options.timeout ?? 5000,
-      clock: options.clock ?? systemClock,
+      timeout: options.timeout ?? defaults.timeout,
+      debugStaleReads: options.debugStaleReads,
+      clock,
       logger: this.logger,
     });
     this.policies = requestPolicies({ maxBodyBytes: this.maxBodyBytes });
     this.router
-      .add(kvRoutes(this.context, { debugStaleReads: options.debugStaleReads ?? false }))
-      .add(statusRoutes(this.context))
+      .add(rangeRoutes(this.context, { maxRangeBytes: options.maxRangeBytes ?? defaults.maxRangeBytes }))
+      .add(kvRoutes(this.context))
+      .add(watchRoutes(this.watches))
+      .add(leaseRoutes(this.context, { keeper: this.leases, maxLeases }))
+      .add(lockRoutes(this.context, { keeper: this.leases, maxLeases }))
+      .add(txnRoutes(this.context))
+      .add(statusRoutes(this.context, this.watches))
       .add(clusterRoutes(this.context, { debugRoutes: options.debugRoutes ?? false }));
   }
 
@@ -73,6 +133,8 @@ export class KvHttpServer {
   }
 
   async close(): Promise<void> {
+    this.leases.stop();
+    this.watches.close();
     const server = this.server;
     if (server === null) return;
     this.server = null;
@@ -108,6 +170,6 @@ export class KvHttpServer {
     if (answer.status >= 500 && answer.status !== 503) {
       this.logger.warn({ method: req.method, url: req.url, error: String(error) }, 'kv: request failed');
     }
-    sendJson(res, answer.status, { error: answer.message }, answer.headers);
+    sendJson(res, answer.status, { error: answer.message, ...answer.fields }, answer.headers);
   }
 }

@@ -46,6 +46,7 @@ export class LeaseKeeper {
     this.proposeTimeoutMs = options.proposeTimeoutMs ?? 5000;
     this.unobserve = options.fsm.observe({
       applied: (_revision, journal) => {
+        if (journal.leasesGranted.length > 0) this.syncLeadership();
         for (const lease of journal.leasesGranted) this.startCountdown(lease.id, lease.ttl);
         for (const { id } of journal.leasesRevoked) {
           this.deadlines.delete(id);
@@ -75,6 +76,11 @@ export class LeaseKeeper {
    * the service also calls it on every leadership event so that a new term is seen at once.
    */
   check(): void {
+    if (this.syncLeadership()) this.expire();
+  }
+
+  /** Follows this server's leadership: countdowns start afresh in each term it leads. True while leading. */
+  private syncLeadership(): boolean {
     const status = this.options.cluster.status();
     if (status.state !== 'Leader') {
       if (this.leaderTerm !== null) {
@@ -82,13 +88,13 @@ export class LeaseKeeper {
         this.deadlines.clear();
         this.revoking.clear();
       }
-      return;
+      return false;
     }
     if (this.leaderTerm !== status.term) {
       this.leaderTerm = status.term;
       this.restartAll();
     }
-    this.expire();
+    return true;
   }
 
   /**

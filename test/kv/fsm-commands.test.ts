@@ -53,7 +53,7 @@ describe('revisions', () => {
 
 describe('transactions', () => {
   it('compares by revision with each cmp, by value and by existence (absent: revision 0)', () => {
-    const { fsm, log } = setup();
+    const { log } = setup();
     log.apply({ op: 'put', key: 'a', value: v('x') }); // revision 1
     const txn = (compare: unknown[]) =>
       log.apply(

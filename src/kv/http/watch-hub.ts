@@ -107,7 +107,7 @@ export class WatchHub {
       liveFrom: fsm.revision,
       pending: 0,
       blocked: false,
-      wroteSinceKeepalive: true,
+      wroteSinceKeepalive: false,
     };
     this.watchers.add(watcher);
     res.once('close', () => this.watchers.delete(watcher));

@@ -21,6 +21,11 @@ export interface StreamLayer {
   close(): Promise<void>;
   /** The address peers should dial (the advertised one). */
   addr(): string;
+  /**
+   * Optional: refuse accepted connections while `max` are open, at the lowest level the layer has
+   * (before a TLS handshake), reporting each refused one. The transport checks the cap anyway.
+   */
+  limitConnections?(max: number, onRefused: (remote: string) => void): void;
 }
 
 /** hashicorp's errNotAdvertisable: binding 0.0.0.0 or :: needs an explicit advertise address. */
@@ -34,6 +39,14 @@ export class ErrNotAdvertisable extends RaftError {
 /** A connection attempt or an RPC ran past its deadline. */
 export class ErrRpcTimeout extends RaftError {
   override name = 'ErrRpcTimeout';
+}
+
+/**
+ * The process or the system ran out of file descriptors (EMFILE, ENFILE) when dialling: transient.
+ * Further dials fail at once with it until a back-off passes (5 ms, doubling to 1 s).
+ */
+export class ErrOutOfDescriptors extends RaftError {
+  override name = 'ErrOutOfDescriptors';
 }
 
 /** The peer closed the connection (EOF or reset) before the reply was complete. */

@@ -16,7 +16,8 @@ import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { connect as tlsConnect, createServer, type TLSSocket } from 'node:tls';
 import type { Clock } from '../core/clock.js';
-import { advertisedAddress, listenOn, SocketStreamLayer } from './socket-layer.js';
+import type { TransportLogger } from './server-conn.js';
+import { advertisedAddress, listenOn, SocketStreamLayer, type SocketLayerParts } from './socket-layer.js';
 
 /**
  * PEM text or bytes. A string without a "-----BEGIN" line is taken as the path of a PEM file
@@ -32,6 +33,8 @@ export interface TlsFiles {
 
 export interface TlsStreamLayerOptions {
   clock: Clock;
+  /** Hears when accepting pauses for lack of descriptors. */
+  logger?: TransportLogger;
   /** Handshakes that fail (wrong CA, no certificate, plaintext) are reported here. */
   onHandshakeError?: (error: Error, remote: string) => void;
   /** Longest a server-side handshake may take, in ms (node:tls's handshakeTimeout). Default 10 s. */
@@ -45,13 +48,11 @@ function pem(source: PemSource): string | Buffer {
 
 export class TlsStreamLayer extends SocketStreamLayer {
   private constructor(
-    server: ReturnType<typeof createServer>,
-    advertised: string,
-    clock: Clock,
+    parts: SocketLayerParts,
     private readonly secure: { cert: string | Buffer; key: string | Buffer; ca: string | Buffer },
   ) {
-    super(server, advertised, clock);
-    server.on('secureConnection', (socket: TLSSocket) => this.admit(socket));
+    super(parts);
+    parts.server.on('secureConnection', (socket: TLSSocket) => this.admit(socket));
   }
 
   /** Listens on bindAddr ("host:port", port 0 for a free one) and advertises `advertise` or the bound address. */
@@ -73,7 +74,11 @@ export class TlsStreamLayer extends SocketStreamLayer {
     });
     const bound = await listenOn(server, bindAddr);
     try {
-      return new TlsStreamLayer(server, advertisedAddress(bound, advertise), options.clock, secure);
+      const advertised = advertisedAddress(bound, advertise);
+      return new TlsStreamLayer(
+        { server, bound, advertised, clock: options.clock, logger: options.logger },
+        secure,
+      );
     } catch (error) {
       server.close();
       throw error;

@@ -159,7 +159,7 @@ export class NetworkTransport implements Transport {
       logger: this.logger,
       local: () => ({ id: this.localId, address: this.stream.addr() }),
       handler: () => this.handler,
-      vet: () => null,
+      vet: (socket, request) => this.stream.vet?.(socket, request) ?? null,
     });
     // Where the layer can, it refuses connections beyond the cap before they cost a TLS handshake.
     stream.limitConnections?.(limits.maxInboundConnections, (remote) =>
@@ -202,7 +202,7 @@ export class NetworkTransport implements Transport {
     if (isHeartbeat(request)) return this.genericRpc(target, request, 'appendEntries');
     const refused = this.refusal(target.address);
     if (refused) return Promise.reject(refused);
-    return this.pipelineTo(target.address).send(request);
+    return this.pipelineTo(target).send(request);
   }
 
   requestVote(target: Peer, request: RequestVoteRequest): Promise<RequestVoteResponse> {
@@ -233,7 +233,7 @@ export class NetworkTransport implements Transport {
     }
     try {
       const frame = this.encode(request);
-      const conn = this.pool.take(target.address) ?? (await this.dial(target.address));
+      const conn = this.pooled(target) ?? (await this.dial(target));
       const deadline = this.timeout * Math.max(1, Math.floor(request.size / SNAPSHOT_DEADLINE_UNIT));
       const timer = this.clock.setTimer(deadline, () =>
         conn.destroy(new ErrRpcTimeout(`snapshot to ${target.address} not done within ${deadline} ms`)),
@@ -288,12 +288,22 @@ export class NetworkTransport implements Transport {
     return enc.finish();
   }
 
-  private async dial(address: string): Promise<ClientConn> {
+  /** An idle connection to `target`, if one was made for the same server ID. */
+  private pooled(target: Peer): ClientConn | null {
+    const conn = this.pool.take(target.address);
+    if (conn === null || conn.serverId === target.id) return conn;
+    // Another server now lives at that address: its certificate must be checked afresh.
+    conn.destroy(new ErrTransportShutdown(`${target.address} is now ${target.id}`));
+    return null;
+  }
+
+  private async dial(target: Peer): Promise<ClientConn> {
+    const address = target.address;
     const wait = this.dialsPausedUntil - this.clock.now();
     if (wait > 0) throw new ErrOutOfDescriptors(`not dialling ${address} for another ${Math.ceil(wait)} ms`);
     let socket: StreamSocket;
     try {
-      socket = await this.stream.dial(address, this.timeout);
+      socket = await this.stream.dial(address, this.timeout, target.id);
     } catch (error) {
       throw this.dialFailure(address, error as Error);
     }
@@ -304,7 +314,7 @@ export class NetworkTransport implements Transport {
       throw refused;
     }
     this.dials.set(address, (this.dials.get(address) ?? 0) + 1);
-    const conn = new ClientConn(address, socket, this.clock, this.limits, (c) => {
+    const conn = new ClientConn(address, target.id, socket, this.clock, this.limits, (c) => {
       this.clientConns.delete(c);
       this.pool.remove(c);
     });
@@ -321,7 +331,7 @@ export class NetworkTransport implements Transport {
     const refused = this.refusal(target.address);
     if (refused) throw refused;
     const frame = this.encode(request);
-    let conn = this.pool.take(target.address) ?? (await this.dial(target.address));
+    let conn = this.pooled(target) ?? (await this.dial(target));
     for (;;) {
       let reply: IncomingResponse<K>;
       try {
@@ -334,7 +344,7 @@ export class NetworkTransport implements Transport {
         // A pooled connection may have died while idle: only a fresh one's EOF says anything.
         // Both RPCs are free of side effects, so sending again is harmless.
         if (conn.reused) {
-          conn = await this.dial(target.address);
+          conn = await this.dial(target);
           continue;
         }
         throw unsupportedRpcError(kind, target.address);
@@ -345,17 +355,22 @@ export class NetworkTransport implements Transport {
     }
   }
 
-  private pipelineTo(address: string): AppendPipeline {
-    let pipeline = this.pipelines.get(address);
+  private pipelineTo(target: Peer): AppendPipeline {
+    let pipeline = this.pipelines.get(target.address);
+    if (pipeline && pipeline.serverId !== target.id) {
+      pipeline.close(new ErrTransportShutdown(`${target.address} is now ${target.id}`));
+      pipeline = undefined;
+    }
     if (!pipeline) {
       pipeline = new AppendPipeline({
+        serverId: target.id,
         depth: this.depth,
         timeoutMs: this.timeout,
-        dial: () => this.dial(address),
+        dial: () => this.dial(target),
         encode: (request) => this.encode(request),
         settle: settleReply,
       });
-      this.pipelines.set(address, pipeline);
+      this.pipelines.set(target.address, pipeline);
     }
     return pipeline;
   }

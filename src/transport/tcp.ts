@@ -58,6 +58,8 @@ export interface TransportFactoryOptions extends InboundLimitOptions {
   maxRpcsInFlight?: number;
   /** This server's ID for response headers. */
   localId?: string;
+  /** TLS only: refuse peers whose certificate names no server ID (see identity.ts). Default false. */
+  requirePeerIdentity?: boolean;
 }
 
 /** hashicorp's NewNetworkTransport: a transport over any stream layer. */
@@ -105,6 +107,7 @@ export async function newTlsTransport(
   const stream = await TlsStreamLayer.listen(bindAddr, advertise, tls, {
     clock,
     logger,
+    requirePeerIdentity: options.requirePeerIdentity,
     onHandshakeError: (error, remote) =>
       logger?.warn({ remote, err: error.message }, 'refused connection: tls handshake failed'),
   });

@@ -7,7 +7,7 @@
 import type { Server, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrInvalidConfig } from '../../src/core/errors.js';
-import type { RaftRequest, RequestVoteRequest } from '../../src/core/types.js';
+import type { RaftRequest } from '../../src/core/types.js';
 import { CONNECTION_BUFFER_BYTES } from '../../src/transport/limits.js';
 import type { NetworkTransport } from '../../src/transport/net.js';
 import { ErrOutOfDescriptors, type StreamLayer } from '../../src/transport/stream-layer.js';
@@ -17,31 +17,23 @@ import {
   newTcpTransport,
   type TransportFactoryOptions,
 } from '../../src/transport/tcp.js';
-import { encodeRequest } from '../../src/wire/codec.js';
-import { Encoder } from '../../src/wire/encoder.js';
 import { vote112 } from '../support/forged-frames.js';
 import {
   ManualClock,
   appendRequest,
+  bigAppend,
   collect,
-  entry,
+  frameOf,
   heartbeat,
   patternStream,
   rawClient,
   recordingLogger,
   snapshotRequest,
+  vote,
   waitFor,
 } from './helpers.js';
 
 const MiB = 1024 * 1024;
-const vote: RequestVoteRequest = {
-  kind: 'requestVote',
-  term: 4,
-  candidate: { id: 'n1', address: '127.0.0.1:1' },
-  lastLogIndex: 2,
-  lastLogTerm: 1,
-  leadershipTransfer: false,
-};
 const open: { close(): Promise<void> }[] = [];
 const sockets: Socket[] = [];
 
@@ -77,19 +69,6 @@ async function connect(address: string): Promise<Socket> {
   socket.on('error', () => {});
   sockets.push(socket);
   return socket;
-}
-
-function frameOf(request: RaftRequest): Buffer {
-  const enc = new Encoder();
-  encodeRequest(enc, request);
-  return Buffer.from(enc.finish());
-}
-
-/** An AppendEntries frame of about `bytes` bytes (one entry carrying them). */
-function bigAppend(bytes: number): Buffer {
-  const request = appendRequest(0, 0);
-  request.entries = [{ ...entry(1), data: new Uint8Array(bytes).fill(7) }];
-  return frameOf(request);
 }
 
 const closed = (socket: Socket): Promise<void> =>

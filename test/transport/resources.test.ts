@@ -10,10 +10,8 @@ import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { NetworkTransport } from '../../src/transport/net.js';
 import { newTcpTransport } from '../../src/transport/tcp.js';
-import { encodeRequest } from '../../src/wire/codec.js';
-import { Encoder } from '../../src/wire/encoder.js';
 import { startTransportChild, type TransportChild } from './child-process.js';
-import { appendRequest, entry, heartbeat, rawClient } from './helpers.js';
+import { appendRequest, bigAppend, heartbeat, rawClient } from './helpers.js';
 
 const MiB = 1024 * 1024;
 const children: TransportChild[] = [];
@@ -49,14 +47,6 @@ async function tryConnect(address: string): Promise<Socket | null> {
   } catch {
     return null;
   }
-}
-
-function bigAppend(bytes: number): Buffer {
-  const request = appendRequest(0, 0);
-  request.entries = [{ ...entry(1), data: new Uint8Array(bytes).fill(9) }];
-  const enc = new Encoder();
-  encodeRequest(enc, request);
-  return Buffer.from(enc.finish());
 }
 
 describe('a transport process under hostile peers', () => {

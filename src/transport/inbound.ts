@@ -9,6 +9,7 @@ import type { Clock, Timer } from '../core/clock.js';
 import type { Peer, RaftRequest } from '../core/types.js';
 import type { DecodeLimits } from '../wire/decoder.js';
 import { BufferBudget } from './budget.js';
+import { ErrPeerIdentity } from './identity.js';
 import { CONNECTION_BUFFER_BYTES, type InboundLimits } from './limits.js';
 import { PeerLog } from './peer-log.js';
 import { ServerConn, type ServerConnHost, type TransportLogger } from './server-conn.js';
@@ -128,10 +129,12 @@ export class InboundConnections implements ServerConnHost {
 
   refused(conn: ServerConn, error: Error): void {
     this.refusedRequests++;
-    this.peerLog.refusal(conn.remote, 'closing connection: bad request', {
-      reason: error.message,
-      error: error.name,
-    });
+    // A peer speaking for someone else is worth its own warning, apart from malformed input.
+    const msg =
+      error instanceof ErrPeerIdentity
+        ? 'closing connection: sender not named by its certificate'
+        : 'closing connection: bad request';
+    this.peerLog.refusal(conn.remote, msg, { reason: error.message, error: error.name });
   }
 
   onClosed(conn: ServerConn): void {

@@ -146,7 +146,9 @@ describe.skipIf(!hasOpenssl())('NetworkTransport over mutual TLS', () => {
       const refused = await n2.requestVote(target, asN3).catch((e: Error) => e);
       expect(refused).toBeInstanceOf(Error);
       expect(seen).toEqual([]);
-      const record = logger.records.find((r) => r.msg === 'closing connection: bad request')!;
+      const record = logger.records.find(
+        (r) => r.msg === 'closing connection: sender not named by its certificate',
+      )!;
       expect(record.obj).toMatchObject({ error: 'ErrPeerIdentity' });
       expect(String(record.obj.reason)).toContain('server ID "n3" is not in its certificate ("n2")');
       expect(t.stats().refusedRequests).toBe(1);
@@ -197,7 +199,9 @@ describe.skipIf(!hasOpenssl())('NetworkTransport over mutual TLS', () => {
       const strict = await identityServer(pki.n1, { requirePeerIdentity: true });
       await expect(plain.requestVote({ id: 'n1', address: strict.t.localAddr() }, asN2)).rejects.toThrow();
       expect(strict.seen).toEqual([]);
-      const record = strict.logger.records.find((r) => r.msg === 'closing connection: bad request')!;
+      const record = strict.logger.records.find(
+        (r) => r.msg === 'closing connection: sender not named by its certificate',
+      )!;
       expect(String(record.obj.reason)).toContain('the certificate names no raftkit server ID');
       const n2 = await identityClient(pki.n2);
       expect(await n2.requestVote({ id: 'n1', address: strict.t.localAddr() }, asN2)).toEqual({

@@ -281,7 +281,8 @@ export class ServerConn {
     if (wantBytes === !this.paused) return;
     this.paused = !wantBytes;
     if (wantBytes) {
-      this.flowingSince = this.host.clock.now();
+      // Only a stalled snapshot is judged by when reading resumed (see expiry).
+      if (intake) this.flowingSince = this.host.clock.now();
       this.socket.resume();
     } else {
       this.socket.pause();

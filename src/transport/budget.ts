@@ -4,6 +4,16 @@
  * shared part, and it may grow only into what the shared part has left.
  */
 
+import { RaftError } from '../core/errors.js';
+
+/**
+ * A request would not fit what is left of the inbound buffer budget: its connection is closed
+ * (the sender retries later), so that the node's total stays bounded.
+ */
+export class ErrBufferBudget extends RaftError {
+  override name = 'ErrBufferBudget';
+}
+
 /** What one connection holds and how much of it is charged to the shared part. */
 export interface BufferAccount {
   retained: number;

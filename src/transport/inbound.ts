@@ -8,7 +8,7 @@
 import type { Clock, Timer } from '../core/clock.js';
 import type { Peer, RaftRequest } from '../core/types.js';
 import type { DecodeLimits } from '../wire/decoder.js';
-import { BufferBudget } from './budget.js';
+import { BufferBudget, ErrBufferBudget } from './budget.js';
 import { ErrPeerIdentity } from './identity.js';
 import { CONNECTION_BUFFER_BYTES, type InboundLimits } from './limits.js';
 import { PeerLog } from './peer-log.js';
@@ -129,12 +129,7 @@ export class InboundConnections implements ServerConnHost {
 
   refused(conn: ServerConn, error: Error): void {
     this.refusedRequests++;
-    // A peer speaking for someone else is worth its own warning, apart from malformed input.
-    const msg =
-      error instanceof ErrPeerIdentity
-        ? 'closing connection: sender not named by its certificate'
-        : 'closing connection: bad request';
-    this.peerLog.refusal(conn.remote, msg, { reason: error.message, error: error.name });
+    this.peerLog.refusal(conn.remote, refusalMessage(error), { reason: error.message, error: error.name });
   }
 
   onClosed(conn: ServerConn): void {
@@ -156,4 +151,14 @@ export class InboundConnections implements ServerConnHost {
     }
     if (this.conns.size > 0) this.sweepTimer = this.clock.setTimer(this.sweepEvery, () => this.sweep());
   }
+}
+
+/**
+ * The log message for a refused request: a peer speaking for someone else, and a node out of
+ * buffer space, each get their own once-per-peer warning, apart from malformed input.
+ */
+function refusalMessage(error: Error): string {
+  if (error instanceof ErrPeerIdentity) return 'closing connection: sender not named by its certificate';
+  if (error instanceof ErrBufferBudget) return 'closing connection: inbound buffer budget spent';
+  return 'closing connection: bad request';
 }

@@ -16,6 +16,7 @@ export {
   type InboundLimitOptions,
 } from './limits.js';
 export { ErrPeerIdentity, SERVER_ID_URI_PREFIX } from './identity.js';
+export { ErrBufferBudget } from './budget.js';
 // The wire's bound errors reach users through the transport; the bounds themselves are documented there.
 export { ErrOutOfRange, MAX_INDEX, MAX_TERM } from '../wire/bounds.js';
 export type { TransportLogger } from './server-conn.js';

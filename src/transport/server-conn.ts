@@ -19,7 +19,7 @@ import { decodeRequest, encodeResponse, type IncomingRequest } from '../wire/cod
 import { Decoder, type DecodeLimits } from '../wire/decoder.js';
 import { Encoder } from '../wire/encoder.js';
 import { checkProtocolVersion } from '../wire/frames.js';
-import type { BufferAccount, BufferBudget } from './budget.js';
+import { ErrBufferBudget, type BufferAccount, type BufferBudget } from './budget.js';
 import { ReceiveBuffer } from './recv-buffer.js';
 import { SnapshotIntake } from './snapshot-intake.js';
 import { ErrPeerClosed, type StreamSocket } from './stream-layer.js';
@@ -147,7 +147,9 @@ export class ServerConn {
     const rest = this.intake && this.intake.remaining > 0 ? this.intake.feed(chunk) : chunk;
     if (!this.recv.append(rest, this.host.budget.capacityFor(this.account), this.frameNeeds)) {
       this.refuse(
-        new ErrTooLarge(`request does not fit the inbound buffer budget (${this.recv.length} bytes held)`),
+        new ErrBufferBudget(
+          `request does not fit the inbound buffer budget (${this.recv.length} bytes held)`,
+        ),
       );
       return;
     }
@@ -202,7 +204,7 @@ export class ServerConn {
     this.frameNeeds = Math.max(length + 1, this.decoder.needAtLeast - this.recv.offset);
     if (this.frameNeeds > this.host.budget.capacityFor(this.account))
       return this.refuse(
-        new ErrTooLarge(
+        new ErrBufferBudget(
           `request of at least ${this.frameNeeds} bytes does not fit the inbound buffer budget`,
         ),
       );

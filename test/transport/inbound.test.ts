@@ -107,7 +107,8 @@ describe('NetworkTransport: the inbound buffer budget', () => {
   it('keeps half-sent large requests within maxBufferedBytes, refuses the excess, and keeps replicating', async () => {
     // 16 connections reserve 1 MiB; 7 MiB are shared by requests larger than 64 KiB.
     const limits = { maxBufferedBytes: 8 * MiB, maxFrameBytes: 4 * MiB, maxInboundConnections: 16 };
-    const { server, target } = await answeringServer(limits);
+    const logger = recordingLogger();
+    const { server, target } = await answeringServer({ ...limits, logger });
     const client = await transport();
     let peak = 0;
     const sample = () => (peak = Math.max(peak, server.stats().bufferedBytes));
@@ -130,6 +131,9 @@ describe('NetworkTransport: the inbound buffer budget', () => {
     const stats = server.stats();
     expect(peak).toBeLessThanOrEqual(limits.maxBufferedBytes);
     expect(stats.refusedRequests).toBeGreaterThanOrEqual(3);
+    const spent = logger.records.filter((r) => r.msg === 'closing connection: inbound buffer budget spent');
+    expect(spent.length).toBe(stats.refusedRequests);
+    expect(spent[0]).toMatchObject({ level: 'warn', obj: { error: 'ErrBufferBudget' } });
     expect(stats.bufferedBytes).toBeGreaterThanOrEqual(2 * MiB);
     const settled = await Promise.race([
       Promise.all(outcomes),

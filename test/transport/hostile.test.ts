@@ -217,6 +217,6 @@ describe('hostile peers', () => {
         `${counts.acked} writes acknowledged (${counts.unknown} unknown), ${counts.reads} reads, ` +
         `peak buffered ${(peakBuffered / MiB).toFixed(1)} MiB, peak memory growth ${((peakMemory - baseline) / MiB).toFixed(1)} MiB, ` +
         `plans ${JSON.stringify(Object.fromEntries(categories))}`,
-        );
+    );
   }, 120_000);
 });

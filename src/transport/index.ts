@@ -20,6 +20,7 @@ export { ErrBufferBudget } from './budget.js';
 // The wire's bound errors reach users through the transport; the bounds themselves are documented there.
 export { ErrOutOfRange, MAX_INDEX, MAX_TERM } from '../wire/bounds.js';
 export type { TransportLogger } from './server-conn.js';
+export type { DecodeLimits } from '../wire/decoder.js';
 export {
   ErrNotAdvertisable,
   ErrOutOfDescriptors,
@@ -27,6 +28,7 @@ export {
   ErrRpcTimeout,
   joinHostPort,
   splitHostPort,
+  type HostPort,
   type StreamLayer,
   type StreamSocket,
 } from './stream-layer.js';

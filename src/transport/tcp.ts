@@ -12,6 +12,7 @@ import { advertisedAddress, listenOn, SocketStreamLayer, type SocketLayerParts }
 import type { StreamLayer } from './stream-layer.js';
 import { TlsStreamLayer, type TlsFiles } from './tls.js';
 
+/** The plain TCP StreamLayer (hashicorp's TCPStreamLayer); `newTcpTransport` puts a transport on it. */
 export class TcpStreamLayer extends SocketStreamLayer {
   private constructor(parts: SocketLayerParts) {
     super(parts);
@@ -53,6 +54,7 @@ export class TcpStreamLayer extends SocketStreamLayer {
 export interface TransportFactoryOptions extends InboundLimitOptions {
   /** Defaults to the system clock. */
   clock?: Clock;
+  /** Where connection trouble is reported (pino-compatible); silent by default. */
   logger?: TransportLogger;
   /** AppendEntries in flight per follower; default 2. */
   maxRpcsInFlight?: number;

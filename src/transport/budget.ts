@@ -11,6 +11,7 @@ import { RaftError } from '../core/errors.js';
  * (the sender retries later), so that the node's total stays bounded.
  */
 export class ErrBufferBudget extends RaftError {
+  /** `'ErrBufferBudget'`. */
   override name = 'ErrBufferBudget';
 }
 

@@ -20,6 +20,7 @@ export const SERVER_ID_URI_PREFIX = 'raftkit://server/';
 
 /** A certificate does not name the server a request claims to come from, or a dialled server. */
 export class ErrPeerIdentity extends RaftError {
+  /** `'ErrPeerIdentity'`. */
   override name = 'ErrPeerIdentity';
 }
 

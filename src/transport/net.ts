@@ -78,6 +78,7 @@ export interface NetworkTransportOptions extends InboundLimitOptions {
 
 /** NetworkTransport.stats(): the inbound side's figures and the open outbound connections. */
 export interface NetworkTransportStats extends InboundStats {
+  /** Connections this transport dialled that are open now (pooled, pipelined or busy). */
   outboundConnections: number;
 }
 /** hashicorp scales the InstallSnapshot deadline by one timeout per 256 KiB. */

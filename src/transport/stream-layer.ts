@@ -63,6 +63,7 @@ export class ErrRpcTimeout extends RaftError {
  * Further dials fail at once with it until a back-off passes (5 ms, doubling to 1 s).
  */
 export class ErrOutOfDescriptors extends RaftError {
+  /** `'ErrOutOfDescriptors'`. */
   override name = 'ErrOutOfDescriptors';
 }
 

@@ -87,6 +87,7 @@ export class TlsStreamLayer extends SocketStreamLayer {
     return this.mismatch(socket, senderOf(request), 'sent by');
   }
 
+  /** Dials as the base layer does, then refuses a server whose certificate does not name `serverId`. */
   override async dial(address: string, timeoutMs: number, serverId = ''): Promise<StreamSocket> {
     const socket = await super.dial(address, timeoutMs);
     const refused = this.mismatch(socket, { id: serverId, address }, 'dialled as');

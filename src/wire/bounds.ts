@@ -40,6 +40,7 @@ export const DEFAULT_MAX_ENTRIES = 4096;
 
 /** A number from the wire outside its bound: the RPC is refused and its connection closed. */
 export class ErrOutOfRange extends ErrDecode {
+  /** `'ErrOutOfRange'`. */
   override name = 'ErrOutOfRange';
 }
 

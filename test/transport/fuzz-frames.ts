@@ -1,5 +1,5 @@
 /**
- * Hostile input for the hostile-peer suite (hostile.test.ts). A plan is what one connection
+ * Hostile input for the hostile-peer suite (hostile-frames-fuzz.test.ts). A plan is what one connection
  * sends: a few frames, and whether the server is certain to refuse it (close without a reply,
  * logging why). Families: valid structure at a stale term with extreme in-bound values, numbers
  * beyond the wire's bounds, oversized and half-sent large requests, truncated, mutated and garbage

@@ -5,7 +5,7 @@
 import { rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { systemClock, type Clock } from '../index.js';
-import type { StatusBody } from '../kv/contract.js';
+import type { LeaseListBody, LockInfoBody, LockListBody, StatusBody } from '../kv/contract.js';
 import { loadDashboardHtml } from '../kv/dashboard-page.js';
 import { closeServer, HttpError, listen, readBody, sendJson } from '../kv/http/io.js';
 import {
@@ -47,6 +47,9 @@ export interface ClusterView {
   nodes: NodeView[];
   /** The reachable leader with the highest term, if any. */
   leader: string | null;
+  /** The leader's leases and locks (the first TABLE_ROWS of each), null without a leader or answer. */
+  leases: LeaseListBody['leases'] | null;
+  locks: LockInfoBody[] | null;
   time: number;
 }
 
@@ -58,6 +61,8 @@ interface DemoNode {
 }
 
 const STATUS_TIMEOUT_MS = 500;
+/** Rows of leases and locks the dashboard shows at most. */
+const TABLE_ROWS = 20;
 const VIEW_MAX_AGE_MS = 100;
 /** Largest body the dashboard forwards to a node. */
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -208,6 +213,16 @@ export class Demo {
     }
   }
 
+  /** A JSON answer, or null when the node does not answer 200 in time. */
+  private async fetchJson<T>(url: string): Promise<T | null> {
+    try {
+      const response = await this.fetchWithTimeout(url, 'GET');
+      return response.ok ? ((await response.json()) as T) : null;
+    } catch {
+      return null;
+    }
+  }
+
   /** The status of every node, polled at most every VIEW_MAX_AGE_MS however many dashboards watch. */
   clusterView(): Promise<ClusterView> {
     if (this.view !== null && this.clock.now() - this.viewAt < VIEW_MAX_AGE_MS)
@@ -226,7 +241,18 @@ export class Demo {
       if (node.status?.state === 'Leader' && (leader === null || node.status.term > leader.status!.term))
         leader = node;
     }
-    this.view = { nodes, leader: leader?.id ?? null, time: this.clock.wallTime() };
+    const [leases, locks] =
+      leader === null
+        ? [null, null]
+        : await Promise.all([
+            this.fetchJson<LeaseListBody>(`${leader.http}/leases`).then(
+              (body) => body?.leases.slice(0, TABLE_ROWS) ?? null,
+            ),
+            this.fetchJson<LockListBody>(`${leader.http}/locks`).then(
+              (body) => body?.locks.slice(0, TABLE_ROWS) ?? null,
+            ),
+          ]);
+    this.view = { nodes, leader: leader?.id ?? null, leases, locks, time: this.clock.wallTime() };
     this.viewAt = this.clock.now();
     return this.view;
   }

@@ -30,6 +30,7 @@ let demoOutput = '';
 let browser: Browser;
 let page: Page;
 let dashboard: string;
+let httpBase: number;
 
 /** `count` consecutive free ports clear of `avoid` (the demo numbers its nodes from a base port). */
 async function freeRange(count: number, avoid: number[]): Promise<number> {
@@ -97,7 +98,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard of `raftkit demo`', () => 
     const cwd = mkdtempSync(join(tmpdir(), 'raftkit-e2e-'));
     const [port] = await freePorts(1);
     const raftBase = await freeRange(3, [port]);
-    const httpBase = await freeRange(3, [port, raftBase, raftBase + 1, raftBase + 2]);
+    httpBase = await freeRange(3, [port, raftBase, raftBase + 1, raftBase + 2]);
     dashboard = `http://127.0.0.1:${port}`;
     demo = spawn(
       process.execPath,
@@ -158,6 +159,28 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard of `raftkit demo`', () => 
     await expect
       .poll(() => page.getByTestId('kv-result').textContent(), { timeout: 5000 })
       .toBe('hello from chromium');
+  });
+
+  it('shows a lease and a lock on the leader as they appear, with counts on the leader card', async () => {
+    const leader = await currentLeader();
+    // Through any node: fetch follows the 307 to the leader with the body.
+    const post = async (path: string, body: object) => {
+      const res = await fetch(`http://127.0.0.1:${httpBase}${path}`, {
+        method: 'POST',
+        body: JSON.stringify(body),
+      });
+      expect(res.status).toBe(200);
+      return (await res.json()) as Record<string, unknown>;
+    };
+    const lease = await post('/leases', { ttl: 300 });
+    const lock = await post('/locks/e2e-job', { ttl: 300 });
+    await page.getByTestId(`lease-${String(lease.id)}`).waitFor({ timeout: 10_000 });
+    await page.getByTestId('lock-e2e-job').waitFor({ timeout: 10_000 });
+    expect(await page.getByTestId('lock-e2e-job').textContent()).toContain(String(lock.token));
+    await expect.poll(() => page.getByTestId(`locks-${leader}`).textContent(), { timeout: 10_000 }).toBe('1');
+    await expect
+      .poll(() => page.getByTestId(`leases-${leader}`).textContent(), { timeout: 10_000 })
+      .toBe('2');
     mkdirSync(resolve('test-results'), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
   });

@@ -4,14 +4,7 @@
  * Lives as long as one leadership; RaftCore creates it on election and drops it on step-down.
  */
 import { randomBetween } from './clock.js';
-import {
-  findServer,
-  isVoter,
-  nextConfiguration,
-  quorumSize,
-  voters,
-  type ConfigurationChange,
-} from './configuration.js';
+import { findServer, isVoter, nextConfiguration, type ConfigurationChange } from './configuration.js';
 import {
   ErrConfigChangeInProgress,
   ErrLeadershipLost,
@@ -144,14 +137,11 @@ export class LeaderState {
   /** Check-quorum: step down unless a quorum of voters answered within leaderLeaseTimeout. */
   private checkQuorum(): boolean {
     const core = this.core;
-    const latest = core.configurations.latest;
     const since = core.now - core.options.leaderLeaseTimeout;
-    let contacted = 0;
-    for (const server of voters(latest)) {
-      if (server.id === core.id || (this.progress.get(server.id)?.lastContact ?? -Infinity) >= since)
-        contacted++;
-    }
-    if (contacted >= quorumSize(latest)) return true;
+    const contact = core.configurations.quorum.committedIndex((id) =>
+      id === core.id ? Infinity : (this.progress.get(id)?.lastContact ?? -Infinity),
+    );
+    if (contact >= since) return true;
     core.becomeFollower(core.term, null);
     return false;
   }
@@ -438,13 +428,9 @@ export class LeaderState {
   /** Raft paper 5.3/5.4.2: commit the highest index stored on a quorum, if it is from this term. */
   maybeCommit(): void {
     const core = this.core;
-    const latest = core.configurations.latest;
-    const matches = voters(latest).map((server) =>
-      server.id === core.id ? core.durableLastIndex : (this.progress.get(server.id)?.matchIndex ?? 0),
+    const candidate = core.configurations.quorum.committedIndex((id) =>
+      id === core.id ? core.durableLastIndex : (this.progress.get(id)?.matchIndex ?? 0),
     );
-    if (matches.length === 0) return;
-    matches.sort((a, b) => b - a);
-    const candidate = matches[quorumSize(latest) - 1];
     if (candidate <= core.commitIndex) return;
     if (core.log.term(candidate) !== core.term && !core.faults.commitPreviousTermEntries) return;
     core.setCommit(candidate);
@@ -500,15 +486,13 @@ export class LeaderState {
   private checkReads(): void {
     if (this.reads.length === 0) return;
     const core = this.core;
-    const latest = core.configurations.latest;
-    const needed = quorumSize(latest);
+    // Our own acknowledgement is implied, even of a round not sent yet.
+    const confirmed = core.configurations.quorum.committedIndex((id) =>
+      id === core.id ? Infinity : (this.progress.get(id)?.heartbeatAck ?? 0),
+    );
     const remaining: PendingRead[] = [];
     for (const read of this.reads) {
-      let acks = 0;
-      for (const server of voters(latest)) {
-        if (server.id === core.id || (this.progress.get(server.id)?.heartbeatAck ?? 0) >= read.round) acks++;
-      }
-      if (acks >= needed) this.completeRead(read.readId, read.index);
+      if (confirmed >= read.round) this.completeRead(read.readId, read.index);
       else remaining.push(read);
     }
     this.reads = remaining;
@@ -533,13 +517,9 @@ export class LeaderState {
   /** The newest round a quorum acknowledged extends the lease from the time it was sent. */
   private extendLease(): void {
     const core = this.core;
-    const latest = core.configurations.latest;
-    const acked = voters(latest)
-      .map((server) =>
-        server.id === core.id ? this.heartbeatRound : (this.progress.get(server.id)?.heartbeatAck ?? 0),
-      )
-      .sort((a, b) => b - a);
-    const round = acked[quorumSize(latest) - 1] ?? 0;
+    const round = core.configurations.quorum.committedIndex((id) =>
+      id === core.id ? this.heartbeatRound : (this.progress.get(id)?.heartbeatAck ?? 0),
+    );
     const sentAt = this.roundSentAt.get(round);
     if (sentAt === undefined) return;
     const until = sentAt + core.options.electionTimeout * (1 - core.options.maxClockDrift);

@@ -11,11 +11,12 @@
  * membership changes effective when appended) with the Raft paper's safety rules made explicit.
  */
 import { randomBetween, type Random } from './clock.js';
-import { findServerByAddress, isVoter, quorumSize, voters } from './configuration.js';
+import { findServerByAddress, isVoter, voters } from './configuration.js';
 import { ErrLeadershipTransferInProgress, ErrNotLeader } from './errors.js';
 import { LeaderState } from './leader.js';
 import { TermLog } from './log.js';
 import { ConfigurationTracker } from './membership.js';
+import { VoteResult } from './quorum.js';
 import type {
   CoreEvent,
   HardState,
@@ -278,9 +279,8 @@ export class RaftCore {
 
   private checkElection(): void {
     const candidacy = this.candidacy!;
-    const latest = this.configurations.latest;
-    const granted = voters(latest).filter((server) => candidacy.granted.has(server.id)).length;
-    if (granted < quorumSize(latest)) return;
+    const result = this.configurations.quorum.voteResult((id) => candidacy.granted.has(id) || undefined);
+    if (result !== VoteResult.Won) return;
     if (candidacy.preVote) this.startElection(false);
     else this.becomeLeader();
   }

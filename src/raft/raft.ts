@@ -12,7 +12,7 @@
 import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import type { Clock, Random, Timer } from '../core/clock.js';
-import { isVoter } from '../core/configuration.js';
+import { isVoter, type ConfigurationChange } from '../core/configuration.js';
 import {
   ErrAborted,
   ErrAbortedByRestore,
@@ -694,7 +694,7 @@ export class Raft extends EventEmitter {
   }
 
   lastIndex(): number {
-    return this.core.log.lastIndex();
+    return this.core.lastIndex();
   }
 
   commitIndex(): number {
@@ -703,7 +703,7 @@ export class Raft extends EventEmitter {
 
   /** Index of the last entry covered by the newest snapshot (0 when none). */
   lastSnapshotIndex(): number {
-    return this.core.log.snapshotIndex;
+    return this.core.snapshotIndex();
   }
 
   /** The highest commit index known to be durable (what a restart recovers). */
@@ -737,26 +737,26 @@ export class Raft extends EventEmitter {
 
   /** The latest configuration (possibly uncommitted) and its index. */
   getConfiguration(): { configuration: Configuration; index: number } {
-    const { latest, latestIndex } = this.core.configurations.snapshot();
+    const { latest, latestIndex } = this.core.configurations();
     return { configuration: latest, index: latestIndex };
   }
 
   /** hashicorp's Stats() keys. */
   stats(): Record<string, string> {
     const core = this.core;
-    const { latest, latestIndex } = core.configurations.snapshot();
+    const { latest, latestIndex } = core.configurations();
     const selfVoter = isVoter(latest, core.id);
     const contact = this.lastContact();
     return {
       state: RAFT_STATE_NAMES[this.state],
       term: String(core.term),
-      last_log_index: String(core.log.lastIndex()),
-      last_log_term: String(core.log.lastTerm()),
+      last_log_index: String(core.lastIndex()),
+      last_log_term: String(core.lastTerm()),
       commit_index: String(core.commitIndex),
       applied_index: String(this.fsmRunner.applied),
       fsm_pending: String(Math.max(0, this.durableCommit - this.fsmRunner.applied)),
-      last_snapshot_index: String(core.log.snapshotIndex),
-      last_snapshot_term: String(core.log.snapshotTerm),
+      last_snapshot_index: String(core.snapshotIndex()),
+      last_snapshot_term: String(core.snapshotTerm()),
       protocol_version: String(this.config.protocolVersion),
       protocol_version_min: '0',
       protocol_version_max: '3',
@@ -778,10 +778,8 @@ export class Raft extends EventEmitter {
 
   /** Replication state per peer as the leader sees it (empty on followers). */
   replication(): { id: ServerId; matchIndex: number; nextIndex: number; lastContact: number }[] {
-    const leader = this.core.leaderState;
-    if (!leader) return [];
-    return [...leader.progress.values()].map((p) => ({
-      id: p.server.id,
+    return this.core.replication().map((p) => ({
+      id: p.id,
       matchIndex: p.matchIndex,
       nextIndex: p.nextIndex,
       lastContact: p.lastContact,
@@ -807,20 +805,17 @@ export class Raft extends EventEmitter {
     return this.changeMembership({ command: 'demoteVoter', id, address: '', prevIndex }, timeout);
   }
 
-  private changeMembership(
-    change: Parameters<NonNullable<RaftCore['leaderState']>['changeConfiguration']>[0],
-    timeout: number,
-  ): Promise<number> {
+  private changeMembership(change: ConfigurationChange, timeout: number): Promise<number> {
     return new Promise<number>((resolve, reject) => {
       let token: number;
       try {
-        token = this.withCore((core) => core.requireLeader().changeConfiguration(change));
+        token = this.withCore((core) => core.changeConfiguration(change));
       } catch (error) {
         return reject(error as Error);
       }
       const cleanup = this.deadline({ timeout }, (error) => {
         if (!this.membershipWaiters.delete(token)) return;
-        this.core.leaderState?.cancelConfigurationChange(token);
+        this.core.cancelConfigurationChange(token);
         reject(error instanceof ErrApplyTimeout ? new ErrEnqueueTimeout() : error);
       });
       this.membershipWaiters.set(token, {
@@ -843,9 +838,7 @@ export class Raft extends EventEmitter {
     return new Promise<void>((resolve, reject) => {
       try {
         this.withCore((core) =>
-          core
-            .requireLeader()
-            .transferLeadership(target ? { id: target.id, address: target.address, suffrage: 0 } : null),
+          core.transferLeadership(target ? { id: target.id, address: target.address, suffrage: 0 } : null),
         );
       } catch (error) {
         return reject(error as Error);
@@ -884,7 +877,7 @@ export class Raft extends EventEmitter {
     const next = { ...this.config, ...reload };
     validateConfig(next);
     Object.assign(this.config, reload);
-    Object.assign(this.core.options, {
+    this.core.reloadTimeouts({
       heartbeatTimeout: reload.heartbeatTimeout,
       electionTimeout: reload.electionTimeout,
     });

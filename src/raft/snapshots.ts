@@ -5,9 +5,9 @@
  */
 import type { Readable } from 'node:stream';
 import { randomBetween, type Clock, type Random, type Timer } from '../core/clock.js';
-import { ErrLeadershipLost, ErrNothingNewToSnapshot, RaftError } from '../core/errors.js';
+import { ErrLeadershipLost, ErrNotLeader, ErrNothingNewToSnapshot, RaftError } from '../core/errors.js';
 import type { OutboundRequest, SnapshotInstall } from '../core/ready.js';
-import type { InstallSnapshotResponse, SnapshotMeta } from '../core/types.js';
+import { RaftState, type InstallSnapshotResponse, type SnapshotMeta } from '../core/types.js';
 import type { LogStore, SnapshotSink, SnapshotStore } from '../storage/types.js';
 import type { FSM, FSMSnapshot } from './fsm.js';
 import type { Logger } from './logger.js';
@@ -49,7 +49,7 @@ export class SnapshotManager {
 
   private shouldSnapshot(): boolean {
     const applied = this.raft.fsmRunner.applied;
-    return applied - this.raft.core.log.snapshotIndex >= this.raft.config.snapshotThreshold;
+    return applied - this.raft.core.snapshotIndex() >= this.raft.config.snapshotThreshold;
   }
 
   /** Called after each applied entry. */
@@ -78,7 +78,7 @@ export class SnapshotManager {
   private async doTake(): Promise<SnapshotMeta> {
     const runner = this.raft.fsmRunner;
     const captured = await runner.runExclusive(async () => {
-      if (runner.applied <= this.raft.core.log.snapshotIndex || runner.applied === 0) return null;
+      if (runner.applied <= this.raft.core.snapshotIndex() || runner.applied === 0) return null;
       const fsmSnapshot: FSMSnapshot = await this.fsm.snapshot();
       return {
         fsmSnapshot,
@@ -134,14 +134,14 @@ export class SnapshotManager {
    */
   async restoreUser(meta: SnapshotMeta, reader: Readable): Promise<number> {
     const core = this.raft.core;
-    core.requireLeader();
+    if (core.state !== RaftState.Leader) throw new ErrNotLeader();
     const term = core.term;
-    const index = Math.max(core.log.lastIndex(), meta.index) + 1;
+    const index = Math.max(core.lastIndex(), meta.index) + 1;
     const { configuration, index: configurationIndex } = this.raft.getConfiguration();
     const id = await this.storeStream(reader, { index, term, configuration, configurationIndex }, null);
     const runner = this.raft.fsmRunner;
     await runner.runExclusive(async () => {
-      if (core.term !== term || !core.leaderState) throw new ErrLeadershipLost();
+      if (core.term !== term || core.state !== RaftState.Leader) throw new ErrLeadershipLost();
       await this.restoreFsm(id);
       runner.restoredTo(index, term, { configuration, index: configurationIndex });
       this.raft.runCore((c) => c.userSnapshotRestored(index, term));

@@ -57,6 +57,27 @@ export interface PeerReplication {
   inflight: number;
 }
 
+/** The core's queries: what the runtime shows its users and the test kit checks, read-only. */
+export type CoreView = Pick<
+  RaftCore,
+  | 'id'
+  | 'self'
+  | 'state'
+  | 'term'
+  | 'vote'
+  | 'commitIndex'
+  | 'leader'
+  | 'epoch'
+  | 'lastIndex'
+  | 'lastTerm'
+  | 'firstIndex'
+  | 'termAt'
+  | 'snapshotIndex'
+  | 'snapshotTerm'
+  | 'configurations'
+  | 'replication'
+>;
+
 export class RaftCore {
   private readonly server: ServerState;
   private readonly election: Election;

@@ -140,7 +140,7 @@ export class SafetyChecker implements FsmObserver {
       }
       before.generation++;
       before.maxCommit = raft.commitIndex();
-      before.checkedCommit = Math.min(before.checkedCommit, raft.core.snapshotIndex());
+      before.checkedCommit = Math.min(before.checkedCommit, raft.inspect().snapshotIndex());
     } else {
       this.history.set(node.id, {
         maxCommit: 0,
@@ -159,7 +159,7 @@ export class SafetyChecker implements FsmObserver {
     }
     this.leaders.set(term, id);
     // Leader completeness: every committed entry is in the new leader's log.
-    const core = node.raft!.core;
+    const core = node.raft!.inspect();
     for (let index = core.snapshotIndex() + 1; index <= this.maxCommitted; index++) {
       const term = this.committedTerms.get(index);
       if (term !== undefined && core.termAt(index) !== term) {
@@ -178,7 +178,7 @@ export class SafetyChecker implements FsmObserver {
       const raft = node.raft;
       if (!raft || raft.shutdownCalled) continue;
       const history = this.history.get(node.id)!;
-      const core = raft.core;
+      const core = raft.inspect();
       const commit = core.commitIndex;
       if (commit < history.maxCommit)
         this.violation(`commit index went back on ${node.id}: ${history.maxCommit} -> ${commit}`);
@@ -219,8 +219,8 @@ export class SafetyChecker implements FsmObserver {
     const live = nodes.filter((node) => node.raft && !node.raft.shutdownCalled);
     for (let i = 0; i < live.length; i++) {
       for (let j = i + 1; j < live.length; j++) {
-        const a = live[i].raft!.core;
-        const b = live[j].raft!.core;
+        const a = live[i].raft!.inspect();
+        const b = live[j].raft!.inspect();
         const lo = Math.max(a.firstIndex(), b.firstIndex());
         let matchedAbove = false;
         for (let index = Math.min(a.lastIndex(), b.lastIndex()); index >= lo; index--) {

@@ -271,7 +271,10 @@ export class Raft extends EventEmitter {
     }));
   }
 
-  /** The core's queries, read-only (the test kit checks Raft's invariants through them). */
+  /**
+   * The core's queries, read-only: the test kit checks Raft's invariants through them.
+   * @internal
+   */
   inspect(): CoreView {
     return this.core;
   }

@@ -18,8 +18,17 @@ export class Durability {
   private entries: LogEntry[] = [];
   /** The local log's last index as of each write not yet durable. */
   private readonly seqLastIndex = new Map<number, number>();
+  private durableLast = 0;
+
   /** Highest index known durable in the local log. */
-  durableLastIndex = 0;
+  get durableLastIndex(): number {
+    return this.durableLast;
+  }
+
+  /** At start: the log as loaded is all durable. */
+  loaded(lastIndex: number): void {
+    this.durableLast = lastIndex;
+  }
 
   /** The seq of the write that makes the current term and vote durable. */
   get termVoteDurableAt(): number {
@@ -56,7 +65,7 @@ export class Durability {
   truncated(from: number): void {
     this.entries = this.entries.filter((entry) => entry.index < from);
     this.truncateFrom = Math.min(this.truncateFrom ?? Infinity, from);
-    this.durableLastIndex = Math.min(this.durableLastIndex, from - 1);
+    this.durableLast = Math.min(this.durableLast, from - 1);
     this.entriesSeq = this.nextSeq;
   }
 
@@ -65,7 +74,7 @@ export class Durability {
     this.truncateFrom = 1;
     this.entries = [];
     this.entriesSeq = this.nextSeq;
-    this.durableLastIndex = index;
+    this.durableLast = index;
   }
 
   hasWrite(): boolean {
@@ -98,7 +107,7 @@ export class Durability {
     this.durableSeq = seq;
     const lastIndex = this.seqLastIndex.get(seq);
     for (const key of this.seqLastIndex.keys()) if (key <= seq) this.seqLastIndex.delete(key);
-    if (lastIndex !== undefined) this.durableLastIndex = Math.min(lastIndex, logLastIndex);
+    if (lastIndex !== undefined) this.durableLast = Math.min(lastIndex, logLastIndex);
     return true;
   }
 }

@@ -125,7 +125,7 @@ export class RaftCore {
     const server = this.server;
     this.election.start();
     server.configurations.commit(server.commitIndex);
-    server.durability.durableLastIndex = server.log.lastIndex();
+    server.durability.loaded(server.log.lastIndex());
     server.resetElectionTimer();
     server.emit({ type: 'configuration', configurations: server.configurations.snapshot() });
   }

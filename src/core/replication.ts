@@ -40,8 +40,7 @@ export interface ReplicationHooks {
 
 export class Replication {
   private readonly progress = new Map<ServerId, Progress>();
-  /** The latest heartbeat round sent (rounds count from 1). */
-  heartbeatRound = 0;
+  private round = 0;
   private heartbeatDue = 0;
   /** When each recent heartbeat round was sent (for the lease). */
   private readonly roundSentAt = new Map<number, number>();
@@ -53,6 +52,11 @@ export class Replication {
     private readonly server: ServerState,
     private readonly hooks: ReplicationHooks,
   ) {}
+
+  /** The latest heartbeat round sent (rounds count from 1). */
+  get heartbeatRound(): number {
+    return this.round;
+  }
 
   peer(id: ServerId): Progress | undefined {
     return this.progress.get(id);
@@ -223,9 +227,9 @@ export class Replication {
   sendHeartbeats(): void {
     const server = this.server;
     const { options } = server;
-    this.heartbeatRound++;
-    this.roundSentAt.set(this.heartbeatRound, server.now);
-    this.roundSentAt.delete(this.heartbeatRound - ROUNDS_REMEMBERED);
+    this.round++;
+    this.roundSentAt.set(this.round, server.now);
+    this.roundSentAt.delete(this.round - ROUNDS_REMEMBERED);
     // hashicorp: every random [HeartbeatTimeout/10, HeartbeatTimeout/5).
     const low = Math.max(1, Math.floor(options.heartbeatTimeout / 10));
     this.heartbeatDue =
@@ -249,7 +253,7 @@ export class Replication {
       };
       server.send(progress.server, request, {
         after: server.durability.termVoteDurableAt,
-        heartbeatRound: this.heartbeatRound,
+        heartbeatRound: this.round,
       });
     }
     this.hooks.roundSent();

@@ -300,6 +300,7 @@ export class Raft extends EventEmitter {
 
   private changeMembership(change: ConfigurationChange, timeout: number): Promise<number> {
     const onExpire = (token: number) => (error: Error) => {
+      // Forgetting a change produces nothing to carry out, so it needs no turn of the loop.
       this.core.cancelConfigurationChange(token);
       return error instanceof ErrApplyTimeout ? new ErrEnqueueTimeout() : error;
     };

@@ -37,6 +37,18 @@ export interface SearchHints {
   produceFact: Int32Array;
   factSlot: Int32Array;
   factValue: Int32Array;
+  /**
+   * Who may be affected when an operation of unknown outcome changes a slot (see the search's
+   * `influencesACandidate`): the operations comparing a slot with a value (keyed by
+   * `slot * valueLimit + value`), those comparing its existence, and those that may update it;
+   * and per operation, the slots it may update and the slots it compares.
+   */
+  comparersOf: Map<number, number[]>;
+  valueLimit: number;
+  existenceComparers: number[][];
+  writersOf: number[][];
+  updatedSlots: number[][];
+  comparedSlots: number[][];
 }
 
 export function searchHints(guarded: readonly Guarded[]): SearchHints {
@@ -52,7 +64,45 @@ export function searchHints(guarded: readonly Guarded[]): SearchHints {
       observer[number] = Number((outcome === SUCCEEDED ? then : otherwise).length === 0);
     }
   });
-  return { earlierTwin, observer, ...facts(guarded) };
+  return { earlierTwin, observer, ...facts(guarded), ...neighbours(guarded) };
+}
+
+/** The indexes of who compares and updates what, in operation number order. */
+function neighbours(guarded: readonly Guarded[]) {
+  const slotCount =
+    1 +
+    Math.max(
+      0,
+      ...guarded.flatMap(({ compares, then, otherwise }) =>
+        [...compares, ...then, ...otherwise].map(([slot]) => slot),
+      ),
+    );
+  const valueLimit =
+    1 + Math.max(0, ...guarded.flatMap(({ compares }) => compares.map(([, value]) => value)));
+  const comparersOf = new Map<number, number[]>();
+  const existenceComparers: number[][] = Array.from({ length: slotCount }, () => []);
+  const writersOf: number[][] = Array.from({ length: slotCount }, () => []);
+  const add = (list: number[], operation: number) => {
+    if (list[list.length - 1] !== operation) list.push(operation);
+  };
+  const updatedSlots = guarded.map(({ then, otherwise }) => [
+    ...new Set([...then, ...otherwise].map(([slot]) => slot)),
+  ]);
+  const comparedSlots = guarded.map(({ compares }) => [...new Set(compares.map(([slot]) => slot))]);
+  guarded.forEach(({ compares }, operation) => {
+    for (const [slot, value, mode] of compares) {
+      if (mode === EQUALS) {
+        const key = slot * valueLimit + value;
+        const list = comparersOf.get(key) ?? [];
+        add(list, operation);
+        comparersOf.set(key, list);
+      } else {
+        add(existenceComparers[slot], operation);
+      }
+    }
+    for (const slot of updatedSlots[operation]) add(writersOf[slot], operation);
+  });
+  return { comparersOf, valueLimit, existenceComparers, writersOf, updatedSlots, comparedSlots };
 }
 
 function facts(guarded: readonly Guarded[]) {

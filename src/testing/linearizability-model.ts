@@ -35,6 +35,16 @@ export interface SearchModel {
   step(state: number, operation: number): number;
   /** Whether key slot `slot` holds value `value` in `state`. */
   holds(state: number, slot: number, value: number): boolean;
+  /** The value key slot `slot` holds in `state`. */
+  valueAt(state: number, slot: number): number;
+  /**
+   * Whether `operation`, taking `state` to `after`, changes what `other` does in a way that
+   * moving `operation` past `other` would not undo: `other` ends elsewhere, and either takes
+   * another branch or updates a key that `operation` compares or updates. (If `other` ends in
+   * the same state, `operation` was overwritten; if it takes the same branch and touches none of
+   * the same keys, the two commute.)
+   */
+  affects(state: number, after: number, operation: number, other: number): boolean;
 }
 
 export interface CompiledComponent {
@@ -117,6 +127,26 @@ class GuardedUpdates {
     [this.updateSlot, this.updateValue] = updates.values;
   }
 
+  /** Whether the updates of `operation`'s `branch` touch a key that `other` compares or updates. */
+  touches(operation: number, branch: number, other: number): boolean {
+    const { updateStart, updateSlot, compareStart, compareSlot } = this;
+    for (let i = updateStart[2 * operation + branch]; i < updateStart[2 * operation + branch + 1]; i++) {
+      const slot = updateSlot[i];
+      for (let j = compareStart[other]; j < compareStart[other + 1]; j++)
+        if (compareSlot[j] === slot) return true;
+      for (let j = updateStart[2 * other]; j < updateStart[2 * other + 2]; j++)
+        if (updateSlot[j] === slot) return true;
+    }
+    return false;
+  }
+
+  /** Whether `operation` changes what `other` does (see SearchModel.affects), given both states' values. */
+  affects(operation: number, other: number, before: Int32Array, after: Int32Array): boolean {
+    const branch = this.branch(other, before);
+    if (branch !== this.branch(other, after) || branch < 0) return true;
+    return this.touches(other, branch, operation);
+  }
+
   /** Which branch `operation` takes when key slot s holds `values[s]`: 0 then, 1 else, -1 impossible. */
   branch(operation: number, values: Int32Array): number {
     let holds = true;
@@ -153,6 +183,19 @@ class RegisterModel implements SearchModel {
   holds(state: number, _slot: number, value: number): boolean {
     return state === value;
   }
+
+  valueAt(state: number): number {
+    return state;
+  }
+
+  private readonly after = new Int32Array(1);
+
+  affects(state: number, after: number, operation: number, other: number): boolean {
+    if (this.step(state, other) === this.step(after, other)) return false;
+    this.values[0] = state;
+    this.after[0] = after;
+    return this.updates.affects(operation, other, this.values, this.after);
+  }
 }
 
 /** Several keys: the state is the number of an interned tuple of value numbers, one per slot. */
@@ -183,6 +226,15 @@ class MapModel implements SearchModel {
 
   holds(state: number, slot: number, value: number): boolean {
     return this.tuples[state][slot] === value;
+  }
+
+  valueAt(state: number, slot: number): number {
+    return this.tuples[state][slot];
+  }
+
+  affects(state: number, after: number, operation: number, other: number): boolean {
+    if (this.step(state, other) === this.step(after, other)) return false;
+    return this.updates.affects(operation, other, this.tuples[state], this.tuples[after]);
   }
 
   private compute(state: number, operation: number): number {

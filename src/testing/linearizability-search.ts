@@ -18,6 +18,7 @@
  * until the end, so their bits are kept whole; there are few, since the unobserved ones are left
  * out beforehand.
  */
+import { Memo } from './linearizability-memo.js';
 import type { SearchHistory, SearchModel } from './linearizability-model.js';
 
 export interface SearchResult {
@@ -43,106 +44,6 @@ function mix32(x: number): number {
   x = Math.imul(x ^ (x >>> 16), 0x7feb352d);
   x = Math.imul(x ^ (x >>> 15), 0x846ca68b);
   return (x ^ (x >>> 16)) | 0;
-}
-
-function grown<T extends Int32Array | Uint32Array>(array: T, needed: number): T {
-  if (needed <= array.length) return array;
-  const bigger = new (array.constructor as new (length: number) => T)(Math.max(needed, array.length * 2));
-  bigger.set(array);
-  return bigger;
-}
-
-/** Small: most components are small, and the arrays double as needed. */
-const INITIAL_ENTRIES = 64;
-
-/**
- * The explored (set, state) pairs: a chained hash table whose buckets and entries live in typed
- * arrays, so that millions of entries cost no object each and no garbage collection.
- */
-class Memo {
-  /** First entry of each bucket (-1: empty); the bucket of a hash is its low bits. */
-  private buckets = new Int32Array(INITIAL_ENTRIES).fill(-1);
-  private chain = new Int32Array(INITIAL_ENTRIES);
-  private hash = new Int32Array(INITIAL_ENTRIES);
-  private check = new Int32Array(INITIAL_ENTRIES);
-  private state = new Int32Array(INITIAL_ENTRIES);
-  private low = new Int32Array(INITIAL_ENTRIES);
-  private wordsAt = new Int32Array(INITIAL_ENTRIES);
-  private wordCount = new Int32Array(INITIAL_ENTRIES);
-  private pool = new Uint32Array(4 * INITIAL_ENTRIES);
-  private poolUsed = 0;
-  size = 0;
-
-  /**
-   * Records the pair unless present; true if it was new. The set is `low`, the known bits in words
-   * [from, to) of `known`, and all of `unknown`.
-   */
-  add(
-    hash: number,
-    check: number,
-    state: number,
-    low: number,
-    known: Uint32Array,
-    from: number,
-    to: number,
-    unknown: Uint32Array,
-  ): boolean {
-    const words = to - from + unknown.length;
-    const bucket = hash & (this.buckets.length - 1);
-    for (let entry = this.buckets[bucket]; entry >= 0; entry = this.chain[entry]) {
-      if (
-        this.hash[entry] === hash &&
-        this.check[entry] === check &&
-        this.state[entry] === state &&
-        this.low[entry] === low &&
-        this.wordCount[entry] === words &&
-        this.sameWords(this.wordsAt[entry], known, from, to, unknown)
-      ) {
-        return false;
-      }
-    }
-    const entry = this.size++;
-    if (entry === this.chain.length) this.grow();
-    this.hash[entry] = hash;
-    this.check[entry] = check;
-    this.state[entry] = state;
-    this.low[entry] = low;
-    this.wordCount[entry] = words;
-    this.wordsAt[entry] = this.poolUsed;
-    this.pool = grown(this.pool, this.poolUsed + words);
-    let at = this.poolUsed;
-    for (let word = from; word < to; word++) this.pool[at++] = known[word];
-    for (let word = 0; word < unknown.length; word++) this.pool[at++] = unknown[word];
-    this.poolUsed = at;
-    const home = hash & (this.buckets.length - 1);
-    this.chain[entry] = this.buckets[home];
-    this.buckets[home] = entry;
-    return true;
-  }
-
-  /** Doubles the entry arrays and the buckets (load factor at most 1), rehashing every entry. */
-  private grow(): void {
-    const capacity = this.chain.length * 2;
-    this.chain = grown(this.chain, capacity);
-    this.hash = grown(this.hash, capacity);
-    this.check = grown(this.check, capacity);
-    this.state = grown(this.state, capacity);
-    this.low = grown(this.low, capacity);
-    this.wordsAt = grown(this.wordsAt, capacity);
-    this.wordCount = grown(this.wordCount, capacity);
-    this.buckets = new Int32Array(capacity).fill(-1);
-    for (let entry = 0; entry < this.size - 1; entry++) {
-      const home = this.hash[entry] & (capacity - 1);
-      this.chain[entry] = this.buckets[home];
-      this.buckets[home] = entry;
-    }
-  }
-
-  private sameWords(at: number, known: Uint32Array, from: number, to: number, unknown: Uint32Array): boolean {
-    for (let word = from; word < to; word++) if (this.pool[at++] !== known[word]) return false;
-    for (let word = 0; word < unknown.length; word++) if (this.pool[at++] !== unknown[word]) return false;
-    return true;
-  }
 }
 
 /**
@@ -377,6 +278,7 @@ class WglSearch {
     // An operation of unknown outcome that would change nothing here is not tried: if a legal
     // order puts it here, the order without it is legal too, ending with it (never happened).
     if (after < 0 || (!isKnown && after === this.state)) return false;
+    if (!isKnown && !this.influencesACandidate(operation, after, resume)) return false;
     this.account(operation, -1);
     const lost = this.lostFact(after);
     if (lost >= 0) {
@@ -448,6 +350,64 @@ class WglSearch {
     return -1;
   }
 
+  /**
+   * Whether linearizing the unknown `operation` next, leading to `after`, affects some other
+   * candidate (called before `barrier`; see SearchModel.affects). If it affects none, it is not
+   * tried: in a legal order that puts it first, the operation after it is unaffected, so the
+   * order with the two swapped (or without it, if it was overwritten) is legal too; repeating
+   * that, a legal order exists that does not start with it.
+   */
+  private influencesACandidate(operation: number, after: number, barrier: number): boolean {
+    const { model, state, history } = this;
+    const deadline = this.end[barrier >>> 1];
+    const affected = (list: readonly number[] | undefined) =>
+      list !== undefined &&
+      this.someCandidate(
+        list,
+        deadline,
+        (other) => other !== operation && model.affects(state, after, operation, other),
+      );
+    // Only these can be affected: the operations comparing a slot it changes (with the value
+    // before or after, or its existence if that changed); and with several slots, the ones
+    // updating a slot it compares or updates (the two would not commute). With one slot, an
+    // update of it after this one overwrites it: that is no effect.
+    const severalSlots = history.writersOf.length > 1;
+    for (const slot of history.updatedSlots[operation]) {
+      if (severalSlots && affected(history.writersOf[slot])) return true;
+      const before = model.valueAt(state, slot);
+      const now = model.valueAt(after, slot);
+      if (before === now) continue;
+      if (affected(history.comparersOf.get(slot * history.valueLimit + before))) return true;
+      if (affected(history.comparersOf.get(slot * history.valueLimit + now))) return true;
+      if ((before === 0) !== (now === 0) && affected(history.existenceComparers[slot])) return true;
+    }
+    if (severalSlots) {
+      for (const slot of history.comparedSlots[operation]) if (affected(history.writersOf[slot])) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Whether `test` holds for some candidate in `list` (operation numbers, ascending): an
+   * operation not linearized that was called by `deadline`. Known operations are numbered in
+   * call order from `low` on, so the scan starts there and stops at the first one called later.
+   */
+  private someCandidate(
+    list: readonly number[],
+    deadline: number,
+    test: (operation: number) => boolean,
+  ): boolean {
+    const { start, knownCount } = this;
+    for (let i = lowerBound(list, this.low); i < list.length && list[i] < knownCount; i++) {
+      if (start[list[i]] > deadline) break;
+      if (!this.isKnownLinearized(list[i]) && test(list[i])) return true;
+    }
+    for (let i = lowerBound(list, knownCount); i < list.length && start[list[i]] <= deadline; i++) {
+      if (this.isUnknownPending(list[i]) && test(list[i])) return true;
+    }
+    return false;
+  }
+
   /** A known operation other than `except`, not linearized, that requires `fact`. */
   private pendingNeeder(fact: number, except: number): number | undefined {
     for (let i = this.neederStart[fact]; i < this.neederStart[fact + 1]; i++) {
@@ -498,6 +458,11 @@ class WglSearch {
     return (this.known[operation >>> 5] & (1 << (operation & 31))) !== 0;
   }
 
+  private isUnknownPending(operation: number): boolean {
+    const index = operation - this.knownCount;
+    return (this.unknown[index >>> 5] & (1 << (index & 31))) === 0;
+  }
+
   /** Twins of unknown outcome go in call order: swapping two changes nothing but their names. */
   private twinTaken(operation: number): boolean {
     const twin = this.earlierTwin[operation] - this.knownCount;
@@ -523,6 +488,18 @@ class WglSearch {
       relink(this.unknownNext, this.unknownPrev, operation);
     }
   }
+}
+
+/** The first index of the ascending `list` holding a value >= `value`. */
+function lowerBound(list: readonly number[], value: number): number {
+  let low = 0;
+  let high = list.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (list[middle] < value) low = middle + 1;
+    else high = middle;
+  }
+  return low;
 }
 
 function offsetsOf(rows: readonly unknown[][]): number[] {

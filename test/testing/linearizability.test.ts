@@ -139,7 +139,7 @@ describe('checkKvLinearizability: registers', () => {
   });
 
   it('gives up as inconclusive when the search exceeds its budget', () => {
-    const ops = Array.from({ length: 12 }, (_, i) => w(`v${i}`, 0, 100));
+    const ops: KvOperation[] = Array.from({ length: 12 }, (_, i) => w(`v${i}`, 0, 100));
     ops.push(r('v3', 101, 102));
     expect(checkKvLinearizability(ops).ok).toBe(true);
     const report = checkKvLinearizability(ops, { maxSteps: 5 });
@@ -187,6 +187,11 @@ describe('checkKvLinearizability: compare-and-set', () => {
     expect(verdict([w('a', 0, 1), cas('a', 'b', 2), r('b', 3, 4), w('c', 5, 6), r('c', 7, 8)])).toEqual([
       'ok',
     ]);
+  });
+
+  it('places chains of unknown outcomes: a lost write, then a lost cas that found it', () => {
+    expect(verdict([w('1', 0, Infinity), cas('1', '2', 1), r('2', 10, 11)])).toEqual(['ok']);
+    expect(verdict([w('1', 0, Infinity), cas('1', '2', 1), r('2', 10, 11), r('1', 12, 13)])).toEqual(['violation']);
   });
 
   it('does not confuse two unknown cas that set the same value under different preconditions', () => {

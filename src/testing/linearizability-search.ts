@@ -94,7 +94,7 @@ class WglSearch {
   private low = 0;
   private high = -1;
   private state: number;
-  private readonly memo = new Memo();
+  private readonly memo: Memo;
   /** The choices made, with what each one changed. */
   private readonly frameOperation: Int32Array;
   private readonly frameState: Int32Array;
@@ -102,6 +102,8 @@ class WglSearch {
   private readonly frameHigh: Int32Array;
   /** For an unknown choice, the barrier of its node; FORCED for a forced one. */
   private readonly frameResume: Int32Array;
+  /** The memo entry of the node each choice led to. */
+  private readonly frameEntry: Int32Array;
   private depth = 0;
   /** The longest linearizable prefix met so far (operation numbers), and what blocked it. */
   private longest: number[] = [];
@@ -143,6 +145,7 @@ class WglSearch {
     }
     this.known = new Uint32Array(Math.ceil(knownCount / 32));
     this.unknown = new Uint32Array(Math.ceil((count - knownCount) / 32));
+    this.memo = new Memo(this.unknown.length);
     this.zobrist1 = Int32Array.from({ length: count }, (_, i) => mix32(2 * i + 0x3c6ef372));
     this.zobrist2 = Int32Array.from({ length: count }, (_, i) => mix32(2 * i + 0x1b873593));
     this.state = model.initial;
@@ -151,6 +154,7 @@ class WglSearch {
     this.frameLow = new Int32Array(count);
     this.frameHigh = new Int32Array(count);
     this.frameResume = new Int32Array(count);
+    this.frameEntry = new Int32Array(count);
     const factCount = history.factSlot.length;
     this.needers = new Int32Array(factCount);
     this.writers = new Int32Array(factCount);
@@ -303,7 +307,8 @@ class WglSearch {
     const to = high >= low ? (high >>> 5) + 1 : 0;
     const hash1 = this.hash1 ^ mix32(after ^ 0x27d4eb2f);
     const hash2 = this.hash2 ^ mix32(after ^ 0x165667b1);
-    if (!this.memo.add(hash1, hash2, after, low, this.known, from, to, this.unknown)) {
+    const entry = this.memo.enter(hash1, hash2, after, low, this.known, from, to, this.unknown);
+    if (entry < 0) {
       this.cacheHits++;
       this.account(operation, 1);
       this.flip(operation);
@@ -312,6 +317,7 @@ class WglSearch {
       return false;
     }
     const depth = this.depth++;
+    this.frameEntry[depth] = entry;
     this.frameOperation[depth] = operation;
     this.frameState[depth] = this.state;
     this.frameLow[depth] = savedLow;
@@ -325,6 +331,7 @@ class WglSearch {
   /** Takes back the last choice; returns its operation. */
   private undoLast(): number {
     const depth = --this.depth;
+    this.memo.complete(this.frameEntry[depth]);
     const operation = this.frameOperation[depth];
     this.state = this.frameState[depth];
     this.low = this.frameLow[depth];
@@ -448,8 +455,12 @@ class WglSearch {
   /** Adds `operation` to the linearized set, or takes it out. */
   private flip(operation: number): void {
     const unknownIndex = operation - this.knownCount;
-    if (unknownIndex < 0) this.known[operation >>> 5] ^= 1 << (operation & 31);
-    else this.unknown[unknownIndex >>> 5] ^= 1 << (unknownIndex & 31);
+    if (unknownIndex >= 0) {
+      // Not hashed: the memo finds dominating nodes among those with the same known part.
+      this.unknown[unknownIndex >>> 5] ^= 1 << (unknownIndex & 31);
+      return;
+    }
+    this.known[operation >>> 5] ^= 1 << (operation & 31);
     this.hash1 ^= this.zobrist1[operation];
     this.hash2 ^= this.zobrist2[operation];
   }

@@ -1,23 +1,30 @@
 /**
- * The Wing & Gong search with Lowe's memo (WGL), as Porcupine runs it, over numbered operations.
+ * The Wing & Gong search with Lowe's memo (WGL), as Porcupine runs it, over numbered operations,
+ * with cuts that each come with an argument that no linearization is lost.
  *
- * Calls and returns sit in one time-ordered doubly linked list. The search walks it from the
- * front: at a call it tries to linearize that operation next (the model must allow it in the
- * current state), lifting its call and return out of the list and starting over; at a return whose
- * operation is still pending, the last choice was wrong: it puts that operation back and tries the
- * next candidate. The history is linearizable when the list empties, and not when it must undo a
- * choice and has none left.
+ * Calls and returns of operations of known outcome sit in one time-ordered doubly linked list.
+ * At each node (the operations linearized so far, and the state they lead to) the candidates
+ * are the calls before the first pending return (the barrier); the search tries to linearize one
+ * next (the model must allow it), lifting its call and return out of the list; when no candidate
+ * is left, the last choice was wrong and is undone. The history is linearizable when every known
+ * operation is placed, and not when a choice must be undone and none is left.
  *
- * The memo holds every (set of linearized operations, state) pair already entered: reaching one
- * again leads where it led before, so the candidate is skipped (a cache hit). The set is keyed by a
- * 64-bit Zobrist hash (two 32-bit halves, updated in O(1) per choice) and compared exactly on a hit,
- * against a compact copy: operations of known outcome are numbered in call order, and every one
- * below the lowest still pending is linearized, so the copy keeps that number and only the bits
- * from there to the highest linearized one — a window about as wide as the history's concurrency,
- * not the history's length. Operations of unknown outcome (numbered after the known ones) may wait
- * until the end, so their bits are kept whole; there are few, since the unobserved ones are left
- * out beforehand.
+ * Cuts, in the order they act:
+ * - forced observers: an allowed candidate that never changes the state (a read, a range, a
+ *   failed cas) is taken first, without alternatives (see `observerCandidate`);
+ * - lost facts: a node where some value a pending operation needs is gone for good is dead
+ *   (see linearizability-facts.ts);
+ * - unknown outcomes last: operations whose answer never came live in a list of their own and
+ *   are tried only after the known candidates, never where they would change nothing, twins in
+ *   call order, and only where they affect another candidate (see `influencesACandidate`);
+ * - the memo (linearizability-memo.ts): a node entered before is skipped, and so is one that a
+ *   failed node with fewer unknown operations placed dominates. The set's known part is hashed
+ *   with a 64-bit Zobrist hash (two 32-bit halves, O(1) per choice) and stored compactly:
+ *   operations of known outcome are numbered in call order and every one below the lowest pending
+ *   is linearized, so a node keeps that number and only the bits from there to the highest
+ *   linearized one, a window about as wide as the history's concurrency.
  */
+import { FactLedger } from './linearizability-facts.js';
 import { Memo } from './linearizability-memo.js';
 import type { SearchHistory, SearchModel } from './linearizability-model.js';
 
@@ -105,19 +112,17 @@ class WglSearch {
   /** The memo entry of the node each choice led to. */
   private readonly frameEntry: Int32Array;
   private depth = 0;
-  /** The longest linearizable prefix met so far (operation numbers), and what blocked it. */
-  private longest: number[] = [];
+  /**
+   * The longest linearizable prefix met so far, and what blocked it. Copying it whenever it grows
+   * would cost O(n) each time, O(n^2) in all; so its first `longestShared` operations are read
+   * from the frames (unchanged since), and the rest are saved, one by one, as frames are undone.
+   */
+  private longestLength = 0;
+  private longestShared = 0;
+  private readonly longestSaved: Int32Array;
   private blocked: number | undefined;
-  /** For each fact, the known operations that require it (compressed rows). */
-  private readonly neederStart: Int32Array;
-  private readonly needer: Int32Array;
-  /** Facts still required by pending known operations, and by how many; writers left per fact. */
-  private readonly needers: Int32Array;
-  private readonly writers: Int32Array;
-  /** Facts needed that no pending operation can produce any more, and where each sits in it. */
-  private readonly unproducible: Int32Array;
-  private readonly unproducibleAt: Int32Array;
-  private unproducibleCount = 0;
+  /** Which needed facts no pending operation can produce any more (see `lostFact`). */
+  private readonly facts: FactLedger;
 
   private cacheHits = 0;
 
@@ -155,28 +160,8 @@ class WglSearch {
     this.frameHigh = new Int32Array(count);
     this.frameResume = new Int32Array(count);
     this.frameEntry = new Int32Array(count);
-    const factCount = history.factSlot.length;
-    this.needers = new Int32Array(factCount);
-    this.writers = new Int32Array(factCount);
-    this.unproducible = new Int32Array(factCount);
-    this.unproducibleAt = new Int32Array(factCount).fill(-1);
-    for (let operation = 0; operation < count; operation++) {
-      for (let i = history.requireStart[operation]; i < history.requireStart[operation + 1]; i++) {
-        this.needers[history.requireFact[i]]++;
-      }
-      for (let i = history.produceStart[operation]; i < history.produceStart[operation + 1]; i++) {
-        this.writers[history.produceFact[i]]++;
-      }
-    }
-    for (let fact = 0; fact < factCount; fact++) this.classify(fact);
-    const needers: number[][] = Array.from({ length: factCount }, () => []);
-    for (let operation = 0; operation < count; operation++) {
-      for (let i = history.requireStart[operation]; i < history.requireStart[operation + 1]; i++) {
-        needers[history.requireFact[i]].push(operation);
-      }
-    }
-    this.neederStart = Int32Array.from(offsetsOf(needers));
-    this.needer = Int32Array.from(needers.flat());
+    this.longestSaved = new Int32Array(count);
+    this.facts = new FactLedger(history);
     this.history = history;
   }
 
@@ -189,19 +174,24 @@ class WglSearch {
     let cursor = -1;
     let barrier = -1;
     let candidate = -1;
-    const lost = this.lostFact(this.state);
+    const lost = this.facts.lost(this.model, this.state);
     if (lost >= 0) {
       return {
         verdict: 'violation',
         steps,
         cacheHits: 0,
         longest: [],
-        blocked: this.pendingNeeder(lost, -1),
+        blocked: this.facts.pendingNeeder(lost, -1, (operation) => this.isKnownLinearized(operation)),
       };
     }
     while (this.low < this.knownCount) {
       if (++steps > maxSteps) {
-        return { verdict: 'inconclusive', steps: maxSteps, cacheHits: this.cacheHits, longest: this.longest };
+        return {
+          verdict: 'inconclusive',
+          steps: maxSteps,
+          cacheHits: this.cacheHits,
+          longest: this.longest(),
+        };
       }
       if (mode === AT_NODE) {
         const forced = this.observerCandidate();
@@ -231,13 +221,13 @@ class WglSearch {
       } else {
         // No candidate left: the last choice was wrong. Undo it and try the one after it, unless
         // it was forced, in which case its node has failed too.
-        if (this.depth > this.longest.length) {
-          this.longest = Array.from(this.frameOperation.subarray(0, this.depth));
+        if (this.depth > this.longestLength) {
+          this.longestLength = this.longestShared = this.depth;
           this.blocked = undefined;
         }
         if (this.depth === 0) {
-          const { longest, blocked } = this;
-          return { verdict: 'violation', steps, cacheHits: this.cacheHits, longest, blocked };
+          const { blocked } = this;
+          return { verdict: 'violation', steps, cacheHits: this.cacheHits, longest: this.longest(), blocked };
         }
         const operation = this.undoLast();
         const resume = this.frameResume[this.depth];
@@ -283,16 +273,18 @@ class WglSearch {
     // order puts it here, the order without it is legal too, ending with it (never happened).
     if (after < 0 || (!isKnown && after === this.state)) return false;
     if (!isKnown && !this.influencesACandidate(operation, after, resume)) return false;
-    this.account(operation, -1);
-    const lost = this.lostFact(after);
+    this.facts.account(operation, -1);
+    const lost = this.facts.lost(this.model, after);
     if (lost >= 0) {
       // Still a linearizable prefix, and with the operation that needed the lost fact, the best
       // explanation of a violation: note it.
-      if (this.depth + 1 > this.longest.length) {
-        this.longest = [...this.frameOperation.subarray(0, this.depth), operation];
-        this.blocked = this.pendingNeeder(lost, operation);
+      if (this.depth + 1 > this.longestLength) {
+        this.longestLength = this.depth + 1;
+        this.longestShared = this.depth;
+        this.longestSaved[this.depth] = operation;
+        this.blocked = this.facts.pendingNeeder(lost, operation, (other) => this.isKnownLinearized(other));
       }
-      this.account(operation, 1);
+      this.facts.account(operation, 1);
       return false;
     }
     const savedLow = this.low;
@@ -310,7 +302,7 @@ class WglSearch {
     const entry = this.memo.enter(hash1, hash2, after, low, this.known, from, to, this.unknown);
     if (entry < 0) {
       this.cacheHits++;
-      this.account(operation, 1);
+      this.facts.account(operation, 1);
       this.flip(operation);
       this.low = savedLow;
       this.high = savedHigh;
@@ -328,9 +320,19 @@ class WglSearch {
     return true;
   }
 
+  private longest(): number[] {
+    return Array.from({ length: this.longestLength }, (_, i) =>
+      i < this.longestShared ? this.frameOperation[i] : this.longestSaved[i],
+    );
+  }
+
   /** Takes back the last choice; returns its operation. */
   private undoLast(): number {
     const depth = --this.depth;
+    if (depth < this.longestShared) {
+      this.longestSaved[depth] = this.frameOperation[depth];
+      this.longestShared = depth;
+    }
     this.memo.complete(this.frameEntry[depth]);
     const operation = this.frameOperation[depth];
     this.state = this.frameState[depth];
@@ -338,23 +340,8 @@ class WglSearch {
     this.high = this.frameHigh[depth];
     this.flip(operation);
     this.unlift(operation);
-    this.account(operation, 1);
+    this.facts.account(operation, 1);
     return operation;
-  }
-
-  /**
-   * A fact that makes `state` lead nowhere (-1: none): a fact that a pending operation needs is
-   * false in it and no pending operation can make it true. (With unique values: a value once overwritten
-   * never comes back, so a read still waiting for it can never be placed.) Cutting here finds
-   * a wrong choice when it is made rather than when the read's return is reached.
-   */
-  private lostFact(state: number): number {
-    const { factSlot, factValue } = this.history;
-    for (let i = 0; i < this.unproducibleCount; i++) {
-      const fact = this.unproducible[i];
-      if (!this.model.holds(state, factSlot[fact], factValue[fact])) return fact;
-    }
-    return -1;
   }
 
   /**
@@ -413,43 +400,6 @@ class WglSearch {
       if (this.isUnknownPending(list[i]) && test(list[i])) return true;
     }
     return false;
-  }
-
-  /** A known operation other than `except`, not linearized, that requires `fact`. */
-  private pendingNeeder(fact: number, except: number): number | undefined {
-    for (let i = this.neederStart[fact]; i < this.neederStart[fact + 1]; i++) {
-      const operation = this.needer[i];
-      if (operation !== except && !this.isKnownLinearized(operation)) return operation;
-    }
-    return undefined;
-  }
-
-  /** Takes `operation` out of the counts of needers and writers (delta -1), or back in (+1). */
-  private account(operation: number, delta: number): void {
-    const { requireStart, requireFact, produceStart, produceFact } = this.history;
-    for (let i = requireStart[operation]; i < requireStart[operation + 1]; i++) {
-      this.needers[requireFact[i]] += delta;
-      this.classify(requireFact[i]);
-    }
-    for (let i = produceStart[operation]; i < produceStart[operation + 1]; i++) {
-      this.writers[produceFact[i]] += delta;
-      this.classify(produceFact[i]);
-    }
-  }
-
-  /** Keeps `fact` in the unproducible list exactly when it is needed and has no writer left. */
-  private classify(fact: number): void {
-    const wanted = this.needers[fact] > 0 && this.writers[fact] === 0;
-    const at = this.unproducibleAt[fact];
-    if (wanted && at < 0) {
-      this.unproducibleAt[fact] = this.unproducibleCount;
-      this.unproducible[this.unproducibleCount++] = fact;
-    } else if (!wanted && at >= 0) {
-      const last = this.unproducible[--this.unproducibleCount];
-      this.unproducible[at] = last;
-      this.unproducibleAt[last] = at;
-      this.unproducibleAt[fact] = -1;
-    }
   }
 
   /** Adds `operation` to the linearized set, or takes it out. */
@@ -511,12 +461,6 @@ function lowerBound(list: readonly number[], value: number): number {
     else high = middle;
   }
   return low;
-}
-
-function offsetsOf(rows: readonly unknown[][]): number[] {
-  const offsets = [0];
-  for (const row of rows) offsets.push(offsets[offsets.length - 1] + row.length);
-  return offsets;
 }
 
 function unlink(next: Int32Array, prev: Int32Array, entry: number): void {

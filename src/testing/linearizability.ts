@@ -44,9 +44,18 @@
  * Linearizability is compositional, so the history splits into components: keys linked by an
  * operation that touches several of them (a txn's keys; every key of the history under a range's
  * prefix) form one component, searched with a map-valued state; every other key is a component of
- * one register, searched with a scalar state. The memo holds (set of linearized operations, state)
- * pairs, the set as a compact window of bits (see linearizability-search.ts); each component
- * reports its search effort (`steps`, `cacheHits`). Pure: no I/O, no clock.
+ * one register, searched with a scalar state (linearizability-components.ts). Each component:
+ * 1. leaves out writes of unknown outcome that nothing can have observed;
+ * 2. compiles every operation to one shape, a guarded update, with values numbered so that values
+ *    nothing compares against are one value (linearizability-guarded.ts, -model.ts);
+ * 3. looks for a stale observation that real time alone makes impossible (a read of a value that
+ *    a later write certainly replaced before the read began): found, it is the verdict, with no
+ *    search (linearizability-refute.ts);
+ * 4. searches (linearizability-search.ts): WGL with a memo on (linearized set, state) and cuts
+ *    that lose no linearization, each argued where it is made and held to a brute-force oracle.
+ *
+ * A component reports its effort: `steps` (candidates tried and choices undone; 0 when step 3
+ * decided) and `cacheHits` (candidates skipped by the memo). Pure: no I/O, no clock.
  */
 import { splitIntoComponents, withoutUnobservedUnknownWrites } from './linearizability-components.js';
 import { validateKvHistory } from './linearizability-history.js';

@@ -5,6 +5,7 @@
  */
 import type { KvCompare, KvOperation, KvRangeItem, KvTxnOp } from './linearizability.js';
 
+/** A history the checker refuses: what is wrong, and with which operation. */
 export class InvalidHistoryError extends RangeError {
   /** The position of the offending operation in the history, if one is to blame. */
   readonly index: number | undefined;

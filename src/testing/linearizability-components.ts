@@ -36,26 +36,26 @@ function namedKeys(operation: KvOperation): string[] {
 
 const byCodeUnits = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
+/** The number of leading indexes in [0, length) for which `isBefore` holds (it must be monotone). */
+export function partitionPoint(length: number, isBefore: (index: number) => boolean): number {
+  let low = 0;
+  let high = length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (isBefore(middle)) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
 /**
  * The run `[from, to)` of `sortedKeys` that starts with `prefix`: keys with a prefix are
  * contiguous in code-unit order, right after the prefix's own position.
  */
 export function prefixRun(sortedKeys: readonly string[], prefix: string): [number, number] {
-  let low = 0;
-  let high = sortedKeys.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if (sortedKeys[middle] < prefix) low = middle + 1;
-    else high = middle;
-  }
-  const from = low;
-  high = sortedKeys.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if (sortedKeys[middle].startsWith(prefix)) low = middle + 1;
-    else high = middle;
-  }
-  return [from, low];
+  const from = partitionPoint(sortedKeys.length, (i) => sortedKeys[i] < prefix);
+  const count = partitionPoint(sortedKeys.length - from, (i) => sortedKeys[from + i].startsWith(prefix));
+  return [from, from + count];
 }
 
 /**

@@ -74,24 +74,6 @@ export class Memo {
         return -1;
       }
     }
-    return this.insert(hash, check, state, low, known, from, to, unknown);
-  }
-
-  /** Marks a node explored completely (and failed): from now on it dominates its supersets. */
-  complete(entry: number): void {
-    this.completed[entry] = 1;
-  }
-
-  private insert(
-    hash: number,
-    check: number,
-    state: number,
-    low: number,
-    known: Uint32Array,
-    from: number,
-    to: number,
-    unknown: Uint32Array,
-  ): number {
     const entry = this.size++;
     if (entry === this.chain.length) this.grow();
     this.hash[entry] = hash;
@@ -110,6 +92,11 @@ export class Memo {
     this.chain[entry] = this.buckets[home];
     this.buckets[home] = entry;
     return entry;
+  }
+
+  /** Marks a node explored completely (and failed): from now on it dominates its supersets. */
+  complete(entry: number): void {
+    this.completed[entry] = 1;
   }
 
   /** Doubles the entry arrays and the buckets (load factor at most 1), rehashing every entry. */

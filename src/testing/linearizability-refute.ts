@@ -14,6 +14,7 @@
  * would find them only after exhausting every order of the operations before them. Finding them
  * here is sound (the oracle test holds it to the search's verdicts) and names the culprits.
  */
+import { partitionPoint } from './linearizability-components.js';
 import { FAILED, SUCCEEDED, UNKNOWN, type Guarded } from './linearizability-guarded.js';
 
 export interface StaleObservation {
@@ -81,7 +82,7 @@ function writersByFact(guarded: readonly Guarded[], start: Float64Array, end: Fl
     result.set(fact, {
       /** The writer returning last among those called at or before `time`. */
       lastBefore(time: number) {
-        const count = upperBound(list.length, (i) => start[list[i]] <= time);
+        const count = partitionPoint(list.length, (i) => start[list[i]] <= time);
         return count === 0 ? undefined : latest[count - 1];
       },
     });
@@ -151,22 +152,10 @@ class SlotOverwrites {
   }
 
   earliestAfter(time: number, value: number): number {
-    const from = upperBound(this.starts.length, (i) => this.starts[i] <= time);
+    const from = partitionPoint(this.starts.length, (i) => this.starts[i] <= time);
     const best = this.first[from];
     if (best < 0) return -1;
     const chosen = this.values[best] !== value ? best : this.second[from];
     return chosen < 0 ? -1 : this.operations[chosen];
   }
-}
-
-/** The number of leading indexes in [0, length) for which `isBefore` holds (it must be monotone). */
-function upperBound(length: number, isBefore: (index: number) => boolean): number {
-  let low = 0;
-  let high = length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if (isBefore(middle)) low = middle + 1;
-    else high = middle;
-  }
-  return low;
 }

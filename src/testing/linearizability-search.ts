@@ -24,6 +24,7 @@
  *   is linearized, so a node keeps that number and only the bits from there to the highest
  *   linearized one, a window about as wide as the history's concurrency.
  */
+import { partitionPoint } from './linearizability-components.js';
 import { FactLedger } from './linearizability-facts.js';
 import { Memo } from './linearizability-memo.js';
 import type { SearchHistory, SearchModel } from './linearizability-model.js';
@@ -392,11 +393,19 @@ class WglSearch {
     test: (operation: number) => boolean,
   ): boolean {
     const { start, knownCount } = this;
-    for (let i = lowerBound(list, this.low); i < list.length && list[i] < knownCount; i++) {
+    for (
+      let i = partitionPoint(list.length, (i) => list[i] < this.low);
+      i < list.length && list[i] < knownCount;
+      i++
+    ) {
       if (start[list[i]] > deadline) break;
       if (!this.isKnownLinearized(list[i]) && test(list[i])) return true;
     }
-    for (let i = lowerBound(list, knownCount); i < list.length && start[list[i]] <= deadline; i++) {
+    for (
+      let i = partitionPoint(list.length, (i) => list[i] < knownCount);
+      i < list.length && start[list[i]] <= deadline;
+      i++
+    ) {
       if (this.isUnknownPending(list[i]) && test(list[i])) return true;
     }
     return false;
@@ -449,18 +458,6 @@ class WglSearch {
       relink(this.unknownNext, this.unknownPrev, operation);
     }
   }
-}
-
-/** The first index of the ascending `list` holding a value >= `value`. */
-function lowerBound(list: readonly number[], value: number): number {
-  let low = 0;
-  let high = list.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if (list[middle] < value) low = middle + 1;
-    else high = middle;
-  }
-  return low;
 }
 
 function unlink(next: Int32Array, prev: Int32Array, entry: number): void {

@@ -191,7 +191,9 @@ describe('checkKvLinearizability: compare-and-set', () => {
 
   it('places chains of unknown outcomes: a lost write, then a lost cas that found it', () => {
     expect(verdict([w('1', 0, Infinity), cas('1', '2', 1), r('2', 10, 11)])).toEqual(['ok']);
-    expect(verdict([w('1', 0, Infinity), cas('1', '2', 1), r('2', 10, 11), r('1', 12, 13)])).toEqual(['violation']);
+    expect(verdict([w('1', 0, Infinity), cas('1', '2', 1), r('2', 10, 11), r('1', 12, 13)])).toEqual([
+      'violation',
+    ]);
   });
 
   it('does not confuse two unknown cas that set the same value under different preconditions', () => {

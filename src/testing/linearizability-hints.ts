@@ -3,14 +3,7 @@
  * Each hint comes with the argument that cutting on it loses no linearization; the search
  * (linearizability-search.ts) says how it uses them, and the brute-force oracle test checks them.
  */
-import {
-  compressedRows,
-  EQUALS,
-  FAILED,
-  SUCCEEDED,
-  UNKNOWN,
-  type Guarded,
-} from './linearizability-guarded.js';
+import { EQUALS, FAILED, SUCCEEDED, UNKNOWN, type Guarded } from './linearizability-guarded.js';
 
 export interface SearchHints {
   /**
@@ -69,26 +62,18 @@ export function searchHints(guarded: readonly Guarded[]): SearchHints {
 
 /** The indexes of who compares and updates what, in operation number order. */
 function neighbours(guarded: readonly Guarded[]) {
-  const slotCount =
-    1 +
-    Math.max(
-      0,
-      ...guarded.flatMap(({ compares, then, otherwise }) =>
-        [...compares, ...then, ...otherwise].map(([slot]) => slot),
-      ),
-    );
-  const valueLimit =
-    1 + Math.max(0, ...guarded.flatMap(({ compares }) => compares.map(([, value]) => value)));
+  const { slotCount, valueLimit } = extent(guarded);
   const comparersOf = new Map<number, number[]>();
   const existenceComparers: number[][] = Array.from({ length: slotCount }, () => []);
   const writersOf: number[][] = Array.from({ length: slotCount }, () => []);
   const add = (list: number[], operation: number) => {
     if (list[list.length - 1] !== operation) list.push(operation);
   };
-  const updatedSlots = guarded.map(({ then, otherwise }) => [
-    ...new Set([...then, ...otherwise].map(([slot]) => slot)),
-  ]);
-  const comparedSlots = guarded.map(({ compares }) => [...new Set(compares.map(([slot]) => slot))]);
+  const updatedSlots = guarded.map(({ then, otherwise }) => distinctSlots(then, otherwise));
+  // Only operations of unknown outcome are asked what they compare.
+  const comparedSlots = guarded.map(({ outcome, compares }) =>
+    outcome === UNKNOWN ? distinctSlots(compares) : [],
+  );
   guarded.forEach(({ compares }, operation) => {
     for (const [slot, value, mode] of compares) {
       if (mode === EQUALS) {
@@ -105,34 +90,61 @@ function neighbours(guarded: readonly Guarded[]) {
   return { comparersOf, valueLimit, existenceComparers, writersOf, updatedSlots, comparedSlots };
 }
 
+/** How many slots the operations name, and one more than the largest value they compare or set. */
+function extent(guarded: readonly Guarded[]): { slotCount: number; valueLimit: number } {
+  let slotCount = 1;
+  let valueLimit = 1;
+  for (const { compares, then, otherwise } of guarded) {
+    for (const tuples of [compares, then, otherwise]) {
+      for (const [slot, value] of tuples) {
+        slotCount = Math.max(slotCount, slot + 1);
+        valueLimit = Math.max(valueLimit, value + 1);
+      }
+    }
+  }
+  return { slotCount, valueLimit };
+}
+
+function distinctSlots(...lists: (readonly (readonly number[])[])[]): number[] {
+  const slots: number[] = [];
+  for (const tuples of lists) for (const [slot] of tuples) if (!slots.includes(slot)) slots.push(slot);
+  return slots;
+}
+
 function facts(guarded: readonly Guarded[]) {
-  const numbers = new Map<string, number>();
+  const { valueLimit } = extent(guarded);
+  const numbers = new Map<number, number>();
   const slots: number[] = [];
   const values: number[] = [];
-  const fact = ([slot, value]: readonly number[]): [number] => {
-    const name = `${slot}:${value}`;
-    let number = numbers.get(name);
+  const fact = ([slot, value]: readonly number[]): number => {
+    const key = slot * valueLimit + value;
+    let number = numbers.get(key);
     if (number === undefined) {
       number = slots.length;
-      numbers.set(name, number);
+      numbers.set(key, number);
       slots.push(slot);
       values.push(value);
     }
-    return [number];
+    return number;
   };
-  const required = guarded.map(({ outcome, compares }) =>
-    outcome === SUCCEEDED ? compares.filter(([, , mode]) => mode === EQUALS).map(fact) : [],
-  );
-  const produced = guarded.map(({ outcome, then, otherwise }) =>
-    (outcome === SUCCEEDED ? then : outcome === FAILED ? otherwise : [...then, ...otherwise]).map(fact),
-  );
-  const requires = compressedRows(required, 1);
-  const produces = compressedRows(produced, 1);
+  // Compressed rows built directly: one pass, no array per operation.
+  const requireStart = new Int32Array(guarded.length + 1);
+  const produceStart = new Int32Array(guarded.length + 1);
+  const required: number[] = [];
+  const produced: number[] = [];
+  guarded.forEach(({ outcome, compares, then, otherwise }, operation) => {
+    if (outcome === SUCCEEDED)
+      for (const compare of compares) if (compare[2] === EQUALS) required.push(fact(compare));
+    if (outcome !== FAILED) for (const update of then) produced.push(fact(update));
+    if (outcome !== SUCCEEDED) for (const update of otherwise) produced.push(fact(update));
+    requireStart[operation + 1] = required.length;
+    produceStart[operation + 1] = produced.length;
+  });
   return {
-    requireStart: requires.start,
-    requireFact: requires.values[0],
-    produceStart: produces.start,
-    produceFact: produces.values[0],
+    requireStart,
+    requireFact: Int32Array.from(required),
+    produceStart,
+    produceFact: Int32Array.from(produced),
     factSlot: Int32Array.from(slots),
     factValue: Int32Array.from(values),
   };

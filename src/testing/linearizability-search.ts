@@ -152,8 +152,12 @@ class WglSearch {
     this.known = new Uint32Array(Math.ceil(knownCount / 32));
     this.unknown = new Uint32Array(Math.ceil((count - knownCount) / 32));
     this.memo = new Memo(this.unknown.length);
-    this.zobrist1 = Int32Array.from({ length: count }, (_, i) => mix32(2 * i + 0x3c6ef372));
-    this.zobrist2 = Int32Array.from({ length: count }, (_, i) => mix32(2 * i + 0x1b873593));
+    this.zobrist1 = new Int32Array(count);
+    this.zobrist2 = new Int32Array(count);
+    for (let i = 0; i < count; i++) {
+      this.zobrist1[i] = mix32(2 * i + 0x3c6ef372);
+      this.zobrist2[i] = mix32(2 * i + 0x1b873593);
+    }
     this.state = model.initial;
     this.frameOperation = new Int32Array(count);
     this.frameState = new Int32Array(count);
@@ -479,10 +483,19 @@ function eventList(
   history: SearchHistory,
   count: number,
 ): { next: Int32Array; prev: Int32Array; head: number } {
-  const time = (event: number) => ((event & 1) === 0 ? history.start[event >>> 1] : history.end[event >>> 1]);
-  const order = Array.from({ length: 2 * count }, (_, event) => event).sort(
-    (a, b) => time(a) - time(b) || (a & 1) - (b & 1) || a - b,
+  // Operations are numbered in call order, so the calls are in order already; the returns are
+  // sorted, and the two merged (a call first at a tie).
+  const { start, end } = history;
+  const byReturn = Int32Array.from({ length: count }, (_, operation) => operation).sort(
+    (a, b) => end[a] - end[b] || a - b,
   );
+  const order = new Int32Array(2 * count);
+  let call = 0;
+  let returned = 0;
+  for (let at = 0; at < 2 * count; at++) {
+    const takeCall = call < count && (returned === count || start[call] <= end[byReturn[returned]]);
+    order[at] = takeCall ? 2 * call++ : 2 * byReturn[returned++] + 1;
+  }
   const head = 2 * count;
   const next = new Int32Array(2 * count + 1).fill(-1);
   const prev = new Int32Array(2 * count + 1).fill(-1);

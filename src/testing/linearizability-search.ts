@@ -267,8 +267,8 @@ class WglSearch {
   }
 
   /**
-   * Linearizes `operation` next if the model allows it and the (set, state) it leads to is new;
-   * `barrier` is remembered to resume the candidates after it if the choice is undone.
+   * Linearizes `operation` next if the model allows it, no cut applies, and the node it leads to
+   * is new; `resume` is kept with the choice (an unknown operation's barrier, or FORCED).
    */
   private tryLinearize(operation: number, resume: number): boolean {
     const isKnown = operation < this.knownCount;

@@ -39,7 +39,7 @@ describe('the Jepsen etcd corpus', () => {
 
   it('decides each history far below the step limit', () => {
     const steps = corpus.map(({ operations }) => checkKvLinearizability(operations).steps);
-    expect(Math.max(...steps)).toBeLessThan(200_000); // the limit is 2,000,000
+    expect(Math.max(...steps)).toBeLessThan(20_000); // the limit is 2,000,000
   });
 
   /** The known violations a mutated checker accepts (inconclusive does not count as accepting). */
@@ -56,7 +56,7 @@ describe('the Jepsen etcd corpus', () => {
   });
 
   it('is sharp: a checker that ignores real-time order accepts known violations', () => {
-    expect(acceptedViolations('ignore-real-time').length).toBeGreaterThan(70);
+    expect(acceptedViolations('ignore-real-time')).toHaveLength(79);
   });
 
   it('the unmutated checker run the same way accepts none of them', () => {

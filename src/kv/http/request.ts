@@ -6,6 +6,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HttpError, parseJsonObject, readBody } from './io.js';
 import type { Route } from './router.js';
 
+/**
+ * Who sent a request, as the authentication policy found out: the holder of the admin or the
+ * client token, or `anonymous` when the server has no tokens or the route is public.
+ */
+export type CallerRole = 'admin' | 'client' | 'anonymous';
+
 export class KvRequest {
   readonly method: string;
   /** The raw path, undecoded. */
@@ -16,11 +22,15 @@ export class KvRequest {
   route: Route | null = null;
   /** The route's raw path parameters, e.g. `key` of `/kv/*key`. */
   params: Readonly<Record<string, string>> = {};
+  /** Set by the authentication policy before any route runs. */
+  role: CallerRole = 'anonymous';
+  /** What an audited route adds to its audit line (the server, the request and what it changed). */
+  audit: Record<string, unknown> = {};
 
   constructor(
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
-    private readonly maxBodyBytes: number,
+    private readonly serverBodyLimit: number,
   ) {
     this.method = req.method ?? 'GET';
     const target = this.target;
@@ -55,7 +65,18 @@ export class KvRequest {
     return raw === undefined ? undefined : percentDecodeBytes(raw);
   }
 
-  /** The whole body, up to the server's limit (413 past it). */
+  /** The peer's address as `host:port`, for the audit log. */
+  get remote(): string {
+    const { remoteAddress, remotePort } = this.req.socket;
+    return remoteAddress === undefined ? 'unknown' : `${remoteAddress}:${remotePort}`;
+  }
+
+  /** The largest body this request may carry: its route's limit, else the server's. */
+  get maxBodyBytes(): number {
+    return this.route?.maxBodyBytes?.(this.serverBodyLimit) ?? this.serverBodyLimit;
+  }
+
+  /** The whole body, up to the route's limit (413 as soon as it is crossed). */
   body(): Promise<Buffer> {
     return readBody(this.req, this.maxBodyBytes);
   }

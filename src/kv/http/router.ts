@@ -5,6 +5,12 @@
 import type { RouteLabel } from '../metrics.js';
 import type { KvRequest } from './request.js';
 
+/**
+ * Who may call a route when the server has tokens (policy.ts): `public` needs none (`/healthz`),
+ * `client` the client or the admin token, `admin` the admin token when one is configured.
+ */
+export type RouteAccess = 'public' | 'client' | 'admin';
+
 export interface Route {
   readonly method: string;
   /**
@@ -14,6 +20,17 @@ export interface Route {
   readonly path: string;
   /** The route's name in the request metrics. */
   readonly label: RouteLabel;
+  /** Default `client`. */
+  readonly access?: RouteAccess;
+  /**
+   * The body must be declared `application/json` (415 otherwise), so that no cross-site form
+   * (which can send only `text/plain` and form types) can reach the route.
+   */
+  readonly jsonBody?: boolean;
+  /** Log every request of this route, refused ones too, with the caller's role and address. */
+  readonly audited?: boolean;
+  /** The largest body the route accepts, given the server's limit (default: the limit itself). */
+  maxBodyBytes?(serverLimit: number): number;
   handle(request: KvRequest): Promise<void>;
 }
 

@@ -4,10 +4,10 @@ import { httpAddressKey } from '../../../src/kv/commands.js';
 import { expectJsonError, useKvApi } from './api-harness.js';
 
 const api = useKvApi();
-const req = api.req;
+const req = api.json;
 
 describe('cluster routes', () => {
-  it('join stores the HTTP address, then adds a voter', async () => {
+  it('join stores the HTTP address, adds a non-voter, and promotes it once caught up', async () => {
     const res = await req(
       'POST',
       '/cluster/join',
@@ -15,8 +15,9 @@ describe('cluster routes', () => {
     );
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toBe('application/json');
+    expect(res.json()).toEqual({ ok: true, outcome: 'added' });
     expect(api.cluster.fsm.httpAddress('n4')).toBe('http://127.0.0.1:8004');
-    expect(api.cluster.calls).toEqual(['addVoter n4 127.0.0.1:7004']);
+    expect(api.cluster.calls).toEqual(['addNonvoter n4 127.0.0.1:7004', 'addVoter n4 127.0.0.1:7004']);
   });
 
   it('join with voter:false adds a nonvoter', async () => {

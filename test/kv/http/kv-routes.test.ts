@@ -113,7 +113,7 @@ describe('on a follower', () => {
   ];
   for (const [method, path, body] of leaderOnly) {
     it(`${method} ${path} redirects 307 to the leader's HTTP address and applies nothing`, async () => {
-      const res = await req(method, path, body);
+      const res = await api.json(method, path, body);
       expect(res.status).toBe(307);
       expect(res.headers.location).toBe(LEADER_HTTP + path);
       expect(api.cluster.applyCalls).toBe(0);

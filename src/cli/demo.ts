@@ -121,7 +121,6 @@ export class Demo {
         rmSync(`${spec.dataDir}.log`, { force: true });
       }
     }
-    this.token = readOrCreateToken(this.tokenFile);
     const server = createServer((req, res) => {
       this.handle(req, res).catch((error: unknown) => {
         if (res.headersSent) return;
@@ -140,6 +139,7 @@ export class Demo {
       );
     }
     this.server = server;
+    this.token = readOrCreateToken(this.tokenFile);
     for (const node of this.nodes) node.process.start();
     return `http://${this.host}:${port}`;
   }

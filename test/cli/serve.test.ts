@@ -61,6 +61,9 @@ async function settledLeader(list: KvServer[] = servers): Promise<KvServer> {
 const followerOf = (leader: KvServer) => servers.find((server) => server !== leader)!;
 const call = (server: KvServer, method: string, path: string, body?: string | Buffer) =>
   rawRequest(server.httpUrl, method, path, { body });
+/** A POST of JSON, as the cluster routes require. */
+const post = (server: KvServer, path: string, body: string) =>
+  rawRequest(server.httpUrl, 'POST', path, { body, headers: { 'Content-Type': 'application/json' } });
 
 function expectJsonError(res: RawResponse, status: number, text?: string) {
   expect(res.status).toBe(status);
@@ -172,9 +175,9 @@ describe('kv serve: reads and writes', () => {
     expectJsonError(await call(leader, 'PUT', '/kv/_raftkit/http/n1', 'http://evil:1'), 400, 'reserved');
     expectJsonError(await call(leader, 'PUT', '/kv/', 'x'), 400, 'key is empty');
     expectJsonError(await call(leader, 'PUT', '/kv/a%ZZ', 'x'), 400);
-    expectJsonError(await call(leader, 'POST', '/cluster/join', '{not json'), 400, 'not valid JSON');
-    expectJsonError(await call(leader, 'POST', '/cluster/join', '{"id":"n9","address":"nohost"}'), 400);
-    expectJsonError(await call(leader, 'POST', '/cluster/transfer', '{"id":42}'), 400);
+    expectJsonError(await post(leader, '/cluster/join', '{not json'), 400, 'not valid JSON');
+    expectJsonError(await post(leader, '/cluster/join', '{"id":"n9","address":"nohost"}'), 400);
+    expectJsonError(await post(leader, '/cluster/transfer', '{"id":42}'), 400);
     expectJsonError(await call(leader, 'PUT', '/kv/big', Buffer.alloc(1024 * 1024 + 1, 1)), 413);
     expect(leader.raft.lastIndex()).toBe(before);
     expect(leader.fsm.get('big')).toBeUndefined();
@@ -194,8 +197,8 @@ describe('kv serve: membership and leadership', () => {
   it('transfers leadership to a named server, and 404 for a server that is not a member', async () => {
     const leader = await settledLeader();
     const target = followerOf(leader);
-    expectJsonError(await call(leader, 'POST', '/cluster/transfer', '{"id":"nobody"}'), 404);
-    const res = await call(leader, 'POST', '/cluster/transfer', JSON.stringify({ id: target.id }));
+    expectJsonError(await post(leader, '/cluster/transfer', '{"id":"nobody"}'), 404);
+    const res = await post(leader, '/cluster/transfer', JSON.stringify({ id: target.id }));
     expect(res.status).toBe(200);
     const next = await settledLeader();
     expect(next).toBe(target);

@@ -15,6 +15,8 @@ export class FakeSingleNodeCluster implements KvCluster {
   state: ServerStateName = 'Leader';
   term = 1;
   lastIndex = 0;
+  /** Entries known committed but not yet applied here (a server catching up). */
+  unapplied = 0;
   leader: { id: string; address: string } | null;
   configuration: StatusMember[];
   /** The next apply (or linearizableRead) rejects with this, once. */
@@ -86,7 +88,7 @@ export class FakeSingleNodeCluster implements KvCluster {
       term: this.term,
       leader: this.leader,
       lastIndex: this.lastIndex,
-      commitIndex: this.lastIndex,
+      commitIndex: this.lastIndex + this.unapplied,
       appliedIndex: this.lastIndex,
       lastSnapshotIndex: 0,
       configuration: this.configuration,

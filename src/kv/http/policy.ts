@@ -2,7 +2,7 @@
  * Request-level policy: the checks every request passes, in order, after its route is looked up
  * and before any route runs (a 404 or 405 included). A policy refuses by throwing an HttpError.
  * This is the one place for rules that hold for the whole API; a policy sees `request.route` to
- * tell routes apart (their `access`, `jsonBody` and `maxBodyBytes`).
+ * tell routes apart (their `access` and `jsonBody`).
  *
  * The order: the Host rule first (a DNS-rebinding page learns nothing, not even a 401), then the
  * declared body size (refused before a byte is read), the token, the origin of state-changing
@@ -41,7 +41,7 @@ function allowedHost(allowedHosts: AllowedHosts): RequestPolicy {
 }
 
 /**
- * Refuses a body declared larger than the route's limit before a byte of it is read. Streamed
+ * Refuses a body declared larger than the limit before a byte of it is read. Streamed
  * (chunked) bodies are refused as soon as they cross it, where they are read (KvRequest.body).
  */
 function declaredBodyLimit(request: KvRequest): void {

@@ -30,7 +30,8 @@ export class KvRequest {
   constructor(
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
-    private readonly serverBodyLimit: number,
+    /** The largest body accepted (413 beyond). */
+    readonly maxBodyBytes: number,
   ) {
     this.method = req.method ?? 'GET';
     const target = this.target;
@@ -71,12 +72,7 @@ export class KvRequest {
     return remoteAddress === undefined ? 'unknown' : `${remoteAddress}:${remotePort}`;
   }
 
-  /** The largest body this request may carry: its route's limit, else the server's. */
-  get maxBodyBytes(): number {
-    return this.route?.maxBodyBytes?.(this.serverBodyLimit) ?? this.serverBodyLimit;
-  }
-
-  /** The whole body, up to the route's limit (413 as soon as it is crossed). */
+  /** The whole body, up to the limit (413 as soon as it is crossed). */
   body(): Promise<Buffer> {
     return readBody(this.req, this.maxBodyBytes);
   }

@@ -29,8 +29,6 @@ export interface Route {
   readonly jsonBody?: boolean;
   /** Log every request of this route, refused ones too, with the caller's role and address. */
   readonly audited?: boolean;
-  /** The largest body the route accepts, given the server's limit (default: the limit itself). */
-  maxBodyBytes?(serverLimit: number): number;
   handle(request: KvRequest): Promise<void>;
 }
 

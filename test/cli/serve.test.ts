@@ -6,13 +6,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RaftState } from '../../src/core/types.js';
+import { RaftState, ServerSuffrage } from '../../src/core/types.js';
 import { silentLogger } from '../../src/raft/logger.js';
 import { startKvServer, type KvServer } from '../../src/cli/serve.js';
 import { parseServeArgs } from '../../src/cli/serve-args.js';
 import { FAST_CONFIG, freePorts, waitFor } from '../kit/helpers.js';
 import { hasOpenssl, makeTestPki } from '../transport/certs.js';
 import { rawRequest, type RawResponse } from '../support/raw-request.js';
+import { kvRequest, ServiceUnreachable } from '../../src/cli/service-client.js';
 import type { NetworkTransport } from '../../src/transport/net.js';
 
 interface Spec {
@@ -34,7 +35,11 @@ function start(spec: Spec, extra: string[]): Promise<KvServer> {
   return startKvServer(args, { logger: silentLogger, config: FAST_CONFIG });
 }
 
-const peersFlag = () => ['--peers', specs.map((spec) => `${spec.id}=${spec.raft}`).join(',')];
+/** The cluster's flags: its voters, and a short join timeout for the rollback test. */
+const peersFlag = () => [
+  ...['--peers', specs.map((spec) => `${spec.id}=${spec.raft}`).join(',')],
+  ...['--join-timeout', '2000'],
+];
 
 async function startAll(): Promise<KvServer[]> {
   return Promise.all(specs.map((spec) => start(spec, peersFlag())));
@@ -232,6 +237,42 @@ describe('kv serve: membership and leadership', () => {
   });
 });
 
+describe('kv serve: membership safety', () => {
+  it('removes a joined server again that never catches up, leaving the configuration as it was', async () => {
+    const leader = await settledLeader();
+    const before = leader.raft.getConfiguration().configuration.servers.map((server) => server.id);
+    const [nobody, nobodyHttp] = await freePorts(2);
+    const body = { id: 'ghost', address: `127.0.0.1:${nobody}`, http: `127.0.0.1:${nobodyHttp}` };
+    const res = await post(leader, '/cluster/join', JSON.stringify(body));
+    expectJsonError(res, 504, 'did not catch up within 2000 ms');
+    await waitFor(
+      () => leader.raft.getConfiguration().configuration.servers.every((server) => server.id !== 'ghost'),
+      5000,
+      'the rollback to commit',
+    );
+    expect(leader.raft.getConfiguration().configuration.servers.map((server) => server.id)).toEqual(before);
+    expect(leader.fsm.httpAddress('ghost')).toBeUndefined();
+  });
+
+  it("refuses a join that would move a member's redirects elsewhere (409) and changes nothing", async () => {
+    const leader = await settledLeader();
+    const follower = followerOf(leader);
+    const spec = specs.find((candidate) => candidate.id === follower.id)!;
+    const hijack = { id: follower.id, address: spec.raft, http: 'http://127.0.0.1:1' };
+    expectJsonError(await post(leader, '/cluster/join', JSON.stringify(hijack)), 409, 'already a member');
+    const retry = {
+      id: leader.id,
+      address: specs.find((c) => c.id === leader.id)!.raft,
+      http: leader.httpUrl,
+    };
+    expect((await post(leader, '/cluster/join', JSON.stringify(retry))).json()).toEqual({
+      ok: true,
+      outcome: 'unchanged',
+    });
+    expect(leader.fsm.httpAddress(leader.id)).toBe(leader.httpUrl);
+  });
+});
+
 describe('kv serve: no leader, restart', () => {
   it('answers 503 with a JSON error while no leader is known', async () => {
     const [raftPort, httpPort] = await freePorts(2);
@@ -316,4 +357,73 @@ describe('kv serve: --tls-cert/--tls-key/--tls-ca', () => {
       pki.cleanup();
     }
   });
+});
+
+describe('kv serve: --http-tls-cert/--http-tls-key/--http-tls-ca with tokens', () => {
+  it.skipIf(!hasOpenssl())(
+    'serves HTTPS with client certificates, redirects to https:// and lets a server join over it',
+    async () => {
+      const pki = makeTestPki();
+      const file = (name: string, content: string) => {
+        const path = join(root, name);
+        writeFileSync(path, content, { mode: 0o600 });
+        return path;
+      };
+      const [cert, key, ca] = [
+        file('https.crt', pki.node.cert),
+        file('https.key', pki.node.key),
+        file('ca.crt', pki.node.ca),
+      ];
+      const admin = 'admin-token-0123456789abcdef';
+      const flags = [
+        ...['--tls-cert', cert, '--tls-key', key, '--tls-ca', ca],
+        ...['--http-tls-cert', cert, '--http-tls-key', key, '--http-tls-ca', ca],
+        ...['--admin-token-file', file('admin-token', admin)],
+      ];
+      const ports = await freePorts(8);
+      const httpsSpecs = ['h1', 'h2', 'h3', 'h4'].map((id, i) => ({
+        id,
+        raft: `127.0.0.1:${ports[i]}`,
+        http: `127.0.0.1:${ports[i + 4]}`,
+        dir: join(root, id),
+      }));
+      const voters = httpsSpecs.slice(0, 3);
+      const peers = ['--peers', voters.map((spec) => `${spec.id}=${spec.raft}`).join(',')];
+      const cluster = await Promise.all(voters.map((spec) => start(spec, [...peers, ...flags])));
+      const credentials = { token: admin, ca: pki.node.ca, cert: pki.node.cert, key: pki.node.key };
+      let joiner: KvServer | undefined;
+      try {
+        const leader = await settledLeader(cluster);
+        expect(leader.httpUrl).toBe(`https://${voters.find((spec) => spec.id === leader.id)!.http}`);
+        const follower = cluster.find((server) => server !== leader)!;
+        const redirect = await kvRequest(follower.httpUrl, 'PUT', '/kv/sealed', {
+          body: 'yes',
+          credentials,
+          maxRedirects: 0,
+        });
+        expect(redirect.status).toBe(307);
+        const put = await kvRequest(follower.httpUrl, 'PUT', '/kv/sealed', { body: 'yes', credentials });
+        expect(put.status).toBe(200);
+        // Without a client certificate the TLS handshake fails; without the token, 401.
+        await expect(
+          kvRequest(leader.httpUrl, 'GET', '/kv/sealed', { credentials: { token: admin, ca: pki.node.ca } }),
+        ).rejects.toThrow(ServiceUnreachable);
+        const anonymous = await kvRequest(leader.httpUrl, 'GET', '/kv/sealed', {
+          credentials: { ...credentials, token: null },
+        });
+        expect(anonymous.status).toBe(401);
+
+        joiner = await start(httpsSpecs[3], [...flags, '--join', follower.httpUrl]);
+        await joiner.joined;
+        const members = leader.raft.getConfiguration().configuration.servers;
+        expect(members.find((server) => server.id === 'h4')?.suffrage).toBe(ServerSuffrage.Voter);
+        expect(leader.fsm.httpAddress('h4')).toBe(`https://${httpsSpecs[3].http}`);
+        await waitFor(() => joiner!.fsm.get('sealed') !== undefined, 5000, 'the new server to catch up');
+      } finally {
+        await joiner?.close();
+        await Promise.all(cluster.map((server) => server.close()));
+        pki.cleanup();
+      }
+    },
+  );
 });

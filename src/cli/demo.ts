@@ -236,7 +236,12 @@ export class Demo {
     const headers: Record<string, string> = { Authorization: `Bearer ${this.token}` };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     try {
-      return await fetch(base + path, { method: body === undefined ? 'GET' : 'POST', body, headers, signal: abort.signal });
+      return await fetch(base + path, {
+        method: body === undefined ? 'GET' : 'POST',
+        body,
+        headers,
+        signal: abort.signal,
+      });
     } finally {
       timer.cancel();
     }
@@ -340,7 +345,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
   const url = await demo.start();
   log(`raftkit demo: ${options.nodes ?? 3} nodes starting (logs in ${options.dataRoot ?? './data'}/n*.log)`);
   log(`raftkit demo: dashboard at ${url}  (Ctrl-C to stop)`);
-  log(`raftkit demo: the API needs the token in ${demo.apiTokenFile}: raftkit kv get KEY --token-file ${demo.apiTokenFile}`);
+  log(
+    `raftkit demo: the API needs the token in ${demo.apiTokenFile}: raftkit kv get KEY --token-file ${demo.apiTokenFile}`,
+  );
   await new Promise<void>((resolve) => {
     const shutdown = (signal: string) => {
       log(`raftkit demo: ${signal}, stopping the nodes`);

@@ -141,7 +141,8 @@ describe.skipIf(!existsSync(CHROMIUM))('browser safety', () => {
     await rawRequest(apiUrl, 'PUT', '/kv/secret', { body: 'do not read' });
     await page.goto(`http://evil.test:${ports[3]}/`);
     const outcomes = (await page.evaluate(
-      ([d, a]) => (globalThis as unknown as { attack: (d: string, a: string) => Promise<unknown> }).attack(d, a),
+      ([d, a]) =>
+        (globalThis as unknown as { attack: (d: string, a: string) => Promise<unknown> }).attack(d, a),
       [dashboard, apiUrl],
     )) as Record<string, string>;
     // Cross-origin PUTs need a CORS preflight nobody answers; reads cannot be read.

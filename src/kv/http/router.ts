@@ -3,16 +3,9 @@
  * its routes, and the server asks which one answers a request. Paths are matched undecoded.
  */
 import type { RouteLabel } from '../metrics.js';
-import type { KvRequest } from './request.js';
+import type { KvRequest, RouteInfo } from './request.js';
 
-/**
- * Who may call a route when the server has tokens (policy.ts): `public` needs none (`/healthz`),
- * `client` the client or the admin token, `admin` the admin token when one is configured.
- */
-export type RouteAccess = 'public' | 'client' | 'admin';
-
-export interface Route {
-  readonly method: string;
+export interface Route extends RouteInfo {
   /**
    * Literal segments, `:name` for one non-empty segment, and a final `*name` for the rest of the
    * path (possibly empty, possibly holding '/'): `/kv/*key` matches `/kv/` and `/kv/a/b`, not `/kv`.
@@ -20,15 +13,6 @@ export interface Route {
   readonly path: string;
   /** The route's name in the request metrics. */
   readonly label: RouteLabel;
-  /** Default `client`. */
-  readonly access?: RouteAccess;
-  /**
-   * The body must be declared `application/json` (415 otherwise), so that no cross-site form
-   * (which can send only `text/plain` and form types) can reach the route.
-   */
-  readonly jsonBody?: boolean;
-  /** Log every request of this route, refused ones too, with the caller's role and address. */
-  readonly audited?: boolean;
   handle(request: KvRequest): Promise<void>;
 }
 

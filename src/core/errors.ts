@@ -92,3 +92,14 @@ export const ErrStoreInUse = define('ErrStoreInUse', 'store is already open');
  * recovery reads back what is really there).
  */
 export const ErrStoreFailed = define('ErrStoreFailed', 'store failed a write and must be reopened');
+/**
+ * A read from the disk failed (EIO, ...). Nothing in the store changed: the read may be retried,
+ * and a damaged record is ErrStoreCorrupt instead.
+ */
+export const ErrStoreRead = define('ErrStoreRead', 'store read failed');
+/**
+ * The process (EMFILE) or the system (ENFILE) ran out of file descriptors while a store needed
+ * one. Nothing changed: try again once descriptors are free (a snapshot that cannot be taken now
+ * is taken later). The WAL never reports it: it keeps the descriptors it needs open.
+ */
+export const ErrNoDescriptors = define('ErrNoDescriptors', 'out of file descriptors');

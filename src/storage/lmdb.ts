@@ -30,16 +30,18 @@ import { endianness } from 'node:os';
 import { dirname, extname, join } from 'node:path';
 import { ErrLogNotFound, ErrNotFound, ErrStoreClosed, ErrStoreCorrupt } from '../core/errors.js';
 import type { LogEntry } from '../core/types.js';
-import { syncDirectory } from './fs-util.js';
+import { nodeFileSystem, syncDirectory } from './file-system.js';
 import {
   decodeLogEntry,
+  decodeLogEntryTerm,
   decodeUint64,
   encodeLogEntry,
   encodeUint64,
   isLogIndex,
   stableKeyBytes,
 } from './log-codec.js';
-import type { LogStore, StableStore } from './types.js';
+import { emptyEntryTerms } from './entry-terms.js';
+import type { EntryTerms, LogStore, StableStore } from './types.js';
 
 export interface LmdbStoreOptions {
   /**
@@ -107,8 +109,8 @@ export class LmdbStore implements LogStore, StableStore {
       const conf = env.openDB<Buffer, Buffer>({ name: 'conf', keyEncoding: 'binary', encoding: 'binary' });
       if (!noSync) {
         // A new file's directory entry must be durable too, or a power cut could take the file.
-        await syncDirectory(subdir ? path : dirname(path));
-        if (subdir) await syncDirectory(dirname(path));
+        await syncDirectory(nodeFileSystem, subdir ? path : dirname(path));
+        if (subdir) await syncDirectory(nodeFileSystem, dirname(path));
       }
       return new LmdbStore(path, env, logs, conf);
     } catch (error) {
@@ -147,6 +149,26 @@ export class LmdbStore implements LogStore, StableStore {
       out.push(decodeLogEntry(value, index));
     }
     if (out.length !== hi - lo + 1) throw new ErrLogNotFound();
+    return out;
+  }
+
+  /** Terms and types of lo..hi, read from the stored values without decoding their payloads. */
+  async entryTerms(lo: number, hi: number): Promise<EntryTerms> {
+    this.assertOpen();
+    if (lo > hi) return emptyEntryTerms(0);
+    if (!isLogIndex(lo) || !isLogIndex(hi)) throw new ErrLogNotFound();
+    const out = emptyEntryTerms(hi - lo + 1);
+    let count = 0;
+    const range = this.logs.getRange({ start: encodeUint64(lo), end: encodeUint64(hi), inclusiveEnd: true });
+    for (const { key, value } of range) {
+      const index = decodeUint64(key, 'log key');
+      if (index !== lo + count) throw new ErrLogNotFound();
+      const { term, type } = decodeLogEntryTerm(value, index);
+      out.terms[count] = term;
+      out.types[count] = type;
+      count++;
+    }
+    if (count !== out.terms.length) throw new ErrLogNotFound();
     return out;
   }
 

@@ -27,3 +27,14 @@ export {
   type DurableStore,
   type StoreHarness,
 } from './store-conformance.js';
+export {
+  FAULT_KINDS,
+  FaultyFileSystem,
+  SimulatedCrash,
+  faultyFileSystem,
+  parseFaultSpec,
+  type FaultKind,
+  type FaultRule,
+  type FaultSpec,
+  type FaultyFileSystemOptions,
+} from './fault-files.js';

@@ -7,13 +7,23 @@ import { ErrLogNotFound, ErrStoreCorrupt, ErrStoreFailed, ErrStoreInUse } from '
 import { RecordType, encodeHeaderRecord, encodeIndexRecord } from '../../src/storage/wal-format.js';
 import { EntryTable } from '../../src/storage/wal-index.js';
 import { WalStore, newWalStore } from '../../src/storage/wal.js';
+import { faultyFileSystem, type FaultyFileSystem } from '../../src/testing/fault-files.js';
 import { describeStoreConformance, entries, entry, plain } from './store-conformance.js';
+
+/** Each conformance store writes through a fault layer without faults, which can hold its writes. */
+const fileLayers = new WeakMap<WalStore, FaultyFileSystem>();
 
 describeStoreConformance({
   name: 'WalStore',
-  open: (dir) => WalStore.open(join(dir, 'wal')),
+  async open(dir) {
+    const files = faultyFileSystem('');
+    const opened = await WalStore.open(join(dir, 'wal'), { files });
+    fileLayers.set(opened, files);
+    return opened;
+  },
   commits: (store) => store.groupCount(),
   maxKeyBytes: 0xffff,
+  holdCommits: (store) => fileLayers.get(store)!.holdWrites(),
 });
 
 /** Small segments, so that a few hundred entries span several of them. */
@@ -327,10 +337,12 @@ describe('WalStore after a crash or damage', () => {
   });
 
   it('fails every write after a failed write, until reopened', async () => {
-    await store.storeLogs(entries(1, 2));
-    // Simulate an I/O error: close the active segment's descriptor under the store.
-    const segments = (store as unknown as { segments: { handle: { close(): Promise<void> } }[] }).segments;
-    await segments[segments.length - 1].handle.close();
+    await store.close();
+    // The third write after open fails (O_DSYNC writes are syncs).
+    const files = faultyFileSystem('fsync-fail:after=2,path=.wal');
+    store = await WalStore.open(walDir, { segmentBytes: SEGMENT_BYTES, files });
+    await store.storeLogs([entry(1)]);
+    await store.storeLogs([entry(2)]);
     await expect(store.storeLogs(entries(3, 4))).rejects.toBeInstanceOf(ErrStoreFailed);
     await expect(store.setUint64('CurrentTerm', 1)).rejects.toBeInstanceOf(ErrStoreFailed);
     expect(await store.lastIndex()).toBe(2);
@@ -344,7 +356,7 @@ describe('EntryTable', () => {
   it('slides its live range forward as the head is dropped and grows when needed', () => {
     const table = new EntryTable();
     for (let i = 1; i <= 5000; i++) {
-      table.push(i, Math.floor(i / 100), i * 10, 7);
+      table.push(i, Math.floor(i / 100), i * 10, 7, i >> 8, i % 3);
       if (i % 10 === 0) table.dropBefore(i - 50);
     }
     expect(table.first()).toBe(4950);
@@ -353,10 +365,10 @@ describe('EntryTable', () => {
     expect(table.get(4999)).toEqual({ segment: 49, offset: 49990, length: 7 });
     table.truncateFrom(4990);
     expect(table.last()).toBe(4989);
-    expect(() => table.push(5000, 1, 1, 1)).toThrow(RangeError);
+    expect(() => table.push(5000, 1, 1, 1, 1, 1)).toThrow(RangeError);
     table.dropBefore(9999);
     expect(table.first()).toBe(0);
-    table.push(7, 1, 2, 3);
+    table.push(7, 1, 2, 3, 4, 5);
     expect(table.first()).toBe(7);
   });
 });

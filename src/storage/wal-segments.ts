@@ -1,0 +1,187 @@
+/**
+ * WalStore's segment files: their names, the listing at open, and the spare, a file created ahead
+ * of time so that starting a new segment opens nothing (as etcd's file pipeline and raft-wal do).
+ *
+ * Why the spare matters: a node short of file descriptors (EMFILE/ENFILE, from a burst of client
+ * connections, say) must keep logging. With a spare, a rollover is a rename of a file that is
+ * already open. Creating the spare is retried with back-off through the Clock while descriptors
+ * are short, and until it succeeds the store keeps appending to the current segment past
+ * `segmentBytes` (a soft limit). Nothing acknowledged depends on the spare, so failing to make one
+ * is never a store failure; only failed writes and syncs of data are.
+ */
+import { constants as fsConstants } from 'node:fs';
+import { join } from 'node:path';
+import type { Clock, Timer } from '../core/clock.js';
+import { ErrStoreCorrupt } from '../core/errors.js';
+import { isDescriptorShortage, type FileSystem, type StoreFile } from './file-system.js';
+import type { StoreLogger } from './types.js';
+
+const SEGMENT_NAME = /^(\d{20})\.wal$/;
+/** The spare's name: not a segment name, so a crash that leaves it behind leaves no segment. */
+export const SPARE_NAME = 'next-segment.tmp';
+/** Segment numbers are kept below this (the entry table and the file names hold them exactly). */
+const MAX_SEGMENT_NUMBER = 0xffff_ffff;
+/** First and longest wait between attempts to create the spare. */
+const RETRY_FIRST_MS = 50;
+const RETRY_MAX_MS = 5_000;
+const O_CREAT_TRUNC = fsConstants.O_CREAT | fsConstants.O_TRUNC;
+
+export interface Segment {
+  readonly number: number;
+  readonly path: string;
+  readonly file: StoreFile;
+  /** Bytes of whole groups; the next group is written here. */
+  size: number;
+  closed: boolean;
+}
+
+export function segmentName(number: number): string {
+  return `${String(number).padStart(20, '0')}.wal`;
+}
+
+/** The segment numbers in `dir`, oldest first; a gap between them is ErrStoreCorrupt. */
+export async function listSegments(files: FileSystem, dir: string): Promise<number[]> {
+  const numbers: number[] = [];
+  for (const entry of await files.readdir(dir)) {
+    const match = SEGMENT_NAME.exec(entry.name);
+    if (match === null) continue;
+    const number = Number(match[1]);
+    if (number < 1 || number > MAX_SEGMENT_NUMBER) {
+      throw new ErrStoreCorrupt(`${join(dir, entry.name)}: segment number out of range`);
+    }
+    numbers.push(number);
+  }
+  numbers.sort((a, b) => a - b);
+  for (let i = 1; i < numbers.length; i++) {
+    if (numbers[i] !== numbers[i - 1] + 1) {
+      throw new ErrStoreCorrupt(`${dir}: segment ${numbers[i - 1] + 1} is missing before ${numbers[i]}`);
+    }
+  }
+  return numbers;
+}
+
+/** Warnings go to process.emitWarning when the caller gives no logger: an operator must see them. */
+export const warningLogger: StoreLogger = {
+  info: () => {},
+  warn: (fields, message) => process.emitWarning(`${message ?? 'raftkit store'} ${JSON.stringify(fields)}`),
+};
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** One file kept open and ready to become the next segment; see the module comment. */
+export class SpareSegment {
+  readonly path: string;
+  private ready: StoreFile | null = null;
+  private creating: Promise<void> | null = null;
+  private retry: Timer | null = null;
+  private retryDelayMs = 0;
+  private failures = 0;
+  private stopped = false;
+
+  constructor(
+    private readonly files: FileSystem,
+    dir: string,
+    /** The flags segments are opened with (O_CREAT and O_TRUNC are added). */
+    private readonly flags: number,
+    private readonly clock: Clock,
+    private readonly logger: StoreLogger,
+  ) {
+    this.path = join(dir, SPARE_NAME);
+  }
+
+  /** Starts creating the spare unless one is ready, being created, or waiting for a retry. */
+  refill(): void {
+    if (this.stopped || this.ready !== null || this.creating !== null || this.retry !== null) return;
+    this.creating = this.create().finally(() => (this.creating = null));
+  }
+
+  /** Hands over the ready spare (its path is `path`), or null when none is ready. */
+  take(): StoreFile | null {
+    const file = this.ready;
+    this.ready = null;
+    return file;
+  }
+
+  /**
+   * Hands over the spare, waiting for a creation already under way (an open takes microseconds;
+   * one that fails for want of descriptors fails as fast). Null while none can be had: the last
+   * attempt failed and a retry is scheduled.
+   */
+  async takeWhenCreated(): Promise<StoreFile | null> {
+    if (this.ready === null) this.refill();
+    await this.creating;
+    return this.take();
+  }
+
+  /**
+   * Records that the spare could not be created or put in place, and retries after a back-off
+   * (doubling from 50 ms to 5 s). Warns on the first failure of a run of them.
+   */
+  failed(error: unknown): void {
+    this.failures++;
+    this.retryDelayMs = Math.min(
+      RETRY_MAX_MS,
+      this.retryDelayMs === 0 ? RETRY_FIRST_MS : this.retryDelayMs * 2,
+    );
+    if (this.failures === 1) {
+      const cause = isDescriptorShortage(error) ? 'out of file descriptors' : 'file system error';
+      this.logger.warn(
+        { path: this.path, err: errorText(error), retryMs: this.retryDelayMs },
+        `WAL cannot create its next segment (${cause}); retrying with back-off and appending to the current segment meanwhile`,
+      );
+    }
+    if (this.stopped) return;
+    this.retry = this.clock.setTimer(this.retryDelayMs, () => {
+      this.retry = null;
+      this.refill();
+    });
+  }
+
+  /** Failed attempts since the spare was last created (for tests and operators). */
+  failedAttempts(): number {
+    return this.failures;
+  }
+
+  /** Whether a spare is open and ready (for tests and operators). */
+  isReady(): boolean {
+    return this.ready !== null;
+  }
+
+  /** Stops retrying, closes the spare and removes its file. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.retry?.cancel();
+    this.retry = null;
+    await this.creating;
+    await this.take()
+      ?.close()
+      .catch(() => {});
+    await this.files.unlink(this.path).catch(() => {});
+  }
+
+  private async create(): Promise<void> {
+    let file: StoreFile;
+    try {
+      // O_TRUNC: a spare left by a crash, or by a rename that failed, is reused from empty.
+      file = await this.files.open(this.path, this.flags | O_CREAT_TRUNC, 0o644);
+    } catch (error) {
+      this.failed(error);
+      return;
+    }
+    if (this.stopped) {
+      await file.close().catch(() => {});
+      return;
+    }
+    if (this.failures > 0) {
+      this.logger.info(
+        { path: this.path, failedAttempts: this.failures },
+        'WAL created its next segment after failed attempts',
+      );
+    }
+    this.failures = 0;
+    this.retryDelayMs = 0;
+    this.ready = file;
+  }
+}

@@ -6,7 +6,7 @@
  * reused chunk buffer, checks every record's checksum in place and keeps no per-record object:
  * a group's entries wait in a few number arrays until its Commit record applies them.
  */
-import { ErrStoreCorrupt } from '../core/errors.js';
+import { ErrStoreCorrupt, ErrStoreRead } from '../core/errors.js';
 import { readFully, type StoreFile } from './file-system.js';
 import { readUint64 } from './log-codec.js';
 import {
@@ -27,6 +27,7 @@ const CHUNK_BYTES = 4 * 1024 * 1024;
 /** The fixed part of an encoded entry up to and including its term (log-codec.ts). */
 const ENTRY_TERM_END = 18;
 const COMMIT_RECORD_BYTES = RECORD_OVERHEAD + 8;
+const PENDING_SLOTS = 5;
 
 /** A group's record other than an entry, applied after the entries that came before it. */
 interface PendingChange {
@@ -44,13 +45,13 @@ class FileWindow {
   start = 0;
   length = 0;
 
-  constructor(
-    private file: StoreFile,
-    private size: number,
-  ) {}
+  private file: StoreFile | null = null;
+  private path = '';
+  private size = 0;
 
-  reset(file: StoreFile, size: number): void {
+  reset(file: StoreFile, path: string, size: number): void {
     this.file = file;
+    this.path = path;
     this.size = size;
     this.start = 0;
     this.length = 0;
@@ -72,7 +73,12 @@ class FileWindow {
     } else if (keep > 0) {
       this.bytes.copy(this.bytes, 0, at - this.start, at - this.start + keep);
     }
-    const got = await readFully(this.file, this.bytes, keep, want - keep, at + keep);
+    let got: number;
+    try {
+      got = await readFully(this.file!, this.bytes, keep, want - keep, at + keep);
+    } catch (error) {
+      throw new ErrStoreRead(`${this.path} at offset ${at + keep}: ${(error as Error).message}`);
+    }
     this.start = at;
     this.length = keep + got;
     if (this.length < n)
@@ -85,13 +91,11 @@ export class WalState {
   readonly table = new EntryTable();
   readonly stable = new Map<string, Buffer>();
   groupNumber = 0;
-  private readonly window = new FileWindow(null as unknown as StoreFile, 0);
-  // The open group: its entries (index, offset, length, term, type) and its other changes.
-  private readonly entryIndex: number[] = [];
-  private readonly entryOffset: number[] = [];
-  private readonly entryLength: number[] = [];
-  private readonly entryTerm: number[] = [];
-  private readonly entryType: number[] = [];
+  private readonly window = new FileWindow();
+  /** The open group's entries: index, offset, length, term, type each, in one reused array. */
+  private pending = new Float64Array(1024 * PENDING_SLOTS);
+  private pendingCount = 0;
+  /** The open group's other changes. */
   private readonly changes: PendingChange[] = [];
 
   /**
@@ -107,7 +111,7 @@ export class WalState {
     newest: boolean,
   ): Promise<number> {
     const window = this.window;
-    window.reset(file, size);
+    window.reset(file, path, size);
     this.clearGroup();
     let end = 0;
     let position = 0;
@@ -212,17 +216,23 @@ export class WalState {
     if (index === undefined || term === undefined) {
       throw new ErrStoreCorrupt(`${path} at offset ${position}: entry exceeds 2^53-1`);
     }
-    this.entryIndex.push(index);
-    this.entryTerm.push(term);
-    this.entryType.push(bytes[payload + 1]);
-    this.entryOffset.push(position);
-    this.entryLength.push(length);
+    if ((this.pendingCount + 1) * PENDING_SLOTS > this.pending.length) {
+      const grown = new Float64Array(this.pending.length * 2);
+      grown.set(this.pending);
+      this.pending = grown;
+    }
+    const slot = this.pendingCount++ * PENDING_SLOTS;
+    this.pending[slot] = index;
+    this.pending[slot + 1] = position;
+    this.pending[slot + 2] = length;
+    this.pending[slot + 3] = term;
+    this.pending[slot + 4] = bytes[payload + 1];
   }
 
   private addChange(type: RecordType, payload: Buffer, where: string): void {
     const change: PendingChange = {
       type,
-      entriesBefore: this.entryIndex.length,
+      entriesBefore: this.pendingCount,
       index: 0,
       key: '',
       value: payload,
@@ -246,36 +256,27 @@ export class WalState {
       else if (change.type === RecordType.Truncate) this.table.truncateFrom(change.index);
       else if (change.type === RecordType.Head) this.table.dropBefore(change.index);
     }
-    this.applyEntries(next, this.entryIndex.length, segment, where);
+    this.applyEntries(next, this.pendingCount, segment, where);
     this.clearGroup();
   }
 
   private applyEntries(from: number, to: number, segment: number, where: string): number {
     const table = this.table;
+    const pending = this.pending;
     for (let i = from; i < to; i++) {
-      const index = this.entryIndex[i];
+      const at = i * PENDING_SLOTS;
+      const index = pending[at];
       const last = table.last();
       if (last !== 0 && index !== last + 1) {
         throw new ErrStoreCorrupt(`${where}: entry ${index} does not follow ${last}`);
       }
-      table.push(
-        index,
-        segment,
-        this.entryOffset[i],
-        this.entryLength[i],
-        this.entryTerm[i],
-        this.entryType[i],
-      );
+      table.push(index, segment, pending[at + 1], pending[at + 2], pending[at + 3], pending[at + 4]);
     }
     return to;
   }
 
   private clearGroup(): void {
-    this.entryIndex.length = 0;
-    this.entryOffset.length = 0;
-    this.entryLength.length = 0;
-    this.entryTerm.length = 0;
-    this.entryType.length = 0;
+    this.pendingCount = 0;
     this.changes.length = 0;
   }
 

@@ -97,6 +97,12 @@ export class SpareSegment {
     this.creating = this.create().finally(() => (this.creating = null));
   }
 
+  /** Starts creating the spare (see refill) and waits for this attempt. */
+  async prepare(): Promise<void> {
+    this.refill();
+    await this.creating;
+  }
+
   /** Hands over the ready spare (its path is `path`), or null when none is ready. */
   take(): StoreFile | null {
     const file = this.ready;
@@ -110,8 +116,7 @@ export class SpareSegment {
    * attempt failed and a retry is scheduled.
    */
   async takeWhenCreated(): Promise<StoreFile | null> {
-    if (this.ready === null) this.refill();
-    await this.creating;
+    if (this.ready === null) await this.prepare();
     return this.take();
   }
 

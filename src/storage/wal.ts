@@ -202,7 +202,8 @@ export class WalStore implements LogStore, StableStore {
         await store.beginSegment(1, path, await files.open(path, flags, 0o644));
       }
       await store.deleteObsoleteSegments();
-      store.spare.refill();
+      // Failing to make the spare is no reason not to open: it is retried in the background.
+      await store.spare.prepare();
       return store;
     } catch (error) {
       for (const segment of segments) await segment.file.close().catch(() => {});

@@ -148,6 +148,15 @@ export class FaultyFileSystem implements FileSystem {
     this.fired = spec.rules.map(() => 0);
   }
 
+  /** Adds rules from now on (a test arms a fault once its store is open). */
+  addRules(spec: string): void {
+    for (const rule of parseFaultSpec(spec).rules) {
+      this.spec.rules.push(rule);
+      this.seen.push(0);
+      this.fired.push(0);
+    }
+  }
+
   /** Whether a torn write has crashed the layer. */
   get isCrashed(): boolean {
     return this.crashed;

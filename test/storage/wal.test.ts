@@ -353,22 +353,39 @@ describe('WalStore after a crash or damage', () => {
 });
 
 describe('EntryTable', () => {
-  it('slides its live range forward as the head is dropped and grows when needed', () => {
+  it('slides its live range forward across blocks as the head is dropped, and truncates the tail', () => {
     const table = new EntryTable();
-    for (let i = 1; i <= 5000; i++) {
+    for (let i = 1; i <= 40_000; i++) {
       table.push(i, Math.floor(i / 100), i * 10, 7, i >> 8, i % 3);
       if (i % 10 === 0) table.dropBefore(i - 50);
     }
-    expect(table.first()).toBe(4950);
-    expect(table.last()).toBe(5000);
-    expect(table.get(4949)).toBeUndefined();
-    expect(table.get(4999)).toEqual({ segment: 49, offset: 49990, length: 7 });
-    table.truncateFrom(4990);
-    expect(table.last()).toBe(4989);
-    expect(() => table.push(5000, 1, 1, 1, 1, 1)).toThrow(RangeError);
-    table.dropBefore(9999);
+    expect(table.first()).toBe(39_950);
+    expect(table.last()).toBe(40_000);
+    expect(table.get(39_949)).toBeUndefined();
+    expect(table.get(39_999)).toEqual({ segment: 399, offset: 399_990, length: 7 });
+    expect(table.segmentOf(39_950)).toBe(399);
+    const { terms, types } = table.termsOf(39_998, 40_000);
+    expect([...terms]).toEqual([39_998 >> 8, 39_999 >> 8, 40_000 >> 8]);
+    expect([...types]).toEqual([39_998 % 3, 39_999 % 3, 40_000 % 3]);
+    table.truncateFrom(39_990);
+    expect(table.last()).toBe(39_989);
+    expect(() => table.push(40_000, 1, 1, 1, 1, 1)).toThrow(RangeError);
+    table.push(39_990, 1, 2, 3, 4, 5);
+    expect(table.get(39_990)).toEqual({ segment: 1, offset: 2, length: 3 });
+    table.dropBefore(99_999);
     expect(table.first()).toBe(0);
     table.push(7, 1, 2, 3, 4, 5);
     expect(table.first()).toBe(7);
+    expect([...table.termsOf(7, 7).terms]).toEqual([4]);
+  });
+
+  it('holds entries across many blocks and truncates back into an earlier block', () => {
+    const table = new EntryTable();
+    for (let i = 1; i <= 50_000; i++) table.push(i, 1, i, 1, i, 1);
+    table.truncateFrom(10);
+    expect(table.last()).toBe(9);
+    for (let i = 10; i <= 20_000; i++) table.push(i, 2, i, 1, 2 * i, 1);
+    expect(table.get(17_000)).toEqual({ segment: 2, offset: 17_000, length: 1 });
+    expect([...table.termsOf(8, 11).terms]).toEqual([8, 9, 20, 22]);
   });
 });

@@ -40,6 +40,7 @@ import {
   syncDirectory,
   writeAll,
   writeFileDurably,
+  type DirectoryEntry,
   type FileSystem,
   type StoreFile,
 } from './file-system.js';
@@ -199,11 +200,20 @@ export class FileSnapshotStore implements SnapshotStore {
     } catch (err) {
       throw storeError('permissions test failed', err);
     }
-    for (const entry of await this.files.readdir(this.dir)) {
+    for (const entry of await this.listDirectory()) {
       if (entry.isDirectory() && entry.name.endsWith(TMP_SUFFIX)) {
         this.logger.warn({ dir: entry.name }, 'removing unfinished snapshot left by a crash');
         await this.files.removeTree(join(this.dir, entry.name));
       }
+    }
+  }
+
+  /** The entries of `<base>/snapshots` (reading a directory takes a descriptor too). */
+  private async listDirectory(): Promise<DirectoryEntry[]> {
+    try {
+      return await this.files.readdir(this.dir);
+    } catch (err) {
+      throw storeError(`cannot list ${this.dir}`, err);
     }
   }
 
@@ -232,7 +242,7 @@ export class FileSnapshotStore implements SnapshotStore {
   private async readAll(): Promise<{ dirName: string; meta: FileSnapshotMeta }[]> {
     await this.init();
     const found: { dirName: string; meta: FileSnapshotMeta }[] = [];
-    for (const entry of await this.files.readdir(this.dir)) {
+    for (const entry of await this.listDirectory()) {
       if (!entry.isDirectory()) continue;
       if (entry.name.endsWith(TMP_SUFFIX)) {
         this.logger.warn({ dir: entry.name }, 'found temporary snapshot');

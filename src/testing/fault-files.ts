@@ -17,7 +17,8 @@
  *   "crashes": the write and every later call fail (SimulatedCrash) and `onCrash` runs, as if the
  *   process died mid-write. Reopening over a fresh layer must find the torn write cut off.
  * - `eio-read`: a read fails with EIO, changing nothing.
- * - `emfile-open`: an open fails with EMFILE (the process is out of descriptors).
+ * - `emfile-open`: an open fails with EMFILE (the process is out of descriptors), and so does a
+ *   readdir (which opens the directory).
  * Keys (all optional):
  * - `after=N`: the first N eligible calls pass untouched (default 0);
  * - `p=P`: after that, each eligible call faults with probability P, from the seeded dice (default 1);
@@ -189,8 +190,10 @@ export class FaultyFileSystem implements FileSystem {
     return new FaultyFile(this, file, path, syncWrites);
   }
 
-  readdir(path: string): Promise<DirectoryEntry[]> {
-    return this.alive('readdir', () => this.base.readdir(path));
+  async readdir(path: string): Promise<DirectoryEntry[]> {
+    this.checkAlive('readdir');
+    if (this.roll('emfile-open', path)) throw ioError('EMFILE', 'scandir', path);
+    return this.base.readdir(path);
   }
 
   mkdir(path: string, options?: { recursive?: boolean; mode?: number }): Promise<string | undefined> {

@@ -72,6 +72,9 @@ describe('FileSnapshotStore: out of file descriptors', () => {
     const newer = await take(20);
     files.addRules('emfile-open:count=1,path=meta.json');
     await expect(store.list()).rejects.toBeInstanceOf(ErrNoDescriptors);
+    // Reading the directory itself takes a descriptor too.
+    files.addRules('emfile-open:count=1');
+    await expect(store.list()).rejects.toBeInstanceOf(ErrNoDescriptors);
     expect((await store.list()).map((meta) => meta.id)).toEqual([newer, older]);
   });
 

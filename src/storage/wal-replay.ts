@@ -28,6 +28,8 @@ const CHUNK_BYTES = 4 * 1024 * 1024;
 const ENTRY_TERM_END = 18;
 const COMMIT_RECORD_BYTES = RECORD_OVERHEAD + 8;
 const PENDING_SLOTS = 5;
+/** How a Commit record starts: payload length 8 (u32 BE), then its type. */
+const COMMIT_PREFIX = Buffer.from([0, 0, 0, 8, RecordType.Commit]);
 
 /** A group's record other than an entry, applied after the entries that came before it. */
 interface PendingChange {
@@ -289,14 +291,27 @@ export class WalState {
    */
   private async findCommitAfter(from: number, size: number): Promise<number> {
     const window = this.window;
-    for (let at = from + 1; at + COMMIT_RECORD_BYTES <= size; at++) {
+    let at = from + 1;
+    while (at + COMMIT_RECORD_BYTES <= size) {
       if (!window.holds(at, COMMIT_RECORD_BYTES)) await window.fill(at, COMMIT_RECORD_BYTES);
-      const offset = at - window.start;
-      if (window.bytes[offset + 4] !== RecordType.Commit || window.bytes.readUInt32BE(offset) !== 8) continue;
-      if (checkRecord(window.bytes, offset, offset + COMMIT_RECORD_BYTES) !== COMMIT_RECORD_BYTES) continue;
-      // A number beyond 2^53-1 counts as later: refusing to open is the safe side.
-      const number = readUint64(window.bytes, offset + PREFIX_BYTES) ?? Infinity;
-      if (number > this.groupNumber) return at;
+      // The native search skips long runs of zeros (a preallocated segment's tail) quickly.
+      const valid = window.bytes.subarray(0, window.length);
+      const found = valid.indexOf(COMMIT_PREFIX, at - window.start);
+      if (found < 0) {
+        // None starts in this window; one may straddle its end.
+        at = Math.max(at + 1, window.start + window.length - COMMIT_PREFIX.length + 1);
+        continue;
+      }
+      const candidate = window.start + found;
+      if (candidate + COMMIT_RECORD_BYTES > size) return -1;
+      if (!window.holds(candidate, COMMIT_RECORD_BYTES)) await window.fill(candidate, COMMIT_RECORD_BYTES);
+      const offset = candidate - window.start;
+      if (checkRecord(window.bytes, offset, offset + COMMIT_RECORD_BYTES) === COMMIT_RECORD_BYTES) {
+        // A number beyond 2^53-1 counts as later: refusing to open is the safe side.
+        const number = readUint64(window.bytes, offset + PREFIX_BYTES) ?? Infinity;
+        if (number > this.groupNumber) return candidate;
+      }
+      at = candidate + 1;
     }
     return -1;
   }

@@ -87,6 +87,12 @@ export interface WalStoreOptions {
    * crash or power cut can lose acknowledged writes and break Raft's guarantees. Tests only.
    */
   noSync?: boolean;
+  /**
+   * Fill each next segment with zeros (segmentBytes of them) before use, in the background, so
+   * that group commits overwrite allocated blocks instead of growing the file: each sync then
+   * writes no file-system metadata. Default true (false with noSync).
+   */
+  preallocate?: boolean;
   /** Times the retries of creating the next segment's file. Default: the system clock. */
   clock?: Clock;
   /** Receives warnings (descriptors ran out). Default: process.emitWarning. */
@@ -155,10 +161,18 @@ export class WalStore implements LogStore, StableStore {
     private readonly noSync: boolean,
     private readonly logger: StoreLogger,
     clock: Clock,
+    preallocate: boolean,
   ) {
     this.issuedFirst = state.table.first();
     this.issuedLast = state.table.last();
-    this.spare = new SpareSegment(files, dir, segmentFlags(noSync), clock, logger);
+    this.spare = new SpareSegment({
+      files,
+      dir,
+      flags: segmentFlags(noSync),
+      clock,
+      logger,
+      preallocateBytes: preallocate ? segmentBytes : 0,
+    });
   }
 
   /** Opens (creating if needed) the store in directory `dir`, replaying its segments. */
@@ -195,6 +209,7 @@ export class WalStore implements LogStore, StableStore {
         noSync,
         options.logger ?? warningLogger,
         options.clock ?? systemClock,
+        options.preallocate ?? !noSync,
       );
       if (segments.length === 0) {
         const path = join(dir, segmentName(1));
@@ -479,7 +494,7 @@ export class WalStore implements LogStore, StableStore {
   private async activeSegment(): Promise<Segment> {
     const current = this.segments[this.segments.length - 1];
     if (current.size < this.segmentBytes) return current;
-    const file = await this.spare.takeWhenCreated();
+    const file = await this.spare.take();
     if (file === null) {
       if (this.warnedOversize !== current.number) {
         this.warnedOversize = current.number;

@@ -173,7 +173,8 @@ describe('WalStore after a crash or damage', () => {
   /**
    * A power cut can leave any prefix of the last write on disk, followed by nothing, zeros or
    * garbage (blocks reach the disk in any order). At every byte of the last write, the store must
-   * reopen to the state before the write; only the whole write gives the state after it.
+   * reopen to the state before the write; only the whole write gives the state after it (with
+   * whatever followed it in the file: a preallocated segment's zeros).
    */
   async function cutLastWriteEverywhere(fill: (records: number) => Promise<void>): Promise<number> {
     await fill(1);
@@ -189,9 +190,12 @@ describe('WalStore after a crash or damage', () => {
     const written = await readFile(path);
     const after = await stateOf(walDir);
     expect(after).not.toBe(before);
+    // A preallocated segment holds zeros after the write: reopening cut them off, which tells
+    // where the write ended. Only cuts inside the write can tear it.
+    const writeEnd = (await stat(path)).size;
     const start = sizesBefore.get(newest) ?? 0;
     let cuts = 0;
-    for (let cut = start; cut < written.length; cut++) {
+    for (let cut = start; cut < writeEnd; cut++) {
       const tail = written.length - cut;
       const random = Buffer.from(Array.from({ length: tail }, (_, i) => (i * 131 + cut) & 0xff));
       for (const rest of [Buffer.alloc(0), Buffer.alloc(tail), random]) {
@@ -299,6 +303,33 @@ describe('WalStore after a crash or damage', () => {
     const error = await WalStore.open(walDir).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ErrStoreCorrupt);
     expect((error as Error).message).toMatch(/checksum mismatch at offset \d+, yet a complete group follows/);
+  });
+
+  it('finds an intact group behind damage and megabytes of zeros, and treats zeros alone as a torn tail', async () => {
+    await store.storeLogs(entries(1, 3));
+    await store.close();
+    const [newest] = (await segmentFiles()).slice(-1);
+    const path = join(walDir, newest);
+    const sizeA = (await stat(path)).size;
+    store = await WalStore.open(walDir, { segmentBytes: SEGMENT_BYTES });
+    await store.storeLogs(entries(4, 6));
+    await store.close();
+    const bytes = await readFile(path);
+    const groupB = Buffer.from(bytes.subarray(sizeA));
+    const commitB = groupB.subarray(groupB.length - 21);
+    groupB[10] ^= 1;
+    const zeros = Buffer.alloc(5 * 1024 * 1024);
+    // Damage, a long zero run across the replay's 4 MiB windows, then B's intact commit record.
+    await writeFile(path, Buffer.concat([bytes.subarray(0, sizeA), groupB, zeros, commitB]));
+    await expect(WalStore.open(walDir)).rejects.toThrow(/yet a complete group follows at offset \d+/);
+    // A group torn before its commit, then zeros (a preallocated segment's tail): cut off.
+    await writeFile(
+      path,
+      Buffer.concat([bytes.subarray(0, sizeA), groupB.subarray(0, groupB.length - 21), zeros]),
+    );
+    store = await WalStore.open(walDir, { segmentBytes: SEGMENT_BYTES });
+    expect(await store.lastIndex()).toBe(3);
+    expect((await stat(path)).size).toBe(sizeA);
   });
 
   it('refuses to open when a sealed segment is damaged or one is missing', async () => {

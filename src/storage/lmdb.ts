@@ -35,6 +35,7 @@ import {
   decodeLogEntry,
   decodeLogEntryTerm,
   decodeUint64,
+  deleteBounds,
   encodeLogEntry,
   encodeUint64,
   isLogIndex,
@@ -199,12 +200,9 @@ export class LmdbStore implements LogStore, StableStore {
   /** Deletes min..max inclusive in one transaction; resolves once it is durable. */
   async deleteRange(min: number, max: number): Promise<void> {
     this.assertOpen();
-    if (!Number.isSafeInteger(min) || !Number.isSafeInteger(max)) {
-      throw new RangeError(`deleteRange bounds must be safe integers, got ${min}..${max}`);
-    }
-    const from = Math.max(min, this.lowIndex);
-    const to = Math.min(max, this.highIndex);
-    if (this.highIndex === 0 || from > to) return;
+    const bounds = deleteBounds(min, max, this.lowIndex, this.highIndex);
+    if (bounds === null) return;
+    const { from, to } = bounds;
     const commits = new CommitSet();
     for (let index = from; index <= to; index++) commits.add(this.logs.remove(encodeUint64(index)));
     this.narrowBounds(from, to);

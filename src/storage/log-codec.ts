@@ -161,6 +161,24 @@ function view(buf: Buffer, offset: number, length: number): Uint8Array {
   return new Uint8Array(buf.buffer, buf.byteOffset + offset, length);
 }
 
+/**
+ * The part of deleteRange(min, max) that falls inside a log holding first..last (0, 0: empty),
+ * or null when none does; RangeError unless both bounds are safe integers.
+ */
+export function deleteBounds(
+  min: number,
+  max: number,
+  first: number,
+  last: number,
+): { from: number; to: number } | null {
+  if (!Number.isSafeInteger(min) || !Number.isSafeInteger(max)) {
+    throw new RangeError(`deleteRange bounds must be safe integers, got ${min}..${max}`);
+  }
+  const from = Math.max(min, first);
+  const to = Math.min(max, last);
+  return last === 0 || from > to ? null : { from, to };
+}
+
 /** A log index stores accept: a safe integer >= 1. */
 export function isLogIndex(index: number): boolean {
   return Number.isSafeInteger(index) && index >= 1;

@@ -61,7 +61,14 @@ import {
   type StoreFile,
 } from './file-system.js';
 import { LockHeld, acquirePidLock } from './fs-util.js';
-import { decodeLogEntry, decodeUint64, encodeUint64, isLogIndex, stableKeyBytes } from './log-codec.js';
+import {
+  decodeLogEntry,
+  decodeUint64,
+  deleteBounds,
+  encodeUint64,
+  isLogIndex,
+  stableKeyBytes,
+} from './log-codec.js';
 import {
   MAX_STABLE_KEY_BYTES,
   RecordBuffer,
@@ -329,12 +336,9 @@ export class WalStore implements LogStore, StableStore {
   /** Deletes min..max inclusive, which must be a prefix or a suffix of the log; resolves once durable. */
   async deleteRange(min: number, max: number): Promise<void> {
     this.assertWritable();
-    if (!Number.isSafeInteger(min) || !Number.isSafeInteger(max)) {
-      throw new RangeError(`deleteRange bounds must be safe integers, got ${min}..${max}`);
-    }
-    const from = Math.max(min, this.issuedFirst);
-    const to = Math.min(max, this.issuedLast);
-    if (this.issuedLast === 0 || from > to) return;
+    const bounds = deleteBounds(min, max, this.issuedFirst, this.issuedLast);
+    if (bounds === null) return;
+    const { from, to } = bounds;
     if (from === this.issuedFirst) {
       if (to === this.issuedLast) this.issuedFirst = this.issuedLast = 0;
       else this.issuedFirst = to + 1;

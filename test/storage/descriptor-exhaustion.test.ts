@@ -7,30 +7,21 @@
  * ErrNoDescriptors meanwhile, never a listing that silently leaves snapshots out.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useTempDir } from '../support/temp-dir.js';
 
 const CHILD = join(import.meta.dirname, 'descriptors', 'exhaust-child.mjs');
 const prlimit = spawnSync('prlimit', ['--version']).status === 0;
 
-let dir: string;
-
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'raftkit-emfile-'));
-});
-
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const temp = useTempDir('raftkit-emfile-');
 
 describe('stores under a real descriptor limit', () => {
   // prlimit is util-linux's; without it there is no portable way to lower the child's limit.
   it.skipIf(!prlimit)(
     'keep writing while descriptors are exhausted, recover by themselves, and lose nothing',
     () => {
-      const child = spawnSync('prlimit', ['--nofile=64:64', process.execPath, CHILD, dir], {
+      const child = spawnSync('prlimit', ['--nofile=64:64', process.execPath, CHILD, temp.path], {
         encoding: 'utf8',
         timeout: 60_000,
       });

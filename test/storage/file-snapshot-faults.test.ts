@@ -3,33 +3,27 @@
  * descriptors is ErrNoDescriptors (retry later) and leaves nothing behind, a failed read is
  * ErrStoreRead, a failed sync or a torn write publishes nothing.
  */
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdir } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { ErrNoDescriptors, ErrSnapshotStore, ErrStoreRead } from '../../src/core/errors.js';
 import { ServerSuffrage, type Configuration } from '../../src/core/types.js';
 import { FileSnapshotStore, newFileSnapshotStore } from '../../src/storage/file-snapshot.js';
 import { systemClock } from '../../src/platform/clock.js';
 import { faultyFileSystem, type FaultyFileSystem } from '../../src/testing/fault-files.js';
+import { useTempDir } from '../support/temp-dir.js';
 
 const configuration: Configuration = {
   servers: [{ suffrage: ServerSuffrage.Voter, id: 'n1', address: '127.0.0.1:7001' }],
 };
 
-let base: string;
+const temp = useTempDir('raftkit-snap-faults-');
 let files: FaultyFileSystem;
 let store: FileSnapshotStore;
 
 beforeEach(async () => {
-  base = await mkdtemp(join(tmpdir(), 'raftkit-snap-faults-'));
   files = faultyFileSystem('');
-  store = await newFileSnapshotStore(base, 3, { clock: systemClock, files });
-});
-
-afterEach(async () => {
-  await rm(base, { recursive: true, force: true });
+  store = await newFileSnapshotStore(temp.path, 3, { clock: systemClock, files });
 });
 
 async function take(index: number, data = Buffer.alloc(1000, index)): Promise<string> {
@@ -117,7 +111,7 @@ describe('FileSnapshotStore: disk faults', () => {
     await expect(sink.write(Buffer.alloc(2 * 1024 * 1024, 1))).rejects.toThrow(/simulated crash/);
     await expect(sink.close()).rejects.toThrow(/simulated crash/);
     expect(files.isCrashed).toBe(true);
-    const restarted = await newFileSnapshotStore(base, 3, { clock: systemClock });
+    const restarted = await newFileSnapshotStore(temp.path, 3, { clock: systemClock });
     expect((await restarted.list()).map((meta) => meta.id)).toEqual([kept]);
     expect(await entriesOf(restarted.dir)).toEqual([kept]);
   });

@@ -3,15 +3,15 @@
  * failed sync fail-stops it, a torn final write is cut at reopen, EIO on read is a typed error
  * that changes nothing, and running out of descriptors never stops it writing.
  */
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Clock, Timer } from '../../src/core/clock.js';
 import { ErrStoreFailed, ErrStoreRead } from '../../src/core/errors.js';
 import type { StoreLogger } from '../../src/storage/types.js';
 import { WalStore } from '../../src/storage/wal.js';
 import { faultyFileSystem, type FaultyFileSystem } from '../../src/testing/fault-files.js';
+import { useTempDir } from '../support/temp-dir.js';
 import { entries, entry, plain } from './store-conformance.js';
 
 /** Small segments, so that a few hundred entries span several of them. */
@@ -51,18 +51,10 @@ function recordingLogger(): StoreLogger & { warnings: string[]; infos: string[] 
   };
 }
 
-let dir: string;
-
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'raftkit-wal-faults-'));
-});
-
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const temp = useTempDir('raftkit-wal-faults-');
 
 async function openWith(files?: FaultyFileSystem, extra: Parameters<typeof WalStore.open>[1] = {}) {
-  return WalStore.open(dir, { segmentBytes: SEGMENT_BYTES, files, ...extra });
+  return WalStore.open(temp.path, { segmentBytes: SEGMENT_BYTES, files, ...extra });
 }
 
 /** Writes entries 1..5 and CurrentTerm 1 without faults, then closes. */
@@ -75,8 +67,8 @@ async function seed(): Promise<void> {
 
 async function segmentBytesOnDisk(): Promise<number> {
   let total = 0;
-  for (const name of await readdir(dir))
-    if (name.endsWith('.wal')) total += (await stat(join(dir, name))).size;
+  for (const name of await readdir(temp.path))
+    if (name.endsWith('.wal')) total += (await stat(join(temp.path, name))).size;
   return total;
 }
 
@@ -110,7 +102,7 @@ describe('WalStore: a torn final write', () => {
   it('is cut off at reopen, whatever prefix of it reached the disk', async () => {
     let tornInside = 0;
     for (let seedNumber = 1; seedNumber <= 12; seedNumber++) {
-      await rm(dir, { recursive: true, force: true });
+      await rm(temp.path, { recursive: true, force: true });
       await seed();
       const files = faultyFileSystem(`seed=${seedNumber};torn-write:after=1,path=.wal`);
       const store = await openWith(files);
@@ -175,7 +167,7 @@ describe('WalStore: out of file descriptors', () => {
     for (let i = 1; i <= 600; i += 10) await store.storeLogs(entries(i, i + 9));
     // About 40 KiB written: ten segments' worth, all in the first one.
     expect(store.segmentNumbers()).toEqual([1]);
-    expect((await stat(join(dir, '00000000000000000001.wal'))).size).toBeGreaterThan(8 * SEGMENT_BYTES);
+    expect((await stat(join(temp.path, '00000000000000000001.wal'))).size).toBeGreaterThan(8 * SEGMENT_BYTES);
     expect(logger.warnings.filter((w) => /cannot create its next segment/.test(w))).toHaveLength(1);
     expect(logger.warnings.filter((w) => /grows past segmentBytes/.test(w))).toHaveLength(1);
     // The retries run on the clock: two more fail, the fourth attempt succeeds.
@@ -195,7 +187,7 @@ describe('WalStore: out of file descriptors', () => {
     const reopened = await openWith();
     expect(plain(await reopened.getLogs(1, 1200))).toEqual(plain(entries(1, 1200)));
     await reopened.close();
-    expect((await readdir(dir)).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+    expect((await readdir(temp.path)).filter((name) => name.endsWith('.tmp'))).toEqual([]);
   });
 
   it('reads, writes, rolls over once and compacts with no descriptor to spare at all', async () => {

@@ -1,8 +1,7 @@
 import { constants as fsConstants } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { O_CREATE_WRITE, O_READ } from '../../src/storage/file-system.js';
 import {
   FaultyFileSystem,
@@ -10,16 +9,9 @@ import {
   faultyFileSystem,
   parseFaultSpec,
 } from '../../src/testing/fault-files.js';
+import { useTempDir } from '../support/temp-dir.js';
 
-let dir: string;
-
-beforeEach(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'raftkit-fault-files-'));
-});
-
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const temp = useTempDir('raftkit-fault-files-');
 
 describe('parseFaultSpec', () => {
   it('reads the documented example', () => {
@@ -57,7 +49,7 @@ describe('FaultyFileSystem', () => {
     const failed: number[] = [];
     for (let i = 0; i < attempts; i++) {
       try {
-        await (await files.open(join(dir, `f${i}`), O_CREATE_WRITE)).close();
+        await (await files.open(join(temp.path, `f${i}`), O_CREATE_WRITE)).close();
       } catch (error) {
         expect((error as NodeJS.ErrnoException).code).toBe('EMFILE');
         failed.push(i);
@@ -79,12 +71,12 @@ describe('FaultyFileSystem', () => {
 
   it('fails syncs, and writes to O_DSYNC files, with EIO; plain writes are not syncs', async () => {
     const files = faultyFileSystem('fsync-fail');
-    const plain = await files.open(join(dir, 'plain'), O_CREATE_WRITE);
+    const plain = await files.open(join(temp.path, 'plain'), O_CREATE_WRITE);
     await plain.write(Buffer.from('x'), 0, 1, 0);
     await expect(plain.datasync()).rejects.toMatchObject({ code: 'EIO' });
     await expect(plain.sync()).rejects.toMatchObject({ code: 'EIO' });
     await plain.close();
-    const dsync = await files.open(join(dir, 'dsync'), O_CREATE_WRITE | fsConstants.O_DSYNC);
+    const dsync = await files.open(join(temp.path, 'dsync'), O_CREATE_WRITE | fsConstants.O_DSYNC);
     await expect(dsync.write(Buffer.from('y'), 0, 1, 0)).rejects.toMatchObject({
       code: 'EIO',
       syscall: 'write',
@@ -96,7 +88,7 @@ describe('FaultyFileSystem', () => {
   it('tears a write: a prefix lands, then every call fails as if the process had died', async () => {
     let crashes = 0;
     const files = faultyFileSystem('seed=3;torn-write:after=1', { onCrash: () => crashes++ });
-    const path = join(dir, 'torn');
+    const path = join(temp.path, 'torn');
     const file = await files.open(path, O_CREATE_WRITE);
     await file.write(Buffer.from('whole.'), 0, 6, 0);
     const bytes = Buffer.from('this write is torn');
@@ -108,28 +100,28 @@ describe('FaultyFileSystem', () => {
     expect(crashes).toBe(1);
     await expect(file.write(bytes, 0, 1, 0)).rejects.toBeInstanceOf(SimulatedCrash);
     await expect(files.open(path, O_READ)).rejects.toBeInstanceOf(SimulatedCrash);
-    await expect(files.readdir(dir)).rejects.toBeInstanceOf(SimulatedCrash);
+    await expect(files.readdir(temp.path)).rejects.toBeInstanceOf(SimulatedCrash);
     await file.close();
   });
 
   it('fails reads with EIO on the paths a rule names, and only there', async () => {
     const files = faultyFileSystem('eio-read:path=bad');
     for (const name of ['good', 'bad']) {
-      const file = await files.open(join(dir, name), O_CREATE_WRITE);
+      const file = await files.open(join(temp.path, name), O_CREATE_WRITE);
       await file.write(Buffer.from('data'), 0, 4, 0);
       await file.close();
     }
-    const good = await files.open(join(dir, 'good'), O_READ);
+    const good = await files.open(join(temp.path, 'good'), O_READ);
     expect((await good.read(Buffer.alloc(4), 0, 4, 0)).bytesRead).toBe(4);
     await good.close();
-    const bad = await files.open(join(dir, 'bad'), O_READ);
+    const bad = await files.open(join(temp.path, 'bad'), O_READ);
     await expect(bad.read(Buffer.alloc(4), 0, 4, 0)).rejects.toMatchObject({ code: 'EIO' });
     await bad.close();
   });
 
   it('holds writes until released', async () => {
     const files = faultyFileSystem('');
-    const file = await files.open(join(dir, 'held'), O_CREATE_WRITE);
+    const file = await files.open(join(temp.path, 'held'), O_CREATE_WRITE);
     const hold = files.holdWrites();
     let done = false;
     const write = file.write(Buffer.from('z'), 0, 1, 0).then(() => (done = true));

@@ -16,6 +16,22 @@ export {
   type ServerAddress,
   type ServerId,
   type SnapshotMeta,
+  // The RPC messages, for Transport implementations and observers.
+  type AppendEntriesRequest,
+  type AppendEntriesResponse,
+  type InstallSnapshotRequest,
+  type InstallSnapshotResponse,
+  type RaftRequest,
+  type RaftResponse,
+  type ResponseMap,
+  type ReadIndexRequest,
+  type ReadIndexResponse,
+  type RequestPreVoteRequest,
+  type RequestPreVoteResponse,
+  type RequestVoteRequest,
+  type RequestVoteResponse,
+  type TimeoutNowRequest,
+  type TimeoutNowResponse,
 } from './core/types.js';
 export * from './core/errors.js';
 export type { Clock, Random, Timer } from './core/clock.js';
@@ -40,15 +56,33 @@ export { encodeConfiguration, decodeConfiguration } from './wire/configuration.j
 // Stores.
 export {
   StableKeys,
+  type EntryTerms,
   type LogStore,
+  type OpenedSnapshot,
   type SnapshotSink,
   type SnapshotStore,
   type StableStore,
+  type StoreLogger,
 } from './storage/types.js';
+export { readEntryTerms } from './storage/entry-terms.js';
+export {
+  nodeFileSystem,
+  type DirectoryEntry,
+  type FileInfo,
+  type FileSystem,
+  type PathInfo,
+  type ReadResult,
+  type StoreFile,
+  type WriteResult,
+} from './storage/file-system.js';
 export { InmemStore } from './storage/inmem.js';
-export { LmdbStore, type LmdbStoreOptions } from './storage/lmdb.js';
+export { ErrLmdbNotInstalled, LmdbStore, type LmdbStoreOptions } from './storage/lmdb.js';
 export { WalStore, type WalStoreOptions } from './storage/wal.js';
-export { FileSnapshotStore, type FileSnapshotStoreOptions } from './storage/file-snapshot.js';
+export {
+  FileSnapshotStore,
+  type FileSnapshotStoreOptions,
+  type SnapshotStoreLogger,
+} from './storage/file-snapshot.js';
 export { InmemSnapshotStore } from './storage/inmem-snapshot.js';
 export { DiscardSnapshotStore } from './storage/discard-snapshot.js';
 

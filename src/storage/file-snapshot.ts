@@ -56,7 +56,7 @@ import {
   type FileSnapshotMeta,
   type SnapshotCreateArgs,
 } from './snapshot-meta.js';
-import type { SnapshotSink, SnapshotStore, StoreLogger } from './types.js';
+import type { OpenedSnapshot, SnapshotSink, SnapshotStore, StoreLogger } from './types.js';
 
 export { encodeMetaJson, parseMetaJson, type FileSnapshotMeta } from './snapshot-meta.js';
 
@@ -78,9 +78,11 @@ export type SnapshotStoreLogger = StoreLogger;
 
 const silentLogger: StoreLogger = { info: () => {}, warn: () => {} };
 
+/** Options of the FileSnapshotStore constructor and `newFileSnapshotStore`. */
 export interface FileSnapshotStoreOptions {
   /** Its wallTime stamps snapshot names (`<term>-<index>-<unix ms>`). */
   clock: Clock;
+  /** Where the store reports what it did (pino-compatible); silent by default. */
   logger?: StoreLogger;
   /** The file layer. Default: node:fs. Tests put faults here (raftkit/testing's FaultyFileSystem). */
   files?: FileSystem;
@@ -97,9 +99,16 @@ export async function newFileSnapshotStore(
   return store;
 }
 
+/**
+ * hashicorp's FileSnapshotStore, same layout: `<base>/snapshots/<term>-<index>-<ms>/` holding
+ * `meta.json` and `state.bin` (with its CRC64), written under a `.tmp` name and renamed when
+ * complete, streamed in both directions; the newest `retain` are kept. A Go node's snapshot
+ * directory is readable and the other way round.
+ */
 export class FileSnapshotStore implements SnapshotStore {
   /** `<base>/snapshots`. */
   readonly dir: string;
+  /** The file layer the store works through (node:fs unless the options gave another). */
   readonly files: FileSystem;
   private readonly clock: Clock;
   private readonly logger: StoreLogger;
@@ -108,6 +117,7 @@ export class FileSnapshotStore implements SnapshotStore {
   /** Touches no disk: init() (or the first operation) prepares the directory. */
   constructor(
     baseDir: string,
+    /** How many snapshots are kept; older ones are deleted after each new one. */
     readonly retain: number,
     options: FileSnapshotStoreOptions,
   ) {
@@ -156,7 +166,7 @@ export class FileSnapshotStore implements SnapshotStore {
    * mismatch makes the reader emit ErrSnapshotCorrupt at the end, after the bytes went through.
    * Call verify() first to reject a corrupt snapshot before consuming any of it.
    */
-  async open(id: string): Promise<{ meta: SnapshotMeta; reader: Readable }> {
+  async open(id: string): Promise<OpenedSnapshot> {
     await this.init();
     const { meta, state } = await this.openState(id);
     const verifier = new VerifyingStream(id, meta.size, meta.crc!);

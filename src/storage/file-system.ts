@@ -9,42 +9,72 @@
 import { constants as fsConstants } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 
+/** What a read did. */
+export interface ReadResult {
+  /** Bytes read: fewer than asked only at the end of the file. */
+  bytesRead: number;
+}
+
+/** What a write did. */
+export interface WriteResult {
+  /** Bytes written: a short write is continued by the caller. */
+  bytesWritten: number;
+}
+
+/** What fstat tells about an open file. */
+export interface FileInfo {
+  /** Bytes in the file. */
+  size: number;
+}
+
 /** An open file: the subset of node:fs/promises' FileHandle the stores use. */
 export interface StoreFile {
-  read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
-  /** `position` null writes at the file's current position. */
-  write(
-    buffer: Uint8Array,
-    offset: number,
-    length: number,
-    position: number | null,
-  ): Promise<{ bytesWritten: number }>;
+  /** Reads up to `length` bytes at `position` into `buffer` at `offset`. */
+  read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<ReadResult>;
+  /** Writes up to `length` bytes from `buffer` at `offset`; `position` null writes at the file's current position. */
+  write(buffer: Uint8Array, offset: number, length: number, position: number | null): Promise<WriteResult>;
+  /** fsync. */
   sync(): Promise<void>;
+  /** fdatasync. */
   datasync(): Promise<void>;
+  /** Cuts (or extends) the file to `length` bytes. */
   truncate(length: number): Promise<void>;
-  stat(): Promise<{ size: number }>;
+  /** The file's size. */
+  stat(): Promise<FileInfo>;
+  /** Releases the descriptor. */
   close(): Promise<void>;
 }
 
 /** A directory entry as readdir reports it. */
 export interface DirectoryEntry {
+  /** The entry's name (no directory part). */
   name: string;
+  /** Whether it is a directory. */
+  isDirectory(): boolean;
+}
+
+/** What `stat` tells about a path. */
+export interface PathInfo {
+  /** Whether it is a directory. */
   isDirectory(): boolean;
 }
 
 /** The file-system calls the durable stores make. */
 export interface FileSystem {
-  /** `flags` are node:fs constants (O_RDWR | O_CREAT | ...). */
+  /** Opens `path`; `flags` are node:fs constants (O_RDWR | O_CREAT | ...). */
   open(path: string, flags: number, mode?: number): Promise<StoreFile>;
+  /** The entries of a directory. */
   readdir(path: string): Promise<DirectoryEntry[]>;
   /** Like fs.mkdir: returns the first directory created with `recursive`, else undefined. */
   mkdir(path: string, options?: { recursive?: boolean; mode?: number }): Promise<string | undefined>;
+  /** rename(2). */
   rename(from: string, to: string): Promise<void>;
+  /** Removes a file. */
   unlink(path: string): Promise<void>;
   /** Removes a file or a whole directory tree; a missing path is not an error. */
   removeTree(path: string): Promise<void>;
   /** What is at `path`, or null when nothing is. */
-  stat(path: string): Promise<{ isDirectory(): boolean } | null>;
+  stat(path: string): Promise<PathInfo | null>;
 }
 
 /** node:fs, called directly. */

@@ -11,13 +11,17 @@ import {
   sinkWriteRefusal,
   type SnapshotCreateArgs,
 } from './snapshot-meta.js';
-import type { SnapshotSink, SnapshotStore } from './types.js';
+import type { OpenedSnapshot, SnapshotSink, SnapshotStore } from './types.js';
 
 interface StoredSnapshot {
   meta: SnapshotMeta;
   chunks: readonly Buffer[];
 }
 
+/**
+ * hashicorp's InmemSnapshotStore: keeps only the latest snapshot, in memory. For tests; nothing
+ * survives the process.
+ */
 export class InmemSnapshotStore implements SnapshotStore {
   private latest: StoredSnapshot | undefined;
   // A counter instead of the time keeps IDs unique and runs deterministic in the simulator.
@@ -42,7 +46,7 @@ export class InmemSnapshotStore implements SnapshotStore {
     return this.latest === undefined ? [] : [copySnapshotMeta(this.latest.meta)];
   }
 
-  async open(id: string): Promise<{ meta: SnapshotMeta; reader: Readable }> {
+  async open(id: string): Promise<OpenedSnapshot> {
     const latest = this.latest;
     if (latest === undefined || latest.meta.id !== id) throw new ErrSnapshotNotFound(id);
     // The chunks never change after close, so readers can share them.

@@ -8,6 +8,10 @@ import type { LogEntry } from '../core/types.js';
 import { emptyEntryTerms, fillEntryTerms } from './entry-terms.js';
 import type { EntryTerms, LogStore, StableStore } from './types.js';
 
+/**
+ * hashicorp's InmemStore: a LogStore and StableStore in memory. Nothing survives the process; for
+ * tests and examples. `newInmemStore()` is the Go kit's name for `new InmemStore()`.
+ */
 export class InmemStore implements LogStore, StableStore {
   private readonly logs = new Map<number, LogEntry>();
   private first = 0;
@@ -62,6 +66,7 @@ export class InmemStore implements LogStore, StableStore {
     return Promise.resolve();
   }
 
+  /** Synchronous core of deleteRange, shared with the simulator's disk model. */
   deleteRangeSync(min: number, max: number): void {
     for (let i = min; i <= max; i++) this.logs.delete(i);
     if (this.logs.size === 0) {

@@ -83,6 +83,7 @@ import { WalState } from './wal-replay.js';
 import { SpareSegment, listSegments, segmentName, warningLogger, type Segment } from './wal-segments.js';
 import type { EntryTerms, LogStore, StableStore, StoreLogger } from './types.js';
 
+/** Options of `WalStore.open` / `newWalStore`. */
 export interface WalStoreOptions {
   /**
    * A segment is sealed and a new one started once it holds this many bytes. Default 64 MiB. A soft
@@ -136,6 +137,12 @@ function segmentFlags(noSync: boolean): number {
   return fsConstants.O_RDWR | (noSync ? 0 : fsConstants.O_DSYNC);
 }
 
+/**
+ * The default durable LogStore + StableStore (the analog of hashicorp's raft-wal): checksummed
+ * records in numbered segment files under one directory, one `O_DSYNC` write per group commit, torn
+ * tails dropped on open, damage elsewhere refused with ErrStoreCorrupt. `<dir>/LOCK` keeps a second
+ * process out (ErrStoreInUse). Open with `WalStore.open(dir)` or `newWalStore(dir)`.
+ */
 export class WalStore implements LogStore, StableStore {
   /** The group being filled, null when no write waits. */
   private next: Group | null = null;

@@ -32,29 +32,44 @@ import {
   nodeFileSystem,
   type DirectoryEntry,
   type FileSystem,
+  type PathInfo,
   type StoreFile,
 } from '../storage/file-system.js';
 import { SeededRandom } from './prng.js';
+import type { WriteHold } from './store-conformance.js';
 
+/** The faults a spec can name (see the module comment for what each does). */
 export const FAULT_KINDS = ['fsync-fail', 'torn-write', 'eio-read', 'emfile-open'] as const;
+/** One of FAULT_KINDS. */
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
+/** One clause of a fault spec. */
 export interface FaultRule {
+  /** What goes wrong. */
   kind: FaultKind;
+  /** Eligible calls that pass untouched before the rule may fire. */
   after: number;
+  /** Chance that each eligible call after those faults (1: every one). */
   probability: number;
+  /** Most faults the rule injects (Infinity: no limit). */
   count: number;
+  /** Only calls on paths containing this ('' : all). */
   path: string;
 }
 
+/** A parsed fault spec: the seed of its dice and its rules. */
 export interface FaultSpec {
+  /** Seeds the draws of rules with p < 1 and the length of torn writes. */
   seed: number;
+  /** The clauses, in spec order; the first that fires for a call wins. */
   rules: FaultRule[];
 }
 
 /** The layer crashed (a torn write): the process this layer stands for is gone. */
 export class SimulatedCrash extends Error {
+  /** `'SimulatedCrash'`. */
   override name = 'SimulatedCrash';
+  /** Looks like an I/O error to code that checks `code`. */
   readonly code = 'EIO';
   constructor(what: string) {
     super(`simulated crash: ${what} after a torn write`);
@@ -116,6 +131,7 @@ function ioError(code: 'EIO' | 'EMFILE', syscall: string, path: string): NodeJS.
   });
 }
 
+/** Options of FaultyFileSystem and `faultyFileSystem`. */
 export interface FaultyFileSystemOptions {
   /** The layer underneath. Default: node:fs. */
   base?: FileSystem;
@@ -140,6 +156,7 @@ export class FaultyFileSystem implements FileSystem {
   private stall: { parked: () => void; released: Promise<void> } | null = null;
 
   constructor(
+    /** The rules in force (addRules extends them). */
     readonly spec: FaultSpec,
     private readonly options: FaultyFileSystemOptions = {},
   ) {
@@ -167,7 +184,7 @@ export class FaultyFileSystem implements FileSystem {
    * Holds every write from now on until `release()` (a test's way to keep a commit in flight for
    * as long as it likes, instead of hoping a disk is slow). `parked` resolves once a write waits.
    */
-  holdWrites(): { parked: Promise<void>; release(): void } {
+  holdWrites(): WriteHold {
     let parked!: () => void;
     let release!: () => void;
     const parkedPromise = new Promise<void>((resolve) => (parked = resolve));
@@ -182,6 +199,7 @@ export class FaultyFileSystem implements FileSystem {
     };
   }
 
+  /** Opens a file whose calls go through the rules; `emfile-open` rules apply to the open itself. */
   async open(path: string, flags: number, mode?: number): Promise<StoreFile> {
     this.checkAlive('open');
     if (this.roll('emfile-open', path)) throw ioError('EMFILE', 'open', path);
@@ -190,29 +208,35 @@ export class FaultyFileSystem implements FileSystem {
     return new FaultyFile(this, file, path, syncWrites);
   }
 
+  /** Lists a directory; it opens the directory, so `emfile-open` rules apply. */
   async readdir(path: string): Promise<DirectoryEntry[]> {
     this.checkAlive('readdir');
     if (this.roll('emfile-open', path)) throw ioError('EMFILE', 'scandir', path);
     return this.base.readdir(path);
   }
 
+  /** Creates a directory, unless crashed. */
   mkdir(path: string, options?: { recursive?: boolean; mode?: number }): Promise<string | undefined> {
     return this.alive('mkdir', () => this.base.mkdir(path, options));
   }
 
+  /** Renames, unless crashed. */
   rename(from: string, to: string): Promise<void> {
     return this.alive('rename', () => this.base.rename(from, to));
   }
 
+  /** Removes a file, unless crashed. */
   unlink(path: string): Promise<void> {
     return this.alive('unlink', () => this.base.unlink(path));
   }
 
+  /** Removes a tree, unless crashed. */
   removeTree(path: string): Promise<void> {
     return this.alive('removeTree', () => this.base.removeTree(path));
   }
 
-  stat(path: string): Promise<{ isDirectory(): boolean } | null> {
+  /** What is at `path`, unless crashed. */
+  stat(path: string): Promise<PathInfo | null> {
     return this.alive('stat', () => this.base.stat(path));
   }
 

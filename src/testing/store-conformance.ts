@@ -16,9 +16,26 @@ import { sleep, systemClock } from '../platform/clock.js';
 import { readEntryTerms } from '../storage/entry-terms.js';
 import type { LogStore, StableStore } from '../storage/types.js';
 
-export type DurableStore = LogStore & StableStore & { close(): Promise<void> };
+/** A log and stable store in one object that can be closed and reopened (what the suite tests). */
+export type DurableStore = LogStore & StableStore & Closable;
 
+/** Something with a close that lets queued writes finish first. */
+export interface Closable {
+  /** Finishes queued writes, then releases the store. */
+  close(): Promise<void>;
+}
+
+/** Writes held back until `release()`: what keeps a commit in flight for as long as a test wants. */
+export interface WriteHold {
+  /** Resolves once a write is waiting. */
+  parked: Promise<void>;
+  /** Lets the held writes, and all later ones, through. */
+  release(): void;
+}
+
+/** How the suite opens your store and counts its commits. */
 export interface StoreHarness<S extends DurableStore = DurableStore> {
+  /** The store's name, for reports. */
   name: string;
   /** Opens (creating) the store at a path inside `dir`; the same dir reopens the same store. */
   open(dir: string): Promise<S>;
@@ -32,21 +49,43 @@ export interface StoreHarness<S extends DurableStore = DurableStore> {
    * decides exactly which writes are issued while a commit is in flight; without it the case
    * relies on a large commit taking a while.
    */
-  holdCommits?(store: S): { parked: Promise<void>; release(): void };
+  holdCommits?(store: S): WriteHold;
 }
 
 /** What a case works with: the open store (replaced by reopen) and the harness. */
 export interface ConformanceContext<S extends DurableStore = DurableStore> {
+  /** The store as currently open. */
   readonly store: S;
+  /** The harness that opened it. */
   readonly harness: StoreHarness<S>;
   /** Closes the store and opens it again from the same place. */
   reopen(): Promise<void>;
 }
 
+/** One case of the contract; it throws (an assertion error) when the store breaks it. */
 export interface ConformanceCase {
+  /** The role the case tests, e.g. 'as LogStore'. */
   group: string;
+  /** What the case checks. */
   name: string;
+  /** Runs the case against a freshly opened store. */
   run<S extends DurableStore>(t: ConformanceContext<S>): Promise<void>;
+}
+
+/** The outcome of `runStoreConformance`: every case's name, passed or failed. */
+export interface ConformanceReport {
+  /** Names (`group: name`) of the cases that passed. */
+  passed: string[];
+  /** The cases that failed, with what they threw. */
+  failed: ConformanceFailure[];
+}
+
+/** A failed conformance case. */
+export interface ConformanceFailure {
+  /** `group: name` of the case. */
+  name: string;
+  /** What the case threw. */
+  error: unknown;
 }
 
 /** A log entry whose fields all vary with index and term (a Noop every 7th, extensions every 3rd). */
@@ -139,6 +178,7 @@ async function writeTurnsBehindLargeCommits<S extends DurableStore>(
   return { issuedWhileInFlight, commits, lastIndex: next - 1 };
 }
 
+/** Every case of the store contract, in order; run one with `runConformanceCase` (e.g. one test each). */
 export const STORE_CONFORMANCE_CASES: readonly ConformanceCase[] = [
   {
     group: 'as LogStore',
@@ -446,9 +486,9 @@ export async function runConformanceCase<S extends DurableStore>(
  */
 export async function runStoreConformance<S extends DurableStore>(
   harness: StoreHarness<S>,
-): Promise<{ passed: string[]; failed: { name: string; error: unknown }[] }> {
+): Promise<ConformanceReport> {
   const passed: string[] = [];
-  const failed: { name: string; error: unknown }[] = [];
+  const failed: ConformanceFailure[] = [];
   for (const testCase of STORE_CONFORMANCE_CASES) {
     const name = `${testCase.group}: ${testCase.name}`;
     try {

@@ -471,7 +471,8 @@ export class WalStore implements LogStore, StableStore {
       this.filling = this.writing;
       this.writing = buffer;
       try {
-        const segment = await this.activeSegment();
+        let segment = this.segments[this.segments.length - 1];
+        if (segment.size >= this.segmentBytes) segment = await this.rollOver(segment);
         buffer.appendIndexRecord(RecordType.Commit, this.state.groupNumber + 1);
         await this.append(segment, buffer);
         // Before resolving, so that space is free once a compaction's deleteRange resolves.
@@ -499,12 +500,10 @@ export class WalStore implements LogStore, StableStore {
   }
 
   /**
-   * The segment the next group goes to: the newest, or, once that holds segmentBytes and the
-   * spare is ready, a new one made from the spare (a rename: no descriptor needed).
+   * The segment the next group goes to once `current` holds segmentBytes: a new one made from the
+   * spare (a rename: no descriptor needed), or `current` again while there is no spare.
    */
-  private async activeSegment(): Promise<Segment> {
-    const current = this.segments[this.segments.length - 1];
-    if (current.size < this.segmentBytes) return current;
+  private async rollOver(current: Segment): Promise<Segment> {
     const file = await this.spare.take();
     if (file === null) {
       if (this.warnedOversize !== current.number) {

@@ -5,7 +5,10 @@
  * The spare is also filled with zeros up to the segment size before use (etcd preallocates its
  * segments the same way, with fallocate): O_DSYNC writes that land in blocks already allocated and
  * written need not also make a new file size and new block maps durable, so each group commit is
- * cheaper than an append that grows the file (`npm run bench:storage` shows both raw rates).
+ * cheaper than an append that grows the file (`npm run bench:storage` shows both raw rates). The
+ * zeros are paced by the store's own writes (a chunk of zeros per chunk of data written past half
+ * of the current segment), so a node that starts, or one that writes little, pays no burst of I/O
+ * for them: a burst would delay its syncs and, through them, its heartbeats.
  *
  * Why the spare matters: a node short of file descriptors (EMFILE/ENFILE, from a burst of client
  * connections, say) must keep logging. With a spare, a rollover is a rename of a file that is
@@ -100,6 +103,9 @@ export class SpareSegment {
   private creating: Promise<void> | null = null;
   /** Zeros being written into `ready`; a hand-over waits for the chunk in flight. */
   private filling: Promise<void> | null = null;
+  /** Bytes of `ready` already zeroed, and how many the store's pace allows so far. */
+  private zeroed = 0;
+  private zeroTarget = 0;
   private retry: Timer | null = null;
   private retryDelayMs = 0;
   private failures = 0;
@@ -201,23 +207,38 @@ export class SpareSegment {
     this.failures = 0;
     this.retryDelayMs = 0;
     this.ready = file;
-    if (this.options.preallocateBytes > 0)
-      this.filling = this.zero(file).finally(() => (this.filling = null));
+    this.zeroed = 0;
+    this.zeroTarget = 0;
   }
 
   /**
-   * Writes zeros over the spare's first preallocateBytes (durably: segments are O_DSYNC), until it
-   * is handed over. A failure only leaves it less preallocated: nothing depends on the zeros.
+   * Lets the spare be zeroed up to `bytes` (at most preallocateBytes); the store calls it as the
+   * current segment fills. Zeros are written in the background, one chunk at a time.
+   */
+  allowZeros(bytes: number): void {
+    const target = Math.min(this.options.preallocateBytes, bytes);
+    if (target <= this.zeroTarget) return;
+    this.zeroTarget = target;
+    if (this.filling === null && this.ready !== null) {
+      this.filling = this.zero(this.ready).finally(() => (this.filling = null));
+    }
+  }
+
+  /**
+   * Writes zeros over the spare up to the allowed target (durably: segments are O_DSYNC), until
+   * it is handed over. A failure only leaves it less preallocated: nothing depends on the zeros.
    */
   private async zero(file: StoreFile): Promise<void> {
-    const total = this.options.preallocateBytes;
     zeros ??= Buffer.alloc(ZERO_CHUNK_BYTES);
     try {
-      for (let at = 0; at < total && this.ready === file && !this.stopped; at += ZERO_CHUNK_BYTES) {
-        await writeAll(file, zeros.subarray(0, Math.min(ZERO_CHUNK_BYTES, total - at)), at);
+      while (this.ready === file && !this.stopped && this.zeroed < this.zeroTarget) {
+        const length = Math.min(ZERO_CHUNK_BYTES, this.options.preallocateBytes - this.zeroed);
+        await writeAll(file, zeros.subarray(0, length), this.zeroed);
+        this.zeroed += length;
       }
     } catch {
       // The disk will say more when data is written to it; a spare needs no zeros to work.
+      this.zeroTarget = this.zeroed;
     }
   }
 }

@@ -96,9 +96,10 @@ export interface WalStoreOptions {
    */
   noSync?: boolean;
   /**
-   * Fill each next segment with zeros (segmentBytes of them) before use, in the background, so
-   * that group commits overwrite allocated blocks instead of growing the file: each sync then
-   * writes no file-system metadata. Default true (false with noSync).
+   * Fill each next segment with zeros (segmentBytes of them) before use, in the background and
+   * paced by the store's writes, so that group commits overwrite allocated blocks instead of
+   * growing the file: each sync then writes no file-system metadata. Default true (false with
+   * noSync).
    */
   preallocate?: boolean;
   /** Times the retries of creating the next segment's file. Default: the system clock. */
@@ -161,6 +162,7 @@ export class WalStore implements LogStore, StableStore {
   /** The newest segment number already warned about for growing past segmentBytes. */
   private warnedOversize = 0;
   private readonly spare: SpareSegment;
+  private readonly preallocate: boolean;
 
   private constructor(
     /** The directory given to open. */
@@ -187,6 +189,7 @@ export class WalStore implements LogStore, StableStore {
       logger,
       preallocateBytes: preallocate ? segmentBytes : 0,
     });
+    this.preallocate = preallocate;
   }
 
   /** Opens (creating if needed) the store in directory `dir`, replaying its segments. */
@@ -475,6 +478,8 @@ export class WalStore implements LogStore, StableStore {
         if (segment.size >= this.segmentBytes) segment = await this.rollOver(segment);
         buffer.appendIndexRecord(RecordType.Commit, this.state.groupNumber + 1);
         await this.append(segment, buffer);
+        // Zeros for the next segment, a chunk per chunk of data past half of this one.
+        if (this.preallocate) this.spare.allowZeros(2 * segment.size - this.segmentBytes);
         // Before resolving, so that space is free once a compaction's deleteRange resolves.
         if (this.hasObsoleteSegments()) await this.deleteObsoleteSegments();
         group.resolve();

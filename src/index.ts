@@ -35,7 +35,7 @@ export {
 } from './core/types.js';
 export * from './core/errors.js';
 export type { Clock, Random, Timer } from './core/clock.js';
-export { systemClock, systemRandom } from './platform/clock.js';
+export { sleep, systemClock, systemRandom } from './platform/clock.js';
 
 // The runtime.
 export {

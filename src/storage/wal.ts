@@ -43,32 +43,21 @@ import {
   ErrLogNotFound,
   ErrNotFound,
   ErrStoreClosed,
-  ErrStoreCorrupt,
   ErrStoreFailed,
   ErrStoreInUse,
-  ErrStoreRead,
-  RaftError,
 } from '../core/errors.js';
 import type { LogEntry } from '../core/types.js';
 import { systemClock } from '../platform/clock.js';
 import {
   O_READ,
   nodeFileSystem,
-  readFully,
   syncDirectory,
   writeAll,
   type FileSystem,
   type StoreFile,
 } from './file-system.js';
 import { LockHeld, acquirePidLock } from './fs-util.js';
-import {
-  decodeLogEntry,
-  decodeUint64,
-  deleteBounds,
-  encodeUint64,
-  isLogIndex,
-  stableKeyBytes,
-} from './log-codec.js';
+import { decodeUint64, deleteBounds, encodeUint64, isLogIndex, stableKeyBytes } from './log-codec.js';
 import {
   MAX_STABLE_KEY_BYTES,
   RecordBuffer,
@@ -76,11 +65,19 @@ import {
   appendEntryRecords,
   encodeHeaderRecord,
   encodeStableRecord,
-  readEntryRecord,
 } from './wal-format.js';
 import { type EntryLocation } from './wal-index.js';
 import { WalState } from './wal-replay.js';
-import { SpareSegment, listSegments, segmentName, warningLogger, type Segment } from './wal-segments.js';
+import { readEntries } from './wal-reader.js';
+import {
+  SpareSegment,
+  listSegments,
+  openSegment,
+  segmentFlags,
+  segmentName,
+  warningLogger,
+  type Segment,
+} from './wal-segments.js';
 import type { EntryTerms, LogStore, StableStore, StoreLogger } from './types.js';
 
 /** Options of `WalStore.open` / `newWalStore`. */
@@ -128,14 +125,6 @@ function newGroup(): Group {
     reject = rej;
   });
   return { done, resolve, reject };
-}
-
-/**
- * Segments are opened O_DSYNC: each write returns once its data (and the file size) is on disk, as
- * write + fdatasync would, but in one call to the thread pool instead of two.
- */
-function segmentFlags(noSync: boolean): number {
-  return fsConstants.O_RDWR | (noSync ? 0 : fsConstants.O_DSYNC);
 }
 
 /**
@@ -262,8 +251,7 @@ export class WalStore implements LogStore, StableStore {
     this.assertOpen();
     const location = isLogIndex(index) ? this.state.table.get(index) : undefined;
     if (!location) throw new ErrLogNotFound();
-    const bytes = await this.read(location.segment, location.offset, location.length);
-    return this.decodeEntry(bytes, index, location);
+    return (await readEntries(() => this.segments, index, [location]))[0];
   }
 
   async getLogs(lo: number, hi: number): Promise<LogEntry[]> {
@@ -274,27 +262,7 @@ export class WalStore implements LogStore, StableStore {
     // Locations are taken now: a truncation while the reads run must not mix old and new entries.
     const locations: EntryLocation[] = [];
     for (let index = lo; index <= hi; index++) locations.push(table.get(index)!);
-    const out: LogEntry[] = [];
-    let i = 0;
-    while (i < locations.length) {
-      // Entries of one segment lie in index order: read them with one pread.
-      let j = i;
-      while (j + 1 < locations.length && locations[j + 1].segment === locations[i].segment) j++;
-      const start = locations[i].offset;
-      const span = await this.read(
-        locations[i].segment,
-        start,
-        locations[j].offset + locations[j].length - start,
-      );
-      for (let k = i; k <= j; k++) {
-        const { offset, length } = locations[k];
-        out.push(
-          this.decodeEntry(span.subarray(offset - start, offset - start + length), lo + k, locations[k]),
-        );
-      }
-      i = j + 1;
-    }
-    return out;
+    return readEntries(() => this.segments, lo, locations);
   }
 
   /** Terms and types of lo..hi from the in-memory table: no disk read. */
@@ -595,72 +563,11 @@ export class WalStore implements LogStore, StableStore {
       // Harmless: the next open finds the leftover segments hold no live entry and removes them.
     }
   }
-
-  // ---------------------------------------------------------------------------------------------
-  // Reading
-
-  private async read(number: number, offset: number, length: number): Promise<Buffer> {
-    const segment = this.segments.find((candidate) => candidate.number === number);
-    const buffer = Buffer.allocUnsafe(length);
-    let got: number;
-    try {
-      if (!segment || segment.closed) throw new ErrLogNotFound();
-      got = await readFully(segment.file, buffer, 0, length, offset);
-    } catch (error) {
-      // Compaction closed the segment while the read was in flight: the entries are gone.
-      if (segment?.closed || error instanceof ErrLogNotFound) throw new ErrLogNotFound();
-      if (error instanceof RaftError) throw error;
-      throw new ErrStoreRead(`${segment!.path} at offset ${offset}: ${(error as Error).message}`);
-    }
-    if (got !== length) {
-      throw new ErrStoreCorrupt(`${segment.path}: ${got} of ${length} bytes at offset ${offset}`);
-    }
-    return buffer;
-  }
-
-  private decodeEntry(bytes: Buffer, index: number, location: EntryLocation): LogEntry {
-    const where = `${segmentName(location.segment)} at offset ${location.offset}`;
-    return decodeLogEntry(readEntryRecord(bytes, where), index);
-  }
 }
 
 /** hashicorp-style constructor name. */
 export function newWalStore(dir: string, options?: WalStoreOptions): Promise<WalStore> {
   return WalStore.open(dir, options);
-}
-
-/**
- * Opens and replays segment `number`; cuts a torn tail off the newest. Returns null (and removes
- * the file) for a newest segment without a complete group: a crash while it was being created,
- * which can leave it empty, zero-filled or holding part of its first write.
- */
-async function openSegment(
-  files: FileSystem,
-  dir: string,
-  number: number,
-  state: WalState,
-  newest: boolean,
-  noSync: boolean,
-): Promise<Segment | null> {
-  const path = join(dir, segmentName(number));
-  const file = await files.open(path, segmentFlags(noSync));
-  try {
-    const { size } = await file.stat();
-    const end = await state.replaySegment(file, size, number, path, newest);
-    if (end === 0) {
-      await file.close();
-      await files.unlink(path);
-      return null;
-    }
-    if (end < size) {
-      await file.truncate(end);
-      if (!noSync) await file.datasync();
-    }
-    return { number, path, file, size: end, closed: false };
-  } catch (error) {
-    await file.close().catch(() => {});
-    throw error;
-  }
 }
 
 async function lockDirectory(dir: string): Promise<() => Promise<void>> {

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import type { StatusBody } from '../../src/kv/contract.js';
 
 export const INTEROP_DIR = fileURLToPath(new URL('.', import.meta.url));
 export const GONODE_BIN = join(INTEROP_DIR, 'bin', 'gonode');
@@ -59,24 +60,6 @@ export async function waitFor<T>(
 export interface HttpResult {
   status: number;
   body: Buffer;
-}
-
-export interface ServerInfo {
-  id: string;
-  address: string;
-  suffrage: string;
-}
-
-export interface NodeStatus {
-  id: string;
-  state: string;
-  term: number;
-  leader: { id: string; address: string; http: string };
-  lastIndex: number;
-  commitIndex: number;
-  appliedIndex: number;
-  lastSnapshotIndex: number;
-  configuration: ServerInfo[];
 }
 
 export interface JoinRequest {
@@ -144,7 +127,7 @@ export class KvHttpClient {
     return this.request('DELETE', keyPath(key));
   }
 
-  status(): Promise<NodeStatus> {
+  status(): Promise<StatusBody> {
     return this.requestJson('GET', '/status');
   }
 

@@ -1,7 +1,7 @@
 /**
  * The durable log stores (WalStore, LmdbStore) against the raw rates of the same disk.
  *
- *   npm run bench:storage -- [--dir DIR] [--seconds S] [--rounds R] [--only wal|lmdb]
+ *   npm run bench:storage -- [--dir DIR] [--seconds S] [--rounds R] [--only wal,wal-plain,lmdb] [--batches 1,64,1024]
  *   npm run bench:storage -- --open N [--rounds R]
  *   (= tsc -p tsconfig.bench.json && node dist-bench/bench/storage.js)
  *
@@ -51,6 +51,7 @@ interface Args {
   seconds: number;
   rounds: number | undefined;
   only: string | undefined;
+  batches: number[];
   open: number | undefined;
   child: string[];
 }
@@ -68,6 +69,7 @@ function parse(): Args {
       seconds: { type: 'string', default: '0.5' },
       rounds: { type: 'string' },
       only: { type: 'string' },
+      batches: { type: 'string', default: BATCH_SIZES.join(',') },
       open: { type: 'string' },
       child: { type: 'boolean', default: false },
     },
@@ -77,6 +79,13 @@ function parse(): Args {
     seconds: Number(values.seconds),
     rounds: values.rounds === undefined ? undefined : Number(values.rounds),
     only: values.only,
+    batches: values.batches.split(',').map((text) => {
+      const batch = Number(text);
+      if (!Number.isInteger(batch) || batch < 1 || batch > 65_536) {
+        throw new Error(`--batches: ${text} is not a batch size from 1 to 65536`);
+      }
+      return batch;
+    }),
     open: values.open === undefined ? undefined : Number(values.open),
     child: values.child ? positionals : [],
   };
@@ -143,6 +152,12 @@ interface StoreKind {
 const STORE_KINDS: StoreKind[] = [
   { name: 'wal', open: (path) => WalStore.open(path), commits: (store) => (store as WalStore).groupCount() },
   {
+    // Without zeros ahead of the data: what preallocation buys, measured in the same run.
+    name: 'wal-plain',
+    open: (path) => WalStore.open(path, { preallocate: false }),
+    commits: (store) => (store as WalStore).groupCount(),
+  },
+  {
     name: 'lmdb',
     open: (path) => LmdbStore.open(`${path}.lmdb`),
     commits: (store) => (store as LmdbStore).lastTransactionId(),
@@ -193,7 +208,8 @@ interface Series {
 
 async function appends(args: Args, dir: string): Promise<void> {
   const rounds = args.rounds ?? 8;
-  const kinds = STORE_KINDS.filter((kind) => args.only === undefined || kind.name === args.only);
+  const only = args.only?.split(',');
+  const kinds = STORE_KINDS.filter((kind) => only === undefined || only.includes(kind.name));
   console.log(
     `${rounds} rounds of ${args.seconds} s slices, medians; entries of ${ENTRY_DATA_BYTES} data bytes`,
   );
@@ -206,7 +222,7 @@ async function appends(args: Args, dir: string): Promise<void> {
   };
   const overwriteFile = preallocatedFile(join(dir, 'raw-preallocated.bin'));
   try {
-    for (const batch of BATCH_SIZES) {
+    for (const batch of args.batches) {
       const s: Series = { raw: [], overwrite: [], one: new Map(), many: new Map() };
       series.set(batch, s);
       const targets: [StoreKind, OpenStore, OpenStore][] = [];
@@ -249,7 +265,7 @@ async function appends(args: Args, dir: string): Promise<void> {
   );
   const verdicts: string[] = [];
   for (const kind of kinds) {
-    for (const batch of BATCH_SIZES) {
+    for (const batch of args.batches) {
       const s = series.get(batch)!;
       const one = s.one.get(kind.name)!;
       const many = s.many.get(kind.name)!;

@@ -151,6 +151,17 @@ export async function readFully(
   return done;
 }
 
+/** Whether bytes [from, to) of `file` are all zero (read in chunks; a short file is not). */
+export async function holdsOnlyZeros(file: StoreFile, from: number, to: number): Promise<boolean> {
+  const chunk = Buffer.allocUnsafe(Math.min(1024 * 1024, Math.max(0, to - from)));
+  for (let at = from; at < to; at += chunk.length) {
+    const length = Math.min(chunk.length, to - at);
+    if ((await readFully(file, chunk, 0, length, at)) !== length) return false;
+    for (let i = 0; i < length; i++) if (chunk[i] !== 0) return false;
+  }
+  return true;
+}
+
 /** The whole of a small file (meta.json, a lock): refuses one over `maxBytes` before reading it. */
 export async function readSmallFile(files: FileSystem, path: string, maxBytes: number): Promise<Buffer> {
   const file = await files.open(path, O_READ);

@@ -2,14 +2,6 @@
  * WalStore's segment files: their names, the listing at open, and the spare, a file created ahead
  * of time so that starting a new segment opens nothing (as etcd's file pipeline and raft-wal do).
  *
- * The spare is also filled with zeros up to the segment size before use (etcd preallocates its
- * segments the same way, with fallocate): O_DSYNC writes that land in blocks already allocated and
- * written need not also make a new file size and new block maps durable, so each group commit is
- * cheaper than an append that grows the file (`npm run bench:storage` shows both raw rates). The
- * zeros are paced by the store's own writes (a chunk of zeros per chunk of data written past half
- * of the current segment), so a node that starts, or one that writes little, pays no burst of I/O
- * for them: a burst would delay its syncs and, through them, its heartbeats.
- *
  * Why the spare matters: a node short of file descriptors (EMFILE/ENFILE, from a burst of client
  * connections, say) must keep logging. With a spare, a rollover is a rename of a file that is
  * already open. Creating the spare is retried with back-off through the Clock while descriptors
@@ -21,7 +13,7 @@ import { constants as fsConstants } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock, Timer } from '../core/clock.js';
 import { ErrStoreCorrupt } from '../core/errors.js';
-import { isDescriptorShortage, writeAll, type FileSystem, type StoreFile } from './file-system.js';
+import { holdsOnlyZeros, isDescriptorShortage, type FileSystem, type StoreFile } from './file-system.js';
 import type { StoreLogger } from './types.js';
 import type { WalState } from './wal-replay.js';
 
@@ -41,6 +33,8 @@ export interface Segment {
   readonly file: StoreFile;
   /** Bytes of whole groups; the next group is written here. */
   size: number;
+  /** Bytes in the file: `size`, then zeros written ahead of the data (wal-zeros.ts). */
+  allocated: number;
   closed: boolean;
 }
 
@@ -78,9 +72,10 @@ export async function listSegments(files: FileSystem, dir: string): Promise<numb
 }
 
 /**
- * Opens and replays segment `number`; cuts a torn tail off the newest. Returns null (and removes
- * the file) for a newest segment without a complete group: a crash while it was being created,
- * which can leave it empty, zero-filled or holding part of its first write.
+ * Opens and replays segment `number`; cuts a torn tail off the newest (a tail of zeros is kept:
+ * it was written ahead of the data, and later writes land on it). Returns null (and removes the
+ * file) for a newest segment without a complete group: a crash while it was being created, which
+ * can leave it empty, zero-filled or holding part of its first write.
  */
 export async function openSegment(
   files: FileSystem,
@@ -100,11 +95,13 @@ export async function openSegment(
       await files.unlink(path);
       return null;
     }
-    if (end < size) {
+    let allocated = size;
+    if (end < size && !(await holdsOnlyZeros(file, end, size))) {
       await file.truncate(end);
       if (!noSync) await file.datasync();
+      allocated = end;
     }
-    return { number, path, file, size: end, closed: false };
+    return { number, path, file, size: end, allocated, closed: false };
   } catch (error) {
     await file.close().catch(() => {});
     throw error;
@@ -128,13 +125,7 @@ export interface SpareSegmentOptions {
   flags: number;
   clock: Clock;
   logger: StoreLogger;
-  /** Bytes of zeros written into the spare before it is handed over (0: none). */
-  preallocateBytes: number;
 }
-
-/** Zeros written into spares, shared and never written to. */
-let zeros: Buffer | undefined;
-const ZERO_CHUNK_BYTES = 1024 * 1024;
 
 /** One file kept open and ready to become the next segment; see the module comment. */
 export class SpareSegment {
@@ -144,11 +135,6 @@ export class SpareSegment {
   private ready: StoreFile | null = null;
   /** The open() under way. */
   private creating: Promise<void> | null = null;
-  /** Zeros being written into `ready`; a hand-over waits for the chunk in flight. */
-  private filling: Promise<void> | null = null;
-  /** Bytes of `ready` already zeroed, and how many the store's pace allows so far. */
-  private zeroed = 0;
-  private zeroTarget = 0;
   private retry: Timer | null = null;
   private retryDelayMs = 0;
   private failures = 0;
@@ -165,7 +151,7 @@ export class SpareSegment {
     this.creating = this.create().finally(() => (this.creating = null));
   }
 
-  /** Starts creating the spare (see refill) and waits for the open (not for the zeros). */
+  /** Starts creating the spare (see refill) and waits for this attempt. */
   async prepare(): Promise<void> {
     this.refill();
     await this.creating;
@@ -173,16 +159,13 @@ export class SpareSegment {
 
   /**
    * Hands over the spare (its path is `path`), waiting for an open already under way (it takes
-   * microseconds; one that fails for want of descriptors fails as fast) and for the chunk of
-   * zeros in flight; a spare not yet wholly zeroed is simply less preallocated. Null while none
-   * can be had: the last attempt failed and a retry is scheduled.
+   * microseconds; one that fails for want of descriptors fails as fast). Null while none can be
+   * had: the last attempt failed and a retry is scheduled.
    */
   async take(): Promise<StoreFile | null> {
     if (this.ready === null) await this.prepare();
     const file = this.ready;
     this.ready = null;
-    // The fill stops at its next chunk; no zeros may land after the hand-over.
-    await this.filling;
     return file;
   }
 
@@ -221,7 +204,6 @@ export class SpareSegment {
     this.retry?.cancel();
     this.retry = null;
     await this.creating;
-    await this.filling;
     const file = this.ready;
     this.ready = null;
     await file?.close().catch(() => {});
@@ -250,38 +232,5 @@ export class SpareSegment {
     this.failures = 0;
     this.retryDelayMs = 0;
     this.ready = file;
-    this.zeroed = 0;
-    this.zeroTarget = 0;
-  }
-
-  /**
-   * Lets the spare be zeroed up to `bytes` (at most preallocateBytes); the store calls it as the
-   * current segment fills. Zeros are written in the background, one chunk at a time.
-   */
-  allowZeros(bytes: number): void {
-    const target = Math.min(this.options.preallocateBytes, bytes);
-    if (target <= this.zeroTarget) return;
-    this.zeroTarget = target;
-    if (this.filling === null && this.ready !== null) {
-      this.filling = this.zero(this.ready).finally(() => (this.filling = null));
-    }
-  }
-
-  /**
-   * Writes zeros over the spare up to the allowed target (durably: segments are O_DSYNC), until
-   * it is handed over. A failure only leaves it less preallocated: nothing depends on the zeros.
-   */
-  private async zero(file: StoreFile): Promise<void> {
-    zeros ??= Buffer.alloc(ZERO_CHUNK_BYTES);
-    try {
-      while (this.ready === file && !this.stopped && this.zeroed < this.zeroTarget) {
-        const length = Math.min(ZERO_CHUNK_BYTES, this.options.preallocateBytes - this.zeroed);
-        await writeAll(file, zeros.subarray(0, length), this.zeroed);
-        this.zeroed += length;
-      }
-    } catch {
-      // The disk will say more when data is written to it; a spare needs no zeros to work.
-      this.zeroTarget = this.zeroed;
-    }
   }
 }

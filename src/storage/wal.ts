@@ -68,6 +68,7 @@ import {
 } from './wal-format.js';
 import { type EntryLocation } from './wal-index.js';
 import { WalState } from './wal-replay.js';
+import { SegmentZeros } from './wal-zeros.js';
 import { readEntries } from './wal-reader.js';
 import {
   SpareSegment,
@@ -93,10 +94,9 @@ export interface WalStoreOptions {
    */
   noSync?: boolean;
   /**
-   * Fill each next segment with zeros (segmentBytes of them) before use, in the background and
-   * paced by the store's writes, so that group commits overwrite allocated blocks instead of
-   * growing the file: each sync then writes no file-system metadata. Default true (false with
-   * noSync).
+   * Write zeros a little ahead of the data in the background (wal-zeros.ts), so that group commits
+   * overwrite allocated blocks instead of growing the file: each sync then writes no file-system
+   * metadata. Default true (false with noSync).
    */
   preallocate?: boolean;
   /** Times the retries of creating the next segment's file. Default: the system clock. */
@@ -151,7 +151,7 @@ export class WalStore implements LogStore, StableStore {
   /** The newest segment number already warned about for growing past segmentBytes. */
   private warnedOversize = 0;
   private readonly spare: SpareSegment;
-  private readonly preallocate: boolean;
+  private readonly zeros: SegmentZeros;
 
   private constructor(
     /** The directory given to open. */
@@ -176,9 +176,9 @@ export class WalStore implements LogStore, StableStore {
       flags: segmentFlags(noSync),
       clock,
       logger,
-      preallocateBytes: preallocate ? segmentBytes : 0,
     });
-    this.preallocate = preallocate;
+    this.zeros = new SegmentZeros(preallocate ? segmentBytes : 0, noSync);
+    if (segments.length > 0) this.zeros.track(segments[segments.length - 1]);
   }
 
   /** Opens (creating if needed) the store in directory `dir`, replaying its segments. */
@@ -373,6 +373,11 @@ export class WalStore implements LogStore, StableStore {
     return this.segments.map((segment) => segment.number);
   }
 
+  /** Bytes of data in each segment, oldest first; files may hold zeros after them (for tests). */
+  segmentDataBytes(): number[] {
+    return this.segments.map((segment) => segment.size);
+  }
+
   /** Whether the next segment's file is open and ready (false while descriptors are short). */
   hasSpareSegment(): boolean {
     return this.spare.isReady();
@@ -383,6 +388,7 @@ export class WalStore implements LogStore, StableStore {
     this.closing ??= (async () => {
       await this.idle();
       try {
+        await this.zeros.stop();
         await this.spare.stop();
         for (const segment of this.segments) {
           segment.closed = true;
@@ -446,8 +452,7 @@ export class WalStore implements LogStore, StableStore {
         if (segment.size >= this.segmentBytes) segment = await this.rollOver(segment);
         buffer.appendIndexRecord(RecordType.Commit, this.state.groupNumber + 1);
         await this.append(segment, buffer);
-        // Zeros for the next segment, a chunk per chunk of data past half of this one.
-        if (this.preallocate) this.spare.allowZeros(2 * segment.size - this.segmentBytes);
+        this.zeros.advance();
         // Before resolving, so that space is free once a compaction's deleteRange resolves.
         if (this.hasObsoleteSegments()) await this.deleteObsoleteSegments();
         group.resolve();
@@ -469,6 +474,7 @@ export class WalStore implements LogStore, StableStore {
     this.next?.reject(failure);
     this.next = null;
     this.filling.reset();
+    void this.zeros.stop();
     void this.spare.stop();
   }
 
@@ -488,6 +494,8 @@ export class WalStore implements LogStore, StableStore {
       }
       return current;
     }
+    // Sealed segments hold no zeros: cut them off (durably) while this is still the newest.
+    await this.zeros.seal(current);
     const number = current.number + 1;
     const path = join(this.dir, segmentName(number));
     try {
@@ -495,6 +503,7 @@ export class WalStore implements LogStore, StableStore {
     } catch (error) {
       await file.close().catch(() => {});
       this.spare.failed(error);
+      this.zeros.track(current);
       return current;
     }
     const segment = await this.beginSegment(number, path, file);
@@ -504,7 +513,7 @@ export class WalStore implements LogStore, StableStore {
 
   /** Writes the opening group (its header and the whole stable store) of the new segment `number`. */
   private async beginSegment(number: number, path: string, file: StoreFile): Promise<Segment> {
-    const segment: Segment = { number, path, file, size: 0, closed: false };
+    const segment: Segment = { number, path, file, size: 0, allocated: 0, closed: false };
     const opening = new RecordBuffer();
     opening.append(encodeHeaderRecord(number));
     for (const [key, value] of this.state.stable) {
@@ -518,6 +527,7 @@ export class WalStore implements LogStore, StableStore {
       throw error;
     }
     this.segments.push(segment);
+    this.zeros.track(segment);
     return segment;
   }
 
@@ -527,10 +537,12 @@ export class WalStore implements LogStore, StableStore {
    */
   private async append(segment: Segment, records: RecordBuffer): Promise<void> {
     const base = segment.size;
+    await this.zeros.beforeWrite();
     await writeAll(segment.file, records.view(), base);
     // A new file's directory entry must be durable too.
     if (base === 0 && !this.noSync) await this.directory.sync();
     segment.size = base + records.length;
+    segment.allocated = Math.max(segment.allocated, segment.size);
     this.groupsWritten++;
     this.state.applyWritten(records.bytes, records.length, segment.number, base, segment.path);
   }

@@ -53,8 +53,13 @@ function recordingLogger(): StoreLogger & { warnings: string[]; infos: string[] 
 
 const temp = useTempDir('raftkit-wal-faults-');
 
+/**
+ * Opens the store over `files`. Without zeros ahead of the data: their writes would count among
+ * the calls the rules count (the EMFILE tests keep them, and the power-cut test in wal.test.ts
+ * tears writes that land on them).
+ */
 async function openWith(files?: FaultyFileSystem, extra: Parameters<typeof WalStore.open>[1] = {}) {
-  return WalStore.open(temp.path, { segmentBytes: SEGMENT_BYTES, files, ...extra });
+  return WalStore.open(temp.path, { segmentBytes: SEGMENT_BYTES, preallocate: false, files, ...extra });
 }
 
 /** Writes entries 1..5 and CurrentTerm 1 without faults, then closes. */
@@ -162,7 +167,7 @@ describe('WalStore: out of file descriptors', () => {
     const logger = recordingLogger();
     // Every attempt to open the spare fails, three times in a row.
     const files = faultyFileSystem('emfile-open:count=3,path=next-segment.tmp');
-    const store = await openWith(files, { clock, logger });
+    const store = await openWith(files, { clock, logger, preallocate: true });
     expect(store.hasSpareSegment()).toBe(false);
     for (let i = 1; i <= 600; i += 10) await store.storeLogs(entries(i, i + 9));
     // About 40 KiB written: ten segments' worth, all in the first one.
@@ -192,7 +197,11 @@ describe('WalStore: out of file descriptors', () => {
 
   it('reads, writes, rolls over once and compacts with no descriptor to spare at all', async () => {
     const files = faultyFileSystem('');
-    const store = await openWith(files, { clock: new ManualClock(), logger: recordingLogger() });
+    const store = await openWith(files, {
+      clock: new ManualClock(),
+      logger: recordingLogger(),
+      preallocate: true,
+    });
     expect(store.hasSpareSegment()).toBe(true);
     // From here on, every open fails.
     files.addRules('emfile-open');

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrLogNotFound, ErrStoreCorrupt, ErrStoreFailed, ErrStoreInUse } from '../../src/core/errors.js';
 import { RecordType, encodeHeaderRecord, encodeIndexRecord } from '../../src/storage/wal-format.js';
 import { EntryTable } from '../../src/storage/wal-index.js';
-import { WalStore, newWalStore } from '../../src/storage/wal.js';
+import { WalStore, newWalStore, type WalStoreOptions } from '../../src/storage/wal.js';
 import { faultyFileSystem, type FaultyFileSystem } from '../../src/testing/fault-files.js';
 import { describeStoreConformance, entries, entry, plain } from './store-conformance.js';
 
@@ -28,15 +28,22 @@ describeStoreConformance({
 
 /** Small segments, so that a few hundred entries span several of them. */
 const SEGMENT_BYTES = 4096;
+/**
+ * How the tests open their store: without zeros ahead of the data (which would sit where the
+ * tests read and damage segment files), except where a test turns them on.
+ */
+const PLAIN: WalStoreOptions = { segmentBytes: SEGMENT_BYTES, preallocate: false };
+let options: WalStoreOptions = PLAIN;
 
 let dir: string;
 let walDir: string;
 let store: WalStore;
 
 beforeEach(async () => {
+  options = PLAIN;
   dir = await mkdtemp(join(tmpdir(), 'raftkit-wal-'));
   walDir = join(dir, 'wal');
-  store = await WalStore.open(walDir, { segmentBytes: SEGMENT_BYTES });
+  store = await WalStore.open(walDir, options);
 });
 
 afterEach(async () => {
@@ -46,7 +53,7 @@ afterEach(async () => {
 
 async function reopen(): Promise<void> {
   await store.close();
-  store = await WalStore.open(walDir, { segmentBytes: SEGMENT_BYTES });
+  store = await WalStore.open(walDir, options);
 }
 
 async function segmentFiles(): Promise<string[]> {
@@ -170,6 +177,14 @@ describe('WalStore after a crash or damage', () => {
     }
   }
 
+  /** The store's data bytes per segment file name. */
+  function dataBytesByFile(): Map<string, number> {
+    const sizes = store.segmentDataBytes();
+    return new Map(
+      store.segmentNumbers().map((number, i) => [`${String(number).padStart(20, '0')}.wal`, sizes[i]]),
+    );
+  }
+
   /**
    * A power cut can leave any prefix of the last write on disk, followed by nothing, zeros or
    * garbage (blocks reach the disk in any order). At every byte of the last write, the store must
@@ -178,22 +193,22 @@ describe('WalStore after a crash or damage', () => {
    */
   async function cutLastWriteEverywhere(fill: (records: number) => Promise<void>): Promise<number> {
     await fill(1);
+    const dataBefore = dataBytesByFile();
     await store.close();
-    const sizesBefore = new Map<string, number>();
-    for (const name of await segmentFiles()) sizesBefore.set(name, (await stat(join(walDir, name))).size);
     const before = await stateOf(walDir);
-    store = await WalStore.open(walDir, { segmentBytes: SEGMENT_BYTES });
+    store = await WalStore.open(walDir, options);
     await fill(2);
+    const dataAfter = dataBytesByFile();
     await store.close();
     const [newest] = (await segmentFiles()).slice(-1);
     const path = join(walDir, newest);
+    // With zeros written ahead of the data, the file goes on past the write: cuts inside the
+    // write tear it, whatever follows.
     const written = await readFile(path);
     const after = await stateOf(walDir);
     expect(after).not.toBe(before);
-    // A preallocated segment holds zeros after the write: reopening cut them off, which tells
-    // where the write ended. Only cuts inside the write can tear it.
-    const writeEnd = (await stat(path)).size;
-    const start = sizesBefore.get(newest) ?? 0;
+    const start = dataBefore.get(newest) ?? 0;
+    const writeEnd = dataAfter.get(newest)!;
     let cuts = 0;
     for (let cut = start; cut < writeEnd; cut++) {
       const tail = written.length - cut;
@@ -208,11 +223,14 @@ describe('WalStore after a crash or damage', () => {
     }
     await writeFile(path, written);
     expect(await stateOf(walDir)).toBe(after);
-    store = await WalStore.open(walDir, { segmentBytes: SEGMENT_BYTES });
+    store = await WalStore.open(walDir, options);
     return cuts;
   }
 
   it('reopens to the state before or after the last write, wherever a power cut tears it', async () => {
+    // With zeros ahead of the data, as stores run by default: the torn write lands on them.
+    options = { segmentBytes: SEGMENT_BYTES };
+    await reopen();
     await store.storeLogs(entries(1, 8));
     const cuts = await cutLastWriteEverywhere(async (round) => {
       if (round === 1) return;
@@ -228,12 +246,13 @@ describe('WalStore after a crash or damage', () => {
   });
 
   it('reopens to the state before the write that started a new segment, wherever a power cut tears it', async () => {
+    options = { segmentBytes: SEGMENT_BYTES };
+    await reopen();
     await store.setUint64('CurrentTerm', 1);
     const cuts = await cutLastWriteEverywhere(async (round) => {
       if (round === 1) {
         // Fill the first segment to its limit, so that the next write starts segment 2.
-        const first = join(walDir, (await segmentFiles())[0]);
-        for (let next = 1; (await stat(first)).size < SEGMENT_BYTES; next++)
+        for (let next = 1; store.segmentDataBytes()[0] < SEGMENT_BYTES; next++)
           await store.storeLogs([entry(next)]);
         expect(store.segmentNumbers()).toEqual([1]);
         return;
@@ -254,7 +273,7 @@ describe('WalStore after a crash or damage', () => {
     // Half of a group: an entry record cut short, as a crash in the middle of write(2) leaves it.
     const torn = Buffer.concat([encodeIndexRecord(RecordType.Truncate, 5), Buffer.alloc(30, 0x11)]);
     await appendFile(path, torn.subarray(0, torn.length - 7));
-    store = await WalStore.open(walDir, { segmentBytes: SEGMENT_BYTES });
+    store = await WalStore.open(walDir, options);
     expect(await store.lastIndex()).toBe(10);
     expect(await store.getUint64('CurrentTerm')).toBe(4);
     expect((await stat(path)).size).toBe(good);
@@ -268,7 +287,7 @@ describe('WalStore after a crash or damage', () => {
     await store.close();
     const [newest] = (await segmentFiles()).slice(-1);
     await appendFile(join(walDir, newest), encodeIndexRecord(RecordType.Truncate, 2));
-    store = await WalStore.open(walDir, { segmentBytes: SEGMENT_BYTES });
+    store = await WalStore.open(walDir, options);
     expect(await store.lastIndex()).toBe(3);
   });
 
@@ -278,12 +297,12 @@ describe('WalStore after a crash or damage', () => {
     const files = await segmentFiles();
     const next = String(files.length + 1).padStart(20, '0');
     await writeFile(join(walDir, `${next}.wal`), Buffer.alloc(9, 0));
-    store = await WalStore.open(walDir, { segmentBytes: SEGMENT_BYTES });
+    store = await WalStore.open(walDir, options);
     expect(await segmentFiles()).toEqual(files);
     await store.close();
     // The start of its header, cut short.
     await writeFile(join(walDir, `${next}.wal`), encodeHeaderRecord(files.length + 1).subarray(0, 12));
-    store = await WalStore.open(walDir, { segmentBytes: SEGMENT_BYTES });
+    store = await WalStore.open(walDir, options);
     expect(await segmentFiles()).toEqual(files);
     await store.storeLogs(entries(4, 5));
     expect(await store.lastIndex()).toBe(5);
@@ -311,7 +330,7 @@ describe('WalStore after a crash or damage', () => {
     const [newest] = (await segmentFiles()).slice(-1);
     const path = join(walDir, newest);
     const sizeA = (await stat(path)).size;
-    store = await WalStore.open(walDir, { segmentBytes: SEGMENT_BYTES });
+    store = await WalStore.open(walDir, options);
     await store.storeLogs(entries(4, 6));
     await store.close();
     const bytes = await readFile(path);
@@ -327,7 +346,7 @@ describe('WalStore after a crash or damage', () => {
       path,
       Buffer.concat([bytes.subarray(0, sizeA), groupB.subarray(0, groupB.length - 21), zeros]),
     );
-    store = await WalStore.open(walDir, { segmentBytes: SEGMENT_BYTES });
+    store = await WalStore.open(walDir, options);
     expect(await store.lastIndex()).toBe(3);
     expect((await stat(path)).size).toBe(sizeA);
   });
@@ -371,14 +390,14 @@ describe('WalStore after a crash or damage', () => {
     await store.close();
     // The third write after open fails (O_DSYNC writes are syncs).
     const files = faultyFileSystem('fsync-fail:after=2,path=.wal');
-    store = await WalStore.open(walDir, { segmentBytes: SEGMENT_BYTES, files });
+    store = await WalStore.open(walDir, { ...options, files });
     await store.storeLogs([entry(1)]);
     await store.storeLogs([entry(2)]);
     await expect(store.storeLogs(entries(3, 4))).rejects.toBeInstanceOf(ErrStoreFailed);
     await expect(store.setUint64('CurrentTerm', 1)).rejects.toBeInstanceOf(ErrStoreFailed);
     expect(await store.lastIndex()).toBe(2);
     await store.close().catch(() => {});
-    store = await WalStore.open(walDir, { segmentBytes: SEGMENT_BYTES });
+    store = await WalStore.open(walDir, options);
     expect(plain(await store.getLogs(1, 2))).toEqual(plain(entries(1, 2)));
   });
 });

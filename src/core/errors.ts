@@ -98,8 +98,9 @@ export const ErrStoreFailed = define('ErrStoreFailed', 'store failed a write and
  */
 export const ErrStoreRead = define('ErrStoreRead', 'store read failed');
 /**
- * The process (EMFILE) or the system (ENFILE) ran out of file descriptors while a store needed
- * one. Nothing changed: try again once descriptors are free (a snapshot that cannot be taken now
- * is taken later). The WAL never reports it: it keeps the descriptors it needs open.
+ * The process (EMFILE) or the system (ENFILE) ran out of file descriptors: transient. A snapshot
+ * store operation that needed one changed nothing (a snapshot that cannot be taken now is taken
+ * later); a dial fails at once, and further dials until a back-off passes (5 ms, doubling to 1 s).
+ * The WAL never reports it: it keeps the descriptors it needs open.
  */
-export const ErrNoDescriptors = define('ErrNoDescriptors', 'out of file descriptors');
+export const ErrOutOfDescriptors = define('ErrOutOfDescriptors', 'out of file descriptors');

@@ -10,7 +10,7 @@
  * State is streamed both ways with bounded memory; readers verify size and CRC-64 as they go.
  *
  * Every snapshot operation opens files. When the process is out of descriptors (EMFILE/ENFILE),
- * the operation fails with ErrNoDescriptors and leaves nothing behind: a snapshot that cannot be
+ * the operation fails with ErrOutOfDescriptors and leaves nothing behind: a snapshot that cannot be
  * taken now is taken later, and a listing never leaves out a snapshot it merely could not open.
  * A failed read is ErrStoreRead. All file I/O goes through the `files` layer (file-system.ts).
  *
@@ -22,7 +22,7 @@ import { finished } from 'node:stream/promises';
 import type { Clock } from '../core/clock.js';
 import {
   ErrInvalidConfig,
-  ErrNoDescriptors,
+  ErrOutOfDescriptors,
   ErrSnapshotCorrupt,
   ErrSnapshotNotFound,
   ErrSnapshotStore,
@@ -247,7 +247,7 @@ export class FileSnapshotStore implements SnapshotStore {
 
   /**
    * Every readable finished snapshot, newest first. A snapshot whose meta.json cannot be opened
-   * for want of descriptors is not "unreadable": the listing fails with ErrNoDescriptors instead.
+   * for want of descriptors is not "unreadable": the listing fails with ErrOutOfDescriptors instead.
    */
   private async readAll(): Promise<{ dirName: string; meta: FileSnapshotMeta }[]> {
     await this.init();
@@ -496,11 +496,11 @@ function hex(bytes: Uint8Array): string {
 }
 
 /**
- * The typed error for a failed snapshot operation: ErrNoDescriptors when descriptors ran out
+ * The typed error for a failed snapshot operation: ErrOutOfDescriptors when descriptors ran out
  * (retry later), a RaftError as it is, anything else ErrSnapshotStore.
  */
 function storeError(context: string, err: unknown): Error {
-  if (isDescriptorShortage(err)) return new ErrNoDescriptors(`${context}: ${errorText(err)}`);
+  if (isDescriptorShortage(err)) return new ErrOutOfDescriptors(`${context}: ${errorText(err)}`);
   if (err instanceof RaftError) return err;
   return new ErrSnapshotStore(`${context}: ${errorText(err)}`);
 }

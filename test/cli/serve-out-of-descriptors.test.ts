@@ -297,11 +297,10 @@ describe('raftkit kv serve out of file descriptors', () => {
     await floodScenario(false);
   }, 90_000);
 
-  // Skipped until the storage half of issue 11.3 lands (the WAL keeping its descriptors open and
-  // pre-opening its next segment). Today the flooded server's WAL fails to open its next segment
+  // Before the WAL kept its next segment's file open, the flooded server's WAL failed to open it
   // ("ErrStoreFailed: ... EMFILE: too many open files, open '.../wal/00000000000000000002.wal'"),
-  // Raft shuts down and the server exits: the lead re-enables this case after merging that fix.
-  it.skip('survives the flood when its write-ahead log must open a new segment meanwhile', async () => {
+  // Raft shut down and the server exited.
+  it('survives the flood when its write-ahead log must open a new segment meanwhile', async () => {
     await floodScenario(true);
   }, 120_000);
 });

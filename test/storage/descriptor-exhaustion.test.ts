@@ -4,7 +4,7 @@
  * descriptors and appends again (test/storage/descriptors/exhaust-child.mjs). The store must keep
  * accepting writes (the newest segment grows past its size while no spare can be created), find
  * its spare again by itself, and lose nothing acknowledged; the snapshot store must answer
- * ErrNoDescriptors meanwhile, never a listing that silently leaves snapshots out.
+ * ErrOutOfDescriptors meanwhile, never a listing that silently leaves snapshots out.
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -41,8 +41,8 @@ describe('stores under a real descriptor limit', () => {
       expect(during.segments).toBeLessThanOrEqual(before.segments + 1);
       // Both the listing and the new snapshot.
       expect(lines.filter((line) => line.startsWith('snapshot'))).toEqual([
-        'snapshot ErrNoDescriptors',
-        'snapshot ErrNoDescriptors',
+        'snapshot ErrOutOfDescriptors',
+        'snapshot ErrOutOfDescriptors',
       ]);
       expect(lines).toContain('spare true');
       expect(after.acked).toBe(1250);

@@ -1,12 +1,12 @@
 /**
  * FileSnapshotStore under the faults of the fault-injecting file layer: running out of
- * descriptors is ErrNoDescriptors (retry later) and leaves nothing behind, a failed read is
+ * descriptors is ErrOutOfDescriptors (retry later) and leaves nothing behind, a failed read is
  * ErrStoreRead, a failed sync or a torn write publishes nothing.
  */
 import { readdir } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { ErrNoDescriptors, ErrSnapshotStore, ErrStoreRead } from '../../src/core/errors.js';
+import { ErrOutOfDescriptors, ErrSnapshotStore, ErrStoreRead } from '../../src/core/errors.js';
 import { ServerSuffrage, type Configuration } from '../../src/core/types.js';
 import { FileSnapshotStore, newFileSnapshotStore } from '../../src/storage/file-snapshot.js';
 import { systemClock } from '../../src/platform/clock.js';
@@ -44,40 +44,40 @@ async function entriesOf(dir: string): Promise<string[]> {
 }
 
 describe('FileSnapshotStore: out of file descriptors', () => {
-  it('refuses to create a snapshot with ErrNoDescriptors, leaves nothing, and creates it once descriptors are back', async () => {
+  it('refuses to create a snapshot with ErrOutOfDescriptors, leaves nothing, and creates it once descriptors are back', async () => {
     files.addRules('emfile-open:count=1');
-    await expect(store.create(1, 10, 1, configuration, 1)).rejects.toBeInstanceOf(ErrNoDescriptors);
+    await expect(store.create(1, 10, 1, configuration, 1)).rejects.toBeInstanceOf(ErrOutOfDescriptors);
     expect(await entriesOf(store.dir)).toEqual([]);
     const id = await take(10);
     expect((await store.list()).map((meta) => meta.id)).toEqual([id]);
   });
 
-  it('fails a close that cannot open meta.json with ErrNoDescriptors and publishes nothing', async () => {
+  it('fails a close that cannot open meta.json with ErrOutOfDescriptors and publishes nothing', async () => {
     const sink = await store.create(1, 10, 1, configuration, 1);
     await sink.write(Buffer.from('state'));
     files.addRules('emfile-open:count=1,path=meta.json');
-    await expect(sink.close()).rejects.toBeInstanceOf(ErrNoDescriptors);
+    await expect(sink.close()).rejects.toBeInstanceOf(ErrOutOfDescriptors);
     expect(await entriesOf(store.dir)).toEqual([]);
     expect(await store.list()).toEqual([]);
   });
 
-  it('fails a listing with ErrNoDescriptors instead of leaving out snapshots it could not open', async () => {
+  it('fails a listing with ErrOutOfDescriptors instead of leaving out snapshots it could not open', async () => {
     const older = await take(10);
     const newer = await take(20);
     files.addRules('emfile-open:count=1,path=meta.json');
-    await expect(store.list()).rejects.toBeInstanceOf(ErrNoDescriptors);
+    await expect(store.list()).rejects.toBeInstanceOf(ErrOutOfDescriptors);
     // Reading the directory itself takes a descriptor too.
     files.addRules('emfile-open:count=1');
-    await expect(store.list()).rejects.toBeInstanceOf(ErrNoDescriptors);
+    await expect(store.list()).rejects.toBeInstanceOf(ErrOutOfDescriptors);
     expect((await store.list()).map((meta) => meta.id)).toEqual([newer, older]);
   });
 
-  it('fails open() with ErrNoDescriptors, not ErrSnapshotCorrupt, and opens the snapshot later', async () => {
+  it('fails open() with ErrOutOfDescriptors, not ErrSnapshotCorrupt, and opens the snapshot later', async () => {
     const id = await take(10);
     files.addRules('emfile-open:count=1,path=state.bin');
-    await expect(store.open(id)).rejects.toBeInstanceOf(ErrNoDescriptors);
+    await expect(store.open(id)).rejects.toBeInstanceOf(ErrOutOfDescriptors);
     files.addRules('emfile-open:count=1,path=meta.json');
-    await expect(store.open(id)).rejects.toBeInstanceOf(ErrNoDescriptors);
+    await expect(store.open(id)).rejects.toBeInstanceOf(ErrOutOfDescriptors);
     const { reader } = await store.open(id);
     expect(await readAll(reader)).toEqual(Buffer.alloc(1000, 10));
   });

@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { joinHostPort, type HostPort } from '../index.js';
 import { LOG_STORE_KINDS, type LogStoreKind } from '../kit/storage.js';
+import { DEFAULT_SEGMENT_BYTES, MAX_SEGMENT_BYTES } from '../storage/wal-segments.js';
 import type { HttpsFiles } from '../kv/credentials.js';
 import { DEFAULT_JOIN_TIMEOUT_MS } from '../kv/http/membership.js';
 import { DEFAULT_HTTP_LIMITS, DEFAULT_MAX_BODY_BYTES, type HttpLimits } from '../kv/http/server.js';
@@ -45,6 +46,8 @@ export interface KvServeArgs {
   httpLimits: Pick<HttpLimits, 'maxConnections' | 'headersTimeout' | 'requestTimeout'>;
   /** --http-max-body-bytes: the largest value (request body). */
   maxBodyBytes: number;
+  /** --wal-segment-bytes: the size at which the write-ahead log starts a new segment file. */
+  walSegmentBytes: number;
   /** --join-timeout: how long a joining server may take to catch up (and --join keeps asking for twice that). */
   joinTimeout: number;
   /** Demo only (not part of the contract): serve POST /debug/isolate. */
@@ -90,6 +93,7 @@ const VALUE_FLAGS = [
   '--http-headers-timeout',
   '--http-request-timeout',
   '--http-max-body-bytes',
+  '--wal-segment-bytes',
   '--join-timeout',
   ...(Object.keys(TUNING_FLAGS) as TuningFlag[]),
 ] as const;
@@ -102,7 +106,7 @@ export const SERVE_USAGE = `usage: raftkit kv serve --id ID --raft-addr HOST:POR
        [--auth-token-file FILE] [--admin-token-file FILE]
        [--http-tls-cert FILE --http-tls-key FILE [--http-tls-ca FILE]] [--http-advertise URL] [--insecure]
        [--http-max-connections N] [--http-headers-timeout MS] [--http-request-timeout MS]
-       [--http-max-body-bytes N] [--join-timeout MS]
+       [--http-max-body-bytes N] [--join-timeout MS] [--wal-segment-bytes N]
        [--heartbeat-timeout MS --election-timeout MS --leader-lease-timeout MS --commit-timeout MS
         --snapshot-interval MS --snapshot-threshold N --trailing-logs N]
 
@@ -119,7 +123,11 @@ Security (see the README's Security section):
                            Raft port no TLS (refused otherwise); warns at every start
 Limits (defaults): --http-max-connections ${DEFAULT_HTTP_LIMITS.maxConnections}, --http-headers-timeout ${DEFAULT_HTTP_LIMITS.headersTimeout} ms,
   --http-request-timeout ${DEFAULT_HTTP_LIMITS.requestTimeout} ms (the whole request), --http-max-body-bytes ${DEFAULT_MAX_BODY_BYTES} (a value),
-  --join-timeout ${DEFAULT_JOIN_TIMEOUT_MS} ms (a joining server must catch up within it or is removed again)`;
+  --join-timeout ${DEFAULT_JOIN_TIMEOUT_MS} ms (a joining server must catch up within it or is removed again),
+  --wal-segment-bytes ${DEFAULT_SEGMENT_BYTES} (the WAL starts a new segment file past it; lmdb ignores it)`;
+
+/** Smallest --wal-segment-bytes: below a MiB, a segment would hold few large entries. */
+const MIN_WAL_SEGMENT_FLAG = 1024 * 1024;
 
 /** Largest --http-max-body-bytes: a value must fit well inside one Raft message (32 MiB). */
 const MAX_BODY_LIMIT = 16 * 1024 * 1024;
@@ -254,6 +262,11 @@ export function parseServeArgs(argv: readonly string[]): KvServeArgs {
       fallback: DEFAULT_MAX_BODY_BYTES,
       min: 1,
       max: MAX_BODY_LIMIT,
+    }),
+    walSegmentBytes: integerFlag(values.get('--wal-segment-bytes'), '--wal-segment-bytes', {
+      fallback: DEFAULT_SEGMENT_BYTES,
+      min: MIN_WAL_SEGMENT_FLAG,
+      max: MAX_SEGMENT_BYTES,
     }),
     joinTimeout: integerFlag(values.get('--join-timeout'), '--join-timeout', {
       fallback: DEFAULT_JOIN_TIMEOUT_MS,

@@ -108,6 +108,29 @@ export async function openSegment(
   }
 }
 
+/** WalStoreOptions.segmentBytes by default: 64 MiB, as etcd's and raft-wal's segments. */
+export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
+const MIN_SEGMENT_BYTES = 1024;
+/**
+ * The largest WalStoreOptions.segmentBytes (1 GiB): compaction frees whole segments, so a larger
+ * one would keep the space of entries long compacted away.
+ */
+export const MAX_SEGMENT_BYTES = 1024 * 1024 * 1024;
+
+/** WalStoreOptions.segmentBytes checked (a RangeError names the bounds), or the default. */
+export function checkSegmentBytes(segmentBytes = DEFAULT_SEGMENT_BYTES): number {
+  if (
+    !Number.isSafeInteger(segmentBytes) ||
+    segmentBytes < MIN_SEGMENT_BYTES ||
+    segmentBytes > MAX_SEGMENT_BYTES
+  ) {
+    throw new RangeError(
+      `segmentBytes must be an integer from ${MIN_SEGMENT_BYTES} to ${MAX_SEGMENT_BYTES}, got ${segmentBytes}`,
+    );
+  }
+  return segmentBytes;
+}
+
 /** Warnings go to process.emitWarning when the caller gives no logger: an operator must see them. */
 export const warningLogger: StoreLogger = {
   info: () => {},

@@ -72,6 +72,7 @@ import { SegmentZeros } from './wal-zeros.js';
 import { readEntries } from './wal-reader.js';
 import {
   SpareSegment,
+  checkSegmentBytes,
   listSegments,
   openSegment,
   segmentFlags,
@@ -84,8 +85,9 @@ import type { EntryTerms, LogStore, StableStore, StoreLogger } from './types.js'
 /** Options of `WalStore.open` / `newWalStore`. */
 export interface WalStoreOptions {
   /**
-   * A segment is sealed and a new one started once it holds this many bytes. Default 64 MiB. A soft
-   * limit: while no spare file can be created (descriptors ran out) the segment grows past it.
+   * A segment is sealed and a new one started once it holds this many bytes: 1 KiB to 1 GiB,
+   * default 64 MiB. A soft limit: while no spare file can be created (descriptors ran out) the
+   * segment grows past it.
    */
   segmentBytes?: number;
   /**
@@ -106,9 +108,6 @@ export interface WalStoreOptions {
   /** The file layer. Default: node:fs. Tests put faults here (raftkit/testing's FaultyFileSystem). */
   files?: FileSystem;
 }
-
-export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
-const MIN_SEGMENT_BYTES = 1024;
 
 /** The writes that form the next group: their records are in the filling RecordBuffer. */
 interface Group {
@@ -183,10 +182,7 @@ export class WalStore implements LogStore, StableStore {
 
   /** Opens (creating if needed) the store in directory `dir`, replaying its segments. */
   static async open(dir: string, options: WalStoreOptions = {}): Promise<WalStore> {
-    const segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
-    if (!Number.isSafeInteger(segmentBytes) || segmentBytes < MIN_SEGMENT_BYTES) {
-      throw new RangeError(`segmentBytes must be an integer >= ${MIN_SEGMENT_BYTES}, got ${segmentBytes}`);
-    }
+    const segmentBytes = checkSegmentBytes(options.segmentBytes);
     const noSync = options.noSync ?? false;
     const files = options.files ?? nodeFileSystem;
     const created = await files.mkdir(dir, { recursive: true });

@@ -128,7 +128,12 @@ export async function startKvServer(args: KvServeArgs, options: KvServeOptions =
   const logger = options.logger ?? defaultServeLogger(args.id);
   const credentials = loadCredentials(args, clock, logger);
   for (const warning of securityWarnings(args)) logger.warn({}, `kv: ${warning}`);
-  const storage = await openNodeStorage(args.dataDir, { clock, logger, logStore: args.logStore });
+  const storage = await openNodeStorage(args.dataDir, {
+    clock,
+    logger,
+    logStore: args.logStore,
+    walSegmentBytes: args.walSegmentBytes,
+  });
   let transport: Transport | undefined;
   let raft: Raft | undefined;
   try {

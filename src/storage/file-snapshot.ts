@@ -26,7 +26,7 @@ import {
 import { ServerSuffrage, type Configuration, type Server, type SnapshotMeta } from '../core/types.js';
 import { decodePeers, encodePeers } from '../wire/configuration.js';
 import { Crc64 } from './crc64.js';
-import { syncDirectory, writeAll } from './fs-util.js';
+import { makeDirectory, syncDirectory, writeAll } from './fs-util.js';
 import {
   SnapshotVersionMax,
   SnapshotVersionMin,
@@ -193,7 +193,7 @@ export class FileSnapshotStore implements SnapshotStore {
 
   private async prepareDirectory(): Promise<void> {
     try {
-      await fs.mkdir(this.dir, { recursive: true, mode: DIR_MODE });
+      await makeDirectory(this.dir, DIR_MODE);
     } catch (err) {
       throw new ErrSnapshotStore(`snapshot path not accessible: ${errorText(err)}`);
     }

@@ -1,6 +1,40 @@
 /** Small file-system helpers the durable stores share. */
 import { constants as fsConstants } from 'node:fs';
-import { open, readFile, rm, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, rm, stat, type FileHandle } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+
+/**
+ * `mkdir -p`: creates `path` and its missing parents; resolves to the first directory it created
+ * (undefined if `path` existed), as `mkdir(path, { recursive: true })` does. Node's own recursive
+ * mkdir spins forever at 100% CPU where a parent exists but refuses children with ENOENT (procfs:
+ * `/proc/foo`), so this walks the path itself and fails with the error of the first directory
+ * that cannot be made.
+ */
+export async function makeDirectory(path: string, mode?: number): Promise<string | undefined> {
+  const missing: string[] = [];
+  for (let dir = resolve(path); ;) {
+    try {
+      await stat(dir);
+      break;
+    } catch (error) {
+      const parent = dirname(dir);
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || parent === dir) throw error;
+      missing.push(dir);
+      dir = parent;
+    }
+  }
+  let first: string | undefined;
+  for (const dir of missing.reverse()) {
+    try {
+      await mkdir(dir, { mode });
+      first ??= dir;
+    } catch (error) {
+      // Made meanwhile by someone else: fine if it is a directory.
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || !(await stat(dir)).isDirectory()) throw error;
+    }
+  }
+  return first;
+}
 
 /** fsync of a directory makes new, renamed and removed entries in it durable (POSIX). */
 export async function syncDirectory(path: string): Promise<void> {

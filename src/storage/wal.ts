@@ -29,7 +29,7 @@
  * open (in this process or another) is ErrStoreInUse, a lock left by a dead process is taken over.
  */
 import { constants as fsConstants } from 'node:fs';
-import { mkdir, open, readFile, readdir, rm, type FileHandle } from 'node:fs/promises';
+import { open, readFile, readdir, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import {
   ErrLogNotFound,
@@ -40,7 +40,7 @@ import {
   ErrStoreInUse,
 } from '../core/errors.js';
 import type { LogEntry } from '../core/types.js';
-import { LockHeld, acquirePidLock, syncDirectory, writeAll } from './fs-util.js';
+import { LockHeld, acquirePidLock, makeDirectory, syncDirectory, writeAll } from './fs-util.js';
 import { decodeLogEntry, decodeUint64, encodeUint64, isLogIndex, stableKeyBytes } from './log-codec.js';
 import {
   MAX_STABLE_KEY_BYTES,
@@ -144,7 +144,7 @@ export class WalStore implements LogStore, StableStore {
       throw new RangeError(`segmentBytes must be an integer >= ${MIN_SEGMENT_BYTES}, got ${segmentBytes}`);
     }
     const noSync = options.noSync ?? false;
-    const created = await mkdir(dir, { recursive: true });
+    const created = await makeDirectory(dir);
     if (created !== undefined && !noSync) await syncDirectory(dirname(created));
     const unlock = await lockDirectory(dir);
     const segments: Segment[] = [];

@@ -77,7 +77,7 @@ export function defaultServeLogger(id: string): Logger {
 }
 
 async function openTransport(args: KvServeArgs, clock: Clock, logger: Logger): Promise<Transport> {
-  const options = { clock, logger, localId: args.id };
+  const options = { clock, logger, localId: args.id, requirePeerIdentity: args.tlsRequireIdentity };
   if (args.tls === null) {
     return newTcpTransport(args.raftAddr, args.advertise, TRANSPORT_MAX_POOL, TRANSPORT_TIMEOUT_MS, options);
   }

@@ -44,6 +44,7 @@ describe('parseServeArgs', () => {
       ],
       join: null,
       tls: null,
+      tlsRequireIdentity: false,
       authTokenFile: null,
       adminTokenFile: null,
       httpTls: null,
@@ -141,6 +142,10 @@ describe('parseServeArgs', () => {
       files[2],
     ]);
     expect(args.tls).toEqual({ cert: files[0], key: files[1], ca: files[2] });
+    expect(args.tlsRequireIdentity).toBe(false);
+    const tlsFlags = ['--tls-cert', files[0], '--tls-key', files[1], '--tls-ca', files[2]];
+    expect(parseServeArgs([...base, ...tlsFlags, '--tls-require-identity']).tlsRequireIdentity).toBe(true);
+    expect(flagError([...base, '--tls-require-identity']).flag).toBe('--tls-require-identity');
     expect(flagError([...base, '--tls-cert', files[0], '--tls-key', files[1]]).flag).toBe('--tls-ca');
     expect(
       flagError([...base, '--tls-cert', files[0], '--tls-key', join(dir, 'nope'), '--tls-ca', files[2]]).flag,

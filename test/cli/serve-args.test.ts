@@ -53,6 +53,7 @@ describe('parseServeArgs', () => {
       maxBodyBytes: 1024 * 1024,
       walSegmentBytes: 64 * 1024 * 1024,
       joinTimeout: 60_000,
+      kvLimits: {},
       debugRoutes: false,
       debugStaleReads: false,
       raftConfig: {},

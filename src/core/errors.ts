@@ -55,6 +55,14 @@ export const ErrConfigChangeInProgress = define(
   'ErrConfigChangeInProgress',
   'configuration change still pending',
 );
+/**
+ * addVoter's new server did not catch up as a non-voter within Config.catchUpTimeout (it does not
+ * run, cannot be reached, or is too slow); the non-voter added for the catch-up is removed again.
+ */
+export const ErrCatchUpTimeout = define(
+  'ErrCatchUpTimeout',
+  'new server did not catch up within catchUpTimeout',
+);
 export const ErrConfigurationChanged = define(
   'ErrConfigurationChanged',
   'configuration changed since prevIndex',

@@ -43,6 +43,13 @@ export interface Config {
    * (0.1 = 10%). The lease is electionTimeout * (1 - maxClockDrift) from a confirmed heartbeat.
    */
   maxClockDrift: number;
+  /**
+   * raftkit: how long (ms) addVoter waits for a new server to catch up as a non-voter before it
+   * fails with ErrCatchUpTimeout and removes the non-voter again (etcd bounds a learner's catch-up
+   * the same way). Counted from the moment the change starts, whatever the caller's timeout. Raise
+   * it when new servers must receive very large snapshots.
+   */
+  catchUpTimeout: number;
   /** raftkit: structured logger (pino-compatible). Silent when absent. */
   logger?: Logger;
 }
@@ -51,6 +58,39 @@ export type ReloadableConfig = Pick<
   Config,
   'trailingLogs' | 'snapshotInterval' | 'snapshotThreshold' | 'heartbeatTimeout' | 'electionTimeout'
 >;
+
+const RELOADABLE = [
+  'trailingLogs',
+  'snapshotInterval',
+  'snapshotThreshold',
+  'heartbeatTimeout',
+  'electionTimeout',
+] as const satisfies readonly (keyof ReloadableConfig)[];
+
+/** The reloadable fields of a config, copied. */
+export function reloadableOf(config: ReloadableConfig): ReloadableConfig {
+  const out = {} as ReloadableConfig;
+  for (const field of RELOADABLE) out[field] = config[field];
+  return out;
+}
+
+/**
+ * `current` with the fields `reload` sets; fields absent or undefined keep their value (JavaScript
+ * callers pass partial objects), and fields that are not reloadable are refused.
+ */
+export function mergeReloadable(
+  current: ReloadableConfig,
+  reload: Partial<ReloadableConfig>,
+): ReloadableConfig {
+  const next = { ...current };
+  for (const [field, value] of Object.entries(reload)) {
+    if (!(RELOADABLE as readonly string[]).includes(field)) {
+      throw new ErrInvalidConfig(`${field} cannot be reloaded (reloadable: ${RELOADABLE.join(', ')})`);
+    }
+    if (value !== undefined) next[field as keyof ReloadableConfig] = value as number;
+  }
+  return next;
+}
 
 export function defaultConfig(): Config {
   return {
@@ -70,6 +110,7 @@ export function defaultConfig(): Config {
     preVoteDisabled: false,
     maxInflightAppends: 2,
     maxClockDrift: 0.1,
+    catchUpTimeout: 60_000,
   };
 }
 
@@ -99,6 +140,7 @@ export function validateConfig(config: Config): void {
     'snapshotThreshold',
     'leaderLeaseTimeout',
     'maxInflightAppends',
+    'catchUpTimeout',
   ] as const) {
     check(
       isInt(config[field]) && config[field] >= 0,
@@ -119,6 +161,10 @@ export function validateConfig(config: Config): void {
   check(
     config.electionTimeout >= config.heartbeatTimeout,
     'ElectionTimeout must be equal or greater than Heartbeat Timeout',
+  );
+  check(
+    config.catchUpTimeout >= config.electionTimeout,
+    'catchUpTimeout cannot be lower than ElectionTimeout',
   );
   check(config.maxInflightAppends >= 1, 'maxInflightAppends must be at least 1');
   check(
@@ -145,6 +191,7 @@ export function coreOptionsOf(
     maxInflightAppends: config.maxInflightAppends,
     preVote: !config.preVoteDisabled,
     maxClockDrift: config.maxClockDrift,
+    catchUpTimeout: config.catchUpTimeout,
     random,
     codec: { encode: encodeConfiguration, decode: decodeConfiguration },
     faults,

@@ -29,6 +29,7 @@ import type { KvHttpServer } from '../kv/http/server.js';
 import { startKvService } from '../kv/service.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CliIo, type Command } from './command.js';
 import { parseServeArgs, SERVE_USAGE, type KvServeArgs } from './serve-args.js';
+import { serveHelp } from './serve-help.js';
 import { joinCluster } from './service-client.js';
 
 /** Connections pooled per peer and the transport's I/O deadline (raftKit's values). */
@@ -200,6 +201,7 @@ function makeServer(
 export const kvServe: Command = {
   name: 'kv serve',
   usage: SERVE_USAGE,
+  help: serveHelp,
   async run(argv: string[], io: CliIo): Promise<number> {
     const args = parseServeArgs(argv);
     const logger = defaultServeLogger(args.id);

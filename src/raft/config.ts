@@ -9,7 +9,11 @@ import { decodeConfiguration, encodeConfiguration } from '../wire/configuration.
 import type { Logger } from './logger.js';
 
 export interface Config {
-  /** 1..3; raftkit speaks protocol 3 and accepts 2 and 3 on the wire. */
+  /**
+   * Must be 3 (the default): raftkit runs hashicorp's protocol version 3 only (server IDs distinct
+   * from addresses) and refuses 0..2 at start-up rather than ignore them. On the wire it sends
+   * version 3 and accepts peers that send 2 or 3 (hashicorp 1.x sends 3).
+   */
   protocolVersion: number;
   /** Follower timeout: a follower with no contact for a random time in [T, 2T) campaigns. */
   heartbeatTimeout: number;
@@ -126,8 +130,8 @@ function isInt(n: unknown): n is number {
 export function validateConfig(config: Config): void {
   check(isInt(config.protocolVersion), 'protocolVersion must be an integer');
   check(
-    config.protocolVersion >= 1 && config.protocolVersion <= 3,
-    `ProtocolVersion ${config.protocolVersion} must be >= 1 and <= 3`,
+    config.protocolVersion === 3,
+    `ProtocolVersion ${config.protocolVersion} is not supported: raftkit runs protocol version 3 only`,
   );
   check(typeof config.localId === 'string' && config.localId.length > 0, 'LocalID cannot be empty');
   for (const field of [

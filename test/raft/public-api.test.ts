@@ -4,6 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrAborted, ErrApplyTimeout, ErrInvalidConfig } from '../../src/core/errors.js';
+import { defaultConfig, validateConfig } from '../../src/raft/config.js';
 import type { Raft } from '../../src/raft/raft.js';
 import { TestCluster, waitFor } from './helpers.js';
 
@@ -125,5 +126,22 @@ describe('reloadConfig', () => {
     expect(() => leader.raft.reloadConfig({ localId: 'z' } as never)).toThrow(/cannot be reloaded/);
     expect(() => loose(leader.raft).reloadConfig(null)).toThrow(TypeError);
     expect(leader.raft.reloadableConfig()).toEqual(before);
+  });
+});
+
+describe('config validation', () => {
+  it('protocolVersion other than 3 is refused, not ignored', () => {
+    for (const protocolVersion of [0, 1, 2, 4]) {
+      expect(() => validateConfig({ ...defaultConfig(), localId: 'a', protocolVersion })).toThrow(
+        /ProtocolVersion \d is not supported/,
+      );
+    }
+    expect(() => validateConfig({ ...defaultConfig(), localId: 'a' })).not.toThrow();
+  });
+
+  it('catchUpTimeout must be a duration no shorter than electionTimeout', () => {
+    expect(() => validateConfig({ ...defaultConfig(), localId: 'a', catchUpTimeout: 10 })).toThrow(
+      ErrInvalidConfig,
+    );
   });
 });

@@ -42,9 +42,11 @@ export {
   Raft,
   type ApplyOptions,
   type ApplyResult,
+  type IndexedConfiguration,
   type LeaderInfo,
   type RaftOptions,
   type ReadOptions,
+  type ReplicationState,
 } from './raft/raft.js';
 export { defaultConfig, validateConfig, type Config, type ReloadableConfig } from './raft/config.js';
 export type { FSM, FSMSnapshot } from './raft/fsm.js';

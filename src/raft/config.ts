@@ -8,6 +8,10 @@ import type { CoreFaults, CoreOptions } from '../core/inputs.js';
 import { decodeConfiguration, encodeConfiguration } from '../wire/configuration.js';
 import type { Logger } from './logger.js';
 
+/**
+ * The configuration of one server (hashicorp's Config): camelCase names, durations in
+ * milliseconds, the same defaults (`defaultConfig()`), validated at `Raft.create` and on reload.
+ */
 export interface Config {
   /**
    * Must be 3 (the default): raftkit runs hashicorp's protocol version 3 only (server IDs distinct
@@ -39,6 +43,7 @@ export interface Config {
   localId: string;
   /** Start with the snapshot metadata only; do not restore the FSM from it. */
   noSnapshotRestoreOnStart: boolean;
+  /** Campaign without a pre-vote round (hashicorp 1.7's PreVoteDisabled; pre-vote is on by default). */
   preVoteDisabled: boolean;
   /** raftkit: AppendEntries in flight per follower (hashicorp's MaxRPCsInFlight, default 2). */
   maxInflightAppends: number;
@@ -58,6 +63,7 @@ export interface Config {
   logger?: Logger;
 }
 
+/** The fields a running server can change (hashicorp's ReloadableConfig); see `raft.reloadConfig`. */
 export type ReloadableConfig = Pick<
   Config,
   'trailingLogs' | 'snapshotInterval' | 'snapshotThreshold' | 'heartbeatTimeout' | 'electionTimeout'
@@ -96,6 +102,7 @@ export function mergeReloadable(
   return next;
 }
 
+/** hashicorp's DefaultConfig() values (plus raftkit's fields); set `localId` before use. */
 export function defaultConfig(): Config {
   return {
     protocolVersion: 3,

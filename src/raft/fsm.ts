@@ -19,8 +19,10 @@ export interface FSM {
   restore(reader: Readable): Promise<void>;
 }
 
+/** A point-in-time view of the FSM's state, returned by FSM.snapshot (hashicorp's FSMSnapshot). */
 export interface FSMSnapshot {
   /** Write the snapshot to the sink and close it (or cancel it on error). */
   persist(sink: SnapshotSink): Promise<void>;
+  /** Called once the snapshot is written (or abandoned): free what the view holds. */
   release(): void;
 }

@@ -43,13 +43,29 @@ import {
 import { Driver } from './driver.js';
 import { leadershipChanges } from './events.js';
 import { silentLogger, type Logger } from './logger.js';
-import { ObserverRegistry, type Observation, type ObserverOptions } from './observer.js';
-import type { ApplyOptions, ApplyResult, LeaderInfo, RaftOptions, ReadOptions } from './options.js';
+import { ObserverRegistry, type Observation, type Observer, type ObserverOptions } from './observer.js';
+import type {
+  ApplyOptions,
+  ApplyResult,
+  IndexedConfiguration,
+  LeaderInfo,
+  RaftOptions,
+  ReadOptions,
+  ReplicationState,
+} from './options.js';
 import { TRANSFER, type Waits } from './pending.js';
 import { loadStoredState, type StoredState } from './startup.js';
 import { raftStats } from './stats.js';
 
-export type { ApplyOptions, ApplyResult, LeaderInfo, RaftOptions, ReadOptions } from './options.js';
+export type {
+  ApplyOptions,
+  ApplyResult,
+  IndexedConfiguration,
+  LeaderInfo,
+  RaftOptions,
+  ReadOptions,
+  ReplicationState,
+} from './options.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -66,8 +82,15 @@ function refuseWait(options: unknown): Promise<never> | null {
   return null;
 }
 
+/**
+ * One Raft server (hashicorp's Raft). Create it with `Raft.create`; it emits `stateChange`
+ * (RaftState), `leadership` (boolean), `leader` (LeaderInfo | null), `applied` and
+ * `snapshotInstalled` events.
+ */
 export class Raft extends EventEmitter {
+  /** The configuration in force (reloadable fields change with `reloadConfig`; do not mutate). */
   readonly config: Config;
+  /** The transport the server talks through. */
   readonly transport: Transport;
   private readonly core: RaftCore;
   private readonly clock: Clock;
@@ -247,6 +270,7 @@ export class Raft extends EventEmitter {
   // ---------------------------------------------------------------------------------------------
   // State
 
+  /** This server's role (Shutdown once stopped). */
   get state(): RaftState {
     return this.driver.stopped ? RaftState.Shutdown : this.core.state;
   }
@@ -274,10 +298,12 @@ export class Raft extends EventEmitter {
     return this.clock.wallTime() - (this.clock.now() - at);
   }
 
+  /** The index of the last entry in the log (committed or not). */
   lastIndex(): number {
     return this.core.lastIndex();
   }
 
+  /** The highest index this server knows to be committed. */
   commitIndex(): number {
     return this.core.commitIndex;
   }
@@ -292,16 +318,18 @@ export class Raft extends EventEmitter {
     return this.driver.durableCommit;
   }
 
+  /** The highest index applied to the FSM. */
   appliedIndex(): number {
     return this.driver.fsmRunner.applied;
   }
 
+  /** The current term. */
   currentTerm(): number {
     return this.core.term;
   }
 
   /** The latest configuration (possibly uncommitted) and its index. */
-  getConfiguration(): { configuration: Configuration; index: number } {
+  getConfiguration(): IndexedConfiguration {
     const { latest, latestIndex } = this.core.configurations();
     return { configuration: latest, index: latestIndex };
   }
@@ -320,7 +348,7 @@ export class Raft extends EventEmitter {
   }
 
   /** Replication state per peer as the leader sees it (empty on followers). */
-  replication(): { id: ServerId; matchIndex: number; nextIndex: number; lastContact: number }[] {
+  replication(): ReplicationState[] {
     return this.core.replication().map(({ id, matchIndex, nextIndex, lastContact }) => ({
       id,
       matchIndex,
@@ -411,6 +439,7 @@ export class Raft extends EventEmitter {
     return this.transferTo(null);
   }
 
+  /** Transfers leadership to the given voter (hashicorp's LeadershipTransferToServer). */
   leadershipTransferToServer(id: ServerId, address: ServerAddress): Promise<void> {
     return checked(
       () => (requireName('id', id), requireName('address', address)),
@@ -447,7 +476,8 @@ export class Raft extends EventEmitter {
     await this.barrier(options);
   }
 
-  registerObserver(options: ObserverOptions, callback: (observation: Observation) => void) {
+  /** hashicorp's RegisterObserver: `callback` receives the observations `options` selects. */
+  registerObserver(options: ObserverOptions, callback: (observation: Observation) => void): Observer {
     return this.observers.register(options, callback);
   }
 
@@ -472,6 +502,7 @@ export class Raft extends EventEmitter {
     });
   }
 
+  /** shutdown() was called (or the node stopped itself). */
   get shutdownCalled(): boolean {
     return this.driver.stopped;
   }

@@ -211,8 +211,8 @@ export interface TimeoutNowRequest {
   from: Peer;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
 /** The answer to TimeoutNow (empty: the campaign is the answer). */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export interface TimeoutNowResponse {}
 
 /**

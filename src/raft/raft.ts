@@ -23,7 +23,6 @@ import {
   RAFT_STATE_NAMES,
   RaftState,
   ServerSuffrage,
-  type Configuration,
   type Peer,
   type ServerAddress,
   type ServerId,

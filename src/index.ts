@@ -49,7 +49,7 @@ export {
   type ReplicationState,
 } from './raft/raft.js';
 export { defaultConfig, validateConfig, type Config, type ReloadableConfig } from './raft/config.js';
-export type { FSM, FSMSnapshot } from './raft/fsm.js';
+export type { BatchingFSM, ConfigurationStore, FSM, FSMSnapshot } from './raft/fsm.js';
 export { silentLogger, type Logger } from './raft/logger.js';
 export type { Observation, Observer, ObserverOptions } from './raft/observer.js';
 export { bootstrapCluster, hasExistingState } from './raft/bootstrap.js';

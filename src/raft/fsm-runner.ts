@@ -4,7 +4,7 @@
  */
 import type { Configuration, LogEntry } from '../core/types.js';
 import { LogType } from '../core/types.js';
-import type { FSM } from './fsm.js';
+import type { BatchingFSM, ConfigurationStore, FSM } from './fsm.js';
 
 /** How many entries one read from the log brings to the FSM. */
 const APPLY_BATCH = 256;
@@ -23,6 +23,8 @@ export class FsmRunner {
   private running = false;
   private stopped = false;
   private idleWaiters: (() => void)[] = [];
+  /** The FSM implements BatchingFSM. */
+  private readonly batching: boolean;
 
   constructor(
     private readonly fsm: FSM,
@@ -36,6 +38,7 @@ export class FsmRunner {
     this.appliedTerm = start.term;
     this.target = start.index;
     this.configuration = start.configuration;
+    this.batching = typeof (fsm as Partial<BatchingFSM>).applyBatch === 'function';
   }
 
   /** Entries up to `commitIndex` are durable and committed: apply them. */
@@ -90,10 +93,21 @@ export class FsmRunner {
           this.applied + 1,
           Math.min(this.target, this.applied + APPLY_BATCH),
         );
-        for (const entry of entries) {
+        for (let at = 0; at < entries.length;) {
           if (this.stopped || this.exclusive.length > 0) break;
-          if (entry.index !== this.applied + 1) continue;
-          await this.applyOne(entry);
+          const entry = entries[at];
+          if (entry.index !== this.applied + 1) {
+            at++;
+            continue;
+          }
+          if (this.batching && entry.type === LogType.Command) {
+            const commands = commandRun(entries, at);
+            await this.applyBatch(entries.slice(at, at + commands));
+            at += commands;
+          } else {
+            await this.applyOne(entry);
+            at++;
+          }
         }
       }
     } catch (error) {
@@ -101,6 +115,27 @@ export class FsmRunner {
     } finally {
       this.running = false;
       for (const waiter of this.idleWaiters.splice(0)) waiter();
+    }
+  }
+
+  /** Consecutive Command entries through BatchingFSM.applyBatch. */
+  private async applyBatch(batch: LogEntry[]): Promise<void> {
+    let responses: unknown[];
+    try {
+      const result = (this.fsm as BatchingFSM).applyBatch(batch);
+      responses = result instanceof Promise ? await result : result;
+      if (!Array.isArray(responses) || responses.length !== batch.length) {
+        throw new TypeError(
+          `applyBatch returned ${Array.isArray(responses) ? responses.length : typeof responses} responses for ${batch.length} entries`,
+        );
+      }
+    } catch (error) {
+      responses = batch.map(() => error);
+    }
+    for (let i = 0; i < batch.length; i++) {
+      this.applied = batch[i].index;
+      this.appliedTerm = batch[i].term;
+      this.onApplied(batch[i], responses[i]);
     }
   }
 
@@ -116,10 +151,26 @@ export class FsmRunner {
         response = error;
       }
     } else if (entry.type === LogType.Configuration) {
-      this.configuration = { configuration: this.decodeConfiguration(entry.data), index: entry.index };
+      const configuration = this.decodeConfiguration(entry.data);
+      this.configuration = { configuration, index: entry.index };
+      const store = (this.fsm as Partial<ConfigurationStore>).storeConfiguration;
+      if (typeof store === 'function') {
+        try {
+          await store.call(this.fsm, entry.index, configuration);
+        } catch {
+          // Nobody waits on a configuration entry; the FSM's failure to record it is its own.
+        }
+      }
     }
     this.applied = entry.index;
     this.appliedTerm = entry.term;
     this.onApplied(entry, response);
   }
+}
+
+/** How many Command entries run consecutively from `at`. */
+function commandRun(entries: readonly LogEntry[], at: number): number {
+  let end = at;
+  while (end < entries.length && entries[end].type === LogType.Command) end++;
+  return end - at;
 }

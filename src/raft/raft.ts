@@ -289,12 +289,20 @@ export class Raft extends EventEmitter {
     );
   }
 
-  /** Wall-clock ms of the last contact with a leader ("0" semantics on the leader: now). */
-  lastContact(): number | null {
-    if (this.core.state === RaftState.Leader) return this.clock.wallTime();
+  /**
+   * hashicorp's LastContact: when this server last heard from a leader (on the leader itself: now),
+   * as a Date on the injected clock's wall time; null when it never has.
+   */
+  lastContact(): Date | null {
+    const since = this.sinceLastContact();
+    return since === null ? null : new Date(this.clock.wallTime() - since);
+  }
+
+  /** Milliseconds since the last contact with a leader (0 on the leader), null when never. */
+  private sinceLastContact(): number | null {
+    if (this.core.state === RaftState.Leader) return 0;
     const at = this.driver.rpcs.lastLeaderContact;
-    if (!Number.isFinite(at)) return null;
-    return this.clock.wallTime() - (this.clock.now() - at);
+    return Number.isFinite(at) ? this.clock.now() - at : null;
   }
 
   /** The index of the last entry in the log (committed or not). */
@@ -335,14 +343,13 @@ export class Raft extends EventEmitter {
 
   /** hashicorp's Stats() keys. */
   stats(): Record<string, string> {
-    const contact = this.lastContact();
     return raftStats({
       core: this.core,
       state: this.state,
       applied: this.driver.fsmRunner.applied,
       durableCommit: this.driver.durableCommit,
       protocolVersion: this.config.protocolVersion,
-      sinceLastContact: contact === null ? null : this.clock.wallTime() - contact,
+      sinceLastContact: this.sinceLastContact(),
     });
   }
 

@@ -145,3 +145,19 @@ describe('config validation', () => {
     );
   });
 });
+
+describe('lastContact', () => {
+  it('is a Date: now on the leader, the last heartbeat on a follower', async () => {
+    const c = await cluster();
+    const leader = await c.leader();
+    const follower = c.nodes.find((n) => n !== leader)!;
+    await c.write(1);
+    const before = Date.now();
+    const onLeader = leader.raft.lastContact();
+    expect(onLeader).toBeInstanceOf(Date);
+    expect(Math.abs(onLeader!.getTime() - before)).toBeLessThan(1000);
+    const onFollower = follower.raft.lastContact();
+    expect(onFollower).toBeInstanceOf(Date);
+    expect(before - onFollower!.getTime()).toBeLessThan(5000);
+  });
+});

@@ -51,6 +51,14 @@ export {
 export { defaultConfig, validateConfig, type Config, type ReloadableConfig } from './raft/config.js';
 export type { BatchingFSM, ConfigurationStore, FSM, FSMSnapshot } from './raft/fsm.js';
 export { silentLogger, type Logger } from './raft/logger.js';
+export {
+  discardMetrics,
+  RAFT_METRICS,
+  type MetricKind,
+  type MetricsSink,
+  type RaftMetricName,
+} from './raft/metrics.js';
+export { prometheusMetrics, prometheusName } from './raft/prometheus.js';
 export type { Observation, Observer, ObserverOptions } from './raft/observer.js';
 export { bootstrapCluster, hasExistingState } from './raft/bootstrap.js';
 export { encodeConfiguration, decodeConfiguration } from './wire/configuration.js';

@@ -5,6 +5,7 @@
  * down gracefully on SIGTERM/SIGINT. Restarting it with the same --data-dir brings its state back.
  */
 import { pino } from 'pino';
+import { Registry } from 'prom-client';
 import {
   bootstrapCluster,
   defaultConfig,
@@ -13,6 +14,7 @@ import {
   newTcpTransport,
   newTlsTransport,
   openNodeStorage,
+  prometheusMetrics,
   Raft,
   RaftState,
   recoverFromPeersJson,
@@ -145,6 +147,8 @@ export async function startKvServer(args: KvServeArgs, options: KvServeOptions =
     await recoverFromPeersJson(storage, config, fsm, logger);
     const existing = await hasExistingState(storage.logStore, storage.logStore, storage.snapshotStore);
     await bootstrapIfNew(args, config, storage, existing, logger);
+    // One registry for the library's metrics and the service's: GET /metrics serves both.
+    const metricsRegistry = new Registry();
     raft = await Raft.create({
       config,
       fsm,
@@ -153,6 +157,7 @@ export async function startKvServer(args: KvServeArgs, options: KvServeOptions =
       snapshotStore: storage.snapshotStore,
       transport,
       clock,
+      metrics: prometheusMetrics(metricsRegistry),
     });
     const service = await startKvService({
       raft,
@@ -160,6 +165,7 @@ export async function startKvServer(args: KvServeArgs, options: KvServeOptions =
       transport,
       httpAddr: args.httpAddr,
       httpUrl: args.httpUrl,
+      metricsRegistry,
       debugRoutes: args.debugRoutes,
       debugStaleReads: args.debugStaleReads,
       logger,

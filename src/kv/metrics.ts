@@ -16,11 +16,15 @@ export type RouteLabel =
   | 'unknown';
 
 export class KvMetrics {
-  readonly registry = new Registry();
   private readonly requests: Counter<'method' | 'route' | 'code'>;
   private readonly applyDuration: Histogram<'op'>;
 
-  constructor(cluster: KvCluster, fsm: KvFsm) {
+  /** `registry`: where the KV metrics go, beside the library's (`prometheusMetrics`) when shared. */
+  constructor(
+    cluster: KvCluster,
+    fsm: KvFsm,
+    readonly registry = new Registry(),
+  ) {
     const registers = [this.registry];
     const raftGauge = (
       name: string,

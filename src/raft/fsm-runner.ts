@@ -4,10 +4,20 @@
  */
 import type { Configuration, LogEntry } from '../core/types.js';
 import { LogType } from '../core/types.js';
+import type { Clock } from '../core/clock.js';
 import type { BatchingFSM, ConfigurationStore, FSM } from './fsm.js';
+import type { MetricsSink } from './metrics.js';
 
 /** How many entries one read from the log brings to the FSM. */
 const APPLY_BATCH = 256;
+
+/** What the runner reports its metrics with. */
+export interface FsmMetrics {
+  sink: MetricsSink;
+  clock: Clock;
+  /** raft.commitTime is a leader's metric (appendedAt is the leader's clock). */
+  isLeader(): boolean;
+}
 
 export interface AppliedConfiguration {
   configuration: Configuration;
@@ -33,6 +43,7 @@ export class FsmRunner {
     private readonly decodeConfiguration: (data: Uint8Array) => Configuration,
     private readonly onApplied: (entry: LogEntry, response: unknown) => void,
     private readonly onError: (error: Error) => void,
+    private readonly metrics: FsmMetrics,
   ) {
     this.applied = start.index;
     this.appliedTerm = start.term;
@@ -93,6 +104,7 @@ export class FsmRunner {
           this.applied + 1,
           Math.min(this.target, this.applied + APPLY_BATCH),
         );
+        this.metrics.sink.setGauge('raft.commitNumLogs', entries.length);
         for (let at = 0; at < entries.length;) {
           if (this.stopped || this.exclusive.length > 0) break;
           const entry = entries[at];
@@ -109,6 +121,7 @@ export class FsmRunner {
             at++;
           }
         }
+        this.sampleCommitTime(entries);
       }
     } catch (error) {
       this.onError(error as Error);
@@ -118,9 +131,17 @@ export class FsmRunner {
     }
   }
 
+  /** raft.commitTime of the newest entry of a batch, once (not per entry: the hot path stays cheap). */
+  private sampleCommitTime(entries: readonly LogEntry[]): void {
+    const last = entries.length > 0 ? entries[entries.length - 1] : null;
+    if (!last || last.appendedAt <= 0 || last.index > this.applied || !this.metrics.isLeader()) return;
+    this.metrics.sink.addSample('raft.commitTime', this.metrics.clock.wallTime() - last.appendedAt);
+  }
+
   /** Consecutive Command entries through BatchingFSM.applyBatch. */
   private async applyBatch(batch: LogEntry[]): Promise<void> {
     let responses: unknown[];
+    const started = this.metrics.clock.now();
     try {
       const result = (this.fsm as BatchingFSM).applyBatch(batch);
       responses = result instanceof Promise ? await result : result;
@@ -132,6 +153,7 @@ export class FsmRunner {
     } catch (error) {
       responses = batch.map(() => error);
     }
+    this.metrics.sink.addSample('raft.fsm.apply', this.metrics.clock.now() - started);
     for (let i = 0; i < batch.length; i++) {
       this.applied = batch[i].index;
       this.appliedTerm = batch[i].term;
@@ -144,12 +166,14 @@ export class FsmRunner {
     if (entry.type === LogType.Command) {
       // A throwing FSM is the user's bug; it becomes that entry's response instead of stalling
       // the log (every server applies the same entries, so they fail alike).
+      const started = this.metrics.clock.now();
       try {
         response = this.fsm.apply(entry);
         if (response instanceof Promise) response = await response;
       } catch (error) {
         response = error;
       }
+      this.metrics.sink.addSample('raft.fsm.apply', this.metrics.clock.now() - started);
     } else if (entry.type === LogType.Configuration) {
       const configuration = this.decodeConfiguration(entry.data);
       this.configuration = { configuration, index: entry.index };

@@ -6,6 +6,7 @@ import type { LogStore, SnapshotStore, StableStore } from '../storage/types.js';
 import type { Transport } from '../transport/types.js';
 import type { Config } from './config.js';
 import type { FSM } from './fsm.js';
+import type { MetricsSink } from './metrics.js';
 
 /** What `Raft.create` takes (hashicorp's NewRaft arguments). */
 export interface RaftOptions {
@@ -25,6 +26,8 @@ export interface RaftOptions {
   clock?: Clock;
   /** Chance for election timeouts (default: Math.random). Pass a seeded one to replay. */
   random?: Random;
+  /** Where the runtime reports hashicorp/raft's metrics (none when absent); see `prometheusMetrics`. */
+  metrics?: MetricsSink;
   /** Test-only deliberate bugs (see CoreFaults). */
   faults?: CoreFaults;
 }

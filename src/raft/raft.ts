@@ -190,7 +190,11 @@ export class Raft extends EventEmitter {
     const refused = refuseWait(options);
     if (refused) return refused;
     return this.command(
-      (core) => core.propose([{ type, data, extensions, appendedAt: this.clock.wallTime() }])[0],
+      (core) => {
+        const [index] = core.propose([{ type, data, extensions, appendedAt: this.clock.wallTime() }]);
+        this.driver.metrics.incrCounter(type === LogType.Barrier ? 'raft.barrier' : 'raft.apply', 1);
+        return index;
+      },
       (index) => this.waits.applies.wait(index, options, { tag: this.core.term }),
     );
   }

@@ -41,8 +41,11 @@ describe('raftkit --version and --help', () => {
     const { code, stdout, stderr } = await cli(['kv', 'serve', '--help']);
     expect(code).toBe(0);
     expect(stderr).toBe('');
-    // Past the usage paragraph: the part that says what each flag does.
-    const descriptions = stdout.slice(stdout.indexOf('\n\n'));
+    // Past the synopsis (its lines start with "usage:" or are indented 7 spaces): the part that
+    // says what each flag does.
+    const lines = stdout.split('\n');
+    const synopsis = lines.findIndex((line) => !line.startsWith('usage:') && !line.startsWith('       '));
+    const descriptions = lines.slice(synopsis).join('\n');
     const described = (flag: string) => new RegExp(`${flag}(?![\\w-])`).test(descriptions);
     const missing = SERVE_FLAGS.filter((flag) => !described(flag));
     expect(missing).toEqual([]);

@@ -38,16 +38,16 @@ export type { Clock, Random, Timer } from './core/clock.js';
 export { sleep, systemClock, systemRandom } from './platform/clock.js';
 
 // The runtime.
-export {
-  Raft,
-  type ApplyOptions,
-  type ApplyResult,
-  type IndexedConfiguration,
-  type LeaderInfo,
-  type RaftOptions,
-  type ReadOptions,
-  type ReplicationState,
-} from './raft/raft.js';
+export { Raft } from './raft/raft.js';
+export type {
+  ApplyOptions,
+  ApplyResult,
+  IndexedConfiguration,
+  LeaderInfo,
+  RaftOptions,
+  ReadOptions,
+  ReplicationState,
+} from './raft/options.js';
 export { defaultConfig, validateConfig, type Config, type ReloadableConfig } from './raft/config.js';
 export type { BatchingFSM, ConfigurationStore, FSM, FSMSnapshot } from './raft/fsm.js';
 export { silentLogger, type Logger } from './raft/logger.js';

@@ -56,16 +56,6 @@ import { TRANSFER, type Waits } from './pending.js';
 import { loadStoredState, type StoredState } from './startup.js';
 import { raftStats } from './stats.js';
 
-export type {
-  ApplyOptions,
-  ApplyResult,
-  IndexedConfiguration,
-  LeaderInfo,
-  RaftOptions,
-  ReadOptions,
-  ReplicationState,
-} from './options.js';
-
 const EMPTY = new Uint8Array(0);
 
 /**

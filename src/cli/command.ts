@@ -25,6 +25,8 @@ export interface Command {
   /** As typed after `raftkit`, e.g. "kv serve". */
   readonly name: string;
   readonly usage: string;
+  /** The full `--help` text (every flag with its default); the usage when absent. */
+  readonly help?: () => string;
   /** Resolves with the exit code; rejects with UsageError when the command line is wrong. */
   run(argv: string[], io: CliIo): Promise<number>;
 }

@@ -159,4 +159,21 @@ export async function runKvClient(argv: readonly string[], io: CliIo): Promise<n
   return EXIT_OK;
 }
 
-export const kvClient: Command = { name: 'kv', usage: KV_CLIENT_USAGE, run: runKvClient };
+const KV_HELP = `${KV_CLIENT_USAGE}
+       raftkit kv serve ...   run one member of the service (raftkit kv serve --help)
+
+Talk to the replicated KV service (docs/kv-contract.md); writes and linearizable reads follow the
+follower's redirect to the leader.
+  --addr URL      a member's HTTP API (default: $RAFTKIT_ADDR, else http://127.0.0.1:8001)
+  --prev VALUE    put only if the current value is VALUE; '' = only if the key is absent
+                  (default: unconditional)
+  --stale         get from the member's local state, without a read-index round (default:
+                  linearizable)
+  --help, -h      print this help`;
+
+export const kvClient: Command = {
+  name: 'kv',
+  usage: KV_CLIENT_USAGE,
+  help: () => KV_HELP,
+  run: runKvClient,
+};

@@ -427,3 +427,6 @@ function parseTuning(values: Map<ValueFlag, string>): RaftTuning {
   }
   return tuning;
 }
+
+/** Every flag the parser accepts (serve-help.ts describes each). */
+export const SERVE_FLAGS: readonly string[] = [...VALUE_FLAGS, ...BOOLEAN_FLAGS];

@@ -6,6 +6,7 @@
  */
 import { createServer } from 'node:net';
 import { pino } from 'pino';
+import { Registry } from 'prom-client';
 import {
   bootstrapCluster,
   defaultConfig,
@@ -14,6 +15,7 @@ import {
   newTcpTransport,
   newTlsTransport,
   openNodeStorage,
+  prometheusMetrics,
   Raft,
   RaftState,
   recoverFromPeersJson,
@@ -38,6 +40,7 @@ import { startKvService } from '../kv/service.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CliIo, type Command } from './command.js';
 import { parseServeArgs, SERVE_USAGE, type KvServeArgs } from './serve-args.js';
 import { securityWarnings } from './serve-security.js';
+import { serveHelp } from './serve-help.js';
 import { joinCluster, type ClientCredentials } from './service-client.js';
 
 /** Connections pooled per peer and the transport's I/O deadline (raftKit's values). */
@@ -154,6 +157,8 @@ export async function startKvServer(args: KvServeArgs, options: KvServeOptions =
     // serve its API must not leave behind a directory that later starts as a cluster of its own.
     if (!existing) await checkListenable('--http-addr', args.httpAddr);
     await bootstrapIfNew(args, config, storage, existing, logger);
+    // One registry for the library's metrics and the service's: GET /metrics serves both.
+    const metricsRegistry = new Registry();
     raft = await Raft.create({
       config,
       fsm,
@@ -162,6 +167,7 @@ export async function startKvServer(args: KvServeArgs, options: KvServeOptions =
       snapshotStore: storage.snapshotStore,
       transport,
       clock,
+      metrics: prometheusMetrics(metricsRegistry),
     });
     const service = await startKvService({
       raft,
@@ -169,6 +175,7 @@ export async function startKvServer(args: KvServeArgs, options: KvServeOptions =
       transport,
       httpAddr: args.httpAddr,
       httpUrl: args.httpUrl,
+      metricsRegistry,
       debugRoutes: args.debugRoutes,
       debugStaleReads: args.debugStaleReads,
       kvLimits,
@@ -300,6 +307,7 @@ function makeServer(
 export const kvServe: Command = {
   name: 'kv serve',
   usage: SERVE_USAGE,
+  help: serveHelp,
   async run(argv: string[], io: CliIo): Promise<number> {
     const args = parseServeArgs(argv);
     const logger = defaultServeLogger(args.id);

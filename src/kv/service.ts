@@ -27,7 +27,14 @@ const ANNOUNCE_RETRY_MS = 500;
 /** The HTTP API's security and limits, as KvHttpOptions has them (see there). */
 export type KvServiceHttpOptions = Pick<
   KvHttpOptions,
-  'tokens' | 'tls' | 'allowedHosts' | 'limits' | 'maxBodyBytes' | 'joinTimeout' | 'resolveHost'
+  | 'tokens'
+  | 'tls'
+  | 'allowedHosts'
+  | 'limits'
+  | 'maxBodyBytes'
+  | 'joinTimeout'
+  | 'resolveHost'
+  | 'metricsRegistry'
 >;
 
 export interface KvServiceOptions extends KvServiceHttpOptions {
@@ -82,6 +89,7 @@ export async function startKvService(options: KvServiceOptions): Promise<KvServi
     allowedHosts: [...(options.allowedHosts ?? []), new URL(options.httpUrl).hostname],
     limits: options.limits,
     maxBodyBytes: options.maxBodyBytes,
+    metricsRegistry: options.metricsRegistry,
     joinTimeout: options.joinTimeout,
     resolveHost: options.resolveHost,
     debugRoutes: options.debugRoutes,

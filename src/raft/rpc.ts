@@ -18,6 +18,7 @@ import type { FailureReason, IncomingRequest } from '../core/inputs.js';
 import type { OutboundRequest, OutboundResponse } from '../core/ready.js';
 import type { LogEntry, Peer, RaftResponse } from '../core/types.js';
 import type { IncomingRpc, Transport } from '../transport/types.js';
+import type { MetricsSink } from './metrics.js';
 
 /** What the RPC relay needs from the runtime around it. */
 export interface RpcHost {
@@ -44,6 +45,7 @@ export class RpcRelay {
     private readonly transport: Transport,
     private readonly clock: Clock,
     private readonly host: RpcHost,
+    private readonly metrics: MetricsSink,
   ) {}
 
   // ---------------------------------------------------------------------------------------------
@@ -87,7 +89,13 @@ export class RpcRelay {
       // step-down they might not be: drop.
       if (!this.host.isCurrentLeadership(out.epoch)) throw new StaleRequest();
     }
-    return this.transport.appendEntries(out.to, request);
+    const started = this.clock.now();
+    const response = await this.transport.appendEntries(out.to, request);
+    this.metrics.addSample('raft.replication.appendEntries.rpc', this.clock.now() - started);
+    if (request.entries.length > 0) {
+      this.metrics.incrCounter('raft.replication.appendEntries.logs', request.entries.length);
+    }
+    return response;
   }
 
   /**

@@ -5,6 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { Registry } from 'prom-client';
 import { silentLogger, systemClock, type Clock, type Logger } from '../../index.js';
 import type { KvCluster } from '../cluster.js';
 import type { HttpsCredentials } from '../credentials.js';
@@ -71,6 +72,11 @@ export interface KvHttpOptions {
   fsm: KvFsm;
   /** Largest request body accepted, in bytes (default 1 MiB); larger ones answer 413. */
   maxBodyBytes?: number;
+  /**
+   * The registry `GET /metrics` serves (default: a new one). Pass the one the Raft reports to
+   * (`prometheusMetrics(registry)`) and /metrics shows the library's metrics beside the service's.
+   */
+  metricsRegistry?: Registry;
   /** How long a write or linearizable read may wait for Raft, in ms (default 5000). */
   timeout?: number;
   /** Open watch streams at most (default 1024); more answer 503. */
@@ -160,7 +166,13 @@ export class KvHttpServer {
       logger: this.logger,
       checkIntervalMs: options.leaseCheckIntervalMs ?? defaults.leaseCheckIntervalMs,
     });
-    this.metrics = new KvMetrics({ cluster, fsm, watches: this.watches, leases: this.leases });
+    this.metrics = new KvMetrics({
+      cluster,
+      fsm,
+      watches: this.watches,
+      leases: this.leases,
+      registry: options.metricsRegistry,
+    });
     this.context = new RouteContext({
       cluster,
       fsm,

@@ -41,6 +41,8 @@ export interface KvClientOptions {
   clock?: ClientClock;
   /** Backoff jitter in [0, 1) (default Math.random). */
   jitter?: () => number;
+  /** @internal Test only: retry writes whose outcome is unknown (deliberately wrong). */
+  unsafeRetryUnknownOutcomes?: boolean;
 }
 
 /** A value read with its revision. */
@@ -164,6 +166,7 @@ export class KvClient {
       maxRedirects: settings.maxRedirects,
       backoffInitialMs: settings.backoffInitialMs,
       backoffMaxMs: settings.backoffMaxMs,
+      retryUnknownOutcomes: options.unsafeRetryUnknownOutcomes === true,
     });
   }
 

@@ -48,6 +48,8 @@ export interface RequesterOptions {
   maxRedirects: number;
   backoffInitialMs: number;
   backoffMaxMs: number;
+  /** Test only: breaks the rule above on purpose (retries writes of unknown outcome), so tests can show they catch it. */
+  retryUnknownOutcomes?: boolean;
 }
 
 export class Requester {
@@ -176,7 +178,7 @@ export class Requester {
           throw signal.reason;
         }
         if (!(error instanceof ExchangeFailure)) throw error;
-        if (error.sent && !spec.idempotent)
+        if (error.sent && !spec.idempotent && !this.options.retryUnknownOutcomes)
           throw new OutcomeUnknownError(
             `${spec.method} ${url.origin}${spec.path}: ${error.message} after the request was sent: it may have been applied`,
           );
@@ -201,6 +203,10 @@ export class Requester {
         if (status === 503) this.leader = null;
         else this.memberFailed(base);
         await retry(`${url.origin}: ${status} ${errorMessage(answer)}`);
+        continue;
+      }
+      if (status === 504 && this.options.retryUnknownOutcomes) {
+        await retry(`${url.origin}: 504`);
         continue;
       }
       if (status === 504)

@@ -11,6 +11,7 @@
  *
  * The server shares the machine's cores with this process: read the numbers as orders of magnitude.
  */
+import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { KvClient } from '../src/client/index.js';
@@ -113,6 +114,8 @@ async function benchWatch(watchers: number, seconds: number): Promise<void> {
   const server = await startSingleServer(CLI, [...TIMING, '--max-watches', String(watchers + 10)]);
   const client = new KvClient({ endpoints: [server.httpUrl] });
   const stop = new AbortController();
+  // Every watcher listens on the one stop signal.
+  setMaxListeners(watchers + 10, stop.signal);
   try {
     const start = await client.range('fan/', { limit: 1 });
     let delivered = 0;

@@ -12,7 +12,8 @@ commands:
   demo [--port 8080] [--fresh]                                three local KV nodes and the live dashboard
   kv serve --id ID --raft-addr HOST:PORT --http-addr HOST:PORT --data-dir DIR [--peers ...] [--join URL]
                                                               run one member of the replicated KV service
-  kv put KEY [VALUE] | get KEY | del KEY | status [--addr URL] talk to the KV service
+  kv put KEY [VALUE] | get KEY | del KEY | status | range PREFIX | watch PREFIX | lock NAME -- CMD
+     [--addr URL[,URL...]]                                    talk to the KV service (raftkit/client)
   sim [--seeds N] [--seed S] [--nodes 3|5] [--duration MS] [--break FAULT]
                                          run the deterministic cluster simulator (--break: a deliberately
                                          broken core, to watch the checker catch it)

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { CliIo } from '../../src/cli/command.js';
 import { runCli } from '../../src/cli/main.js';
-import { instantClock, useLeaderAndFollower } from './leader-and-follower.js';
+import { useLeaderAndFollower } from './leader-and-follower.js';
 
 const nodes = useLeaderAndFollower();
 
@@ -14,7 +14,6 @@ async function cli(argv: string[], extra: Partial<CliIo> = {}) {
     stdout: { write: (chunk) => out.push(Buffer.from(chunk)) },
     stderr: { write: (chunk) => err.push(String(chunk)) },
     env: {},
-    clock: instantClock(),
     ...extra,
   };
   const code = await runCli(['kv', ...argv], io);
@@ -87,9 +86,11 @@ describe('raftkit kv client commands', () => {
   });
 
   it('an unreachable server exits 1', async () => {
-    const res = await cli(['status', '--addr', 'http://127.0.0.1:1']);
-    expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(/cannot reach/);
+    for (const command of [['status'], ['get', 'k']]) {
+      const res = await cli([...command, '--addr', 'http://127.0.0.1:1', '--timeout', '1']);
+      expect(res.code).toBe(1);
+      expect(res.stderr).toMatch(/cannot reach/);
+    }
   });
 
   const usage: string[][] = [

@@ -17,7 +17,7 @@ import type { KvServer } from '../../src/cli/serve.js';
 import { freePorts } from '../kit/helpers.js';
 import { InProcessCluster } from '../kv/cluster/in-process-cluster.js';
 import { appliedHistory } from '../kv/cluster/watch-client.js';
-import { waitFor } from '../support/wait.js';
+import { waitFor, waitForAsync } from '../support/wait.js';
 import { FaultProxy } from './fault-proxy.js';
 
 let cluster: InProcessCluster;
@@ -168,7 +168,7 @@ describe('raftkit/client on three servers', () => {
     const closing = await client.lease(1);
     await client.put('lease/c', 'v', { lease: closing });
     closing.close();
-    await waitFor(
+    await waitForAsync(
       async () => (await client.get('lease/c')) === null,
       10_000,
       'the key of the closed lease to go',

@@ -47,12 +47,15 @@ export interface KvClientOptions {
 
 /** A value read with its revision. */
 export interface KeyValue {
+  /** The key. */
   key: string;
+  /** The value's raw bytes. */
   value: Buffer;
   /** The log index of the command that last changed the key. */
   revision: number;
 }
 
+/** A value as the client takes it: a string (sent as UTF-8) or raw bytes. */
 export type Bytes = string | Uint8Array;
 
 export interface GetOptions extends CallOptions {
@@ -71,8 +74,11 @@ export interface PutOptions extends CallOptions {
   lease?: string | Lease;
 }
 
+/** Conditions of a delete (both must hold when given); a failed one is a PreconditionFailedError. */
 export interface DeleteOptions extends CallOptions {
+  /** Only if the key's revision is this (If-Match). */
   ifRevision?: number;
+  /** Only if the current value is this (compare-and-delete). */
   prev?: Bytes;
 }
 
@@ -83,32 +89,64 @@ export interface RangeOptions extends GetOptions {
   after?: string;
 }
 
+/** One page of a range. */
 export interface RangePage {
   /** The store revision the page was read at: watch with `since` this to continue from it. */
   revision: number;
+  /** The keys, sorted by their UTF-8 bytes. */
   items: KeyValue[];
   /** More keys follow; ask again with `after` = the last key. */
   more: boolean;
 }
 
+/** One condition of a transaction: give one of `revision`, `value` or `exists`. */
 export interface TxnCompare {
+  /** The key compared. */
   key: string;
+  /** The key's revision compared with `cmp` (0: absent). */
   revision?: number;
+  /** The key's value equals this. */
   value?: Bytes;
+  /** The key exists (true) or not (false). */
   exists?: boolean;
+  /** How `revision` compares (default `=`). */
   cmp?: '=' | '!=' | '<' | '>';
 }
 
-export type TxnOp = { op: 'put'; key: string; value: Bytes; lease?: string } | { op: 'delete'; key: string };
+/** One operation of a transaction branch. */
+export type TxnOp =
+  | {
+      /** Sets `key` to `value`. */
+      op: 'put';
+      /** The key set. */
+      key: string;
+      /** Its new value. */
+      value: Bytes;
+      /** A lease ID to attach the key to. */
+      lease?: string;
+    }
+  | {
+      /** Deletes `key`. */
+      op: 'delete';
+      /** The key deleted. */
+      key: string;
+    };
 
+/** `POST /txn`: if every compare holds the success operations apply, else the failure ones. */
 export interface TxnRequest {
+  /** The conditions (at most 128). */
   compare?: TxnCompare[];
+  /** Applied when every condition holds (at most 128). */
   success?: TxnOp[];
+  /** Applied otherwise (at most 128). */
   failure?: TxnOp[];
 }
 
+/** What a transaction did. */
 export interface TxnResult {
+  /** True when the compares held and the success branch applied. */
   succeeded: boolean;
+  /** The revision of the transaction (every key it changed has it). */
   revision: number;
 }
 

@@ -8,12 +8,15 @@ import { performance } from 'node:perf_hooks';
 
 /** A pending timer. */
 export interface ClientTimer {
+  /** Stops the timer if it has not fired. */
   cancel(): void;
 }
 
 /** Monotonic milliseconds and timers: structurally the library's `Clock`, so either may be passed. */
 export interface ClientClock {
+  /** Monotonic milliseconds. */
   now(): number;
+  /** Calls `fn` once after `delayMs`. */
   setTimer(delayMs: number, fn: () => void): ClientTimer;
 }
 

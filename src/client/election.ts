@@ -10,6 +10,7 @@ import { LockBusyError } from './errors.js';
 import type { Lock } from './lock.js';
 import type { CallOptions } from './requester.js';
 
+/** How a candidate campaigns. */
 export interface CampaignOptions {
   /** Seconds leadership outlives the leader's last keepalive (default 10). */
   ttl?: number;
@@ -19,6 +20,7 @@ export interface CampaignOptions {
 
 /** The leader as observers see it. */
 export interface ElectionLeader {
+  /** The value the leader published (its address, say). */
   value: Buffer;
   /** The revision at which it took office. */
   revision: number;
@@ -37,6 +39,7 @@ export interface Leadership {
 /** How long one campaign request waits at the service before asking again (seconds). */
 const CAMPAIGN_WAIT = 30;
 
+/** The election recipe (`client.election(name)`): see the module comment. */
 export class Election {
   /** The key holding the leader's value. */
   readonly key: string;
@@ -44,6 +47,7 @@ export class Election {
   /** @internal */
   constructor(
     private readonly client: KvClient,
+    /** The election's name. */
     readonly name: string,
   ) {
     this.key = `election/${name}`;

@@ -15,6 +15,7 @@ export interface ClientTlsOptions {
   ca?: string | Buffer;
   /** A client certificate and its key, for members that require one (`--http-tls-ca`). */
   cert?: string | Buffer;
+  /** The client certificate's private key. */
   key?: string | Buffer;
 }
 

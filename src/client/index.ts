@@ -44,4 +44,4 @@ export { Lease } from './lease.js';
 export type { Lock, LockOptions } from './lock.js';
 export type { CallOptions } from './requester.js';
 export type { WatchEvent, WatchOptions } from './watch.js';
-export type { StatusBody } from '../kv/contract.js';
+export type { ErrorBody, ServerStateName, StatusBody, StatusMember, SuffrageName } from '../kv/contract.js';

@@ -11,6 +11,7 @@ import { LeaseLostError, LockBusyError } from './errors.js';
 import { checkTtl, Lease, stopOnAbort } from './lease.js';
 import type { CallOptions } from './requester.js';
 
+/** How to acquire a lock. */
 export interface LockOptions extends CallOptions {
   /** Seconds the lock outlives its holder's last keepalive (default 10). */
   ttl?: number;
@@ -23,6 +24,7 @@ const MAX_WAIT = 300;
 
 /** A held lock. */
 export interface Lock {
+  /** The lock's name. */
   readonly name: string;
   /** The fencing token: greater than every token handed out before for this name. */
   readonly token: number;

@@ -14,6 +14,7 @@ import { CompactedError, KvHttpError, ProtocolError } from './errors.js';
 import { ExchangeFailure } from './http.js';
 import { errorMessage } from './requester.js';
 
+/** Where a watch starts and what stops it. */
 export interface WatchOptions {
   /** Changes with a revision above this (default: from now on). Use a range's revision to continue it. */
   since?: number;
@@ -23,8 +24,11 @@ export interface WatchOptions {
 
 /** One change. Changes of one transaction share a revision and arrive together. */
 export interface WatchEvent {
+  /** The revision of the change. */
   revision: number;
+  /** A put (set) or a delete. */
   op: 'put' | 'delete';
+  /** The key changed. */
   key: string;
   /** Null for a delete. */
   value: Buffer | null;

@@ -3,7 +3,7 @@
  * without the rest of the library (node built-ins only).
  *
  * ```ts
- * import { KvClient } from 'raftkit/client';
+ * // import { KvClient } from "raftkit/client";
  * const kv = new KvClient({ endpoints: ['http://10.0.0.1:8001', 'http://10.0.0.2:8001'] });
  * await kv.put('config/a', 'hello');
  * ```

@@ -44,6 +44,8 @@ export interface ExchangeOptions {
   headers?: Record<string, string>;
   body?: Buffer;
   signal?: AbortSignal;
+  /** Fail when the connection stays silent this many ms (connecting, or waiting for the answer's head). */
+  idleMs?: number;
 }
 
 export interface TransportOptions {
@@ -126,6 +128,12 @@ export class Transport {
         if (!socket.connecting) connected = true;
         else socket.once(https ? 'secureConnect' : 'connect', () => (connected = true));
       });
+      if (options.idleMs !== undefined) {
+        const idleMs = options.idleMs;
+        req.setTimeout(idleMs, () =>
+          req.destroy(new ExchangeFailure(`${url.origin} sent nothing for ${idleMs} ms`, connected)),
+        );
+      }
       const onAbort = () => req.destroy(signal!.reason as Error);
       signal?.addEventListener('abort', onAbort, { once: true });
       req.once('error', (error) => {

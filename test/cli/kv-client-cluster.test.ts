@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CliIo } from '../../src/cli/command.js';
-import { runCli } from '../../src/cli/main.js';
 import type { LockInfoBody } from '../../src/kv/contract.js';
 import { InProcessCluster } from '../kv/cluster/in-process-cluster.js';
 import { waitFor, waitForAsync } from '../support/wait.js';
+import { runCaptured } from './cli-io.js';
 
 let cluster: InProcessCluster;
 let addr: string;
@@ -25,21 +25,7 @@ afterAll(async () => {
 });
 
 function cli(argv: string[], extra: Partial<CliIo> = {}) {
-  const out: Buffer[] = [];
-  const err: string[] = [];
-  const io: CliIo = {
-    stdout: { write: (chunk) => out.push(Buffer.from(chunk)) },
-    stderr: { write: (chunk) => err.push(String(chunk)) },
-    env: {},
-    ...extra,
-  };
-  const stdout = () => Buffer.concat(out).toString();
-  const done = runCli(['kv', argv[0], '--addr', addr, ...argv.slice(1)], io).then((code) => ({
-    code,
-    stdout: stdout(),
-    stderr: err.join(''),
-  }));
-  return Object.assign(done, { stdout });
+  return runCaptured(['kv', argv[0], '--addr', addr, ...argv.slice(1)], extra);
 }
 
 const lines = (text: string) =>
@@ -58,18 +44,18 @@ describe('raftkit kv range, watch and lock', () => {
       expect((await cli(['put', key, `value of ${key}`])).code).toBe(0);
     const page = await cli(['range', 'r/', '--limit', '2']);
     expect(page.code).toBe(0);
-    expect(lines(page.stdout).map((line) => [line.key, line.value])).toEqual([
+    expect(lines(page.stdout.toString()).map((line) => [line.key, line.value])).toEqual([
       ['r/a', 'value of r/a'],
       ['r/b', 'value of r/b'],
     ]);
     expect(page.stderr).toMatch(/^revision \d+; more after "r\/b"/);
     const rest = await cli(['range', 'r/', '--after', 'r/b']);
-    expect(lines(rest.stdout).map((line) => line.key)).toEqual(['r/c']);
+    expect(lines(rest.stdout.toString()).map((line) => line.key)).toEqual(['r/c']);
     expect((await cli(['range', 'r/', '--limit', '0'])).code).toBe(2);
   });
 
   it('watch prints every change after --since until interrupted', async () => {
-    const since = JSON.parse((await cli(['put', 'cw/0', '0'])).stdout) as { revision: number };
+    const since = JSON.parse((await cli(['put', 'cw/0', '0'])).stdout.toString()) as { revision: number };
     const stop = new AbortController();
     const watching = cli(['watch', 'cw/', '--since', String(since.revision)], { signal: stop.signal });
     await cli(['put', 'cw/1', 'one']);
@@ -79,7 +65,7 @@ describe('raftkit kv range, watch and lock', () => {
     stop.abort();
     const result = await watching;
     expect(result.code).toBe(0);
-    expect(lines(result.stdout).map((line) => [line.op, line.key, line.value ?? null])).toEqual([
+    expect(lines(result.stdout.toString()).map((line) => [line.op, line.key, line.value ?? null])).toEqual([
       ['put', 'cw/1', 'one'],
       ['delete', 'cw/1', null],
       ['put', 'cw/2', Buffer.from([0xff, 0x00]).toString('latin1')],

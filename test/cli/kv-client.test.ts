@@ -2,22 +2,13 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { CliIo } from '../../src/cli/command.js';
-import { runCli } from '../../src/cli/main.js';
+import { runCaptured } from './cli-io.js';
 import { useLeaderAndFollower } from './leader-and-follower.js';
 
 const nodes = useLeaderAndFollower();
 
-async function cli(argv: string[], extra: Partial<CliIo> = {}) {
-  const out: Buffer[] = [];
-  const err: string[] = [];
-  const io: CliIo = {
-    stdout: { write: (chunk) => out.push(Buffer.from(chunk)) },
-    stderr: { write: (chunk) => err.push(String(chunk)) },
-    env: {},
-    ...extra,
-  };
-  const code = await runCli(['kv', ...argv], io);
-  return { code, stdout: Buffer.concat(out), stderr: err.join('') };
+function cli(argv: string[], extra: Partial<CliIo> = {}) {
+  return runCaptured(['kv', ...argv], extra);
 }
 
 describe('raftkit kv client commands', () => {

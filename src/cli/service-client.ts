@@ -61,20 +61,7 @@ async function followRedirects(
   }
 }
 
-/** The path of a key: every byte escaped that could change its meaning, '/' included. */
-export function keyPath(key: string): string {
-  return `/kv/${encodeURIComponent(key)}`;
-}
-
-/** Percent-encodes raw bytes for a query value (the server decodes escapes to bytes). */
-export function queryValue(bytes: Uint8Array): string {
-  let out = '';
-  for (const byte of bytes) {
-    const char = String.fromCharCode(byte);
-    out += /[A-Za-z0-9._~-]/.test(char) ? char : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
-  }
-  return out;
-}
+export { keyPath, queryValue } from '../client/paths.js';
 
 /** The server's reason for a refusal: the JSON error, else the raw body. */
 export function errorText(response: KvResponse): string {

@@ -10,8 +10,11 @@ import { KvHttpError, PreconditionFailedError, UnavailableError } from './errors
 import { ExchangeFailure, Transport, type ClientTlsOptions, type HttpAnswer } from './http.js';
 import { Lease, grantLease } from './lease.js';
 import { acquireLock, type Lock, type LockOptions } from './lock.js';
+import { bytes, keyPath, queryValue, type Bytes } from './paths.js';
 import { errorMessage, Requester, type CallOptions, type CallSpec } from './requester.js';
 import { watch, type WatchEvent, type WatchOptions } from './watch.js';
+
+export type { Bytes };
 
 /** How to reach the service and how patient to be. Every field but `endpoints` has a default. */
 export interface KvClientOptions {
@@ -54,9 +57,6 @@ export interface KeyValue {
   /** The log index of the command that last changed the key. */
   revision: number;
 }
-
-/** A value as the client takes it: a string (sent as UTF-8) or raw bytes. */
-export type Bytes = string | Uint8Array;
 
 export interface GetOptions extends CallOptions {
   /** Answer from the asked member's applied state, not through the leader (may be stale). */
@@ -233,7 +233,7 @@ export class KvClient {
     if (options.lease !== undefined)
       query.push(`lease=${typeof options.lease === 'string' ? options.lease : options.lease.id}`);
     if (options.prev !== undefined && options.prev !== null)
-      query.push(`prev=${queryBytes(bytes(options.prev))}`);
+      query.push(`prev=${queryValue(bytes(options.prev))}`);
     else if (options.prev === null) query.push('prev=');
     if (options.ifRevision !== undefined) headers['If-Match'] = `"${checkRevision(options.ifRevision)}"`;
     if (options.ifAbsent) headers['If-None-Match'] = '*';
@@ -253,7 +253,7 @@ export class KvClient {
   async delete(key: string, options: DeleteOptions = {}): Promise<number> {
     const headers: Record<string, string> = {};
     if (options.ifRevision !== undefined) headers['If-Match'] = `"${checkRevision(options.ifRevision)}"`;
-    const query = options.prev === undefined ? '' : `?prev=${queryBytes(bytes(options.prev))}`;
+    const query = options.prev === undefined ? '' : `?prev=${queryValue(bytes(options.prev))}`;
     const answer = await this.call({
       ...options,
       method: 'DELETE',
@@ -393,29 +393,6 @@ export function expectOk(answer: HttpAnswer, what: string): void {
 function writeRevision(answer: HttpAnswer, what: string): number {
   expectOk(answer, what);
   return integer(jsonObject(answer.body, what), 'revision', what);
-}
-
-/** @internal The path of a key: every byte escaped that could change its meaning, '/' included. */
-export function keyPath(key: string): string {
-  if (typeof key !== 'string' || key === '') throw new RangeError('a key is a non-empty string');
-  return `/kv/${encodeURIComponent(key)}`;
-}
-
-/** @internal */
-export function bytes(value: Bytes): Buffer {
-  return typeof value === 'string'
-    ? Buffer.from(value, 'utf8')
-    : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-}
-
-/** Percent-encodes raw bytes for a query value (the server decodes escapes to bytes). */
-function queryBytes(value: Buffer): string {
-  let out = '';
-  for (const byte of value) {
-    const char = String.fromCharCode(byte);
-    out += /[A-Za-z0-9._~-]/.test(char) ? char : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
-  }
-  return out;
 }
 
 function checkRevision(revision: number): number {

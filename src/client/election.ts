@@ -14,7 +14,7 @@ import type { CallOptions } from './requester.js';
 export interface CampaignOptions {
   /** Seconds leadership outlives the leader's last keepalive (default 10). */
   ttl?: number;
-  /** Stops campaigning (rejects with its reason); once leader, aborting resigns. */
+  /** Stops campaigning (rejects with its reason); once leader, aborting stops the keepalives, so leadership ends within the TTL (`resign()` hands over at once). */
   signal?: AbortSignal;
 }
 

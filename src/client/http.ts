@@ -46,6 +46,8 @@ export interface ExchangeOptions {
   signal?: AbortSignal;
   /** Fail when the connection stays silent this many ms (connecting, or waiting for the answer's head). */
   idleMs?: number;
+  /** Set to true once the connection is established (the request may then have reached the server). */
+  connected?: { value: boolean };
 }
 
 export interface TransportOptions {
@@ -125,8 +127,12 @@ export class Transport {
       });
       req.once('socket', (socket) => {
         // A reused keep-alive socket is connected already; a new one says when it is.
-        if (!socket.connecting) connected = true;
-        else socket.once(https ? 'secureConnect' : 'connect', () => (connected = true));
+        const established = () => {
+          connected = true;
+          if (options.connected !== undefined) options.connected.value = true;
+        };
+        if (!socket.connecting) established();
+        else socket.once(https ? 'secureConnect' : 'connect', established);
       });
       if (options.idleMs !== undefined) {
         const idleMs = options.idleMs;
@@ -154,6 +160,12 @@ export class Transport {
     if (signal?.aborted) return signal.reason as Error;
     if (error instanceof ProtocolError || error instanceof ExchangeFailure) return error;
     const code = (error as NodeJS.ErrnoException).code;
-    return new ExchangeFailure(code !== undefined ? `${code}: ${error.message}` : error.message, sent);
+    // A TLS alert (a refused client certificate, with TLS 1.3 only after the client's first bytes)
+    // means the server's TLS layer refused the connection: no request reached the service.
+    const refusedByTls = code !== undefined && /^ERR_SSL_.*ALERT/.test(code);
+    return new ExchangeFailure(
+      code !== undefined ? `${code}: ${error.message}` : error.message,
+      sent && !refusedByTls,
+    );
   }
 }

@@ -166,15 +166,18 @@ export class Requester {
     };
     for (;;) {
       let answer: HttpAnswer;
+      const connected = { value: false };
       try {
         answer = await this.options.transport.exchange(url, spec.method, {
           headers,
           body: spec.body,
           signal,
+          connected,
         });
       } catch (error) {
         if (signal.aborted) {
-          notes.sentWrite = !spec.idempotent;
+          // Stopped mid-request: a write may have reached the server once the connection was up.
+          notes.sentWrite = !spec.idempotent && connected.value;
           throw signal.reason;
         }
         if (!(error instanceof ExchangeFailure)) throw error;

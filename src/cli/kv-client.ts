@@ -14,6 +14,7 @@ import {
   type KvClientOptions,
   type Lock,
 } from '../client/index.js';
+import { CredentialError, readTokenFile } from '../kv/credentials.js';
 import { EXIT_FAILED, EXIT_OK, UsageError, integerFlag, type CliIo, type Command } from './command.js';
 
 export const KV_CLIENT_USAGE = `usage: raftkit kv put KEY [VALUE] [--prev VALUE] [--if-revision R] [--lease ID] [options]
@@ -108,11 +109,14 @@ export function clientOptions(
   const timeout =
     integerFlag(flags.get('--timeout'), '--timeout', { fallback: 10, min: 1, max: 3600 }) * 1000;
   let token = env.RAFTKIT_TOKEN?.trim() || undefined;
-  const tokenFile = read('--token-file');
+  const tokenFile = flags.get('--token-file');
   if (tokenFile !== undefined) {
-    token = tokenFile.toString('utf8').trim();
-    if (token === '' || /\s/.test(token))
-      throw new UsageError('the token file holds no single token', '--token-file');
+    try {
+      token = readTokenFile(tokenFile, '--token-file').token;
+    } catch (error) {
+      if (error instanceof CredentialError) throw new UsageError(error.message);
+      throw error;
+    }
   }
   const cert = read('--tls-cert');
   const key = read('--tls-key');

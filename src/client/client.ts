@@ -6,8 +6,8 @@ import type { ErrorBody, StatusBody } from '../kv/contract.js';
 import { systemClientClock, systemJitter, type ClientClock } from './clock.js';
 import { array, base64, bool, etagRevision, integer, jsonObject, text } from './decode.js';
 import { Election } from './election.js';
-import { KvHttpError, PreconditionFailedError, UnavailableError } from './errors.js';
-import { ExchangeFailure, Transport, type ClientTlsOptions, type HttpAnswer } from './http.js';
+import { KvHttpError, PreconditionFailedError } from './errors.js';
+import { Transport, type ClientTlsOptions, type HttpAnswer } from './http.js';
 import { Lease, grantLease } from './lease.js';
 import { acquireLock, type Lock, type LockOptions } from './lock.js';
 import { bytes, keyPath, queryValue, type Bytes } from './paths.js';
@@ -318,12 +318,13 @@ export class KvClient {
   /** `GET /status` of the member at `endpoint` (default: the first endpoint). */
   async status(endpoint?: string, options: CallOptions = {}): Promise<StatusBody> {
     const base = endpoint === undefined ? this.requester.options.endpoints[0] : checkEndpoints([endpoint])[0];
-    const answer = await this.requester.withDeadline(options, (signal) =>
-      this.transport.exchange(new URL('/status', base), 'GET', { signal }).catch((error: unknown) => {
-        if (error instanceof ExchangeFailure) throw new UnavailableError(`${base.origin}: ${error.message}`);
-        throw error;
-      }),
-    );
+    const answer = await this.call({
+      ...options,
+      method: 'GET',
+      path: '/status',
+      idempotent: true,
+      member: base,
+    });
     expectOk(answer, 'status');
     return jsonObject(answer.body, 'status') as unknown as StatusBody;
   }

@@ -6,7 +6,7 @@
  * lease is gone, so the service refuses the write.
  */
 import type { Bytes, KvClient } from './client.js';
-import { LockBusyError } from './errors.js';
+import { LockBusyError, OutcomeUnknownError, UnavailableError } from './errors.js';
 import type { Lock } from './lock.js';
 import type { CallOptions } from './requester.js';
 
@@ -66,7 +66,13 @@ export class Election {
         });
         break;
       } catch (error) {
-        if (!(error instanceof LockBusyError)) throw error;
+        // An unknown outcome may have left a request holding the lock: its lease is not kept alive,
+        // so it expires within the TTL and a later request gets the lock.
+        const retry =
+          error instanceof LockBusyError ||
+          error instanceof OutcomeUnknownError ||
+          error instanceof UnavailableError;
+        if (!retry) throw error;
       }
     }
     try {

@@ -37,6 +37,8 @@ export interface CallSpec extends CallOptions {
   idempotent: boolean;
   /** Served by any member (a stale read, a watch): no need to find the leader. */
   anyMember?: boolean;
+  /** Ask exactly this member (no rotation to other endpoints); implies `anyMember`. */
+  member?: URL;
 }
 
 export interface RequesterOptions {
@@ -154,13 +156,15 @@ export class Requester {
     const headers = { ...spec.headers };
     if (spec.contentType !== undefined) headers['Content-Type'] = spec.contentType;
     let attempt = 0;
-    let base = this.target(spec.anyMember);
+    const pick = () => spec.member ?? this.target(spec.anyMember);
+    const anyMember = spec.anyMember === true || spec.member !== undefined;
+    let base = pick();
     let url = new URL(spec.path, base);
     let redirects = 0;
     const retry = async (problem: string) => {
       notes.last = problem;
       await this.backoff(attempt++, signal);
-      base = this.target(spec.anyMember);
+      base = pick();
       url = new URL(spec.path, base);
       redirects = 0;
     };
@@ -185,12 +189,12 @@ export class Requester {
           throw new OutcomeUnknownError(
             `${spec.method} ${url.origin}${spec.path}: ${error.message} after the request was sent: it may have been applied`,
           );
-        this.memberFailed(base);
+        if (spec.member === undefined) this.memberFailed(base);
         await retry(`${url.origin}: ${error.message}`);
         continue;
       }
       const { status } = answer;
-      if ((status === 307 || status === 308) && !spec.anyMember) {
+      if ((status === 307 || status === 308) && !anyMember) {
         const next = this.redirectTarget(answer, url);
         if (redirects++ < this.options.maxRedirects) {
           this.leader = new URL(next.origin);
@@ -204,7 +208,7 @@ export class Requester {
       }
       if (status === 503 || (spec.idempotent && status >= 500)) {
         if (status === 503) this.leader = null;
-        else this.memberFailed(base);
+        else if (spec.member === undefined) this.memberFailed(base);
         await retry(`${url.origin}: ${status} ${errorMessage(answer)}`);
         continue;
       }

@@ -14,6 +14,8 @@ export type RouteLabel =
   | 'txn'
   | 'status'
   | 'metrics'
+  | 'healthz'
+  | 'readyz'
   | 'cluster_join'
   | 'cluster_remove'
   | 'cluster_transfer'

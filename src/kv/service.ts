@@ -24,7 +24,13 @@ import { RaftKvCluster, type BlockingTransport } from './raft-cluster.js';
 /** Pause between attempts to publish the HTTP address while leading. */
 const ANNOUNCE_RETRY_MS = 500;
 
-export interface KvServiceOptions {
+/** The HTTP API's security and limits, as KvHttpOptions has them (see there). */
+export type KvServiceHttpOptions = Pick<
+  KvHttpOptions,
+  'tokens' | 'tls' | 'allowedHosts' | 'limits' | 'maxBodyBytes' | 'joinTimeout' | 'resolveHost'
+>;
+
+export interface KvServiceOptions extends KvServiceHttpOptions {
   raft: Raft;
   /** The state machine `raft` applies to. */
   fsm: KvFsm;
@@ -38,8 +44,8 @@ export interface KvServiceOptions {
   debugRoutes?: boolean;
   /** Test only, deliberately broken: answer reads from local state (see KvHttpOptions). */
   debugStaleReads?: boolean;
-  /** Bounds of the HTTP API (watches, leases, ranges); each has a documented default. */
-  limits?: KvServiceLimits;
+  /** Bounds of the KV features (watches, leases, ranges); each has a documented default. */
+  kvLimits?: KvServiceLimits;
   logger: Logger;
   clock?: Clock;
 }
@@ -67,9 +73,17 @@ export async function startKvService(options: KvServiceOptions): Promise<KvServi
   const clock = options.clock ?? systemClock;
   const cluster = new RaftKvCluster(raft, hasBlockPeers(transport) ? transport : null);
   const http = new KvHttpServer({
-    ...options.limits,
+    ...options.kvLimits,
     cluster,
     fsm,
+    tokens: options.tokens,
+    tls: options.tls,
+    // Clients and members reach this server under its published name.
+    allowedHosts: [...(options.allowedHosts ?? []), new URL(options.httpUrl).hostname],
+    limits: options.limits,
+    maxBodyBytes: options.maxBodyBytes,
+    joinTimeout: options.joinTimeout,
+    resolveHost: options.resolveHost,
     debugRoutes: options.debugRoutes,
     debugStaleReads: options.debugStaleReads,
     logger,

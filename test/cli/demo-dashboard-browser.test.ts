@@ -4,13 +4,13 @@
  * kills the demo's whole process group however the test ends.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePorts } from '../kit/helpers.js';
+import { consecutiveFreePorts } from '../support/cli-process.js';
 
 const CLI = resolve('dist/cli.js');
 const SCREENSHOT = resolve('test-results/dashboard.png');
@@ -31,31 +31,7 @@ let browser: Browser;
 let page: Page;
 let dashboard: string;
 let httpBase: number;
-
-/** `count` consecutive free ports clear of `avoid` (the demo numbers its nodes from a base port). */
-async function freeRange(count: number, avoid: number[]): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const [base] = await freePorts(1);
-    const range = Array.from({ length: count }, (_, i) => base + i);
-    if (range.at(-1)! > 65535 || range.some((port) => avoid.includes(port))) continue;
-    if (await portsFree(range)) return base;
-  }
-  throw new Error(`no ${count} consecutive free ports`);
-}
-
-async function portsFree(ports: number[]): Promise<boolean> {
-  const results = await Promise.all(
-    ports.map(
-      (port) =>
-        new Promise<boolean>((done) => {
-          const server = createServer();
-          server.once('error', () => done(false));
-          server.listen(port, '127.0.0.1', () => server.close(() => done(true)));
-        }),
-    ),
-  );
-  return results.every(Boolean);
-}
+let demoCwd: string;
 
 function killDemo(): void {
   if (demo?.pid === undefined || demo.exitCode !== null) return;
@@ -95,10 +71,10 @@ const CHROMIUM = '/usr/bin/chromium';
 // Needs a system Chromium (playwright-core downloads no browser); without one there is nothing to drive.
 describe.skipIf(!existsSync(CHROMIUM))('the dashboard of `raftkit demo`', () => {
   beforeAll(async () => {
-    const cwd = mkdtempSync(join(tmpdir(), 'raftkit-e2e-'));
+    const cwd = (demoCwd = mkdtempSync(join(tmpdir(), 'raftkit-e2e-')));
     const [port] = await freePorts(1);
-    const raftBase = await freeRange(3, [port]);
-    httpBase = await freeRange(3, [port, raftBase, raftBase + 1, raftBase + 2]);
+    const raftBase = await consecutiveFreePorts(3, [port]);
+    httpBase = await consecutiveFreePorts(3, [port, raftBase, raftBase + 1, raftBase + 2]);
     dashboard = `http://127.0.0.1:${port}`;
     demo = spawn(
       process.execPath,
@@ -164,10 +140,15 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard of `raftkit demo`', () => 
   it('shows a lease and a lock on the leader as they appear, with counts on the leader card', async () => {
     const leader = await currentLeader();
     // Through any node: fetch follows the 307 to the leader with the body.
+    // The demo's nodes require the token it printed the file of.
+    const tokenFile = /the API needs the token in (\S+):/.exec(demoOutput)?.[1];
+    expect(tokenFile).toBeDefined();
+    const token = readFileSync(resolve(demoCwd, tokenFile!), 'utf8').trim();
     const post = async (path: string, body: object) => {
       const res = await fetch(`http://127.0.0.1:${httpBase}${path}`, {
         method: 'POST',
         body: JSON.stringify(body),
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
       });
       expect(res.status).toBe(200);
       return (await res.json()) as Record<string, unknown>;

@@ -3,8 +3,39 @@
  * route asks for a value, so that `%2F` in a key stays a key byte and a value may be any bytes.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RouteLabel } from '../metrics.js';
 import { HttpError, parseJsonObject, readBody } from './io.js';
-import type { Route } from './router.js';
+
+/**
+ * What a request knows of the route that will answer it (router.ts's Route adds the handler; keeping
+ * it out of here keeps request.ts and router.ts from importing each other).
+ */
+export interface RouteInfo {
+  readonly method: string;
+  readonly path: string;
+  readonly label: RouteLabel;
+  /** Default `client`. */
+  readonly access?: RouteAccess;
+  /**
+   * The body must be declared `application/json` (415 otherwise), so that no cross-site form
+   * (which can send only `text/plain` and form types) can reach the route.
+   */
+  readonly jsonBody?: boolean;
+  /** Log every request of this route, refused ones too, with the caller's role and address. */
+  readonly audited?: boolean;
+}
+
+/**
+ * Who may call a route when the server has tokens (policy.ts): `public` needs none (`/healthz`),
+ * `client` the client or the admin token, `admin` the admin token when one is configured.
+ */
+export type RouteAccess = 'public' | 'client' | 'admin';
+
+/**
+ * Who sent a request, as the authentication policy found out: the holder of the admin or the
+ * client token, or `anonymous` when the server has no tokens or the route is public.
+ */
+export type CallerRole = 'admin' | 'client' | 'anonymous';
 
 export class KvRequest {
   readonly method: string;
@@ -13,14 +44,19 @@ export class KvRequest {
   /** Raw query values by name; the first occurrence wins, as with Go's url.Values.Get. */
   readonly query: ReadonlyMap<string, string>;
   /** The route that will answer (null when none matches the path and method). */
-  route: Route | null = null;
+  route: RouteInfo | null = null;
   /** The route's raw path parameters, e.g. `key` of `/kv/*key`. */
   params: Readonly<Record<string, string>> = {};
+  /** Set by the authentication policy before any route runs. */
+  role: CallerRole = 'anonymous';
+  /** What an audited route adds to its audit line (the server, the request and what it changed). */
+  audit: Record<string, unknown> = {};
 
   constructor(
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
-    private readonly maxBodyBytes: number,
+    /** The largest body accepted (413 beyond). */
+    readonly maxBodyBytes: number,
   ) {
     this.method = req.method ?? 'GET';
     const target = this.target;
@@ -76,7 +112,13 @@ export class KvRequest {
     return parseBoundedInt(raw, `?${name}`, min, max);
   }
 
-  /** The whole body, up to the server's limit (413 past it). */
+  /** The peer's address as `host:port`, for the audit log. */
+  get remote(): string {
+    const { remoteAddress, remotePort } = this.req.socket;
+    return remoteAddress === undefined ? 'unknown' : `${remoteAddress}:${remotePort}`;
+  }
+
+  /** The whole body, up to the limit (413 as soon as it is crossed). */
   body(): Promise<Buffer> {
     return readBody(this.req, this.maxBodyBytes);
   }

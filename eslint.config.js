@@ -77,6 +77,7 @@ const nodeGlobals = Object.fromEntries(
     'performance',
     'process',
     'queueMicrotask',
+    'setImmediate',
     'setInterval',
     'setTimeout',
     'structuredClone',

@@ -18,6 +18,8 @@ export interface CliIo {
   stdin?: AsyncIterable<Uint8Array | string>;
   /** Environment defaults (RAFTKIT_ADDR). */
   env?: Record<string, string | undefined>;
+  /** Stops the long-running commands (`kv watch`, `kv lock`); without it they stop on SIGINT, SIGTERM or SIGHUP. */
+  signal?: AbortSignal;
   clock?: Clock;
 }
 

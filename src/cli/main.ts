@@ -15,8 +15,8 @@ commands:
   kv serve --id ID --raft-addr HOST:PORT --http-addr HOST:PORT --data-dir DIR [--peers ...] [--join URL]
            [--auth-token-file FILE] [--admin-token-file FILE] [--http-tls-cert FILE --http-tls-key FILE]
                                                               run one member of the replicated KV service
-  kv put KEY [VALUE] | get KEY | del KEY | status [--addr URL] [--token-file FILE]
-                                                              talk to the KV service
+  kv put KEY [VALUE] | get KEY | del KEY | status | range PREFIX | watch PREFIX | lock NAME -- CMD
+     [--addr URL[,URL...]] [--token-file FILE]                talk to the KV service (raftkit/client)
   <command> --help                                            the command's flags
   sim [--seeds N] [--seed S] [--nodes 3|5] [--duration MS] [--break FAULT]
                                          run the deterministic cluster simulator (--break: a deliberately

@@ -33,7 +33,7 @@ describe('raftkit --version and --help', () => {
     expect(stderr).toBe('');
     for (const flag of ['--addr', '--prev', '--stale'])
       expect(stdout).toMatch(new RegExp(`^  ${flag} .*`, 'm'));
-    expect(stdout).toContain('default: $RAFTKIT_ADDR, else http://127.0.0.1:8001');
+    expect(stdout).toContain('default $RAFTKIT_ADDR, else http://127.0.0.1:8001');
     expect(stdout).toContain('kv serve --help');
   });
 

@@ -33,6 +33,13 @@ export interface KvServeArgs {
   debugRoutes: boolean;
   /** Test only, deliberately broken: answer reads from local state (see KvHttpOptions). */
   debugStaleReads: boolean;
+  /** Test only, deliberately broken: acknowledge writes before they commit (see KvHttpOptions). */
+  debugEarlyAck: boolean;
+  /**
+   * Test only: run on a SkewedClock that the parent process (`raftkit chaos`) jumps and skews
+   * through the IPC channel (`{ "raftkitClock": ClockSkew }` messages).
+   */
+  debugClock: boolean;
   /** Raft timing and snapshot settings from the optional tuning flags (beyond the contract). */
   raftConfig: RaftTuning;
 }
@@ -65,7 +72,7 @@ const VALUE_FLAGS = [
   ...(Object.keys(TUNING_FLAGS) as TuningFlag[]),
 ] as const;
 type ValueFlag = (typeof VALUE_FLAGS)[number];
-const BOOLEAN_FLAGS = ['--debug-routes', '--debug-stale-reads'] as const;
+const BOOLEAN_FLAGS = ['--debug-routes', '--debug-stale-reads', '--debug-early-ack', '--debug-clock'] as const;
 
 export const SERVE_USAGE = `usage: raftkit kv serve --id ID --raft-addr HOST:PORT [--advertise HOST:PORT]
        --http-addr HOST:PORT --data-dir DIR [--log-store wal|lmdb] [--peers ID=HOST:PORT,...] [--join URL]
@@ -199,6 +206,8 @@ export function parseServeArgs(argv: readonly string[]): KvServeArgs {
     tls: parseTls(values),
     debugRoutes: booleans.has('--debug-routes'),
     debugStaleReads: booleans.has('--debug-stale-reads'),
+    debugEarlyAck: booleans.has('--debug-early-ack'),
+    debugClock: booleans.has('--debug-clock'),
     raftConfig: parseTuning(values),
   };
 }

@@ -25,6 +25,7 @@ import {
   type Transport,
 } from '../index.js';
 import { KvFsm } from '../kv/fsm.js';
+import { SkewedClock, type ClockSkew } from '../testing/skewed-clock.js';
 import type { KvHttpServer } from '../kv/http/server.js';
 import { startKvService } from '../kv/service.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CliIo, type Command } from './command.js';
@@ -115,6 +116,7 @@ export async function startKvServer(args: KvServeArgs, options: KvServeOptions =
       httpUrl: args.httpUrl,
       debugRoutes: args.debugRoutes,
       debugStaleReads: args.debugStaleReads,
+      debugEarlyAck: args.debugEarlyAck,
       logger,
       clock,
     });
@@ -203,9 +205,10 @@ export const kvServe: Command = {
   async run(argv: string[], io: CliIo): Promise<number> {
     const args = parseServeArgs(argv);
     const logger = defaultServeLogger(args.id);
+    const clock = args.debugClock ? parentSkewedClock(logger) : systemClock;
     let server: KvServer;
     try {
-      server = await startKvServer(args, { logger });
+      server = await startKvServer(args, { logger, clock });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       io.stderr.write(`raftkit kv serve: cannot start ${args.id}: ${message}\n`);
@@ -222,6 +225,26 @@ export const kvServe: Command = {
     return outcome === null ? EXIT_OK : EXIT_FAILED;
   },
 };
+
+/**
+ * `--debug-clock` (test only): a SkewedClock that the parent process jumps and skews with
+ * `{ "raftkitClock": ClockSkew }` IPC messages; a malformed one is logged and changes nothing.
+ */
+function parentSkewedClock(logger: Logger): Clock {
+  const clock = new SkewedClock(systemClock);
+  logger.warn({}, 'kv: --debug-clock: this server runs on a clock that its parent process skews (test only)');
+  process.on('message', (message: unknown) => {
+    const skew = (message as { raftkitClock?: unknown } | null)?.raftkitClock;
+    if (typeof skew !== 'object' || skew === null) return;
+    try {
+      clock.apply(skew as ClockSkew);
+      logger.warn({ skew, rate: clock.currentRate }, 'kv: clock skewed');
+    } catch (error) {
+      logger.error({ skew, error: String(error) }, 'kv: clock skew refused');
+    }
+  });
+  return clock;
+}
 
 /** Resolves null on a requested stop, or the reason the server has to stop on its own. */
 function waitForStop(server: KvServer): Promise<string | null> {

@@ -38,6 +38,8 @@ export interface KvServiceOptions {
   debugRoutes?: boolean;
   /** Test only, deliberately broken: answer reads from local state (see KvHttpOptions). */
   debugStaleReads?: boolean;
+  /** Test only, deliberately broken: acknowledge writes before they commit (see KvHttpOptions). */
+  debugEarlyAck?: boolean;
   logger: Logger;
   clock?: Clock;
 }
@@ -58,6 +60,7 @@ export async function startKvService(options: KvServiceOptions): Promise<KvServi
     fsm,
     debugRoutes: options.debugRoutes,
     debugStaleReads: options.debugStaleReads,
+    debugEarlyAck: options.debugEarlyAck,
     logger,
     clock,
   });

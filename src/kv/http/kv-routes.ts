@@ -17,6 +17,11 @@ export interface KvRouteOptions {
    * `raftkit chaos --break stale-reads` can show its linearizability checker catching it.
    */
   debugStaleReads: boolean;
+  /**
+   * TEST ONLY, deliberately broken: answer 200 once a write is submitted, before it commits (a
+   * write lost to a leader change was acknowledged), for `raftkit chaos --break early-ack`.
+   */
+  debugEarlyAck: boolean;
 }
 
 export function kvRoutes(context: RouteContext, options: KvRouteOptions): Route[] {
@@ -28,6 +33,12 @@ export function kvRoutes(context: RouteContext, options: KvRouteOptions): Route[
   };
 
   const write = async (request: KvRequest, command: KvCommand): Promise<void> => {
+    if (options.debugEarlyAck && command.op !== 'cas') {
+      const applied = context.applyCommand(command);
+      sendJson(request.res, 200, { index: 0 } satisfies WriteBody);
+      await applied.catch(() => {});
+      return;
+    }
     const { index, result } = await context.applyCommand(command);
     if (result.ok) return sendJson(request.res, 200, { index } satisfies WriteBody);
     if (result.reason === 'cas-failed') {

@@ -31,6 +31,11 @@ export interface KvHttpOptions {
    * `raftkit chaos --break stale-reads` can show its linearizability checker catching it.
    */
   debugStaleReads?: boolean;
+  /**
+   * TEST ONLY, deliberately broken: answer 200 to a write as soon as it is submitted, before it
+   * commits, so that `raftkit chaos --break early-ack` can show the checker catching lost writes.
+   */
+  debugEarlyAck?: boolean;
   logger?: Logger;
   clock?: Clock;
 }
@@ -58,7 +63,12 @@ export class KvHttpServer {
     });
     this.policies = requestPolicies({ maxBodyBytes: this.maxBodyBytes });
     this.router
-      .add(kvRoutes(this.context, { debugStaleReads: options.debugStaleReads ?? false }))
+      .add(
+        kvRoutes(this.context, {
+          debugStaleReads: options.debugStaleReads ?? false,
+          debugEarlyAck: options.debugEarlyAck ?? false,
+        }),
+      )
       .add(statusRoutes(this.context))
       .add(clusterRoutes(this.context, { debugRoutes: options.debugRoutes ?? false }));
   }

@@ -18,8 +18,7 @@ import {
 
 /** An answer, or why none came: `refused` never reached a server; `unknown` may have. */
 export type Outcome =
-  | { status: number; body: string; headers: Headers }
-  | { error: 'refused' | 'unknown'; why: string };
+  { status: number; body: string; headers: Headers } | { error: 'refused' | 'unknown'; why: string };
 
 /** One server of the run. */
 export interface ChaosMember {
@@ -46,6 +45,8 @@ export interface RequestInit {
 }
 
 const READY_TIMEOUT_MS = 30_000;
+/** The service refuses JSON bodies without their media type (browser safety). */
+export const JSON_HEADERS = { 'Content-Type': 'application/json' };
 const POLL_MS = 100;
 
 export class ChaosCluster {
@@ -149,7 +150,7 @@ export class ChaosCluster {
       this.members.map((member) => {
         const peers = blocked.get(member.spec.id) ?? [];
         const body = JSON.stringify(peers.length === 0 ? { heal: true } : { peers });
-        return this.request(member, 'POST', '/debug/isolate', { body, follow: false });
+        return this.request(member, 'POST', '/debug/isolate', { body, headers: JSON_HEADERS, follow: false });
       }),
     );
   }
@@ -160,12 +161,14 @@ export class ChaosCluster {
     for (let n = 0; ; n++) {
       const member = this.members[n % this.members.length];
       const outcome = await this.request(member, 'PUT', '/kv/chaos-ready', { body: `${n}` });
-      if ('status' in outcome && outcome.status === 200) return (JSON.parse(outcome.body) as { index: number }).index;
+      if ('status' in outcome && outcome.status === 200)
+        return (JSON.parse(outcome.body) as { index: number }).index;
       if (this.members.every((each) => !each.process.running)) {
         const why = this.members.map((each) => `${each.spec.id}: ${each.process.lastExit}`).join(', ');
         throw new Error(`chaos: every server exited (${why}); logs in ${this.options.root}/n*.log`);
       }
-      if (this.options.clock.now() > deadline) throw new Error(`chaos: the cluster did not serve ${what} within 30 s`);
+      if (this.options.clock.now() > deadline)
+        throw new Error(`chaos: the cluster did not serve ${what} within 30 s`);
       await sleep(this.options.clock, POLL_MS);
     }
   }
@@ -246,10 +249,12 @@ export class ChaosCluster {
     const spaces = new Map<string, Map<string, string | null>>();
     for (const id of configuration) {
       const member = this.byId(id);
-      if (member === undefined) throw new Error(`chaos: the configuration lists ${id}, which this run never started`);
+      if (member === undefined)
+        throw new Error(`chaos: the configuration lists ${id}, which this run never started`);
       const deadline = this.options.clock.now() + READY_TIMEOUT_MS;
       while (((await this.status(member))?.appliedIndex ?? -1) < index) {
-        if (this.options.clock.now() > deadline) throw new Error(`chaos: ${id} did not apply index ${index} within 30 s`);
+        if (this.options.clock.now() > deadline)
+          throw new Error(`chaos: ${id} did not apply index ${index} within 30 s`);
         await sleep(this.options.clock, POLL_MS);
       }
       const space = new Map<string, string | null>();

@@ -77,9 +77,7 @@ export function parseChaosArgs(argv: string[]): ChaosCommandOptions {
 export function formatChaosReport(report: ChaosReport): string[] {
   const { counts, linearizability } = report;
   const faults = Object.entries(report.faults).map(([kind, n]) => `${kind} ${n}`);
-  const kinds = Object.entries(counts.byKind).map(
-    ([kind, c]) => `${kind} ${c.ok}/${c.unknown}/${c.failed}`,
-  );
+  const kinds = Object.entries(counts.byKind).map(([kind, c]) => `${kind} ${c.ok}/${c.unknown}/${c.failed}`);
   const lines = [
     `seed ${report.seed}: ${report.events.length} events; faults: ${faults.join(', ') || 'none'}`,
     `operations: ${counts.ops} (${counts.ok} ok, ${counts.unknown} unknown outcome, ${counts.failed} failed); KV v2 ${report.v2}`,

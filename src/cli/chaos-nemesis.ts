@@ -9,7 +9,7 @@
 import { sleep, type Clock } from '../index.js';
 import type { ClockSkew } from '../testing/skewed-clock.js';
 import type { SeededRandom } from '../testing/prng.js';
-import type { ChaosCluster, ChaosMember } from './chaos-cluster.js';
+import { JSON_HEADERS, type ChaosCluster, type ChaosMember } from './chaos-cluster.js';
 
 /**
  * kill: SIGKILL one server (the leader half the time), restart it; pause: SIGSTOP, then SIGCONT;
@@ -50,6 +50,7 @@ export class Nemesis {
   private readonly active = new Set<Promise<void>>();
   private networkBusy = false;
   private membershipBusy = false;
+  private membershipChanges = 0;
 
   constructor(
     private readonly cluster: ChaosCluster,
@@ -64,9 +65,11 @@ export class Nemesis {
     const maxActive = this.options.maxActive ?? 2;
     while (clock.now() < until) {
       await sleep(clock, random.int(300, 1200));
-      if (clock.now() >= until || this.active.size >= maxActive) continue;
+      // Drawn whether or not it starts, so that the draws do not depend on timing.
       const fault = random.pick(this.options.faults);
-      const task = this.start(fault, random.fork());
+      const forked = random.fork();
+      if (clock.now() >= until || this.active.size >= maxActive) continue;
+      const task = this.start(fault, forked);
       if (task === null) continue;
       this.injected[fault]! += 1;
       const tracked: Promise<void> = task.finally(() => this.active.delete(tracked));
@@ -91,7 +94,9 @@ export class Nemesis {
         this.membershipBusy = true;
         return this.membership(random, downFor).finally(() => (this.membershipBusy = false));
       default: {
-        const victims = this.cluster.members.filter((member) => member.process.running && !this.busy.has(member));
+        const victims = this.cluster.members.filter(
+          (member) => member.process.running && !this.busy.has(member),
+        );
         if (victims.length === 0) return null;
         return this.onOne(fault, random, victims, downFor);
       }
@@ -155,8 +160,15 @@ export class Nemesis {
   }
 
   /** isolate: one server alone; partition: a random majority/minority split, or a bridge. */
-  private async partition(fault: 'isolate' | 'partition', random: SeededRandom, downFor: number): Promise<void> {
-    const ids = shuffled(random, this.cluster.members.map((member) => member.spec.id));
+  private async partition(
+    fault: 'isolate' | 'partition',
+    random: SeededRandom,
+    downFor: number,
+  ): Promise<void> {
+    const ids = shuffled(
+      random,
+      this.cluster.members.map((member) => member.spec.id),
+    );
     const blocked = new Map<string, string[]>();
     const cut = (sideA: string[], sideB: string[]) => {
       for (const a of sideA) blocked.set(a, [...(blocked.get(a) ?? []), ...sideB]);
@@ -184,14 +196,22 @@ export class Nemesis {
     this.event('heal network');
   }
 
-  /** Transfer leadership, or remove a member and re-add it empty / replace it with a new server. */
+  /**
+   * Replace a member with a new server, remove one and re-add it empty, or transfer leadership, in
+   * turn (so that a short run sees each).
+   */
   private async membership(random: SeededRandom, downFor: number): Promise<void> {
-    const action = random.pick(['transfer', 'readd', 'replace'] as const);
+    const action = (['replace', 'readd', 'transfer'] as const)[this.membershipChanges++ % 3];
     if (action === 'transfer') {
       const leader = await this.cluster.leader();
       if (leader === null) return;
-      const outcome = await this.cluster.request(leader, 'POST', '/cluster/transfer', { body: '{}' });
-      this.event(`transfer leadership from ${leader.spec.id}: ${'status' in outcome ? outcome.status : outcome.error}`);
+      const outcome = await this.cluster.request(leader, 'POST', '/cluster/transfer', {
+        body: '{}',
+        headers: JSON_HEADERS,
+      });
+      this.event(
+        `transfer leadership from ${leader.spec.id}: ${'status' in outcome ? outcome.status : outcome.error}`,
+      );
       return;
     }
     const candidates = this.cluster.members.filter((member) => !this.busy.has(member));
@@ -204,7 +224,9 @@ export class Nemesis {
       if (!removed) return;
       await sleep(this.options.clock, downFor);
       const joined = await this.cluster.join(action === 'readd' ? victim : null);
-      this.event(`${action === 'readd' ? 're-add' : `replace ${victim.spec.id} with`} ${joined.spec.id} (empty, --join)`);
+      this.event(
+        `${action === 'readd' ? 're-add' : `replace ${victim.spec.id} with`} ${joined.spec.id} (empty, --join)`,
+      );
       const configured = await this.cluster.untilConfigured(joined.spec.id, JOIN_TIMEOUT_MS);
       this.event(`${joined.spec.id} ${configured ? 'is a member' : 'not a member yet'}`);
     } finally {

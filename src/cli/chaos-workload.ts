@@ -8,21 +8,19 @@
  * transactions.
  *
  * Outcomes: 200 (and 404 for a read, 412 for a conditional write) are definite; a request refused
- * before it reached a server, or answered 4xx, changed nothing and is left out; anything else
- * (timeout, reset, 5xx) leaves a write of unknown outcome (`end: Infinity`) and a read unrecorded.
+ * before it reached a server, or answered 4xx, changed nothing and is left out (counted failed);
+ * anything else (timeout, reset, 5xx) leaves a write of unknown outcome (`end: Infinity`). A 503 is
+ * unknown too: the service answers 503 when Raft shuts down under a pending apply, which may yet
+ * commit. A read or range without an answer changed nothing: counted failed, not recorded.
  */
 import { sleep, type Clock } from '../index.js';
-import type {
-  KvCompare,
-  KvOperation,
-  KvRangeItem,
-  KvTxnOp,
-} from '../testing/linearizability.js';
+import type { KvCompare, KvOperation, KvRangeItem, KvTxnOp } from '../testing/linearizability.js';
 import type { SeededRandom } from '../testing/prng.js';
-import type { ChaosCluster, Outcome } from './chaos-cluster.js';
+import { JSON_HEADERS, type ChaosCluster, type Outcome } from './chaos-cluster.js';
 
 /** The kinds of operation the clients issue. */
-export type WorkloadKind = 'read' | 'put' | 'delete' | 'cas' | 'cas-absent' | 'if-none-match' | 'if-match' | 'range' | 'txn';
+export type WorkloadKind =
+  'read' | 'put' | 'delete' | 'cas' | 'cas-absent' | 'if-none-match' | 'if-match' | 'range' | 'txn';
 
 /** How many operations of one kind ended which way. */
 export interface KindCounts {
@@ -40,15 +38,22 @@ export interface WorkloadCounts {
   byKind: Partial<Record<WorkloadKind, KindCounts>>;
 }
 
-const V1_KINDS: readonly WorkloadKind[] = ['read', 'read', 'read', 'put', 'put', 'delete', 'cas', 'cas-absent'];
+const V1_KINDS: readonly WorkloadKind[] = [
+  'read',
+  'read',
+  'read',
+  'put',
+  'put',
+  'delete',
+  'cas',
+  'cas-absent',
+];
 const V2_KINDS: readonly WorkloadKind[] = [...V1_KINDS, 'if-none-match', 'if-match', 'range', 'txn'];
 /** What ranges read: every workload key starts with it; the run's own keys do not. */
 export const WORKLOAD_PREFIX = 'k';
 
 type Finished =
-  | { outcome: 'ok'; op: KvOperation | null }
-  | { outcome: 'unknown'; op: KvOperation | null }
-  | { outcome: 'failed' };
+  { outcome: 'ok'; op: KvOperation | null } | { outcome: 'unknown'; op: KvOperation } | { outcome: 'failed' };
 
 export class ChaosWorkload {
   readonly history: KvOperation[] = [];
@@ -69,7 +74,7 @@ export class ChaosWorkload {
     const kinds = this.v2 ? V2_KINDS : V1_KINDS;
     for (let n = 0; !stopped(); n++) {
       const ok = await this.issue(id, random.pick(kinds), random, `c${id}-${n}`);
-      if (!ok) await sleep(this.clock, random.int(10, 50));
+      if (!ok) await sleep(this.clock, random.int(50, 250));
     }
   }
 
@@ -79,7 +84,12 @@ export class ChaosWorkload {
     return this.record(await this.read(-1, key, member));
   }
 
-  private async issue(client: number, kind: WorkloadKind, random: SeededRandom, value: string): Promise<boolean> {
+  private async issue(
+    client: number,
+    kind: WorkloadKind,
+    random: SeededRandom,
+    value: string,
+  ): Promise<boolean> {
     const member = random.pick(this.cluster.members);
     const key = random.pick(this.keys);
     const seen = this.seen.get(key);
@@ -102,7 +112,9 @@ export class ChaosWorkload {
         break;
       }
       case 'if-none-match':
-        finished = await this.cas(client, key, undefined, value, member, `/kv/${key}`, { 'If-None-Match': '*' });
+        finished = await this.cas(client, key, undefined, value, member, `/kv/${key}`, {
+          'If-None-Match': '*',
+        });
         break;
       case 'if-match':
         if (seen?.revision == null) return this.issue(client, 'put', random, value);
@@ -133,11 +145,15 @@ export class ChaosWorkload {
     return finished.outcome === 'ok';
   }
 
-  private async read(client: number, key: string, member: ChaosCluster['members'][number]): Promise<Finished> {
+  private async read(
+    client: number,
+    key: string,
+    member: ChaosCluster['members'][number],
+  ): Promise<Finished> {
     const start = this.clock.now();
     const outcome = await this.cluster.request(member, 'GET', `/kv/${key}`);
     const end = this.clock.now();
-    if (!answered(outcome, 200, 404)) return isRefusal(outcome) ? { outcome: 'failed' } : { outcome: 'unknown', op: null };
+    if (!answered(outcome, 200, 404)) return { outcome: 'failed' }; // a read changes nothing
     const value = outcome.status === 200 ? outcome.body : undefined;
     if (value !== undefined) this.seen.set(key, { value, revision: outcome.headers.get('etag') });
     return { outcome: 'ok', op: { client, key, kind: 'read', value, start, end } };
@@ -155,7 +171,8 @@ export class ChaosWorkload {
     const start = this.clock.now();
     const outcome = await this.cluster.request(member, method, path, { body: value, headers });
     const end = this.clock.now();
-    if (answered(outcome, 200)) return { outcome: 'ok', op: { client, key, kind: 'write', value, start, end } };
+    if (answered(outcome, 200))
+      return { outcome: 'ok', op: { client, key, kind: 'write', value, start, end } };
     if (isRefusal(outcome)) return { outcome: 'failed' };
     return { outcome: 'unknown', op: { client, key, kind: 'write', value, start, end: Infinity } };
   }
@@ -173,7 +190,8 @@ export class ChaosWorkload {
     const outcome = await this.cluster.request(member, 'PUT', path, { body: value, headers });
     const end = this.clock.now();
     const op = { client, key, kind: 'cas' as const, expected, value, start };
-    if (answered(outcome, 200, 412)) return { outcome: 'ok', op: { ...op, end, succeeded: outcome.status === 200 } };
+    if (answered(outcome, 200, 412))
+      return { outcome: 'ok', op: { ...op, end, succeeded: outcome.status === 200 } };
     if (isRefusal(outcome)) return { outcome: 'failed' };
     return { outcome: 'unknown', op: { ...op, end: Infinity } };
   }
@@ -182,7 +200,7 @@ export class ChaosWorkload {
     const start = this.clock.now();
     const outcome = await this.cluster.request(member, 'GET', `/kv?prefix=${WORKLOAD_PREFIX}&limit=10000`);
     const end = this.clock.now();
-    if (!answered(outcome, 200)) return isRefusal(outcome) ? { outcome: 'failed' } : { outcome: 'unknown', op: null };
+    if (!answered(outcome, 200)) return { outcome: 'failed' };
     const body = JSON.parse(outcome.body) as { items: { key: string; value: string }[]; more: boolean };
     // Only complete one-page answers assert that a missing key is absent.
     if (body.more) return { outcome: 'ok', op: null };
@@ -226,7 +244,7 @@ export class ChaosWorkload {
     const start = this.clock.now();
     const outcome = await this.cluster.request(member, 'POST', '/txn', {
       body,
-      headers: { 'Content-Type': 'application/json' },
+      headers: JSON_HEADERS,
     });
     const end = this.clock.now();
     const op = { client, kind: 'txn' as const, compare, success, failure, start };
@@ -239,10 +257,7 @@ export class ChaosWorkload {
   }
 }
 
-function answered(
-  outcome: Outcome,
-  ...statuses: number[]
-): outcome is Extract<Outcome, { status: number }> {
+function answered(outcome: Outcome, ...statuses: number[]): outcome is Extract<Outcome, { status: number }> {
   return 'status' in outcome && statuses.includes(outcome.status);
 }
 

@@ -70,8 +70,11 @@ export interface ChaosReport {
   kept: string | null;
 }
 
-/** Raft timings for quick recovery on one machine (hashicorp's defaults are for real networks). */
-const TUNING = ['--heartbeat-timeout', '300', '--election-timeout', '300', '--leader-lease-timeout', '150'];
+/**
+ * Raft timings for one shared machine: quicker recovery than hashicorp's defaults (1000/1000/500),
+ * yet enough slack that a loaded machine does not keep the cluster in elections.
+ */
+const TUNING = ['--heartbeat-timeout', '600', '--election-timeout', '600', '--leader-lease-timeout', '300'];
 const REQUEST_TIMEOUT_MS = 2000;
 const BREAK_FLAGS: Record<ChaosBreak, string> = {
   'stale-reads': '--debug-stale-reads',
@@ -118,7 +121,9 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
     const v2 = await speaksV2(cluster);
     const workload = new ChaosWorkload(cluster, keys, clock, v2);
     const clientCount = options.clients ?? 4;
-    event(`serving: ${cluster.members.length} servers, ${clientCount} clients, keys ${keys.join(',')}, KV v2 ${v2}`);
+    event(
+      `serving: ${cluster.members.length} servers, ${clientCount} clients, keys ${keys.join(',')}, KV v2 ${v2}`,
+    );
     const nemesis = new Nemesis(cluster, {
       faults,
       random: random.fork(),
@@ -163,7 +168,8 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
     return report;
   } finally {
     await cluster.stopAll();
-    if (passed && options.keep !== true && options.dir === undefined) rmSync(root, { recursive: true, force: true });
+    if (passed && options.keep !== true && options.dir === undefined)
+      rmSync(root, { recursive: true, force: true });
   }
 }
 
@@ -185,13 +191,15 @@ async function speaksV2(cluster: ChaosCluster): Promise<boolean> {
 }
 
 /** Compares the members' key spaces: every key, every member, one value. */
-function compareStates(spaces: Map<string, Map<string, string | null>>): ChaosReport['states'] {
+export function compareStates(spaces: Map<string, Map<string, string | null>>): ChaosReport['states'] {
   const differences: string[] = [];
   const [first, ...rest] = [...spaces.entries()];
   for (const [id, space] of rest) {
     for (const [key, value] of first[1]) {
       if (space.get(key) !== value) {
-        differences.push(`${key}: ${first[0]} has ${JSON.stringify(value)}, ${id} has ${JSON.stringify(space.get(key))}`);
+        differences.push(
+          `${key}: ${first[0]} has ${JSON.stringify(value)}, ${id} has ${JSON.stringify(space.get(key))}`,
+        );
       }
     }
   }

@@ -178,8 +178,12 @@ export class ChaosCluster {
    * stops its process. Resolves false, changing nothing, when the configuration still holds it.
    */
   async remove(victim: ChaosMember): Promise<{ removed: boolean; answer: string }> {
-    const via = this.members.find((member) => member !== victim && member.process.running) ?? victim;
-    const outcome = await this.request(via, 'DELETE', `/cluster/${victim.spec.id}`);
+    // Through the first member that takes the request (one still starting refuses it).
+    let outcome: Outcome = { error: 'refused', why: 'no other member runs' };
+    for (const via of this.members.filter((member) => member !== victim && member.process.running)) {
+      outcome = await this.request(via, 'DELETE', `/cluster/${victim.spec.id}`);
+      if (!('error' in outcome && outcome.error === 'refused')) break;
+    }
     const answer = 'status' in outcome ? `${outcome.status}` : outcome.error;
     if (!('status' in outcome) || outcome.status !== 200) {
       // Unknown or refused: trust only the configuration.
@@ -227,6 +231,17 @@ export class ChaosCluster {
     this.members.push(member);
     member.process.start();
     return member;
+  }
+
+  /** Waits until `member` answers `GET /healthz` (false after `timeoutMs`, or once its process is gone). */
+  async untilUp(member: ChaosMember, timeoutMs: number): Promise<boolean> {
+    const deadline = this.options.clock.now() + timeoutMs;
+    while (this.options.clock.now() < deadline && member.process.running) {
+      const outcome = await this.request(member, 'GET', '/healthz', { follow: false });
+      if ('status' in outcome && outcome.status === 200) return true;
+      await sleep(this.options.clock, POLL_MS);
+    }
+    return false;
   }
 
   /** Waits until the configuration lists `id` (false after `timeoutMs`). */

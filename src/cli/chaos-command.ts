@@ -58,7 +58,7 @@ export function parseChaosArgs(argv: string[]): ChaosCommandOptions {
     durationMs: integerFlag(values.duration, '--duration', { fallback: 30, min: 1, max: 86_400 }) * 1000,
     seed: integerFlag(values.seed, '--seed', { fallback: 1, min: 0, max: 2 ** 32 - 1 }),
     clients: integerFlag(values.clients, '--clients', { fallback: 4, min: 1, max: 64 }),
-    keys: integerFlag(values.keys, '--keys', { fallback: 5, min: 1, max: 1000 }),
+    keys: integerFlag(values.keys, '--keys', { fallback: 6, min: 1, max: 1000 }),
     faults,
     concurrentFaults: integerFlag(values['concurrent-faults'], '--concurrent-faults', {
       fallback: 2,

@@ -42,11 +42,15 @@ export interface NemesisOptions {
 
 /** How long a membership change may take to show in the configuration. */
 const JOIN_TIMEOUT_MS = 20_000;
+/** How long a restarted server may take to answer again (a loaded machine starts Node slowly). */
+const RESTART_TIMEOUT_MS = 30_000;
 
 export class Nemesis {
   /** Faults started, by kind. */
   readonly injected: Partial<Record<ChaosFault, number>> = {};
   private readonly busy = new Set<ChaosMember>();
+  /** Servers killed or paused right now: at most a minority, so that the cluster can still serve. */
+  private readonly down = new Set<ChaosMember>();
   private readonly active = new Set<Promise<void>>();
   private networkBusy = false;
   private membershipBusy = false;
@@ -64,7 +68,7 @@ export class Nemesis {
     const { clock, random } = this.options;
     const maxActive = this.options.maxActive ?? 2;
     while (clock.now() < until) {
-      await sleep(clock, random.int(300, 1200));
+      await sleep(clock, random.int(500, 2500));
       // Drawn whether or not it starts, so that the draws do not depend on timing.
       const fault = random.pick(this.options.faults);
       const forked = random.fork();
@@ -80,7 +84,7 @@ export class Nemesis {
 
   /** The fault's task, or null when it cannot start now. */
   private start(fault: ChaosFault, random: SeededRandom): Promise<void> | null {
-    const downFor = random.int(300, 2000);
+    const downFor = random.int(500, 3000);
     switch (fault) {
       case 'crash':
         return this.active.size === 0 && !this.membershipBusy ? this.crash(downFor) : null;
@@ -90,7 +94,8 @@ export class Nemesis {
         this.networkBusy = true;
         return this.partition(fault, random, downFor).finally(() => (this.networkBusy = false));
       case 'membership':
-        if (this.membershipBusy) return null;
+        // Only with every server idle: a membership change with one down can leave no quorum.
+        if (this.membershipBusy || this.busy.size > 0) return null;
         this.membershipBusy = true;
         return this.membership(random, downFor).finally(() => (this.membershipBusy = false));
       default: {
@@ -117,6 +122,7 @@ export class Nemesis {
     const victim = leader !== null && victims.includes(leader) ? leader : random.pick(victims);
     if (this.busy.has(victim)) return; // taken while the leader was looked up
     this.busy.add(victim);
+    if (fault !== 'clock') this.down.add(victim);
     const name = `${victim.spec.id}${victim === leader ? ' (leader)' : ''}`;
     try {
       if (fault === 'kill') {
@@ -126,6 +132,10 @@ export class Nemesis {
         await sleep(this.options.clock, downFor);
         if (this.cluster.members.includes(victim)) victim.process.start();
         this.event(`restart ${victim.spec.id}`);
+        const up = await this.cluster.untilUp(victim, RESTART_TIMEOUT_MS);
+        this.event(
+          `${victim.spec.id} ${up ? 'is up' : `is not up (${victim.process.lastExit ?? 'no answer'})`}`,
+        );
       } else if (fault === 'pause') {
         this.event(`pause ${name} (SIGSTOP)`);
         victim.process.signal('SIGSTOP');
@@ -146,6 +156,7 @@ export class Nemesis {
       }
     } finally {
       this.busy.delete(victim);
+      this.down.delete(victim);
     }
   }
 
@@ -157,6 +168,7 @@ export class Nemesis {
     await sleep(this.options.clock, downFor);
     for (const member of members) member.process.start();
     this.event('restart every server');
+    await Promise.all(members.map((member) => this.cluster.untilUp(member, RESTART_TIMEOUT_MS)));
   }
 
   /** isolate: one server alone; partition: a random majority/minority split, or a bridge. */
@@ -204,7 +216,7 @@ export class Nemesis {
     const action = (['replace', 'readd', 'transfer'] as const)[this.membershipChanges++ % 3];
     if (action === 'transfer') {
       const leader = await this.cluster.leader();
-      if (leader === null) return;
+      if (leader === null) return this.event('transfer leadership: no leader');
       const outcome = await this.cluster.request(leader, 'POST', '/cluster/transfer', {
         body: '{}',
         headers: JSON_HEADERS,
@@ -214,9 +226,7 @@ export class Nemesis {
       );
       return;
     }
-    const candidates = this.cluster.members.filter((member) => !this.busy.has(member));
-    if (candidates.length < this.cluster.members.length || candidates.length === 0) return;
-    const victim = random.pick(candidates);
+    const victim = random.pick(this.cluster.members);
     this.busy.add(victim);
     try {
       const { removed, answer } = await this.cluster.remove(victim);

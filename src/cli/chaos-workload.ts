@@ -49,8 +49,18 @@ const V1_KINDS: readonly WorkloadKind[] = [
   'cas-absent',
 ];
 const V2_KINDS: readonly WorkloadKind[] = [...V1_KINDS, 'if-none-match', 'if-match', 'range', 'txn'];
-/** What ranges read: every workload key starts with it; the run's own keys do not. */
-export const WORKLOAD_PREFIX = 'k';
+/**
+ * The workload's keys, in pairs that share a prefix: `k0-a`, `k0-b`, `k1-a`, ... A range reads one
+ * pair's prefix and a txn moves the two keys of one pair, so the checker's independent parts stay
+ * two keys wide however long the run (a range over every key would make the whole history one part).
+ */
+export function workloadKeys(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `${groupOf(i)}${i % 2 === 0 ? 'a' : 'b'}`);
+}
+
+function groupOf(index: number): string {
+  return `k${Math.floor(index / 2)}-`;
+}
 
 type Finished =
   { outcome: 'ok'; op: KvOperation | null } | { outcome: 'unknown'; op: KvOperation } | { outcome: 'failed' };
@@ -123,10 +133,10 @@ export class ChaosWorkload {
         });
         break;
       case 'range':
-        finished = await this.range(client, member);
+        finished = await this.range(client, groupOf(this.keys.indexOf(key)), member);
         break;
       case 'txn':
-        finished = await this.txn(client, key, random.pick(this.keys), seen?.value, value, member);
+        finished = await this.txn(client, key, this.partner(key), seen?.value, value, member);
         break;
     }
     this.count(kind, finished.outcome);
@@ -196,9 +206,19 @@ export class ChaosWorkload {
     return { outcome: 'unknown', op: { ...op, end: Infinity } };
   }
 
-  private async range(client: number, member: ChaosCluster['members'][number]): Promise<Finished> {
+  /** The other key of `key`'s pair (itself when it has none). */
+  private partner(key: string): string {
+    const index = this.keys.indexOf(key);
+    return this.keys[index % 2 === 0 ? index + 1 : index - 1] ?? key;
+  }
+
+  private async range(
+    client: number,
+    prefix: string,
+    member: ChaosCluster['members'][number],
+  ): Promise<Finished> {
     const start = this.clock.now();
-    const outcome = await this.cluster.request(member, 'GET', `/kv?prefix=${WORKLOAD_PREFIX}&limit=10000`);
+    const outcome = await this.cluster.request(member, 'GET', `/kv?prefix=${prefix}&limit=10000`);
     const end = this.clock.now();
     if (!answered(outcome, 200)) return { outcome: 'failed' };
     const body = JSON.parse(outcome.body) as { items: { key: string; value: string }[]; more: boolean };
@@ -208,12 +228,12 @@ export class ChaosWorkload {
       key: item.key,
       value: Buffer.from(item.value, 'base64').toString('utf8'),
     }));
-    return { outcome: 'ok', op: { client, kind: 'range', prefix: WORKLOAD_PREFIX, items, start, end } };
+    return { outcome: 'ok', op: { client, kind: 'range', prefix, items, start, end } };
   }
 
   /**
-   * If `key` holds `expected` (or, not having seen it, is absent), put a new value in `key` and
-   * another key; else delete the other key. Two keys move together, so a torn txn shows.
+   * If `key` holds `expected` (or, not having seen it, is absent), put new values in `key` and its
+   * partner; else delete the partner. Two keys move together, so a torn txn shows.
    */
   private async txn(
     client: number,

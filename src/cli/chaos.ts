@@ -22,7 +22,7 @@ import { checkKvLinearizability, type LinearizabilityReport } from '../testing/l
 import { SeededRandom } from '../testing/prng.js';
 import { ChaosCluster } from './chaos-cluster.js';
 import { CHAOS_FAULTS, Nemesis, type ChaosFault } from './chaos-nemesis.js';
-import { ChaosWorkload, type WorkloadCounts } from './chaos-workload.js';
+import { ChaosWorkload, workloadKeys, type WorkloadCounts } from './chaos-workload.js';
 import { defaultCliPath } from './node-processes.js';
 
 export { CHAOS_FAULTS, type ChaosFault } from './chaos-nemesis.js';
@@ -112,7 +112,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
     events.push(`t+${Math.round(clock.now() - started)}ms ${line}`);
     log(`chaos: ${events[events.length - 1]}`);
   };
-  const keys = Array.from({ length: options.keys ?? 5 }, (_, i) => `k${i}`);
+  const keys = workloadKeys(options.keys ?? 6);
 
   let passed = false;
   try {

@@ -32,19 +32,23 @@ export class SkewedClock implements Clock {
   private baseAnchor: number;
   private wallOffset = 0;
 
+  /** Starts in step with `base`: rate 1, no jump. */
   constructor(private readonly base: Clock) {
     this.anchor = base.now();
     this.baseAnchor = this.anchor;
   }
 
+  /** The base clock's time since the last change, at the current rate, plus the jumps so far. */
   now(): number {
     return this.anchor + (this.base.now() - this.baseAnchor) * this.rate;
   }
 
+  /** The base wall clock plus the wall jumps so far. */
   wallTime(): number {
     return this.base.wallTime() + this.wallOffset;
   }
 
+  /** A base timer for `delayMs` of this clock's time (shorter when it runs fast). */
   setTimer(delayMs: number, fn: () => void): Timer {
     return this.base.setTimer(Math.max(0, delayMs) / this.rate, fn);
   }

@@ -48,6 +48,8 @@ const READY_TIMEOUT_MS = 30_000;
 /** The service refuses JSON bodies without their media type (browser safety). */
 export const JSON_HEADERS = { 'Content-Type': 'application/json' };
 const POLL_MS = 100;
+/** How long a removal is asked again while the cluster has no leader. */
+const REMOVE_RETRY_MS = 10_000;
 
 export class ChaosCluster {
   /** The servers meant to be in the configuration (joining ones included), in start order. */
@@ -178,12 +180,19 @@ export class ChaosCluster {
    * stops its process. Resolves false, changing nothing, when the configuration still holds it.
    */
   async remove(victim: ChaosMember): Promise<{ removed: boolean; answer: string }> {
-    // Through the first member that takes the request (one still starting refuses it).
+    // Through the first member that takes the request (one still starting refuses it); while no
+    // leader is known (503) or nobody listens, ask again for a while, as an operator would.
+    const deadline = this.options.clock.now() + REMOVE_RETRY_MS;
     let outcome: Outcome = { error: 'refused', why: 'no other member runs' };
-    for (const via of this.members.filter((member) => member !== victim && member.process.running)) {
-      outcome = await this.request(via, 'DELETE', `/cluster/${victim.spec.id}`);
-      if (!('error' in outcome && outcome.error === 'refused')) break;
-    }
+    const retry = () => ('error' in outcome ? outcome.error === 'refused' : outcome.status === 503);
+    do {
+      for (const via of this.members.filter((member) => member !== victim && member.process.running)) {
+        outcome = await this.request(via, 'DELETE', `/cluster/${victim.spec.id}`);
+        if (!('error' in outcome && outcome.error === 'refused')) break;
+      }
+      if (!retry()) break;
+      await sleep(this.options.clock, 5 * POLL_MS);
+    } while (this.options.clock.now() < deadline);
     const answer = 'status' in outcome ? `${outcome.status}` : outcome.error;
     if (!('status' in outcome) || outcome.status !== 200) {
       // Unknown or refused: trust only the configuration.

@@ -53,6 +53,8 @@ export class Nemesis {
   private readonly down = new Set<ChaosMember>();
   private readonly active = new Set<Promise<void>>();
   private networkBusy = false;
+  /** A whole-cluster crash runs alone: nothing else starts until every server answers again. */
+  private crashing = false;
   private membershipBusy = false;
   private membershipChanges = 0;
 
@@ -85,9 +87,12 @@ export class Nemesis {
   /** The fault's task, or null when it cannot start now. */
   private start(fault: ChaosFault, random: SeededRandom): Promise<void> | null {
     const downFor = random.int(500, 3000);
+    if (this.crashing) return null;
     switch (fault) {
       case 'crash':
-        return this.active.size === 0 && !this.membershipBusy ? this.crash(downFor) : null;
+        if (this.active.size > 0) return null;
+        this.crashing = true;
+        return this.crash(downFor).finally(() => (this.crashing = false));
       case 'isolate':
       case 'partition':
         if (this.networkBusy) return null;

@@ -141,7 +141,8 @@ export async function startKvServer(args: KvServeArgs, options: KvServeOptions =
       localId: args.id,
       logger,
     };
-    const fsm = new KvFsm({ logger });
+    const { watchHistory, watchHistoryBytes, ...kvLimits } = args.kvLimits;
+    const fsm = new KvFsm({ logger, watchHistory, watchHistoryBytes });
     await recoverFromPeersJson(storage, config, fsm, logger);
     const existing = await hasExistingState(storage.logStore, storage.logStore, storage.snapshotStore);
     await bootstrapIfNew(args, config, storage, existing, logger);
@@ -163,6 +164,7 @@ export async function startKvServer(args: KvServeArgs, options: KvServeOptions =
       debugRoutes: args.debugRoutes,
       debugStaleReads: args.debugStaleReads,
       debugEarlyAck: args.debugEarlyAck,
+      kvLimits,
       logger,
       clock,
       ...credentials,
@@ -346,8 +348,13 @@ function waitForStop(server: KvServer): Promise<string | null> {
     };
     const onSignal = () => finish(null);
     const onState = (state: RaftState) => {
-      if (state === RaftState.Shutdown)
-        finish('raft shut down (removed from the cluster or a storage failure)');
+      if (state !== RaftState.Shutdown) return;
+      const halted = server.fsm.haltedBy;
+      finish(
+        halted !== null
+          ? `the state machine halted: ${halted.message}`
+          : 'raft shut down (removed from the cluster or a storage failure)',
+      );
     };
     for (const signal of signals) process.on(signal, onSignal);
     // Started by `raftkit demo` with an IPC channel: when the demo dies, so does this server.

@@ -118,7 +118,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
   try {
     cluster.startAll();
     await cluster.untilServing('at start');
-    const v2 = await speaksV2(cluster);
+    const v2 = await speaksV2(cluster, clock);
     const workload = new ChaosWorkload(cluster, keys, clock, v2);
     const clientCount = options.clients ?? 4;
     event(
@@ -183,11 +183,19 @@ async function heal(cluster: ChaosCluster): Promise<void> {
   }
 }
 
-/** Whether the servers answer KV v2's range route (older servers answer 404 or 405). */
-async function speaksV2(cluster: ChaosCluster): Promise<boolean> {
-  const leader = (await cluster.leader()) ?? cluster.members[0];
-  const outcome = await cluster.request(leader, 'GET', '/kv?prefix=chaos&limit=1');
-  return 'status' in outcome && outcome.status === 200 && outcome.body.startsWith('{');
+/**
+ * Whether the servers answer KV v2's range route: 200 JSON yes, 404/405 (older servers) no; other
+ * answers (no leader yet, a timeout) are asked again.
+ */
+async function speaksV2(cluster: ChaosCluster, clock: Clock): Promise<boolean> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const member = (await cluster.leader()) ?? cluster.members[attempt % cluster.members.length];
+    const outcome = await cluster.request(member, 'GET', '/kv?prefix=chaos&limit=1');
+    if ('status' in outcome && outcome.status === 200) return outcome.body.startsWith('{');
+    if ('status' in outcome && (outcome.status === 404 || outcome.status === 405)) return false;
+    await sleep(clock, 200);
+  }
+  throw new Error('chaos: no server answered whether it speaks KV v2');
 }
 
 /** Compares the members' key spaces: every key, every member, one value. */

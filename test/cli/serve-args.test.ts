@@ -51,6 +51,7 @@ describe('parseServeArgs', () => {
       httpLimits: { maxConnections: 1024, headersTimeout: 10_000, requestTimeout: 30_000 },
       maxBodyBytes: 1024 * 1024,
       joinTimeout: 60_000,
+      kvLimits: {},
       debugRoutes: false,
       debugStaleReads: false,
       debugEarlyAck: false,

@@ -4,6 +4,7 @@
  * from --peers or joins through --join, starts the KV service on it (src/kv/service.ts), and shuts
  * down gracefully on SIGTERM/SIGINT. Restarting it with the same --data-dir brings its state back.
  */
+import { createServer } from 'node:net';
 import { pino } from 'pino';
 import {
   bootstrapCluster,
@@ -77,7 +78,7 @@ export function defaultServeLogger(id: string): Logger {
 }
 
 async function openTransport(args: KvServeArgs, clock: Clock, logger: Logger): Promise<Transport> {
-  const options = { clock, logger, localId: args.id };
+  const options = { clock, logger, localId: args.id, requirePeerIdentity: args.tlsRequireIdentity };
   if (args.tls === null) {
     return newTcpTransport(args.raftAddr, args.advertise, TRANSPORT_MAX_POOL, TRANSPORT_TIMEOUT_MS, options);
   }
@@ -129,7 +130,12 @@ export async function startKvServer(args: KvServeArgs, options: KvServeOptions =
   const logger = options.logger ?? defaultServeLogger(args.id);
   const credentials = loadCredentials(args, clock, logger);
   for (const warning of securityWarnings(args)) logger.warn({}, `kv: ${warning}`);
-  const storage = await openNodeStorage(args.dataDir, { clock, logger, logStore: args.logStore });
+  const storage = await openNodeStorage(args.dataDir, {
+    clock,
+    logger,
+    logStore: args.logStore,
+    walSegmentBytes: args.walSegmentBytes,
+  });
   let transport: Transport | undefined;
   let raft: Raft | undefined;
   try {
@@ -145,6 +151,9 @@ export async function startKvServer(args: KvServeArgs, options: KvServeOptions =
     const fsm = new KvFsm({ logger, watchHistory, watchHistoryBytes });
     await recoverFromPeersJson(storage, config, fsm, logger);
     const existing = await hasExistingState(storage.logStore, storage.logStore, storage.snapshotStore);
+    // A new data directory is bootstrapped only once nothing else can fail: a server that cannot
+    // serve its API must not leave behind a directory that later starts as a cluster of its own.
+    if (!existing) await checkListenable('--http-addr', args.httpAddr);
     await bootstrapIfNew(args, config, storage, existing, logger);
     raft = await Raft.create({
       config,
@@ -212,6 +221,23 @@ export async function startKvServer(args: KvServeArgs, options: KvServeOptions =
     await storage.close().catch(() => {});
     throw error;
   }
+}
+
+/** Binds `address` for a moment: rejects (EADDRINUSE, EACCES, EADDRNOTAVAIL) if the API could not listen there. */
+async function checkListenable(flag: string, address: KvServeArgs['httpAddr']): Promise<void> {
+  if (address.port === 0) return;
+  const probe = createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      probe.once('error', reject);
+      probe.listen(address.port, address.host, () => resolve());
+    });
+  } catch (error) {
+    throw new Error(`cannot listen on ${flag} ${address.host}:${address.port}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
 }
 
 async function bootstrapIfNew(

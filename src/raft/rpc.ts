@@ -5,6 +5,7 @@
  * an ID and goes to the core; the core's response goes back on the same connection.
  */
 import type { Readable } from 'node:stream';
+import { requestOutOfRange } from '../core/bounds.js';
 import type { Clock } from '../core/clock.js';
 import {
   ErrNotLeader,
@@ -119,9 +120,15 @@ export class RpcRelay {
       rpc.respond(null, new ErrRaftShutdown());
       return;
     }
+    const request = rpc.request;
+    // The wire refuses these already; another transport may not (the core would throw).
+    const outOfRange = requestOutOfRange(request);
+    if (outOfRange) {
+      rpc.respond(null, outOfRange);
+      return;
+    }
     const rpcId = this.nextRpcId++;
     this.incoming.set(rpcId, rpc);
-    const request = rpc.request;
     if (request.kind === 'appendEntries' || request.kind === 'installSnapshot')
       this.lastLeaderContact = this.clock.now();
     this.host.step({ rpcId, request });

@@ -44,12 +44,14 @@ describe('parseServeArgs', () => {
       ],
       join: null,
       tls: null,
+      tlsRequireIdentity: false,
       authTokenFile: null,
       adminTokenFile: null,
       httpTls: null,
       insecure: false,
       httpLimits: { maxConnections: 1024, headersTimeout: 10_000, requestTimeout: 30_000 },
       maxBodyBytes: 1024 * 1024,
+      walSegmentBytes: 64 * 1024 * 1024,
       joinTimeout: 60_000,
       kvLimits: {},
       debugRoutes: false,
@@ -80,6 +82,15 @@ describe('parseServeArgs', () => {
     expect(parseServeArgs([...base, '--log-store', 'lmdb']).logStore).toBe('lmdb');
     expect(parseServeArgs([...base, '--log-store=wal']).logStore).toBe('wal');
     expect(flagError([...base, '--log-store', 'rocksdb'])).toMatchObject({ flag: '--log-store' });
+  });
+
+  it('reads --wal-segment-bytes within 1 MiB to 1 GiB', () => {
+    expect(parseServeArgs([...base, '--wal-segment-bytes', '4194304']).walSegmentBytes).toBe(4 * 1024 * 1024);
+    for (const bad of ['1000', '2147483648', '4MiB', '1e400']) {
+      expect(() => parseServeArgs([...base, '--wal-segment-bytes', bad])).toThrow(
+        /--wal-segment-bytes must be an integer from 1048576 to 1073741824/,
+      );
+    }
   });
 
   it('accepts --flag=value, --join, --debug-routes and --insecure', () => {
@@ -143,6 +154,10 @@ describe('parseServeArgs', () => {
       files[2],
     ]);
     expect(args.tls).toEqual({ cert: files[0], key: files[1], ca: files[2] });
+    expect(args.tlsRequireIdentity).toBe(false);
+    const tlsFlags = ['--tls-cert', files[0], '--tls-key', files[1], '--tls-ca', files[2]];
+    expect(parseServeArgs([...base, ...tlsFlags, '--tls-require-identity']).tlsRequireIdentity).toBe(true);
+    expect(flagError([...base, '--tls-require-identity']).flag).toBe('--tls-require-identity');
     expect(flagError([...base, '--tls-cert', files[0], '--tls-key', files[1]]).flag).toBe('--tls-ca');
     expect(
       flagError([...base, '--tls-cert', files[0], '--tls-key', join(dir, 'nope'), '--tls-ca', files[2]]).flag,

@@ -62,6 +62,13 @@ export interface KvServeArgs {
   debugRoutes: boolean;
   /** Test only, deliberately broken: answer reads from local state (see KvHttpOptions). */
   debugStaleReads: boolean;
+  /** Test only, deliberately broken: acknowledge writes before they commit (see KvHttpOptions). */
+  debugEarlyAck: boolean;
+  /**
+   * Test only: run on a SkewedClock that the parent process (`raftkit chaos`) jumps and skews
+   * through the IPC channel (`{ "raftkitClock": ClockSkew }` messages).
+   */
+  debugClock: boolean;
   /** Raft timing and snapshot settings from the optional tuning flags (beyond the contract). */
   raftConfig: RaftTuning;
   /** The KV service's bounds from their flags (absent: the documented defaults). */
@@ -123,6 +130,8 @@ type ValueFlag = (typeof VALUE_FLAGS)[number];
 const BOOLEAN_FLAGS = [
   '--debug-routes',
   '--debug-stale-reads',
+  '--debug-early-ack',
+  '--debug-clock',
   '--insecure',
   '--tls-require-identity',
 ] as const;
@@ -316,6 +325,8 @@ export function parseServeArgs(argv: readonly string[]): KvServeArgs {
     }),
     debugRoutes: booleans.has('--debug-routes'),
     debugStaleReads: booleans.has('--debug-stale-reads'),
+    debugEarlyAck: booleans.has('--debug-early-ack'),
+    debugClock: booleans.has('--debug-clock'),
     raftConfig: parseTuning(values),
     kvLimits: parseKvLimits(values),
   };

@@ -35,6 +35,7 @@ import {
 } from '../kv/credentials.js';
 import { KvFsm } from '../kv/fsm.js';
 import type { ApiTokens } from '../kv/http/auth.js';
+import { SkewedClock, type ClockSkew } from '../testing/skewed-clock.js';
 import type { KvHttpServer } from '../kv/http/server.js';
 import { startKvService } from '../kv/service.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CliIo, type Command } from './command.js';
@@ -178,6 +179,7 @@ export async function startKvServer(args: KvServeArgs, options: KvServeOptions =
       metricsRegistry,
       debugRoutes: args.debugRoutes,
       debugStaleReads: args.debugStaleReads,
+      debugEarlyAck: args.debugEarlyAck,
       kvLimits,
       logger,
       clock,
@@ -311,9 +313,10 @@ export const kvServe: Command = {
   async run(argv: string[], io: CliIo): Promise<number> {
     const args = parseServeArgs(argv);
     const logger = defaultServeLogger(args.id);
+    const clock = args.debugClock ? parentSkewedClock(logger) : systemClock;
     let server: KvServer;
     try {
-      server = await startKvServer(args, { logger });
+      server = await startKvServer(args, { logger, clock });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       io.stderr.write(`raftkit kv serve: cannot start ${args.id}: ${message}\n`);
@@ -333,6 +336,26 @@ export const kvServe: Command = {
     return outcome === null ? EXIT_OK : EXIT_FAILED;
   },
 };
+
+/**
+ * `--debug-clock` (test only): a SkewedClock that the parent process jumps and skews with
+ * `{ "raftkitClock": ClockSkew }` IPC messages; a malformed one is logged and changes nothing.
+ */
+function parentSkewedClock(logger: Logger): Clock {
+  const clock = new SkewedClock(systemClock);
+  logger.warn({}, 'kv: --debug-clock: this server runs on a clock that its parent process skews (test only)');
+  process.on('message', (message: unknown) => {
+    const skew = (message as { raftkitClock?: unknown } | null)?.raftkitClock;
+    if (typeof skew !== 'object' || skew === null) return;
+    try {
+      clock.apply(skew as ClockSkew);
+      logger.warn({ skew, rate: clock.currentRate }, 'kv: clock skewed');
+    } catch (error) {
+      logger.error({ skew, error: String(error) }, 'kv: clock skew refused');
+    }
+  });
+  return clock;
+}
 
 /** SIGHUP: new token and certificate files take effect; broken ones are reported and the old ones kept. */
 function reload(server: KvServer, logger: Logger): void {

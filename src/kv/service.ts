@@ -51,6 +51,8 @@ export interface KvServiceOptions extends KvServiceHttpOptions {
   debugRoutes?: boolean;
   /** Test only, deliberately broken: answer reads from local state (see KvHttpOptions). */
   debugStaleReads?: boolean;
+  /** Test only, deliberately broken: acknowledge writes before they commit (see KvHttpOptions). */
+  debugEarlyAck?: boolean;
   /** Bounds of the KV features (watches, leases, ranges); each has a documented default. */
   kvLimits?: KvServiceLimits;
   logger: Logger;
@@ -94,6 +96,7 @@ export async function startKvService(options: KvServiceOptions): Promise<KvServi
     resolveHost: options.resolveHost,
     debugRoutes: options.debugRoutes,
     debugStaleReads: options.debugStaleReads,
+    debugEarlyAck: options.debugEarlyAck,
     logger,
     clock,
   });

@@ -56,6 +56,8 @@ describe('parseServeArgs', () => {
       kvLimits: {},
       debugRoutes: false,
       debugStaleReads: false,
+      debugEarlyAck: false,
+      debugClock: false,
       raftConfig: {},
     });
   });
@@ -110,6 +112,15 @@ describe('parseServeArgs', () => {
       debugRoutes: true,
       insecure: true,
     });
+  });
+
+  it('reads the test-only switches --debug-early-ack and --debug-clock', () => {
+    expect(parseServeArgs([...base, '--debug-early-ack', '--debug-clock'])).toMatchObject({
+      debugEarlyAck: true,
+      debugClock: true,
+      debugStaleReads: false,
+    });
+    expect(flagError([...base, '--debug-clock=2'])).toMatchObject({ flag: '--debug-clock' });
   });
 
   it('accepts IPv6 addresses in brackets', () => {

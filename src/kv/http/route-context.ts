@@ -32,6 +32,11 @@ export interface RouteContextOptions {
    * `raftkit chaos --break stale-reads` can show its linearizability checker catching it.
    */
   debugStaleReads?: boolean;
+  /**
+   * TEST ONLY, deliberately broken: answer 200 to an unconditional write once it is submitted,
+   * before it commits, for `raftkit chaos --break early-ack`.
+   */
+  debugEarlyAck?: boolean;
   clock: Clock;
   logger: Logger;
 }
@@ -44,6 +49,8 @@ export class RouteContext {
   readonly metrics: KvMetrics;
   readonly clock: Clock;
   private readonly debugStaleReads: boolean;
+  /** TEST ONLY: see RouteContextOptions.debugEarlyAck. */
+  readonly debugEarlyAck: boolean;
 
   constructor(options: RouteContextOptions) {
     this.cluster = options.cluster;
@@ -53,6 +60,7 @@ export class RouteContext {
     this.clock = options.clock;
     this.logger = options.logger;
     this.debugStaleReads = options.debugStaleReads ?? false;
+    this.debugEarlyAck = options.debugEarlyAck ?? false;
   }
 
   /**

@@ -115,6 +115,11 @@ export interface KvHttpOptions {
    * `raftkit chaos --break stale-reads` can show its linearizability checker catching it.
    */
   debugStaleReads?: boolean;
+  /**
+   * TEST ONLY, deliberately broken: answer 200 to a write as soon as it is submitted, before it
+   * commits, so that `raftkit chaos --break early-ack` can show the checker catching lost writes.
+   */
+  debugEarlyAck?: boolean;
   logger?: Logger;
   clock?: Clock;
 }
@@ -179,6 +184,7 @@ export class KvHttpServer {
       metrics: this.metrics,
       timeout: options.timeout ?? defaults.timeout,
       debugStaleReads: options.debugStaleReads,
+      debugEarlyAck: options.debugEarlyAck,
       clock: this.clock,
       logger: this.logger,
     });

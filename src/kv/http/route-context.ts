@@ -84,7 +84,19 @@ export class RouteContext {
   /** Replicates one command; resolves once it is committed and applied here. */
   async applyCommand(command: KvCommand): Promise<{ index: number; result: KvApplyResult }> {
     const started = this.clock.now();
-    const { index, response } = await this.cluster.apply(encodeCommand(command), { timeout: this.timeout });
+    const refusedUpFront = this.cluster.status().state === 'Shutdown';
+    let applied;
+    try {
+      applied = await this.cluster.apply(encodeCommand(command), { timeout: this.timeout });
+    } catch (error) {
+      // A shutdown fails the applies still pending, and those may yet commit on the others: only
+      // an apply the stopped server refused outright is safe to retry (503).
+      if (error instanceof ErrRaftShutdown && !refusedUpFront) {
+        throw new HttpError(504, `outcome unknown: ${error.message}`);
+      }
+      throw error;
+    }
+    const { index, response } = applied;
     this.metrics.observeApply(command.op, (this.clock.now() - started) / 1000);
     // The runtime hands back what the state machine threw (a halted one throws ErrUnknownCommand).
     if (response instanceof Error) throw response;

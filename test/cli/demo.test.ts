@@ -150,8 +150,13 @@ describe('demo server', () => {
   it("carries the leader's leases and locks, and each node's counts", async () => {
     const leader = nodes.clusters.get('n1')!;
     const base = (await cluster()).nodes[0].http;
-    await rawRequest(base, 'POST', '/leases', { body: '{"ttl":60}' });
-    await rawRequest(base, 'POST', '/locks/job', { body: '{"ttl":60}' });
+    // The nodes check the demo's token, as kv serve --auth-token-file does.
+    const headers = {
+      Authorization: `Bearer ${readFileSync(join(dataRoot, 'api-token'), 'utf8').trim()}`,
+      'Content-Type': 'application/json',
+    };
+    expect((await rawRequest(base, 'POST', '/leases', { body: '{"ttl":60}', headers })).status).toBe(200);
+    expect((await rawRequest(base, 'POST', '/locks/job', { body: '{"ttl":60}', headers })).status).toBe(200);
     let view = await cluster();
     for (let i = 0; i < 50 && (view.locks?.length ?? 0) === 0; i++) view = await cluster();
     expect(view.leases?.map((lease) => lease.ttl)).toEqual([60, 60]);

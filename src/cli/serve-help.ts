@@ -50,6 +50,8 @@ export function serveHelp(): string {
     'For tests and the demo only:',
     "  --debug-routes           serve POST /debug/isolate (the demo's partition switch; default off)",
     '  --debug-stale-reads      deliberately broken: answer reads from local state (default off)',
+    '  --debug-early-ack        deliberately broken: acknowledge writes before they commit (chaos; default off)',
+    '  --debug-clock            run on a clock the parent process skews over IPC (chaos; default off)',
     '  --help, -h               print this help',
     '',
   ].join('\n');

@@ -2,19 +2,22 @@
  * `KvClient`: the typed client of the KV service (docs/kv-contract.md) — keys with revisions and
  * conditions, ranges, transactions, and the handles for watches, leases, locks and elections.
  */
-import type { ErrorBody, StatusBody } from '../kv/contract.js';
+import type { StatusBody } from '../kv/contract.js';
 import { systemClientClock, systemJitter, type ClientClock } from './clock.js';
 import { array, base64, bool, etagRevision, integer, jsonObject, text } from './decode.js';
 import { Election } from './election.js';
-import { KvHttpError, PreconditionFailedError } from './errors.js';
+import { CLIENT_DEFAULTS, expectOk, jsonCall, type ClientHost, type ClientSettings } from './host.js';
+import { KvHttpError } from './errors.js';
 import { Transport, type ClientTlsOptions, type HttpAnswer } from './http.js';
 import { Lease, grantLease } from './lease.js';
 import { acquireLock, type Lock, type LockOptions } from './lock.js';
 import { bytes, keyPath, queryValue, type Bytes } from './paths.js';
-import { errorMessage, Requester, type CallOptions, type CallSpec } from './requester.js';
+import { Requester, type CallOptions, type CallSpec } from './requester.js';
+import type { DeleteOptions, GetOptions, KeyValue, PutOptions, RangeOptions, RangePage } from './types.js';
 import { watch, type WatchEvent, type WatchOptions } from './watch.js';
 
 export type { Bytes };
+export type { DeleteOptions, GetOptions, KeyValue, PutOptions, RangeOptions, RangePage } from './types.js';
 
 /** How to reach the service and how patient to be. Every field but `endpoints` has a default. */
 export interface KvClientOptions {
@@ -46,57 +49,6 @@ export interface KvClientOptions {
   jitter?: () => number;
   /** @internal Test only: retry writes whose outcome is unknown (deliberately wrong). */
   unsafeRetryUnknownOutcomes?: boolean;
-}
-
-/** A value read with its revision. */
-export interface KeyValue {
-  /** The key. */
-  key: string;
-  /** The value's raw bytes. */
-  value: Buffer;
-  /** The log index of the command that last changed the key. */
-  revision: number;
-}
-
-export interface GetOptions extends CallOptions {
-  /** Answer from the asked member's applied state, not through the leader (may be stale). */
-  stale?: boolean;
-}
-
-export interface PutOptions extends CallOptions {
-  /** Only if the key's revision is this (If-Match); 412 otherwise. */
-  ifRevision?: number;
-  /** Only if the key does not exist (If-None-Match: *). */
-  ifAbsent?: boolean;
-  /** Only if the current value is this (compare-and-set; null: the key must be absent). */
-  prev?: Bytes | null;
-  /** Attach the key to a lease: it is deleted when the lease ends. */
-  lease?: string | Lease;
-}
-
-/** Conditions of a delete (both must hold when given); a failed one is a PreconditionFailedError. */
-export interface DeleteOptions extends CallOptions {
-  /** Only if the key's revision is this (If-Match). */
-  ifRevision?: number;
-  /** Only if the current value is this (compare-and-delete). */
-  prev?: Bytes;
-}
-
-export interface RangeOptions extends GetOptions {
-  /** Keys at most (1..10,000, default 100). */
-  limit?: number;
-  /** Only keys strictly after this one (paging: pass the last key of the previous page). */
-  after?: string;
-}
-
-/** One page of a range. */
-export interface RangePage {
-  /** The store revision the page was read at: watch with `since` this to continue from it. */
-  revision: number;
-  /** The keys, sorted by their UTF-8 bytes. */
-  items: KeyValue[];
-  /** More keys follow; ask again with `after` = the last key. */
-  more: boolean;
 }
 
 /** One condition of a transaction: give one of `revision`, `value` or `exists`. */
@@ -150,31 +102,20 @@ export interface TxnResult {
   revision: number;
 }
 
-const DEFAULTS = {
-  timeout: 10_000,
-  maxRedirects: 5,
-  backoffInitialMs: 50,
-  backoffMaxMs: 1000,
-  maxResponseBytes: 64 * 1024 * 1024,
-  maxEventBytes: 16 * 1024 * 1024,
-  watchIdleMs: 45_000,
-  maxSockets: 64,
-};
-
 /** The client; one per application, shared by everything that talks to the service. */
-export class KvClient {
+export class KvClient implements ClientHost {
   /** @internal */
   readonly requester: Requester;
   /** @internal */
   readonly transport: Transport;
   /** @internal */
-  readonly settings: typeof DEFAULTS & { clock: ClientClock };
+  readonly settings: ClientSettings;
   private closed = false;
 
   constructor(options: KvClientOptions) {
     const endpoints = checkEndpoints(options.endpoints);
-    const settings = { ...DEFAULTS, clock: options.clock ?? systemClientClock };
-    for (const name of Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]) {
+    const settings: ClientSettings = { ...CLIENT_DEFAULTS, clock: options.clock ?? systemClientClock };
+    for (const name of Object.keys(CLIENT_DEFAULTS) as (keyof typeof CLIENT_DEFAULTS)[]) {
       const value = options[name];
       if (value === undefined) continue;
       if (
@@ -366,29 +307,6 @@ export class KvClient {
     if (this.closed) return Promise.reject(new KvHttpError(0, {}, 'the client is closed'));
     return this.requester.call(spec);
   }
-}
-
-/** @internal A JSON request's method, path, body and type. */
-export function jsonCall(
-  method: string,
-  path: string,
-  body: unknown,
-): Pick<CallSpec, 'method' | 'path' | 'body' | 'contentType'> {
-  return { method, path, body: Buffer.from(JSON.stringify(body)), contentType: 'application/json' };
-}
-
-/** @internal Throws the typed error of a refusal unless the answer is 200. */
-export function expectOk(answer: HttpAnswer, what: string): void {
-  if (answer.status === 200) return;
-  let body: Partial<ErrorBody> = {};
-  try {
-    body = jsonObject(answer.body, what) as Partial<ErrorBody>;
-  } catch {
-    // Not the contract's error object: keep the text in the message.
-  }
-  const message = `${what}: ${answer.status} ${errorMessage(answer)}`;
-  if (answer.status === 412) throw new PreconditionFailedError(412, body, message);
-  throw new KvHttpError(answer.status, body, message);
 }
 
 function writeRevision(answer: HttpAnswer, what: string): number {

@@ -5,10 +5,26 @@
  * past its TTL). Observers read that key and watch it. A deposed leader cannot write the key: its
  * lease is gone, so the service refuses the write.
  */
-import type { Bytes, KvClient } from './client.js';
 import { LockBusyError, OutcomeUnknownError, UnavailableError } from './errors.js';
-import type { Lock } from './lock.js';
+import type { Lock, LockOptions } from './lock.js';
+import type { Bytes } from './paths.js';
 import type { CallOptions } from './requester.js';
+import type { GetOptions, KeyValue, PutOptions, RangeOptions, RangePage } from './types.js';
+import type { WatchEvent, WatchOptions } from './watch.js';
+
+/** What the recipe needs of a client: KvClient has it (declared here, so neither imports the other). */
+export interface ElectionClient {
+  /** As KvClient.get. */
+  get(key: string, options?: GetOptions): Promise<KeyValue | null>;
+  /** As KvClient.put. */
+  put(key: string, value: Bytes, options?: PutOptions): Promise<number>;
+  /** As KvClient.range. */
+  range(prefix: string, options?: RangeOptions): Promise<RangePage>;
+  /** As KvClient.watch. */
+  watch(prefix: string, options?: WatchOptions): AsyncIterableIterator<WatchEvent>;
+  /** As KvClient.lock. */
+  lock(name: string, options?: LockOptions): Promise<Lock>;
+}
 
 /** How a candidate campaigns. */
 export interface CampaignOptions {
@@ -46,7 +62,7 @@ export class Election {
 
   /** @internal */
   constructor(
-    private readonly client: KvClient,
+    private readonly client: ElectionClient,
     /** The election's name. */
     readonly name: string,
   ) {

@@ -5,8 +5,7 @@
  * lost and its `signal` aborts with a LeaseLostError. `close()` (or the grant's AbortSignal) stops
  * the keepalives, `revoke()` ends the lease at once and deletes its keys.
  */
-import type { KvClient } from './client.js';
-import { expectOk, jsonCall } from './client.js';
+import { expectOk, jsonCall, type ClientHost } from './host.js';
 import type { ClientTimer } from './clock.js';
 import { integer, jsonObject, text } from './decode.js';
 import { KvClientError, KvHttpError, LeaseLostError } from './errors.js';
@@ -28,7 +27,7 @@ export class Lease {
 
   /** @internal */
   constructor(
-    private readonly client: KvClient,
+    private readonly client: ClientHost,
     /** The lease ID (a decimal string), for `put(key, value, {lease})` and `txn`. */
     readonly id: string,
     /** Seconds. */
@@ -114,7 +113,7 @@ export class Lease {
 }
 
 /** @internal `POST /leases`, then a Lease that keeps itself alive. */
-export async function grantLease(client: KvClient, ttl: number, options: CallOptions): Promise<Lease> {
+export async function grantLease(client: ClientHost, ttl: number, options: CallOptions): Promise<Lease> {
   checkTtl(ttl);
   const sentAt = client.settings.clock.now();
   const answer = await client.call({

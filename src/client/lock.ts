@@ -4,8 +4,7 @@
  * revoked: another holder may now have it) or released. Hand the token to every resource the work
  * touches, and the signal to the work itself.
  */
-import type { KvClient } from './client.js';
-import { expectOk, jsonCall } from './client.js';
+import { expectOk, jsonCall, type ClientHost } from './host.js';
 import { integer, jsonObject, text } from './decode.js';
 import { LeaseLostError, LockBusyError } from './errors.js';
 import { checkTtl, Lease, stopOnAbort } from './lease.js';
@@ -37,7 +36,7 @@ export interface Lock {
 }
 
 /** @internal */
-export async function acquireLock(client: KvClient, name: string, options: LockOptions): Promise<Lock> {
+export async function acquireLock(client: ClientHost, name: string, options: LockOptions): Promise<Lock> {
   const ttl = options.ttl ?? 10;
   const wait = options.wait ?? 0;
   checkTtl(ttl);

@@ -7,7 +7,7 @@
  * that revision (a member replaying what another already sent) is dropped.
  */
 import type { IncomingMessage } from 'node:http';
-import type { KvClient } from './client.js';
+import type { ClientHost } from './host.js';
 import type { ClientClock } from './clock.js';
 import { base64, integer, jsonObject, text } from './decode.js';
 import { CompactedError, KvHttpError, ProtocolError } from './errors.js';
@@ -42,7 +42,7 @@ interface SseBlock {
 }
 
 export async function* watch(
-  client: KvClient,
+  client: ClientHost,
   prefix: string,
   options: WatchOptions,
 ): AsyncGenerator<WatchEvent> {

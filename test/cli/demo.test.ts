@@ -157,8 +157,12 @@ describe('demo server', () => {
     };
     expect((await rawRequest(base, 'POST', '/leases', { body: '{"ttl":60}', headers })).status).toBe(200);
     expect((await rawRequest(base, 'POST', '/locks/job', { body: '{"ttl":60}', headers })).status).toBe(200);
+    // The demo polls its nodes at most every 100 ms: wait (in real time) for a view taken after the posts.
     let view = await cluster();
-    for (let i = 0; i < 50 && (view.locks?.length ?? 0) === 0; i++) view = await cluster();
+    for (let i = 0; i < 50 && (view.locks?.length ?? 0) === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      view = await cluster();
+    }
     expect(view.leases?.map((lease) => lease.ttl)).toEqual([60, 60]);
     expect(view.locks).toEqual([{ name: 'job', token: 2, lease: '2', waiters: 0 }]);
     expect(node(view, 'n1').status).toMatchObject({ leases: 2, locks: 1, watchers: 0 });

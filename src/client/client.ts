@@ -6,7 +6,7 @@ import type { StatusBody } from '../kv/contract.js';
 import { systemClientClock, systemJitter, type ClientClock } from './clock.js';
 import { array, base64, bool, etagRevision, integer, jsonObject, text } from './decode.js';
 import { Election } from './election.js';
-import { CLIENT_DEFAULTS, expectOk, jsonCall, type ClientHost, type ClientSettings } from './host.js';
+import { CLIENT_DEFAULTS, expectOk, jsonCall, type ClientSettings } from './host.js';
 import { KvHttpError } from './errors.js';
 import { Transport, type ClientTlsOptions, type HttpAnswer } from './http.js';
 import { Lease, grantLease } from './lease.js';
@@ -103,7 +103,7 @@ export interface TxnResult {
 }
 
 /** The client; one per application, shared by everything that talks to the service. */
-export class KvClient implements ClientHost {
+export class KvClient {
   /** @internal */
   readonly requester: Requester;
   /** @internal */

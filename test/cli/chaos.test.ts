@@ -68,7 +68,9 @@ describe('raftkit chaos', () => {
       expect(report.linearizability.ok, formatChaosReport(report).join('\n')).toBe(false);
       expect(chaosPassed(report)).toBe(false);
       const bad = report.linearizability.keys.find((key) => key.verdict === 'violation')!;
-      expect(bad.stuck!.some((op) => op.kind === 'read')).toBe(true);
+      // The search's frontier when it gives up may be a read or the write a stale read contradicts
+      // (components are pairs of keys with CAS and txn now): what matters is a proven violation.
+      expect(bad.stuck!.length).toBeGreaterThan(0);
       const kept = JSON.parse(readFileSync(`${report.kept}/history.json`, 'utf8')) as { events: string[] };
       expect(kept.events.some((line) => /isolate/.test(line))).toBe(true);
       expect(existsSync(`${report.kept}/n1.log`)).toBe(true);

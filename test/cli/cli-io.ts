@@ -19,3 +19,9 @@ export function runCaptured(argv: string[], extra: Partial<CliIo> = {}): CliRun 
   const done = runCli(argv, io).then((code) => ({ code, stdout: Buffer.concat(out), stderr: err.join('') }));
   return Object.assign(done, { stdout: () => Buffer.concat(out).toString() });
 }
+
+/** Runs a command to its end; its output as text. */
+export async function runToText(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { code, stdout, stderr } = await runCaptured(argv);
+  return { code, stdout: stdout.toString(), stderr };
+}

@@ -1,20 +1,12 @@
 /** `raftkit --version` and `--help` on every level (issue 15 part 9). */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { runCli, USAGE } from '../../src/cli/main.js';
+import { USAGE } from '../../src/cli/main.js';
 import { SERVE_FLAGS, TUNING_FLAGS } from '../../src/cli/serve-args.js';
 import { defaultConfig } from '../../src/raft/config.js';
+import { runToText } from './cli-io.js';
 
-async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, {
-    stdout: { write: (chunk) => (stdout += String(chunk)) },
-    stderr: { write: (chunk) => (stderr += String(chunk)) },
-    env: {},
-  });
-  return { code, stdout, stderr };
-}
+const cli = runToText;
 
 const version = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
 

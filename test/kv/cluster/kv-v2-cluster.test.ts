@@ -90,6 +90,13 @@ describe('KV v2 on three servers', () => {
     }
     writing = false;
     await writer;
+    // A write the writer saw fail (a killed leader, a 504) may still commit later, after the
+    // watched follower's last change: a marker written now lands after every earlier entry in the
+    // log, so once the follower has applied it, its history under w/ is final.
+    const end = await cluster.request('PUT', '/kv/w-end', 'end');
+    expect(end.status).toBe(200);
+    const marker = json<{ revision: number }>(end).revision;
+    await waitFor(() => watched.fsm.revision >= marker, 20_000, 'the watched follower to apply the marker');
     await waitFor(() => watch.lastRevision >= lastChange(watched.fsm, 'w/'), 20_000, 'the watch to catch up');
     await watch.stop();
     expect(streamProblems(watch)).toEqual([]);

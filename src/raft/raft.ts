@@ -53,6 +53,7 @@ import type {
   ReplicationState,
 } from './options.js';
 import { TRANSFER, type Waits } from './pending.js';
+import { requireEntryFits } from './append-frames.js';
 import { loadStoredState, type StoredState } from './startup.js';
 import { raftStats } from './stats.js';
 
@@ -179,6 +180,12 @@ export class Raft extends EventEmitter {
   ): Promise<ApplyResult> {
     const refused = refuseWait(options);
     if (refused) return refused;
+    try {
+      // Refused before anything is written: no follower would ever accept it.
+      requireEntryFits({ data, extensions }, this.transport.maxFrameBytes);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
     return this.command(
       (core) => {
         const [index] = core.propose([{ type, data, extensions, appendedAt: this.clock.wallTime() }]);

@@ -130,6 +130,8 @@ export class KvHttpServer {
   readonly watches: WatchHub;
   /** Lease countdowns (they run while this server leads). */
   readonly leases: LeaseKeeper;
+  /** Joins and removals, one at a time; also forgets the HTTP address of removed servers. */
+  readonly membership: Membership;
   readonly scheme: 'http' | 'https';
   private readonly context: RouteContext;
   private readonly router = new Router();
@@ -194,11 +196,11 @@ export class KvHttpServer {
       allowedHosts: this.allowedHosts,
       scheme: this.scheme,
     });
-    const membership = new Membership({
+    const membership = (this.membership = new Membership({
       context: this.context,
       joinTimeout: options.joinTimeout,
       resolveHost: options.resolveHost,
-    });
+    }));
     this.router
       .add(rangeRoutes(this.context, { maxRangeBytes: options.maxRangeBytes ?? defaults.maxRangeBytes }))
       .add(kvRoutes(this.context))

@@ -57,6 +57,8 @@ export interface PhaseSample {
   rssMiB: number[];
   /** Answers that were not successes (non-2xx statuses and connection errors). */
   failures: number;
+  /** Every answer by HTTP status (and conn_error), to tell what the failures were. */
+  statuses: Record<string, number>;
   load1: number;
 }
 
@@ -96,6 +98,7 @@ export function toSample(result: LoadResult, load1: number): PhaseSample {
     otherCores: Math.max(0, result.machine_busy_cpu_s - serverCpu - result.loadgen_cpu_s) / result.seconds,
     rssMiB: live(result.server_rss_kib).map((kib) => kib / 1024),
     failures: failures(result),
+    statuses: result.status,
     load1,
   };
 }

@@ -50,11 +50,19 @@ export interface LibrarySample {
   p99Ms: number;
   /** CPU seconds of the whole process (three nodes) per 1,000 applies. */
   cpuPer1k: number;
+  /** The measured window on the monotonic clock in µs (to cut a --cpu-prof profile to it). */
+  windowUs: { fromUs: number; untilUs: number };
 }
 
-async function measure(leader: RaftNode, outstanding: number, warmupS: number, durationS: number) {
+async function measure(
+  leader: RaftNode,
+  outstanding: number,
+  warmupS: number,
+  durationS: number,
+): Promise<LibrarySample> {
   const latencies: number[] = [];
   const start = performance.now();
+  const startUs = Number(process.hrtime.bigint() / 1000n);
   const from = start + warmupS * 1000;
   const until = from + durationS * 1000;
   const lane = async () => {
@@ -78,6 +86,7 @@ async function measure(leader: RaftNode, outstanding: number, warmupS: number, d
     p50Ms: percentile(latencies, 0.5),
     p99Ms: percentile(latencies, 0.99),
     cpuPer1k: (cpuSeconds / latencies.length) * 1000,
+    windowUs: { fromUs: startUs + warmupS * 1e6, untilUs: startUs + (warmupS + durationS) * 1e6 },
   };
 }
 

@@ -1,11 +1,11 @@
 /**
  * Snapshot install of a large KV state (default 256 MiB of values) to a new raftkit node: a
- * single-voter `kv serve` leader is filled over HTTP (256 KiB values), snapshots it and compacts
- * its log (snapshot threshold 1, trailing logs 16, so the newcomer can only catch up by
- * InstallSnapshot); then a fresh `kv serve` joins as a nonvoter. Measured: from the join request
- * until the newcomer has applied the snapshot's index (status polled every 20 ms), the snapshot's
- * size over that time, and the peak RSS growth of both ends (VmHWM reset just before the join,
- * minus VmRSS at that moment).
+ * single-voter `kv serve` leader is filled over HTTP (256 KiB values) with snapshots off, then
+ * restarted with snapshot threshold 1 and 16 trailing logs, so it snapshots the whole state once
+ * and compacts its log (the newcomer can only catch up by InstallSnapshot), and restarted with
+ * snapshots off again. Then a fresh `kv serve` joins as a nonvoter. Measured: from the join request until the newcomer has applied
+ * the snapshot's index (status polled every 20 ms), the snapshot's size over that time, and the
+ * peak RSS growth of both ends (VmHWM reset just before the join, minus VmRSS at that moment).
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,8 +16,15 @@ import { resetPeakRss, vmKiB } from './proc.js';
 import { raftkitSystem } from './systems.js';
 
 const VALUE_BYTES = 256 * 1024;
-/** Snapshot as soon as anything new is applied, checked every 1-2 s, and keep almost no log. */
+/** While filling: no snapshots (each would serialize the growing state again). */
+const NO_SNAPSHOTS = { snapshotThreshold: 2 ** 50 };
+/**
+ * Then: snapshot as soon as anything is applied, and keep almost no log. The short interval
+ * matters: a snapshot started by the replay's first applies covers only those, and with nothing
+ * applied afterwards only the interval's check takes the next one.
+ */
 const SNAPSHOT_TUNING = { snapshotThreshold: 1, snapshotIntervalMs: 1000, trailingLogs: 16 };
+const RESTART_TIMEOUT_MS = 300_000;
 
 export interface SnapshotInstallResult {
   stateMiB: number;
@@ -40,13 +47,21 @@ function newestSnapshotBytes(dataDir: string): number {
   return statSync(join(dir, newest, 'state.bin')).size;
 }
 
+/** Stops the node, changes its tuning and starts it again as the cluster's leader. */
+async function restart(node: ServerNode, tuning: Partial<ServerNode['options']>): Promise<void> {
+  await node.stop(RESTART_TIMEOUT_MS);
+  Object.assign(node.options, tuning);
+  await node.start(RESTART_TIMEOUT_MS);
+  await waitForLeader([node], { timeoutMs: 30_000 });
+}
+
 export async function measureSnapshotInstall(
   stateMiB: number,
   log: (line: string) => void,
 ): Promise<SnapshotInstallResult> {
   const system = raftkitSystem();
   try {
-    const leader = await system.create({ id: 'n1', ...SNAPSHOT_TUNING });
+    const leader = await system.create({ id: 'n1', ...NO_SNAPSHOTS });
     leader.options.peers = [{ id: 'n1', address: leader.raftAddress }];
     await leader.start();
     await waitForLeader([leader], { timeoutMs: 30_000 });
@@ -64,6 +79,7 @@ export async function measureSnapshotInstall(
       fill: true,
     });
     log(`  snapshot install: filled ${stateMiB} MiB in ${fill.seconds.toFixed(1)} s`);
+    await restart(leader, SNAPSHOT_TUNING);
     const snapshotIndex = await waitFor(
       async () => {
         const status = await leader.client.status();
@@ -71,7 +87,10 @@ export async function measureSnapshotInstall(
       },
       { timeoutMs: 120_000, intervalMs: 200, what: 'a snapshot of the whole state' },
     );
-    const newcomer = await system.create({ id: 'n2', ...SNAPSHOT_TUNING });
+    // Snapshots off again: the join's configuration entry would start another one mid-install.
+    log(`  snapshot install: the leader's snapshot covers index ${snapshotIndex}`);
+    await restart(leader, NO_SNAPSHOTS);
+    const newcomer = await system.create({ id: 'n2', ...NO_SNAPSHOTS });
     await newcomer.start();
     return await install(leader, newcomer, snapshotIndex, stateMiB);
   } finally {

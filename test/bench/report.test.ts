@@ -1,12 +1,11 @@
 /**
  * The arithmetic behind bench/RESULTS.md: percentiles, medians of per-repetition ratios, the
- * summary per system, the completeness check the CI's quick run relies on, and the CPU profile
- * summary of bench/PROFILE.md. No speed is measured here.
+ * summary per system and the completeness check the CI's quick run relies on. No speed is
+ * measured here.
  */
 import { describe, expect, it } from 'vitest';
 import { checkResults, REQUIRED_RATIOS } from '../../bench/check-results.js';
 import { PHASES, toSample, type PhaseSample, type SystemRun } from '../../bench/cluster-load.js';
-import { layerOf, summarizeProfile, type CpuProfile } from '../../bench/cpuprofile.js';
 import type { LoadResult } from '../../bench/loadgen.js';
 import {
   computeRatios,
@@ -53,6 +52,7 @@ function sample(rate: number, p50Ms: number, serverCpuPer1k = 0.3): PhaseSample 
     otherCores: 0.1,
     rssMiB: [80, 60, 70],
     failures: 0,
+    statuses: { '200': 1000 },
     load1: 1,
   };
 }
@@ -177,44 +177,5 @@ describe('checkResults', () => {
       'restart.raftCreateMs is undefined, not a positive number',
       'restart.processToServingMs is undefined, not a positive number',
     ]);
-  });
-});
-
-describe('summarizeProfile', () => {
-  const frame = (functionName: string, url = '', lineNumber = 0) => ({ functionName, url, lineNumber });
-  // (root) -> handle (kv/http.js) -> encode (wire/encoder.js); plus GC and idle samples.
-  const profile: CpuProfile = {
-    startTime: 0,
-    endTime: 10_000_000,
-    nodes: [
-      { id: 1, callFrame: frame('(root)'), children: [2, 4, 5] },
-      { id: 2, callFrame: frame('handle', 'file:///repo/dist/kv/http.js', 9), children: [3] },
-      { id: 3, callFrame: frame('encode', 'file:///repo/dist/wire/encoder.js', 19) },
-      { id: 4, callFrame: frame('(garbage collector)') },
-      { id: 5, callFrame: frame('(idle)') },
-    ],
-    samples: [3, 3, 3, 2, 4, 5, 5, 5, 5, 5],
-  };
-
-  it('splits self and inclusive time over the busy samples', () => {
-    const summary = summarizeProfile(profile);
-    expect(summary.seconds).toBe(10);
-    expect(summary.busyPercent).toBe(50);
-    expect(summary.self[0]).toEqual({ name: 'encode dist/wire/encoder.js:20', percent: 60 });
-    expect(summary.inclusive[0]).toEqual({ name: 'handle dist/kv/http.js:10', percent: 80 });
-    expect(summary.byLayer.map((share) => share.name)).toEqual([
-      'raftkit wire',
-      'raftkit kv',
-      'V8 garbage collector',
-    ]);
-  });
-
-  it('names layers of raftkit, npm packages and Node itself', () => {
-    expect(layerOf(frame('f', 'file:///r/dist-bench/src/raft/raft.js'))).toBe('raftkit raft');
-    expect(layerOf(frame('f', 'file:///r/dist/cli.js'))).toBe('raftkit cli');
-    expect(layerOf(frame('f', 'file:///r/node_modules/pino/lib/proto.js'))).toBe('npm pino');
-    expect(layerOf(frame('f', 'node:_http_server'))).toBe('node http');
-    expect(layerOf(frame('f', 'node:internal/streams/writable'))).toBe('node streams');
-    expect(layerOf(frame('(program)'))).toBe('V8/native (program)');
   });
 });

@@ -323,7 +323,8 @@ export abstract class ServerNode {
     const child = this.child;
     if (!child) return null;
     child.kill('SIGTERM');
-    const timedOut = sleep(timeoutMs, 'timeout' as const);
+    // Unref'd: a long allowance must not keep the process alive once the node has stopped.
+    const timedOut = sleep(timeoutMs, 'timeout' as const, { ref: false });
     if ((await Promise.race([this.exited, timedOut])) === 'timeout') {
       await this.kill();
       throw new Error(`${this.id} ignored SIGTERM for ${timeoutMs} ms:\n${this.logs}`);

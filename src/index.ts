@@ -16,10 +16,26 @@ export {
   type ServerAddress,
   type ServerId,
   type SnapshotMeta,
+  // The RPC messages, for Transport implementations and observers.
+  type AppendEntriesRequest,
+  type AppendEntriesResponse,
+  type InstallSnapshotRequest,
+  type InstallSnapshotResponse,
+  type RaftRequest,
+  type RaftResponse,
+  type ResponseMap,
+  type ReadIndexRequest,
+  type ReadIndexResponse,
+  type RequestPreVoteRequest,
+  type RequestPreVoteResponse,
+  type RequestVoteRequest,
+  type RequestVoteResponse,
+  type TimeoutNowRequest,
+  type TimeoutNowResponse,
 } from './core/types.js';
 export * from './core/errors.js';
 export type { Clock, Random, Timer } from './core/clock.js';
-export { systemClock, systemRandom } from './platform/clock.js';
+export { sleep, systemClock, systemRandom } from './platform/clock.js';
 
 // The runtime.
 export {
@@ -41,14 +57,19 @@ export { encodeConfiguration, decodeConfiguration } from './wire/configuration.j
 export {
   StableKeys,
   type LogStore,
+  type OpenedSnapshot,
   type SnapshotSink,
   type SnapshotStore,
   type StableStore,
 } from './storage/types.js';
 export { InmemStore } from './storage/inmem.js';
-export { LmdbStore, type LmdbStoreOptions } from './storage/lmdb.js';
+export { ErrLmdbNotInstalled, LmdbStore, type LmdbStoreOptions } from './storage/lmdb.js';
 export { WalStore, type WalStoreOptions } from './storage/wal.js';
-export { FileSnapshotStore, type FileSnapshotStoreOptions } from './storage/file-snapshot.js';
+export {
+  FileSnapshotStore,
+  type FileSnapshotStoreOptions,
+  type SnapshotStoreLogger,
+} from './storage/file-snapshot.js';
 export { InmemSnapshotStore } from './storage/inmem-snapshot.js';
 export { DiscardSnapshotStore } from './storage/discard-snapshot.js';
 

@@ -28,6 +28,7 @@ export function newRaft(options: RaftOptions): Promise<Raft> {
   return Raft.create(options);
 }
 
+/** hashicorp's NewInmemStore: a log and stable store in memory. */
 export function newInmemStore(): InmemStore {
   return new InmemStore();
 }
@@ -47,10 +48,12 @@ export function newFileSnapshotStore(
   });
 }
 
+/** hashicorp's NewInmemSnapshotStore: the latest snapshot, in memory. */
 export function newInmemSnapshotStore(): InmemSnapshotStore {
   return new InmemSnapshotStore();
 }
 
+/** hashicorp's NewDiscardSnapshotStore: snapshots are taken and dropped. */
 export function newDiscardSnapshotStore(): DiscardSnapshotStore {
   return new DiscardSnapshotStore();
 }

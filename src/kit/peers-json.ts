@@ -13,6 +13,7 @@ import type { Logger } from '../raft/logger.js';
 import { readPeersJson, recoverCluster } from '../raft/recovery.js';
 import type { NodeStorage } from './storage.js';
 
+/** The recovery file's name in a data directory: `<dir>/peers.json`. */
 export const PEERS_JSON = 'peers.json';
 
 /** Applies `<dir>/peers.json` if present; returns whether a recovery ran. */

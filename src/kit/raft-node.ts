@@ -28,6 +28,7 @@ export const KIT_MAX_POOL = 3;
 export const KIT_TRANSPORT_TIMEOUT = 10_000;
 const MIN_CLUSTER_SIZE = 3;
 
+/** What `RaftNode.createAndBootstrap` needs; only addr, nodeAddrs, dir and fsm are required. */
 export interface RaftNodeOptions {
   /** This server's address, `host:port`: where it listens, how peers dial it, and its server ID. */
   addr: string;
@@ -37,15 +38,19 @@ export interface RaftNodeOptions {
   dir: string;
   /**
    * The log store of a new data directory: 'wal' (default) or 'lmdb'. A directory that already
-   * holds one keeps it (asking for the other is ErrDataDir).
+   * holds one keeps it (asking for the other is ErrDataDir). 'lmdb' needs the optional `lmdb`
+   * package installed (else ErrLmdbNotInstalled).
    */
   logStore?: LogStoreKind;
+  /** Your state machine: every node applies every committed entry to it, in log order. */
   fsm: FSM;
+  /** A pino-compatible logger for the node, its stores and transport; silent by default. */
   logger?: Logger;
   /** Config fields to change from the kit's defaults (hashicorp's, with a 60 s snapshot interval). */
   config?: Partial<Omit<Config, 'localId' | 'logger'>>;
   /** Makes the transport; TCP on `addr` (pool 3, timeout 10 s) by default. The node owns it. */
   transport?: (addr: string) => Promise<Transport>;
+  /** Time for timeouts and timers; the system clock by default (tests inject their own). */
   clock?: Clock;
 }
 
@@ -84,6 +89,18 @@ function staticConfiguration(addrs: readonly string[]): Configuration {
   return { servers: addrs.map((addr) => ({ id: addr, address: addr, suffrage: ServerSuffrage.Voter })) };
 }
 
+/**
+ * Go raftKit's RaftNode: one durable Raft server made from a list of addresses, with the cluster
+ * bootstrapped on first start. The address is the server ID; storage is a WAL (or LMDB) plus
+ * file snapshots in `dir`; the transport is TCP. `raft` is the full hashicorp-style API.
+ *
+ * @example
+ * ```ts
+ * const node = await RaftNode.createAndBootstrap({ addr, nodeAddrs, dir, fsm });
+ * if (node.isLeader()) await node.apply('command');
+ * await node.close();
+ * ```
+ */
 export class RaftNode {
   private leaderFlag = false;
   private closing: Promise<void> | undefined;

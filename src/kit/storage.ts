@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { RaftError } from '../core/errors.js';
 import { acquirePidLock, LockHeld } from '../storage/fs-util.js';
-import { LmdbStore } from '../storage/lmdb.js';
+import { ErrLmdbNotInstalled, LmdbStore } from '../storage/lmdb.js';
 import { WalStore } from '../storage/wal.js';
 import {
   newFileSnapshotStore,
@@ -33,18 +33,22 @@ const LOCK_FILE = 'LOCK';
 
 /** The data directory cannot be used: not a directory, not writable, locked, or its stores fail to open. */
 export class ErrDataDir extends RaftError {
+  /** `'ErrDataDir'`. */
   override name = 'ErrDataDir';
   constructor(detail: string) {
     super(`unusable data directory: ${detail}`);
   }
 }
 
+/** The opened stores of one data directory, held under its lock (see `openNodeStorage`). */
 export interface NodeStorage {
+  /** The data directory. */
   readonly dir: string;
   /** Which store the directory holds. */
   readonly logStoreKind: LogStoreKind;
   /** The log store, which is also the stable store. */
   readonly logStore: WalStore | LmdbStore;
+  /** `<dir>/snapshots/`, two retained. */
   readonly snapshotStore: FileSnapshotStore;
   /** Closes the stores and releases the lock. Idempotent. */
   close(): Promise<void>;
@@ -142,7 +146,8 @@ export async function openNodeStorage(
   } catch (error) {
     await logStore?.close().catch(() => {});
     await unlock();
-    throw error instanceof ErrDataDir
+    // A missing optional package is not the directory's fault: its own error says what to install.
+    throw error instanceof ErrDataDir || error instanceof ErrLmdbNotInstalled
       ? error
       : new ErrDataDir(`cannot open the stores in ${dir}: ${describe(error)}`);
   }

@@ -1,7 +1,8 @@
 /**
- * The narrow view of a Raft node that the KV service needs. The glue in src/cli.ts implements it
- * with the real `Raft`; tests implement it with a single-node double. Names follow hashicorp/raft.
+ * The narrow view of a Raft node that the KV service needs. raft-cluster.ts implements it with the
+ * real `Raft`; tests implement it with a single-node double. Names follow hashicorp/raft.
  */
+import type { ServerStateName, StatusMember } from './contract.js';
 
 /** A membership or leadership call named a server that is not in the configuration. */
 export class UnknownServerError extends Error {
@@ -9,16 +10,6 @@ export class UnknownServerError extends Error {
   constructor(readonly serverId: string) {
     super(`server ${serverId} is not in the configuration`);
   }
-}
-
-export type ServerStateName = 'Follower' | 'Candidate' | 'Leader' | 'Shutdown';
-export type SuffrageName = 'Voter' | 'Nonvoter';
-
-export interface ClusterMember {
-  id: string;
-  /** The member's Raft transport address. */
-  address: string;
-  suffrage: SuffrageName;
 }
 
 export interface ClusterStatus {
@@ -30,7 +21,7 @@ export interface ClusterStatus {
   commitIndex: number;
   appliedIndex: number;
   lastSnapshotIndex: number;
-  configuration: ClusterMember[];
+  configuration: StatusMember[];
 }
 
 export interface ApplyOptions {

@@ -3,7 +3,7 @@
  * another implementation (a Go hashicorp/raft node, say) must be able to replicate the same state.
  * Each command is one JSON object; values travel as standard padded base64 (Go's encoding of []byte).
  */
-import { ErrDecode } from '../core/errors.js';
+import { ErrDecode } from '../index.js';
 
 export type KvCommand =
   | { op: 'put'; key: string; value: Uint8Array }

@@ -3,11 +3,18 @@
  * snapshots it as one JSON object mapping each key to its base64 value.
  */
 import type { Readable } from 'node:stream';
-import { ErrDecode, ErrSnapshotCorrupt, ErrTooLarge } from '../core/errors.js';
-import { LogType, type LogEntry } from '../core/types.js';
-import type { FSM, FSMSnapshot } from '../raft/fsm.js';
-import { silentLogger, type Logger } from '../raft/logger.js';
-import type { SnapshotSink } from '../storage/types.js';
+import {
+  ErrDecode,
+  ErrSnapshotCorrupt,
+  ErrTooLarge,
+  LogType,
+  silentLogger,
+  type FSM,
+  type FSMSnapshot,
+  type LogEntry,
+  type Logger,
+  type SnapshotSink,
+} from '../index.js';
 import {
   decodeBase64Strict,
   decodeCommand,

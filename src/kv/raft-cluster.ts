@@ -1,6 +1,5 @@
 /** The KvCluster the HTTP API needs, over the real Raft runtime. */
-import { RaftState, ServerSuffrage } from '../core/types.js';
-import type { Raft } from '../raft/raft.js';
+import { RaftState, ServerSuffrage, type Raft } from '../index.js';
 import { UnknownServerError, type ApplyOptions, type ClusterStatus, type KvCluster } from './cluster.js';
 
 /** A transport that can drop traffic to some peers (NetworkTransport's blockPeers). */

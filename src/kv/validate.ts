@@ -1,4 +1,5 @@
 /** Checks of what clients and operators hand the KV service: keys, server IDs, addresses. */
+import type { HostPort } from '../index.js';
 import { RESERVED_PREFIX } from './commands.js';
 
 export const MAX_KEY_BYTES = 1024;
@@ -28,11 +29,6 @@ export function serverIdProblem(id: string): string | null {
     return `server ID ${JSON.stringify(id)} may hold only letters, digits, '.', '_' and '-'`;
   }
   return null;
-}
-
-export interface HostPort {
-  host: string;
-  port: number;
 }
 
 /** Parses `host:port` (IPv6 hosts in brackets). Port 0 is allowed only when `allowAnyPort`. */

@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import type { Clock, Random, Timer } from '../core/clock.js';
 
+/** The real Clock: monotonic `now()` from performance.now(), wall time from Date, Node timers. */
 export const systemClock: Clock = {
   now: () => performance.now(),
   wallTime: () => Date.now(),

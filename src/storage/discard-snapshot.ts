@@ -2,14 +2,18 @@
  * DiscardSnapshotStore: hashicorp's store for nodes that never keep snapshots. Sinks accept and
  * drop everything, list() is always empty and open() fails.
  */
-import type { Readable } from 'node:stream';
 import { ErrSnapshotNotFound, ErrSnapshotStore } from '../core/errors.js';
 import type { SnapshotMeta } from '../core/types.js';
-import type { SnapshotSink, SnapshotStore } from './types.js';
+import type { OpenedSnapshot, SnapshotSink, SnapshotStore } from './types.js';
 
 /** hashicorp's DiscardSnapshotSink reports this ID. */
 export const DISCARD_SNAPSHOT_ID = 'discard';
 
+/**
+ * hashicorp's DiscardSnapshotStore: snapshots are accepted and dropped, none can be opened. For
+ * nodes that never need to restore or send one (a log that is never compacted past what a
+ * follower needs).
+ */
 export class DiscardSnapshotStore implements SnapshotStore {
   async create(): Promise<SnapshotSink> {
     return new DiscardSnapshotSink();
@@ -19,7 +23,7 @@ export class DiscardSnapshotStore implements SnapshotStore {
     return [];
   }
 
-  async open(id: string): Promise<{ meta: SnapshotMeta; reader: Readable }> {
+  async open(id: string): Promise<OpenedSnapshot> {
     throw new ErrSnapshotNotFound(`${id} (the discard snapshot store keeps no snapshots)`);
   }
 }

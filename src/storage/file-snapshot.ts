@@ -14,7 +14,7 @@
 import * as fs from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { Transform, pipeline, type Readable, type TransformCallback } from 'node:stream';
+import { Transform, pipeline, type TransformCallback } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { Clock } from '../core/clock.js';
 import {
@@ -34,7 +34,7 @@ import {
   copyConfiguration,
   copySnapshotMeta,
 } from './inmem-snapshot.js';
-import type { SnapshotSink, SnapshotStore } from './types.js';
+import type { OpenedSnapshot, SnapshotSink, SnapshotStore } from './types.js';
 
 const SNAPSHOTS_DIR = 'snapshots';
 const PERM_TEST_FILE = 'permTest';
@@ -49,15 +49,19 @@ const MAX_NAME_ATTEMPTS = 1000;
 
 /** The part of pino's interface the store uses. */
 export interface SnapshotStoreLogger {
+  /** Routine events: a snapshot created or reaped. */
   info(obj: object, msg?: string): void;
+  /** Trouble the store worked around: crash leftovers removed, unreadable snapshots skipped, a failed reap. */
   warn(obj: object, msg?: string): void;
 }
 
 const silentLogger: SnapshotStoreLogger = { info: () => {}, warn: () => {} };
 
+/** Options of the FileSnapshotStore constructor and `newFileSnapshotStore`. */
 export interface FileSnapshotStoreOptions {
   /** Its wallTime stamps snapshot names (`<term>-<index>-<unix ms>`). */
   clock: Clock;
+  /** Where the store reports what it did (pino-compatible); silent by default. */
   logger?: SnapshotStoreLogger;
 }
 
@@ -77,6 +81,12 @@ export async function newFileSnapshotStore(
   return store;
 }
 
+/**
+ * hashicorp's FileSnapshotStore, same layout: `<base>/snapshots/<term>-<index>-<ms>/` holding
+ * `meta.json` and `state.bin` (with its CRC64), written under a `.tmp` name and renamed when
+ * complete, streamed in both directions; the newest `retain` are kept. A Go node's snapshot
+ * directory is readable and the other way round.
+ */
 export class FileSnapshotStore implements SnapshotStore {
   /** `<base>/snapshots`. */
   readonly dir: string;
@@ -87,6 +97,7 @@ export class FileSnapshotStore implements SnapshotStore {
   /** Touches no disk: init() (or the first operation) prepares the directory. */
   constructor(
     baseDir: string,
+    /** How many snapshots are kept; older ones are deleted after each new one. */
     readonly retain: number,
     options: FileSnapshotStoreOptions,
   ) {
@@ -148,7 +159,7 @@ export class FileSnapshotStore implements SnapshotStore {
    * mismatch makes the reader emit ErrSnapshotCorrupt at the end, after the bytes went through.
    * Call verify() first to reject a corrupt snapshot before consuming any of it.
    */
-  async open(id: string): Promise<{ meta: SnapshotMeta; reader: Readable }> {
+  async open(id: string): Promise<OpenedSnapshot> {
     await this.init();
     const { meta, state } = await this.openState(id);
     const file = state.createReadStream({ highWaterMark: READ_CHUNK_BYTES });

@@ -5,7 +5,7 @@
 import { Readable } from 'node:stream';
 import { ErrSnapshotNotFound, ErrSnapshotStore, ErrUnsupportedSnapshotVersion } from '../core/errors.js';
 import type { Configuration, SnapshotMeta } from '../core/types.js';
-import type { SnapshotSink, SnapshotStore } from './types.js';
+import type { OpenedSnapshot, SnapshotSink, SnapshotStore } from './types.js';
 
 /** Snapshot format versions a store can read (hashicorp's SnapshotVersionMin/Max); create() writes Max. */
 export const SnapshotVersionMin = 0;
@@ -32,6 +32,10 @@ interface StoredSnapshot {
   chunks: readonly Buffer[];
 }
 
+/**
+ * hashicorp's InmemSnapshotStore: keeps only the latest snapshot, in memory. For tests; nothing
+ * survives the process.
+ */
 export class InmemSnapshotStore implements SnapshotStore {
   private latest: StoredSnapshot | undefined;
   // A counter instead of the time keeps IDs unique and runs deterministic in the simulator.
@@ -71,7 +75,7 @@ export class InmemSnapshotStore implements SnapshotStore {
     return this.latest === undefined ? [] : [copySnapshotMeta(this.latest.meta)];
   }
 
-  async open(id: string): Promise<{ meta: SnapshotMeta; reader: Readable }> {
+  async open(id: string): Promise<OpenedSnapshot> {
     const latest = this.latest;
     if (latest === undefined || latest.meta.id !== id) throw new ErrSnapshotNotFound(id);
     // The chunks never change after close, so readers can share them.

@@ -7,6 +7,10 @@ import { ErrLogNotFound, ErrNotFound } from '../core/errors.js';
 import type { LogEntry } from '../core/types.js';
 import type { LogStore, StableStore } from './types.js';
 
+/**
+ * hashicorp's InmemStore: a LogStore and StableStore in memory. Nothing survives the process; for
+ * tests and examples. `newInmemStore()` is the Go kit's name for `new InmemStore()`.
+ */
 export class InmemStore implements LogStore, StableStore {
   private readonly logs = new Map<number, LogEntry>();
   private first = 0;
@@ -55,6 +59,7 @@ export class InmemStore implements LogStore, StableStore {
     return Promise.resolve();
   }
 
+  /** Synchronous core of deleteRange, shared with the simulator's disk model. */
   deleteRangeSync(min: number, max: number): void {
     for (let i = min; i <= max; i++) this.logs.delete(i);
     if (this.logs.size === 0) {

@@ -23,12 +23,15 @@
  * off is only that the next transaction cannot write its pages while the previous one syncs; group
  * commit hides that, because everything queued during a sync goes into the next single commit.
  * bench/storage.ts prints the entries per commit and the rate against raw fdatasync.
+ *
+ * lmdb is an optional peer dependency with a native addon: it is imported on the first `open`, so
+ * an application that never chooses LMDB never loads it (nor needs it installed).
  */
-import { open as openLmdb, type Database, type RootDatabase } from 'lmdb';
+import type { Database, RootDatabase } from 'lmdb';
 import { open as openFile, stat } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { dirname, extname, join } from 'node:path';
-import { ErrLogNotFound, ErrNotFound, ErrStoreClosed, ErrStoreCorrupt } from '../core/errors.js';
+import { ErrLogNotFound, ErrNotFound, ErrStoreClosed, ErrStoreCorrupt, RaftError } from '../core/errors.js';
 import type { LogEntry } from '../core/types.js';
 import { syncDirectory } from './fs-util.js';
 import {
@@ -41,6 +44,7 @@ import {
 } from './log-codec.js';
 import type { LogStore, StableStore } from './types.js';
 
+/** Options of `LmdbStore.open` / `newLmdbStore`. */
 export interface LmdbStoreOptions {
   /**
    * raft-boltdb's NoSync: commits skip fsync, so writes resolve before they are durable. A killed
@@ -61,7 +65,42 @@ const LMDB_MAGIC = 0xbeefc0de;
 const LMDB_MAGIC_OFFSET = 24;
 
 type Bytes = Database<Buffer, Buffer>;
+type LmdbModule = typeof import('lmdb');
 
+/**
+ * LMDB was chosen (`LmdbStore.open`, `logStore: 'lmdb'`, `--log-store lmdb`, or a data directory
+ * that already holds `raft.lmdb`) but the optional `lmdb` package is not installed.
+ */
+export class ErrLmdbNotInstalled extends RaftError {
+  /** `'ErrLmdbNotInstalled'`. */
+  override name = 'ErrLmdbNotInstalled';
+  constructor(options?: ErrorOptions) {
+    super('the LMDB log store needs the optional lmdb package: npm install lmdb', options);
+  }
+}
+
+let lmdbModule: Promise<LmdbModule> | undefined;
+
+/** Imports lmdb once, on first use; a missing package becomes ErrLmdbNotInstalled. */
+function loadLmdb(): Promise<LmdbModule> {
+  lmdbModule ??= import('lmdb').catch((error: unknown) => {
+    throw isMissingLmdb(error) ? new ErrLmdbNotInstalled({ cause: error }) : error;
+  });
+  return lmdbModule;
+}
+
+/** Node's "package not found" for lmdb itself (not for a package lmdb imports, nor a broken addon). */
+function isMissingLmdb(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  return code === 'ERR_MODULE_NOT_FOUND' && typeof message === 'string' && message.includes("'lmdb'");
+}
+
+/**
+ * A durable LogStore + StableStore in one LMDB environment (the analog of hashicorp's
+ * raft-boltdb). Needs the optional `lmdb` package (`npm install lmdb`), loaded on the first open;
+ * without it, open rejects with ErrLmdbNotInstalled. Two syncs per commit, so about half the
+ * WAL's durable write rate.
+ */
 export class LmdbStore implements LogStore, StableStore {
   private closing: Promise<void> | undefined;
   /**
@@ -92,6 +131,7 @@ export class LmdbStore implements LogStore, StableStore {
   static async open(path: string, options: LmdbStoreOptions = {}): Promise<LmdbStore> {
     const noSync = options.noSync ?? false;
     const subdir = extname(path) === '';
+    const { open: openLmdb } = await loadLmdb();
     await assertLmdbFile(subdir ? join(path, 'data.mdb') : path);
     const env = openLmdb<Buffer, Buffer>({
       path,

@@ -56,6 +56,7 @@ import { type EntryLocation } from './wal-index.js';
 import { WalState } from './wal-replay.js';
 import type { LogStore, StableStore } from './types.js';
 
+/** Options of `WalStore.open` / `newWalStore`. */
 export interface WalStoreOptions {
   /** A segment is sealed and a new one started once it holds this many bytes. Default 64 MiB. */
   segmentBytes?: number;
@@ -102,6 +103,12 @@ function segmentName(number: number): string {
   return `${String(number).padStart(20, '0')}.wal`;
 }
 
+/**
+ * The default durable LogStore + StableStore (the analog of hashicorp's raft-wal): checksummed
+ * records in numbered segment files under one directory, one `O_DSYNC` write per group commit, torn
+ * tails dropped on open, damage elsewhere refused with ErrStoreCorrupt. `<dir>/LOCK` keeps a second
+ * process out (ErrStoreInUse). Open with `WalStore.open(dir)` or `newWalStore(dir)`.
+ */
 export class WalStore implements LogStore, StableStore {
   private pending: PendingWrite[] = [];
   private flushing = false;

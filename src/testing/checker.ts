@@ -6,9 +6,13 @@ import { RaftState } from '../core/types.js';
 import type { Raft } from '../raft/raft.js';
 import type { FsmObserver, SimFsm } from './sim-fsm.js';
 
+/** A simulated server as the checker sees it; `raft` and `fsm` are null while it is down. */
 export interface CheckedNode {
+  /** The server ID. */
   id: string;
+  /** Its runtime, when running. */
   raft: Raft | null;
+  /** Its state machine, when running. */
   fsm: SimFsm | null;
 }
 
@@ -21,7 +25,14 @@ interface NodeHistory {
   generation: number;
 }
 
+/**
+ * Raft's safety properties, checked as a run goes: election safety, leader completeness, log
+ * matching, state-machine safety (hash chains compared index by index), commit and applied indexes
+ * never going back (across restarts too), no acknowledged write lost, reads no older than what was
+ * acknowledged or read before them. The simulation feeds it through these hooks.
+ */
 export class SafetyChecker implements FsmObserver {
+  /** Every property broken so far, each naming the property. */
   readonly violations: string[] = [];
   /** term -> leader id (election safety). */
   private readonly leaders = new Map<number, string>();
@@ -40,7 +51,9 @@ export class SafetyChecker implements FsmObserver {
   private readonly ackedPerKey = new Map<string, number>();
   /** Per key, the log index of the newest value a completed read returned. */
   private readonly readPerKey = new Map<string, number>();
+  /** Client writes acknowledged so far. */
   ackedCount = 0;
+  /** Reads checked so far. */
   readsChecked = 0;
 
   constructor(private readonly describe: () => string) {}
@@ -81,6 +94,7 @@ export class SafetyChecker implements FsmObserver {
 
   // ---- client hooks -----------------------------------------------------------------------------
 
+  /** A client write was acknowledged at `index`: it must be applied everywhere, forever. */
   onAcked(index: number, payload: string): void {
     this.ackedCount++;
     const applied = this.appliedPayload.get(index);
@@ -124,6 +138,7 @@ export class SafetyChecker implements FsmObserver {
 
   // ---- node lifecycle ---------------------------------------------------------------------------
 
+  /** A server (re)started: its commit and applied indexes must not be behind what it had made durable. */
   onStarted(node: CheckedNode): void {
     const raft = node.raft!;
     const before = this.history.get(node.id);
@@ -152,6 +167,7 @@ export class SafetyChecker implements FsmObserver {
     }
   }
 
+  /** `id` became leader of `term`: no other leader in that term, and it holds every committed entry. */
   onLeader(id: string, term: number, node: CheckedNode): void {
     const existing = this.leaders.get(term);
     if (existing !== undefined && existing !== id) {
@@ -173,6 +189,7 @@ export class SafetyChecker implements FsmObserver {
 
   // ---- after every step -------------------------------------------------------------------------
 
+  /** The per-step checks over every running server (commit agreement, monotonic indexes, one leader per term). */
   check(nodes: readonly CheckedNode[]): void {
     for (const node of nodes) {
       const raft = node.raft;

@@ -4,6 +4,7 @@
  * any key-value history for linearizability (`checkKvLinearizability`).
  */
 export { runSimulation, type SimulationOptions, type SimulationResult } from './simulation.js';
+export type { CoreFaults } from '../core/raft.js';
 export { runSeeds, replayCommand, type SeedRunOptions, type SeedRunSummary } from './run-seeds.js';
 export { SeededRandom } from './prng.js';
 export { Scheduler } from './scheduler.js';
@@ -22,8 +23,11 @@ export {
   STORE_CONFORMANCE_CASES,
   runConformanceCase,
   runStoreConformance,
+  type Closable,
   type ConformanceCase,
   type ConformanceContext,
+  type ConformanceFailure,
+  type ConformanceReport,
   type DurableStore,
   type StoreHarness,
 } from './store-conformance.js';

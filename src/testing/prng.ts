@@ -1,6 +1,7 @@
 /** A small, fast, seeded PRNG (sfc32) implementing Random: the same seed gives the same run. */
 import type { Random } from '../core/clock.js';
 
+/** A seeded Random (sfc32): inject it instead of systemRandom to make a run repeatable. */
 export class SeededRandom implements Random {
   private a: number;
   private b: number;
@@ -30,10 +31,12 @@ export class SeededRandom implements Random {
     return lo + Math.floor(this.next() * (hi - lo));
   }
 
+  /** True with the given probability (0..1). */
   chance(probability: number): boolean {
     return this.next() < probability;
   }
 
+  /** One of `items`, uniformly (undefined for an empty list). */
   pick<T>(items: readonly T[]): T {
     return items[Math.floor(this.next() * items.length)];
   }

@@ -3,24 +3,39 @@ import { performance } from 'node:perf_hooks';
 import type { CoreFaults } from '../core/raft.js';
 import { runSimulation, type SimulationResult } from './simulation.js';
 
+/** A range of seeds for `runSeeds`. */
 export interface SeedRunOptions {
+  /** How many seeds to run. */
   seeds: number;
+  /** The first seed; default 1. */
   firstSeed?: number;
+  /** Voters per run (3 or 5); by default odd seeds run 3 and even seeds 5. */
   nodes?: number;
+  /** Virtual ms of each run's safety phase; default 6000. */
   duration?: number;
+  /** Deliberate core bugs, to watch the checker catch them. */
   faults?: CoreFaults;
   /** Stop at the first failing seed. */
   stopOnFailure?: boolean;
 }
 
+/** Totals over the seeds run; they all passed when `failures` is empty. */
 export interface SeedRunSummary {
+  /** Seeds actually run (fewer than asked after a stopOnFailure stop). */
   seedsRun: number;
+  /** The runs with violations, each with its seed and trace. */
   failures: SimulationResult[];
+  /** Wall-clock throughput. */
   seedsPerSecond: number;
+  /** Client writes acknowledged, over all runs. */
   acked: number;
+  /** Leaders elected, over all runs. */
   elections: number;
+  /** Linearizable reads checked, over all runs. */
   readsChecked: number;
+  /** Membership changes committed, over all runs. */
   membershipChanges: number;
+  /** InstallSnapshots, over all runs. */
   snapshotsInstalled: number;
   /** Every completed leadership transfer's duration, in virtual ms. */
   transfers: number[];
@@ -34,6 +49,7 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
+/** Runs seeds one after another (the engine of `raftkit sim`) and adds up what they did. */
 export async function runSeeds(options: SeedRunOptions): Promise<SeedRunSummary> {
   const first = options.firstSeed ?? 1;
   const started = performance.now();
@@ -74,6 +90,7 @@ export async function runSeeds(options: SeedRunOptions): Promise<SeedRunSummary>
   };
 }
 
+/** The `npm run sim` command line that replays a failing run. */
 export function replayCommand(
   result: SimulationResult,
   options: { duration?: number; broken?: string },

@@ -15,17 +15,24 @@ interface Event {
 /** Epoch of the simulated wall clock (only shown in timestamps). */
 const WALL_EPOCH = 1_700_000_000_000;
 
+/**
+ * Virtual time: a queue of timed callbacks that `step` runs one at a time, jumping the clock to
+ * each. `clockFor` gives each simulated process its Clock.
+ */
 export class Scheduler {
+  /** The current virtual time, in ms since the start of the run. */
   now = 0;
   private seq = 0;
   private heap: Event[] = [];
 
+  /** Schedules `fn` at virtual time `time` (not before now). */
   at(time: number, fn: () => void): Timer {
     const event: Event = { at: Math.max(time, this.now), seq: this.seq++, fn, cancelled: false };
     this.push(event);
     return { cancel: () => (event.cancelled = true) };
   }
 
+  /** Schedules `fn` `delay` ms from now. */
   after(delay: number, fn: () => void): Timer {
     return this.at(this.now + Math.max(0, delay), fn);
   }

@@ -3,15 +3,19 @@
  * InmemStore) only when their scheduled completion fires, in issue order. A crash kills the
  * process's view: pending writes never land and nothing it issues later does either.
  */
-import type { Readable } from 'node:stream';
 import { ErrLogNotFound } from '../core/errors.js';
 import type { Configuration, LogEntry, SnapshotMeta } from '../core/types.js';
 import type { InmemStore } from '../storage/inmem.js';
-import type { LogStore, SnapshotSink, SnapshotStore, StableStore } from '../storage/types.js';
+import type { LogStore, OpenedSnapshot, SnapshotSink, SnapshotStore, StableStore } from '../storage/types.js';
 import type { SeededRandom } from './prng.js';
 import type { Scheduler } from './scheduler.js';
 
+/**
+ * One simulated process's view of a durable InmemStore: writes land after a random latency, in
+ * order, and a crash (`alive = false`) loses every write still pending.
+ */
 export class SimDisk implements LogStore, StableStore {
+  /** False once the process crashed: pending and later writes never land. */
   alive = true;
   private lastCompletion = 0;
 
@@ -129,7 +133,7 @@ export class SimSnapshotStore implements SnapshotStore {
     return this.durable.list();
   }
 
-  open(id: string): Promise<{ meta: SnapshotMeta; reader: Readable }> {
+  open(id: string): Promise<OpenedSnapshot> {
     return this.durable.open(id);
   }
 }

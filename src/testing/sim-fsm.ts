@@ -11,11 +11,15 @@ import type { SnapshotSink } from '../storage/types.js';
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 
+/** The simulator's client command: set register `key` to `value`. */
 export interface SimCommand {
+  /** The register. */
   key: string;
+  /** Its new value (unique per write, so reads can be traced to writes). */
   value: string;
 }
 
+/** The log entry data of a command (JSON). */
 export function encodeCommand(command: SimCommand): Uint8Array {
   return encoder.encode(JSON.stringify(command));
 }
@@ -29,17 +33,28 @@ export function chainHash(previous: number, index: number, data: Uint8Array): nu
   return hash;
 }
 
+/** Told of every change to a SimFsm (the SafetyChecker is one). */
 export interface FsmObserver {
+  /** After `fsm` applied the entry at `index` whose data is `payload`. */
   onApply(fsm: SimFsm, index: number, payload: string): void;
+  /** After `fsm` was restored from a snapshot. */
   onRestore(fsm: SimFsm): void;
 }
 
+/**
+ * The simulator's FSM: registers set by SimCommands, plus a hash chained over every entry applied,
+ * so replicas at the same index compare in O(1).
+ */
 export class SimFsm implements FSM {
+  /** Register values by key. */
   registers = new Map<string, string>();
+  /** The index of the last entry applied (or restored). */
   lastIndex = 0;
+  /** chainHash over every entry up to lastIndex. */
   hash = 0;
 
   constructor(
+    /** The server this FSM belongs to. */
     readonly node: string,
     private readonly observer: FsmObserver,
   ) {}

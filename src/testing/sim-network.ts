@@ -9,6 +9,7 @@ import type { InmemNetworkLike, InmemTransport } from '../transport/inmem.js';
 import type { SeededRandom } from './prng.js';
 import type { Scheduler } from './scheduler.js';
 
+/** How badly the simulated network behaves; change `SimNetwork.faults` at any time. */
 export interface NetworkFaults {
   /** Probability that a message (request or response) is lost. */
   loss: number;
@@ -16,10 +17,13 @@ export interface NetworkFaults {
   duplicate: number;
   /** Probability that a message gets a long extra delay (reordering). */
   reorder: number;
+  /** Shortest one-way delay, in virtual ms. */
   minLatency: number;
+  /** Longest one-way delay (before any reordering delay), in virtual ms. */
   maxLatency: number;
 }
 
+/** No loss, duplication or reordering; 1-5 ms latency. */
 export const calmNetwork = (): NetworkFaults => ({
   loss: 0,
   duplicate: 0,
@@ -28,11 +32,17 @@ export const calmNetwork = (): NetworkFaults => ({
   maxLatency: 5,
 });
 
+/**
+ * The simulator's network for InmemTransports: each message is a scheduled event with a random
+ * latency and may be lost, duplicated or reordered per `faults`; links can be cut.
+ */
 export class SimNetwork implements InmemNetworkLike {
+  /** The faults in force now. */
   faults: NetworkFaults = calmNetwork();
   private readonly transports = new Map<ServerAddress, InmemTransport>();
   /** Directed links that drop everything: "from|to". */
   private readonly cut = new Set<string>();
+  /** Messages sent so far (requests and responses). */
   messages = 0;
 
   constructor(
@@ -49,6 +59,7 @@ export class SimNetwork implements InmemNetworkLike {
       this.transports.delete(transport.localAddr());
   }
 
+  /** Drops everything from `from` to `to` (one direction) until heal. */
   cutLink(from: ServerAddress, to: ServerAddress): void {
     this.cut.add(`${from}|${to}`);
   }
@@ -63,10 +74,12 @@ export class SimNetwork implements InmemNetworkLike {
     }
   }
 
+  /** Restores every link. */
   heal(): void {
     this.cut.clear();
   }
 
+  /** How many directed links are cut now. */
   get cutLinks(): number {
     return this.cut.size;
   }

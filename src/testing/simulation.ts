@@ -19,33 +19,47 @@ import { SimDisk, SimSnapshotStore } from './sim-disk.js';
 import { encodeCommand, SimFsm } from './sim-fsm.js';
 import { calmNetwork, SimNetwork } from './sim-network.js';
 
+/** One simulator run: `runSimulation({ seed })` replays exactly given the same options. */
 export interface SimulationOptions {
+  /** Decides every random choice of the run (faults, latencies, timeouts, client operations). */
   seed: number;
   /** Voters in the initial configuration (3 or 5). */
   nodes?: number;
   /** Extra server processes outside the initial configuration, for membership churn. */
   spares?: number;
-  /** Virtual milliseconds of the safety phase. */
+  /** Virtual milliseconds of the safety phase (faults on); default 6000. */
   duration?: number;
   /** Deliberate core bugs (to show the checker catches them). */
   faults?: CoreFaults;
-  /** Events kept for the trace of a failing seed. */
+  /** Events kept for the trace of a failing seed; default 40. */
   traceLength?: number;
 }
 
+/** What one run did and found; the run passed when `violations` is empty. */
 export interface SimulationResult {
+  /** The seed that replays this run. */
   seed: number;
+  /** Voters in the initial configuration. */
   nodes: number;
+  /** Safety or liveness properties broken, each naming the property; empty when the run passed. */
   violations: string[];
+  /** The last events before the run ended (most useful when it failed). */
   trace: string[];
+  /** Scheduler events run (each followed by the safety checks). */
   steps: number;
+  /** Client writes acknowledged (each must survive). */
   acked: number;
+  /** Times a server became leader. */
   elections: number;
+  /** Snapshots installed on followers by InstallSnapshot. */
   snapshotsInstalled: number;
+  /** Membership changes committed (adds, removals, promotions, demotions). */
   membershipChanges: number;
+  /** Linearizable reads whose results were checked. */
   readsChecked: number;
   /** Durations of completed leadership transfers, in virtual ms. */
   transfers: number[];
+  /** Virtual time at the end of the run, in ms. */
   virtualMs: number;
 }
 
@@ -67,6 +81,10 @@ const LIVENESS_ELECTION_TIMEOUTS = 20;
 /** Further election timeouts allowed for every server to converge. */
 const CONVERGENCE_ELECTION_TIMEOUTS = 40;
 
+/**
+ * Runs one seeded simulation: a safety phase full of faults and client traffic, then a liveness
+ * phase with everything healed. Resolves with what happened; it does not throw on a violation.
+ */
 export async function runSimulation(options: SimulationOptions): Promise<SimulationResult> {
   return new Simulation(options).run();
 }

@@ -15,9 +15,18 @@ import { LogType, type LogEntry } from '../core/types.js';
 import { sleep, systemClock } from '../platform/clock.js';
 import type { LogStore, StableStore } from '../storage/types.js';
 
-export type DurableStore = LogStore & StableStore & { close(): Promise<void> };
+/** A log and stable store in one object that can be closed and reopened (what the suite tests). */
+export type DurableStore = LogStore & StableStore & Closable;
 
+/** Something with a close that lets queued writes finish first. */
+export interface Closable {
+  /** Finishes queued writes, then releases the store. */
+  close(): Promise<void>;
+}
+
+/** How the suite opens your store and counts its commits. */
 export interface StoreHarness<S extends DurableStore = DurableStore> {
+  /** The store's name, for reports. */
   name: string;
   /** Opens (creating) the store at a path inside `dir`; the same dir reopens the same store. */
   open(dir: string): Promise<S>;
@@ -29,16 +38,38 @@ export interface StoreHarness<S extends DurableStore = DurableStore> {
 
 /** What a case works with: the open store (replaced by reopen) and the harness. */
 export interface ConformanceContext<S extends DurableStore = DurableStore> {
+  /** The store as currently open. */
   readonly store: S;
+  /** The harness that opened it. */
   readonly harness: StoreHarness<S>;
   /** Closes the store and opens it again from the same place. */
   reopen(): Promise<void>;
 }
 
+/** One case of the contract; it throws (an assertion error) when the store breaks it. */
 export interface ConformanceCase {
+  /** The role the case tests, e.g. 'as LogStore'. */
   group: string;
+  /** What the case checks. */
   name: string;
+  /** Runs the case against a freshly opened store. */
   run<S extends DurableStore>(t: ConformanceContext<S>): Promise<void>;
+}
+
+/** The outcome of `runStoreConformance`: every case's name, passed or failed. */
+export interface ConformanceReport {
+  /** Names (`group: name`) of the cases that passed. */
+  passed: string[];
+  /** The cases that failed, with what they threw. */
+  failed: ConformanceFailure[];
+}
+
+/** A failed conformance case. */
+export interface ConformanceFailure {
+  /** `group: name` of the case. */
+  name: string;
+  /** What the case threw. */
+  error: unknown;
 }
 
 /** A log entry whose fields all vary with index and term (a Noop every 7th, extensions every 3rd). */
@@ -69,6 +100,7 @@ function nextTurn(): Promise<void> {
   return sleep(systemClock, 0);
 }
 
+/** Every case of the store contract, in order; run one with `runConformanceCase` (e.g. one test each). */
 export const STORE_CONFORMANCE_CASES: readonly ConformanceCase[] = [
   {
     group: 'as LogStore',
@@ -352,9 +384,9 @@ export async function runConformanceCase<S extends DurableStore>(
  */
 export async function runStoreConformance<S extends DurableStore>(
   harness: StoreHarness<S>,
-): Promise<{ passed: string[]; failed: { name: string; error: unknown }[] }> {
+): Promise<ConformanceReport> {
   const passed: string[] = [];
-  const failed: { name: string; error: unknown }[] = [];
+  const failed: ConformanceFailure[] = [];
   for (const testCase of STORE_CONFORMANCE_CASES) {
     const name = `${testCase.group}: ${testCase.name}`;
     try {

@@ -32,7 +32,9 @@ const textDecoder = new TextDecoder();
 
 /** How requests travel between InmemTransports. */
 export interface InmemNetworkLike {
+  /** Makes `transport` reachable at its address (its constructor calls this). */
   register(transport: InmemTransport): void;
+  /** Makes it unreachable again (its close calls this). */
   unregister(transport: InmemTransport): void;
   /** Carries one RPC from `from` to the transport at `to`; resolves with its response. */
   deliver(
@@ -43,7 +45,9 @@ export interface InmemNetworkLike {
   ): Promise<RaftResponse>;
 }
 
+/** The in-memory network could not carry a request or its response (partitioned or unknown). */
 export class ErrUnreachable extends RaftError {
+  /** `'ErrUnreachable'`. */
   override name = 'ErrUnreachable';
 }
 
@@ -73,6 +77,7 @@ export class InmemNetwork implements InmemNetworkLike {
     for (const other of this.transports.keys()) if (other !== address) this.disconnect(address, other);
   }
 
+  /** Restores every link. */
   heal(): void {
     this.cut.clear();
   }
@@ -94,6 +99,10 @@ export class InmemNetwork implements InmemNetworkLike {
   }
 }
 
+/**
+ * hashicorp's InmemTransport: a Transport for servers in one process, joined by an InmemNetwork
+ * (or the simulator's network). `timeout` bounds each call, as NetworkTransport's does.
+ */
 export class InmemTransport implements Transport {
   private handler: RpcHandler | null = null;
   private closed = false;

@@ -49,12 +49,15 @@ import { ServerConn, type ServerConnHost, type TransportLogger } from './server-
 import { ErrPeerClosed, ErrRpcTimeout, type StreamLayer } from './stream-layer.js';
 import type { RpcHandler, Transport } from './types.js';
 
+/** Options of the NetworkTransport constructor (`newNetworkTransport` fills the usual ones). */
 export interface NetworkTransportOptions {
   /** Idle connections kept per target (hashicorp's MaxPool). */
   maxPool: number;
   /** I/O deadline of one RPC in ms; InstallSnapshot scales it with the size. */
   timeout: number;
+  /** Runs every deadline (the system clock in production, virtual time in tests). */
   clock: Clock;
+  /** Where connection trouble is reported (pino-compatible); silent by default. */
   logger?: TransportLogger;
   /** AppendEntries written ahead of their replies per follower (hashicorp's MaxRPCsInFlight). Default 2. */
   maxRpcsInFlight?: number;
@@ -97,6 +100,12 @@ function settleReply<K extends keyof ResponseMap>(reply: IncomingResponse<K>): R
   return reply.response;
 }
 
+/**
+ * hashicorp's NetworkTransport: Raft RPCs in hashicorp/raft's msgpack wire protocol over a
+ * StreamLayer, so raftkit and Go servers can form one cluster. Pooled connections for single
+ * RPCs, a pipelined connection per follower for AppendEntries, a fresh one per InstallSnapshot.
+ * Make one with `newTcpTransport`, `newTlsTransport` or `newNetworkTransport`.
+ */
 export class NetworkTransport implements Transport {
   private handler: RpcHandler | null = null;
   private closed = false;

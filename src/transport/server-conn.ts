@@ -21,8 +21,11 @@ import { ErrPeerClosed, type StreamSocket } from './stream-layer.js';
 import type { RpcHandler } from './types.js';
 
 /** The logging the transport does: pino's signature, so a pino logger fits. */
+/** The part of pino's interface NetworkTransport uses. */
 export interface TransportLogger {
+  /** Trouble with a peer or connection that the transport survived. */
   warn(obj: object, msg?: string): void;
+  /** Routine connection events. */
   debug(obj: object, msg?: string): void;
 }
 

@@ -7,8 +7,14 @@ import type { Duplex } from 'node:stream';
 import { RaftError } from '../core/errors.js';
 
 /** A connected byte stream; net.Socket and tls.TLSSocket fit. */
-export type StreamSocket = Duplex & { remoteAddress?: string; remotePort?: number };
+export type StreamSocket = Duplex & {
+  /** The peer's IP address, when known (for logs). */
+  remoteAddress?: string;
+  /** The peer's port, when known (for logs). */
+  remotePort?: number;
+};
 
+/** hashicorp's StreamLayer: listens for and dials the byte streams NetworkTransport speaks over. */
 export interface StreamLayer {
   /**
    * Registers the receiver of accepted connections (called once, by the transport). Connections
@@ -25,6 +31,7 @@ export interface StreamLayer {
 
 /** hashicorp's errNotAdvertisable: binding 0.0.0.0 or :: needs an explicit advertise address. */
 export class ErrNotAdvertisable extends RaftError {
+  /** `'ErrNotAdvertisable'`. */
   override name = 'ErrNotAdvertisable';
   constructor(detail?: string) {
     super(`local bind address is not advertisable${detail ? `: ${detail}` : ''}`);
@@ -33,16 +40,26 @@ export class ErrNotAdvertisable extends RaftError {
 
 /** A connection attempt or an RPC ran past its deadline. */
 export class ErrRpcTimeout extends RaftError {
+  /** `'ErrRpcTimeout'`. */
   override name = 'ErrRpcTimeout';
 }
 
 /** The peer closed the connection (EOF or reset) before the reply was complete. */
 export class ErrPeerClosed extends RaftError {
+  /** `'ErrPeerClosed'`. */
   override name = 'ErrPeerClosed';
 }
 
+/** An address split into its parts. */
+export interface HostPort {
+  /** A hostname or IP address (IPv6 without brackets). */
+  host: string;
+  /** 0..65535. */
+  port: number;
+}
+
 /** Splits "host:port" or "[v6]:port"; throws on anything else. */
-export function splitHostPort(address: string): { host: string; port: number } {
+export function splitHostPort(address: string): HostPort {
   const match = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(address);
   const port = match ? Number(match[3]) : NaN;
   if (!match || port > 65535) throw new RaftError(`invalid address ${JSON.stringify(address)}`);

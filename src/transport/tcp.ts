@@ -11,6 +11,7 @@ import { advertisedAddress, listenOn, SocketStreamLayer } from './socket-layer.j
 import type { StreamLayer } from './stream-layer.js';
 import { TlsStreamLayer, type TlsFiles } from './tls.js';
 
+/** The plain TCP StreamLayer (hashicorp's TCPStreamLayer); `newTcpTransport` puts a transport on it. */
 export class TcpStreamLayer extends SocketStreamLayer {
   private constructor(server: Server, advertised: string, clock: Clock) {
     super(server, advertised, clock);
@@ -38,6 +39,7 @@ export class TcpStreamLayer extends SocketStreamLayer {
 export interface TransportFactoryOptions {
   /** Defaults to the system clock. */
   clock?: Clock;
+  /** Where connection trouble is reported (pino-compatible); silent by default. */
   logger?: TransportLogger;
   /** AppendEntries in flight per follower; default 2. */
   maxRpcsInFlight?: number;

@@ -24,13 +24,19 @@ import { advertisedAddress, listenOn, SocketStreamLayer } from './socket-layer.j
  */
 export type PemSource = string | Uint8Array;
 
+/** A node's TLS identity and the CA its peers' certificates must chain to. */
 export interface TlsFiles {
+  /** This node's certificate; its SAN must name the address peers dial (the advertised one). */
   cert: PemSource;
+  /** The certificate's private key. */
   key: PemSource;
+  /** The CA that signed every member's certificate. */
   ca: PemSource;
 }
 
+/** Options of `TlsStreamLayer.listen`. */
 export interface TlsStreamLayerOptions {
+  /** Runs dial deadlines. */
   clock: Clock;
   /** Handshakes that fail (wrong CA, no certificate, plaintext) are reported here. */
   onHandshakeError?: (error: Error, remote: string) => void;
@@ -43,6 +49,10 @@ function pem(source: PemSource): string | Buffer {
   return source.includes('-----BEGIN') ? source : readFileSync(source);
 }
 
+/**
+ * A mutual-TLS StreamLayer: both sides present a certificate from the same CA and the dialler checks
+ * the server's SAN against the dialled host. `newTlsTransport` puts a transport on it.
+ */
 export class TlsStreamLayer extends SocketStreamLayer {
   private constructor(
     server: ReturnType<typeof createServer>,

@@ -25,30 +25,47 @@ import type {
 
 /** An RPC received from a peer. Call respond exactly once. */
 export interface IncomingRpc<R extends RaftRequest = RaftRequest> {
+  /** The decoded request. */
   request: R;
   /** InstallSnapshot only: exactly request.size bytes of snapshot data. Must be consumed. */
   data?: Readable;
+  /** Sends the response, or `error` (its message travels to the caller, as hashicorp's does). */
   respond(response: RaftResponse | null, error?: Error): void;
 }
 
+/** Receives every RPC a transport accepts (hashicorp's Consumer channel, as a callback). */
 export type RpcHandler = (rpc: IncomingRpc) => void;
 
+/**
+ * hashicorp's Transport: how a server reaches its peers. Implementations: NetworkTransport (TCP or
+ * mutual TLS, hashicorp's wire protocol) and InmemTransport (one process, for tests). Each call
+ * resolves with the peer's response or rejects (unreachable, timeout, shut down).
+ */
 export interface Transport {
+  /** The address peers dial to reach this server. */
   localAddr(): ServerAddress;
   /** The runtime registers its handler for incoming RPCs (hashicorp's Consumer()). */
   setHandler(handler: RpcHandler): void;
+  /** Replicates entries or sends a heartbeat (hashicorp's AppendEntries RPC). */
   appendEntries(target: Peer, request: AppendEntriesRequest): Promise<AppendEntriesResponse>;
+  /** Asks for a vote in an election. */
   requestVote(target: Peer, request: RequestVoteRequest): Promise<RequestVoteResponse>;
+  /** Asks whether the peer would vote, without disturbing its term (pre-vote). */
   requestPreVote(target: Peer, request: RequestPreVoteRequest): Promise<RequestPreVoteResponse>;
+  /** Streams a snapshot to a follower too far behind for the log; `data` is request.size bytes. */
   installSnapshot(
     target: Peer,
     request: InstallSnapshotRequest,
     data: Readable,
   ): Promise<InstallSnapshotResponse>;
+  /** Tells the peer to start an election now (leadership transfer). */
   timeoutNow(target: Peer, request: TimeoutNowRequest): Promise<TimeoutNowResponse>;
   /** raftkit extension; transports that cannot carry it reject with ErrReadIndexNotSupported. */
   readIndex(target: Peer, request: ReadIndexRequest): Promise<ReadIndexResponse>;
+  /** The bytes that name a peer in protocol-version-2 messages (its address). */
   encodePeer(id: string, address: ServerAddress): Uint8Array;
+  /** The inverse of encodePeer. */
   decodePeer(bytes: Uint8Array): ServerAddress;
+  /** Stops accepting and sending; calls in flight reject with ErrTransportShutdown. */
   close(): Promise<void>;
 }

@@ -1,4 +1,5 @@
 /** Drives RaftCore directly in tests: no runtime, messages delivered by hand. */
+import type { Random } from '../../src/core/clock.js';
 import { RaftCore, type CoreFaults } from '../../src/core/raft.js';
 import type { OutboundRequest, Ready } from '../../src/core/ready.js';
 import {
@@ -30,9 +31,20 @@ export interface TestCoreOptions {
   terms?: number[];
   term?: number;
   commit?: number;
+  /** Default: a SeededRandom with a fixed seed. */
+  random?: Random;
+  maxAppendEntries?: number;
 }
 
-export function makeCore(id: string, configuration: Configuration, options: TestCoreOptions = {}): RaftCore {
+/**
+ * A core bootstrapped with `configuration` as entry 1 (term 1, committed), or with no state at all
+ * when `configuration` is null (a server that waits to be added to a cluster).
+ */
+export function makeCore(
+  id: string,
+  configuration: Configuration | null,
+  options: TestCoreOptions = {},
+): RaftCore {
   const core = new RaftCore({
     id,
     address: `addr-${id}`,
@@ -40,24 +52,34 @@ export function makeCore(id: string, configuration: Configuration, options: Test
     electionTimeout: 100,
     commitTimeout: 10,
     leaderLeaseTimeout: 50,
-    maxAppendEntries: 64,
+    maxAppendEntries: options.maxAppendEntries ?? 64,
     maxInflightAppends: 2,
     preVote: options.preVote ?? false,
     maxClockDrift: 0.1,
-    random: new SeededRandom(7),
+    random: options.random ?? new SeededRandom(7),
     codec,
     faults: options.faults,
   });
+  const bootstrapped = configuration !== null;
   core.restore({
     now: 0,
-    hardState: { term: options.term ?? 1, vote: null, commit: options.commit ?? 1 },
+    hardState: {
+      term: options.term ?? (bootstrapped ? 1 : 0),
+      vote: null,
+      commit: options.commit ?? (bootstrapped ? 1 : 0),
+    },
     snapshot: null,
   });
-  const entries: LogEntry[] = [entry(1, 1, LogType.Configuration, encodeConfiguration(configuration))];
-  (options.terms ?? []).forEach((term, i) => entries.push(entry(i + 2, term)));
-  core.loadEntries(entries);
+  if (bootstrapped) core.loadEntries(initialLog(configuration, options.terms));
   core.start();
   return core;
+}
+
+/** The log makeCore loads: the configuration at index 1 (term 1), then one entry per given term. */
+export function initialLog(configuration: Configuration, terms: number[] = []): LogEntry[] {
+  const entries: LogEntry[] = [entry(1, 1, LogType.Configuration, encodeConfiguration(configuration))];
+  terms.forEach((term, i) => entries.push(entry(i + 2, term)));
+  return entries;
 }
 
 export function entry(

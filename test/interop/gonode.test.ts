@@ -16,8 +16,8 @@ import {
   waitForSameState,
   type GoNode,
   type HttpResult,
-  type ServerInfo,
 } from './harness.js';
+import type { StatusBody, StatusMember } from '../../src/kv/contract.js';
 
 const RESERVED_PREFIX = '_raftkit/';
 
@@ -34,11 +34,11 @@ function userKeys(state: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(state).filter(([key]) => !key.startsWith(RESERVED_PREFIX)));
 }
 
-function voters(nodes: GoNode[]): ServerInfo[] {
+function voters(nodes: GoNode[]): StatusMember[] {
   return nodes.map((node) => ({ id: node.id, address: node.raftAddress, suffrage: 'Voter' }));
 }
 
-function byId(servers: ServerInfo[]): ServerInfo[] {
+function byId(servers: StatusMember[]): StatusMember[] {
   return [...servers].sort((a, b) => a.id.localeCompare(b.id));
 }
 
@@ -141,7 +141,7 @@ describe('Go hashicorp/raft 1.1.2 peer', () => {
       await follower.client.get('refused'),
     ]) {
       expect(result.status).toBe(503);
-      expect(jsonOf<{ leader: { id: string } }>(result).leader.id).toBe(leader.id);
+      expect(jsonOf<StatusBody>(result).leader.id).toBe(leader.id);
     }
     await leader.client.barrier();
     const state = await waitForSameState(nodes);

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import type { StatusBody } from '../../src/kv/contract.js';
 
 /** This directory in the repository, also from the copy compiled into dist-bench/ (npm run bench). */
 export const INTEROP_DIR = fileURLToPath(
@@ -62,24 +63,6 @@ export async function waitFor<T>(
 export interface HttpResult {
   status: number;
   body: Buffer;
-}
-
-export interface ServerInfo {
-  id: string;
-  address: string;
-  suffrage: string;
-}
-
-export interface NodeStatus {
-  id: string;
-  state: string;
-  term: number;
-  leader: { id: string; address: string; http: string };
-  lastIndex: number;
-  commitIndex: number;
-  appliedIndex: number;
-  lastSnapshotIndex: number;
-  configuration: ServerInfo[];
 }
 
 export interface JoinRequest {
@@ -147,7 +130,7 @@ export class KvHttpClient {
     return this.request('DELETE', keyPath(key));
   }
 
-  status(): Promise<NodeStatus> {
+  status(): Promise<StatusBody> {
     return this.requestJson('GET', '/status');
   }
 

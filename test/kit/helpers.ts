@@ -10,4 +10,4 @@ export { waitFor };
 export const FAST_CONFIG = { heartbeatTimeout: 100, electionTimeout: 100, leaderLeaseTimeout: 100 };
 
 /** Ports the OS just handed out (and took back), for addresses that must be known up front. */
-export { freePorts } from '../../src/kv/ports.js';
+export { freePorts } from '../../src/cli/free-ports.js';

@@ -5,7 +5,9 @@
  */
 import { ErrNotLeader } from '../../src/core/errors.js';
 import { LogType } from '../../src/core/types.js';
-import type { ClusterMember, ClusterStatus, KvCluster, ServerStateName } from '../../src/kv/cluster.js';
+import type { ClusterStatus, KvCluster } from '../../src/kv/cluster.js';
+import { encodeCommand } from '../../src/kv/commands.js';
+import type { ServerStateName, StatusMember } from '../../src/kv/contract.js';
 import { KvFsm } from '../../src/kv/fsm.js';
 
 export class FakeSingleNodeCluster implements KvCluster {
@@ -14,7 +16,7 @@ export class FakeSingleNodeCluster implements KvCluster {
   term = 1;
   lastIndex = 0;
   leader: { id: string; address: string } | null;
-  configuration: ClusterMember[];
+  configuration: StatusMember[];
   /** The next apply (or linearizableRead) rejects with this, once. */
   nextApplyError: Error | null = null;
   nextReadError: Error | null = null;
@@ -36,6 +38,18 @@ export class FakeSingleNodeCluster implements KvCluster {
   follow(leaderId: string | null, leaderAddress = '127.0.0.1:7999'): void {
     this.state = 'Follower';
     this.leader = leaderId === null ? null : { id: leaderId, address: leaderAddress };
+  }
+
+  /** Writes `key` straight into the state machine, as if replicated from a leader (no apply call counted). */
+  seed(key: string, value: string | Buffer): void {
+    this.fsm.apply({
+      index: 0,
+      term: 1,
+      type: LogType.Command,
+      data: encodeCommand({ op: 'put', key, value: Buffer.from(value) }),
+      extensions: new Uint8Array(),
+      appendedAt: 0,
+    });
   }
 
   async apply(data: Uint8Array): Promise<{ index: number; response: unknown }> {

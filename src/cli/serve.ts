@@ -1,0 +1,247 @@
+/**
+ * `raftkit kv serve`: one member of the replicated KV service as a process. It turns the flags
+ * into a durable Raft server (WAL or LMDB log, file snapshots, TCP or TLS transport), bootstraps
+ * from --peers or joins through --join, starts the KV service on it (src/kv/service.ts), and shuts
+ * down gracefully on SIGTERM/SIGINT. Restarting it with the same --data-dir brings its state back.
+ */
+import { pino } from 'pino';
+import {
+  bootstrapCluster,
+  defaultConfig,
+  ErrInvalidConfig,
+  hasExistingState,
+  newTcpTransport,
+  newTlsTransport,
+  openNodeStorage,
+  Raft,
+  RaftState,
+  recoverFromPeersJson,
+  ServerSuffrage,
+  systemClock,
+  type Clock,
+  type Config,
+  type Logger,
+  type NodeStorage,
+  type Transport,
+} from '../index.js';
+import { KvFsm } from '../kv/fsm.js';
+import type { KvHttpServer } from '../kv/http/server.js';
+import { startKvService } from '../kv/service.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CliIo, type Command } from './command.js';
+import { parseServeArgs, SERVE_USAGE, type KvServeArgs } from './serve-args.js';
+import { joinCluster } from './service-client.js';
+
+/** Connections pooled per peer and the transport's I/O deadline (raftKit's values). */
+const TRANSPORT_MAX_POOL = 3;
+const TRANSPORT_TIMEOUT_MS = 10_000;
+/** How long --join keeps asking before the server gives up and exits. */
+const DEFAULT_JOIN_TIMEOUT_MS = 30_000;
+
+export interface KvServeOptions {
+  /** Structured logger; JSON lines on stdout (pino) tagged with the server ID by default. */
+  logger?: Logger;
+  /** Raft config fields to change from hashicorp's defaults (tests use short timeouts). */
+  config?: Partial<Omit<Config, 'localId' | 'logger'>>;
+  joinTimeout?: number;
+  clock?: Clock;
+}
+
+export interface KvServer {
+  readonly id: string;
+  /** This server's HTTP base URL as published to the cluster. */
+  readonly httpUrl: string;
+  readonly raft: Raft;
+  readonly fsm: KvFsm;
+  readonly http: KvHttpServer;
+  /** Settles when --join has been accepted (at once without --join, or when state existed). */
+  readonly joined: Promise<void>;
+  /** Stops the HTTP API, shuts Raft down and closes the stores. Idempotent. */
+  close(): Promise<void>;
+}
+
+export function defaultServeLogger(id: string): Logger {
+  return pino({ base: { node: id }, level: process.env.RAFTKIT_LOG_LEVEL ?? 'info' });
+}
+
+async function openTransport(args: KvServeArgs, clock: Clock, logger: Logger): Promise<Transport> {
+  const options = { clock, logger, localId: args.id };
+  if (args.tls === null) {
+    return newTcpTransport(args.raftAddr, args.advertise, TRANSPORT_MAX_POOL, TRANSPORT_TIMEOUT_MS, options);
+  }
+  return newTlsTransport(
+    args.raftAddr,
+    args.advertise,
+    TRANSPORT_MAX_POOL,
+    TRANSPORT_TIMEOUT_MS,
+    args.tls,
+    options,
+  );
+}
+
+/** Starts one KV server; rejects with ErrDataDir (src/kit/storage.ts) when the data directory is unusable. */
+export async function startKvServer(args: KvServeArgs, options: KvServeOptions = {}): Promise<KvServer> {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? defaultServeLogger(args.id);
+  const storage = await openNodeStorage(args.dataDir, { clock, logger, logStore: args.logStore });
+  let transport: Transport | undefined;
+  let raft: Raft | undefined;
+  try {
+    transport = await openTransport(args, clock, logger);
+    const config: Config = {
+      ...defaultConfig(),
+      ...options.config,
+      ...args.raftConfig,
+      localId: args.id,
+      logger,
+    };
+    const fsm = new KvFsm({ logger });
+    await recoverFromPeersJson(storage, config, fsm, logger);
+    const existing = await hasExistingState(storage.logStore, storage.logStore, storage.snapshotStore);
+    await bootstrapIfNew(args, config, storage, existing, logger);
+    raft = await Raft.create({
+      config,
+      fsm,
+      logStore: storage.logStore,
+      stableStore: storage.logStore,
+      snapshotStore: storage.snapshotStore,
+      transport,
+      clock,
+    });
+    const service = await startKvService({
+      raft,
+      fsm,
+      transport,
+      httpAddr: args.httpAddr,
+      httpUrl: args.httpUrl,
+      debugRoutes: args.debugRoutes,
+      debugStaleReads: args.debugStaleReads,
+      logger,
+      clock,
+    });
+    const httpUrl = service.httpUrl;
+    logger.info(
+      { raft: args.advertise, http: httpUrl, dataDir: args.dataDir, existingState: existing },
+      'kv: serving',
+    );
+    const joined =
+      args.join !== null && !existing
+        ? joinCluster(
+            args.join,
+            { id: args.id, address: args.advertise, http: httpUrl, voter: true },
+            { clock, timeout: options.joinTimeout ?? DEFAULT_JOIN_TIMEOUT_MS },
+          )
+        : Promise.resolve();
+    return makeServer(args.id, httpUrl, raft, fsm, service.http, joined, storage);
+  } catch (error) {
+    if (raft !== undefined) await raft.shutdown().catch(() => {});
+    else await transport?.close().catch(() => {});
+    await storage.close().catch(() => {});
+    throw error;
+  }
+}
+
+async function bootstrapIfNew(
+  args: KvServeArgs,
+  config: Config,
+  storage: NodeStorage,
+  existing: boolean,
+  logger: Logger,
+): Promise<void> {
+  if (existing) {
+    if (args.peers.length > 0 || args.join !== null)
+      logger.info({}, 'kv: state exists; --peers/--join ignored');
+    return;
+  }
+  if (args.peers.length === 0) {
+    if (args.join === null)
+      logger.warn({}, 'kv: no state, no --peers and no --join: waiting to be added to a cluster');
+    return;
+  }
+  const servers = args.peers.map(({ id, address }) => ({ id, address, suffrage: ServerSuffrage.Voter }));
+  await bootstrapCluster(config, storage.logStore, storage.logStore, storage.snapshotStore, { servers });
+  logger.info({ peers: args.peers }, 'kv: bootstrapped a new cluster');
+}
+
+function makeServer(
+  id: string,
+  httpUrl: string,
+  raft: Raft,
+  fsm: KvFsm,
+  http: KvHttpServer,
+  joined: Promise<void>,
+  storage: NodeStorage,
+): KvServer {
+  let closing: Promise<void> | undefined;
+  // A failed join is reported through `joined`; without a listener it must not crash the process.
+  joined.catch(() => {});
+  return {
+    id,
+    httpUrl,
+    raft,
+    fsm,
+    http,
+    joined,
+    close() {
+      closing ??= (async () => {
+        await http.close();
+        await raft.shutdown();
+        await storage.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+/**
+ * The `raftkit kv serve` command: runs until SIGTERM/SIGINT (or until the demo that started it goes
+ * away), then shuts down gracefully. Exit codes: 0 after a clean stop, 2 for bad flags, 1 when the
+ * server cannot start (unusable data directory, address in use), its join fails, or Raft stops.
+ */
+export const kvServe: Command = {
+  name: 'kv serve',
+  usage: SERVE_USAGE,
+  async run(argv: string[], io: CliIo): Promise<number> {
+    const args = parseServeArgs(argv);
+    const logger = defaultServeLogger(args.id);
+    let server: KvServer;
+    try {
+      server = await startKvServer(args, { logger });
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      io.stderr.write(`raftkit kv serve: cannot start ${args.id}: ${message}\n`);
+      // Tuning flags that make an invalid Raft config are usage errors too.
+      return error instanceof ErrInvalidConfig ? EXIT_USAGE : EXIT_FAILED;
+    }
+    const outcome = await waitForStop(server);
+    logger.info({ reason: outcome ?? 'asked to stop' }, 'kv: shutting down');
+    await server.close();
+    logger.info({}, 'kv: stopped');
+    // The demo's IPC channel would keep this process alive.
+    if (process.connected) process.disconnect();
+    if (outcome !== null) io.stderr.write(`raftkit kv serve: ${args.id}: ${outcome}\n`);
+    return outcome === null ? EXIT_OK : EXIT_FAILED;
+  },
+};
+
+/** Resolves null on a requested stop, or the reason the server has to stop on its own. */
+function waitForStop(server: KvServer): Promise<string | null> {
+  return new Promise((resolve) => {
+    const signals = ['SIGTERM', 'SIGINT'] as const;
+    const finish = (outcome: string | null) => {
+      for (const signal of signals) process.off(signal, onSignal);
+      process.off('disconnect', onSignal);
+      server.raft.off('stateChange', onState);
+      resolve(outcome);
+    };
+    const onSignal = () => finish(null);
+    const onState = (state: RaftState) => {
+      if (state === RaftState.Shutdown)
+        finish('raft shut down (removed from the cluster or a storage failure)');
+    };
+    for (const signal of signals) process.on(signal, onSignal);
+    // Started by `raftkit demo` with an IPC channel: when the demo dies, so does this server.
+    if (process.send !== undefined) process.on('disconnect', onSignal);
+    server.raft.on('stateChange', onState);
+    server.joined.catch((error: Error) => finish(`could not join: ${error.message}`));
+  });
+}

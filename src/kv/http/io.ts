@@ -1,0 +1,88 @@
+/**
+ * The HTTP plumbing every server of the project shares (the KV API here, the demo's dashboard in
+ * src/cli): JSON answers, bounded bodies, listening and closing.
+ */
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** A request the server refuses, with the status, message and headers to answer. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    ...headers,
+    'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+/** The 413 for a body over `limit` bytes; the connection closes since the rest of the body is unread. */
+export function bodyTooLarge(limit: number): HttpError {
+  return new HttpError(413, `request body exceeds ${limit} bytes`, { Connection: 'close' });
+}
+
+/**
+ * Buffers the body up to `limit` bytes. Past that it keeps draining without buffering and then
+ * rejects with a 413: answering mid-upload would reset the connection before the client reads it.
+ */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    req.on('data', (chunk: Buffer) => {
+      total += chunk.length;
+      if (total <= limit) chunks.push(chunk);
+    });
+    req.once('end', () => (total > limit ? reject(bodyTooLarge(limit)) : resolve(Buffer.concat(chunks))));
+    req.once('error', reject);
+  });
+}
+
+/** A JSON object body, or a 400. */
+export function parseJsonObject(body: Buffer): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new HttpError(400, 'body is not valid JSON');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new HttpError(400, 'body must be a JSON object');
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** Listens on host:port; resolves with the address it got (port 0 picks a free one). */
+export async function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return server.address() as AddressInfo;
+}
+
+/** Stops listening and drops every open connection (keep-alive ones would hold close() open). */
+export function closeServer(server: Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}

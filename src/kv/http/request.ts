@@ -1,0 +1,91 @@
+/**
+ * One request as the routes and policies see it. The path and query are kept undecoded until a
+ * route asks for a value, so that `%2F` in a key stays a key byte and a value may be any bytes.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { HttpError, parseJsonObject, readBody } from './io.js';
+import type { Route } from './router.js';
+
+export class KvRequest {
+  readonly method: string;
+  /** The raw path, undecoded. */
+  readonly path: string;
+  /** Raw query values by name; the first occurrence wins, as with Go's url.Values.Get. */
+  readonly query: ReadonlyMap<string, string>;
+  /** The route that will answer (null when none matches the path and method). */
+  route: Route | null = null;
+  /** The route's raw path parameters, e.g. `key` of `/kv/*key`. */
+  params: Readonly<Record<string, string>> = {};
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    private readonly maxBodyBytes: number,
+  ) {
+    this.method = req.method ?? 'GET';
+    const target = this.target;
+    const mark = target.indexOf('?');
+    this.path = mark < 0 ? target : target.slice(0, mark);
+    this.query = parseQuery(mark < 0 ? '' : target.slice(mark + 1));
+  }
+
+  /** The request target as the client sent it (path and query), which a redirect repeats. */
+  get target(): string {
+    return this.req.url ?? '/';
+  }
+
+  /** A path parameter, percent-decoded as UTF-8; `what` names it in the 400. */
+  param(name: string, what: string): string {
+    try {
+      return decodeURIComponent(this.params[name] ?? '');
+    } catch {
+      throw new HttpError(400, `${what} is not valid percent-encoded UTF-8`);
+    }
+  }
+
+  /** A query flag: present, and not `false` or `0`. */
+  flag(name: string): boolean {
+    const value = this.query.get(name);
+    return value !== undefined && value !== 'false' && value !== '0';
+  }
+
+  /** A query value as raw bytes (escapes are bytes, '+' is a space); undefined when absent. */
+  queryBytes(name: string): Buffer | undefined {
+    const raw = this.query.get(name);
+    return raw === undefined ? undefined : percentDecodeBytes(raw);
+  }
+
+  /** The whole body, up to the server's limit (413 past it). */
+  body(): Promise<Buffer> {
+    return readBody(this.req, this.maxBodyBytes);
+  }
+
+  /** The body as a JSON object (400 otherwise). */
+  async jsonBody(): Promise<Record<string, unknown>> {
+    return parseJsonObject(await this.body());
+  }
+}
+
+function parseQuery(text: string): Map<string, string> {
+  const query = new Map<string, string>();
+  for (const pair of text.split('&')) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    const name = eq < 0 ? pair : pair.slice(0, eq);
+    if (!query.has(name)) query.set(name, eq < 0 ? '' : pair.slice(eq + 1));
+  }
+  return query;
+}
+
+/** Percent-decoding to raw bytes (a value may be any bytes, not only UTF-8), '+' meaning space. */
+function percentDecodeBytes(raw: string): Buffer {
+  const text = raw.replace(/\+/g, ' ');
+  if (/%(?![0-9A-Fa-f]{2})/.test(text)) throw new HttpError(400, 'malformed percent-encoding in query');
+  // Literal characters are UTF-8 encoded; each escape is one raw byte.
+  const parts = text.split(/(%[0-9A-Fa-f]{2})/);
+  return Buffer.concat(
+    parts.map((part) =>
+      part.startsWith('%') ? Buffer.from([parseInt(part.slice(1), 16)]) : Buffer.from(part, 'utf8'),
+    ),
+  );
+}

@@ -1,0 +1,129 @@
+/**
+ * The KV service on a running Raft server: the cluster adapter, the HTTP API, and the publication
+ * of this server's HTTP address whenever it leads (followers need it to redirect clients). How the
+ * Raft server itself is built (stores, transport, bootstrap, join) is the caller's business:
+ * `raftkit kv serve` does it from flags (src/cli/serve.ts).
+ */
+import {
+  ErrRaftShutdown,
+  RaftState,
+  sleep,
+  systemClock,
+  type Clock,
+  type HostPort,
+  type Logger,
+  type Raft,
+  type Transport,
+} from '../index.js';
+import type { KvCluster } from './cluster.js';
+import { encodeCommand, httpAddressKey } from './commands.js';
+import type { KvFsm } from './fsm.js';
+import { KvHttpServer } from './http/server.js';
+import { RaftKvCluster, type BlockingTransport } from './raft-cluster.js';
+
+/** Pause between attempts to publish the HTTP address while leading. */
+const ANNOUNCE_RETRY_MS = 500;
+
+export interface KvServiceOptions {
+  raft: Raft;
+  /** The state machine `raft` applies to. */
+  fsm: KvFsm;
+  /** Raft's transport: when it can block peers, the demo's /debug/isolate switch uses it. */
+  transport: Transport;
+  /** Where the HTTP API listens. */
+  httpAddr: HostPort;
+  /** This server's HTTP base URL as others reach it; with port 0 in `httpAddr` the listener's port replaces its port. */
+  httpUrl: string;
+  /** Serve POST /debug/isolate (the demo's partition switch). */
+  debugRoutes?: boolean;
+  /** Test only, deliberately broken: answer reads from local state (see KvHttpOptions). */
+  debugStaleReads?: boolean;
+  logger: Logger;
+  clock?: Clock;
+}
+
+export interface KvService {
+  readonly http: KvHttpServer;
+  /** The HTTP base URL this server publishes. */
+  readonly httpUrl: string;
+}
+
+/** Starts the HTTP API on `raft` and keeps this server's HTTP address published while it leads. */
+export async function startKvService(options: KvServiceOptions): Promise<KvService> {
+  const { raft, fsm, transport, httpAddr, logger } = options;
+  const clock = options.clock ?? systemClock;
+  const cluster = new RaftKvCluster(raft, hasBlockPeers(transport) ? transport : null);
+  const http = new KvHttpServer({
+    cluster,
+    fsm,
+    debugRoutes: options.debugRoutes,
+    debugStaleReads: options.debugStaleReads,
+    logger,
+    clock,
+  });
+  const listening = await http.listen(httpAddr.port, httpAddr.host);
+  const httpUrl = httpAddr.port === 0 ? withPortOf(options.httpUrl, listening) : options.httpUrl;
+  watchLeadership(raft, cluster, fsm, httpUrl, clock, logger);
+  return { http, httpUrl };
+}
+
+/**
+ * Publishes this server's HTTP base URL under its reserved key when it leads and the stored one
+ * differs. Resolves true when it wrote.
+ */
+export async function announceHttpAddress(
+  cluster: KvCluster,
+  fsm: KvFsm,
+  httpUrl: string,
+  timeout = 5000,
+): Promise<boolean> {
+  if (cluster.status().state !== 'Leader' || fsm.httpAddress(cluster.id) === httpUrl) return false;
+  const command = { op: 'put', key: httpAddressKey(cluster.id), value: Buffer.from(httpUrl) } as const;
+  await cluster.apply(encodeCommand(command), { timeout });
+  return true;
+}
+
+/** Announces the HTTP address each time this server becomes leader, retrying while it still leads. */
+function watchLeadership(
+  raft: Raft,
+  cluster: KvCluster,
+  fsm: KvFsm,
+  httpUrl: string,
+  clock: Clock,
+  logger: Logger,
+): void {
+  let running = false;
+  const announce = async () => {
+    if (running) return;
+    running = true;
+    try {
+      while (raft.state === RaftState.Leader) {
+        try {
+          if (await announceHttpAddress(cluster, fsm, httpUrl))
+            logger.info({ http: httpUrl }, 'kv: published HTTP address');
+          return;
+        } catch (error) {
+          if (error instanceof ErrRaftShutdown) return;
+          logger.warn({ error: String(error) }, 'kv: could not publish HTTP address; retrying');
+          await sleep(clock, ANNOUNCE_RETRY_MS);
+        }
+      }
+    } finally {
+      running = false;
+    }
+  };
+  raft.on('leadership', (isLeader: boolean) => {
+    if (isLeader) void announce();
+  });
+  if (raft.state === RaftState.Leader) void announce();
+}
+
+function hasBlockPeers(transport: Transport): transport is Transport & BlockingTransport {
+  return typeof (transport as Partial<BlockingTransport>).blockPeers === 'function';
+}
+
+function withPortOf(url: string, listening: string): string {
+  const published = new URL(url);
+  published.port = new URL(listening).port;
+  return published.origin;
+}

@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { UsageError } from '../../src/cli/command.js';
+import { simCommand } from '../../src/cli/sim.js';
+
+async function run(argv: string[]): Promise<{ code: number; lines: string[] }> {
+  const lines: string[] = [];
+  const code = await simCommand(argv, (line) => lines.push(line));
+  return { code, lines };
+}
+
+describe('raftkit sim', () => {
+  it('prints one summary line with seeds run, violations and seeds/s', async () => {
+    const { code, lines } = await run(['--seeds', '2', '--seed', '5']);
+    expect(code).toBe(0);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^seeds run: 2, violations: 0 \(failing seeds: 0\), seeds\/s: [\d.]+ \|/);
+  });
+
+  it('prints the replay command and the trace of a failing seed (here a deliberately broken core)', async () => {
+    const { code, lines } = await run(['--seed', '1', '--seeds', '50', '--break', 'skipUpToDateCheck']);
+    expect(code).toBe(1);
+    expect(lines[0]).toMatch(/violations: [1-9]/);
+    const replay = lines.find((line) => line.includes('replay:'));
+    expect(replay).toMatch(/npm run sim -- --seed \d+ --nodes [35] --break skipUpToDateCheck/);
+    expect(lines.some((line) => line.includes('last events:'))).toBe(true);
+  });
+
+  it('refuses bad flags with a usage error', async () => {
+    await expect(run(['--seeds', 'many'])).rejects.toBeInstanceOf(UsageError);
+    await expect(run(['--nodes', '4'])).rejects.toBeInstanceOf(UsageError);
+    await expect(run(['--break', 'everything'])).rejects.toBeInstanceOf(UsageError);
+  });
+});

@@ -1,4 +1,0 @@
-import { describe } from 'vitest';
-import { seedRangeTest } from './sim-range.js';
-
-describe('simulator, first half of the CI seeds', () => seedRangeTest(1, 150));

@@ -20,18 +20,11 @@ export const SYSTEM_LABELS: Record<SystemName, string> = {
   etcd: 'etcd (v3 JSON gateway)',
 };
 
-export interface PhaseSummary {
-  rate: number;
-  p50Ms: number;
-  p99Ms: number;
-  p999Ms: number;
-  serverCpuPer1k: number;
-  loadgenCpuPer1k: number;
-  otherCores: number;
+/** A phase's medians over the repetitions; RSS split into the leader's and the followers'. */
+export type PhaseSummary = Omit<PhaseSample, 'rssMiB' | 'statuses' | 'load1'> & {
   leaderRssMiB: number;
   followerRssMiB: number;
-  failures: number;
-}
+};
 
 export interface SystemSummary {
   label: string;
@@ -264,115 +257,110 @@ function ratioTable(results: BenchResults): string {
   return table(['ratio (raftkit / peer)', 'median', 'per repetition', 'target', ''], rows);
 }
 
-function sections(results: BenchResults): string[] {
-  const out: string[] = [];
-  const failoverRows = Object.values(results.systems).map((s) => [
+/** A titled section of RESULTS.md: what was measured, then its table. */
+function section(title: string, text: string, body: string): string[] {
+  return [`## ${title}`, '', text, '', body, ''];
+}
+
+function failoverSection(results: BenchResults): string[] {
+  const rows = Object.values(results.systems).map((s) => [
     s.label,
     fixed(s.failover.medianMs, 0),
     s.failover.runsMs.map((ms) => fixed(ms, 0)).join(', '),
     int(s.failover.electionTimeoutMs),
     fixed(s.failover.vsElectionTimeout),
   ]);
-  if (failoverRows.length > 0) {
-    out.push(
-      '## Failover',
-      '',
-      'Writes at c16 spread over all members (workers move to the next member after a failure); the ' +
-        'leader is SIGKILLed 2 s into the window. Figure: from the kill to the first successful write ' +
-        'issued after it. Target (raftkit): < 3x the election timeout.',
-      '',
-      table(
-        ['system', 'median ms', 'per repetition ms', 'election timeout ms', 'x election timeout'],
-        failoverRows,
-      ),
-      '',
-    );
-  }
-  if (results.restart) {
-    const r = results.restart;
-    out.push(
-      '## Restart with a long log',
-      '',
-      `A raftkit data directory holding ${int(r.entries)} committed KV puts and no snapshot ` +
-        `(written through the stores in ${fixed(r.generateS, 1)} s). Medians of ${r.runs.length} runs. Target: < 2 s.`,
-      '',
-      table(
-        ['measure', 'ms'],
+  if (rows.length === 0) return [];
+  return section(
+    'Failover',
+    'Writes at c16 spread over all members (workers move to the next member after a failure); the ' +
+      'leader is SIGKILLed 2 s into the window. Figure: from the kill to the first successful write ' +
+      'issued after it. Target (raftkit): < 3x the election timeout.',
+    table(['system', 'median ms', 'per repetition ms', 'election timeout ms', 'x election timeout'], rows),
+  );
+}
+
+function restartSection(r: RestartResult): string[] {
+  return section(
+    'Restart with a long log',
+    `A raftkit data directory holding ${int(r.entries)} committed KV puts and no snapshot ` +
+      `(written through the stores in ${fixed(r.generateS, 1)} s). Medians of ${r.runs.length} runs. Target: < 2 s.`,
+    table(
+      ['measure', 'ms'],
+      [
+        ['openNodeStorage (WAL open) in process', int(r.openStorageMs)],
+        ['Raft.create in process (log load + replay into a counting FSM)', int(r.raftCreateMs)],
+        ['`kv serve` process start until GET /status answers', int(r.processToServingMs)],
+        ['`kv serve` peak RSS by then (MiB)', int(r.processPeakRssMiB)],
+      ],
+    ),
+  );
+}
+
+function snapshotSection(s: SnapshotInstallResult): string[] {
+  return section(
+    'Snapshot install',
+    `${s.stateMiB} MiB of values (256 KiB each) on a single-voter raftkit leader; a new node joins as ` +
+      'a nonvoter and catches up by InstallSnapshot. Target: peak RSS growth < 64 MiB.',
+    table(
+      ['measure', 'value'],
+      [
+        ['snapshot size (MB)', fixed(s.snapshotBytes / 1e6, 0)],
+        ['join until the snapshot is applied (s)', fixed(s.seconds)],
+        ['throughput (MB/s)', fixed(s.mbPerS, 0)],
+        ['leader peak RSS growth (MiB)', fixed(s.leaderPeakGrowthMiB, 0)],
+        ['newcomer peak RSS growth (MiB)', fixed(s.newcomerPeakGrowthMiB, 0)],
+        ['newcomer RSS afterwards (MiB)', fixed(s.newcomerRssAfterMiB, 0)],
+      ],
+    ),
+  );
+}
+
+function librarySection(library: LibrarySample[]): string[] {
+  return section(
+    'In-process library throughput',
+    'Three RaftNodes in one process (WAL stores, TCP over loopback), `raft.apply()` of 100-byte ' +
+      'commands on the leader, no HTTP; CPU is the whole process (all three nodes).',
+    table(
+      ['outstanding applies', 'applies/s', 'p50 ms', 'p99 ms', 'CPU-s per 1k applies'],
+      library.map((l) => [
+        l.outstanding,
+        int(l.appliesPerS),
+        fixed(l.p50Ms),
+        fixed(l.p99Ms),
+        fixed(l.cpuPer1k, 3),
+      ]),
+    ),
+  );
+}
+
+function floorSection(f: FloorResult): string[] {
+  return section(
+    'The floor',
+    'Measured by bench/loadgen (Go) on the data directories\u2019 disk: append 128 bytes + fdatasync in a loop; ' +
+      '64-byte ping-pong over one loopback TCP connection.',
+    table(
+      ['measure', 'value'],
+      [
+        ['fdatasync per s', int(f.fdatasync_per_s)],
+        ['fdatasync p50 / p99 ms', `${fixed(f.fdatasync_p50_ms, 3)} / ${fixed(f.fdatasync_p99_ms, 3)}`],
         [
-          ['openNodeStorage (WAL open) in process', int(r.openStorageMs)],
-          ['Raft.create in process (log load + replay into a counting FSM)', int(r.raftCreateMs)],
-          ['`kv serve` process start until GET /status answers', int(r.processToServingMs)],
-          ['`kv serve` peak RSS by then (MiB)', int(r.processPeakRssMiB)],
+          'loopback round trip p50 / p99 µs',
+          `${fixed(f.loopback_rtt_p50_us, 1)} / ${fixed(f.loopback_rtt_p99_us, 1)}`,
         ],
-      ),
-      '',
-    );
-  }
-  if (results.snapshot_install) {
-    const s = results.snapshot_install;
-    out.push(
-      '## Snapshot install',
-      '',
-      `${s.stateMiB} MiB of values (256 KiB each) on a single-voter raftkit leader; a new node joins as ` +
-        'a nonvoter and catches up by InstallSnapshot. Target: peak RSS growth < 64 MiB.',
-      '',
-      table(
-        ['measure', 'value'],
-        [
-          ['snapshot size (MB)', fixed(s.snapshotBytes / 1e6, 0)],
-          ['join until the snapshot is applied (s)', fixed(s.seconds)],
-          ['throughput (MB/s)', fixed(s.mbPerS, 0)],
-          ['leader peak RSS growth (MiB)', fixed(s.leaderPeakGrowthMiB, 0)],
-          ['newcomer peak RSS growth (MiB)', fixed(s.newcomerPeakGrowthMiB, 0)],
-          ['newcomer RSS afterwards (MiB)', fixed(s.newcomerRssAfterMiB, 0)],
-        ],
-      ),
-      '',
-    );
-  }
-  if (results.library) {
-    out.push(
-      '## In-process library throughput',
-      '',
-      'Three RaftNodes in one process (WAL stores, TCP over loopback), `raft.apply()` of 100-byte ' +
-        'commands on the leader, no HTTP; CPU is the whole process (all three nodes).',
-      '',
-      table(
-        ['outstanding applies', 'applies/s', 'p50 ms', 'p99 ms', 'CPU-s per 1k applies'],
-        results.library.map((l) => [
-          l.outstanding,
-          int(l.appliesPerS),
-          fixed(l.p50Ms),
-          fixed(l.p99Ms),
-          fixed(l.cpuPer1k, 3),
-        ]),
-      ),
-      '',
-    );
-  }
-  if (results.floor) {
-    const f = results.floor;
-    out.push(
-      '## The floor',
-      '',
-      'Measured by bench/loadgen (Go) on the data directories\u2019 disk: append 128 bytes + fdatasync in a loop; ' +
-        '64-byte ping-pong over one loopback TCP connection.',
-      '',
-      table(
-        ['measure', 'value'],
-        [
-          ['fdatasync per s', int(f.fdatasync_per_s)],
-          ['fdatasync p50 / p99 ms', `${fixed(f.fdatasync_p50_ms, 3)} / ${fixed(f.fdatasync_p99_ms, 3)}`],
-          [
-            'loopback round trip p50 / p99 µs',
-            `${fixed(f.loopback_rtt_p50_us, 1)} / ${fixed(f.loopback_rtt_p99_us, 1)}`,
-          ],
-        ],
-      ),
-      '',
-    );
-  }
-  return out;
+      ],
+    ),
+  );
+}
+
+function sections(results: BenchResults): string[] {
+  return [
+    ...failoverSection(results),
+    ...(results.restart ? restartSection(results.restart) : []),
+    ...(results.snapshot_install ? snapshotSection(results.snapshot_install) : []),
+    ...(results.library ? librarySection(results.library) : []),
+    ...(results.floor ? floorSection(results.floor) : []),
+  ];
 }
 
 export function renderMarkdown(results: BenchResults): string {

@@ -116,11 +116,6 @@ export default tseslint.config(
   // Layer boundaries: the table in eslint/layers.js (DESIGN.md's, with src/platform and src/client).
   { files: ['src/**/*.ts'], plugins: { raftkit: layersPlugin }, rules: { 'raftkit/layer-imports': 'error' } },
   { files: ['src/**/*.ts'], rules: { 'max-lines': ['error', { max: 600 }] } },
-  {
-    // Being split by concern right now (issue 13 parts 1 and 2); remove this exemption with the split.
-    files: ['src/raft/raft.ts', 'src/core/raft.ts', 'src/core/leader.ts'],
-    rules: { 'max-lines': 'off' },
-  },
   { files: ['src/core/**/*.ts'], rules: coreRestrictions },
   { files: ['**/*.js', '**/*.mjs', '**/*.cjs'], ...tseslint.configs.disableTypeChecked },
   { files: ['**/*.js', '**/*.mjs', '**/*.cjs'], languageOptions: { globals: nodeGlobals } },

@@ -1,4 +1,4 @@
-/** Cluster membership: validation, quorum arithmetic and hashicorp's single-server changes. */
+/** Cluster membership: lookups, validation and hashicorp's single-server changes (quorums: quorum.ts). */
 import { ErrConfigurationChanged, ErrInvalidConfiguration } from './errors.js';
 import {
   ServerSuffrage,
@@ -38,10 +38,6 @@ export function isVoter(configuration: Configuration, id: ServerId): boolean {
 
 export function voters(configuration: Configuration): Server[] {
   return configuration.servers.filter((server) => server.suffrage === ServerSuffrage.Voter);
-}
-
-export function quorumSize(configuration: Configuration): number {
-  return Math.floor(voters(configuration).length / 2) + 1;
 }
 
 /** hashicorp's checkConfiguration: non-empty unique IDs and addresses, at least one voter. */

@@ -8,6 +8,8 @@ export type {
   CoreOptions,
   CoreStartState,
   ConfigurationCodec,
+  FailureReason,
+  PeerReplication,
   Proposal,
   IncomingRequest,
 } from './raft.js';

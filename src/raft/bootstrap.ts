@@ -5,7 +5,7 @@ import { LogType, type Configuration } from '../core/types.js';
 import { StableKeys, type LogStore, type SnapshotStore, type StableStore } from '../storage/types.js';
 import { encodeConfiguration } from '../wire/configuration.js';
 import { validateConfig, type Config } from './config.js';
-import { getUint64OrZero } from './storage-writer.js';
+import { getUint64OrZero } from './hard-state.js';
 
 /** True if the stores hold a term, a log entry or a snapshot. */
 export async function hasExistingState(

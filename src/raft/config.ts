@@ -2,7 +2,10 @@
  * Config: hashicorp/raft's fields (camelCase, durations in milliseconds) with the same defaults
  * and the same validation rules, plus raftkit's additions (marked).
  */
+import type { Random } from '../core/clock.js';
 import { ErrInvalidConfig } from '../core/errors.js';
+import type { CoreFaults, CoreOptions } from '../core/inputs.js';
+import { decodeConfiguration, encodeConfiguration } from '../wire/configuration.js';
 import type { Logger } from './logger.js';
 
 export interface Config {
@@ -122,4 +125,28 @@ export function validateConfig(config: Config): void {
     typeof config.maxClockDrift === 'number' && config.maxClockDrift >= 0 && config.maxClockDrift < 1,
     'maxClockDrift must be in [0, 1)',
   );
+}
+
+/** The core's options from a validated config (the core speaks the wire's configuration codec). */
+export function coreOptionsOf(
+  config: Config,
+  address: string,
+  random: Random,
+  faults?: CoreFaults,
+): CoreOptions {
+  return {
+    id: config.localId,
+    address,
+    heartbeatTimeout: config.heartbeatTimeout,
+    electionTimeout: config.electionTimeout,
+    commitTimeout: config.commitTimeout,
+    leaderLeaseTimeout: config.leaderLeaseTimeout,
+    maxAppendEntries: config.maxAppendEntries,
+    maxInflightAppends: config.maxInflightAppends,
+    preVote: !config.preVoteDisabled,
+    maxClockDrift: config.maxClockDrift,
+    random,
+    codec: { encode: encodeConfiguration, decode: decodeConfiguration },
+    faults,
+  };
 }

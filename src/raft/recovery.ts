@@ -4,17 +4,16 @@
  */
 import { readFile } from 'node:fs/promises';
 import { checkConfiguration } from '../core/configuration.js';
-import { ErrCantBootstrap, ErrInvalidConfiguration, ErrNoSnapshotOpens } from '../core/errors.js';
-import { LogType, ServerSuffrage, type Configuration, type SnapshotMeta } from '../core/types.js';
+import { ErrCantBootstrap, ErrInvalidConfiguration } from '../core/errors.js';
+import { LogType, ServerSuffrage, type Configuration } from '../core/types.js';
 import { StableKeys, type LogStore, type SnapshotStore, type StableStore } from '../storage/types.js';
 import type { Transport } from '../transport/types.js';
 import { decodeConfiguration } from '../wire/configuration.js';
 import { hasExistingState } from './bootstrap.js';
 import { validateConfig, type Config } from './config.js';
 import type { FSM } from './fsm.js';
-
-/** Entries read per batch while scanning the log. */
-const SCAN_BATCH = 1024;
+import { silentLogger } from './logger.js';
+import { loadStoredState } from './startup.js';
 
 /**
  * Forces a new membership on a server whose cluster lost quorum (hashicorp's RecoverCluster):
@@ -39,12 +38,14 @@ export async function recoverCluster(
       'refused to recover cluster with no initial state, this is probably an operator error',
     );
   }
-  const snapshot = await restoreNewest(snapshots, fsm);
-  let lastIndex = snapshot?.index ?? 0;
-  let lastTerm = snapshot?.term ?? 0;
-  const last = await logs.lastIndex();
-  for (let lo = lastIndex + 1; lo <= last; lo += SCAN_BATCH) {
-    for (const entry of await logs.getLogs(lo, Math.min(last, lo + SCAN_BATCH - 1))) {
+  const stored = await loadStoredState(
+    { logStore: logs, snapshotStore: snapshots },
+    { restoreInto: fsm, logger: config.logger ?? silentLogger },
+  );
+  let lastIndex = stored.snapshot?.index ?? 0;
+  let lastTerm = stored.snapshot?.term ?? 0;
+  for await (const entries of stored.entries(lastIndex + 1)) {
+    for (const entry of entries) {
       if (entry.type === LogType.Command) {
         const result = fsm.apply(entry);
         if (result instanceof Promise) await result;
@@ -60,8 +61,7 @@ export async function recoverCluster(
   } finally {
     fsmSnapshot.release();
   }
-  const first = await logs.firstIndex();
-  if (last > 0) await logs.deleteRange(first, last);
+  if (stored.lastIndex > 0) await logs.deleteRange(stored.firstIndex, stored.lastIndex);
   await stable.setUint64(StableKeys.commitIndex, lastIndex);
 }
 
@@ -70,13 +70,15 @@ export async function getConfiguration(
   logs: LogStore,
   snapshots: SnapshotStore,
 ): Promise<{ configuration: Configuration; index: number }> {
-  const [newest] = await snapshots.list();
+  const stored = await loadStoredState(
+    { logStore: logs, snapshotStore: snapshots },
+    { restoreInto: null, logger: silentLogger },
+  );
+  const newest = stored.snapshot;
   let configuration: Configuration = newest?.configuration ?? { servers: [] };
   let index = newest?.configurationIndex ?? 0;
-  const first = Math.max(await logs.firstIndex(), (newest?.index ?? 0) + 1);
-  const last = await logs.lastIndex();
-  for (let lo = first; lo <= last; lo += SCAN_BATCH) {
-    for (const entry of await logs.getLogs(lo, Math.min(last, lo + SCAN_BATCH - 1))) {
+  for await (const entries of stored.entries(Math.max(stored.firstIndex, (newest?.index ?? 0) + 1))) {
+    for (const entry of entries) {
       if (entry.type === LogType.Configuration) {
         configuration = decodeConfiguration(entry.data);
         index = entry.index;
@@ -84,22 +86,6 @@ export async function getConfiguration(
     }
   }
   return { configuration, index };
-}
-
-async function restoreNewest(snapshots: SnapshotStore, fsm: FSM): Promise<SnapshotMeta | null> {
-  const list = await snapshots.list();
-  for (const meta of list) {
-    try {
-      if (snapshots.verify) await snapshots.verify(meta.id);
-      const { reader } = await snapshots.open(meta.id);
-      await fsm.restore(reader);
-      return meta;
-    } catch {
-      // Try the next older one, as NewRaft does.
-    }
-  }
-  if (list.length > 0) throw new ErrNoSnapshotOpens(list.map((meta) => meta.id).join(', '));
-  return null;
 }
 
 /**

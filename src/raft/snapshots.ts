@@ -1,17 +1,58 @@
 /**
  * Snapshots in the runtime: taking them (on threshold, on interval, on demand) and compacting the
  * log; sending the newest one to a follower that needs compacted entries; installing one received
- * from the leader. Snapshot data is streamed end to end.
+ * from the leader; hashicorp's user Restore. Snapshot data is streamed end to end. Everything this
+ * tells the core goes through the runtime's drive loop (SnapshotHost), like any other input.
  */
 import type { Readable } from 'node:stream';
 import { randomBetween, type Clock, type Random, type Timer } from '../core/clock.js';
-import { ErrLeadershipLost, ErrNothingNewToSnapshot, RaftError } from '../core/errors.js';
+import { ErrLeadershipLost, ErrNotLeader, ErrNothingNewToSnapshot, RaftError } from '../core/errors.js';
 import type { OutboundRequest, SnapshotInstall } from '../core/ready.js';
-import type { InstallSnapshotResponse, SnapshotMeta } from '../core/types.js';
+import type { Configuration, InstallSnapshotResponse, SnapshotMeta } from '../core/types.js';
 import type { LogStore, SnapshotSink, SnapshotStore } from '../storage/types.js';
+import type { Transport } from '../transport/types.js';
+import type { Config } from './config.js';
 import type { FSM, FSMSnapshot } from './fsm.js';
+import type { FsmRunner } from './fsm-runner.js';
 import type { Logger } from './logger.js';
-import type { Raft } from './raft.js';
+
+/** What the snapshot manager needs from the runtime around it. */
+export interface SnapshotHost {
+  stopped(): boolean;
+  /** Index of the last entry the newest snapshot covers. */
+  snapshotIndex(): number;
+  /** The current leadership (term, last log index, latest configuration), or null if not leader. */
+  leadership(): {
+    term: number;
+    lastIndex: number;
+    configuration: Configuration;
+    configurationIndex: number;
+  } | null;
+  /** Through the drive loop: a local snapshot was taken, log entries below compactBefore may go. */
+  snapshotTaken(index: number, term: number, compactBefore: number): void;
+  /** Through the drive loop: the install of an incoming snapshot finished (or failed). */
+  snapshotInstalled(rpcId: number, ok: boolean): void;
+  /** Through the drive loop: a user snapshot now stands at index (leader only). */
+  userSnapshotRestored(index: number, term: number): void;
+  /** The FSM now reflects everything up to index (waits for that index may settle). */
+  fsmRestoredTo(index: number): void;
+  /** The bytes following an incoming InstallSnapshot. */
+  snapshotData(rpcId: number): Readable | undefined;
+}
+
+export interface SnapshotManagerOptions {
+  host: SnapshotHost;
+  /** The live config: snapshotInterval, snapshotThreshold and trailingLogs are reloadable. */
+  config: Pick<Config, 'snapshotInterval' | 'snapshotThreshold' | 'trailingLogs'>;
+  store: SnapshotStore;
+  logs: LogStore;
+  fsm: FSM;
+  fsmRunner: FsmRunner;
+  transport: Transport;
+  clock: Clock;
+  random: Random;
+  logger: Logger;
+}
 
 export class SnapshotManager {
   private timer: Timer | null = null;
@@ -19,15 +60,29 @@ export class SnapshotManager {
   private readonly consumingRpcs = new Set<number>();
   private stopped = false;
 
-  constructor(
-    private readonly raft: Raft,
-    private readonly store: SnapshotStore,
-    private readonly logs: LogStore,
-    private readonly fsm: FSM,
-    private readonly clock: Clock,
-    private readonly random: Random,
-    private readonly logger: Logger,
-  ) {}
+  private readonly host: SnapshotHost;
+  private readonly config: SnapshotManagerOptions['config'];
+  private readonly store: SnapshotStore;
+  private readonly logs: LogStore;
+  private readonly fsm: FSM;
+  private readonly runner: FsmRunner;
+  private readonly transport: Transport;
+  private readonly clock: Clock;
+  private readonly random: Random;
+  private readonly logger: Logger;
+
+  constructor(options: SnapshotManagerOptions) {
+    this.host = options.host;
+    this.config = options.config;
+    this.store = options.store;
+    this.logs = options.logs;
+    this.fsm = options.fsm;
+    this.runner = options.fsmRunner;
+    this.transport = options.transport;
+    this.clock = options.clock;
+    this.random = options.random;
+    this.logger = options.logger;
+  }
 
   start(): void {
     this.schedule();
@@ -40,7 +95,7 @@ export class SnapshotManager {
 
   private schedule(): void {
     if (this.stopped) return;
-    const interval = this.raft.config.snapshotInterval;
+    const interval = this.config.snapshotInterval;
     this.timer = this.clock.setTimer(randomBetween(this.random, interval, 2 * interval), () => {
       if (this.shouldSnapshot()) this.takeInBackground();
       this.schedule();
@@ -48,8 +103,7 @@ export class SnapshotManager {
   }
 
   private shouldSnapshot(): boolean {
-    const applied = this.raft.fsmRunner.applied;
-    return applied - this.raft.core.log.snapshotIndex >= this.raft.config.snapshotThreshold;
+    return this.runner.applied - this.host.snapshotIndex() >= this.config.snapshotThreshold;
   }
 
   /** Called after each applied entry. */
@@ -76,9 +130,9 @@ export class SnapshotManager {
   }
 
   private async doTake(): Promise<SnapshotMeta> {
-    const runner = this.raft.fsmRunner;
+    const runner = this.runner;
     const captured = await runner.runExclusive(async () => {
-      if (runner.applied <= this.raft.core.log.snapshotIndex || runner.applied === 0) return null;
+      if (runner.applied <= this.host.snapshotIndex() || runner.applied === 0) return null;
       const fsmSnapshot: FSMSnapshot = await this.fsm.snapshot();
       return {
         fsmSnapshot,
@@ -119,8 +173,8 @@ export class SnapshotManager {
 
   /** Deletes log entries the snapshot covers, keeping trailingLogs of them. */
   private async compact(index: number, term: number): Promise<void> {
-    const compactBefore = Math.max(0, index - this.raft.config.trailingLogs) + 1;
-    this.raft.core.snapshotTaken(index, term, compactBefore);
+    const compactBefore = Math.max(0, index - this.config.trailingLogs) + 1;
+    this.host.snapshotTaken(index, term, compactBefore);
     const first = await this.logs.firstIndex();
     if (first > 0 && first < compactBefore) await this.logs.deleteRange(first, compactBefore - 1);
   }
@@ -133,19 +187,18 @@ export class SnapshotManager {
    * restores the FSM from it and moves the leader's log past it. Returns the new index.
    */
   async restoreUser(meta: SnapshotMeta, reader: Readable): Promise<number> {
-    const core = this.raft.core;
-    core.requireLeader();
-    const term = core.term;
-    const index = Math.max(core.log.lastIndex(), meta.index) + 1;
-    const { configuration, index: configurationIndex } = this.raft.getConfiguration();
+    const leadership = this.host.leadership();
+    if (!leadership) throw new ErrNotLeader();
+    const { term, configuration, configurationIndex } = leadership;
+    const index = Math.max(leadership.lastIndex, meta.index) + 1;
     const id = await this.storeStream(reader, { index, term, configuration, configurationIndex }, null);
-    const runner = this.raft.fsmRunner;
+    const runner = this.runner;
     await runner.runExclusive(async () => {
-      if (core.term !== term || !core.leaderState) throw new ErrLeadershipLost();
+      if (this.host.leadership()?.term !== term) throw new ErrLeadershipLost();
       await this.restoreFsm(id);
       runner.restoredTo(index, term, { configuration, index: configurationIndex });
-      this.raft.runCore((c) => c.userSnapshotRestored(index, term));
-      this.raft.noteSnapshotInstalled(index);
+      this.host.userSnapshotRestored(index, term);
+      this.host.fsmRestoredTo(index);
     });
     this.logger.info({ index, term }, 'restored user snapshot');
     return index;
@@ -165,7 +218,7 @@ export class SnapshotManager {
     request.configuration = meta.configuration;
     request.configurationIndex = meta.configurationIndex;
     request.size = meta.size;
-    return this.raft.transport.installSnapshot(out.to, request, reader);
+    return this.transport.installSnapshot(out.to, request, reader);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -176,17 +229,17 @@ export class SnapshotManager {
   }
 
   install(install: SnapshotInstall): void {
-    const rpc = this.raft.incomingRpc(install.rpcId);
-    if (!rpc?.data) {
-      this.raft.core.snapshotInstallFailed(install.rpcId);
+    const data = this.host.snapshotData(install.rpcId);
+    if (!data) {
+      this.host.snapshotInstalled(install.rpcId, false);
       return;
     }
     this.consumingRpcs.add(install.rpcId);
-    this.doInstall(install, rpc.data).then(
+    this.doInstall(install, data).then(
       () => this.finish(install.rpcId, true),
       (error: Error) => {
         this.logger.warn({ err: error, index: install.request.lastLogIndex }, 'failed to install snapshot');
-        rpc.data!.resume();
+        data.resume();
         this.finish(install.rpcId, false);
       },
     );
@@ -194,8 +247,8 @@ export class SnapshotManager {
 
   private finish(rpcId: number, ok: boolean): void {
     this.consumingRpcs.delete(rpcId);
-    if (this.raft.shutdownCalled) return;
-    this.raft.runCore((core) => (ok ? core.snapshotInstalled(rpcId) : core.snapshotInstallFailed(rpcId)));
+    if (this.host.stopped()) return;
+    this.host.snapshotInstalled(rpcId, ok);
   }
 
   private async doInstall(install: SnapshotInstall, data: Readable): Promise<void> {
@@ -210,7 +263,7 @@ export class SnapshotManager {
       },
       request.size,
     );
-    const runner = this.raft.fsmRunner;
+    const runner = this.runner;
     await runner.runExclusive(async () => {
       // Never roll the FSM back to an older state than it has applied.
       if (runner.applied >= request.lastLogIndex) return;
@@ -219,7 +272,7 @@ export class SnapshotManager {
         configuration: request.configuration,
         index: request.configurationIndex,
       });
-      this.raft.noteSnapshotInstalled(request.lastLogIndex);
+      this.host.fsmRestoredTo(request.lastLogIndex);
     });
     this.logger.info(
       { index: request.lastLogIndex, term: request.lastLogTerm },

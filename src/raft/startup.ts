@@ -1,78 +1,83 @@
-/** NewRaft's loading: hard state, the newest snapshot that opens, and the log. */
-import type { Logger } from './logger.js';
+/**
+ * NewRaft's loading order, the one way to read a server's stores: the hard state, then the newest
+ * snapshot (restored into the FSM, skipping any that fails to open), then the log. Raft.create,
+ * recoverCluster and getConfiguration all read through it.
+ */
 import { ErrNoSnapshotOpens } from '../core/errors.js';
-import type { RaftCore } from '../core/raft.js';
-import type { SnapshotMeta } from '../core/types.js';
+import type { HardState } from '../core/ready.js';
+import type { LogEntry, SnapshotMeta } from '../core/types.js';
 import type { LogStore, SnapshotStore, StableStore } from '../storage/types.js';
 import type { FSM } from './fsm.js';
-import type { AppliedConfiguration } from './fsm-runner.js';
-import { readHardState } from './storage-writer.js';
+import { readHardState } from './hard-state.js';
+import type { Logger } from './logger.js';
 
-/** Entries read per batch while loading the log at start. */
-const LOAD_BATCH = 1024;
+/** Entries read per batch while reading the log. */
+const READ_BATCH = 1024;
 
-export interface StartState {
-  storeLastIndex: number;
-  applied: { index: number; term: number; configuration: AppliedConfiguration };
-}
-
-interface Stores {
-  fsm: FSM;
+export interface ServerStores {
   logStore: LogStore;
-  stableStore: StableStore;
   snapshotStore: SnapshotStore;
-  config: { noSnapshotRestoreOnStart: boolean };
+  /** Absent for tools that need no hard state (it then reads as all zeros). */
+  stableStore?: StableStore;
 }
 
-export async function loadStartState(
-  stores: Stores,
-  core: RaftCore,
-  now: number,
-  logger: Logger,
-): Promise<StartState> {
-  const hardState = await readHardState(stores.stableStore);
-  const snapshot = await restoreNewestSnapshot(stores, logger);
-  core.restore({
-    now,
-    hardState,
-    snapshot: snapshot && {
-      index: snapshot.index,
-      term: snapshot.term,
-      configuration: snapshot.configuration,
-      configurationIndex: snapshot.configurationIndex,
-    },
-  });
-  const first = await stores.logStore.firstIndex();
-  const last = await stores.logStore.lastIndex();
-  if (last > 0) {
-    for (let lo = first; lo <= last; lo += LOAD_BATCH) {
-      core.loadEntries(await stores.logStore.getLogs(lo, Math.min(last, lo + LOAD_BATCH - 1)));
-    }
-  }
+export interface StoredState {
+  hardState: HardState;
+  /** The snapshot restored (or, without an FSM to restore into, the newest one), if any. */
+  snapshot: SnapshotMeta | null;
+  firstIndex: number;
+  lastIndex: number;
+  /** The stored log from `from` to its last entry, in batches. */
+  entries(from: number): AsyncIterable<LogEntry[]>;
+}
+
+/**
+ * Reads what a server's stores hold. With `restoreInto`, the newest snapshot that opens is restored
+ * into that FSM; without one only the newest snapshot's metadata is read.
+ */
+export async function loadStoredState(
+  stores: ServerStores,
+  options: { restoreInto: FSM | null; logger: Logger },
+): Promise<StoredState> {
+  const hardState = stores.stableStore
+    ? await readHardState(stores.stableStore)
+    : { term: 0, vote: null, commit: 0 };
+  const snapshot = options.restoreInto
+    ? await restoreNewestSnapshot(stores.snapshotStore, options.restoreInto, options.logger)
+    : ((await stores.snapshotStore.list())[0] ?? null);
+  const firstIndex = await stores.logStore.firstIndex();
+  const lastIndex = await stores.logStore.lastIndex();
   return {
-    storeLastIndex: last,
-    applied: snapshot
-      ? {
-          index: snapshot.index,
-          term: snapshot.term,
-          configuration: { configuration: snapshot.configuration, index: snapshot.configurationIndex },
-        }
-      : { index: 0, term: 0, configuration: { configuration: { servers: [] }, index: 0 } },
+    hardState,
+    snapshot,
+    firstIndex,
+    lastIndex,
+    entries: (from) => readLog(stores.logStore, from, lastIndex),
   };
+}
+
+async function* readLog(logs: LogStore, from: number, last: number): AsyncIterable<LogEntry[]> {
+  if (last <= 0) return; // an empty store: its firstIndex is 0 as well
+  for (let lo = from; lo <= last; lo += READ_BATCH) {
+    yield await logs.getLogs(lo, Math.min(last, lo + READ_BATCH - 1));
+  }
 }
 
 /**
  * Restores the FSM from the newest snapshot that opens, newest first. A corrupt snapshot is
  * skipped with a warning naming it; if snapshots exist and none opens, that is an error.
  */
-async function restoreNewestSnapshot(stores: Stores, logger: Logger): Promise<SnapshotMeta | null> {
-  const list = await stores.snapshotStore.list();
+async function restoreNewestSnapshot(
+  store: SnapshotStore,
+  fsm: FSM,
+  logger: Logger,
+): Promise<SnapshotMeta | null> {
+  const list = await store.list();
   for (const meta of list) {
     try {
-      if (stores.config.noSnapshotRestoreOnStart) return meta;
-      if (stores.snapshotStore.verify) await stores.snapshotStore.verify(meta.id);
-      const { reader } = await stores.snapshotStore.open(meta.id);
-      await stores.fsm.restore(reader);
+      if (store.verify) await store.verify(meta.id);
+      const { reader } = await store.open(meta.id);
+      await fsm.restore(reader);
       logger.info({ id: meta.id, index: meta.index }, 'restored from snapshot');
       return meta;
     } catch (error) {

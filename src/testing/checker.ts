@@ -155,7 +155,7 @@ export class SafetyChecker implements FsmObserver {
       }
       before.generation++;
       before.maxCommit = raft.commitIndex();
-      before.checkedCommit = Math.min(before.checkedCommit, raft.core.log.snapshotIndex);
+      before.checkedCommit = Math.min(before.checkedCommit, raft.inspect().snapshotIndex());
     } else {
       this.history.set(node.id, {
         maxCommit: 0,
@@ -175,12 +175,12 @@ export class SafetyChecker implements FsmObserver {
     }
     this.leaders.set(term, id);
     // Leader completeness: every committed entry is in the new leader's log.
-    const log = node.raft!.core.log;
-    for (let index = log.snapshotIndex + 1; index <= this.maxCommitted; index++) {
+    const core = node.raft!.inspect();
+    for (let index = core.snapshotIndex() + 1; index <= this.maxCommitted; index++) {
       const term = this.committedTerms.get(index);
-      if (term !== undefined && log.term(index) !== term) {
+      if (term !== undefined && core.termAt(index) !== term) {
         this.violation(
-          `leader completeness: leader ${id} lacks committed entry ${index} (term ${term}, has ${log.term(index)})`,
+          `leader completeness: leader ${id} lacks committed entry ${index} (term ${term}, has ${core.termAt(index)})`,
         );
         return;
       }
@@ -195,7 +195,7 @@ export class SafetyChecker implements FsmObserver {
       const raft = node.raft;
       if (!raft || raft.shutdownCalled) continue;
       const history = this.history.get(node.id)!;
-      const core = raft.core;
+      const core = raft.inspect();
       const commit = core.commitIndex;
       if (commit < history.maxCommit)
         this.violation(`commit index went back on ${node.id}: ${history.maxCommit} -> ${commit}`);
@@ -211,8 +211,8 @@ export class SafetyChecker implements FsmObserver {
         );
       }
       // Committed entries agree across servers and never change.
-      for (let index = Math.max(history.checkedCommit + 1, core.log.firstIndex()); index <= commit; index++) {
-        const term = core.log.term(index);
+      for (let index = Math.max(history.checkedCommit + 1, core.firstIndex()); index <= commit; index++) {
+        const term = core.termAt(index);
         if (term === undefined) continue;
         const known = this.committedTerms.get(index);
         if (known === undefined) this.committedTerms.set(index, term);
@@ -236,13 +236,13 @@ export class SafetyChecker implements FsmObserver {
     const live = nodes.filter((node) => node.raft && !node.raft.shutdownCalled);
     for (let i = 0; i < live.length; i++) {
       for (let j = i + 1; j < live.length; j++) {
-        const a = live[i].raft!.core.log;
-        const b = live[j].raft!.core.log;
+        const a = live[i].raft!.inspect();
+        const b = live[j].raft!.inspect();
         const lo = Math.max(a.firstIndex(), b.firstIndex());
         let matchedAbove = false;
         for (let index = Math.min(a.lastIndex(), b.lastIndex()); index >= lo; index--) {
-          const ta = a.term(index);
-          const tb = b.term(index);
+          const ta = a.termAt(index);
+          const tb = b.termAt(index);
           if (ta === undefined || tb === undefined) continue;
           if (ta === tb) matchedAbove = true;
           else if (matchedAbove) {

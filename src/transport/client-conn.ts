@@ -33,6 +33,8 @@ export class ClientConn {
 
   constructor(
     readonly address: string,
+    /** The server ID it was dialled as (and, over TLS with identities, verified to be). */
+    readonly serverId: string,
     private readonly socket: StreamSocket,
     private readonly clock: Clock,
     limits: Partial<DecodeLimits>,

@@ -45,12 +45,21 @@ import { ClientConn } from './client-conn.js';
 import { ErrUnreachable } from './inmem.js';
 import { AppendPipeline } from './pipeline.js';
 import { ConnPool } from './pool.js';
-import { ServerConn, type ServerConnHost, type TransportLogger } from './server-conn.js';
-import { ErrPeerClosed, ErrRpcTimeout, type StreamLayer } from './stream-layer.js';
+import { Backoff, isDescriptorExhaustion } from './backoff.js';
+import { InboundConnections, type InboundStats } from './inbound.js';
+import { resolveInboundLimits, type InboundLimitOptions } from './limits.js';
+import type { TransportLogger } from './server-conn.js';
+import {
+  ErrOutOfDescriptors,
+  ErrPeerClosed,
+  ErrRpcTimeout,
+  type StreamLayer,
+  type StreamSocket,
+} from './stream-layer.js';
 import type { RpcHandler, Transport } from './types.js';
 
 /** Options of the NetworkTransport constructor (`newNetworkTransport` fills the usual ones). */
-export interface NetworkTransportOptions {
+export interface NetworkTransportOptions extends InboundLimitOptions {
   /** Idle connections kept per target (hashicorp's MaxPool). */
   maxPool: number;
   /** I/O deadline of one RPC in ms; InstallSnapshot scales it with the size. */
@@ -61,15 +70,17 @@ export interface NetworkTransportOptions {
   logger?: TransportLogger;
   /** AppendEntries written ahead of their replies per follower (hashicorp's MaxRPCsInFlight). Default 2. */
   maxRpcsInFlight?: number;
-  /** Largest request or response frame accepted, in bytes. Default 64 MiB. */
-  maxFrameBytes?: number;
-  /** Further decoder limits (array lengths, nesting, ...). */
+  /** Further decoder limits (array lengths, entries per AppendEntries, nesting, ...). */
   decodeLimits?: Partial<DecodeLimits>;
   /** This server's ID, sent in response headers (Go fills it; nothing relies on it). Default ''. */
   localId?: string;
 }
 
-const DEFAULT_MAX_FRAME_BYTES = 64 * 1024 * 1024;
+/** NetworkTransport.stats(): the inbound side's figures and the open outbound connections. */
+export interface NetworkTransportStats extends InboundStats {
+  /** Connections this transport dialled that are open now (pooled, pipelined or busy). */
+  outboundConnections: number;
+}
 /** hashicorp scales the InstallSnapshot deadline by one timeout per 256 KiB. */
 const SNAPSHOT_DEADLINE_UNIT = 256 * 1024;
 
@@ -116,14 +127,20 @@ export class NetworkTransport implements Transport {
   private readonly pipelines = new Map<string, AppendPipeline>();
   /** Every open client connection (idle, busy or pipelined), for close(). */
   private readonly clientConns = new Set<ClientConn>();
-  private readonly serverConns = new Set<ServerConn>();
+  private readonly inbound: InboundConnections;
   private readonly limits: Partial<DecodeLimits>;
-  private readonly maxFrameBytes: number;
   private readonly logger: TransportLogger;
   private readonly clock: Clock;
   private readonly timeout: number;
   private readonly depth: number;
-  private readonly serverHost: ServerConnHost;
+  /** Dials after running out of descriptors wait (fail at once) until this time on the clock. */
+  private readonly dialBackoff = new Backoff();
+  private dialsPausedUntil = 0;
+  /**
+   * Largest request frame this transport accepts (and response frame it reads), in bytes. Peers
+   * usually share the setting, so a leader keeps each AppendEntries below it.
+   */
+  readonly maxFrameBytes: number;
   /** Successful dials, per target (tests count them to check pooling). */
   readonly dials = new Map<string, number>();
 
@@ -138,24 +155,35 @@ export class NetworkTransport implements Transport {
     this.logger = options.logger ?? silent;
     this.depth = Math.max(1, options.maxRpcsInFlight ?? 2);
     this.localId = options.localId ?? '';
-    this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    const limits = resolveInboundLimits(options, options.timeout);
+    this.maxFrameBytes = limits.maxFrameBytes;
     this.limits = {
       maxBytes: Math.min(DEFAULT_DECODE_LIMITS.maxBytes, this.maxFrameBytes),
       maxValueBytes: this.maxFrameBytes,
       ...options.decodeLimits,
     };
-    this.serverHost = {
+    this.inbound = new InboundConnections({
+      limits,
+      decodeLimits: this.limits,
+      clock: this.clock,
+      logger: this.logger,
       local: () => ({ id: this.localId, address: this.stream.addr() }),
       handler: () => this.handler,
-      logger: this.logger,
-      limits: this.limits,
-      maxFrameBytes: this.maxFrameBytes,
-      onClosed: (conn) => this.serverConns.delete(conn),
-    };
+      vet: (socket, request) => this.stream.vet?.(socket, request) ?? null,
+    });
+    // Where the layer can, it refuses connections beyond the cap before they cost a TLS handshake.
+    stream.limitConnections?.(limits.maxInboundConnections, (remote) =>
+      this.inbound.refuseConnection(remote),
+    );
     stream.accept((socket) => {
       if (this.closed) return void socket.destroy();
-      this.serverConns.add(new ServerConn(socket, this.serverHost));
+      this.inbound.admit(socket);
     });
+  }
+
+  /** Open connections, bytes buffered for incomplete requests, and what was refused. */
+  stats(): NetworkTransportStats {
+    return { ...this.inbound.stats(), outboundConnections: this.clientConns.size };
   }
 
   localAddr(): ServerAddress {
@@ -184,7 +212,7 @@ export class NetworkTransport implements Transport {
     if (isHeartbeat(request)) return this.genericRpc(target, request, 'appendEntries');
     const refused = this.refusal(target.address);
     if (refused) return Promise.reject(refused);
-    return this.pipelineTo(target.address).send(request);
+    return this.pipelineTo(target).send(request);
   }
 
   requestVote(target: Peer, request: RequestVoteRequest): Promise<RequestVoteResponse> {
@@ -215,7 +243,7 @@ export class NetworkTransport implements Transport {
     }
     try {
       const frame = this.encode(request);
-      const conn = this.pool.take(target.address) ?? (await this.dial(target.address));
+      const conn = this.pooled(target) ?? (await this.dial(target));
       const deadline = this.timeout * Math.max(1, Math.floor(request.size / SNAPSHOT_DEADLINE_UNIT));
       const timer = this.clock.setTimer(deadline, () =>
         conn.destroy(new ErrRpcTimeout(`snapshot to ${target.address} not done within ${deadline} ms`)),
@@ -251,7 +279,7 @@ export class NetworkTransport implements Transport {
     this.pipelines.clear();
     this.pool.drop(error);
     for (const conn of [...this.clientConns]) conn.destroy(error);
-    for (const conn of [...this.serverConns]) conn.close();
+    this.inbound.closeAll();
     await this.stream.close();
   }
 
@@ -270,15 +298,33 @@ export class NetworkTransport implements Transport {
     return enc.finish();
   }
 
-  private async dial(address: string): Promise<ClientConn> {
-    const socket = await this.stream.dial(address, this.timeout);
+  /** An idle connection to `target`, if one was made for the same server ID. */
+  private pooled(target: Peer): ClientConn | null {
+    const conn = this.pool.take(target.address);
+    if (conn === null || conn.serverId === target.id) return conn;
+    // Another server now lives at that address: its certificate must be checked afresh.
+    conn.destroy(new ErrTransportShutdown(`${target.address} is now ${target.id}`));
+    return null;
+  }
+
+  private async dial(target: Peer): Promise<ClientConn> {
+    const address = target.address;
+    const wait = this.dialsPausedUntil - this.clock.now();
+    if (wait > 0) throw new ErrOutOfDescriptors(`not dialling ${address} for another ${Math.ceil(wait)} ms`);
+    let socket: StreamSocket;
+    try {
+      socket = await this.stream.dial(address, this.timeout, target.id);
+    } catch (error) {
+      throw this.dialFailure(address, error as Error);
+    }
+    this.dialBackoff.reset();
     const refused = this.refusal(address);
     if (refused) {
       socket.destroy();
       throw refused;
     }
     this.dials.set(address, (this.dials.get(address) ?? 0) + 1);
-    const conn = new ClientConn(address, socket, this.clock, this.limits, (c) => {
+    const conn = new ClientConn(address, target.id, socket, this.clock, this.limits, (c) => {
       this.clientConns.delete(c);
       this.pool.remove(c);
     });
@@ -295,7 +341,7 @@ export class NetworkTransport implements Transport {
     const refused = this.refusal(target.address);
     if (refused) throw refused;
     const frame = this.encode(request);
-    let conn = this.pool.take(target.address) ?? (await this.dial(target.address));
+    let conn = this.pooled(target) ?? (await this.dial(target));
     for (;;) {
       let reply: IncomingResponse<K>;
       try {
@@ -308,7 +354,7 @@ export class NetworkTransport implements Transport {
         // A pooled connection may have died while idle: only a fresh one's EOF says anything.
         // Both RPCs are free of side effects, so sending again is harmless.
         if (conn.reused) {
-          conn = await this.dial(target.address);
+          conn = await this.dial(target);
           continue;
         }
         throw unsupportedRpcError(kind, target.address);
@@ -319,19 +365,36 @@ export class NetworkTransport implements Transport {
     }
   }
 
-  private pipelineTo(address: string): AppendPipeline {
-    let pipeline = this.pipelines.get(address);
+  private pipelineTo(target: Peer): AppendPipeline {
+    let pipeline = this.pipelines.get(target.address);
+    if (pipeline && pipeline.serverId !== target.id) {
+      pipeline.close(new ErrTransportShutdown(`${target.address} is now ${target.id}`));
+      pipeline = undefined;
+    }
     if (!pipeline) {
       pipeline = new AppendPipeline({
+        serverId: target.id,
         depth: this.depth,
         timeoutMs: this.timeout,
-        dial: () => this.dial(address),
+        dial: () => this.dial(target),
         encode: (request) => this.encode(request),
         settle: settleReply,
       });
-      this.pipelines.set(address, pipeline);
+      this.pipelines.set(target.address, pipeline);
     }
     return pipeline;
+  }
+
+  /** A dial that failed for lack of descriptors pauses all dials, 5 ms doubling to 1 s (backoff.ts). */
+  private dialFailure(address: string, error: Error): Error {
+    if (!isDescriptorExhaustion(error)) return error;
+    const delay = this.dialBackoff.next();
+    this.dialsPausedUntil = this.clock.now() + delay;
+    this.logger.warn(
+      { target: address, err: error.message, retryInMs: delay },
+      'dial failed: out of file descriptors',
+    );
+    return new ErrOutOfDescriptors(`dial ${address}: ${error.message}; dials wait ${delay} ms`);
   }
 
   private dropTarget(address: string, error: Error): void {

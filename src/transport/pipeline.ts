@@ -16,6 +16,8 @@ interface Queued {
 }
 
 export interface PipelineDeps {
+  /** The server ID the pipeline's connections are dialled as. */
+  serverId: string;
   depth: number;
   timeoutMs: number;
   dial(): Promise<ClientConn>;
@@ -31,6 +33,10 @@ export class AppendPipeline {
   private readonly queue: Queued[] = [];
 
   constructor(private readonly deps: PipelineDeps) {}
+
+  get serverId(): string {
+    return this.deps.serverId;
+  }
 
   send(request: AppendEntriesRequest): Promise<AppendEntriesResponse> {
     if (this.closedWith) return Promise.reject(this.closedWith);

@@ -5,18 +5,23 @@
  * on). The socket is paused while a request is being handled and while the socket's write buffer
  * is full, which bounds what one connection can make us hold.
  *
- * An unknown type byte, a malformed or oversized frame closes the connection without a reply,
- * like Go, and logs why. Over TCP, a peer that half-closes after its requests still gets the
- * replies (the listener is made with allowHalfOpen).
+ * What the connection buffers for an unfinished request is charged to the transport's inbound
+ * budget (limits.ts); a request that would not fit is refused before it is buffered. An unknown
+ * type byte, a malformed, out-of-range or oversized frame, or a sender its certificate does not
+ * name closes the connection without a reply, like Go, and the host logs why. `expiry` tells the
+ * host's sweeper when a connection stopped making progress. Over TCP, a peer that half-closes
+ * after its requests still gets the replies (the listener is made with allowHalfOpen).
  */
-import { Readable } from 'node:stream';
-import { ErrTransportShutdown } from '../core/errors.js';
+import type { Clock } from '../core/clock.js';
+import { ErrTooLarge, ErrTransportShutdown } from '../core/errors.js';
 import type { InstallSnapshotRequest, Peer, RaftRequest, RaftResponse } from '../core/types.js';
 import { decodeRequest, encodeResponse, type IncomingRequest } from '../wire/codec.js';
 import { Decoder, type DecodeLimits } from '../wire/decoder.js';
 import { Encoder } from '../wire/encoder.js';
 import { checkProtocolVersion } from '../wire/frames.js';
+import { ErrBufferBudget, type BufferAccount, type BufferBudget } from './budget.js';
 import { ReceiveBuffer } from './recv-buffer.js';
+import { SnapshotIntake } from './snapshot-intake.js';
 import { ErrPeerClosed, type StreamSocket } from './stream-layer.js';
 import type { RpcHandler } from './types.js';
 
@@ -34,14 +39,17 @@ export interface ServerConnHost {
   local(): Peer;
   handler(): RpcHandler | null;
   readonly logger: TransportLogger;
+  readonly clock: Clock;
   readonly limits: Partial<DecodeLimits>;
   /** Largest frame buffered while waiting for its end. */
   readonly maxFrameBytes: number;
+  readonly budget: BufferBudget;
+  /** An Error if this connection's peer may not send `request` (identity checks); null if it may. */
+  vet(conn: ServerConn, request: RaftRequest): Error | null;
+  /** The connection is being closed because of what the peer sent: log (once per peer) and count. */
+  refused(conn: ServerConn, error: Error): void;
   onClosed(conn: ServerConn): void;
 }
-
-/** Snapshot chunks buffered for a slow consumer before the socket is paused. */
-const SNAPSHOT_HIGH_WATER = 256 * 1024;
 
 interface Reply {
   kind: RaftRequest['kind'];
@@ -52,26 +60,37 @@ interface Reply {
 export class ServerConn {
   readonly remote: string;
   private readonly recv = new ReceiveBuffer();
+  private readonly account: BufferAccount = { retained: 0, charged: 0 };
   private readonly decoder: Decoder;
   private readonly encoder = new Encoder(512);
   private busy = false;
   private pumping = false;
   private writeBlocked = false;
   private closed = false;
+  private paused = false;
   /** The peer shut down its side: finish what was received, then close ours. */
   private peerDone = false;
   private intake: SnapshotIntake | null = null;
   private reply: Reply | null = null;
+  /** Bytes the frame being received needs at least (0: unknown, try to decode). */
+  private frameNeeds = 0;
+  // Progress, on the host's clock: what `expiry` judges by.
+  private lastActivity: number;
+  private frameSince = -1;
+  private blockedSince = -1;
+  private flowingSince: number;
 
   constructor(
-    private readonly socket: StreamSocket,
+    readonly socket: StreamSocket,
     private readonly host: ServerConnHost,
   ) {
     this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     this.decoder = new Decoder(host.limits, true);
+    this.lastActivity = this.flowingSince = host.clock.now();
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => {
       this.writeBlocked = false;
+      this.blockedSince = -1;
       this.pump();
     });
     socket.on('error', (error: Error) => {
@@ -86,29 +105,64 @@ export class ServerConn {
     socket.on('close', () => this.close());
   }
 
-  /** Closes the connection; a snapshot being received fails. */
+  /** Bytes held for an unfinished request (charged to the budget). */
+  get bufferedBytes(): number {
+    return this.account.retained;
+  }
+
+  /** Closes the connection and gives its buffer back; a snapshot being received fails. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.socket.destroy();
+    this.recv.clear();
+    this.host.budget.update(this.account, 0);
     this.intake?.abort(new ErrPeerClosed(`connection from ${this.remote} closed during a snapshot`));
     this.host.onClosed(this);
   }
 
+  /**
+   * Why the connection should be closed at `now` for making no progress, or null. A request must
+   * arrive in full within readTimeout of the moment we started waiting for it, snapshot data and
+   * the peer's reading of our replies must not stall for that long, and a connection with nothing
+   * in progress may stay idleTimeout (0: forever). Time our own handler takes never counts.
+   */
+  expiry(now: number, readTimeout: number, idleTimeout: number): string | null {
+    if (this.closed) return null;
+    if (this.blockedSince >= 0)
+      return now - this.blockedSince >= readTimeout ? `replies unread for ${readTimeout} ms` : null;
+    const intake = this.intake;
+    if (intake && intake.remaining > 0) {
+      if (!intake.wantsData) return null;
+      const since = Math.max(this.lastActivity, this.flowingSince);
+      return now - since >= readTimeout ? `snapshot data stalled for ${readTimeout} ms` : null;
+    }
+    if (this.busy) return null;
+    if (this.frameSince >= 0)
+      return now - this.frameSince >= readTimeout ? `request incomplete after ${readTimeout} ms` : null;
+    if (idleTimeout > 0 && this.recv.length === 0 && now - this.lastActivity >= idleTimeout) return 'idle';
+    return null;
+  }
+
   private onData(chunk: Buffer): void {
     if (this.closed) return;
+    this.lastActivity = this.host.clock.now();
     const rest = this.intake && this.intake.remaining > 0 ? this.intake.feed(chunk) : chunk;
-    this.recv.append(rest);
+    if (!this.recv.append(rest, this.host.budget.capacityFor(this.account), this.frameNeeds)) {
+      this.refuse(
+        new ErrBufferBudget(
+          `request does not fit the inbound buffer budget (${this.recv.length} bytes held)`,
+        ),
+      );
+      return;
+    }
     this.pump();
   }
 
-  private refuse(reason: string): void {
-    this.host.logger.warn({ remote: this.remote, reason }, 'closing connection: bad request');
+  private refuse(error: Error): void {
+    this.host.refused(this, error);
     this.close();
   }
-
-  /** Bytes the frame being received needs at least (0: unknown, try to decode). */
-  private frameNeeds = 0;
 
   private pump(): void {
     if (this.pumping) return;
@@ -121,21 +175,21 @@ export class ServerConn {
         try {
           incoming = decodeRequest(this.decoder, this.recv.view(), this.recv.offset);
         } catch (error) {
-          this.refuse((error as Error).message);
+          this.refuse(error as Error);
           return;
         }
         if (incoming === null) {
-          if (this.recv.length > this.host.maxFrameBytes)
-            this.refuse(`frame larger than ${this.host.maxFrameBytes} bytes`);
-          this.frameNeeds = Math.max(this.recv.length + 1, this.decoder.needAtLeast - this.recv.offset);
+          this.waitForRestOfFrame();
           break;
         }
         this.frameNeeds = 0;
+        this.frameSince = -1;
         this.recv.consume(incoming.bytesUsed);
         this.dispatch(incoming);
       }
     } finally {
       this.pumping = false;
+      if (!this.closed) this.host.budget.update(this.account, this.recv.retained);
       this.updateFlow();
     }
     if (this.peerDone && !this.busy && !this.closed) {
@@ -145,9 +199,26 @@ export class ServerConn {
     }
   }
 
+  /** The frame is incomplete: refuse it now if it can never fit, else note when we began waiting. */
+  private waitForRestOfFrame(): void {
+    const length = this.recv.length;
+    if (length > this.host.maxFrameBytes)
+      return this.refuse(new ErrTooLarge(`frame larger than ${this.host.maxFrameBytes} bytes`));
+    this.frameNeeds = Math.max(length + 1, this.decoder.needAtLeast - this.recv.offset);
+    if (this.frameNeeds > this.host.budget.capacityFor(this.account))
+      return this.refuse(
+        new ErrBufferBudget(
+          `request of at least ${this.frameNeeds} bytes does not fit the inbound buffer budget`,
+        ),
+      );
+    if (this.frameSince < 0) this.frameSince = this.host.clock.now();
+  }
+
   private dispatch(incoming: IncomingRequest): void {
-    this.busy = true;
     const request = incoming.request;
+    const refused = this.host.vet(this, request);
+    if (refused) return this.refuse(refused);
+    this.busy = true;
     if (request.kind === 'installSnapshot') this.startIntake(request);
     let answered = false;
     const respond = (response: RaftResponse | null, error?: Error): void => {
@@ -157,8 +228,8 @@ export class ServerConn {
       this.intake?.release();
       this.finish();
     };
-    const refused = checkProtocolVersion(incoming.protocolVersion);
-    if (refused) return respond(null, refused);
+    const unsupported = checkProtocolVersion(incoming.protocolVersion);
+    if (unsupported) return respond(null, unsupported);
     const handler = this.host.handler();
     if (!handler) return respond(null, new ErrTransportShutdown('no rpc handler registered'));
     try {
@@ -199,7 +270,11 @@ export class ServerConn {
       this.close();
       return;
     }
-    if (!this.socket.write(enc.finish())) this.writeBlocked = true;
+    this.lastActivity = this.host.clock.now();
+    if (!this.socket.write(enc.finish())) {
+      this.writeBlocked = true;
+      this.blockedSince = this.lastActivity;
+    }
     this.busy = false;
     this.pump();
   }
@@ -208,69 +283,14 @@ export class ServerConn {
     if (this.closed) return;
     const intake = this.intake;
     const wantBytes = !this.writeBlocked && (intake && intake.remaining > 0 ? intake.wantsData : !this.busy);
-    if (wantBytes) this.socket.resume();
-    else this.socket.pause();
-  }
-}
-
-/**
- * Exactly `size` snapshot bytes handed to the handler as a Readable, with backpressure: when the
- * consumer falls behind, wantsData turns false and the connection pauses. Bytes the handler does
- * not read (it answered first, or destroyed the stream) are drained, so the next frame lines up.
- */
-class SnapshotIntake {
-  readonly stream: Readable;
-  remaining: number;
-  wantsData = true;
-  private discarding = false;
-
-  constructor(
-    size: number,
-    private readonly onFlow: () => void,
-    private readonly onComplete: () => void,
-  ) {
-    this.remaining = size;
-    this.stream = new Readable({
-      highWaterMark: SNAPSHOT_HIGH_WATER,
-      read: () => {
-        this.wantsData = true;
-        onFlow();
-      },
-    });
-    this.stream.on('close', () => {
-      if (this.remaining > 0) this.release();
-    });
-    // abort() must not crash the process when nobody reads the stream any more; a consumer
-    // still gets the error through its own listener or iterator.
-    this.stream.on('error', () => {});
-    if (size === 0) this.stream.push(null);
-  }
-
-  /** Takes the snapshot's share of chunk and returns the bytes after it. */
-  feed(chunk: Uint8Array): Uint8Array {
-    const n = Math.min(this.remaining, chunk.length);
-    if (n === 0) return chunk;
-    this.remaining -= n;
-    if (!this.discarding && !this.stream.destroyed) {
-      if (!this.stream.push(n === chunk.length ? chunk : chunk.subarray(0, n))) this.wantsData = false;
+    if (wantBytes === !this.paused) return;
+    this.paused = !wantBytes;
+    if (wantBytes) {
+      // Only a stalled snapshot is judged by when reading resumed (see expiry).
+      if (intake) this.flowingSince = this.host.clock.now();
+      this.socket.resume();
+    } else {
+      this.socket.pause();
     }
-    if (this.remaining === 0) {
-      if (!this.stream.destroyed) this.stream.push(null);
-      this.onComplete();
-    }
-    return chunk.subarray(n);
-  }
-
-  /** Drains whatever the consumer leaves unread. */
-  release(): void {
-    if (this.discarding) return;
-    this.discarding = true;
-    this.wantsData = true;
-    if (!this.stream.destroyed) this.stream.resume();
-    this.onFlow();
-  }
-
-  abort(error: Error): void {
-    if (this.remaining > 0) this.stream.destroy(this.discarding ? undefined : error);
   }
 }

@@ -5,6 +5,7 @@
  */
 import type { Duplex } from 'node:stream';
 import { RaftError } from '../core/errors.js';
+import type { RaftRequest } from '../core/types.js';
 
 /** A connected byte stream; net.Socket and tls.TLSSocket fit. */
 export type StreamSocket = Duplex & {
@@ -21,12 +22,25 @@ export interface StreamLayer {
    * accepted before that are held and handed over then.
    */
   accept(onConnection: (socket: StreamSocket) => void): void;
-  /** Connects to `address` ("host:port"); rejects if that takes longer than timeoutMs. */
-  dial(address: string, timeoutMs: number): Promise<StreamSocket>;
+  /**
+   * Connects to `address` ("host:port"); rejects if that takes longer than timeoutMs. A layer that
+   * authenticates servers (TLS) checks that the peer is `serverId`.
+   */
+  dial(address: string, timeoutMs: number, serverId?: string): Promise<StreamSocket>;
   /** Stops listening and destroys the connections it accepted. */
   close(): Promise<void>;
   /** The address peers should dial (the advertised one). */
   addr(): string;
+  /**
+   * Optional: refuse accepted connections while `max` are open, at the lowest level the layer has
+   * (before a TLS handshake), reporting each refused one. The transport checks the cap anyway.
+   */
+  limitConnections?(max: number, onRefused: (remote: string) => void): void;
+  /**
+   * Optional: an Error if the peer on this accepted socket may not send `request` (a TLS layer
+   * checks the sender against the certificate); the transport then refuses it and closes.
+   */
+  vet?(socket: StreamSocket, request: RaftRequest): Error | null;
 }
 
 /** hashicorp's errNotAdvertisable: binding 0.0.0.0 or :: needs an explicit advertise address. */
@@ -42,6 +56,15 @@ export class ErrNotAdvertisable extends RaftError {
 export class ErrRpcTimeout extends RaftError {
   /** `'ErrRpcTimeout'`. */
   override name = 'ErrRpcTimeout';
+}
+
+/**
+ * The process or the system ran out of file descriptors (EMFILE, ENFILE) when dialling: transient.
+ * Further dials fail at once with it until a back-off passes (5 ms, doubling to 1 s).
+ */
+export class ErrOutOfDescriptors extends RaftError {
+  /** `'ErrOutOfDescriptors'`. */
+  override name = 'ErrOutOfDescriptors';
 }
 
 /** The peer closed the connection (EOF or reset) before the reply was complete. */

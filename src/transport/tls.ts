@@ -16,7 +16,17 @@ import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { connect as tlsConnect, createServer, type TLSSocket } from 'node:tls';
 import type { Clock } from '../core/clock.js';
-import { advertisedAddress, listenOn, SocketStreamLayer } from './socket-layer.js';
+import type { Peer, RaftRequest } from '../core/types.js';
+import {
+  certificateIdentity,
+  ErrPeerIdentity,
+  identityMismatch,
+  senderOf,
+  type PeerIdentity,
+} from './identity.js';
+import type { TransportLogger } from './server-conn.js';
+import { advertisedAddress, listenOn, SocketStreamLayer, type SocketLayerParts } from './socket-layer.js';
+import type { StreamSocket } from './stream-layer.js';
 
 /**
  * PEM text or bytes. A string without a "-----BEGIN" line is taken as the path of a PEM file
@@ -38,6 +48,13 @@ export interface TlsFiles {
 export interface TlsStreamLayerOptions {
   /** Runs dial deadlines. */
   clock: Clock;
+  /**
+   * Refuse peers whose certificate names no server ID (`raftkit://server/<id>` URI SAN). Without
+   * it, identities are checked for every certificate that carries them. Default false.
+   */
+  requirePeerIdentity?: boolean;
+  /** Hears when accepting pauses for lack of descriptors. */
+  logger?: TransportLogger;
   /** Handshakes that fail (wrong CA, no certificate, plaintext) are reported here. */
   onHandshakeError?: (error: Error, remote: string) => void;
   /** Longest a server-side handshake may take, in ms (node:tls's handshakeTimeout). Default 10 s. */
@@ -54,14 +71,48 @@ function pem(source: PemSource): string | Buffer {
  * the server's SAN against the dialled host. `newTlsTransport` puts a transport on it.
  */
 export class TlsStreamLayer extends SocketStreamLayer {
+  private readonly identities = new WeakMap<object, PeerIdentity | null>();
+
   private constructor(
-    server: ReturnType<typeof createServer>,
-    advertised: string,
-    clock: Clock,
+    parts: SocketLayerParts,
     private readonly secure: { cert: string | Buffer; key: string | Buffer; ca: string | Buffer },
+    private readonly requireIdentity: boolean,
   ) {
-    super(server, advertised, clock);
-    server.on('secureConnection', (socket: TLSSocket) => this.admit(socket));
+    super(parts);
+    parts.server.on('secureConnection', (socket: TLSSocket) => this.admit(socket));
+  }
+
+  /** Refuses a request whose sender the peer's certificate does not name (see identity.ts). */
+  vet(socket: StreamSocket, request: RaftRequest): Error | null {
+    return this.mismatch(socket, senderOf(request), 'sent by');
+  }
+
+  /** Dials as the base layer does, then refuses a server whose certificate does not name `serverId`. */
+  override async dial(address: string, timeoutMs: number, serverId = ''): Promise<StreamSocket> {
+    const socket = await super.dial(address, timeoutMs);
+    const refused = this.mismatch(socket, { id: serverId, address }, 'dialled as');
+    if (refused) {
+      socket.destroy();
+      throw refused;
+    }
+    return socket;
+  }
+
+  private mismatch(socket: StreamSocket, peer: Peer, role: string): ErrPeerIdentity | null {
+    let identity = this.identities.get(socket);
+    if (identity === undefined) {
+      const cert = (socket as TLSSocket).getPeerX509Certificate?.();
+      const found = cert ? certificateIdentity(cert) : null;
+      identity = found && found.ids.size > 0 ? found : null;
+      this.identities.set(socket, identity);
+    }
+    const who = `${role} ${JSON.stringify(peer.id || peer.address)}`;
+    if (identity === null)
+      return this.requireIdentity
+        ? new ErrPeerIdentity(`${who}: the certificate names no raftkit server ID`)
+        : null;
+    const why = identityMismatch(identity, peer);
+    return why === null ? null : new ErrPeerIdentity(`${who}: ${why}`);
   }
 
   /** Listens on bindAddr ("host:port", port 0 for a free one) and advertises `advertise` or the bound address. */
@@ -83,7 +134,12 @@ export class TlsStreamLayer extends SocketStreamLayer {
     });
     const bound = await listenOn(server, bindAddr);
     try {
-      return new TlsStreamLayer(server, advertisedAddress(bound, advertise), options.clock, secure);
+      const advertised = advertisedAddress(bound, advertise);
+      return new TlsStreamLayer(
+        { server, bound, advertised, clock: options.clock, logger: options.logger },
+        secure,
+        options.requirePeerIdentity ?? false,
+      );
     } catch (error) {
       server.close();
       throw error;

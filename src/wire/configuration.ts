@@ -7,6 +7,7 @@
  */
 import { ErrDecode } from '../core/errors.js';
 import { ServerSuffrage, type Configuration, type Server } from '../core/types.js';
+import { checkServerCount } from './bounds.js';
 import { structKeys } from './keys.js';
 import { Decoder, Encoder, decodeComplete, type DecodeLimits } from './msgpack.js';
 
@@ -43,7 +44,7 @@ export function readConfiguration(d: Decoder): Configuration {
     const k = d.readKey(CONFIGURATION_KEYS, hint);
     hint = k + 1;
     if (k === 0) {
-      let count = d.readArrayHeader();
+      let count = checkServerCount(d.readArrayHeader());
       for (; count > 0; count--) servers.push(readServer(d));
     } else {
       d.skip();
@@ -109,7 +110,7 @@ export function encodePeers(addresses: readonly string[]): Uint8Array<ArrayBuffe
 
 function readPeers(d: Decoder): string[] {
   const out: string[] = [];
-  let n = d.readArrayHeader();
+  let n = checkServerCount(d.readArrayHeader());
   for (; n > 0; n--) out.push(d.readString());
   return out;
 }

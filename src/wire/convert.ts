@@ -6,17 +6,21 @@
  * prefer Addr over Leader/Candidate, and have id '' when there is no ID (raft 1.1.2 peers).
  *
  * Like Go, raftkit leaves the header of InstallSnapshot and TimeoutNow responses unfilled.
+ *
+ * Incoming messages are checked against bounds.ts here, on their way to the core: a term, index,
+ * size or header field beyond its bound throws ErrOutOfRange and nothing reaches the node.
  */
-import { ErrDecode } from '../core/errors.js';
 import {
   ServerSuffrage,
   type AppendEntriesRequest,
   type Configuration,
+  type LogEntry,
   type Peer,
   type RaftRequest,
   type RaftResponse,
   type ResponseMap,
 } from '../core/types.js';
+import { checkIndex, checkPeerBytes, checkSnapshotSize, checkTerm } from './bounds.js';
 import { decodeConfiguration, decodePeers, encodeConfiguration, encodePeers } from './configuration.js';
 import { PROTOCOL_VERSION, RpcType, type WireRequest, type WireResponseMap } from './frames.js';
 import type { WireHeader } from './messages.js';
@@ -58,7 +62,17 @@ function headerOf(sender: Peer): WireHeader {
 /** The sender of a request: address from Addr, else from the legacy field (Leader/Candidate). */
 function senderOf(h: WireHeader, legacyAddress: Uint8Array | null): Peer {
   const addr = h.Addr !== null && h.Addr.length > 0 ? h.Addr : legacyAddress;
-  return { id: textOf(h.ID), address: textOf(addr) };
+  return { id: textOf(checkPeerBytes(h.ID, 'ID')), address: textOf(checkPeerBytes(addr, 'Addr')) };
+}
+
+/** Entries of an AppendEntries, each index and term checked (see bounds.ts). */
+function entriesOf(entries: LogEntry[] | null): LogEntry[] {
+  if (entries === null) return [];
+  for (let i = 0; i < entries.length; i++) {
+    checkIndex(entries[i].index, 'Entries.Index');
+    checkTerm(entries[i].term, 'Entries.Term');
+  }
+  return entries;
 }
 
 /** hashicorp's heartbeat: no entries and every index zero; it carries Entries nil. */
@@ -140,29 +154,32 @@ export function requestToWire(r: RaftRequest): WireRequest {
   }
 }
 
-/** Converts a decoded request; throws ErrDecode when an embedded configuration is malformed. */
+/**
+ * Converts a decoded request; throws ErrOutOfRange for a number beyond its bound, ErrDecode when an
+ * embedded configuration is malformed.
+ */
 export function requestFromWire(w: WireRequest): RaftRequest {
   switch (w.type) {
     case RpcType.AppendEntries: {
       const b = w.body;
       return {
         kind: 'appendEntries',
-        term: b.Term,
+        term: checkTerm(b.Term, 'Term'),
         leader: senderOf(b, b.Leader),
-        prevLogIndex: b.PrevLogEntry,
-        prevLogTerm: b.PrevLogTerm,
-        entries: b.Entries ?? [],
-        leaderCommitIndex: b.LeaderCommitIndex,
+        prevLogIndex: checkIndex(b.PrevLogEntry, 'PrevLogEntry'),
+        prevLogTerm: checkTerm(b.PrevLogTerm, 'PrevLogTerm'),
+        entries: entriesOf(b.Entries),
+        leaderCommitIndex: checkIndex(b.LeaderCommitIndex, 'LeaderCommitIndex'),
       };
     }
     case RpcType.RequestVote: {
       const b = w.body;
       return {
         kind: 'requestVote',
-        term: b.Term,
+        term: checkTerm(b.Term, 'Term'),
         candidate: senderOf(b, b.Candidate),
-        lastLogIndex: b.LastLogIndex,
-        lastLogTerm: b.LastLogTerm,
+        lastLogIndex: checkIndex(b.LastLogIndex, 'LastLogIndex'),
+        lastLogTerm: checkTerm(b.LastLogTerm, 'LastLogTerm'),
         leadershipTransfer: b.LeadershipTransfer,
       };
     }
@@ -170,31 +187,30 @@ export function requestFromWire(w: WireRequest): RaftRequest {
       const b = w.body;
       return {
         kind: 'requestPreVote',
-        term: b.Term,
+        term: checkTerm(b.Term, 'Term'),
         candidate: senderOf(b, null),
-        lastLogIndex: b.LastLogIndex,
-        lastLogTerm: b.LastLogTerm,
+        lastLogIndex: checkIndex(b.LastLogIndex, 'LastLogIndex'),
+        lastLogTerm: checkTerm(b.LastLogTerm, 'LastLogTerm'),
       };
     }
     case RpcType.InstallSnapshot: {
       const b = w.body;
-      if (b.Size < 0) throw new ErrDecode(`negative snapshot size ${b.Size}`);
       return {
         kind: 'installSnapshot',
         snapshotVersion: b.SnapshotVersion,
-        term: b.Term,
+        term: checkTerm(b.Term, 'Term'),
         leader: senderOf(b, b.Leader),
-        lastLogIndex: b.LastLogIndex,
-        lastLogTerm: b.LastLogTerm,
+        lastLogIndex: checkIndex(b.LastLogIndex, 'LastLogIndex'),
+        lastLogTerm: checkTerm(b.LastLogTerm, 'LastLogTerm'),
         configuration: snapshotConfiguration(b.SnapshotVersion, b.Configuration, b.Peers),
-        configurationIndex: b.ConfigurationIndex,
-        size: b.Size,
+        configurationIndex: checkIndex(b.ConfigurationIndex, 'ConfigurationIndex'),
+        size: checkSnapshotSize(b.Size),
       };
     }
     case RpcType.TimeoutNow:
       return { kind: 'timeoutNow', term: 0, from: senderOf(w.body, null) };
     case RpcType.ReadIndex:
-      return { kind: 'readIndex', term: w.body.Term, from: senderOf(w.body, null) };
+      return { kind: 'readIndex', term: checkTerm(w.body.Term, 'Term'), from: senderOf(w.body, null) };
   }
 }
 
@@ -275,22 +291,31 @@ function responseFromWireUntyped(kind: keyof ResponseMap, body: WireResponseMap[
   switch (kind) {
     case 'appendEntries': {
       const b = body as WireResponseMap[0];
-      return { term: b.Term, lastLog: b.LastLog, success: b.Success, noRetryBackoff: b.NoRetryBackoff };
+      return {
+        term: checkTerm(b.Term, 'Term'),
+        lastLog: checkIndex(b.LastLog, 'LastLog'),
+        success: b.Success,
+        noRetryBackoff: b.NoRetryBackoff,
+      };
     }
     case 'requestVote':
     case 'requestPreVote': {
       const b = body as WireResponseMap[1];
-      return { term: b.Term, granted: b.Granted };
+      return { term: checkTerm(b.Term, 'Term'), granted: b.Granted };
     }
     case 'installSnapshot': {
       const b = body as WireResponseMap[2];
-      return { term: b.Term, success: b.Success };
+      return { term: checkTerm(b.Term, 'Term'), success: b.Success };
     }
     case 'timeoutNow':
       return {};
     case 'readIndex': {
       const b = body as WireResponseMap[100];
-      return { term: b.Term, readIndex: b.ReadIndex, success: b.Success };
+      return {
+        term: checkTerm(b.Term, 'Term'),
+        readIndex: checkIndex(b.ReadIndex, 'ReadIndex'),
+        success: b.Success,
+      };
     }
   }
 }

@@ -10,6 +10,7 @@
  * safe range, negative values in unsigned fields.
  */
 import { ErrDecode, ErrTooLarge } from '../core/errors.js';
+import { DEFAULT_MAX_ENTRIES } from './bounds.js';
 import { EMPTY_BYTES, utf8Text } from './encoder.js';
 
 /** Limits a decoder enforces on declared sizes before allocating anything. */
@@ -24,6 +25,8 @@ export interface DecodeLimits {
   maxDepth: number;
   /** Largest encoded size of one whole value (one request or response body). */
   maxValueBytes: number;
+  /** Most log entries in one AppendEntries (checked before the entries are allocated). */
+  maxEntries: number;
 }
 
 export const DEFAULT_DECODE_LIMITS: Readonly<DecodeLimits> = Object.freeze({
@@ -32,6 +35,7 @@ export const DEFAULT_DECODE_LIMITS: Readonly<DecodeLimits> = Object.freeze({
   maxMapKeys: 1024,
   maxDepth: 16,
   maxValueBytes: 256 * 1024 * 1024,
+  maxEntries: DEFAULT_MAX_ENTRIES,
 });
 
 /** Returned by scanning/decoding functions when the buffer holds only part of a value. */

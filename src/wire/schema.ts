@@ -4,6 +4,7 @@
  * reader starts from Go's zero value, skips unknown keys, leaves missing ones at zero and reads a
  * nil map as the zero struct, so older peers' shapes decode too.
  */
+import { ErrTooLarge } from '../core/errors.js';
 import type { LogEntry } from '../core/types.js';
 import type { Decoder } from './decoder.js';
 import type { Encoder } from './encoder.js';
@@ -20,6 +21,7 @@ interface FieldCodec<V> {
 function readLogs(d: Decoder): LogEntry[] | null {
   const count = d.readArrayHeader();
   if (count < 0) return null;
+  if (count > d.limits.maxEntries) throw new ErrTooLarge(`${count} entries (at most ${d.limits.maxEntries})`);
   const entries = new Array<LogEntry>(count);
   for (let i = 0; i < count; i++) entries[i] = readLog(d);
   return entries;

@@ -160,7 +160,7 @@ describe('5.3 log replication', () => {
     expect(response).toMatchObject({ success: true, lastLog: 5 });
     expect(ready.write?.truncateFrom).toBe(3);
     expect(ready.write?.entries.map((e) => e.index)).toEqual([3, 4, 5]);
-    expect([3, 4, 5].map((i) => core.log.term(i))).toEqual([3, 3, 3]);
+    expect([3, 4, 5].map((i) => core.termAt(i))).toEqual([3, 3, 3]);
   });
 
   it('a success is only sent after the appended entries are durable', () => {

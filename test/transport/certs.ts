@@ -20,6 +20,10 @@ export interface TestPki {
   wrongName: Pem;
   /** Signed by CA "b", SAN IP:127.0.0.1, with CA "a" as its trust anchor (trusts our servers). */
   rogue: Pem;
+  /** Signed by CA "a", SAN IP:127.0.0.1, DNS:localhost and URI:raftkit://server/n1: bound to server n1. */
+  n1: Pem;
+  /** Like n1, bound to server n2. */
+  n2: Pem;
   dir: string;
   cleanup(): void;
 }
@@ -84,12 +88,16 @@ export function makeTestPki(): TestPki {
   makeLeaf(dir, 'node', 'ca-a', 'IP:127.0.0.1,DNS:localhost');
   makeLeaf(dir, 'wrong-name', 'ca-a', 'DNS:elsewhere.example');
   makeLeaf(dir, 'rogue', 'ca-b', 'IP:127.0.0.1');
+  for (const id of ['n1', 'n2'])
+    makeLeaf(dir, id, 'ca-a', `IP:127.0.0.1,DNS:localhost,URI:raftkit://server/${id}`);
   const read = (file: string) => readFileSync(join(dir, file), 'utf8');
   const caA = read('ca-a.crt');
   return {
     node: { cert: read('node.crt'), key: read('node.key'), ca: caA },
     wrongName: { cert: read('wrong-name.crt'), key: read('wrong-name.key'), ca: caA },
     rogue: { cert: read('rogue.crt'), key: read('rogue.key'), ca: caA },
+    n1: { cert: read('n1.crt'), key: read('n1.key'), ca: caA },
+    n2: { cert: read('n2.crt'), key: read('n2.key'), ca: caA },
     dir,
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };

@@ -16,7 +16,7 @@ import { LmdbStore } from '../../src/storage/lmdb.js';
 import { WalStore } from '../../src/storage/wal.js';
 import type { NetworkTransport } from '../../src/transport/net.js';
 import type { TransportLogger } from '../../src/transport/server-conn.js';
-import { newTcpTransport } from '../../src/transport/tcp.js';
+import { newTcpTransport, type TransportFactoryOptions } from '../../src/transport/tcp.js';
 import { ListFsm } from '../support/list-fsm.js';
 
 export { ListFsm };
@@ -40,6 +40,8 @@ export interface ClusterNode {
   store: WalStore | LmdbStore | null;
   /** RPCs this node received since it last started, by kind. */
   received: Map<string, number>;
+  /** Options its transport is made with (again on restart). */
+  transportOptions: TransportFactoryOptions;
 }
 
 function nodeConfig(id: string): Config {
@@ -57,7 +59,9 @@ function nodeConfig(id: string): Config {
 
 /** Opens the stores and the transport of a node and starts Raft; bootstraps when servers are given. */
 async function start(node: ClusterNode, servers: Server[] | null, logger?: TransportLogger): Promise<void> {
-  const transport = node.transport ?? (await newTcpTransport(node.address, null, 3, 1000, { logger }));
+  const transport =
+    node.transport ??
+    (await newTcpTransport(node.address, null, 3, 1000, { ...node.transportOptions, logger }));
   transport.setLocalId(node.id);
   node.received = new Map();
   const setHandler = transport.setHandler.bind(transport);
@@ -83,15 +87,22 @@ async function start(node: ClusterNode, servers: Server[] | null, logger?: Trans
   node.store = store;
 }
 
-/** Starts n bootstrapped nodes on free loopback ports. `loggers[i]` logs node i's transport. */
+/**
+ * Starts n bootstrapped nodes on free loopback ports. `loggers[i]` logs node i's transport, and
+ * every transport is made with `transportOptions` (limits, say).
+ */
 export async function startCluster(
   n: number,
   loggers: TransportLogger[] = [],
   storeKind: StoreKind = 'lmdb',
+  transportOptions: TransportFactoryOptions = {},
 ): Promise<ClusterNode[]> {
   const nodes: ClusterNode[] = [];
   for (let i = 0; i < n; i++) {
-    const transport = await newTcpTransport('127.0.0.1:0', null, 3, 1000, { logger: loggers[i] });
+    const transport = await newTcpTransport('127.0.0.1:0', null, 3, 1000, {
+      ...transportOptions,
+      logger: loggers[i],
+    });
     nodes.push({
       id: `n${i + 1}`,
       address: transport.localAddr(),
@@ -102,6 +113,7 @@ export async function startCluster(
       storeKind,
       store: null,
       received: new Map(),
+      transportOptions,
     });
   }
   const servers = nodes.map((node) => ({

@@ -1,19 +1,41 @@
 /**
- * Hostile input for the transport fuzz test. A plan is what one connection sends: a few frames,
- * and whether the server is certain to refuse it (close without a reply, logging why).
+ * Hostile input for the hostile-peer suite (hostile-frames-fuzz.test.ts). A plan is what one connection
+ * sends: a few frames, and whether the server is certain to refuse it (close without a reply,
+ * logging why). Families: valid structure at a stale term with extreme in-bound values, numbers
+ * beyond the wire's bounds, oversized and half-sent large requests, truncated, mutated and garbage
+ * bytes, out-of-order entries and frames, unknown sender IDs, wrong types.
  *
  * Frames that decode as legitimate RPCs carry a stale term (1; a running cluster is past it) and
  * come from a server outside the configuration. Raft trusts its peers: a well-formed message with
- * a newer term from a forged leader is obeyed by design (mutual TLS is the defence), so mutations
- * that happen to produce one, or a TimeoutNow, are drawn again. What is under test is the
- * transport and decoder, not Byzantine tolerance.
+ * a newer term from a forged leader is obeyed by design (mutual TLS with certificate identities is
+ * the defence), so mutations that happen to produce one, or a TimeoutNow, are drawn again. What is
+ * under test is the transport, the decoder and the node's bounds, not Byzantine tolerance.
+ *
+ * One family, 'stranger newer vote', is a RequestVote or RequestPreVote at the target's next term
+ * from a server outside the configuration (in 1.1.2's header shape, or with an unknown ID). Until
+ * issue 11.1's core half lands such a vote moves the receiver's term and forces an election, so the
+ * suite can only assert safety; afterwards it should also assert that terms stay put.
  */
-import type { AppendEntriesRequest, LogEntry, Peer, RaftRequest } from '../../src/core/types.js';
+import {
+  ServerSuffrage,
+  type AppendEntriesRequest,
+  type LogEntry,
+  type Peer,
+  type RaftRequest,
+  type Server,
+} from '../../src/core/types.js';
 import { SeededRandom } from '../../src/testing/prng.js';
-import { decodeRequest, encodeRequest } from '../../src/wire/codec.js';
+import {
+  MAX_CONFIGURATION_SERVERS,
+  MAX_INDEX,
+  MAX_PEER_BYTES,
+  MAX_SNAPSHOT_BYTES,
+} from '../../src/wire/bounds.js';
+import { decodeRequest, encodeRequest, encodeResponse } from '../../src/wire/codec.js';
 import { Decoder } from '../../src/wire/decoder.js';
 import { Encoder } from '../../src/wire/encoder.js';
 import { checkProtocolVersion } from '../../src/wire/frames.js';
+import { vote112 } from '../support/forged-frames.js';
 import { snapshotRequest } from './helpers.js';
 
 export interface Plan {
@@ -27,6 +49,14 @@ export interface Plan {
 const stranger: Peer = { id: 'fuzz', address: '127.0.0.1:9' };
 const FAR = 1_000_000_000;
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+
+/** The target's limits, so that oversized frames are oversized and half-sent ones fit. */
+export interface FrameLimits {
+  maxFrameBytes: number;
+  maxEntries: number;
+  /** The target's current term, to forge votes from strangers at the next one (see the file comment). */
+  strangerVoteTerm?: () => number;
+}
 const KNOWN_TYPES = new Set([0, 1, 2, 3, 4, 100]);
 
 function encode(request: RaftRequest): Uint8Array {
@@ -57,11 +87,12 @@ function entries(rng: SeededRandom, first: number): LogEntry[] {
 }
 
 /**
- * A well-formed RPC at a stale term; indexes far beyond any log, or absurd. Unless `endless`, an
- * absurd snapshot is left out: its 2^53-1 declared bytes would swallow every later frame.
+ * A well-formed RPC at a stale term; indexes far beyond any log, or at the very edge of the wire's
+ * bound (absurd). Unless `endless`, an absurd snapshot is left out: its 2^48-1 declared bytes
+ * would swallow every later frame.
  */
 function staleFrame(rng: SeededRandom, absurd: boolean, endless = true): Uint8Array {
-  const big = (): number => (absurd ? MAX_SAFE - rng.int(0, 1000) : FAR + rng.int(0, 1000));
+  const big = (): number => (absurd ? MAX_INDEX - rng.int(0, 1000) : FAR + rng.int(0, 1000));
   switch (rng.int(0, 6)) {
     case 0: {
       const prevLogIndex = big();
@@ -70,7 +101,7 @@ function staleFrame(rng: SeededRandom, absurd: boolean, endless = true): Uint8Ar
         term: 1,
         leader: stranger,
         prevLogIndex,
-        prevLogTerm: absurd ? MAX_SAFE : 1,
+        prevLogTerm: absurd ? MAX_INDEX : 1,
         entries: absurd ? [] : entries(rng, prevLogIndex + 1),
         leaderCommitIndex: big(),
       };
@@ -82,7 +113,7 @@ function staleFrame(rng: SeededRandom, absurd: boolean, endless = true): Uint8Ar
         term: 1,
         candidate: stranger,
         lastLogIndex: big(),
-        lastLogTerm: absurd ? MAX_SAFE : 1,
+        lastLogTerm: absurd ? MAX_INDEX : 1,
         leadershipTransfer: rng.chance(0.5),
       });
     case 2:
@@ -96,10 +127,10 @@ function staleFrame(rng: SeededRandom, absurd: boolean, endless = true): Uint8Ar
     case 3:
       return encode({ kind: 'readIndex', term: 1, from: stranger });
     default: {
-      // A snapshot at a stale term; an absurd one declares 2^53-1 bytes and sends a few.
-      const size = absurd && endless ? MAX_SAFE : rng.int(0, 64);
+      // A snapshot at a stale term; an absurd one declares 2^48-1 bytes and sends a few.
+      const size = absurd && endless ? MAX_SNAPSHOT_BYTES : rng.int(0, 64);
       const header = encode({ ...snapshotRequest(size), term: 1, leader: stranger });
-      return concat([header, bytes(rng, size === MAX_SAFE ? rng.int(0, 64) : size)]);
+      return concat([header, bytes(rng, size === MAX_SNAPSHOT_BYTES ? rng.int(0, 64) : size)]);
     }
   }
 }
@@ -203,6 +234,203 @@ function fatalFrame(rng: SeededRandom): { category: string; frame: Uint8Array } 
   }
 }
 
+function logEntry(index: number): LogEntry {
+  return { index, term: 1, type: 0, data: new Uint8Array(0), extensions: new Uint8Array(0), appendedAt: 0 };
+}
+
+function peerName(rng: SeededRandom, length: number): string {
+  return Array.from({ length }, () => String.fromCharCode(rng.int(0x61, 0x7b))).join('');
+}
+
+function servers(count: number): Server[] {
+  return Array.from({ length: count }, (_, i) => ({
+    suffrage: ServerSuffrage.Nonvoter,
+    id: `s${i}`,
+    address: `10.0.${i >> 8}.${i & 255}:7000`,
+  }));
+}
+
+/** Valid structure, stale term, every value at the edge of what the wire accepts. */
+function extremeFrame(rng: SeededRandom): Uint8Array {
+  const longPeer = { id: peerName(rng, MAX_PEER_BYTES), address: peerName(rng, MAX_PEER_BYTES) };
+  switch (rng.int(0, 4)) {
+    case 0:
+      return encode({
+        kind: 'requestVote',
+        term: 1,
+        candidate: longPeer,
+        lastLogIndex: MAX_INDEX,
+        lastLogTerm: MAX_INDEX,
+        leadershipTransfer: true,
+      });
+    case 1:
+      return encode({
+        ...snapshotRequest(0),
+        term: 1,
+        leader: longPeer,
+        lastLogIndex: MAX_INDEX,
+        lastLogTerm: MAX_INDEX,
+        configurationIndex: MAX_INDEX,
+        configuration: { servers: servers(rng.int(1, MAX_CONFIGURATION_SERVERS + 1)) },
+      });
+    case 2:
+      // hashicorp 1.1.2's header: no ID, the candidate known only by its address.
+      return vote112({
+        term: 1,
+        candidate: peerName(rng, 12),
+        lastLogIndex: MAX_INDEX,
+        leadershipTransfer: true,
+      });
+    default:
+      return encode({ kind: 'readIndex', term: 1, from: longPeer });
+  }
+}
+
+/** Numbers and sizes beyond the wire's bounds: each must be refused (ErrOutOfRange / ErrTooLarge). */
+function beyondBoundsFrame(rng: SeededRandom, limits: FrameLimits): Uint8Array {
+  const over = MAX_INDEX + 1 + rng.int(0, 2 ** 20) * rng.int(1, 2 ** 12);
+  const append: AppendEntriesRequest = {
+    kind: 'appendEntries',
+    term: 1,
+    leader: stranger,
+    prevLogIndex: 1,
+    prevLogTerm: 1,
+    entries: [],
+    leaderCommitIndex: 1,
+  };
+  switch (rng.int(0, 8)) {
+    case 0:
+      // Issue 11's frame: RequestVote in 1.1.2's shape at Term 2^53-1 with the transfer flag.
+      return vote112({
+        term: MAX_SAFE - rng.int(0, 2),
+        candidate: '10.66.0.1:7000',
+        leadershipTransfer: true,
+      });
+    case 1:
+      return encode({ ...append, term: over });
+    case 2:
+      return encode({ ...append, prevLogIndex: over });
+    case 3:
+      return encode({ ...append, entries: [logEntry(2), logEntry(over)] });
+    case 4:
+      return encode({
+        kind: 'requestPreVote',
+        term: 1,
+        candidate: stranger,
+        lastLogIndex: over,
+        lastLogTerm: 1,
+      });
+    case 5:
+      return encode({
+        ...snapshotRequest(0),
+        term: 1,
+        leader: { id: peerName(rng, MAX_PEER_BYTES + 1), address: 'a:1' },
+      });
+    case 6:
+      return encode({
+        ...append,
+        entries: Array.from({ length: limits.maxEntries + 1 }, (_, i) => logEntry(i + 2)),
+      });
+    default:
+      return encode({
+        ...snapshotRequest(0),
+        term: 1,
+        leader: stranger,
+        configuration: { servers: servers(MAX_CONFIGURATION_SERVERS + 1) },
+      });
+  }
+}
+
+/** An AppendEntries whose one entry declares `dataBytes` bytes; `sent` of the frame's bytes are sent. */
+function largeAppend(rng: SeededRandom, dataBytes: number, sent: number): Uint8Array {
+  const header = encode({
+    kind: 'appendEntries',
+    term: 1,
+    leader: stranger,
+    prevLogIndex: FAR,
+    prevLogTerm: 1,
+    entries: [logEntry(FAR + 1)],
+    leaderCommitIndex: 0,
+  });
+  // Re-encode the entry's Data as a str32 of dataBytes: splice its header in place of the empty one.
+  const marker = Buffer.from('Data');
+  const at = Buffer.from(header).indexOf(marker) + marker.length;
+  const prefix = header.subarray(0, at);
+  const declared = Uint8Array.of(
+    0xdb,
+    dataBytes >>> 24,
+    (dataBytes >>> 16) & 0xff,
+    (dataBytes >>> 8) & 0xff,
+    dataBytes & 0xff,
+  );
+  const body = new Uint8Array(Math.max(0, sent - prefix.length - declared.length)).fill(rng.int(0, 256));
+  return concat([prefix, declared, body]);
+}
+
+/** Entries in the wrong order (descending, repeated, gaps) at a stale term: the node must just say no. */
+function outOfOrderFrame(rng: SeededRandom): Uint8Array {
+  const first = FAR + rng.int(0, 1000);
+  const list = entries(rng, first);
+  const order = rng.pick(['reverse', 'repeat', 'gap']);
+  const shuffled =
+    order === 'reverse'
+      ? [...list, ...entries(rng, first)].reverse()
+      : order === 'repeat'
+        ? [...list, ...list]
+        : list.map((e, i) => ({ ...e, index: e.index + i * 7 }));
+  return encode({
+    kind: 'appendEntries',
+    term: 1,
+    leader: stranger,
+    prevLogIndex: first - 1,
+    prevLogTerm: 1,
+    entries: shuffled,
+    leaderCommitIndex: first,
+  });
+}
+
+/** Stale requests from servers nobody knows: random IDs and addresses, or none at all. */
+function unknownSenderFrame(rng: SeededRandom): Uint8Array {
+  const who = rng.pick([
+    { id: peerName(rng, rng.int(1, 40)), address: `10.${rng.int(0, 256)}.0.1:${rng.int(1, 65536)}` },
+    { id: '', address: '' },
+    { id: 'n1', address: '192.0.2.1:7000' },
+    { id: peerName(rng, 8), address: 'not an address' },
+  ]);
+  switch (rng.int(0, 4)) {
+    case 0:
+      return encode({
+        kind: 'requestVote',
+        term: 1,
+        candidate: who,
+        lastLogIndex: 0,
+        lastLogTerm: 0,
+        leadershipTransfer: rng.chance(0.5),
+      });
+    case 1:
+      return encode({
+        kind: 'appendEntries',
+        term: 1,
+        leader: who,
+        prevLogIndex: 0,
+        prevLogTerm: 0,
+        entries: [],
+        leaderCommitIndex: 0,
+      });
+    case 2:
+      return encode({ kind: 'readIndex', term: 1, from: who });
+    default:
+      return encode({ kind: 'requestPreVote', term: 1, candidate: who, lastLogIndex: 0, lastLogTerm: 0 });
+  }
+}
+
+/** A response frame sent as a request: its first byte (an error text) is no RPC type. */
+function responseAsRequest(): Uint8Array {
+  const enc = new Encoder();
+  encodeResponse(enc, 'requestVote', { term: 1, granted: true }, '', stranger);
+  return enc.finish();
+}
+
 function mutate(rng: SeededRandom, frame: Uint8Array): Uint8Array {
   const out = Array.from(frame);
   for (let i = rng.int(1, 4); i > 0 && out.length > 0; i--) {
@@ -247,46 +475,68 @@ function wouldObey(buf: Uint8Array): boolean {
   }
 }
 
-/** The next connection's plan. */
-export function nextPlan(rng: SeededRandom): Plan {
+/** The next connection's plan against a server with these limits. */
+export function nextPlan(rng: SeededRandom, limits: FrameLimits): Plan {
   const lead = Array.from({ length: rng.int(0, 3) }, () => staleFrame(rng, rng.chance(0.3), false));
+  const plan = (category: string, last: Uint8Array[], fatal: boolean): Plan => ({
+    category,
+    frames: [...lead, ...last],
+    fatal,
+  });
   const roll = rng.next();
-  if (roll < 0.15)
-    return { category: 'valid stale', frames: [...lead, staleFrame(rng, false)], fatal: false };
-  if (roll < 0.25)
-    return { category: 'absurd values', frames: [...lead, staleFrame(rng, true)], fatal: false };
+  if (roll < 0.1) return plan('valid stale', [staleFrame(rng, false)], false);
+  if (roll < 0.16) return plan('extreme values', [staleFrame(rng, true)], false);
+  if (roll < 0.2) return plan('extreme values', [extremeFrame(rng)], false);
+  if (roll < 0.26) return plan('unknown ids', [unknownSenderFrame(rng)], false);
+  if (roll < 0.3) return plan('out of order', [outOfOrderFrame(rng)], false);
   if (roll < 0.4) {
     const frame = staleFrame(rng, false);
-    return {
-      category: 'truncated',
-      frames: [...lead, frame.subarray(0, rng.int(1, frame.length))],
-      fatal: false,
-    };
+    return plan('truncated', [frame.subarray(0, rng.int(1, frame.length))], false);
   }
-  if (roll < 0.6) {
+  if (roll < 0.41) {
+    // Half of a large request, then silence or a hang-up: what the buffer budget is for.
+    const size = rng.int(limits.maxFrameBytes / 4, limits.maxFrameBytes - 1024);
+    return plan('half-sent large', [largeAppend(rng, size, rng.int(64 * 1024, size / 2))], false);
+  }
+  if (roll < 0.55) {
     let frame: Uint8Array;
     do frame = mutate(rng, staleFrame(rng, rng.chance(0.3)));
     while (wouldObey(frame));
-    return { category: 'mutated', frames: [...lead, frame], fatal: false };
+    return plan('mutated', [frame], false);
   }
-  if (roll < 0.7) {
+  if (roll < 0.62) {
     let frame: Uint8Array;
     do frame = bytes(rng, rng.int(1, 200));
     while (wouldObey(frame));
-    return { category: 'garbage', frames: [...lead, frame], fatal: false };
+    return plan('garbage', [frame], false);
   }
-  if (roll < 0.8) {
+  if (roll < 0.7) {
     // A valid frame followed by garbage that starts with an unknown type byte.
     let type: number;
     do type = rng.int(0, 256);
     while (KNOWN_TYPES.has(type));
     const tail = concat([Uint8Array.of(type), bytes(rng, rng.int(0, 100))]);
-    return {
-      category: 'garbage after frame',
-      frames: [...lead, staleFrame(rng, false, false), tail],
-      fatal: true,
-    };
+    return plan('garbage after frame', [staleFrame(rng, false, false), tail], true);
+  }
+  if (roll < 0.8) return plan('beyond bounds', [beyondBoundsFrame(rng, limits)], true);
+  if (roll < 0.82) {
+    const declared = limits.maxFrameBytes + rng.int(1, limits.maxFrameBytes);
+    return plan('oversized', [largeAppend(rng, declared, rng.int(100, 64 * 1024))], true);
+  }
+  if (roll < 0.84) return plan('response as request', [responseAsRequest()], true);
+  if (roll < 0.86 && limits.strangerVoteTerm) {
+    const term = limits.strangerVoteTerm() + 1;
+    const vote = rng.chance(0.5)
+      ? vote112({ term, candidate: '10.66.0.2:7000', lastLogIndex: MAX_INDEX, lastLogTerm: term - 1 })
+      : encode({
+          kind: 'requestPreVote',
+          term,
+          candidate: stranger,
+          lastLogIndex: MAX_INDEX,
+          lastLogTerm: term - 1,
+        });
+    return plan('stranger newer vote', [vote], false);
   }
   const { category, frame } = fatalFrame(rng);
-  return { category, frames: [...lead, frame], fatal: true };
+  return plan(category, [frame], true);
 }

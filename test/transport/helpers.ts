@@ -9,8 +9,12 @@ import {
   type InstallSnapshotRequest,
   type LogEntry,
   type Peer,
+  type RaftRequest,
+  type RequestVoteRequest,
 } from '../../src/core/types.js';
 import type { TransportLogger } from '../../src/transport/server-conn.js';
+import { encodeRequest } from '../../src/wire/codec.js';
+import { Encoder } from '../../src/wire/encoder.js';
 
 export const leader: Peer = { id: 'n1', address: '127.0.0.1:1' };
 
@@ -37,6 +41,29 @@ export function appendRequest(prevLogIndex: number, count: number): AppendEntrie
     entries: Array.from({ length: count }, (_, i) => entry(prevLogIndex + 1 + i)),
     leaderCommitIndex: prevLogIndex,
   };
+}
+
+export const vote: RequestVoteRequest = {
+  kind: 'requestVote',
+  term: 4,
+  candidate: leader,
+  lastLogIndex: 2,
+  lastLogTerm: 1,
+  leadershipTransfer: false,
+};
+
+/** The frame bytes of a request, as a peer would send them. */
+export function frameOf(request: RaftRequest): Buffer {
+  const enc = new Encoder();
+  encodeRequest(enc, request);
+  return Buffer.from(enc.finish());
+}
+
+/** The frame of an AppendEntries whose one entry carries `bytes` bytes. */
+export function bigAppend(bytes: number): Buffer {
+  const request = appendRequest(0, 0);
+  request.entries = [{ ...entry(1), data: new Uint8Array(bytes).fill(7) }];
+  return frameOf(request);
 }
 
 export function heartbeat(): AppendEntriesRequest {

@@ -1,27 +1,47 @@
 /**
- * Fuzzes a live node of a 3-node cluster over TCP with random, truncated, mutated and hostile
- * frames (see fuzz-frames.ts) on many connections, while the cluster keeps taking writes.
- * FUZZ_SEED and FUZZ_FRAMES override the seed and the number of frames.
+ * The hostile-peer suite (issue 11): at least 10,000 generated frames (fuzz-frames.ts: extreme
+ * and out-of-bound values, truncated, oversized and half-sent large requests, mutated bytes,
+ * out-of-order entries, unknown sender IDs, wrong types) on many connections at all three nodes
+ * of a live cluster (real NetworkTransports over loopback TCP, the real Raft runtime), while
+ * clients write and read linearizably. It asserts that no node stops, that every refused
+ * connection was closed without a reply and counted, that each node's buffered bytes stay within
+ * its budget and the heap within a bound, and that the clients' history is linearizable.
+ * HOSTILE_SEED and HOSTILE_FRAMES override the seed and the number of frames.
  */
 import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { afterAll, describe, expect, it } from 'vitest';
+import { ErrNotLeader } from '../../src/core/errors.js';
 import { RaftState } from '../../src/core/types.js';
+import { checkKvLinearizability, type KvOperation } from '../../src/testing/linearizability.js';
 import { SeededRandom } from '../../src/testing/prng.js';
-import { leaderOf, startCluster, stopCluster, write, type ClusterNode } from './cluster-node.js';
+import { leaderOf, startCluster, stopCluster, type ClusterNode } from './cluster-node.js';
 import { nextPlan, type Plan } from './fuzz-frames.js';
 import { rawClient, recordingLogger, waitFor } from './helpers.js';
 
-const SEED = Number(process.env.FUZZ_SEED ?? 20_240_611);
-const FRAMES = Number(process.env.FUZZ_FRAMES ?? 10_000);
+const SEED = Number(process.env.HOSTILE_SEED ?? 20_240_611);
+const FRAMES = Number(process.env.HOSTILE_FRAMES ?? 10_000);
 const WORKERS = 16;
+const CLIENTS = 4;
+const KEYS = ['a', 'b', 'c', 'd', 'e'];
 const MiB = 1024 * 1024;
+/** Small limits, so that half-sent large requests press against the budget. */
+const LIMITS = { maxFrameBytes: 4 * MiB, maxBufferedBytes: 8 * MiB, maxInboundConnections: 48 };
+const HEAP_BOUND = 160 * MiB;
 
-interface Outcome {
-  closedByServer: boolean;
+const encoder = new TextEncoder();
+
+/** The KV view of a node's ListFsm: commands are "put <key> <value>", the last one wins. */
+function valueOf(node: ClusterNode, key: string): string | undefined {
+  const prefix = `put ${key} `;
+  const items = node.fsm.items;
+  for (let i = items.length - 1; i >= 0; i--)
+    if (items[i].startsWith(prefix)) return items[i].slice(prefix.length);
+  return undefined;
 }
 
 /** Sends a plan's frames (split at random points) and waits for the server to finish with it. */
-async function runPlan(address: string, plan: Plan, rng: SeededRandom): Promise<Outcome> {
+async function runPlan(address: string, plan: Plan, rng: SeededRandom): Promise<{ closedByServer: boolean }> {
   const socket: Socket = await rawClient(address);
   socket.on('error', () => {});
   socket.on('data', () => {});
@@ -52,12 +72,11 @@ afterAll(async () => {
   await stopCluster(nodes);
 });
 
-describe('transport fuzz', () => {
-  it(`survives ${FRAMES} hostile frames (seed ${SEED}) while the cluster keeps committing`, async () => {
-    const logger = recordingLogger();
-    nodes = await startCluster(3, [logger]);
-    const target = nodes[0];
-    await write(nodes, 'start');
+describe('hostile peers', () => {
+  it(`a 3-node cluster survives ${FRAMES} hostile frames (seed ${SEED}) and stays linearizable`, async () => {
+    const loggers = [recordingLogger(), recordingLogger(), recordingLogger()];
+    nodes = await startCluster(3, loggers, 'lmdb', LIMITS);
+    await waitFor(() => leaderOf(nodes), 10_000);
 
     const rng = new SeededRandom(SEED);
     let framesSent = 0;
@@ -70,29 +89,74 @@ describe('transport fuzz', () => {
       return m.heapUsed + m.arrayBuffers;
     };
     const baseline = memory();
-    let peak = baseline;
-    let shutdownSeen = false;
+    let peakMemory = baseline;
+    let peakBuffered = 0;
+    let stopped = false;
     const sampler = setInterval(() => {
-      peak = Math.max(peak, memory());
-      if ((target.raft?.state ?? RaftState.Shutdown) === RaftState.Shutdown) shutdownSeen = true;
-    }, 50);
+      peakMemory = Math.max(peakMemory, memory());
+      for (const node of nodes) {
+        peakBuffered = Math.max(peakBuffered, node.transport?.stats().bufferedBytes ?? 0);
+        if ((node.raft?.state ?? RaftState.Shutdown) === RaftState.Shutdown) stopped = true;
+      }
+    }, 20);
 
+    // The workload: clients write unique values and read linearizably through any node.
     let fuzzing = true;
-    const committed: string[] = [];
-    const writer = (async () => {
-      for (let i = 0; fuzzing; i++) {
-        try {
-          await write(nodes, `during-${i}`, 3000);
-          committed.push(`during-${i}`);
-        } catch {
-          // Counted below: writes must keep succeeding overall, not each one.
+    const history: KvOperation[] = [];
+    const counts = { acked: 0, unknown: 0, reads: 0 };
+    const client = async (id: number, crng: SeededRandom): Promise<void> => {
+      for (let n = 0; fuzzing; n++) {
+        const key = crng.pick(KEYS);
+        const node = crng.pick(nodes);
+        const start = performance.now();
+        if (crng.chance(0.5)) {
+          const leader = leaderOf(nodes);
+          if (!leader?.raft) {
+            await new Promise((r) => setTimeout(r, 10));
+            continue;
+          }
+          const value = `${id}.${n}`;
+          try {
+            await leader.raft.apply(encoder.encode(`put ${key} ${value}`), { timeout: 1000 });
+            history.push({ key, kind: 'write', value, start, end: performance.now(), client: id });
+            counts.acked++;
+          } catch (error) {
+            // Refused before it was appended: not in the history. Anything else may still commit.
+            if (error instanceof ErrNotLeader) continue;
+            history.push({ key, kind: 'write', value, start, end: Infinity, client: id });
+            counts.unknown++;
+          }
+        } else {
+          try {
+            await node.raft!.linearizableRead({ timeout: 1000 });
+            history.push({
+              key,
+              kind: 'read',
+              value: valueOf(node, key),
+              start,
+              end: performance.now(),
+              client: id,
+            });
+            counts.reads++;
+          } catch {
+            // A read without an answer does not belong in the history.
+            await new Promise((r) => setTimeout(r, 5));
+          }
         }
       }
-    })();
+    };
+    const workload = Promise.all(Array.from({ length: CLIENTS }, (_, i) => client(i, rng.fork())));
 
     const worker = async (wrng: SeededRandom): Promise<void> => {
       while (framesSent < FRAMES) {
-        const plan = nextPlan(wrng);
+        const target = wrng.pick(nodes);
+        const plan = nextPlan(wrng, {
+          maxFrameBytes: LIMITS.maxFrameBytes,
+          maxEntries: 4096,
+          // Forged votes at the target's next term from outside the configuration. Today they move
+          // terms and force elections (issue 11.1, core): the suite asserts safety regardless.
+          strangerVoteTerm: () => target.raft?.currentTerm() ?? 1,
+        });
         framesSent += plan.frames.length;
         categories.set(plan.category, (categories.get(plan.category) ?? 0) + 1);
         const outcome = await runPlan(target.address, plan, wrng);
@@ -102,44 +166,57 @@ describe('transport fuzz', () => {
         }
       }
     };
+    const started = performance.now();
     try {
       await Promise.all(Array.from({ length: WORKERS }, () => worker(rng.fork())));
     } finally {
       fuzzing = false;
       clearInterval(sampler);
     }
-    await writer;
+    await workload;
+    const fuzzSeconds = (performance.now() - started) / 1000;
 
     expect(framesSent).toBeGreaterThanOrEqual(FRAMES);
     expect(unclosedFatal).toEqual([]);
-    expect(shutdownSeen).toBe(false);
-    expect(target.raft!.state).not.toBe(RaftState.Shutdown);
-    // Every refused connection was logged with the peer's address and the reason.
-    const refusals = logger.records.filter((r) => r.msg === 'closing connection: bad request');
-    expect(refusals.length).toBeGreaterThanOrEqual(fatalPlans);
-    for (const r of refusals) {
-      expect(r.obj.remote).toMatch(/^127\.0\.0\.1:\d+$/);
-      expect(typeof r.obj.reason).toBe('string');
+    expect(stopped).toBe(false);
+    for (const node of nodes) {
+      expect(node.raft!.state).not.toBe(RaftState.Shutdown);
+      // No forged term got through: only elections (a few hundred at most) moved it.
+      expect(node.raft!.currentTerm()).toBeLessThan(100_000);
     }
-    expect(peak - baseline).toBeLessThan(100 * MiB);
-    expect(committed.length).toBeGreaterThan(0);
+    // Every refusal was counted, and logged (a warning the first time per peer, then debug).
+    const refused = nodes.reduce((sum, node) => sum + node.transport!.stats().refusedRequests, 0);
+    expect(refused).toBeGreaterThanOrEqual(fatalPlans);
+    for (const logger of loggers) {
+      const warnings = logger.records.filter(
+        (r) => r.level === 'warn' && r.msg === 'closing connection: bad request',
+      );
+      expect(warnings.length).toBeLessThanOrEqual(1);
+    }
+    expect(peakBuffered).toBeLessThanOrEqual(LIMITS.maxBufferedBytes);
+    expect(peakMemory - baseline).toBeLessThan(HEAP_BOUND);
+    expect(counts.acked).toBeGreaterThan(50);
+    expect(counts.reads).toBeGreaterThan(50);
 
-    const after: string[] = [];
-    for (let i = 0; i < 10; i++) {
-      await write(nodes, `after-${i}`);
-      after.push(`after-${i}`);
+    // Final reads of every key through the leader close the history; then check it.
+    for (const key of KEYS) {
+      const leader = await waitFor(() => leaderOf(nodes), 10_000);
+      const start = performance.now();
+      await leader.raft!.linearizableRead({ timeout: 5000 });
+      history.push({ key, kind: 'read', value: valueOf(leader, key), start, end: performance.now() });
     }
+    const report = checkKvLinearizability(history);
+    expect(report.keys.filter((k) => k.verdict !== 'ok')).toEqual([]);
+    expect(report.ok).toBe(true);
     await waitFor(() => {
       const first = JSON.stringify(nodes[0].fsm.items);
       return nodes.every((n) => JSON.stringify(n.fsm.items) === first);
     }, 10_000);
-    const items = new Set(nodes[0].fsm.items);
-    for (const command of [...committed, ...after]) expect(items.has(command)).toBe(true);
-    expect(leaderOf(nodes)).toBeDefined();
     console.log(
-      `fuzz seed ${SEED}: ${framesSent} frames, ${fatalPlans} refused connections, ` +
-        `${committed.length} writes committed during, peak memory growth ${((peak - baseline) / MiB).toFixed(1)} MiB, ` +
+      `hostile seed ${SEED}: ${framesSent} frames in ${fuzzSeconds.toFixed(1)} s, ${fatalPlans} refused connections, ` +
+        `${counts.acked} writes acknowledged (${counts.unknown} unknown), ${counts.reads} reads, ` +
+        `peak buffered ${(peakBuffered / MiB).toFixed(1)} MiB, peak memory growth ${((peakMemory - baseline) / MiB).toFixed(1)} MiB, ` +
         `plans ${JSON.stringify(Object.fromEntries(categories))}`,
     );
-  });
+  }, 120_000);
 });

@@ -371,11 +371,16 @@ describe('NetworkTransport over loopback TCP', () => {
       socket.write(frame);
       expect((await got).length).toBe(0);
       const record = logger.records.at(-1)!;
-      expect(record.level).toBe('warn');
+      expect(record.msg).toBe('closing connection: bad request');
       expect(record.obj.remote).toBe(`127.0.0.1:${port}`);
       expect(String(record.obj.reason)).toContain(reason);
     }
-    expect(logger.records.filter((r) => r.level === 'warn')).toHaveLength(cases.length);
+    // A warning for the first refusal from a host; the rest go to debug, and all are counted.
+    expect(logger.records.filter((r) => r.level === 'warn')).toHaveLength(1);
+    expect(logger.records.filter((r) => r.msg === 'closing connection: bad request')).toHaveLength(
+      cases.length,
+    );
+    expect(server.stats()).toMatchObject({ refusedRequests: cases.length, bufferedBytes: 0 });
   });
 
   it('fails calls in flight with ErrTransportShutdown on close()', async () => {

@@ -1,29 +1,21 @@
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { RaftRequest, RequestVoteRequest } from '../../src/core/types.js';
+import type { RaftRequest } from '../../src/core/types.js';
+import { ErrPeerIdentity } from '../../src/transport/identity.js';
 import type { NetworkTransport } from '../../src/transport/net.js';
 import { newTlsTransport } from '../../src/transport/tcp.js';
-import { encodeRequest } from '../../src/wire/codec.js';
-import { Encoder } from '../../src/wire/encoder.js';
+import { vote112 } from '../support/forged-frames.js';
 import { hasOpenssl, makeTestPki, type Pem, type TestPki } from './certs.js';
 import {
   collect,
-  leader,
+  frameOf,
   patternStream,
   rawClient,
   recordingLogger,
   snapshotRequest,
+  vote,
   waitFor,
 } from './helpers.js';
-
-const vote: RequestVoteRequest = {
-  kind: 'requestVote',
-  term: 4,
-  candidate: leader,
-  lastLogIndex: 2,
-  lastLogTerm: 1,
-  leadershipTransfer: false,
-};
 
 let pki: TestPki;
 const open: NetworkTransport[] = [];
@@ -117,10 +109,112 @@ describe.skipIf(!hasOpenssl())('NetworkTransport over mutual TLS', () => {
     // Whatever came back (a TLS alert at most) is no RPC reply: those start with a msgpack str.
     expect(bytes.length === 0 || bytes[0] === 0x15).toBe(true);
   });
-});
+  // A certificate bound to a server ID (URI SAN raftkit://server/<id>) speaks only for that server.
+  describe('certificate identities', () => {
+    async function identityServer(pem: Pem, options: { requirePeerIdentity?: boolean } = {}) {
+      const logger = recordingLogger();
+      const t = await newTlsTransport('127.0.0.1:0', null, 2, 2000, pem, { logger, ...options });
+      open.push(t);
+      const seen: RaftRequest[] = [];
+      t.setHandler((rpc) => (seen.push(rpc.request), rpc.respond({ term: 4, granted: true })));
+      return { t, seen, logger };
+    }
 
-function frameOf(request: RaftRequest): Buffer {
-  const enc = new Encoder();
-  encodeRequest(enc, request);
-  return Buffer.from(enc.finish());
-}
+    async function identityClient(pem: Pem, options: { requirePeerIdentity?: boolean } = {}) {
+      const t = await newTlsTransport('127.0.0.1:0', null, 2, 2000, pem, options);
+      open.push(t);
+      return t;
+    }
+
+    /** Sends raw frames over TLS with `pem`'s certificate; resolves with what came back before the close. */
+    async function rawTls(address: string, pem: Pem, frames: Uint8Array[]): Promise<Buffer> {
+      const [host, port] = address.split(':');
+      const socket = tlsConnect({ host, port: Number(port), ...pem });
+      socket.on('error', () => {});
+      const received = collect(socket as never);
+      await new Promise((resolve) => socket.once('secureConnect', resolve));
+      for (const frame of frames) socket.write(frame);
+      setTimeout(() => socket.end(), 200);
+      return received;
+    }
+
+    it("refuses a request whose sender ID is not the one in the client's certificate", async () => {
+      const { t, seen, logger } = await identityServer(pki.n1);
+      const n2 = await identityClient(pki.n2);
+      const target = { id: 'n1', address: t.localAddr() };
+      const asN3 = { ...vote, candidate: { id: 'n3', address: '127.0.0.1:7003' } };
+      const refused = await n2.requestVote(target, asN3).catch((e: Error) => e);
+      expect(refused).toBeInstanceOf(Error);
+      expect(seen).toEqual([]);
+      const record = logger.records.find(
+        (r) => r.msg === 'closing connection: sender not named by its certificate',
+      )!;
+      expect(record.obj).toMatchObject({ error: 'ErrPeerIdentity' });
+      expect(String(record.obj.reason)).toContain('server ID "n3" is not in its certificate ("n2")');
+      expect(t.stats().refusedRequests).toBe(1);
+
+      const asN2 = { ...vote, candidate: { id: 'n2', address: '127.0.0.1:7002' } };
+      expect(await n2.requestVote(target, asN2)).toEqual({ term: 4, granted: true });
+      expect(seen).toEqual([asN2]);
+    });
+
+    it('checks a hashicorp 1.1.2 header (no ID) by address: only on a host the certificate names', async () => {
+      const { t, seen } = await identityServer(pki.n1);
+      const refused = await rawTls(t.localAddr(), pki.n2, [vote112({ term: 5, candidate: '10.1.2.3:7000' })]);
+      expect(refused.length).toBe(0);
+      expect(seen).toEqual([]);
+      const answered = await rawTls(t.localAddr(), pki.n2, [
+        vote112({ term: 5, candidate: '127.0.0.1:7002' }),
+      ]);
+      expect(answered.length).toBeGreaterThan(0);
+      expect(seen).toMatchObject([{ kind: 'requestVote', candidate: { id: '', address: '127.0.0.1:7002' } }]);
+    });
+
+    it('refuses to talk to a server whose certificate names another ID than the one dialled', async () => {
+      const { t, seen } = await identityServer(pki.n1);
+      const n2 = await identityClient(pki.n2);
+      const asN2 = { ...vote, candidate: { id: 'n2', address: '127.0.0.1:7002' } };
+      await expect(n2.requestVote({ id: 'n3', address: t.localAddr() }, asN2)).rejects.toThrow(
+        ErrPeerIdentity,
+      );
+      await expect(n2.requestVote({ id: 'n3', address: t.localAddr() }, asN2)).rejects.toThrow(
+        'dialled as "n3": server ID "n3" is not in its certificate ("n1")',
+      );
+      expect(seen).toEqual([]);
+      expect(await n2.requestVote({ id: 'n1', address: t.localAddr() }, asN2)).toEqual({
+        term: 4,
+        granted: true,
+      });
+    });
+
+    it('lets certificates without identities through unless requirePeerIdentity is set', async () => {
+      const asN2 = { ...vote, candidate: { id: 'n2', address: '127.0.0.1:7002' } };
+      const lenient = await identityServer(pki.n1);
+      const plain = await identityClient(pki.node);
+      expect(await plain.requestVote({ id: 'n1', address: lenient.t.localAddr() }, asN2)).toEqual({
+        term: 4,
+        granted: true,
+      });
+
+      const strict = await identityServer(pki.n1, { requirePeerIdentity: true });
+      await expect(plain.requestVote({ id: 'n1', address: strict.t.localAddr() }, asN2)).rejects.toThrow();
+      expect(strict.seen).toEqual([]);
+      const record = strict.logger.records.find(
+        (r) => r.msg === 'closing connection: sender not named by its certificate',
+      )!;
+      expect(String(record.obj.reason)).toContain('the certificate names no raftkit server ID');
+      const n2 = await identityClient(pki.n2);
+      expect(await n2.requestVote({ id: 'n1', address: strict.t.localAddr() }, asN2)).toEqual({
+        term: 4,
+        granted: true,
+      });
+
+      // Outbound too: a strict client does not talk to a server whose certificate names nobody.
+      const plainServer = await identityServer(pki.node);
+      const strictClient = await identityClient(pki.n2, { requirePeerIdentity: true });
+      await expect(
+        strictClient.requestVote({ id: 'n1', address: plainServer.t.localAddr() }, asN2),
+      ).rejects.toThrow(ErrPeerIdentity);
+    });
+  });
+});

@@ -30,9 +30,9 @@ function prng(seed: number) {
   };
   const int = (n: number): number => Math.floor(next() * n);
   const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)];
-  /** Integers spread over every msgpack width up to 2^53-1. */
+  /** Integers spread over every msgpack width up to the wire's bound for terms and indexes, 2^48-1. */
   const index = (): number => {
-    const bits = int(54);
+    const bits = int(49);
     return Math.floor(next() * 2 ** bits);
   };
   const bytes = (): Uint8Array => {

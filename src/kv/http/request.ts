@@ -3,8 +3,18 @@
  * route asks for a value, so that `%2F` in a key stays a key byte and a value may be any bytes.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RouteLabel } from '../metrics.js';
 import { HttpError, parseJsonObject, readBody } from './io.js';
-import type { Route } from './router.js';
+
+/**
+ * What a request knows of the route that will answer it (router.ts's Route adds the handler; keeping
+ * it out of here keeps request.ts and router.ts from importing each other).
+ */
+export interface RouteInfo {
+  readonly method: string;
+  readonly path: string;
+  readonly label: RouteLabel;
+}
 
 export class KvRequest {
   readonly method: string;
@@ -13,7 +23,7 @@ export class KvRequest {
   /** Raw query values by name; the first occurrence wins, as with Go's url.Values.Get. */
   readonly query: ReadonlyMap<string, string>;
   /** The route that will answer (null when none matches the path and method). */
-  route: Route | null = null;
+  route: RouteInfo | null = null;
   /** The route's raw path parameters, e.g. `key` of `/kv/*key`. */
   params: Readonly<Record<string, string>> = {};
 

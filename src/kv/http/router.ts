@@ -3,10 +3,9 @@
  * its routes, and the server asks which one answers a request. Paths are matched undecoded.
  */
 import type { RouteLabel } from '../metrics.js';
-import type { KvRequest } from './request.js';
+import type { KvRequest, RouteInfo } from './request.js';
 
-export interface Route {
-  readonly method: string;
+export interface Route extends RouteInfo {
   /**
    * Literal segments, `:name` for one non-empty segment, and a final `*name` for the rest of the
    * path (possibly empty, possibly holding '/'): `/kv/*key` matches `/kv/` and `/kv/a/b`, not `/kv`.

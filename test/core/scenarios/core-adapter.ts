@@ -144,13 +144,11 @@ export class CoreAdapter {
   }
 
   transferLeadership(to: string | null): void {
-    this.core
-      .requireLeader()
-      .transferLeadership(to === null ? null : { id: to, address: `addr-${to}`, suffrage: 0 });
+    this.core.transferLeadership(to === null ? null : { id: to, address: `addr-${to}`, suffrage: 0 });
   }
 
   changeConfiguration(change: ConfigurationChange): number {
-    return this.core.requireLeader().changeConfiguration(change);
+    return this.core.changeConfiguration(change);
   }
 
   snapshotTaken(index: number, term: number, compactBefore: number): void {
@@ -186,24 +184,23 @@ export class CoreAdapter {
       term: core.term,
       vote: core.vote?.id ?? null,
       commit: core.commitIndex,
-      lastIndex: core.log.lastIndex(),
-      snapshotIndex: core.log.snapshotIndex,
+      lastIndex: core.lastIndex(),
+      snapshotIndex: core.snapshotIndex(),
       leader: core.leader?.id ?? null,
-      configuration: core.configurations.latest,
+      configuration: core.configurations().latest,
     };
   }
 
   /** The leader's view of each peer's replication, in ID order (empty on other servers). */
   progress(): PeerProgress[] {
-    const leader = this.core.leaderState;
-    if (!leader) return [];
-    return [...leader.progress.values()]
-      .map((progress) => ({
-        id: progress.server.id,
-        match: progress.matchIndex,
-        next: progress.nextIndex,
-        mode: MODE_NAMES[progress.mode],
-        inflight: progress.inflight,
+    return this.core
+      .replication()
+      .map((peer) => ({
+        id: peer.id,
+        match: peer.matchIndex,
+        next: peer.nextIndex,
+        mode: MODE_NAMES[peer.mode],
+        inflight: peer.inflight,
       }))
       .sort((a, b) => a.id.localeCompare(b.id));
   }

@@ -3,7 +3,8 @@
  * it in the log (hashicorp keeps only "latest"; a follower that lags can hold more than one
  * uncommitted entry, and a conflict truncation must fall back to exactly the right one).
  */
-import { cloneConfiguration, emptyConfiguration, type Configurations } from './configuration.js';
+import { cloneConfiguration, emptyConfiguration, voters, type Configurations } from './configuration.js';
+import { MajorityQuorum, type Quorum } from './quorum.js';
 import type { Configuration } from './types.js';
 
 interface Entry {
@@ -14,9 +15,23 @@ interface Entry {
 export class ConfigurationTracker {
   private committed: Entry = { index: 0, configuration: emptyConfiguration() };
   private uncommitted: Entry[] = [];
+  /** The latest configuration's quorum, built once per configuration. */
+  private latestQuorum: { of: Configuration; quorum: Quorum } | null = null;
 
   get latest(): Configuration {
     return (this.uncommitted.at(-1) ?? this.committed).configuration;
+  }
+
+  /** Decides elections, commits, reads and check-quorum: the latest configuration rules (hashicorp). */
+  get quorum(): Quorum {
+    const latest = this.latest;
+    if (this.latestQuorum?.of !== latest) {
+      this.latestQuorum = {
+        of: latest,
+        quorum: new MajorityQuorum(voters(latest).map((server) => server.id)),
+      };
+    }
+    return this.latestQuorum.quorum;
   }
 
   get latestIndex(): number {

@@ -1,0 +1,230 @@
+/**
+ * Elections, both sides: campaigning (pre-vote as in hashicorp 1.7, then the vote; a leadership
+ * transfer skips pre-vote) and deciding what to answer a candidate. Votes are refused while a
+ * leader is known, and for one election timeout after start (a restarted server cannot know
+ * whether some leader holds a lease).
+ */
+import { isVoter, voters } from './configuration.js';
+import type { FailureReason } from './inputs.js';
+import { VoteResult } from './quorum.js';
+import type { OutboundRequest } from './ready.js';
+import { samePeer, type Roles, type ServerState } from './server-state.js';
+import {
+  RaftState,
+  type RequestPreVoteRequest,
+  type RequestPreVoteResponse,
+  type RequestVoteRequest,
+  type RequestVoteResponse,
+  type Server,
+  type ServerId,
+} from './types.js';
+
+interface Candidacy {
+  preVote: boolean;
+  transfer: boolean;
+  granted: Set<ServerId>;
+  /** The term campaigned in (for a pre-vote, the term a real election would use). */
+  term: number;
+}
+
+export class Election {
+  private candidacy: Candidacy | null = null;
+  private votesRefusedUntil = -Infinity;
+  /** Peers that closed the connection on RequestPreVote (hashicorp before 1.7): counted as granted. */
+  private readonly preVoteUnsupported = new Set<ServerId>();
+
+  constructor(
+    private readonly server: ServerState,
+    private readonly roles: Roles,
+  ) {}
+
+  start(): void {
+    this.votesRefusedUntil = this.server.now + this.server.options.electionTimeout;
+  }
+
+  /** Peers known to answer RequestPreVote by closing the connection. */
+  get preVoteUnsupportedPeers(): ReadonlySet<ServerId> {
+    return this.preVoteUnsupported;
+  }
+
+  /** The candidacy ended (won, or a leader or newer term appeared). */
+  end(): void {
+    this.candidacy = null;
+  }
+
+  onTimeout(): void {
+    const server = this.server;
+    server.setLeader(null);
+    if (!isVoter(server.configurations.latest, server.id)) {
+      // Non-voters and unbootstrapped servers never campaign ("no known peers").
+      if (server.role === RaftState.Candidate) server.setRole(RaftState.Follower);
+      server.resetElectionTimer();
+      return;
+    }
+    this.campaign(false);
+  }
+
+  /** Start an election: pre-vote first unless disabled or this is a leadership transfer. */
+  campaign(transfer: boolean): void {
+    const server = this.server;
+    if (server.options.preVote && !transfer) {
+      server.setRole(RaftState.Candidate);
+      this.candidacy = {
+        preVote: true,
+        transfer: false,
+        granted: new Set([server.id]),
+        term: server.term + 1,
+      };
+      server.resetElectionTimer();
+      const request: Omit<RequestPreVoteRequest, 'kind'> = {
+        term: server.term + 1,
+        candidate: server.self,
+        lastLogIndex: server.log.lastIndex(),
+        lastLogTerm: server.log.lastTerm(),
+      };
+      for (const peer of this.otherVoters()) {
+        if (this.preVoteUnsupported.has(peer.id)) this.candidacy.granted.add(peer.id);
+        else server.send(peer, { kind: 'requestPreVote', ...request }, { after: 0 });
+      }
+      this.checkElection();
+      return;
+    }
+    this.startElection(transfer);
+  }
+
+  private startElection(transfer: boolean): void {
+    const server = this.server;
+    server.setRole(RaftState.Candidate);
+    server.setTerm(server.term + 1);
+    server.setVote(server.self);
+    this.candidacy = { preVote: false, transfer, granted: new Set([server.id]), term: server.term };
+    server.resetElectionTimer();
+    const request: Omit<RequestVoteRequest, 'kind'> = {
+      term: server.term,
+      candidate: server.self,
+      lastLogIndex: server.log.lastIndex(),
+      lastLogTerm: server.log.lastTerm(),
+      leadershipTransfer: transfer,
+    };
+    for (const peer of this.otherVoters()) {
+      server.send(peer, { kind: 'requestVote', ...request }, { after: server.durability.termVoteDurableAt });
+    }
+    this.checkElection();
+  }
+
+  private checkElection(): void {
+    const candidacy = this.candidacy!;
+    const result = this.server.configurations.quorum.voteResult(
+      (id) => candidacy.granted.has(id) || undefined,
+    );
+    if (result !== VoteResult.Won) return;
+    if (candidacy.preVote) this.startElection(false);
+    else this.roles.becomeLeader();
+  }
+
+  private otherVoters(): Server[] {
+    return voters(this.server.configurations.latest).filter((peer) => peer.id !== this.server.id);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Answers to our requests
+
+  /** A pre-vote response's term may be the term the candidate proposed; that is not "newer". */
+  isPreVoteTerm(term: number): boolean {
+    return this.candidacy?.preVote === true && term <= this.candidacy.term;
+  }
+
+  onVoteResponse(out: OutboundRequest, granted: boolean): void {
+    const candidacy = this.candidacy;
+    const { request } = out;
+    if (
+      !candidacy ||
+      candidacy.preVote !== (request.kind === 'requestPreVote') ||
+      request.term !== candidacy.term
+    ) {
+      return;
+    }
+    if (granted) {
+      candidacy.granted.add(out.to.id);
+      this.checkElection();
+    }
+  }
+
+  onPreVoteFailure(out: OutboundRequest, reason: FailureReason): void {
+    if (reason !== 'unsupported') return;
+    // Like hashicorp 1.7 treating "unexpected command" as granted: pre-vote only protects
+    // against disruption; the real vote still needs a majority.
+    this.preVoteUnsupported.add(out.to.id);
+    const candidacy = this.candidacy;
+    if (candidacy?.preVote && candidacy.term === out.request.term) {
+      candidacy.granted.add(out.to.id);
+      this.checkElection();
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Requests from candidates
+
+  onRequestVote(rpcId: number, request: RequestVoteRequest): void {
+    const server = this.server;
+    server.emit({ type: 'voteRequest', request });
+    const candidate = server.resolve(request.candidate);
+    const deny = (): void =>
+      server.respond(rpcId, { term: server.term, granted: false }, server.durability.termVoteDurableAt);
+    const latest = server.configurations.latest;
+    if (candidate.id && latest.servers.length > 0 && !isVoter(latest, candidate.id)) return deny();
+    if (this.leaderKnown() && !samePeer(server.leader, candidate) && !request.leadershipTransfer)
+      return deny();
+    if (request.term < server.term) return deny();
+    if (request.term > server.term) this.roles.becomeFollower(request.term, null);
+    if (server.vote && !samePeer(server.vote, candidate)) return deny();
+    if (
+      !server.faults.skipUpToDateCheck &&
+      !server.log.isUpToDate(request.lastLogIndex, request.lastLogTerm)
+    ) {
+      return deny();
+    }
+    if (!server.vote) server.setVote(candidate);
+    server.resetElectionTimer();
+    const response: RequestVoteResponse = { term: server.term, granted: true };
+    server.respond(
+      rpcId,
+      response,
+      server.faults.voteWithoutPersist ? 0 : server.durability.termVoteDurableAt,
+    );
+  }
+
+  onRequestPreVote(rpcId: number, request: RequestPreVoteRequest): void {
+    const server = this.server;
+    server.emit({ type: 'voteRequest', request });
+    const candidate = server.resolve(request.candidate);
+    const latest = server.configurations.latest;
+    const reply = (granted: boolean): void => {
+      const response: RequestPreVoteResponse = { term: Math.max(server.term, request.term), granted };
+      server.respond(rpcId, response, server.durability.termVoteDurableAt);
+    };
+    if (candidate.id && latest.servers.length > 0 && !isVoter(latest, candidate.id)) return reply(false);
+    if (this.leaderKnown() && !samePeer(server.leader, candidate)) return reply(false);
+    if (request.term < server.term) return reply(false);
+    reply(
+      server.faults.skipUpToDateCheck || server.log.isUpToDate(request.lastLogIndex, request.lastLogTerm),
+    );
+  }
+
+  /** TimeoutNow (leadership transfer): campaign at once, without pre-vote. */
+  onTimeoutNow(rpcId: number): void {
+    const server = this.server;
+    server.respond(rpcId, {}, 0);
+    if (server.role !== RaftState.Leader && isVoter(server.configurations.latest, server.id)) {
+      server.setLeader(null);
+      this.campaign(true);
+    }
+  }
+
+  /** A leader is known and was heard from within the election timeout (or we are it). */
+  private leaderKnown(): boolean {
+    const server = this.server;
+    if (server.role === RaftState.Leader || server.now < this.votesRefusedUntil) return true;
+    return server.leader !== null && server.now - server.lastLeaderContact < server.options.electionTimeout;
+  }
+}

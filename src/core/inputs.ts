@@ -1,0 +1,68 @@
+/** What the runtime gives the core: its options, what storage held at start, and its inputs. */
+import type { Random } from './clock.js';
+import type { HardState } from './ready.js';
+import type { Configuration, LogType, RaftRequest } from './types.js';
+
+export interface ConfigurationCodec {
+  encode(configuration: Configuration): Uint8Array;
+  decode(data: Uint8Array): Configuration;
+}
+
+/**
+ * Deliberate bugs, switched on only by tests, to prove the simulator catches them.
+ * Never set outside tests.
+ */
+export interface CoreFaults {
+  /** Commit by counting replicas of entries from earlier terms (Raft paper figure 8). */
+  commitPreviousTermEntries?: boolean;
+  /** Grant votes without persisting them first. */
+  voteWithoutPersist?: boolean;
+  /** Grant votes without the log up-to-date check (paper 5.4.1). */
+  skipUpToDateCheck?: boolean;
+  /** Answer read-index requests without confirming leadership with a heartbeat round. */
+  readWithoutConfirm?: boolean;
+}
+
+export interface CoreOptions {
+  id: string;
+  address: string;
+  heartbeatTimeout: number;
+  electionTimeout: number;
+  commitTimeout: number;
+  leaderLeaseTimeout: number;
+  maxAppendEntries: number;
+  maxInflightAppends: number;
+  preVote: boolean;
+  /** Lease reads: the largest rate at which another server's clock may run faster than ours (0.1 = 10%). */
+  maxClockDrift: number;
+  random: Random;
+  codec: ConfigurationCodec;
+  faults?: CoreFaults;
+}
+
+/** What the runtime loaded from storage at start. */
+export interface CoreStartState {
+  now: number;
+  hardState: HardState;
+  snapshot: { index: number; term: number; configuration: Configuration; configurationIndex: number } | null;
+}
+
+/** An entry the application proposes; the core assigns index and term. */
+export interface Proposal {
+  type: LogType;
+  data: Uint8Array;
+  extensions: Uint8Array;
+  appendedAt: number;
+}
+
+export interface IncomingRequest {
+  rpcId: number;
+  request: RaftRequest;
+}
+
+/**
+ * Why a request we sent got no response: a timeout or connection error; the peer closed the
+ * connection on the request type (hashicorp peers before 1.7 do that on RequestPreVote); or the
+ * entries were compacted away before they could be read for sending.
+ */
+export type FailureReason = 'error' | 'unsupported' | 'logNotFound';

@@ -1,0 +1,173 @@
+/**
+ * The state every role of one server shares (term, vote, commit index, known leader, the log's
+ * terms, the configurations, the election timer) and the mutations on it. Each mutation also
+ * records what it owes the outside world: the durable write it needs (durability.ts) and the events
+ * it raises (outbox.ts). Role logic lives elsewhere: election.ts, follower.ts, leader.ts.
+ */
+import { randomBetween } from './clock.js';
+import { findServerByAddress } from './configuration.js';
+import { Durability } from './durability.js';
+import type { CoreFaults, CoreOptions } from './inputs.js';
+import { TermLog } from './log.js';
+import { ConfigurationTracker } from './configuration-tracker.js';
+import { Outbox, type SendOptions } from './outbox.js';
+import type { CoreEvent, HardState, OutboundRequest } from './ready.js';
+import {
+  LogType,
+  RaftState,
+  type LogEntry,
+  type Peer,
+  type RaftRequest,
+  type RaftResponse,
+  type Server,
+} from './types.js';
+
+/**
+ * Role changes. RaftCore implements them: it is the only place that creates and drops a leader, so
+ * the roles ask it instead of importing each other.
+ */
+export interface Roles {
+  /** Step down to follower, adopting `term` if it is newer. */
+  becomeFollower(term: number, leader: Peer | null): void;
+  becomeLeader(): void;
+}
+
+export class ServerState {
+  readonly log = new TermLog();
+  readonly configurations = new ConfigurationTracker();
+  readonly outbox = new Outbox();
+  readonly durability = new Durability();
+  readonly faults: CoreFaults;
+
+  role = RaftState.Follower;
+  term = 0;
+  vote: Peer | null = null;
+  commitIndex = 0;
+  leader: Peer | null = null;
+  /** Last time a leader of the current term reached us (followers). */
+  lastLeaderContact = -Infinity;
+  now = 0;
+  /** Incremented each time this node becomes leader; stale requests carry an older epoch. */
+  epoch = 0;
+  /** When a follower or candidate campaigns next (leaders keep their own timers). */
+  electionDeadline = Infinity;
+  /** With the voteWithoutPersist fault, the vote lives only in memory. */
+  private voteVolatile = false;
+
+  constructor(
+    readonly options: CoreOptions,
+    /** The latest configuration changed (appended or truncated away): a leader resyncs its peers. */
+    private readonly latestConfigurationChanged: () => void,
+  ) {
+    this.faults = options.faults ?? {};
+  }
+
+  get id(): string {
+    return this.options.id;
+  }
+
+  get self(): Peer {
+    return { id: this.options.id, address: this.options.address };
+  }
+
+  resetElectionTimer(): void {
+    const base =
+      this.role === RaftState.Candidate ? this.options.electionTimeout : this.options.heartbeatTimeout;
+    this.electionDeadline = this.now + randomBetween(this.options.random, base, 2 * base);
+  }
+
+  /** Fills in the ID of a sender that only gave its address (hashicorp peers before 1.3.7). */
+  resolve(peer: Peer): Peer {
+    if (peer.id) return peer;
+    const server = findServerByAddress(this.configurations.latest, peer.address);
+    return server ? { id: server.id, address: peer.address } : peer;
+  }
+
+  hardState(): HardState {
+    return { term: this.term, vote: this.voteVolatile ? null : this.vote, commit: this.commitIndex };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Mutations
+
+  setTerm(term: number): void {
+    this.term = term;
+    this.vote = null;
+    this.voteVolatile = false;
+    this.durability.termOrVoteChanged();
+  }
+
+  setVote(peer: Peer): void {
+    this.vote = peer;
+    if (this.faults.voteWithoutPersist && peer.id !== this.options.id) {
+      this.voteVolatile = true;
+      return;
+    }
+    this.durability.termOrVoteChanged();
+  }
+
+  setCommit(index: number): void {
+    if (index <= this.commitIndex) return;
+    this.commitIndex = index;
+    this.durability.hardStateChanged();
+    if (this.configurations.commit(index)) {
+      this.emit({ type: 'configuration', configurations: this.configurations.snapshot() });
+    }
+  }
+
+  setRole(role: RaftState): void {
+    this.role = role;
+    this.emit({ type: 'state', state: role, term: this.term });
+  }
+
+  setLeader(leader: Peer | null): void {
+    if (samePeer(this.leader, leader)) return;
+    this.leader = leader;
+    this.emit({ type: 'leader', leader });
+  }
+
+  appendEntries(entries: readonly LogEntry[]): void {
+    for (const entry of entries) {
+      this.log.append(entry.index, entry.term);
+      if (entry.type === LogType.Configuration) {
+        this.configurations.append(entry.index, this.options.codec.decode(entry.data));
+        this.onLatestConfigurationChanged();
+      }
+    }
+    this.durability.appended(entries);
+  }
+
+  /** Removes a conflicting suffix from `from` on. */
+  truncate(from: number): void {
+    this.log.truncateFrom(from);
+    this.durability.truncated(from);
+    if (this.configurations.truncateFrom(from)) this.onLatestConfigurationChanged();
+  }
+
+  private onLatestConfigurationChanged(): void {
+    this.emit({ type: 'configuration', configurations: this.configurations.snapshot() });
+    this.latestConfigurationChanged();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Output
+
+  send(to: Server, request: RaftRequest, options: SendOptions): OutboundRequest {
+    return this.outbox.send(to, request, this.epoch, options);
+  }
+
+  respond(rpcId: number, response: RaftResponse, after: number): void {
+    this.outbox.respond(rpcId, response, after);
+  }
+
+  emit(event: CoreEvent): void {
+    this.outbox.emit(event);
+  }
+}
+
+/** The same server: by ID when both have one, else by address. */
+export function samePeer(a: Peer | null, b: Peer | null): boolean {
+  if (a === null || b === null) return a === b;
+  if (a.id && b.id) return a.id === b.id;
+  return a.address === b.address;
+}

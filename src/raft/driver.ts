@@ -1,0 +1,277 @@
+/**
+ * The drive loop, and the parts it drives. Every input (a caller's request, an RPC, an answer, a
+ * durable write, a timer) goes through the core at the current time (run), then the core's Ready
+ * is carried out: events are routed, the write is handed to group commit, messages go out once
+ * what they depend on is durable, and committed entries are applied once the commit is durable.
+ *
+ * Inputs that arrive in one turn of the event loop share one Ready (the flush is a microtask):
+ * that is where batching comes from. The parts (rpc.ts, events.ts, pending.ts, storage-writer.ts,
+ * fsm-runner.ts, snapshots.ts, entry-cache.ts) reach the core only through run().
+ */
+import type { EventEmitter } from 'node:events';
+import type { Clock, Timer } from '../core/clock.js';
+import { ErrLeadershipLost, ErrRaftShutdown, RaftError } from '../core/errors.js';
+import type { RaftCore } from '../core/raft.js';
+import type { HardState, OutboundRequest, OutboundResponse, Ready } from '../core/ready.js';
+import { RaftState, type LogEntry } from '../core/types.js';
+import { decodeConfiguration } from '../wire/configuration.js';
+import { EntryCache } from './entry-cache.js';
+import { CoreEvents } from './events.js';
+import { FsmRunner } from './fsm-runner.js';
+import type { Logger } from './logger.js';
+import type { ObserverRegistry } from './observer.js';
+import type { RaftOptions } from './options.js';
+import { Waits } from './pending.js';
+import { RpcRelay } from './rpc.js';
+import { SnapshotManager } from './snapshots.js';
+import type { StoredState } from './startup.js';
+import { StorageWriter } from './storage-writer.js';
+
+/** Entries kept in memory for replication and applying. */
+const ENTRY_CACHE_SIZE = 8192;
+
+export interface DriverOptions {
+  options: RaftOptions & Required<Pick<RaftOptions, 'clock' | 'random'>>;
+  core: RaftCore;
+  logger: Logger;
+  stored: StoredState;
+  /** Where 'applied' and 'snapshotInstalled' are emitted, and the core's events (the Raft). */
+  emitter: EventEmitter;
+  observers: ObserverRegistry;
+  /** Stops the whole node (a failed part, or this leader's removal with shutdownOnRemove). */
+  shutdown: () => void;
+}
+
+export class Driver {
+  readonly core: RaftCore;
+  readonly waits: Waits;
+  readonly events: CoreEvents;
+  readonly rpcs: RpcRelay;
+  readonly fsmRunner: FsmRunner;
+  readonly snapshots: SnapshotManager;
+  /** The highest commit index known to be durable (what a restart recovers). */
+  durableCommit: number;
+  private readonly cache = new EntryCache(ENTRY_CACHE_SIZE);
+  private readonly writer: StorageWriter;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly emitter: EventEmitter;
+  private stoppedFlag = false;
+  /** Why the node stopped itself (storage or FSM failure); pending operations fail with it. */
+  private failure: Error | null = null;
+  private timer: Timer | null = null;
+  private timerAt = Infinity;
+  private flushScheduled = false;
+  private persistedSeq = 0;
+  /** Messages held until persistence reaches their `after` seq. */
+  private waiting: (OutboundRequest | OutboundResponse)[] = [];
+
+  constructor(input: DriverOptions) {
+    const { options, core, logger, stored } = input;
+    const { config, clock, transport, logStore, fsm } = options;
+    this.core = core;
+    this.clock = clock;
+    this.logger = logger;
+    this.emitter = input.emitter;
+    this.durableCommit = core.commitIndex;
+    const readEntries = (lo: number, hi: number) => this.cache.read(logStore, lo, hi);
+    this.waits = new Waits(clock);
+    this.events = new CoreEvents({
+      emitter: input.emitter,
+      observers: input.observers,
+      waits: this.waits,
+      logger,
+      commitIndex: () => core.commitIndex,
+      removed: () => {
+        logger.warn({ id: config.localId }, 'removed from the configuration');
+        // Let the step-down's messages go out first.
+        if (config.shutdownOnRemove) queueMicrotask(input.shutdown);
+      },
+    });
+    this.rpcs = new RpcRelay(transport, clock, {
+      stopped: () => this.stopped,
+      step: (incoming) => this.run((c) => c.step(incoming)),
+      onResponse: (out, response) => this.run((c) => c.onResponse(out, response)),
+      onFailure: (out, reason) => this.run((c) => c.onFailure(out, reason)),
+      isCurrentLeadership: (epoch) => core.epoch === epoch && core.state === RaftState.Leader,
+      readEntries,
+      sendSnapshot: (out) => this.snapshots.send(out),
+      consumingSnapshot: (rpcId) => this.snapshots.consuming(rpcId),
+    });
+    const fail = (what: string) => (error: Error) => {
+      this.logger.error({ err: error }, `${what}: shutting down`);
+      this.failure = new RaftError(`${what}: ${error.message}`);
+      input.shutdown();
+    };
+    this.writer = new StorageWriter(
+      logStore,
+      options.stableStore,
+      stored.lastIndex,
+      (seq, hardState) => this.onDurable(seq, hardState),
+      fail('storage write failed'),
+    );
+    const snapshot = stored.snapshot;
+    this.fsmRunner = new FsmRunner(
+      fsm,
+      snapshot
+        ? {
+            index: snapshot.index,
+            term: snapshot.term,
+            configuration: { configuration: snapshot.configuration, index: snapshot.configurationIndex },
+          }
+        : { index: 0, term: 0, configuration: { configuration: { servers: [] }, index: 0 } },
+      readEntries,
+      decodeConfiguration,
+      (entry, response) => this.onApplied(entry, response),
+      fail('FSM failed'),
+    );
+    this.snapshots = new SnapshotManager({
+      host: {
+        stopped: () => this.stopped,
+        snapshotIndex: () => core.snapshotIndex(),
+        leadership: () => {
+          if (core.state !== RaftState.Leader) return null;
+          const { latest, latestIndex } = core.configurations();
+          return {
+            term: core.term,
+            lastIndex: core.lastIndex(),
+            configuration: latest,
+            configurationIndex: latestIndex,
+          };
+        },
+        snapshotTaken: (index, term, compactBefore) =>
+          this.run((c) => c.snapshotTaken(index, term, compactBefore)),
+        snapshotInstalled: (rpcId, ok) =>
+          this.run((c) => (ok ? c.snapshotInstalled(rpcId) : c.snapshotInstallFailed(rpcId))),
+        userSnapshotRestored: (index, term) => this.run((c) => c.userSnapshotRestored(index, term)),
+        fsmRestoredTo: (index) => this.onFsmRestored(index),
+        snapshotData: (rpcId) => this.rpcs.snapshotData(rpcId),
+      },
+      config,
+      store: options.snapshotStore,
+      logs: logStore,
+      fsm,
+      fsmRunner: this.fsmRunner,
+      transport,
+      clock,
+      random: options.random,
+      logger,
+    });
+  }
+
+  get stopped(): boolean {
+    return this.stoppedFlag;
+  }
+
+  /** Runs an input against the core at the current time; what it produced is carried out next. */
+  run<T>(fn: (core: RaftCore) => T): T {
+    if (this.stoppedFlag) throw new ErrRaftShutdown();
+    this.core.tick(this.clock.now());
+    const result = fn(this.core);
+    this.scheduleFlush();
+    return result;
+  }
+
+  /** Carries out everything the core has produced, then waits for its next deadline. */
+  flush(): void {
+    this.flushScheduled = false;
+    if (this.stoppedFlag) return;
+    while (this.core.hasReady()) this.handleReady(this.core.ready());
+    this.armTimer();
+  }
+
+  /**
+   * Stops driving: no input reaches the core any more, and every wait and every incoming RPC still
+   * awaiting its response fails (with the failure that stopped the node, if one did).
+   */
+  stop(): void {
+    this.stoppedFlag = true;
+    this.timer?.cancel();
+    this.snapshots.stop();
+    this.fsmRunner.stop();
+    const error = () => this.failure ?? new ErrRaftShutdown();
+    this.waits.failAll(error);
+    this.rpcs.failAll(error);
+  }
+
+  /** Resolves once writes in flight and the FSM lane are idle (after stop). */
+  async idle(): Promise<void> {
+    await this.writer.drain();
+    await this.fsmRunner.idle();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // Inputs of one turn (many applies, many responses) share one Ready: that is the batching.
+    queueMicrotask(() => this.flush());
+  }
+
+  private armTimer(): void {
+    const deadline = this.core.nextDeadline();
+    if (deadline === this.timerAt && this.timer) return;
+    this.timer?.cancel();
+    this.timerAt = deadline;
+    if (!Number.isFinite(deadline)) {
+      this.timer = null;
+      return;
+    }
+    this.timer = this.clock.setTimer(Math.max(0, deadline - this.clock.now()), () => {
+      this.timer = null;
+      this.timerAt = Infinity;
+      if (this.stoppedFlag) return;
+      this.core.tick(this.clock.now());
+      this.flush();
+    });
+  }
+
+  private handleReady(ready: Ready): void {
+    for (const event of ready.events) this.events.route(event);
+    if (ready.write) {
+      if (ready.write.truncateFrom !== null) this.cache.truncateFrom(ready.write.truncateFrom);
+      this.cache.add(ready.write.entries);
+      this.writer.enqueue(ready.write);
+    }
+    for (const install of ready.installs) this.snapshots.install(install);
+    for (const out of ready.requests) this.release(out);
+    for (const out of ready.responses) this.release(out);
+  }
+
+  /** Sends a message now if what it depends on is durable, else holds it. */
+  private release(message: OutboundRequest | OutboundResponse): void {
+    if (message.after > this.persistedSeq) this.waiting.push(message);
+    else if ('rpcId' in message) this.rpcs.respond(message);
+    else this.rpcs.send(message);
+  }
+
+  private onDurable(seq: number, hardState: HardState | null): void {
+    if (this.stoppedFlag) return;
+    this.persistedSeq = seq;
+    this.core.tick(this.clock.now());
+    this.core.persisted(seq);
+    if (hardState && hardState.commit > this.durableCommit) {
+      this.durableCommit = hardState.commit;
+      this.fsmRunner.advance(this.durableCommit);
+    }
+    const ready = this.waiting;
+    this.waiting = [];
+    for (const message of ready) this.release(message);
+    this.flush();
+  }
+
+  private onApplied(entry: LogEntry, response: unknown): void {
+    this.waits.applies.resolve(entry.index, { index: entry.index, response }, (term) =>
+      term === entry.term ? null : new ErrLeadershipLost(),
+    );
+    this.waits.applied.resolveUpTo(entry.index, undefined);
+    this.emitter.emit('applied', entry.index);
+    this.snapshots.onApplied();
+  }
+
+  /** The FSM was restored from a snapshot: a durable proof that everything up to index committed. */
+  private onFsmRestored(index: number): void {
+    if (index > this.durableCommit) this.durableCommit = index;
+    this.waits.applied.resolveUpTo(index, undefined);
+    this.emitter.emit('snapshotInstalled', index);
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * What the core's events mean to the world outside: EventEmitter events ('stateChange', 'leadership',
+ * 'leaderChange', 'configuration'), observations for registered observers (hashicorp's
+ * RegisterObserver), log lines, and the settling of the caller's waits.
+ *
+ * A metrics hook (hashicorp's metric names) would subscribe here too: every state change, leader
+ * change, vote request and heartbeat failure passes through route().
+ */
+import type { EventEmitter } from 'node:events';
+import { ErrLeadershipLost } from '../core/errors.js';
+import type { CoreEvent } from '../core/ready.js';
+import { RAFT_STATE_NAMES, RaftState } from '../core/types.js';
+import type { Logger } from './logger.js';
+import type { ObserverRegistry } from './observer.js';
+import type { LeaderInfo } from './options.js';
+import { TRANSFER, type Waits } from './pending.js';
+
+export interface EventTargets {
+  emitter: EventEmitter;
+  observers: ObserverRegistry;
+  waits: Waits;
+  logger: Logger;
+  /** The commit index now: applies beyond it have an unknown outcome once leadership is lost. */
+  commitIndex(): number;
+  /** This leader's own removal committed. */
+  removed(): void;
+}
+
+export class CoreEvents {
+  /** The leader as last announced by the core (hashicorp's LeaderWithID). */
+  leader: LeaderInfo | null = null;
+
+  constructor(private readonly targets: EventTargets) {}
+
+  route(event: CoreEvent): void {
+    const { emitter, observers, waits, logger } = this.targets;
+    switch (event.type) {
+      case 'state':
+        logger.info({ state: RAFT_STATE_NAMES[event.state], term: event.term }, 'state change');
+        emitter.emit('stateChange', event.state);
+        observers.notify({ type: 'state', state: event.state });
+        if (event.state === RaftState.Leader) emitter.emit('leadership', true);
+        return;
+      case 'leader': {
+        const leader = event.leader ? { id: event.leader.id, address: event.leader.address } : null;
+        this.leader = leader;
+        emitter.emit('leaderChange', leader);
+        observers.notify({ type: 'leader', leader });
+        return;
+      }
+      case 'leadershipLost': {
+        emitter.emit('leadership', false);
+        const commitIndex = this.targets.commitIndex();
+        waits.applies.rejectAll(
+          () => new ErrLeadershipLost(),
+          (index) => index > commitIndex,
+        );
+        return;
+      }
+      case 'configuration':
+        emitter.emit('configuration', event.configurations);
+        return;
+      case 'peer':
+        observers.notify({ type: 'peer', server: event.server, removed: event.removed });
+        return;
+      case 'heartbeatFailed':
+        observers.notify({ type: 'failedHeartbeat', peerId: event.id, lastContact: event.lastContact });
+        return;
+      case 'heartbeatResumed':
+        observers.notify({ type: 'resumedHeartbeat', peerId: event.id });
+        return;
+      case 'voteRequest':
+        observers.notify(
+          event.request.kind === 'requestVote'
+            ? { type: 'requestVote', request: event.request }
+            : { type: 'requestPreVote', request: event.request },
+        );
+        return;
+      case 'readState':
+        waits.reads.resolve(event.readId, event.index);
+        return;
+      case 'readFailed':
+        waits.reads.reject(event.readId, event.error);
+        return;
+      case 'transferDone':
+        if (event.error) waits.transfer.reject(TRANSFER, event.error);
+        else waits.transfer.resolve(TRANSFER, undefined);
+        return;
+      case 'membershipDone':
+        waits.membership.resolve(event.token, event.index);
+        return;
+      case 'membershipFailed':
+        waits.membership.reject(event.token, event.error);
+        return;
+      case 'removed':
+        this.targets.removed();
+        return;
+    }
+  }
+}
+
+/**
+ * Async iterator of leadership (true/false), starting with the current value; a consumer that falls
+ * behind skips to the latest value, never misses it. Ends when `stopped()` or the signal aborts.
+ */
+export async function* leadershipChanges(
+  emitter: EventEmitter,
+  isLeader: () => boolean,
+  stopped: () => boolean,
+  signal?: AbortSignal,
+): AsyncGenerator<boolean> {
+  let latest = isLeader();
+  let dirty = true;
+  let wake: (() => void) | null = null;
+  const onChange = (leader: boolean) => {
+    latest = leader;
+    dirty = true;
+    wake?.();
+  };
+  const onAbort = () => wake?.();
+  emitter.on('leadership', onChange);
+  signal?.addEventListener('abort', onAbort);
+  try {
+    while (!signal?.aborted && !stopped()) {
+      if (dirty) {
+        dirty = false;
+        yield latest;
+        continue;
+      }
+      await new Promise<void>((resolve) => (wake = resolve));
+      wake = null;
+    }
+  } finally {
+    emitter.off('leadership', onChange);
+    signal?.removeEventListener('abort', onAbort);
+  }
+}

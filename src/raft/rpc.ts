@@ -1,0 +1,158 @@
+/**
+ * The runtime's side of the RPCs, both ways. Outgoing: each request the core hands out is completed
+ * (AppendEntries gets its entries, InstallSnapshot its snapshot) and sent through the transport;
+ * the answer, or the failure, goes back to the core. Incoming: each request from the transport gets
+ * an ID and goes to the core; the core's response goes back on the same connection.
+ */
+import type { Readable } from 'node:stream';
+import type { Clock } from '../core/clock.js';
+import {
+  ErrNotLeader,
+  ErrRaftShutdown,
+  ErrReadIndexNotSupported,
+  ErrUnexpectedCommand,
+  RaftError,
+} from '../core/errors.js';
+import type { FailureReason, IncomingRequest } from '../core/inputs.js';
+import type { OutboundRequest, OutboundResponse } from '../core/ready.js';
+import type { LogEntry, Peer, RaftResponse } from '../core/types.js';
+import type { IncomingRpc, Transport } from '../transport/types.js';
+
+/** What the RPC relay needs from the runtime around it. */
+export interface RpcHost {
+  stopped(): boolean;
+  /** Feed the core (through the drive loop). */
+  step(incoming: IncomingRequest): void;
+  onResponse(out: OutboundRequest, response: RaftResponse): void;
+  onFailure(out: OutboundRequest, reason: FailureReason): void;
+  /** Still the leadership that produced this request? (Leaders never rewrite their log within one.) */
+  isCurrentLeadership(epoch: number): boolean;
+  readEntries(lo: number, hi: number): Promise<LogEntry[]>;
+  sendSnapshot(out: OutboundRequest): Promise<RaftResponse>;
+  /** The snapshot manager is reading this request's snapshot bytes. */
+  consumingSnapshot(rpcId: number): boolean;
+}
+
+export class RpcRelay {
+  private nextRpcId = 1;
+  private readonly incoming = new Map<number, IncomingRpc>();
+  /** When a leader last reached us (monotonic ms), for lastContact(). */
+  lastLeaderContact = -Infinity;
+
+  constructor(
+    private readonly transport: Transport,
+    private readonly clock: Clock,
+    private readonly host: RpcHost,
+  ) {}
+
+  // ---------------------------------------------------------------------------------------------
+  // Outgoing
+
+  send(out: OutboundRequest): void {
+    const { request, to } = out;
+    const settle = (promise: Promise<RaftResponse>): void => {
+      promise.then(
+        (response) => this.onResult(out, response, null),
+        (error: Error) => this.onResult(out, null, error),
+      );
+    };
+    switch (request.kind) {
+      case 'appendEntries':
+        settle(this.sendAppendEntries(out));
+        return;
+      case 'installSnapshot':
+        settle(this.host.sendSnapshot(out));
+        return;
+      case 'requestVote':
+        settle(this.transport.requestVote(to, request));
+        return;
+      case 'requestPreVote':
+        settle(this.transport.requestPreVote(to, request));
+        return;
+      case 'timeoutNow':
+        settle(this.transport.timeoutNow(to, request));
+        return;
+      case 'readIndex':
+        return;
+    }
+  }
+
+  private async sendAppendEntries(out: OutboundRequest): Promise<RaftResponse> {
+    const request = out.request;
+    if (request.kind !== 'appendEntries') throw new Error('not an AppendEntries');
+    if (out.entriesTo >= out.entriesFrom) {
+      request.entries = await this.host.readEntries(out.entriesFrom, out.entriesTo);
+      // Entries read while the leadership is unchanged are the ones the core meant. After a
+      // step-down they might not be: drop.
+      if (!this.host.isCurrentLeadership(out.epoch)) throw new StaleRequest();
+    }
+    return this.transport.appendEntries(out.to, request);
+  }
+
+  /**
+   * A follower's read index, asked of the leader (a raftkit RPC: a Go leader closes the connection
+   * on it, which reads as ErrReadIndexNotSupported).
+   */
+  async readIndexFromLeader(leader: Peer | null, term: number, self: Peer): Promise<number> {
+    if (!leader || this.host.stopped()) throw new ErrNotLeader();
+    try {
+      const response = await this.transport.readIndex(leader, { kind: 'readIndex', term, from: self });
+      if (!response.success) throw new ErrNotLeader();
+      return response.readIndex;
+    } catch (error) {
+      if (error instanceof ErrUnexpectedCommand) throw new ErrReadIndexNotSupported();
+      throw error;
+    }
+  }
+
+  private onResult(out: OutboundRequest, response: RaftResponse | null, error: Error | null): void {
+    if (this.host.stopped() || error instanceof StaleRequest) return;
+    if (response) this.host.onResponse(out, response);
+    else this.host.onFailure(out, classifyFailure(error!));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Incoming
+
+  receive(rpc: IncomingRpc): void {
+    if (this.host.stopped()) {
+      rpc.respond(null, new ErrRaftShutdown());
+      return;
+    }
+    const rpcId = this.nextRpcId++;
+    this.incoming.set(rpcId, rpc);
+    const request = rpc.request;
+    if (request.kind === 'appendEntries' || request.kind === 'installSnapshot')
+      this.lastLeaderContact = this.clock.now();
+    this.host.step({ rpcId, request });
+  }
+
+  respond(message: OutboundResponse): void {
+    const rpc = this.incoming.get(message.rpcId);
+    if (!rpc) return;
+    this.incoming.delete(message.rpcId);
+    // A snapshot the core did not accept still has its bytes on the connection: drain them.
+    if (rpc.data && !this.host.consumingSnapshot(message.rpcId)) rpc.data.resume();
+    rpc.respond(message.response);
+  }
+
+  /** The snapshot bytes that follow an incoming InstallSnapshot (while it awaits its response). */
+  snapshotData(rpcId: number): Readable | undefined {
+    return this.incoming.get(rpcId)?.data;
+  }
+
+  /** Shutdown: every request still awaiting its response fails. */
+  failAll(error: () => Error): void {
+    for (const rpc of this.incoming.values()) rpc.respond(null, error());
+    this.incoming.clear();
+  }
+}
+
+/** An AppendEntries that lost its meaning before it was sent (the node stopped leading). */
+class StaleRequest extends RaftError {}
+
+function classifyFailure(error: Error): FailureReason {
+  if (error.name === 'ErrLogNotFound') return 'logNotFound';
+  if (error.name === 'ErrUnexpectedCommand' || error.name === 'ErrUnsupportedRpc') return 'unsupported';
+  return 'error';
+}

@@ -14,9 +14,21 @@ export { SimFsm, chainHash, encodeCommand, type FsmObserver, type SimCommand } f
 export { SafetyChecker, type CheckedNode } from './checker.js';
 export {
   checkKvLinearizability,
+  InvalidHistoryError,
+  parseKvHistory,
   type CheckOptions,
+  type ComponentResult,
   type KeyResult,
+  type KvCas,
+  type KvCompare,
   type KvOperation,
+  type KvRange,
+  type KvRangeItem,
+  type KvRead,
+  type KvTimed,
+  type KvTxn,
+  type KvTxnOp,
+  type KvWrite,
   type LinearizabilityReport,
 } from './linearizability.js';
 export {

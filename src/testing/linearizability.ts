@@ -1,227 +1,199 @@
 /**
- * A linearizability checker for histories of a key-value store (each key a read/write register),
- * in the style of Porcupine: the Wing & Gong search with Lowe's memoization (WGL), run per key
- * (linearizability is compositional, so keys are checked independently and stay small).
+ * A linearizability checker for histories of a key-value store, in the style of Porcupine: the
+ * Wing & Gong search with Lowe's memoization (WGL), run on each independent part of the history.
  *
- * An operation has a call and a return time from one monotonic clock. A write whose outcome the
- * client never learned (timeout, connection lost, 504) has `end: Infinity`: it may have taken
- * effect at any moment after its call, or not at all (linearizing it after everything else is
- * the same as never). Writes known to have failed, and reads without an answer, do not belong in
- * the history. Pure: no I/O, no clock.
+ * ## The history format (what the chaos runner and the simulator record)
+ *
+ * A history is a `KvOperation[]`, in any order. Every operation has a call time `start` and a
+ * return time `end` from one monotonic clock (any unit; only the order matters), and optionally
+ * the `client` that issued it. The kinds, with what the recorder writes down:
+ *
+ * - `read`  `{ key, value }`: a linearizable GET answered `value` (`undefined`: the key was absent).
+ * - `write` `{ key, value }`: a PUT of `value`, or a DELETE when `value` is `undefined`.
+ * - `cas`   `{ key, expected, value, succeeded }`: compare-and-set. It sets `value` only if the
+ *   key's value is `expected` (`undefined`: "must be absent") at its linearization point.
+ *   `succeeded: true` (200) says the precondition held there; `false` (412) says it did not (the
+ *   CAS observed the key and changed nothing).
+ * - `range` `{ prefix, items: [{ key, value }] }`: every key under `prefix` and its value, read
+ *   at one instant. Record only complete answers (one page, `more: false`): a key under the prefix
+ *   that is missing from `items` is asserted absent.
+ * - `txn`   `{ compare, success, failure, succeeded }`: compares (`{ key, value }`: the key holds
+ *   `value`; `{ key, exists }`: the key is present / absent), then, atomically, the `success` ops
+ *   if every compare held, else the `failure` ops (`{ op: 'put', key, value }`,
+ *   `{ op: 'delete', key }`, applied in order). `succeeded` is the branch the server reported.
+ *
+ * Outcomes. A write, cas or txn whose answer never came (timeout, lost connection, 504) has
+ * `end: Infinity` and no `succeeded`: it may have taken effect at any moment after its call (a cas
+ * or txn then acts as its compares dictate at that moment), or never — linearizing it after
+ * everything else is the same as never. Operations known not to have happened (refused before
+ * reaching a server, 400) and reads or ranges without an answer do not belong in the history;
+ * reads and ranges always have a finite `end`. An answered cas or txn must say `succeeded`.
+ *
+ * Recording the KV service (issue 17's contract): `If-None-Match: *` on a PUT is a cas with
+ * `expected: undefined`; `If-Match: "<rev>"` and revision compares become value compares when
+ * every write writes a unique value (the recorder knows which value carried that revision); a
+ * conditional DELETE is a txn with one compare and a `delete` in `success`.
+ *
+ * Files. `JSON.stringify(history)` is a valid history file (`Infinity` becomes `null`, `undefined`
+ * values vanish); `parseKvHistory(text)` reads one back, also from an object holding it under
+ * `history` (what `raftkit chaos` keeps). Input is checked before use: `checkKvLinearizability`
+ * and `parseKvHistory` throw `InvalidHistoryError` naming the operation and the field.
+ *
+ * ## How it is checked
+ *
+ * Linearizability is compositional, so the history splits into components: keys linked by an
+ * operation that touches several of them (a txn's keys; every key of the history under a range's
+ * prefix) form one component, searched with a map-valued state; every other key is a component of
+ * one register, searched with a scalar state (linearizability-components.ts). Each component:
+ * 1. leaves out writes of unknown outcome that nothing can have observed;
+ * 2. compiles every operation to one shape, a guarded update, with values numbered so that values
+ *    nothing compares against are one value (linearizability-guarded.ts, -model.ts);
+ * 3. looks for a stale observation that real time alone makes impossible (a read of a value that
+ *    a later write certainly replaced before the read began): found, it is the verdict, with no
+ *    search (linearizability-refute.ts);
+ * 4. searches (linearizability-search.ts): WGL with a memo on (linearized set, state) and cuts
+ *    that lose no linearization, each argued where it is made and held to a brute-force oracle.
+ *
+ * A component reports its effort: `steps` (candidates tried and choices undone; 0 when step 3
+ * decided) and `cacheHits` (candidates skipped by the memo). Pure: no I/O, no clock.
  */
+import { splitIntoComponents, withoutUnobservedUnknownWrites } from './linearizability-components.js';
+import { validateKvHistory } from './linearizability-history.js';
+import type { CheckerMutation } from './linearizability-guarded.js';
+import { compileComponent, type CompiledComponent } from './linearizability-model.js';
+import { findStaleObservation } from './linearizability-refute.js';
+import { searchLinearization, type SearchResult } from './linearizability-search.js';
 
-export interface KvOperation {
-  key: string;
-  kind: 'write' | 'read';
-  /** The value written (undefined: a delete), or the value the read returned (undefined: absent). */
-  value: string | undefined;
-  /** Call and return times; `end` is Infinity for a write whose outcome is unknown. */
-  start: number;
-  end: number;
-  /** Who issued it, for reports. */
-  client?: number;
-}
+export { InvalidHistoryError, parseKvHistory } from './linearizability-history.js';
 
-export interface KeyResult {
+export type {
+  KvCas,
+  KvCompare,
+  KvOperation,
+  KvRange,
+  KvRangeItem,
+  KvRead,
+  KvTimed,
+  KvTxn,
+  KvTxnOp,
+  KvWrite,
+} from './linearizability-types.js';
+import type { KvOperation } from './linearizability-types.js';
+
+/** The verdict on one component: keys whose operations must be linearized together. */
+export interface ComponentResult {
+  /** The component's keys, sorted. */
+  keys: string[];
+  /** The keys joined with ", " (one key: the key itself), for reports. */
   key: string;
-  /** Operations searched (writes of unknown outcome that no read saw are left out: see below). */
+  /** Operations searched (writes of unknown outcome that nothing observed are left out). */
   operations: number;
+  /** How many such unobserved writes were left out (see linearizability-components.ts). */
+  droppedUnknown: number;
   /** linearizable, not linearizable, or the search gave up after `maxSteps`. */
   verdict: 'ok' | 'violation' | 'inconclusive';
+  /** Search steps: candidate operations considered plus backtracks. */
   steps: number;
+  /** Candidates skipped because their (linearized set, state) had been explored already. */
+  cacheHits: number;
   /** For a violation: the operations of the longest linearizable prefix the search found, in order. */
   longestPrefix?: KvOperation[];
   /** For a violation: the operations that could not be placed after that prefix. */
   stuck?: KvOperation[];
 }
 
+/** @deprecated one result per component now; use `ComponentResult`. */
+export type KeyResult = ComponentResult;
+
+/** What `checkKvLinearizability` found. */
 export interface LinearizabilityReport {
+  /** True only if every component is linearizable. */
   ok: boolean;
-  keys: KeyResult[];
+  /** One result per component, sorted by first key. */
+  components: ComponentResult[];
+  /** @deprecated the same array as `components` (kept for callers written before components). */
+  keys: ComponentResult[];
+  /** Search steps, over all components. */
+  steps: number;
+  /** Memo hits, over all components. */
+  cacheHits: number;
 }
 
+/** How to check. */
 export interface CheckOptions {
-  /** Search steps allowed per key before it is reported inconclusive (default 2,000,000). */
+  /** Search steps allowed per component before it is reported inconclusive (default 2,000,000). */
   maxSteps?: number;
-  /** The register's value before any write (default undefined: absent). */
+  /** Every key's value before any operation (default undefined: absent). */
   initial?: string;
 }
 
-/** Checks every key's history; ok only if every key is linearizable. */
+/** Checks a history; ok only if every component is linearizable. Throws InvalidHistoryError. */
 export function checkKvLinearizability(
   operations: readonly KvOperation[],
   options: CheckOptions = {},
 ): LinearizabilityReport {
-  const byKey = new Map<string, KvOperation[]>();
-  for (const operation of operations) {
-    if (!(operation.end >= operation.start)) {
-      throw new RangeError(`operation on ${operation.key} ends (${operation.end}) before it starts`);
-    }
-    const list = byKey.get(operation.key) ?? [];
-    list.push(operation);
-    byKey.set(operation.key, list);
-  }
-  const keys = [...byKey.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([key, list]) =>
-      checkRegister(key, withoutUnseenUnknownWrites(list), options.maxSteps ?? 2_000_000, options.initial),
-    );
-  return { ok: keys.every((result) => result.verdict === 'ok'), keys };
+  return checkKvLinearizabilityMutated(operations, undefined, options);
 }
 
 /**
- * Drops writes of unknown outcome whose value no read returned. Such a write can always go last
- * (its return is at infinity) where it changes nothing observed, and in any legal order no read
- * sits between it and the next write (that read would have returned its value), so the history is
- * linearizable with it exactly when it is without it. Dropping them keeps the search small: each
- * one would otherwise be tried at every point after its call. (Deletes are kept: reads of an
- * absent key may be explained by them.)
+ * The checker with a deliberate defect (or none), for tests that prove the corpus catches a broken
+ * checker. Not exported from `raftkit/testing`: nobody checks real histories with it.
  */
-function withoutUnseenUnknownWrites(operations: readonly KvOperation[]): KvOperation[] {
-  const seen = new Set<string>();
-  for (const operation of operations) {
-    if (operation.kind === 'read' && operation.value !== undefined) seen.add(operation.value);
-  }
-  return operations.filter(
-    (operation) =>
-      !(
-        operation.kind === 'write' &&
-        operation.end === Infinity &&
-        operation.value !== undefined &&
-        !seen.has(operation.value)
-      ),
-  );
-}
-
-/** One call or return event in the doubly linked list the search edits. */
-interface Entry {
-  operation: number;
-  isCall: boolean;
-  time: number;
-  /** The matching return entry (on call entries). */
-  match: Entry | null;
-  prev: Entry | null;
-  next: Entry | null;
-}
-
-function buildList(operations: readonly KvOperation[]): Entry {
-  const entries: Entry[] = [];
-  operations.forEach((operation, i) => {
-    const call: Entry = {
-      operation: i,
-      isCall: true,
-      time: operation.start,
-      match: null,
-      prev: null,
-      next: null,
-    };
-    const ret: Entry = {
-      operation: i,
-      isCall: false,
-      time: operation.end,
-      match: null,
-      prev: null,
-      next: null,
-    };
-    call.match = ret;
-    entries.push(call, ret);
-  });
-  // At equal times calls go first: operations that touch at an instant count as concurrent.
-  entries.sort((a, b) => a.time - b.time || Number(b.isCall) - Number(a.isCall));
-  const head: Entry = { operation: -1, isCall: false, time: -Infinity, match: null, prev: null, next: null };
-  let last = head;
-  for (const entry of entries) {
-    last.next = entry;
-    entry.prev = last;
-    last = entry;
-  }
-  return head;
-}
-
-/** Removes a call entry and its return from the list. */
-function lift(call: Entry): void {
-  call.prev!.next = call.next;
-  if (call.next) call.next.prev = call.prev;
-  const ret = call.match!;
-  ret.prev!.next = ret.next;
-  if (ret.next) ret.next.prev = ret.prev;
-}
-
-/** Puts back what `lift` removed (in reverse order). */
-function unlift(call: Entry): void {
-  const ret = call.match!;
-  ret.prev!.next = ret;
-  if (ret.next) ret.next.prev = ret;
-  call.prev!.next = call;
-  if (call.next) call.next.prev = call;
-}
-
-/** The register's step function: whether `operation` can happen in `state`, and the state after. */
-function step(state: string | undefined, operation: KvOperation): { ok: boolean; next: string | undefined } {
-  if (operation.kind === 'write') return { ok: true, next: operation.value };
-  return { ok: operation.value === state, next: state };
-}
-
-function checkRegister(
-  key: string,
+export function checkKvLinearizabilityMutated(
   operations: readonly KvOperation[],
-  maxSteps: number,
-  initial: string | undefined,
-): KeyResult {
-  const head = buildList(operations);
-  // Memo of (set of linearized operations, state) already explored. The set is a bitset kept
-  // alongside a 64-bit Zobrist hash; the memo key is the bitset's bytes plus the state.
-  const words = new Uint32Array(Math.ceil(operations.length / 32));
-  const seen = new Set<string>();
-  const memoKey = (state: string | undefined) =>
-    `${Buffer.from(words.buffer).toString('latin1')}|${state === undefined ? '\u0000' : `=${state}`}`;
-  const stack: { call: Entry; state: string | undefined }[] = [];
-  let state = initial;
-  let entry = head.next;
-  let steps = 0;
-  let longest: number[] = [];
-  while (head.next !== null) {
-    if (++steps > maxSteps) return { key, operations: operations.length, verdict: 'inconclusive', steps };
-    if (entry!.isCall) {
-      const operation = operations[entry!.operation];
-      const { ok, next } = step(state, operation);
-      if (ok) {
-        const bit = entry!.operation;
-        words[bit >>> 5] |= 1 << (bit & 31);
-        const memo = memoKey(next);
-        if (!seen.has(memo)) {
-          seen.add(memo);
-          stack.push({ call: entry!, state });
-          state = next;
-          lift(entry!);
-          entry = head.next;
-          continue;
-        }
-        words[bit >>> 5] &= ~(1 << (bit & 31));
-      }
-      entry = entry!.next;
-    } else {
-      // A return with its operation not yet linearized: undo the last choice and try the next.
-      if (stack.length > longest.length) longest = stack.map((frame) => frame.call.operation);
-      const frame = stack.pop();
-      if (frame === undefined) {
-        return {
-          key,
-          operations: operations.length,
-          verdict: 'violation',
-          steps,
-          longestPrefix: longest.map((i) => operations[i]),
-          stuck: stuckAfter(operations, longest),
-        };
-      }
-      const bit = frame.call.operation;
-      words[bit >>> 5] &= ~(1 << (bit & 31));
-      state = frame.state;
-      unlift(frame.call);
-      entry = frame.call.next;
-    }
+  mutation: CheckerMutation | undefined,
+  options: CheckOptions = {},
+): LinearizabilityReport {
+  const maxSteps = options.maxSteps ?? 2_000_000;
+  if (!Number.isSafeInteger(maxSteps) || maxSteps < 1) {
+    throw new RangeError(`maxSteps must be a positive integer, not ${maxSteps}`);
   }
-  return { key, operations: operations.length, verdict: 'ok', steps };
+  if (options.initial !== undefined && typeof options.initial !== 'string') {
+    throw new RangeError('initial must be a string or undefined');
+  }
+  validateKvHistory(operations);
+  const components = splitIntoComponents(operations).map((component): ComponentResult => {
+    const searched = withoutUnobservedUnknownWrites(component.operations);
+    const compiled = compileComponent(component.keys, searched, options.initial, mutation);
+    const search = refuteOrSearch(compiled, maxSteps);
+    const result: ComponentResult = {
+      keys: component.keys,
+      key: component.keys.join(', '),
+      operations: searched.length,
+      droppedUnknown: component.operations.length - searched.length,
+      verdict: search.verdict,
+      steps: search.steps,
+      cacheHits: search.cacheHits,
+    };
+    if (search.verdict === 'violation') {
+      const placed = search.longest.map((number) => compiled.original[number]);
+      result.longestPrefix = placed.map((index) => searched[index]);
+      result.stuck =
+        search.blocked === undefined
+          ? stuckAfter(searched, placed)
+          : [searched[compiled.original[search.blocked]]];
+    }
+    return result;
+  });
+  return {
+    ok: components.every((component) => component.verdict === 'ok'),
+    components,
+    keys: components,
+    steps: components.reduce((sum, component) => sum + component.steps, 0),
+    cacheHits: components.reduce((sum, component) => sum + component.cacheHits, 0),
+  };
+}
+
+/**
+ * A stale observation found before the search decides without it (no steps): the writer and the
+ * overwriter are the prefix, the observer is stuck. Otherwise, the search.
+ */
+function refuteOrSearch(compiled: CompiledComponent, maxSteps: number): SearchResult {
+  const { start, end } = compiled.history;
+  const stale = findStaleObservation(compiled.guarded, start, end, compiled.initialValue);
+  if (stale === undefined) return searchLinearization(compiled.history, compiled.model, maxSteps);
+  const longest = [stale.writer ?? -1, stale.overwriter].filter((number) => number >= 0);
+  return { verdict: 'violation', steps: 0, cacheHits: 0, longest, blocked: stale.observer };
 }
 
 /**

@@ -316,8 +316,13 @@ export class RaftCore {
     if (server.durability.persisted(seq, server.log.lastIndex())) this.leading()?.onLocalPersisted();
   }
 
+  /** Whether ready() has anything to hand out (a write, messages, events, or sends a leader owes). */
   hasReady(): boolean {
-    return this.server.durability.hasWrite() || !this.server.outbox.isEmpty;
+    return (
+      this.server.durability.hasWrite() ||
+      !this.server.outbox.isEmpty ||
+      this.leading()?.hasPendingSends === true
+    );
   }
 
   ready(): Ready {

@@ -4,7 +4,7 @@
  * Inputs: tick(now), step(rpc), onResponse/onFailure for requests it sent, propose(...),
  * persisted(seq), and the commands below. Output: a Ready (one durable write, requests, responses,
  * snapshot installs, events). The runtime persists the write, sends each message once persistence
- * has reached its `after` seq, and applies entries up to the durable commit index. Everything else
+ * has reached its `after` seq, and applies entries up to applyIndex() (the commit index in memory). Everything else
  * is a query: the runtime and the test kit read the core through them, never through its parts.
  *
  * This file holds the roles (follower, candidate, leader) and routes each input to the part that
@@ -66,6 +66,7 @@ export type CoreView = Pick<
   | 'term'
   | 'vote'
   | 'commitIndex'
+  | 'applyIndex'
   | 'leader'
   | 'epoch'
   | 'lastIndex'
@@ -329,7 +330,7 @@ export class RaftCore {
     const server = this.server;
     this.leading()?.flush();
     const write = server.durability.takeWrite(() => server.hardState(), server.log.lastIndex());
-    return { write, ...server.outbox.take(), commitIndex: server.commitIndex };
+    return { write, ...server.outbox.take() };
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -362,6 +363,19 @@ export class RaftCore {
 
   get commitIndex(): number {
     return this.server.commitIndex;
+  }
+
+  /**
+   * Entries up to here may be applied: committed (in memory: the commit index need not be
+   * durable, a restart re-learns it) and durable in the local log (a follower may learn of a
+   * commit before its own copy of the entry is on disk). Apply order is the log's.
+   */
+  applyIndex(): number {
+    const server = this.server;
+    return Math.min(
+      server.commitIndex,
+      Math.max(server.durability.durableLastIndex, server.log.snapshotIndex),
+    );
   }
 
   get leader(): Peer | null {

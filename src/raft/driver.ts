@@ -2,7 +2,9 @@
  * The drive loop, and the parts it drives. Every input (a caller's request, an RPC, an answer, a
  * durable write, a timer) goes through the core at the current time (run), then the core's Ready
  * is carried out: events are routed, the write is handed to group commit, messages go out once
- * what they depend on is durable, and committed entries are applied once the commit is durable.
+ * what they depend on is durable, and entries are applied up to core.applyIndex(): committed in
+ * memory and durable in the local log. The commit index itself is not waited for (see
+ * Durability.commitChanged): that took a serial fsync off every write's path.
  *
  * Inputs that arrive in one turn of the event loop share one Ready (the flush is a microtask):
  * that is where batching comes from. The parts (rpc.ts, events.ts, pending.ts, storage-writer.ts,
@@ -49,7 +51,7 @@ export class Driver {
   readonly rpcs: RpcRelay;
   readonly fsmRunner: FsmRunner;
   readonly snapshots: SnapshotManager;
-  /** The highest commit index known to be durable (what a restart recovers). */
+  /** The highest commit index known to be durable (what a restart recovers; may trail applied). */
   durableCommit: number;
   private readonly cache = new EntryCache(ENTRY_CACHE_SIZE);
   private readonly writer: StorageWriter;
@@ -177,6 +179,7 @@ export class Driver {
     this.flushScheduled = false;
     if (this.stoppedFlag) return;
     while (this.core.hasReady()) this.handleReady(this.core.ready());
+    this.fsmRunner.advance(this.core.applyIndex());
     this.armTimer();
   }
 
@@ -249,10 +252,7 @@ export class Driver {
     this.persistedSeq = seq;
     this.core.tick(this.clock.now());
     this.core.persisted(seq);
-    if (hardState && hardState.commit > this.durableCommit) {
-      this.durableCommit = hardState.commit;
-      this.fsmRunner.advance(this.durableCommit);
-    }
+    if (hardState && hardState.commit > this.durableCommit) this.durableCommit = hardState.commit;
     const ready = this.waiting;
     this.waiting = [];
     for (const message of ready) this.release(message);

@@ -119,6 +119,10 @@ export class CoreAdapter {
     this.core.persisted(seq);
   }
 
+  applyIndex(): number {
+    return this.core.applyIndex();
+  }
+
   hasReady(): boolean {
     return this.core.hasReady();
   }

@@ -30,12 +30,16 @@ export interface StatusBody {
   configuration: StatusMember[];
 }
 
-/** `POST /cluster/join`: `http` is `host:port` or `http(s)://host:port`; `voter` defaults to true. */
+/**
+ * `POST /cluster/join`: `http` is `host:port` or `http(s)://host:port`; `voter` defaults to true;
+ * `replace: true` changes the addresses of an existing member (409 without it).
+ */
 export interface JoinBody {
   id: string;
   address: string;
   http: string;
   voter?: boolean;
+  replace?: boolean;
 }
 
 /** `POST /cluster/transfer`: to `id`, or to the most up-to-date voter when absent. */

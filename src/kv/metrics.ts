@@ -7,6 +7,8 @@ export type RouteLabel =
   | 'kv'
   | 'status'
   | 'metrics'
+  | 'healthz'
+  | 'readyz'
   | 'cluster_join'
   | 'cluster_remove'
   | 'cluster_transfer'

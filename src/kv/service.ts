@@ -18,13 +18,19 @@ import {
 import type { KvCluster } from './cluster.js';
 import { encodeCommand, httpAddressKey } from './commands.js';
 import type { KvFsm } from './fsm.js';
-import { KvHttpServer } from './http/server.js';
+import { KvHttpServer, type KvHttpOptions } from './http/server.js';
 import { RaftKvCluster, type BlockingTransport } from './raft-cluster.js';
 
 /** Pause between attempts to publish the HTTP address while leading. */
 const ANNOUNCE_RETRY_MS = 500;
 
-export interface KvServiceOptions {
+/** The HTTP API's security and limits, as KvHttpOptions has them (see there). */
+export type KvServiceHttpOptions = Pick<
+  KvHttpOptions,
+  'tokens' | 'tls' | 'allowedHosts' | 'limits' | 'maxBodyBytes' | 'joinTimeout' | 'resolveHost'
+>;
+
+export interface KvServiceOptions extends KvServiceHttpOptions {
   raft: Raft;
   /** The state machine `raft` applies to. */
   fsm: KvFsm;
@@ -56,6 +62,14 @@ export async function startKvService(options: KvServiceOptions): Promise<KvServi
   const http = new KvHttpServer({
     cluster,
     fsm,
+    tokens: options.tokens,
+    tls: options.tls,
+    // Clients and members reach this server under its published name.
+    allowedHosts: [...(options.allowedHosts ?? []), new URL(options.httpUrl).hostname],
+    limits: options.limits,
+    maxBodyBytes: options.maxBodyBytes,
+    joinTimeout: options.joinTimeout,
+    resolveHost: options.resolveHost,
     debugRoutes: options.debugRoutes,
     debugStaleReads: options.debugStaleReads,
     logger,

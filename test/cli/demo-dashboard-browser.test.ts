@@ -6,11 +6,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePorts } from '../kit/helpers.js';
+import { consecutiveFreePorts } from '../support/cli-process.js';
 
 const CLI = resolve('dist/cli.js');
 const SCREENSHOT = resolve('test-results/dashboard.png');
@@ -30,31 +30,6 @@ let demoOutput = '';
 let browser: Browser;
 let page: Page;
 let dashboard: string;
-
-/** `count` consecutive free ports clear of `avoid` (the demo numbers its nodes from a base port). */
-async function freeRange(count: number, avoid: number[]): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const [base] = await freePorts(1);
-    const range = Array.from({ length: count }, (_, i) => base + i);
-    if (range.at(-1)! > 65535 || range.some((port) => avoid.includes(port))) continue;
-    if (await portsFree(range)) return base;
-  }
-  throw new Error(`no ${count} consecutive free ports`);
-}
-
-async function portsFree(ports: number[]): Promise<boolean> {
-  const results = await Promise.all(
-    ports.map(
-      (port) =>
-        new Promise<boolean>((done) => {
-          const server = createServer();
-          server.once('error', () => done(false));
-          server.listen(port, '127.0.0.1', () => server.close(() => done(true)));
-        }),
-    ),
-  );
-  return results.every(Boolean);
-}
 
 function killDemo(): void {
   if (demo?.pid === undefined || demo.exitCode !== null) return;
@@ -96,8 +71,8 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard of `raftkit demo`', () => 
   beforeAll(async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'raftkit-e2e-'));
     const [port] = await freePorts(1);
-    const raftBase = await freeRange(3, [port]);
-    const httpBase = await freeRange(3, [port, raftBase, raftBase + 1, raftBase + 2]);
+    const raftBase = await consecutiveFreePorts(3, [port]);
+    const httpBase = await consecutiveFreePorts(3, [port, raftBase, raftBase + 1, raftBase + 2]);
     dashboard = `http://127.0.0.1:${port}`;
     demo = spawn(
       process.execPath,

@@ -82,6 +82,14 @@ export function kvRoutes(context: RouteContext, options: KvRouteOptions): Route[
       label: 'kv',
       async handle(request) {
         const name = key(request, 'write');
+        // Deleting unconditionally when the client asked for a condition would be silent data
+        // loss: until compare-and-delete exists as a command (contract v2), refuse it.
+        if (request.query.has('prev')) {
+          throw new HttpError(
+            400,
+            'compare-and-delete (?prev= on DELETE) is not supported yet; nothing was deleted',
+          );
+        }
         context.requireLeader(request);
         await write(request, { op: 'delete', key: name });
       },

@@ -14,7 +14,28 @@ export interface RouteInfo {
   readonly method: string;
   readonly path: string;
   readonly label: RouteLabel;
+  /** Default `client`. */
+  readonly access?: RouteAccess;
+  /**
+   * The body must be declared `application/json` (415 otherwise), so that no cross-site form
+   * (which can send only `text/plain` and form types) can reach the route.
+   */
+  readonly jsonBody?: boolean;
+  /** Log every request of this route, refused ones too, with the caller's role and address. */
+  readonly audited?: boolean;
 }
+
+/**
+ * Who may call a route when the server has tokens (policy.ts): `public` needs none (`/healthz`),
+ * `client` the client or the admin token, `admin` the admin token when one is configured.
+ */
+export type RouteAccess = 'public' | 'client' | 'admin';
+
+/**
+ * Who sent a request, as the authentication policy found out: the holder of the admin or the
+ * client token, or `anonymous` when the server has no tokens or the route is public.
+ */
+export type CallerRole = 'admin' | 'client' | 'anonymous';
 
 export class KvRequest {
   readonly method: string;
@@ -26,11 +47,16 @@ export class KvRequest {
   route: RouteInfo | null = null;
   /** The route's raw path parameters, e.g. `key` of `/kv/*key`. */
   params: Readonly<Record<string, string>> = {};
+  /** Set by the authentication policy before any route runs. */
+  role: CallerRole = 'anonymous';
+  /** What an audited route adds to its audit line (the server, the request and what it changed). */
+  audit: Record<string, unknown> = {};
 
   constructor(
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
-    private readonly maxBodyBytes: number,
+    /** The largest body accepted (413 beyond). */
+    readonly maxBodyBytes: number,
   ) {
     this.method = req.method ?? 'GET';
     const target = this.target;
@@ -65,7 +91,13 @@ export class KvRequest {
     return raw === undefined ? undefined : percentDecodeBytes(raw);
   }
 
-  /** The whole body, up to the server's limit (413 past it). */
+  /** The peer's address as `host:port`, for the audit log. */
+  get remote(): string {
+    const { remoteAddress, remotePort } = this.req.socket;
+    return remoteAddress === undefined ? 'unknown' : `${remoteAddress}:${remotePort}`;
+  }
+
+  /** The whole body, up to the limit (413 as soon as it is crossed). */
   body(): Promise<Buffer> {
     return readBody(this.req, this.maxBodyBytes);
   }

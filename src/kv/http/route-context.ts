@@ -36,7 +36,7 @@ export class RouteContext {
   readonly timeout: number;
   readonly logger: Logger;
   readonly metrics: KvMetrics;
-  private readonly clock: Clock;
+  readonly clock: Clock;
 
   constructor(options: RouteContextOptions) {
     this.cluster = options.cluster;

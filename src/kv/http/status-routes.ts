@@ -1,4 +1,8 @@
-/** What a server tells about itself: `GET /status` (the contract's JSON) and `GET /metrics` (Prometheus). */
+/**
+ * What a server tells about itself: `GET /healthz` (alive, no token needed), `GET /readyz` (ready
+ * to serve), `GET /status` (the contract's JSON) and `GET /metrics` (Prometheus).
+ */
+import type { KvCluster } from '../cluster.js';
 import type { StatusBody } from '../contract.js';
 import { sendJson } from './io.js';
 import type { RouteContext } from './route-context.js';
@@ -6,7 +10,30 @@ import type { Route } from './router.js';
 
 export function statusRoutes(context: RouteContext): Route[] {
   const { metrics } = context;
+  const readiness = new Readiness(context.cluster);
   return [
+    {
+      method: 'GET',
+      path: '/healthz',
+      label: 'healthz',
+      access: 'public',
+      async handle(request) {
+        sendJson(request.res, 200, { ok: true });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/readyz',
+      label: 'readyz',
+      async handle(request) {
+        const problem = readiness.problem();
+        sendJson(
+          request.res,
+          problem === null ? 200 : 503,
+          problem === null ? { ok: true } : { error: problem },
+        );
+      },
+    },
     {
       method: 'GET',
       path: '/status',
@@ -46,4 +73,30 @@ function statusBody({ cluster, fsm }: RouteContext): StatusBody {
     lastSnapshotIndex: status.lastSnapshotIndex,
     configuration: status.configuration.map(({ id, address, suffrage }) => ({ id, address, suffrage })),
   };
+}
+
+/**
+ * Ready once the server knows a leader and has applied everything that was committed when it
+ * started: the commit index it had then, and the one it learned when it first knew a leader
+ * (a restarted follower learns the cluster's commit index from its first heartbeat).
+ */
+class Readiness {
+  private readonly startCommit: number;
+  private leaderCommit: number | null = null;
+
+  constructor(private readonly cluster: KvCluster) {
+    this.startCommit = cluster.status().commitIndex;
+  }
+
+  /** Why the server is not ready, or null. */
+  problem(): string | null {
+    const status = this.cluster.status();
+    if (status.leader === null) return 'no leader known';
+    this.leaderCommit ??= status.commitIndex;
+    const target = Math.max(this.startCommit, this.leaderCommit);
+    if (status.appliedIndex < target) {
+      return `catching up: applied ${status.appliedIndex} of ${target} committed when it started`;
+    }
+    return null;
+  }
 }

@@ -19,6 +19,8 @@ export interface KvApi {
     body?: string | Buffer,
     headers?: Record<string, string>,
   ): Promise<RawResponse>;
+  /** A request with a JSON body, as the cluster routes require (`Content-Type: application/json`). */
+  json(method: string, path: string, body?: string, headers?: Record<string, string>): Promise<RawResponse>;
 }
 
 export function useKvApi(): KvApi {
@@ -47,6 +49,8 @@ export function useKvApi(): KvApi {
       await start(options);
     },
     req: (method, path, body, headers) => rawRequest(base, method, path, { body, headers }),
+    json: (method, path, body, headers) =>
+      rawRequest(base, method, path, { body, headers: { 'Content-Type': 'application/json', ...headers } }),
   };
 }
 

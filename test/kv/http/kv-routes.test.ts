@@ -90,6 +90,23 @@ describe('compare-and-set', () => {
     expect((await req('GET', '/kv/a')).text).toBe('first');
   });
 
+  it('prev is compared with the raw bytes of the value, not with their base64', async () => {
+    await req('PUT', '/kv/a', 'abc');
+    const base64 = Buffer.from('abc').toString('base64');
+    expectJsonError(await req('PUT', `/kv/a?prev=${base64}`, 'new'), 412);
+    expect((await req('PUT', '/kv/a?prev=abc', 'new')).status).toBe(200);
+    expect((await req('GET', '/kv/a')).text).toBe('new');
+  });
+
+  it('DELETE with ?prev is refused until compare-and-delete exists, and deletes nothing', async () => {
+    await req('PUT', '/kv/a', 'keep me');
+    for (const path of ['/kv/a?prev=other', '/kv/a?prev=keep+me', '/kv/a?prev=']) {
+      expectJsonError(await req('DELETE', path), 400);
+    }
+    expect((await req('GET', '/kv/a')).text).toBe('keep me');
+    expect(api.cluster.applyCalls).toBe(1);
+  });
+
   it('prev is percent-decoded to raw bytes, + as space', async () => {
     api.cluster.seed('bin', Buffer.from([0x00, 0xff, 0x20, 0x61]));
     expect((await req('PUT', '/kv/bin?prev=%00%FF+a', 'x')).status).toBe(200);
@@ -113,7 +130,7 @@ describe('on a follower', () => {
   ];
   for (const [method, path, body] of leaderOnly) {
     it(`${method} ${path} redirects 307 to the leader's HTTP address and applies nothing`, async () => {
-      const res = await req(method, path, body);
+      const res = await api.json(method, path, body);
       expect(res.status).toBe(307);
       expect(res.headers.location).toBe(LEADER_HTTP + path);
       expect(api.cluster.applyCalls).toBe(0);

@@ -10,7 +10,13 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { cleanupGoNodes, waitFor, waitForLeader, type ServerNode } from '../test/interop/harness.js';
+import {
+  cleanupGoNodes,
+  KvHttpClient,
+  waitFor,
+  waitForLeader,
+  type ServerNode,
+} from '../test/interop/harness.js';
 import { runLoad } from './loadgen.js';
 import { resetPeakRss, vmKiB } from './proc.js';
 import { raftkitSystem } from './systems.js';
@@ -108,7 +114,10 @@ async function install(
   for (const pid of ends) resetPeakRss(pid);
   const [leaderBefore, newcomerBefore] = ends.map((pid) => vmKiB(pid, 'VmRSS'));
   const start = performance.now();
-  await leader.client.join({
+  // A join answers once the newcomer has caught up (the KV service waits up to 60 s), which here
+  // means the whole InstallSnapshot: the harness client's 15 s would give up first.
+  const joinClient = new KvHttpClient(leader.client.baseUrl, 300_000);
+  await joinClient.join({
     id: newcomer.id,
     address: newcomer.raftAddress,
     http: `http://${newcomer.httpAddress}`,

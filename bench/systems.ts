@@ -47,9 +47,12 @@ export function raftkitSystem(cpuProfileDir?: string): SystemSpec {
   class BenchTsNode extends TsNode {
     protected override command(): { file: string; args: string[] } {
       const command = super.command();
-      if (cpuProfileDir === undefined) return command;
+      // The snapshot-install newcomer catches up a 256 MiB state inside its join, which on a
+      // loaded machine can outlast the default 60 s join timeout (the join is then rolled back).
+      const args = [...command.args, '--join-timeout', '600000'];
+      if (cpuProfileDir === undefined) return { file: command.file, args };
       const profileFlags = ['--cpu-prof', '--cpu-prof-dir', join(cpuProfileDir, this.id)];
-      return { file: command.file, args: [...profileFlags, ...command.args] };
+      return { file: command.file, args: [...profileFlags, ...args] };
     }
   }
   return {

@@ -56,12 +56,25 @@ export { encodeConfiguration, decodeConfiguration } from './wire/configuration.j
 // Stores.
 export {
   StableKeys,
+  type EntryTerms,
   type LogStore,
   type OpenedSnapshot,
   type SnapshotSink,
   type SnapshotStore,
   type StableStore,
+  type StoreLogger,
 } from './storage/types.js';
+export { readEntryTerms } from './storage/entry-terms.js';
+export {
+  nodeFileSystem,
+  type DirectoryEntry,
+  type FileInfo,
+  type FileSystem,
+  type PathInfo,
+  type ReadResult,
+  type StoreFile,
+  type WriteResult,
+} from './storage/file-system.js';
 export { InmemStore } from './storage/inmem.js';
 export { ErrLmdbNotInstalled, LmdbStore, type LmdbStoreOptions } from './storage/lmdb.js';
 export { WalStore, type WalStoreOptions } from './storage/wal.js';

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
 import { systemClock, type Clock } from '../index.js';
-import type { StatusBody } from '../kv/contract.js';
+import type { LeaseListBody, LockInfoBody, LockListBody, StatusBody } from '../kv/contract.js';
 import { readTokenFile } from '../kv/credentials.js';
 import { loadDashboardHtml } from '../kv/dashboard-page.js';
 import { AllowedHosts, crossOriginProblem } from '../kv/http/browser-rules.js';
@@ -56,6 +56,9 @@ export interface ClusterView {
   nodes: NodeView[];
   /** The reachable leader with the highest term, if any. */
   leader: string | null;
+  /** The leader's leases and locks (the first TABLE_ROWS of each), null without a leader or answer. */
+  leases: LeaseListBody['leases'] | null;
+  locks: LockInfoBody[] | null;
   time: number;
 }
 
@@ -67,6 +70,8 @@ interface DemoNode {
 }
 
 const STATUS_TIMEOUT_MS = 500;
+/** Rows of leases and locks the dashboard shows at most. */
+const TABLE_ROWS = 20;
 const VIEW_MAX_AGE_MS = 100;
 /** Largest body the dashboard forwards to a node. */
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -247,6 +252,16 @@ export class Demo {
     }
   }
 
+  /** A JSON answer, or null when the node does not answer 200 in time. */
+  private async fetchJson<T>(base: string, path: string): Promise<T | null> {
+    try {
+      const response = await this.callNode(base, path);
+      return response.ok ? ((await response.json()) as T) : null;
+    } catch {
+      return null;
+    }
+  }
+
   /** The status of every node, polled at most every VIEW_MAX_AGE_MS however many dashboards watch. */
   clusterView(): Promise<ClusterView> {
     if (this.view !== null && this.clock.now() - this.viewAt < VIEW_MAX_AGE_MS)
@@ -265,7 +280,18 @@ export class Demo {
       if (node.status?.state === 'Leader' && (leader === null || node.status.term > leader.status!.term))
         leader = node;
     }
-    this.view = { nodes, leader: leader?.id ?? null, time: this.clock.wallTime() };
+    const [leases, locks] =
+      leader === null
+        ? [null, null]
+        : await Promise.all([
+            this.fetchJson<LeaseListBody>(leader.http, '/leases').then(
+              (body) => body?.leases.slice(0, TABLE_ROWS) ?? null,
+            ),
+            this.fetchJson<LockListBody>(leader.http, '/locks').then(
+              (body) => body?.locks.slice(0, TABLE_ROWS) ?? null,
+            ),
+          ]);
+    this.view = { nodes, leader: leader?.id ?? null, leases, locks, time: this.clock.wallTime() };
     this.viewAt = this.clock.now();
     return this.view;
   }

@@ -7,10 +7,17 @@ import { joinHostPort, type HostPort } from '../index.js';
 import { LOG_STORE_KINDS, type LogStoreKind } from '../kit/storage.js';
 import type { HttpsFiles } from '../kv/credentials.js';
 import { DEFAULT_JOIN_TIMEOUT_MS } from '../kv/http/membership.js';
-import { DEFAULT_HTTP_LIMITS, DEFAULT_MAX_BODY_BYTES, type HttpLimits } from '../kv/http/server.js';
+import { DEFAULT_WATCH_HISTORY, DEFAULT_WATCH_HISTORY_BYTES } from '../kv/fsm.js';
+import {
+  DEFAULT_HTTP_LIMITS,
+  DEFAULT_MAX_BODY_BYTES,
+  KV_HTTP_DEFAULTS,
+  type HttpLimits,
+} from '../kv/http/server.js';
 import { isAdvertisable, normalizeHttpUrl, parseHostPort, serverIdProblem } from '../kv/validate.js';
 import { integerFlag, UsageError } from './command.js';
 import { insecureSettings } from './serve-security.js';
+import { DEFAULT_SEGMENT_BYTES, MAX_SEGMENT_BYTES } from '../storage/wal-segments.js';
 
 export interface KvServeArgs {
   id: string;
@@ -45,6 +52,8 @@ export interface KvServeArgs {
   httpLimits: Pick<HttpLimits, 'maxConnections' | 'headersTimeout' | 'requestTimeout'>;
   /** --http-max-body-bytes: the largest value (request body). */
   maxBodyBytes: number;
+  /** --wal-segment-bytes: the size at which the write-ahead log starts a new segment file. */
+  walSegmentBytes: number;
   /** --join-timeout: how long a joining server may take to catch up (and --join keeps asking for twice that). */
   joinTimeout: number;
   /** Demo only (not part of the contract): serve POST /debug/isolate. */
@@ -53,6 +62,8 @@ export interface KvServeArgs {
   debugStaleReads: boolean;
   /** Raft timing and snapshot settings from the optional tuning flags (beyond the contract). */
   raftConfig: RaftTuning;
+  /** The KV service's bounds from their flags (absent: the documented defaults). */
+  kvLimits: KvLimits;
 }
 
 /** Optional flags that tune Raft (hashicorp's Config fields; durations in ms). */
@@ -67,6 +78,17 @@ export const TUNING_FLAGS = {
 } as const;
 type TuningFlag = keyof typeof TUNING_FLAGS;
 export type RaftTuning = Partial<Record<(typeof TUNING_FLAGS)[TuningFlag], number>>;
+
+/** The KV service's bounds (docs/kv-contract.md): flag -> option name and the values allowed. */
+export const KV_LIMIT_FLAGS = {
+  '--watch-history': { option: 'watchHistory', min: 100, max: 100_000_000 },
+  '--watch-history-bytes': { option: 'watchHistoryBytes', min: 1 << 20, max: 2 ** 40 },
+  '--watch-buffer-bytes': { option: 'watchBufferBytes', min: 1024, max: 2 ** 31 },
+  '--max-watches': { option: 'maxWatches', min: 1, max: 1_000_000 },
+  '--max-leases': { option: 'maxLeases', min: 1, max: 10_000_000 },
+} as const;
+type KvLimitFlag = keyof typeof KV_LIMIT_FLAGS;
+export type KvLimits = Partial<Record<(typeof KV_LIMIT_FLAGS)[KvLimitFlag]['option'], number>>;
 
 const VALUE_FLAGS = [
   '--id',
@@ -90,8 +112,10 @@ const VALUE_FLAGS = [
   '--http-headers-timeout',
   '--http-request-timeout',
   '--http-max-body-bytes',
+  '--wal-segment-bytes',
   '--join-timeout',
   ...(Object.keys(TUNING_FLAGS) as TuningFlag[]),
+  ...(Object.keys(KV_LIMIT_FLAGS) as KvLimitFlag[]),
 ] as const;
 type ValueFlag = (typeof VALUE_FLAGS)[number];
 const BOOLEAN_FLAGS = ['--debug-routes', '--debug-stale-reads', '--insecure'] as const;
@@ -102,9 +126,10 @@ export const SERVE_USAGE = `usage: raftkit kv serve --id ID --raft-addr HOST:POR
        [--auth-token-file FILE] [--admin-token-file FILE]
        [--http-tls-cert FILE --http-tls-key FILE [--http-tls-ca FILE]] [--http-advertise URL] [--insecure]
        [--http-max-connections N] [--http-headers-timeout MS] [--http-request-timeout MS]
-       [--http-max-body-bytes N] [--join-timeout MS]
+       [--http-max-body-bytes N] [--join-timeout MS] [--wal-segment-bytes N]
        [--heartbeat-timeout MS --election-timeout MS --leader-lease-timeout MS --commit-timeout MS
         --snapshot-interval MS --snapshot-threshold N --trailing-logs N]
+       [--watch-history N --watch-history-bytes N --watch-buffer-bytes N --max-watches N --max-leases N]
 
 Security (see the README's Security section):
   --auth-token-file FILE   every route but GET /healthz needs "Authorization: Bearer <token in FILE>"
@@ -119,7 +144,14 @@ Security (see the README's Security section):
                            Raft port no TLS (refused otherwise); warns at every start
 Limits (defaults): --http-max-connections ${DEFAULT_HTTP_LIMITS.maxConnections}, --http-headers-timeout ${DEFAULT_HTTP_LIMITS.headersTimeout} ms,
   --http-request-timeout ${DEFAULT_HTTP_LIMITS.requestTimeout} ms (the whole request), --http-max-body-bytes ${DEFAULT_MAX_BODY_BYTES} (a value),
-  --join-timeout ${DEFAULT_JOIN_TIMEOUT_MS} ms (a joining server must catch up within it or is removed again)`;
+  --join-timeout ${DEFAULT_JOIN_TIMEOUT_MS} ms (a joining server must catch up within it or is removed again),
+  --watch-history ${DEFAULT_WATCH_HISTORY} revisions and --watch-history-bytes ${DEFAULT_WATCH_HISTORY_BYTES} (what GET /watch?since can replay),
+  --watch-buffer-bytes ${KV_HTTP_DEFAULTS.watchBufferBytes} (unsent events per watch stream before it is closed, resumable),
+  --max-watches ${KV_HTTP_DEFAULTS.maxWatches} open watch streams, --max-leases ${KV_HTTP_DEFAULTS.maxLeases} leases,
+  --wal-segment-bytes ${DEFAULT_SEGMENT_BYTES} (the WAL starts a new segment file past it; lmdb ignores it)`;
+
+/** Smallest --wal-segment-bytes: below a MiB, a segment would hold few large entries. */
+const MIN_WAL_SEGMENT_FLAG = 1024 * 1024;
 
 /** Largest --http-max-body-bytes: a value must fit well inside one Raft message (32 MiB). */
 const MAX_BODY_LIMIT = 16 * 1024 * 1024;
@@ -255,6 +287,11 @@ export function parseServeArgs(argv: readonly string[]): KvServeArgs {
       min: 1,
       max: MAX_BODY_LIMIT,
     }),
+    walSegmentBytes: integerFlag(values.get('--wal-segment-bytes'), '--wal-segment-bytes', {
+      fallback: DEFAULT_SEGMENT_BYTES,
+      min: MIN_WAL_SEGMENT_FLAG,
+      max: MAX_SEGMENT_BYTES,
+    }),
     joinTimeout: integerFlag(values.get('--join-timeout'), '--join-timeout', {
       fallback: DEFAULT_JOIN_TIMEOUT_MS,
       min: 1000,
@@ -263,6 +300,7 @@ export function parseServeArgs(argv: readonly string[]): KvServeArgs {
     debugRoutes: booleans.has('--debug-routes'),
     debugStaleReads: booleans.has('--debug-stale-reads'),
     raftConfig: parseTuning(values),
+    kvLimits: parseKvLimits(values),
   };
   const refused = insecureSettings(args);
   if (refused.length > 0 && !args.insecure) {
@@ -340,6 +378,18 @@ function parseHttpLimits(values: Map<ValueFlag, string>): KvServeArgs['httpLimit
   };
   if (limits.requestTimeout < limits.headersTimeout) {
     throw new UsageError('must be at least --http-headers-timeout', '--http-request-timeout');
+  }
+  return limits;
+}
+
+function parseKvLimits(values: Map<ValueFlag, string>): KvLimits {
+  const limits: KvLimits = {};
+  for (const [flag, { option, min, max }] of Object.entries(KV_LIMIT_FLAGS) as [
+    KvLimitFlag,
+    (typeof KV_LIMIT_FLAGS)[KvLimitFlag],
+  ][]) {
+    const text = values.get(flag);
+    if (text !== undefined) limits[option] = integerFlag(text, flag, { fallback: min, min, max });
   }
   return limits;
 }

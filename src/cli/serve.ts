@@ -128,7 +128,12 @@ export async function startKvServer(args: KvServeArgs, options: KvServeOptions =
   const logger = options.logger ?? defaultServeLogger(args.id);
   const credentials = loadCredentials(args, clock, logger);
   for (const warning of securityWarnings(args)) logger.warn({}, `kv: ${warning}`);
-  const storage = await openNodeStorage(args.dataDir, { clock, logger, logStore: args.logStore });
+  const storage = await openNodeStorage(args.dataDir, {
+    clock,
+    logger,
+    logStore: args.logStore,
+    walSegmentBytes: args.walSegmentBytes,
+  });
   let transport: Transport | undefined;
   let raft: Raft | undefined;
   try {
@@ -140,7 +145,8 @@ export async function startKvServer(args: KvServeArgs, options: KvServeOptions =
       localId: args.id,
       logger,
     };
-    const fsm = new KvFsm({ logger });
+    const { watchHistory, watchHistoryBytes, ...kvLimits } = args.kvLimits;
+    const fsm = new KvFsm({ logger, watchHistory, watchHistoryBytes });
     await recoverFromPeersJson(storage, config, fsm, logger);
     const existing = await hasExistingState(storage.logStore, storage.logStore, storage.snapshotStore);
     await bootstrapIfNew(args, config, storage, existing, logger);
@@ -161,6 +167,7 @@ export async function startKvServer(args: KvServeArgs, options: KvServeOptions =
       httpUrl: args.httpUrl,
       debugRoutes: args.debugRoutes,
       debugStaleReads: args.debugStaleReads,
+      kvLimits,
       logger,
       clock,
       ...credentials,
@@ -323,8 +330,13 @@ function waitForStop(server: KvServer): Promise<string | null> {
     };
     const onSignal = () => finish(null);
     const onState = (state: RaftState) => {
-      if (state === RaftState.Shutdown)
-        finish('raft shut down (removed from the cluster or a storage failure)');
+      if (state !== RaftState.Shutdown) return;
+      const halted = server.fsm.haltedBy;
+      finish(
+        halted !== null
+          ? `the state machine halted: ${halted.message}`
+          : 'raft shut down (removed from the cluster or a storage failure)',
+      );
     };
     for (const signal of signals) process.on(signal, onSignal);
     // Started by `raftkit demo` with an IPC channel: when the demo dies, so does this server.

@@ -92,3 +92,15 @@ export const ErrStoreInUse = define('ErrStoreInUse', 'store is already open');
  * recovery reads back what is really there).
  */
 export const ErrStoreFailed = define('ErrStoreFailed', 'store failed a write and must be reopened');
+/**
+ * A read from the disk failed (EIO, ...). Nothing in the store changed: the read may be retried,
+ * and a damaged record is ErrStoreCorrupt instead.
+ */
+export const ErrStoreRead = define('ErrStoreRead', 'store read failed');
+/**
+ * The process (EMFILE) or the system (ENFILE) ran out of file descriptors: transient. A snapshot
+ * store operation that needed one changed nothing (a snapshot that cannot be taken now is taken
+ * later); a dial fails at once, and further dials until a back-off passes (5 ms, doubling to 1 s).
+ * The WAL never reports it: it keeps the descriptors it needs open.
+ */
+export const ErrOutOfDescriptors = define('ErrOutOfDescriptors', 'out of file descriptors');

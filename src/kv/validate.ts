@@ -1,13 +1,16 @@
 /** Checks of what clients and operators hand the KV service: keys, server IDs, addresses. */
 import { isIP } from 'node:net';
 import type { HostPort } from '../index.js';
-import { RESERVED_PREFIX } from './commands.js';
 
+/** Keys under this prefix belong to the service itself; clients may read them, never write them. */
+export const RESERVED_PREFIX = '_raftkit/';
 export const MAX_KEY_BYTES = 1024;
 const MAX_SERVER_ID_LENGTH = 128;
 
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+/** In a `u` regex a surrogate class matches only unpaired ones: text that has no UTF-8 form. */
+const LONE_SURROGATE = /[\ud800-\udfff]/u;
 
 /**
  * Why a client-supplied key is refused, or null when it is fine. Reserved keys may be read but
@@ -17,6 +20,7 @@ export function keyProblem(key: string, access: 'read' | 'write'): string | null
   if (key.length === 0) return 'key is empty';
   if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) return `key is longer than ${MAX_KEY_BYTES} bytes`;
   if (CONTROL_CHARS.test(key)) return 'key contains control characters';
+  if (LONE_SURROGATE.test(key)) return 'key is not valid Unicode (unpaired surrogate)';
   if (access === 'write' && key.startsWith(RESERVED_PREFIX))
     return `keys under ${RESERVED_PREFIX} are reserved`;
   return null;

@@ -42,4 +42,16 @@ export {
   type ConformanceReport,
   type DurableStore,
   type StoreHarness,
+  type WriteHold,
 } from './store-conformance.js';
+export {
+  FAULT_KINDS,
+  FaultyFileSystem,
+  SimulatedCrash,
+  faultyFileSystem,
+  parseFaultSpec,
+  type FaultKind,
+  type FaultRule,
+  type FaultSpec,
+  type FaultyFileSystemOptions,
+} from './fault-files.js';

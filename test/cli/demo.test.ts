@@ -143,6 +143,21 @@ describe('demo server', () => {
     expect(view.nodes.map((n) => n.id)).toEqual(['n1', 'n2', 'n3']);
     for (const n of view.nodes) expect(n).toMatchObject({ running: true, reachable: true, isolated: false });
     expect(node(view, 'n2').status).toMatchObject({ id: 'n2', state: 'Follower', leader: { id: 'n1' } });
+    expect(view.leases).toEqual([]);
+    expect(view.locks).toEqual([]);
+  });
+
+  it("carries the leader's leases and locks, and each node's counts", async () => {
+    const leader = nodes.clusters.get('n1')!;
+    const base = (await cluster()).nodes[0].http;
+    await rawRequest(base, 'POST', '/leases', { body: '{"ttl":60}' });
+    await rawRequest(base, 'POST', '/locks/job', { body: '{"ttl":60}' });
+    let view = await cluster();
+    for (let i = 0; i < 50 && (view.locks?.length ?? 0) === 0; i++) view = await cluster();
+    expect(view.leases?.map((lease) => lease.ttl)).toEqual([60, 60]);
+    expect(view.locks).toEqual([{ name: 'job', token: 2, lease: '2', waiters: 0 }]);
+    expect(node(view, 'n1').status).toMatchObject({ leases: 2, locks: 1, watchers: 0 });
+    expect(leader.fsm.leaseCount).toBe(2);
   });
 
   it('stops and starts a node', async () => {
@@ -184,7 +199,7 @@ describe('demo server', () => {
   it('proxies key reads and writes to the leader', async () => {
     const put = await rawRequest(url, 'PUT', '/api/kv/hello%2Fworld', { body: 'v1' });
     expect(put.status).toBe(200);
-    expect(put.json()).toEqual({ index: 1 });
+    expect(put.json()).toEqual({ index: 1, revision: 1 });
     expect(Buffer.from(nodes.clusters.get('n1')!.fsm.get('hello/world')!).toString()).toBe('v1');
     expect((await get('/api/kv/hello%2Fworld')).text).toBe('v1');
     expect((await get('/api/kv/missing')).status).toBe(404);

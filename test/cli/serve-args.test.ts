@@ -50,6 +50,7 @@ describe('parseServeArgs', () => {
       insecure: false,
       httpLimits: { maxConnections: 1024, headersTimeout: 10_000, requestTimeout: 30_000 },
       maxBodyBytes: 1024 * 1024,
+      walSegmentBytes: 64 * 1024 * 1024,
       joinTimeout: 60_000,
       debugRoutes: false,
       debugStaleReads: false,
@@ -77,6 +78,15 @@ describe('parseServeArgs', () => {
     expect(parseServeArgs([...base, '--log-store', 'lmdb']).logStore).toBe('lmdb');
     expect(parseServeArgs([...base, '--log-store=wal']).logStore).toBe('wal');
     expect(flagError([...base, '--log-store', 'rocksdb'])).toMatchObject({ flag: '--log-store' });
+  });
+
+  it('reads --wal-segment-bytes within 1 MiB to 1 GiB', () => {
+    expect(parseServeArgs([...base, '--wal-segment-bytes', '4194304']).walSegmentBytes).toBe(4 * 1024 * 1024);
+    for (const bad of ['1000', '2147483648', '4MiB', '1e400']) {
+      expect(() => parseServeArgs([...base, '--wal-segment-bytes', bad])).toThrow(
+        /--wal-segment-bytes must be an integer from 1048576 to 1073741824/,
+      );
+    }
   });
 
   it('accepts --flag=value, --join, --debug-routes and --insecure', () => {

@@ -8,10 +8,10 @@ import { LogType } from '../../src/core/types.js';
 import type { ClusterStatus, KvCluster } from '../../src/kv/cluster.js';
 import { encodeCommand } from '../../src/kv/commands.js';
 import type { ServerStateName, StatusMember } from '../../src/kv/contract.js';
-import { KvFsm } from '../../src/kv/fsm.js';
+import { KvFsm, type KvFsmOptions } from '../../src/kv/fsm.js';
 
 export class FakeSingleNodeCluster implements KvCluster {
-  readonly fsm = new KvFsm();
+  readonly fsm: KvFsm;
   state: ServerStateName = 'Leader';
   term = 1;
   lastIndex = 0;
@@ -33,7 +33,9 @@ export class FakeSingleNodeCluster implements KvCluster {
   constructor(
     readonly id = 'n1',
     readonly address = '127.0.0.1:7001',
+    fsmOptions: KvFsmOptions = {},
   ) {
+    this.fsm = new KvFsm(fsmOptions);
     this.leader = { id, address };
     this.configuration = [{ id, address, suffrage: 'Voter' }];
   }
@@ -44,10 +46,13 @@ export class FakeSingleNodeCluster implements KvCluster {
     this.leader = leaderId === null ? null : { id: leaderId, address: leaderAddress };
   }
 
-  /** Writes `key` straight into the state machine, as if replicated from a leader (no apply call counted). */
+  /**
+   * Writes `key` straight into the state machine, as if replicated from a leader (no apply call
+   * counted, no index used: it joins the revision of the last command).
+   */
   seed(key: string, value: string | Buffer): void {
     this.fsm.apply({
-      index: 0,
+      index: this.fsm.revision,
       term: 1,
       type: LogType.Command,
       data: encodeCommand({ op: 'put', key, value: Buffer.from(value) }),

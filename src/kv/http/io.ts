@@ -5,12 +5,14 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-/** A request the server refuses, with the status, message and headers to answer. */
+/** A request the server refuses, with the status, message, headers and more JSON fields to answer. */
 export class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
     readonly headers: Record<string, string> = {},
+    /** Fields the JSON answer carries beside `error` (the contract's `revision`, `compactRevision`, ...). */
+    readonly fields: Record<string, unknown> = {},
   ) {
     super(message);
   }

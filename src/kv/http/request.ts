@@ -91,6 +91,27 @@ export class KvRequest {
     return raw === undefined ? undefined : percentDecodeBytes(raw);
   }
 
+  /** A query value as UTF-8 text (escapes are bytes, '+' is a space); undefined when absent. */
+  queryText(name: string): string | undefined {
+    const bytes = this.queryBytes(name);
+    if (bytes === undefined) return undefined;
+    try {
+      return UTF8.decode(bytes);
+    } catch {
+      throw new HttpError(400, `?${name} is not valid UTF-8`);
+    }
+  }
+
+  /**
+   * A query value that must be an integer in [min, max]; `fallback` when absent. Digits only, so
+   * that `1e3`, `0x10`, ` 7` or `-0` are refused rather than guessed at.
+   */
+  queryInt(name: string, min: number, max: number, fallback?: number): number | undefined {
+    const raw = this.query.get(name);
+    if (raw === undefined) return fallback;
+    return parseBoundedInt(raw, `?${name}`, min, max);
+  }
+
   /** The peer's address as `host:port`, for the audit log. */
   get remote(): string {
     const { remoteAddress, remotePort } = this.req.socket;
@@ -106,6 +127,17 @@ export class KvRequest {
   async jsonBody(): Promise<Record<string, unknown>> {
     return parseJsonObject(await this.body());
   }
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A decimal integer in [min, max] from a query value or a header, or a 400 naming `what`. */
+export function parseBoundedInt(text: string, what: string, min: number, max: number): number {
+  const value = Number(text);
+  if (!/^[0-9]{1,16}$/.test(text) || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new HttpError(400, `${what} must be an integer from ${min} to ${max}`);
+  }
+  return value;
 }
 
 function parseQuery(text: string): Map<string, string> {

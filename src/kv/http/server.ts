@@ -9,18 +9,36 @@ import { silentLogger, systemClock, type Clock, type Logger } from '../../index.
 import type { KvCluster } from '../cluster.js';
 import type { HttpsCredentials } from '../credentials.js';
 import type { KvFsm } from '../fsm.js';
+import { LeaseKeeper } from '../lease-keeper.js';
 import { KvMetrics } from '../metrics.js';
 import { TokenAuthenticator, type ApiTokens } from './auth.js';
 import { AllowedHosts } from './browser-rules.js';
 import { clusterRoutes } from './cluster-routes.js';
 import { closeServer, HttpError, listen, sendJson } from './io.js';
 import { kvRoutes } from './kv-routes.js';
+import { leaseRoutes } from './lease-routes.js';
+import { lockRoutes } from './lock-routes.js';
 import { Membership, type HostResolver } from './membership.js';
 import { requestPolicies, type RequestPolicy } from './policy.js';
+import { rangeRoutes } from './range-routes.js';
 import { KvRequest } from './request.js';
 import { RouteContext } from './route-context.js';
 import { Router } from './router.js';
 import { statusRoutes } from './status-routes.js';
+import { txnRoutes } from './txn-routes.js';
+import { WatchHub } from './watch-hub.js';
+import { watchRoutes } from './watch-routes.js';
+
+/** The defaults of the service's bounds (docs/kv-contract.md). */
+export const KV_HTTP_DEFAULTS = {
+  timeout: 5000,
+  maxWatches: 1024,
+  watchBufferBytes: 1024 * 1024,
+  watchKeepaliveMs: 15_000,
+  maxLeases: 100_000,
+  maxRangeBytes: 4 * 1024 * 1024,
+  leaseCheckIntervalMs: 250,
+} as const;
 
 /** Bounds of the HTTP server itself; every field has a default (DEFAULT_HTTP_LIMITS). */
 export interface HttpLimits {
@@ -55,6 +73,18 @@ export interface KvHttpOptions {
   maxBodyBytes?: number;
   /** How long a write or linearizable read may wait for Raft, in ms (default 5000). */
   timeout?: number;
+  /** Open watch streams at most (default 1024); more answer 503. */
+  maxWatches?: number;
+  /** New events a blocked watch stream may have unsent before it is closed with `overflow` (default 1 MiB). */
+  watchBufferBytes?: number;
+  /** An idle watch stream gets a keepalive comment this often, in ms (default 15 s). */
+  watchKeepaliveMs?: number;
+  /** Leases (lock leases included) at most (default 100,000); more grants answer 429. */
+  maxLeases?: number;
+  /** A range page stops once its values reach this many bytes (default 4 MiB). */
+  maxRangeBytes?: number;
+  /** How often the leader looks for expired leases, in ms (default 250). */
+  leaseCheckIntervalMs?: number;
   /**
    * Bearer tokens the API requires (see README, Security). Without any, no route needs a token:
    * `kv serve` allows that only on loopback addresses or with --insecure. `setTokens` replaces them.
@@ -85,6 +115,10 @@ export interface KvHttpOptions {
 
 export class KvHttpServer {
   readonly metrics: KvMetrics;
+  /** The watch streams of this server. */
+  readonly watches: WatchHub;
+  /** Lease countdowns (they run while this server leads). */
+  readonly leases: LeaseKeeper;
   readonly scheme: 'http' | 'https';
   private readonly context: RouteContext;
   private readonly router = new Router();
@@ -100,6 +134,9 @@ export class KvHttpServer {
   private lastDropWarning = -Infinity;
 
   constructor(options: KvHttpOptions) {
+    const { cluster, fsm } = options;
+    const defaults = KV_HTTP_DEFAULTS;
+    const maxLeases = options.maxLeases ?? defaults.maxLeases;
     this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     this.logger = options.logger ?? silentLogger;
     this.clock = options.clock ?? systemClock;
@@ -108,12 +145,28 @@ export class KvHttpServer {
     this.scheme = this.tls === null ? 'http' : 'https';
     this.authenticator = new TokenAuthenticator(options.tokens);
     this.allowedHosts = new AllowedHosts(options.allowedHosts);
-    this.metrics = new KvMetrics(options.cluster, options.fsm);
+    this.watches = new WatchHub({
+      fsm,
+      clock: this.clock,
+      logger: this.logger,
+      maxWatches: options.maxWatches ?? defaults.maxWatches,
+      bufferBytes: options.watchBufferBytes ?? defaults.watchBufferBytes,
+      keepaliveMs: options.watchKeepaliveMs ?? defaults.watchKeepaliveMs,
+    });
+    this.leases = new LeaseKeeper({
+      cluster,
+      fsm,
+      clock: this.clock,
+      logger: this.logger,
+      checkIntervalMs: options.leaseCheckIntervalMs ?? defaults.leaseCheckIntervalMs,
+    });
+    this.metrics = new KvMetrics({ cluster, fsm, watches: this.watches, leases: this.leases });
     this.context = new RouteContext({
-      cluster: options.cluster,
-      fsm: options.fsm,
+      cluster,
+      fsm,
       metrics: this.metrics,
-      timeout: options.timeout ?? 5000,
+      timeout: options.timeout ?? defaults.timeout,
+      debugStaleReads: options.debugStaleReads,
       clock: this.clock,
       logger: this.logger,
     });
@@ -128,8 +181,13 @@ export class KvHttpServer {
       resolveHost: options.resolveHost,
     });
     this.router
-      .add(kvRoutes(this.context, { debugStaleReads: options.debugStaleReads ?? false }))
-      .add(statusRoutes(this.context))
+      .add(rangeRoutes(this.context, { maxRangeBytes: options.maxRangeBytes ?? defaults.maxRangeBytes }))
+      .add(kvRoutes(this.context))
+      .add(watchRoutes(this.watches))
+      .add(leaseRoutes(this.context, { keeper: this.leases, maxLeases }))
+      .add(lockRoutes(this.context, { keeper: this.leases, maxLeases }))
+      .add(txnRoutes(this.context))
+      .add(statusRoutes(this.context, this.watches))
       .add(clusterRoutes(this.context, membership, { debugRoutes: options.debugRoutes ?? false }));
   }
 
@@ -185,6 +243,8 @@ export class KvHttpServer {
   }
 
   async close(): Promise<void> {
+    this.leases.stop();
+    this.watches.close();
     const server = this.server;
     if (server === null) return;
     this.server = null;
@@ -239,7 +299,7 @@ export class KvHttpServer {
     if (answer.status >= 500 && answer.status !== 503) {
       this.logger.warn({ method: req.method, url: req.url, error: String(error) }, 'kv: request failed');
     }
-    sendJson(res, answer.status, { error: answer.message }, answer.headers);
+    sendJson(res, answer.status, { error: answer.message, ...answer.fields }, answer.headers);
   }
 }
 

@@ -7,8 +7,9 @@ import type { StatusBody } from '../contract.js';
 import { sendJson } from './io.js';
 import type { RouteContext } from './route-context.js';
 import type { Route } from './router.js';
+import type { WatchHub } from './watch-hub.js';
 
-export function statusRoutes(context: RouteContext): Route[] {
+export function statusRoutes(context: RouteContext, watches: WatchHub): Route[] {
   const { metrics } = context;
   const readiness = new Readiness(context.cluster);
   return [
@@ -39,7 +40,7 @@ export function statusRoutes(context: RouteContext): Route[] {
       path: '/status',
       label: 'status',
       async handle(request) {
-        sendJson(request.res, 200, statusBody(context));
+        sendJson(request.res, 200, statusBody(context, watches));
       },
     },
     {
@@ -55,7 +56,7 @@ export function statusRoutes(context: RouteContext): Route[] {
   ];
 }
 
-function statusBody({ cluster, fsm }: RouteContext): StatusBody {
+function statusBody({ cluster, fsm }: RouteContext, watches: WatchHub): StatusBody {
   const status = cluster.status();
   const leader = status.leader;
   return {
@@ -72,6 +73,10 @@ function statusBody({ cluster, fsm }: RouteContext): StatusBody {
     appliedIndex: status.appliedIndex,
     lastSnapshotIndex: status.lastSnapshotIndex,
     configuration: status.configuration.map(({ id, address, suffrage }) => ({ id, address, suffrage })),
+    revision: fsm.revision,
+    watchers: watches.count,
+    leases: fsm.leaseCount,
+    locks: fsm.lockCount,
   };
 }
 

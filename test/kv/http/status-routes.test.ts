@@ -25,6 +25,10 @@ describe('GET /status', () => {
       appliedIndex: 1,
       lastSnapshotIndex: 0,
       configuration: [{ id: 'n1', address: '127.0.0.1:7001', suffrage: 'Voter' }],
+      revision: 1,
+      watchers: 0,
+      leases: 0,
+      locks: 0,
     });
   });
 

@@ -2,7 +2,8 @@
  * The simulator's safety checks, run after every step (the expensive full log comparison runs
  * every few steps and at the end). Each check names the Raft property it guards.
  */
-import { RaftState } from '../core/types.js';
+import type { HardState } from '../core/ready.js';
+import { RaftState, type Peer } from '../core/types.js';
 import type { Raft } from '../raft/raft.js';
 import type { FsmObserver, SimFsm } from './sim-fsm.js';
 
@@ -36,6 +37,8 @@ export class SafetyChecker implements FsmObserver {
   readonly violations: string[] = [];
   /** term -> leader id (election safety). */
   private readonly leaders = new Map<number, string>();
+  /** "voter@term" -> the candidate it granted (one vote per term, across restarts). */
+  private readonly votes = new Map<string, string>();
   /** index -> term of committed entries, as first seen by any node. */
   private readonly committedTerms = new Map<number, number>();
   private maxCommitted = 0;
@@ -169,6 +172,29 @@ export class SafetyChecker implements FsmObserver {
         checkedCommit: 0,
         generation: 0,
       });
+    }
+  }
+
+  /**
+   * `voter` granted `candidate` its vote in `term`, and `durable` is the hard state on its disk as
+   * the grant leaves. A grant must be durable before it is sent: the disk holds this vote or a later
+   * term, else a crash at this instant lets the voter vote again in `term`. Two leaders in one term
+   * then need a second candidate in that same term to reach the restarted voter before a leader's
+   * heartbeat does, which random crashes seldom line up; this check sees every grant's window.
+   * Separately, no voter grants two candidates in one term, across restarts.
+   */
+  onVoteGranted(voter: string, term: number, candidate: Peer, durable: HardState): void {
+    const key = `${voter}@${term}`;
+    const earlier = this.votes.get(key);
+    if (earlier !== undefined && earlier !== candidate.id) {
+      this.violation(`election safety: ${voter} voted for ${earlier} and ${candidate.id} in term ${term}`);
+    }
+    this.votes.set(key, candidate.id);
+    const kept = durable.term > term || (durable.term === term && durable.vote?.id === candidate.id);
+    if (!kept) {
+      this.violation(
+        `election safety: ${voter} granted ${candidate.id} its vote in term ${term} before persisting it (disk: term ${durable.term}, vote ${durable.vote?.id ?? 'none'}); a crash now lets it vote twice`,
+      );
     }
   }
 

@@ -40,6 +40,8 @@ export interface KvServeArgs {
   /** Base URL of a member to ask to add this server, or null. */
   join: string | null;
   tls: { cert: string; key: string; ca: string } | null;
+  /** --tls-require-identity: refuse Raft peers whose certificate names no server ID. */
+  tlsRequireIdentity: boolean;
   /** --auth-token-file: the client token (all routes when there is no admin token). */
   authTokenFile: string | null;
   /** --admin-token-file: the token the cluster routes need. */
@@ -60,6 +62,13 @@ export interface KvServeArgs {
   debugRoutes: boolean;
   /** Test only, deliberately broken: answer reads from local state (see KvHttpOptions). */
   debugStaleReads: boolean;
+  /** Test only, deliberately broken: acknowledge writes before they commit (see KvHttpOptions). */
+  debugEarlyAck: boolean;
+  /**
+   * Test only: run on a SkewedClock that the parent process (`raftkit chaos`) jumps and skews
+   * through the IPC channel (`{ "raftkitClock": ClockSkew }` messages).
+   */
+  debugClock: boolean;
   /** Raft timing and snapshot settings from the optional tuning flags (beyond the contract). */
   raftConfig: RaftTuning;
   /** The KV service's bounds from their flags (absent: the documented defaults). */
@@ -118,11 +127,18 @@ const VALUE_FLAGS = [
   ...(Object.keys(KV_LIMIT_FLAGS) as KvLimitFlag[]),
 ] as const;
 type ValueFlag = (typeof VALUE_FLAGS)[number];
-const BOOLEAN_FLAGS = ['--debug-routes', '--debug-stale-reads', '--insecure'] as const;
+const BOOLEAN_FLAGS = [
+  '--debug-routes',
+  '--debug-stale-reads',
+  '--debug-early-ack',
+  '--debug-clock',
+  '--insecure',
+  '--tls-require-identity',
+] as const;
 
 export const SERVE_USAGE = `usage: raftkit kv serve --id ID --raft-addr HOST:PORT [--advertise HOST:PORT]
        --http-addr HOST:PORT --data-dir DIR [--log-store wal|lmdb] [--peers ID=HOST:PORT,...] [--join URL]
-       [--tls-cert FILE --tls-key FILE --tls-ca FILE]
+       [--tls-cert FILE --tls-key FILE --tls-ca FILE [--tls-require-identity]]
        [--auth-token-file FILE] [--admin-token-file FILE]
        [--http-tls-cert FILE --http-tls-key FILE [--http-tls-ca FILE]] [--http-advertise URL] [--insecure]
        [--http-max-connections N] [--http-headers-timeout MS] [--http-request-timeout MS]
@@ -140,6 +156,8 @@ Security (see the README's Security section):
   --http-advertise URL     the API's URL as members and clients reach it (default: from --http-addr,
                            or --advertise's host when --http-addr binds 0.0.0.0; https:// with TLS)
   --tls-cert/--tls-key/--tls-ca FILE         mutual TLS between the Raft servers
+  --tls-require-identity   refuse Raft peers whose certificate names no server ID (URI SAN
+                           raftkit://server/<id>); certificates that name one are always checked
   --insecure               start although an address is not loopback and the API has no token or the
                            Raft port no TLS (refused otherwise); warns at every start
 Limits (defaults): --http-max-connections ${DEFAULT_HTTP_LIMITS.maxConnections}, --http-headers-timeout ${DEFAULT_HTTP_LIMITS.headersTimeout} ms,
@@ -217,6 +235,13 @@ function parsePeers(text: string): { id: string; address: string }[] {
   return peers;
 }
 
+function parseRequireIdentity(booleans: Set<string>, values: Map<ValueFlag, string>): boolean {
+  if (!booleans.has('--tls-require-identity')) return false;
+  if (!values.has('--tls-cert'))
+    throw new UsageError('needs --tls-cert, --tls-key and --tls-ca', '--tls-require-identity');
+  return true;
+}
+
 function parseTls(values: Map<ValueFlag, string>): KvServeArgs['tls'] {
   const files = { cert: values.get('--tls-cert'), key: values.get('--tls-key'), ca: values.get('--tls-ca') };
   const given = Object.values(files).filter((file) => file !== undefined).length;
@@ -277,6 +302,7 @@ export function parseServeArgs(argv: readonly string[]): KvServeArgs {
     peers,
     join,
     tls: parseTls(values),
+    tlsRequireIdentity: parseRequireIdentity(booleans, values),
     authTokenFile: fileFlag(values, '--auth-token-file'),
     adminTokenFile: fileFlag(values, '--admin-token-file'),
     httpTls: parseHttpTls(values),
@@ -299,6 +325,8 @@ export function parseServeArgs(argv: readonly string[]): KvServeArgs {
     }),
     debugRoutes: booleans.has('--debug-routes'),
     debugStaleReads: booleans.has('--debug-stale-reads'),
+    debugEarlyAck: booleans.has('--debug-early-ack'),
+    debugClock: booleans.has('--debug-clock'),
     raftConfig: parseTuning(values),
     kvLimits: parseKvLimits(values),
   };
@@ -410,3 +438,6 @@ function parseTuning(values: Map<ValueFlag, string>): RaftTuning {
   }
   return tuning;
 }
+
+/** Every flag the parser accepts (serve-help.ts describes each). */
+export const SERVE_FLAGS: readonly string[] = [...VALUE_FLAGS, ...BOOLEAN_FLAGS];

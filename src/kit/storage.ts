@@ -8,10 +8,11 @@
  * `<dir>/raft.lmdb` (LmdbStore, the analog of raft-boltdb's file: two syncs per commit). A
  * directory that already holds one keeps using it; the choice only applies to new directories.
  */
-import { mkdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { RaftError } from '../core/errors.js';
+import { makeDirectory } from '../storage/file-system.js';
 import { acquirePidLock, LockHeld } from '../storage/fs-util.js';
 import { ErrLmdbNotInstalled, LmdbStore } from '../storage/lmdb.js';
 import { WalStore } from '../storage/wal.js';
@@ -72,7 +73,7 @@ async function ensureDirectory(dir: string): Promise<void> {
     }
   }
   try {
-    await mkdir(dir, { recursive: true });
+    await makeDirectory(dir);
   } catch (error) {
     throw new ErrDataDir(`cannot create ${dir}: ${describe(error)}`);
   }

@@ -8,6 +8,7 @@
  */
 import { constants as fsConstants } from 'node:fs';
 import * as fsp from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 
 /** What a read did. */
 export interface ReadResult {
@@ -77,11 +78,46 @@ export interface FileSystem {
   stat(path: string): Promise<PathInfo | null>;
 }
 
-/** node:fs, called directly. */
+/**
+ * `mkdir -p`: creates `path` and its missing parents; resolves to the first directory it created
+ * (undefined if `path` existed), as `mkdir(path, { recursive: true })` does. Node's own recursive
+ * mkdir spins forever at 100% CPU where a parent exists but refuses children with ENOENT (procfs:
+ * `/proc/foo`), so this walks the path itself and fails with the error of the first directory
+ * that cannot be made.
+ */
+export async function makeDirectory(path: string, mode?: number): Promise<string | undefined> {
+  const missing: string[] = [];
+  for (let dir = resolve(path); ;) {
+    try {
+      await fsp.stat(dir);
+      break;
+    } catch (error) {
+      const parent = dirname(dir);
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || parent === dir) throw error;
+      missing.push(dir);
+      dir = parent;
+    }
+  }
+  let first: string | undefined;
+  for (const dir of missing.reverse()) {
+    try {
+      await fsp.mkdir(dir, { mode });
+      first ??= dir;
+    } catch (error) {
+      // Made meanwhile by someone else: fine if it is a directory.
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || !(await fsp.stat(dir)).isDirectory())
+        throw error;
+    }
+  }
+  return first;
+}
+
+/** node:fs, called directly (recursive mkdir through makeDirectory). */
 export const nodeFileSystem: FileSystem = {
   open: (path, flags, mode) => fsp.open(path, flags, mode),
   readdir: (path) => fsp.readdir(path, { withFileTypes: true }),
-  mkdir: (path, options) => fsp.mkdir(path, options),
+  mkdir: (path, options) =>
+    options?.recursive ? makeDirectory(path, options.mode) : fsp.mkdir(path, options),
   rename: (from, to) => fsp.rename(from, to),
   unlink: (path) => fsp.unlink(path),
   removeTree: (path) => fsp.rm(path, { recursive: true, force: true }),

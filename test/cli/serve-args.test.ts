@@ -44,6 +44,7 @@ describe('parseServeArgs', () => {
       ],
       join: null,
       tls: null,
+      tlsRequireIdentity: false,
       authTokenFile: null,
       adminTokenFile: null,
       httpTls: null,
@@ -52,8 +53,11 @@ describe('parseServeArgs', () => {
       maxBodyBytes: 1024 * 1024,
       walSegmentBytes: 64 * 1024 * 1024,
       joinTimeout: 60_000,
+      kvLimits: {},
       debugRoutes: false,
       debugStaleReads: false,
+      debugEarlyAck: false,
+      debugClock: false,
       raftConfig: {},
     });
   });
@@ -110,6 +114,15 @@ describe('parseServeArgs', () => {
     });
   });
 
+  it('reads the test-only switches --debug-early-ack and --debug-clock', () => {
+    expect(parseServeArgs([...base, '--debug-early-ack', '--debug-clock'])).toMatchObject({
+      debugEarlyAck: true,
+      debugClock: true,
+      debugStaleReads: false,
+    });
+    expect(flagError([...base, '--debug-clock=2'])).toMatchObject({ flag: '--debug-clock' });
+  });
+
   it('accepts IPv6 addresses in brackets', () => {
     const args = parseServeArgs([
       '--id',
@@ -141,6 +154,10 @@ describe('parseServeArgs', () => {
       files[2],
     ]);
     expect(args.tls).toEqual({ cert: files[0], key: files[1], ca: files[2] });
+    expect(args.tlsRequireIdentity).toBe(false);
+    const tlsFlags = ['--tls-cert', files[0], '--tls-key', files[1], '--tls-ca', files[2]];
+    expect(parseServeArgs([...base, ...tlsFlags, '--tls-require-identity']).tlsRequireIdentity).toBe(true);
+    expect(flagError([...base, '--tls-require-identity']).flag).toBe('--tls-require-identity');
     expect(flagError([...base, '--tls-cert', files[0], '--tls-key', files[1]]).flag).toBe('--tls-ca');
     expect(
       flagError([...base, '--tls-cert', files[0], '--tls-key', join(dir, 'nope'), '--tls-ca', files[2]]).flag,

@@ -91,6 +91,16 @@ export class Durability {
     this.durableLast = index;
   }
 
+  /**
+   * At a graceful stop: the write that makes the lazily written commit index durable (and anything
+   * else still unwritten), or null when the disk is already up to date. A clean restart then
+   * replays the FSM to everything this node had applied.
+   */
+  takeFinalWrite(hardState: () => HardState, lastIndex: number): Write | null {
+    if (this.commitDirty) this.hardStateDirty = true;
+    return this.takeWrite(hardState, lastIndex);
+  }
+
   hasWrite(): boolean {
     return this.hardStateDirty || this.truncateFrom !== null || this.entries.length > 0;
   }

@@ -22,7 +22,7 @@ import { Follower } from './follower.js';
 import type { CoreOptions, CoreStartState, FailureReason, IncomingRequest, Proposal } from './inputs.js';
 import { LeaderState } from './leader.js';
 import type { ReplicationMode } from './progress.js';
-import type { OutboundRequest, Ready } from './ready.js';
+import type { OutboundRequest, Ready, Write } from './ready.js';
 import { ServerState, type Roles } from './server-state.js';
 import {
   LogType,
@@ -322,6 +322,12 @@ export class RaftCore {
   persisted(seq: number): void {
     const server = this.server;
     if (server.durability.persisted(seq, server.log.lastIndex())) this.leading()?.onLocalPersisted();
+  }
+
+  /** The last write before a graceful stop (see Durability.takeFinalWrite); null when none is owed. */
+  finalWrite(): Write | null {
+    const server = this.server;
+    return server.durability.takeFinalWrite(() => server.hardState(), server.log.lastIndex());
   }
 
   /** Whether ready() has anything to hand out (a write, messages, events, or sends a leader owes). */

@@ -200,6 +200,12 @@ export class Driver {
    * awaiting its response fails (with the failure that stopped the node, if one did).
    */
   stop(): void {
+    // A graceful stop writes the commit index, which is otherwise written lazily; after a failure
+    // (storage or FSM) nothing more is written.
+    if (!this.stoppedFlag && this.failure === null) {
+      const write = this.core.finalWrite();
+      if (write) this.writer.enqueue(write);
+    }
     this.stoppedFlag = true;
     this.timer?.cancel();
     this.snapshots.stop();

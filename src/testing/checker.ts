@@ -2,7 +2,6 @@
  * The simulator's safety checks, run after every step (the expensive full log comparison runs
  * every few steps and at the end). Each check names the Raft property it guards.
  */
-import type { HardState } from '../core/ready.js';
 import { RaftState, type Peer } from '../core/types.js';
 import type { Raft } from '../raft/raft.js';
 import type { FsmObserver, SimFsm } from './sim-fsm.js';
@@ -183,7 +182,12 @@ export class SafetyChecker implements FsmObserver {
    * heartbeat does, which random crashes seldom line up; this check sees every grant's window.
    * Separately, no voter grants two candidates in one term, across restarts.
    */
-  onVoteGranted(voter: string, term: number, candidate: Peer, durable: HardState): void {
+  onVoteGranted(
+    voter: string,
+    term: number,
+    candidate: Peer,
+    durable: { term: number; vote: Peer | null },
+  ): void {
     const key = `${voter}@${term}`;
     const earlier = this.votes.get(key);
     if (earlier !== undefined && earlier !== candidate.id) {

@@ -49,17 +49,17 @@ describe('SafetyChecker vote checks', () => {
 
   it("accepts a grant whose vote, or a later term, is on the voter's disk", () => {
     const checker = new SafetyChecker(() => 'test');
-    checker.onVoteGranted('n2', 4, n1, { term: 4, vote: n1, commit: 0 });
-    checker.onVoteGranted('n2', 4, n1, { term: 4, vote: n1, commit: 0 }); // the same vote again
-    checker.onVoteGranted('n4', 4, n1, { term: 5, vote: null, commit: 0 });
+    checker.onVoteGranted('n2', 4, n1, { term: 4, vote: n1 });
+    checker.onVoteGranted('n2', 4, n1, { term: 4, vote: n1 }); // the same vote again
+    checker.onVoteGranted('n4', 4, n1, { term: 5, vote: null });
     expect(checker.violations).toEqual([]);
   });
 
   it('refuses a grant that leaves before the vote is durable (the window a crash exploits)', () => {
     const checker = new SafetyChecker(() => 'test');
-    checker.onVoteGranted('n2', 4, n1, { term: 3, vote: null, commit: 0 });
-    checker.onVoteGranted('n5', 4, n1, { term: 4, vote: null, commit: 0 });
-    checker.onVoteGranted('n6', 4, n1, { term: 4, vote: n3, commit: 0 });
+    checker.onVoteGranted('n2', 4, n1, { term: 3, vote: null });
+    checker.onVoteGranted('n5', 4, n1, { term: 4, vote: null });
+    checker.onVoteGranted('n6', 4, n1, { term: 4, vote: n3 });
     expect(checker.violations).toEqual([
       'test: election safety: n2 granted n1 its vote in term 4 before persisting it (disk: term 3, vote none); a crash now lets it vote twice',
       'test: election safety: n5 granted n1 its vote in term 4 before persisting it (disk: term 4, vote none); a crash now lets it vote twice',
@@ -69,8 +69,8 @@ describe('SafetyChecker vote checks', () => {
 
   it('refuses a second candidate voted for in the same term (across restarts)', () => {
     const checker = new SafetyChecker(() => 'test');
-    checker.onVoteGranted('n2', 4, n1, { term: 4, vote: n1, commit: 0 });
-    checker.onVoteGranted('n2', 4, n3, { term: 4, vote: n3, commit: 0 });
+    checker.onVoteGranted('n2', 4, n1, { term: 4, vote: n1 });
+    checker.onVoteGranted('n2', 4, n3, { term: 4, vote: n3 });
     expect(checker.violations).toEqual(['test: election safety: n2 voted for n1 and n3 in term 4']);
   });
 });

@@ -277,6 +277,7 @@ export class Driver {
     this.persistedSeq = seq;
     this.core.tick(this.clock.now());
     this.core.persisted(seq);
+    this.waits.durable.resolveUpTo(seq, undefined);
     if (hardState && hardState.commit > this.durableCommit) {
       this.durableCommit = hardState.commit;
       this.fsmRunner.advance(this.durableCommit);

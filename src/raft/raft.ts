@@ -23,6 +23,7 @@ import {
   RAFT_STATE_NAMES,
   RaftState,
   ServerSuffrage,
+  type Configuration,
   type Peer,
   type ServerAddress,
   type ServerId,
@@ -30,7 +31,14 @@ import {
 } from '../core/types.js';
 import { systemClock, systemRandom } from '../platform/clock.js';
 import type { Transport } from '../transport/types.js';
-import { requireBytes, requireCount, requireName, requireWaitOptions, checked } from './arguments.js';
+import {
+  checked,
+  requireBytes,
+  requireConfiguration,
+  requireCount,
+  requireName,
+  requireWaitOptions,
+} from './arguments.js';
 import {
   coreOptionsOf,
   mergeReloadable,
@@ -431,6 +439,30 @@ export class Raft extends EventEmitter {
           (core) => core.changeConfiguration(change),
           (token) => this.waits.membership.wait(token, options, { onExpire: onExpire(token) }),
         ),
+    );
+  }
+
+  /**
+   * hashicorp's live BootstrapCluster, on a running server: a server with no state at all (term 0,
+   * empty log, no snapshot) writes `configuration` as entry 1 of term 1, as the offline
+   * `bootstrapCluster` does, and resolves once that write is durable. The server then campaigns at
+   * its next election timeout (alone in the configuration it becomes leader; otherwise it waits for
+   * a quorum of the others). Bootstrap one voter, or every voter with the identical configuration.
+   *
+   * Rejects with a TypeError or RangeError for a malformed configuration and
+   * ErrInvalidConfiguration for one hashicorp's check refuses (empty or duplicate IDs or
+   * addresses, no voter); ErrNotVoter when this server is not a voter in it (hashicorp 1.3.7+);
+   * ErrCantBootstrap when the server has any state (a restart, or a leader already reached it):
+   * callers that bootstrap at every start can ignore that one. `options` bound the wait for the
+   * write (a timeout or abort does not undo it).
+   */
+  bootstrapCluster(configuration: Configuration, options: ApplyOptions = {}): Promise<void> {
+    return (
+      refuseWait(options) ??
+      this.command(
+        (core) => core.bootstrap(requireConfiguration('configuration', configuration)),
+        (seq) => this.waits.durable.wait(seq, options),
+      )
     );
   }
 

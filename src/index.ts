@@ -60,6 +60,12 @@ export {
 } from './raft/metrics.js';
 export { prometheusMetrics, prometheusName } from './raft/prometheus.js';
 export type { Observation, Observer, ObserverOptions } from './raft/observer.js';
+export {
+  DEFAULT_NOTIFY_CAPACITY,
+  MAX_NOTIFY_CAPACITY,
+  NotifyChannel,
+  type NotifyChannelOptions,
+} from './raft/notify-channel.js';
 export { bootstrapCluster, hasExistingState } from './raft/bootstrap.js';
 export { encodeConfiguration, decodeConfiguration } from './wire/configuration.js';
 

@@ -108,6 +108,7 @@ export class Raft extends EventEmitter {
     const stored = await loadStoredState(options, { restoreInto, logger });
     core.restore({ now, hardState: stored.hardState, snapshot: stored.snapshot });
     for await (const entries of stored.entries(stored.logStart)) core.loadEntries(entries);
+    config.notifyCh?.claim();
     const raft = new Raft({ ...options, config, clock, random }, core, logger, stored);
     const { driver } = raft;
     options.transport.setHandler((rpc) => driver.rpcs.receive(rpc));
@@ -137,6 +138,8 @@ export class Raft extends EventEmitter {
     const shutdown = () => void this.shutdown();
     const observers = this.observers;
     this.driver = new Driver({ options, core, logger, stored, emitter: this, observers, shutdown });
+    const notify = options.config.notifyCh;
+    if (notify) this.on('leadership', (leader: boolean) => notify.send(leader));
   }
 
   private get waits(): Waits {
@@ -281,7 +284,11 @@ export class Raft extends EventEmitter {
     return this.driver.stopped ? null : this.driver.events.leader;
   }
 
-  /** Async iterator of leadership (true/false) starting with the current value; never drops the latest. */
+  /**
+   * Async iterator of leadership (true/false) starting with the current value (hashicorp's
+   * LeaderCh, for any number of consumers). A slow consumer skips to the latest value, so it may
+   * read the same value twice; `config.notifyCh` (a NotifyChannel) reports every transition instead.
+   */
   leadershipChanges(signal?: AbortSignal): AsyncGenerator<boolean> {
     return leadershipChanges(
       this,
@@ -545,6 +552,7 @@ export class Raft extends EventEmitter {
     this.driver.stop();
     this.emit('stateChange', RaftState.Shutdown);
     this.emit('leadership', false);
+    this.config.notifyCh?.close();
     await this.driver.idle();
     await this.transport.close();
   }

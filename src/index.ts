@@ -39,15 +39,8 @@ export { sleep, systemClock, systemRandom } from './platform/clock.js';
 
 // The runtime.
 export { Raft } from './raft/raft.js';
-export type {
-  ApplyOptions,
-  ApplyResult,
-  IndexedConfiguration,
-  LeaderInfo,
-  RaftOptions,
-  ReadOptions,
-  ReplicationState,
-} from './raft/options.js';
+// Every option and result type of Raft's methods.
+export type * from './raft/options.js';
 export { defaultConfig, validateConfig, type Config, type ReloadableConfig } from './raft/config.js';
 export type { BatchingFSM, ConfigurationStore, FSM, FSMSnapshot } from './raft/fsm.js';
 export { silentLogger, type Logger } from './raft/logger.js';

@@ -54,6 +54,7 @@ import { ObserverRegistry, type Observation, type Observer, type ObserverOptions
 import type {
   ApplyOptions,
   ApplyResult,
+  ChangeTimeout,
   IndexedConfiguration,
   LeaderInfo,
   RaftOptions,
@@ -397,12 +398,7 @@ export class Raft extends EventEmitter {
    * (ErrAborted), a change still queued is dropped and one still catching up is rolled back; one
    * whose entry was appended may still commit.
    */
-  addVoter(
-    id: ServerId,
-    address: ServerAddress,
-    prevIndex = 0,
-    timeout: number | ApplyOptions = 0,
-  ): Promise<number> {
+  addVoter(id: ServerId, address: ServerAddress, prevIndex = 0, timeout: ChangeTimeout = 0): Promise<number> {
     return this.changeMembership({ command: 'addVoter', id, address, prevIndex }, timeout);
   }
 
@@ -411,22 +407,22 @@ export class Raft extends EventEmitter {
     id: ServerId,
     address: ServerAddress,
     prevIndex = 0,
-    timeout: number | ApplyOptions = 0,
+    timeout: ChangeTimeout = 0,
   ): Promise<number> {
     return this.changeMembership({ command: 'addNonvoter', id, address, prevIndex }, timeout);
   }
 
   /** hashicorp's RemoveServer (timeout semantics as addVoter). */
-  removeServer(id: ServerId, prevIndex = 0, timeout: number | ApplyOptions = 0): Promise<number> {
+  removeServer(id: ServerId, prevIndex = 0, timeout: ChangeTimeout = 0): Promise<number> {
     return this.changeMembership({ command: 'removeServer', id, address: '', prevIndex }, timeout);
   }
 
   /** hashicorp's DemoteVoter: a voter keeps receiving the log as a non-voter (timeout as addVoter). */
-  demoteVoter(id: ServerId, prevIndex = 0, timeout: number | ApplyOptions = 0): Promise<number> {
+  demoteVoter(id: ServerId, prevIndex = 0, timeout: ChangeTimeout = 0): Promise<number> {
     return this.changeMembership({ command: 'demoteVoter', id, address: '', prevIndex }, timeout);
   }
 
-  private changeMembership(change: ConfigurationChange, timeout: number | ApplyOptions): Promise<number> {
+  private changeMembership(change: ConfigurationChange, timeout: ChangeTimeout): Promise<number> {
     const options = typeof timeout === 'number' ? { timeout } : timeout;
     const onExpire = (token: number) => (error: Error) => {
       // Cancelling a change that is catching up appends the removal of its non-voter.

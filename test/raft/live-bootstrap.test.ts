@@ -176,6 +176,15 @@ describe('live bootstrapCluster', () => {
     expect(await hasExistingState(store, store, new InmemSnapshotStore())).toBe(false);
   });
 
+  it('a failed write of the bootstrap stops the server and rejects with the failure', async () => {
+    const c = cluster();
+    const store = new InmemStore();
+    store.storeLogs = () => Promise.reject(new Error('fsync failed'));
+    const a = await c.launch('a', store);
+    await expect(a.raft.bootstrapCluster(voters('a'))).rejects.toThrow(/storage write failed: fsync failed/);
+    expect(a.raft.state).toBe(RaftState.Shutdown);
+  });
+
   it('after shutdown it rejects with ErrRaftShutdown', async () => {
     const c = cluster();
     const a = await c.launch('a');

@@ -140,6 +140,11 @@ export class LeaderState {
     this.replication.syncPeers();
   }
 
+  /** Something is due to go out at the next flush. */
+  get hasPendingSends(): boolean {
+    return this.replication.hasPendingSends;
+  }
+
   /** Called before the core hands out a Ready. */
   flush(): void {
     this.replication.flush();

@@ -4,7 +4,7 @@
  * Inputs: tick(now), step(rpc), onResponse/onFailure for requests it sent, propose(...),
  * persisted(seq), and the commands below. Output: a Ready (one durable write, requests, responses,
  * snapshot installs, events). The runtime persists the write, sends each message once persistence
- * has reached its `after` seq, and applies entries up to the durable commit index. Everything else
+ * has reached its `after` seq, and applies entries up to applyIndex() (the commit index in memory). Everything else
  * is a query: the runtime and the test kit read the core through them, never through its parts.
  *
  * This file holds the roles (follower, candidate, leader) and routes each input to the part that
@@ -22,7 +22,7 @@ import { Follower } from './follower.js';
 import type { CoreOptions, CoreStartState, FailureReason, IncomingRequest, Proposal } from './inputs.js';
 import { LeaderState } from './leader.js';
 import type { ReplicationMode } from './progress.js';
-import type { OutboundRequest, Ready } from './ready.js';
+import type { OutboundRequest, Ready, Write } from './ready.js';
 import { ServerState, type Roles } from './server-state.js';
 import {
   LogType,
@@ -68,6 +68,7 @@ export type CoreView = Pick<
   | 'term'
   | 'vote'
   | 'commitIndex'
+  | 'applyIndex'
   | 'leader'
   | 'epoch'
   | 'lastIndex'
@@ -360,15 +361,26 @@ export class RaftCore {
     if (server.durability.persisted(seq, server.log.lastIndex())) this.leading()?.onLocalPersisted();
   }
 
+  /** The last write before a graceful stop (see Durability.takeFinalWrite); null when none is owed. */
+  finalWrite(): Write | null {
+    const server = this.server;
+    return server.durability.takeFinalWrite(() => server.hardState(), server.log.lastIndex());
+  }
+
+  /** Whether ready() has anything to hand out (a write, messages, events, or sends a leader owes). */
   hasReady(): boolean {
-    return this.server.durability.hasWrite() || !this.server.outbox.isEmpty;
+    return (
+      this.server.durability.hasWrite() ||
+      !this.server.outbox.isEmpty ||
+      this.leading()?.hasPendingSends === true
+    );
   }
 
   ready(): Ready {
     const server = this.server;
     this.leading()?.flush();
     const write = server.durability.takeWrite(() => server.hardState(), server.log.lastIndex());
-    return { write, ...server.outbox.take(), commitIndex: server.commitIndex };
+    return { write, ...server.outbox.take() };
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -401,6 +413,19 @@ export class RaftCore {
 
   get commitIndex(): number {
     return this.server.commitIndex;
+  }
+
+  /**
+   * Entries up to here may be applied: committed (in memory: the commit index need not be
+   * durable, a restart re-learns it) and durable in the local log (a follower may learn of a
+   * commit before its own copy of the entry is on disk). Apply order is the log's.
+   */
+  applyIndex(): number {
+    const server = this.server;
+    return Math.min(
+      server.commitIndex,
+      Math.max(server.durability.durableLastIndex, server.log.snapshotIndex),
+    );
   }
 
   get leader(): Peer | null {

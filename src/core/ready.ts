@@ -1,4 +1,4 @@
-/** What the core asks its runtime to do. The runtime persists, then sends, then applies. */
+/** What the core asks its runtime to do. The runtime persists, then sends; it applies up to core.applyIndex(). */
 import type { Configurations } from './configuration.js';
 import type {
   InstallSnapshotRequest,
@@ -17,7 +17,11 @@ export interface HardState {
   term: number;
   /** The candidate voted for in `term`, or null. */
   vote: Peer | null;
-  /** Commit index: persisted before entries up to it are applied (monotonic across restarts). */
+  /**
+   * The commit index when the write was taken. It is written lazily, with the next write that
+   * happens anyway, so after a crash it may be behind what was applied (the rest is re-learned
+   * from a quorum); it never goes back across restarts.
+   */
   commit: number;
 }
 
@@ -99,6 +103,4 @@ export interface Ready {
   responses: OutboundResponse[];
   installs: SnapshotInstall[];
   events: CoreEvent[];
-  /** The commit index as of this ready (apply up to the durable commit only). */
-  commitIndex: number;
 }

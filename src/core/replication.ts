@@ -75,6 +75,16 @@ export class Replication {
     this.roundRequested = true;
   }
 
+  /**
+   * Whether the next flush may send something: a requested round, or a change that may let
+   * AppendEntries go out. The core reports this as a Ready, so a read, a commit to announce, a
+   * probe's next step or a catch-up batch leaves in the same turn instead of at the next tick
+   * (which took a read 54-157 ms on an idle leader).
+   */
+  get hasPendingSends(): boolean {
+    return this.roundRequested || this.dirty;
+  }
+
   /** When `round` was sent, if it is recent. */
   roundSentTime(round: number): number | undefined {
     return this.roundSentAt.get(round);

@@ -127,7 +127,7 @@ export class ServerState {
   setCommit(index: number): void {
     if (index <= this.commitIndex) return;
     this.commitIndex = index;
-    this.durability.hardStateChanged();
+    this.durability.commitChanged();
     if (this.configurations.commit(index)) {
       this.emit({ type: 'configuration', configurations: this.configurations.snapshot() });
     }

@@ -36,7 +36,11 @@ export interface Config {
   trailingLogs: number;
   /** How often to check whether a snapshot is due (random in [T, 2T)). */
   snapshotInterval: number;
-  /** Take a snapshot when this many entries were applied since the last one. */
+  /**
+   * Take a snapshot when this many entries were applied since the last one: checked every
+   * snapshotInterval, and as entries are applied once a per-node random 0-100% more have been
+   * (so that replicas do not all snapshot at the same index).
+   */
   snapshotThreshold: number;
   /** A leader that has not heard from a quorum within this steps down. */
   leaderLeaseTimeout: number;

@@ -2,7 +2,9 @@
  * The drive loop, and the parts it drives. Every input (a caller's request, an RPC, an answer, a
  * durable write, a timer) goes through the core at the current time (run), then the core's Ready
  * is carried out: events are routed, the write is handed to group commit, messages go out once
- * what they depend on is durable, and committed entries are applied once the commit is durable.
+ * what they depend on is durable, and entries are applied up to core.applyIndex(): committed in
+ * memory and durable in the local log. The commit index itself is not waited for (see
+ * Durability.commitChanged): that took a serial fsync off every write's path.
  *
  * Inputs that arrive in one turn of the event loop share one Ready (the flush is a microtask):
  * that is where batching comes from. The parts (rpc.ts, events.ts, pending.ts, storage-writer.ts,
@@ -52,7 +54,7 @@ export class Driver {
   readonly snapshots: SnapshotManager;
   /** Where hashicorp's metrics go (discarded when no sink was given). */
   readonly metrics: MetricsSink;
-  /** The highest commit index known to be durable (what a restart recovers). */
+  /** The highest commit index known to be durable (what a restart recovers; may trail applied). */
   durableCommit: number;
   private readonly cache = new EntryCache(ENTRY_CACHE_SIZE);
   private readonly writer: StorageWriter;
@@ -189,6 +191,7 @@ export class Driver {
     this.flushScheduled = false;
     if (this.stoppedFlag) return;
     while (this.core.hasReady()) this.handleReady(this.core.ready());
+    this.fsmRunner.advance(this.core.applyIndex());
     this.armTimer();
   }
 
@@ -197,6 +200,12 @@ export class Driver {
    * awaiting its response fails (with the failure that stopped the node, if one did).
    */
   stop(): void {
+    // A graceful stop writes the commit index, which is otherwise written lazily; after a failure
+    // (storage or FSM) nothing more is written.
+    if (!this.stoppedFlag && this.failure === null) {
+      const write = this.core.finalWrite();
+      if (write) this.writer.enqueue(write);
+    }
     this.stoppedFlag = true;
     this.timer?.cancel();
     this.snapshots.stop();
@@ -280,10 +289,7 @@ export class Driver {
     this.waits.durable.resolveUpTo(seq, undefined);
     // The stored commit index may be beyond the log while a lost tail is repaired (core/raft.ts).
     const commit = hardState ? Math.min(hardState.commit, this.core.commitIndex) : 0;
-    if (commit > this.durableCommit) {
-      this.durableCommit = commit;
-      this.fsmRunner.advance(this.durableCommit);
-    }
+    if (commit > this.durableCommit) this.durableCommit = commit;
     const ready = this.waiting;
     this.waiting = [];
     for (const message of ready) this.release(message);

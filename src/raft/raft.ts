@@ -117,8 +117,11 @@ export class Raft extends EventEmitter {
     options.transport.setHandler((rpc) => driver.rpcs.receive(rpc));
     // Network transports put our ID in response headers (hashicorp 1.3.7+ peers read it).
     (options.transport as { setLocalId?: (id: string) => void }).setLocalId?.(config.localId);
-    // Committed entries are applied before NewRaft returns, so the FSM never looks older than it
-    // did before a restart (the commit index is persisted before anything is applied).
+    // Entries up to the stored commit index (or the log's end, when a lost tail left the log
+    // shorter: core/raft.ts start) are applied before NewRaft returns. That index is written
+    // lazily (with the next write that happens anyway), so after a crash the FSM may start behind
+    // what it had applied; the rest is applied again once the commit index is re-learned from the
+    // leader (or by this node's own election). Never behind the stored one.
     driver.fsmRunner.advance(core.commitIndex);
     await raft.waitApplied(core.commitIndex);
     driver.snapshots.start();
@@ -337,7 +340,10 @@ export class Raft extends EventEmitter {
     return this.core.snapshotIndex();
   }
 
-  /** The highest commit index known to be durable (what a restart recovers). */
+  /**
+   * The highest commit index known to be durable: what a restart recovers and replays the FSM to.
+   * It may be behind appliedIndex(), since entries are applied at the commit index in memory.
+   */
   durableCommitIndex(): number {
     return this.driver.durableCommit;
   }
@@ -364,7 +370,6 @@ export class Raft extends EventEmitter {
       core: this.core,
       state: this.state,
       applied: this.driver.fsmRunner.applied,
-      durableCommit: this.driver.durableCommit,
       protocolVersion: this.config.protocolVersion,
       sinceLastContact: this.sinceLastContact(),
     });

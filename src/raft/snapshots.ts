@@ -61,6 +61,14 @@ export class SnapshotManager {
   private taking: Promise<SnapshotMeta> | null = null;
   private readonly consumingRpcs = new Set<number>();
   private stopped = false;
+  /**
+   * How far past snapshotThreshold (as a fraction of it, in [0, 1)) this node lets its log grow
+   * before the applied-entry check snapshots; drawn again after every snapshot. Without it every
+   * replica snapshotted at the same index, so at c64 with 100k keys all three event loops were
+   * busy serializing at once and the leader lost its lease (bench/PROFILE.md, #2). The timer check
+   * keeps hashicorp's plain threshold.
+   */
+  private thresholdJitter: number;
 
   private readonly host: SnapshotHost;
   private readonly config: SnapshotManagerOptions['config'];
@@ -85,6 +93,7 @@ export class SnapshotManager {
     this.clock = options.clock;
     this.random = options.random;
     this.logger = options.logger;
+    this.thresholdJitter = this.random.next();
     this.metrics = options.metrics;
   }
 
@@ -106,13 +115,14 @@ export class SnapshotManager {
     });
   }
 
-  private shouldSnapshot(): boolean {
-    return this.runner.applied - this.host.snapshotIndex() >= this.config.snapshotThreshold;
+  private shouldSnapshot(jitter = 0): boolean {
+    const threshold = this.config.snapshotThreshold;
+    return this.runner.applied - this.host.snapshotIndex() >= threshold + Math.floor(threshold * jitter);
   }
 
   /** Called after each applied entry. */
   onApplied(): void {
-    if (!this.taking && this.shouldSnapshot()) this.takeInBackground();
+    if (!this.taking && this.shouldSnapshot(this.thresholdJitter)) this.takeInBackground();
   }
 
   private takeInBackground(): void {
@@ -167,6 +177,7 @@ export class SnapshotManager {
       (candidate) => candidate.index === index && candidate.term === term,
     );
     await this.compact(index, term);
+    this.thresholdJitter = this.random.next();
     this.logger.info({ index, term }, 'snapshot complete');
     return (
       meta ?? {

@@ -8,7 +8,6 @@ export interface StatsInputs {
   /** The runtime's state (Shutdown once stopped). */
   state: RaftState;
   applied: number;
-  durableCommit: number;
   protocolVersion: number;
   /** How long ago (ms) a leader was last heard from; null if never. */
   sinceLastContact: number | null;
@@ -25,7 +24,7 @@ export function raftStats(inputs: StatsInputs): Record<string, string> {
     last_log_term: String(core.lastTerm()),
     commit_index: String(core.commitIndex),
     applied_index: String(inputs.applied),
-    fsm_pending: String(Math.max(0, inputs.durableCommit - inputs.applied)),
+    fsm_pending: String(Math.max(0, core.applyIndex() - inputs.applied)),
     last_snapshot_index: String(core.snapshotIndex()),
     last_snapshot_term: String(core.snapshotTerm()),
     protocol_version: String(inputs.protocolVersion),

@@ -81,7 +81,7 @@ export const StableKeys = {
   lastVoteTerm: 'LastVoteTerm',
   /** The candidate voted for. hashicorp stores its address; raftkit stores `id\naddress`. */
   lastVoteCand: 'LastVoteCand',
-  /** raftkit: the commit index, persisted before entries are applied (monotonic across restarts). */
+  /** raftkit: the commit index, written lazily with the next log write (monotonic across restarts). */
   commitIndex: 'CommitIndex',
 } as const;
 

@@ -2,7 +2,7 @@
  * The simulator's safety checks, run after every step (the expensive full log comparison runs
  * every few steps and at the end). Each check names the Raft property it guards.
  */
-import { RaftState } from '../core/types.js';
+import { RaftState, type Peer } from '../core/types.js';
 import type { Raft } from '../raft/raft.js';
 import type { FsmObserver, SimFsm } from './sim-fsm.js';
 
@@ -36,6 +36,8 @@ export class SafetyChecker implements FsmObserver {
   readonly violations: string[] = [];
   /** term -> leader id (election safety). */
   private readonly leaders = new Map<number, string>();
+  /** "voter@term" -> the candidate it granted (one vote per term, across restarts). */
+  private readonly votes = new Map<string, string>();
   /** index -> term of committed entries, as first seen by any node. */
   private readonly committedTerms = new Map<number, number>();
   private maxCommitted = 0;
@@ -138,7 +140,11 @@ export class SafetyChecker implements FsmObserver {
 
   // ---- node lifecycle ---------------------------------------------------------------------------
 
-  /** A server (re)started: its commit and applied indexes must not be behind what it had made durable. */
+  /**
+   * A server (re)started: its commit and applied indexes must not be behind the commit index it
+   * had made durable. The applied index may be behind what it applied before the restart: entries
+   * are applied at the commit index in memory, which is persisted lazily and re-learned.
+   */
   onStarted(node: CheckedNode): void {
     const raft = node.raft!;
     const before = this.history.get(node.id);
@@ -148,12 +154,13 @@ export class SafetyChecker implements FsmObserver {
           `commit index went back across restart on ${node.id}: ${before.maxDurableCommit} -> ${raft.commitIndex()}`,
         );
       }
-      if (raft.appliedIndex() < before.maxApplied) {
+      if (raft.appliedIndex() < before.maxDurableCommit) {
         this.violation(
-          `applied index went back across restart on ${node.id}: ${before.maxApplied} -> ${raft.appliedIndex()}`,
+          `applied index went back across restart on ${node.id} below its durable commit: ${before.maxDurableCommit} -> ${raft.appliedIndex()}`,
         );
       }
       before.generation++;
+      before.maxApplied = raft.appliedIndex();
       before.maxCommit = raft.commitIndex();
       before.checkedCommit = Math.min(before.checkedCommit, raft.inspect().snapshotIndex());
     } else {
@@ -164,6 +171,34 @@ export class SafetyChecker implements FsmObserver {
         checkedCommit: 0,
         generation: 0,
       });
+    }
+  }
+
+  /**
+   * `voter` granted `candidate` its vote in `term`, and `durable` is the hard state on its disk as
+   * the grant leaves. A grant must be durable before it is sent: the disk holds this vote or a later
+   * term, else a crash at this instant lets the voter vote again in `term`. Two leaders in one term
+   * then need a second candidate in that same term to reach the restarted voter before a leader's
+   * heartbeat does, which random crashes seldom line up; this check sees every grant's window.
+   * Separately, no voter grants two candidates in one term, across restarts.
+   */
+  onVoteGranted(
+    voter: string,
+    term: number,
+    candidate: Peer,
+    durable: { term: number; vote: Peer | null },
+  ): void {
+    const key = `${voter}@${term}`;
+    const earlier = this.votes.get(key);
+    if (earlier !== undefined && earlier !== candidate.id) {
+      this.violation(`election safety: ${voter} voted for ${earlier} and ${candidate.id} in term ${term}`);
+    }
+    this.votes.set(key, candidate.id);
+    const kept = durable.term > term || (durable.term === term && durable.vote?.id === candidate.id);
+    if (!kept) {
+      this.violation(
+        `election safety: ${voter} granted ${candidate.id} its vote in term ${term} before persisting it (disk: term ${durable.term}, vote ${durable.vote?.id ?? 'none'}); a crash now lets it vote twice`,
+      );
     }
   }
 
@@ -205,9 +240,9 @@ export class SafetyChecker implements FsmObserver {
       if (applied < history.maxApplied)
         this.violation(`applied index went back on ${node.id}: ${history.maxApplied} -> ${applied}`);
       history.maxApplied = Math.max(history.maxApplied, applied);
-      if (applied > raft.durableCommitIndex()) {
+      if (applied > core.applyIndex()) {
         this.violation(
-          `${node.id} applied ${applied} beyond its durable commit ${raft.durableCommitIndex()}`,
+          `${node.id} applied ${applied} beyond its commit index or durable log ${core.applyIndex()}`,
         );
       }
       // Committed entries agree across servers and never change.

@@ -44,6 +44,8 @@ export class SimNetwork implements InmemNetworkLike {
   private readonly cut = new Set<string>();
   /** Messages sent so far (requests and responses). */
   messages = 0;
+  /** Sees each response as it leaves the server at `from` (before the network can lose it). */
+  onResponse?: (from: ServerAddress, request: RaftRequest, response: RaftResponse) => void;
 
   constructor(
     private readonly scheduler: Scheduler,
@@ -99,7 +101,10 @@ export class SimNetwork implements InmemNetworkLike {
           // A sender that crashed since sending is gone; so is a target that is down.
           if (!target || this.transports.get(from) !== sender) return;
           target.receive(request, data).then(
-            (response) => this.travel(to, from, () => resolve(response)),
+            (response) => {
+              this.onResponse?.(to, request, response);
+              this.travel(to, from, () => resolve(response));
+            },
             (error: Error) => this.travel(to, from, () => reject(error)),
           );
         });

@@ -5,9 +5,17 @@
  * number of election timeouts and every log and FSM must converge. The same seed replays the same run.
  */
 import type { CoreFaults } from '../core/raft.js';
-import { ServerSuffrage, RaftState, type Configuration } from '../core/types.js';
+import {
+  ServerSuffrage,
+  RaftState,
+  type Configuration,
+  type RaftRequest,
+  type RaftResponse,
+  type ServerAddress,
+} from '../core/types.js';
 import { bootstrapCluster } from '../raft/bootstrap.js';
 import { defaultConfig, type Config } from '../raft/config.js';
+import { readHardState } from '../raft/hard-state.js';
 import { Raft } from '../raft/raft.js';
 import { InmemStore } from '../storage/inmem.js';
 import { InmemSnapshotStore } from '../storage/inmem-snapshot.js';
@@ -112,6 +120,7 @@ class Simulation {
     this.network = new SimNetwork(this.scheduler, this.random.fork());
     this.traceLength = options.traceLength ?? 40;
     this.checker = new SafetyChecker(() => `t=${this.scheduler.now} step=${this.steps}`);
+    this.network.onResponse = (from, request, response) => this.onResponse(from, request, response);
     const random = this.random;
     this.config = {
       ...defaultConfig(),
@@ -319,6 +328,19 @@ class Simulation {
     this.log(`${node.id} crashed`);
     node.raft = null;
     node.fsm = null;
+  }
+
+  /** A granted vote leaving its voter: the checker compares it with what the voter's disk holds. */
+  private onResponse(from: ServerAddress, request: RaftRequest, response: RaftResponse): void {
+    if (request.kind !== 'requestVote' || !(response as { granted?: boolean }).granted) return;
+    const voter = this.nodes.find((node) => node.address === from);
+    if (!voter) return;
+    // The disk only changes in scheduled events, so this read sees it as of the grant.
+    this.track(
+      readHardState(voter.durable).then((durable) =>
+        this.checker.onVoteGranted(voter.id, request.term, request.candidate, durable),
+      ),
+    );
   }
 
   // ---- workload -----------------------------------------------------------------------------------

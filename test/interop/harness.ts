@@ -15,7 +15,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { StatusBody } from '../../src/kv/contract.js';
 
-export const INTEROP_DIR = fileURLToPath(new URL('.', import.meta.url));
+/** This directory in the repository, also from the copy compiled into dist-bench/ (npm run bench). */
+export const INTEROP_DIR = fileURLToPath(
+  new URL(import.meta.url.includes('/dist-bench/') ? '../../../test/interop/' : '.', import.meta.url),
+);
 export const GONODE_BIN = join(INTEROP_DIR, 'bin', 'gonode');
 export const INSTALL_SCRIPT = join(INTEROP_DIR, 'install.sh');
 
@@ -253,6 +256,11 @@ export abstract class ServerNode {
     return this.child !== undefined;
   }
 
+  /** The process ID while running (benchmarks read its CPU and memory from /proc). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   /** The last lines the node wrote to stderr, across restarts. */
   get logs(): string {
     return this.logLines.join('\n');
@@ -261,8 +269,13 @@ export abstract class ServerNode {
   /** The program and arguments that run this server. */
   protected abstract command(): { file: string; args: string[] };
 
-  /** Spawns the node and resolves once its HTTP API answers. */
-  async start(): Promise<void> {
+  /** Whether a started server is ready for clients: the KV contract's GET /status answers. */
+  protected async isReady(): Promise<boolean> {
+    return (await this.client.request('GET', '/status')).status === 200;
+  }
+
+  /** Spawns the node and resolves once its HTTP API answers (within `timeoutMs`). */
+  async start(timeoutMs = 15_000): Promise<void> {
     if (this.child) throw new Error(`${this.id} is already running`);
     const { file, args } = this.command();
     if (!existsSync(file))
@@ -288,9 +301,9 @@ export abstract class ServerNode {
     await waitFor(
       async () => {
         if (this.child !== child) throw new Error(`${this.id} exited during startup:\n${this.logs}`);
-        return (await this.client.request('GET', '/status')).status === 200;
+        return await this.isReady();
       },
-      { timeoutMs: 15_000, what: `${this.id} to answer on ${this.httpAddress}` },
+      { timeoutMs, what: `${this.id} to answer on ${this.httpAddress}` },
     ).catch(async (error: unknown) => {
       await this.kill();
       throw error;
@@ -302,7 +315,8 @@ export abstract class ServerNode {
     const child = this.child;
     if (!child) return null;
     child.kill('SIGTERM');
-    const timedOut = sleep(timeoutMs, 'timeout' as const);
+    // Unref'd: a long allowance must not keep the process alive once the node has stopped.
+    const timedOut = sleep(timeoutMs, 'timeout' as const, { ref: false });
     if ((await Promise.race([this.exited, timedOut])) === 'timeout') {
       await this.kill();
       throw new Error(`${this.id} ignored SIGTERM for ${timeoutMs} ms:\n${this.logs}`);

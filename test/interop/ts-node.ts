@@ -1,8 +1,8 @@
 /** raftkit KV servers (`raftkit kv serve`) as child processes, beside the Go peers. */
-import { fileURLToPath } from 'node:url';
-import { createNode, ServerNode, type GoNodeTuning, type ServerNodeOptions } from './harness.js';
+import { join } from 'node:path';
+import { createNode, INTEROP_DIR, ServerNode, type GoNodeTuning, type ServerNodeOptions } from './harness.js';
 
-const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+const CLI = join(INTEROP_DIR, '..', '..', 'dist', 'cli.js');
 
 const TUNING_FLAGS: Record<keyof GoNodeTuning, string> = {
   heartbeatTimeoutMs: '--heartbeat-timeout',

@@ -9,9 +9,11 @@ import type { Logger } from '../../src/raft/logger.js';
 import { Raft } from '../../src/raft/raft.js';
 import { getConfiguration, parsePeersJson, recoverCluster } from '../../src/raft/recovery.js';
 import { systemClock } from '../../src/platform/clock.js';
+import { bootstrapCluster } from '../../src/raft/bootstrap.js';
 import { FileSnapshotStore } from '../../src/storage/file-snapshot.js';
+import { InmemSnapshotStore } from '../../src/storage/inmem-snapshot.js';
 import { InmemStore } from '../../src/storage/inmem.js';
-import { InmemTransport } from '../../src/transport/inmem.js';
+import { InmemNetwork, InmemTransport } from '../../src/transport/inmem.js';
 import { fastConfig, ListFsm, TestCluster, waitFor } from './helpers.js';
 
 const dirs: string[] = [];
@@ -114,6 +116,35 @@ describe('snapshots in a running cluster', () => {
     expect(
       leader.raft.getConfiguration().configuration.servers.map((s) => [s.id, s.suffrage]),
     ).toContainEqual(['d', ServerSuffrage.Voter]);
+  });
+
+  it('a snapshot by threshold waits for a random part more entries, so replicas differ', async () => {
+    // With Random fixed at 0.5 the applied-entry check waits for threshold * 1.5 entries; the
+    // timer check (plain threshold) is out of reach. The log ends at 16 (configuration, Noop, 14
+    // commands), so there is room for one snapshot. Without the jitter every replica snapshotted
+    // at the same index: here at 10.
+    const store = new InmemStore();
+    const snapshots = new InmemSnapshotStore();
+    const config = fastConfig('solo', { snapshotThreshold: 10, snapshotInterval: 600_000 });
+    const servers = [{ id: 'solo', address: 'addr-solo', suffrage: ServerSuffrage.Voter }];
+    await bootstrapCluster(config, store, store, snapshots, { servers });
+    const raft = await Raft.create({
+      config,
+      fsm: new ListFsm(),
+      logStore: store,
+      stableStore: store,
+      snapshotStore: snapshots,
+      transport: new InmemTransport(new InmemNetwork(), 'addr-solo'),
+      random: { next: () => 0.5 },
+    });
+    try {
+      await waitFor(() => raft.state === RaftState.Leader, 5000, 'leadership');
+      for (let i = 0; i < 14; i++) await raft.apply(new TextEncoder().encode(`v${i}`), { timeout: 3000 });
+      await waitFor(() => raft.lastSnapshotIndex() > 0, 5000, 'a snapshot');
+      expect(raft.lastSnapshotIndex()).toBeGreaterThanOrEqual(15);
+    } finally {
+      await raft.shutdown();
+    }
   });
 
   it('restore() replaces the state on every server with an external snapshot (hashicorp Restore)', async () => {

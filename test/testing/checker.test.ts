@@ -42,3 +42,35 @@ describe('SafetyChecker read checks', () => {
     expect(checker.violations).toEqual(['test: phantom read on n1: k=ghost was never applied']);
   });
 });
+
+describe('SafetyChecker vote checks', () => {
+  const n1 = { id: 'n1', address: 'sim:1' };
+  const n3 = { id: 'n3', address: 'sim:3' };
+
+  it("accepts a grant whose vote, or a later term, is on the voter's disk", () => {
+    const checker = new SafetyChecker(() => 'test');
+    checker.onVoteGranted('n2', 4, n1, { term: 4, vote: n1 });
+    checker.onVoteGranted('n2', 4, n1, { term: 4, vote: n1 }); // the same vote again
+    checker.onVoteGranted('n4', 4, n1, { term: 5, vote: null });
+    expect(checker.violations).toEqual([]);
+  });
+
+  it('refuses a grant that leaves before the vote is durable (the window a crash exploits)', () => {
+    const checker = new SafetyChecker(() => 'test');
+    checker.onVoteGranted('n2', 4, n1, { term: 3, vote: null });
+    checker.onVoteGranted('n5', 4, n1, { term: 4, vote: null });
+    checker.onVoteGranted('n6', 4, n1, { term: 4, vote: n3 });
+    expect(checker.violations).toEqual([
+      'test: election safety: n2 granted n1 its vote in term 4 before persisting it (disk: term 3, vote none); a crash now lets it vote twice',
+      'test: election safety: n5 granted n1 its vote in term 4 before persisting it (disk: term 4, vote none); a crash now lets it vote twice',
+      'test: election safety: n6 granted n1 its vote in term 4 before persisting it (disk: term 4, vote n3); a crash now lets it vote twice',
+    ]);
+  });
+
+  it('refuses a second candidate voted for in the same term (across restarts)', () => {
+    const checker = new SafetyChecker(() => 'test');
+    checker.onVoteGranted('n2', 4, n1, { term: 4, vote: n1 });
+    checker.onVoteGranted('n2', 4, n3, { term: 4, vote: n3 });
+    expect(checker.violations).toEqual(['test: election safety: n2 voted for n1 and n3 in term 4']);
+  });
+});

@@ -160,6 +160,8 @@ export class Cluster {
 
   private drain(node: ClusterNode): void {
     while (node.core.hasReady()) this.handleReady(node, node.core.ready());
+    // The runtime applies at the commit index in memory, up to what its own log holds durably.
+    node.applied = Math.max(node.applied, node.core.applyIndex());
   }
 
   private handleReady(node: ClusterNode, ready: output.Ready): void {
@@ -191,8 +193,6 @@ export class Cluster {
     }
     node.persistedSeq = node.unpersisted.at(-1)!.seq;
     node.unpersisted = [];
-    // The runtime applies up to the durable commit index (held in the log: see core/raft.ts start).
-    node.applied = Math.max(node.applied, Math.min(node.hardState.commit, node.core.status().commit));
     this.run(node, (core) => core.persisted(node.persistedSeq));
     const held = node.held;
     node.held = [];

@@ -134,6 +134,10 @@ export class CoreAdapter {
     this.core.persisted(seq);
   }
 
+  applyIndex(): number {
+    return this.core.applyIndex();
+  }
+
   hasReady(): boolean {
     return this.core.hasReady();
   }

@@ -1,0 +1,188 @@
+/**
+ * `npm run bench -- --profile`: what raftkit spends its time on under the benchmark's load, for
+ * bench/PROFILE.md.
+ * - CPU: a fresh 3-node `kv serve` cluster under `node --cpu-prof` for c64 writes and another for
+ *   c1 writes (warm-up + measured window as in the bench, then a graceful stop so the profiles are
+ *   written), and the in-process library bench under `--cpu-prof` at 64 outstanding applies. Only
+ *   the samples of the measured window count (not start-up).
+ * - Latency: a fresh unprofiled cluster at c1, measured plain, then with the leader under strace
+ *   (bench/c1-trace.ts), beside the floor (fdatasync, loopback round trip).
+ * The .cpuprofile files (open them in Chrome DevTools or speedscope.app for flame graphs), the strace
+ * log and summary.md (the tables) land in --out-dir.
+ */
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cleanupGoNodes, type ServerNode } from '../test/interop/harness.js';
+import { renderC1Phases, traceLeader } from './c1-trace.js';
+import type { LoadSettings } from './cluster-load.js';
+import { renderProfileSummary, summarizeProfile, type CpuProfile, type Window } from './cpuprofile.js';
+import type { LibrarySample } from './library.js';
+import { runFloor, runLoad, type LoadSpec } from './loadgen.js';
+import { raftkitSystem, startCluster } from './systems.js';
+import { ROOT, runJson } from './tools.js';
+
+const PROFILED_LOADS = [
+  { name: 'c64', concurrency: 64 },
+  { name: 'c1', concurrency: 1 },
+];
+const LIBRARY_OUTSTANDING = 64;
+const TRACE_SECONDS = 4;
+
+/** The costs the issue suspects, by function name: inclusive shares say what each costs at most. */
+const SUSPECTS = [
+  'parserOnIncoming', // node:http request handling, the KV route included
+  'readBody',
+  'sendJson',
+  'encodeCommand', // KV command JSON + base64
+  'decodeCommand',
+  'applyCommand',
+  'persist', // KV snapshots
+  'handleReady', // the runtime's Ready loop
+  'sendAppendEntries',
+  'requestToWire', // AppendEntries to msgpack, per follower
+  'writeRequestFrame',
+  'decodeRequestFrame',
+  'decodeResponseFrame',
+  'storeLogs',
+  'writeGeneric', // socket writes (HTTP answers, RPCs)
+  'writevGeneric',
+  '(garbage collector)',
+];
+
+function nowUs(): number {
+  return Number(process.hrtime.bigint() / 1000n);
+}
+
+function leaderFirst(nodes: ServerNode[], leader: ServerNode): ServerNode[] {
+  return [leader, ...nodes.filter((node) => node !== leader)];
+}
+
+function writeLoad(
+  ordered: ServerNode[],
+  concurrency: number,
+  settings: LoadSettings,
+  durationS: number,
+): LoadSpec {
+  return {
+    api: 'kv',
+    urls: ordered.map((node) => `http://${node.httpAddress}`),
+    pids: ordered.map((node) => node.pid!),
+    op: 'put',
+    concurrency,
+    warmupS: settings.warmupS,
+    durationS,
+    keys: settings.keys,
+    valueSize: settings.valueSize,
+  };
+}
+
+interface Profiled {
+  title: string;
+  dir: string;
+  window: Window;
+}
+
+/** Runs one load on a profiled cluster; returns each node's profile directory by its role. */
+async function profileLoad(
+  outDir: string,
+  load: { name: string; concurrency: number },
+  settings: LoadSettings,
+  log: (line: string) => void,
+): Promise<Profiled[]> {
+  const profileDir = join(outDir, load.name);
+  rmSync(profileDir, { recursive: true, force: true }); // a profile of an earlier run would be read instead
+  const system = raftkitSystem(profileDir);
+  const nodes = await startCluster(system);
+  try {
+    const ordered = leaderFirst(nodes, await system.leader(nodes));
+    // loadgen measures from warm-up end; the processes share the monotonic clock with the profiles.
+    const fromUs = nowUs() + settings.warmupS * 1e6;
+    const result = await runLoad(writeLoad(ordered, load.concurrency, settings, settings.durationS));
+    const window = { fromUs, untilUs: fromUs + settings.durationS * 1e6 };
+    log(
+      `profile ${load.name}: ${Math.round(result.rate)} writes/s, p50 ${result.latency_ms.p50.toFixed(2)} ms (under the profiler)`,
+    );
+    // --cpu-prof writes the profile when the process exits normally.
+    await Promise.all(ordered.map((node) => node.stop(60_000)));
+    return ordered.map((node, i) => ({
+      title: `${load.name} ${i === 0 ? 'leader' : 'follower'} (${node.id}), ${Math.round(result.rate)} writes/s`,
+      dir: join(profileDir, node.id),
+      window,
+    }));
+  } finally {
+    await cleanupGoNodes();
+  }
+}
+
+async function profileLibrary(outDir: string, settings: LoadSettings, root: string): Promise<Profiled> {
+  const dir = join(outDir, 'library');
+  rmSync(dir, { recursive: true, force: true });
+  const [sample] = await runJson<LibrarySample[]>(process.execPath, [
+    '--cpu-prof',
+    '--cpu-prof-dir',
+    dir,
+    join(ROOT, 'dist-bench', 'bench', 'library.js'),
+    '--dir',
+    mkdtempSync(join(root, 'library-')),
+    '--outstanding',
+    String(LIBRARY_OUTSTANDING),
+    '--warmup',
+    String(settings.warmupS),
+    '--duration',
+    String(settings.durationS),
+  ]);
+  return {
+    title: `library, ${LIBRARY_OUTSTANDING} outstanding applies (3 nodes in one process), ${Math.round(sample.appliesPerS)} applies/s`,
+    dir,
+    window: sample.windowUs,
+  };
+}
+
+function summarizeDir({ title, dir, window }: Profiled): string {
+  const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
+  if (file === undefined) return `### ${title}\n\nno profile written in ${dir}\n`;
+  const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;
+  const summary = summarizeProfile(profile, { window, focus: SUSPECTS });
+  return renderProfileSummary(`${title}: ${join(dir, file).replace(ROOT, '')}`, summary);
+}
+
+/** c1 on a fresh unprofiled cluster: plain, then with the leader under strace. */
+async function traceC1(outDir: string, settings: LoadSettings, root: string): Promise<string> {
+  const floor = await runFloor(root, 2);
+  const system = raftkitSystem();
+  const nodes = await startCluster(system);
+  try {
+    const ordered = leaderFirst(nodes, await system.leader(nodes));
+    const plain = await runLoad(writeLoad(ordered, 1, settings, settings.durationS));
+    const traced = runLoad(writeLoad(ordered, 1, settings, TRACE_SECONDS + 2));
+    const phases = await traceLeader(ordered[0].pid!, TRACE_SECONDS, join(outDir, 'c1-leader.strace'));
+    await traced;
+    return [
+      '### c1: one write on the leader, from its system calls',
+      '',
+      `The floor on this disk and loopback just before: fdatasync p50 ${floor.fdatasync_p50_ms.toFixed(3)} ms, ` +
+        `loopback round trip p50 ${floor.loopback_rtt_p50_us.toFixed(1)} µs.`,
+      '',
+      renderC1Phases(phases, plain.latency_ms.p50),
+    ].join('\n');
+  } finally {
+    await cleanupGoNodes();
+  }
+}
+
+export async function runProfile(
+  outDir: string,
+  settings: LoadSettings,
+  root: string,
+  log: (line: string) => void,
+): Promise<void> {
+  mkdirSync(outDir, { recursive: true });
+  const profiled: Profiled[] = [];
+  for (const load of PROFILED_LOADS) profiled.push(...(await profileLoad(outDir, load, settings, log)));
+  profiled.push(await profileLibrary(outDir, settings, root));
+  const c1 = await traceC1(outDir, settings, root);
+  log(c1);
+  const summary = [c1, ...profiled.map(summarizeDir)].join('\n');
+  writeFileSync(join(outDir, 'summary.md'), `# Profiles\n\n${summary}`);
+  log(`wrote ${join(outDir, 'summary.md')}`);
+}

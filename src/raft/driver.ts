@@ -286,6 +286,7 @@ export class Driver {
     this.persistedSeq = seq;
     this.core.tick(this.clock.now());
     this.core.persisted(seq);
+    this.waits.durable.resolveUpTo(seq, undefined);
     // The stored commit index may be beyond the log while a lost tail is repaired (core/raft.ts).
     const commit = hardState ? Math.min(hardState.commit, this.core.commitIndex) : 0;
     if (commit > this.durableCommit) this.durableCommit = commit;

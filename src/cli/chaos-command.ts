@@ -53,6 +53,14 @@ export function parseChaosArgs(argv: string[]): ChaosCommandOptions {
   if (broken !== undefined && !CHAOS_BREAKS.includes(broken)) {
     throw new UsageError(`--break: the deliberate faults are ${CHAOS_BREAKS.join(', ')}, got "${broken}"`);
   }
+  if (broken === 'ignore-fsync' && !faults.includes('disk')) {
+    throw new UsageError(
+      '--break ignore-fsync needs disk among --faults (it breaks what a failed fsync does)',
+    );
+  }
+  if (logStore === 'lmdb' && faults.includes('disk')) {
+    throw new UsageError('--faults disk needs --log-store wal (LMDB does its own file I/O)');
+  }
   return {
     nodes,
     durationMs: integerFlag(values.duration, '--duration', { fallback: 30, min: 1, max: 86_400 }) * 1000,
@@ -94,8 +102,17 @@ export function formatChaosReport(report: ChaosReport): string[] {
       lines.push(`    cannot place: ${key.stuck!.map(describe).join(', ')}`);
     }
   }
+  const { disk } = report;
+  if (report.faults.disk !== undefined) {
+    const injected = Object.entries(disk.injected).map(([kind, n]) => `${kind} ${n}`);
+    lines.push(
+      `disk faults: ${injected.join(', ')}; ${disk.failStops} fail-stops, ${disk.recovered} came back, ${disk.repaired} repaired`,
+    );
+  }
+  for (const problem of disk.problems) lines.push(`  disk problem: ${problem}`);
   for (const difference of report.states.differences) lines.push(`  state differs: ${difference}`);
   lines.push(`final states agree: ${report.states.agree ? 'yes' : 'NO'}`);
+  if (disk.problems.length > 0) lines.push(`disk faults handled: NO (${disk.problems.length} problems)`);
   lines.push(linearizability.ok ? 'linearizable: yes' : 'linearizable: NO');
   if (report.kept) lines.push(`history: ${report.kept}/history.json`);
   return lines;
@@ -114,6 +131,7 @@ export function chaosJson(report: ChaosReport): string {
     failed: report.counts.failed,
     byKind: report.counts.byKind,
     faults: report.faults,
+    disk: report.disk,
     events: report.events.length,
     v2: report.v2,
     kept: report.kept,

@@ -3,6 +3,7 @@ import { integerFlag, parseFlags, UsageError, type Command } from './command.js'
 import {
   CHAOS_BREAKS,
   CHAOS_FAULTS,
+  defaultFaults,
   chaosPassed,
   runChaos,
   type ChaosBreak,
@@ -39,15 +40,16 @@ export function parseChaosArgs(argv: string[]): ChaosCommandOptions {
   });
   const nodes = integerFlag(values.nodes, '--nodes', { fallback: 3, min: 3, max: 5 });
   if (nodes === 4) throw new UsageError('--nodes must be 3 or 5');
-  const faults = (values.faults ?? CHAOS_FAULTS.join(',')).split(',') as ChaosFault[];
+  const logStore = values['log-store'];
+  if (logStore !== undefined && logStore !== 'wal' && logStore !== 'lmdb') {
+    throw new UsageError(`--log-store must be wal or lmdb, got "${logStore}"`);
+  }
+  const faults =
+    values.faults === undefined ? defaultFaults(logStore) : (values.faults.split(',') as ChaosFault[]);
   for (const fault of faults) {
     if (!CHAOS_FAULTS.includes(fault)) {
       throw new UsageError(`--faults: unknown fault "${fault}" (${CHAOS_FAULTS.join(', ')})`);
     }
-  }
-  const logStore = values['log-store'];
-  if (logStore !== undefined && logStore !== 'wal' && logStore !== 'lmdb') {
-    throw new UsageError(`--log-store must be wal or lmdb, got "${logStore}"`);
   }
   const broken = values.break as ChaosBreak | undefined;
   if (broken !== undefined && !CHAOS_BREAKS.includes(broken)) {
@@ -112,7 +114,7 @@ export function formatChaosReport(report: ChaosReport): string[] {
   for (const problem of disk.problems) lines.push(`  disk problem: ${problem}`);
   for (const difference of report.states.differences) lines.push(`  state differs: ${difference}`);
   lines.push(`final states agree: ${report.states.agree ? 'yes' : 'NO'}`);
-  if (disk.problems.length > 0) lines.push(`disk faults handled: NO (${disk.problems.length} problems)`);
+  if (disk.problems.length > 0) lines.push(`disk faults handled: NO (see the disk problems)`);
   lines.push(linearizability.ok ? 'linearizable: yes' : 'linearizable: NO');
   if (report.kept) lines.push(`history: ${report.kept}/history.json`);
   return lines;

@@ -39,7 +39,7 @@ export interface ChaosOptions {
   seed?: number;
   clients?: number;
   keys?: number;
-  /** Faults the nemesis may inject (default all). */
+  /** Faults the nemesis may inject (default all; without disk under LMDB). */
   faults?: readonly ChaosFault[];
   /** Faults active at once (default 2). */
   concurrentFaults?: number;
@@ -87,6 +87,11 @@ const BREAK_FLAGS: Record<ChaosBreak, string> = {
   'ignore-fsync': '--debug-ignore-fsync-failures',
 };
 
+/** Every fault the log store allows: all of them, but disk faults only under the WAL (LMDB does its own I/O). */
+export function defaultFaults(logStore: 'wal' | 'lmdb' | undefined): ChaosFault[] {
+  return CHAOS_FAULTS.filter((fault) => fault !== 'disk' || logStore !== 'lmdb');
+}
+
 /** Whether a report passes: linearizable, the final states agree, and no disk fault went unhandled. */
 export function chaosPassed(report: ChaosReport): boolean {
   return report.linearizability.ok && report.states.agree && report.disk.problems.length === 0;
@@ -97,7 +102,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
   const seed = options.seed ?? 1;
   const random = new SeededRandom(seed);
   const log = options.log ?? (() => {});
-  const faults = options.faults ?? CHAOS_FAULTS;
+  const faults = options.faults ?? defaultFaults(options.logStore);
   const disk = faults.includes('disk');
   if (options.break === 'ignore-fsync' && !disk)
     throw new Error('chaos: --break ignore-fsync needs disk faults');

@@ -16,7 +16,9 @@ export const CHAOS_USAGE = `usage: raftkit chaos [--nodes 3|5] [--duration SECON
        [--faults ${CHAOS_FAULTS.join(',')}] [--concurrent-faults N]
        [--log-store wal|lmdb] [--dir DIR] [--keep] [--break ${CHAOS_BREAKS.join('|')}] [--json]
   real kv serve processes under combined faults; passes iff the history is linearizable and every
-  member ends with the same key space (exit 0), else exit 1; --json prints a JSON summary last`;
+  member ends with the same key space, and every disk fault was handled (exit 0), else exit 1;
+  disk faults (fsync failures, torn writes, EIO, a damaged WAL) need --log-store wal (the default);
+  --json prints a JSON summary last`;
 
 export interface ChaosCommandOptions extends ChaosOptions {
   json: boolean;

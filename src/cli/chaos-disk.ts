@@ -17,10 +17,10 @@
  * What a server did that it must not (kept running after a failed fsync, did not come back after
  * a torn write, served from a damaged log) is a problem, and a run with problems fails.
  */
-import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readdirSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { sleep, type Clock } from '../index.js';
-import type { ChaosCluster, ChaosMember } from './chaos-cluster.js';
+import { JOIN_TIMEOUT_MS, RESTART_TIMEOUT_MS, type ChaosCluster, type ChaosMember } from './chaos-cluster.js';
 
 /** The disk faults, in the order a run injects them. */
 export const DISK_ACTIONS = ['fsync-fail', 'torn-write', 'eio-read', 'corrupt'] as const;
@@ -57,12 +57,8 @@ export const DISK_FAULTS_FLAG = '--debug-disk-faults';
 const ARM_TIMEOUT_MS = 10_000;
 /** How long a server may take to stop on its own after a failed fsync (it closes its API first). */
 const FAIL_STOP_TIMEOUT_MS = 15_000;
-/** How long a restarted server may take to answer again (a loaded machine starts Node slowly). */
-const RESTART_TIMEOUT_MS = 30_000;
 /** How long a repair may take to get the damaged member out of the configuration. */
 const REPAIR_TIMEOUT_MS = 30_000;
-/** How long a membership change may take to show in the configuration. */
-const JOIN_TIMEOUT_MS = 20_000;
 /** A WAL needs this many bytes of data before a byte in its middle is beyond its last group. */
 const MIN_DAMAGE_BYTES = 4096;
 
@@ -248,9 +244,7 @@ export function damageWal(dir: string): string | null {
   let best: { path: string; end: number } | null = null;
   for (const name of readdirSync(dir).filter((each) => each.endsWith('.wal'))) {
     const path = join(dir, name);
-    const data = readFileSync(path);
-    let end = data.length;
-    while (end > 0 && data[end - 1] === 0) end--;
+    const end = dataEnd(path);
     if (best === null || end > best.end) best = { path, end };
   }
   if (best === null || best.end < MIN_DAMAGE_BYTES) return null;
@@ -265,6 +259,23 @@ export function damageWal(dir: string): string | null {
     closeSync(fd);
   }
   return `${best.path} at offset ${offset}`;
+}
+
+/** Where a preallocated segment's data ends: after its last non-zero byte (read backwards, a MiB at a time). */
+function dataEnd(path: string): number {
+  const fd = openSync(path, 'r');
+  try {
+    const chunk = Buffer.alloc(1 << 20);
+    for (let end = fstatSync(fd).size; end > 0;) {
+      const start = Math.max(0, end - chunk.length);
+      const length = readSync(fd, chunk, 0, end - start, start);
+      for (let i = length - 1; i >= 0; i--) if (chunk[i] !== 0) return start + i + 1;
+      end = start;
+    }
+    return 0;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** How much of the end of a server's log `lastLogLine` searches. */

@@ -9,7 +9,13 @@
 import { sleep, type Clock } from '../index.js';
 import type { ClockSkew } from '../testing/skewed-clock.js';
 import type { SeededRandom } from '../testing/prng.js';
-import { JSON_HEADERS, type ChaosCluster, type ChaosMember } from './chaos-cluster.js';
+import {
+  JOIN_TIMEOUT_MS,
+  JSON_HEADERS,
+  RESTART_TIMEOUT_MS,
+  type ChaosCluster,
+  type ChaosMember,
+} from './chaos-cluster.js';
 import { DiskFaults, type DiskAction } from './chaos-disk.js';
 
 /**
@@ -44,11 +50,6 @@ export interface NemesisOptions {
   /** The disk faults to take turns with (default all of DISK_ACTIONS). */
   diskActions?: readonly DiskAction[];
 }
-
-/** How long a membership change may take to show in the configuration. */
-const JOIN_TIMEOUT_MS = 20_000;
-/** How long a restarted server may take to answer again (a loaded machine starts Node slowly). */
-const RESTART_TIMEOUT_MS = 30_000;
 
 export class Nemesis {
   /** Faults started, by kind. */

@@ -58,7 +58,7 @@ const ARM_TIMEOUT_MS = 10_000;
 /** How long a server may take to stop on its own after a failed fsync (it closes its API first). */
 const FAIL_STOP_TIMEOUT_MS = 15_000;
 /** How long a repair may take to get the damaged member out of the configuration. */
-const REPAIR_TIMEOUT_MS = 30_000;
+const REPAIR_TIMEOUT_MS = 60_000;
 /** A WAL needs this many bytes of data before a byte in its middle is beyond its last group. */
 const MIN_DAMAGE_BYTES = 4096;
 
@@ -86,6 +86,20 @@ export class DiskFaults {
   /** Runs the next action on `victim` (running, and no other fault's victim). */
   async inject(victim: ChaosMember, downFor: number): Promise<void> {
     const action = this.actions[this.next++ % this.actions.length];
+    const id = victim.spec.id;
+    const configuration = await this.cluster.configuration();
+    if (configuration === null || !configuration.includes(id)) {
+      // A server still joining that loses its first writes cannot join again as itself (409).
+      return this.event(`disk ${id}: ${action} skipped: not a member (yet), or no leader to ask`);
+    }
+    const others = configuration.filter((each) => each !== id);
+    if (
+      action === 'corrupt' &&
+      (others.length < 2 || others.some((each) => !this.cluster.byId(each)?.process.running))
+    ) {
+      // Its data is lost until the repair: only a configuration that keeps a quorum without it may lose it.
+      return this.event(`disk ${id}: corrupt skipped: ${configuration.join(',')} would have no quorum left`);
+    }
     this.watch(victim);
     if (action === 'fsync-fail' || action === 'torn-write') return this.onWrite(victim, action, downFor);
     if (action === 'eio-read') return this.failedRead(victim, downFor);

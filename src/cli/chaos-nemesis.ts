@@ -259,12 +259,15 @@ export class Nemesis {
     }
     const victim = random.pick(this.cluster.members);
     this.busy.add(victim);
+    let joined: ChaosMember | undefined;
     try {
       const { removed, answer } = await this.cluster.remove(victim);
       this.event(`remove ${victim.spec.id}: ${removed ? 'removed' : 'still a member'} (${answer})`);
       if (!removed) return;
       await sleep(this.options.clock, downFor);
-      const joined = await this.cluster.join(action === 'readd' ? victim : null);
+      joined = await this.cluster.join(action === 'readd' ? victim : null);
+      // A joining server is this fault's until it is a member (no other fault's victim meanwhile).
+      this.busy.add(joined);
       this.event(
         `${action === 'readd' ? 're-add' : `replace ${victim.spec.id} with`} ${joined.spec.id} (empty, --join)`,
       );
@@ -272,6 +275,7 @@ export class Nemesis {
       this.event(`${joined.spec.id} ${configured ? 'is a member' : 'not a member yet'}`);
     } finally {
       this.busy.delete(victim);
+      if (joined !== undefined) this.busy.delete(joined);
     }
   }
 }

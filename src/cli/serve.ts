@@ -210,6 +210,8 @@ export async function startKvServer(args: KvServeArgs, options: KvServeOptions =
       },
       'kv: serving',
     );
+    // Closing abandons a join still waiting for its answer: nothing may keep a stopped server's process alive.
+    const stopJoining = new AbortController();
     const joined =
       args.join !== null && !existing
         ? joinCluster(
@@ -219,6 +221,7 @@ export async function startKvServer(args: KvServeArgs, options: KvServeOptions =
               clock,
               timeout: options.joinTimeout ?? 2 * args.joinTimeout,
               credentials: memberCredentials(credentials),
+              signal: stopJoining.signal,
             },
           )
         : Promise.resolve();
@@ -227,7 +230,8 @@ export async function startKvServer(args: KvServeArgs, options: KvServeOptions =
       service.http.setTokens(next.tokens);
       if (next.tls !== null) service.http.setTls(next.tls);
     };
-    return makeServer(args.id, httpUrl, raft, fsm, service.http, joined, storage, reloadCredentials);
+    const stores = { close: () => (stopJoining.abort(), storage.close()) };
+    return makeServer(args.id, httpUrl, raft, fsm, service.http, joined, stores, reloadCredentials);
   } catch (error) {
     if (raft !== undefined) await raft.shutdown().catch(() => {});
     else await transport?.close().catch(() => {});
@@ -282,7 +286,7 @@ function makeServer(
   fsm: KvFsm,
   http: KvHttpServer,
   joined: Promise<void>,
-  storage: NodeStorage,
+  storage: Pick<NodeStorage, 'close'>,
   reloadCredentials: () => void,
 ): KvServer {
   let closing: Promise<void> | undefined;

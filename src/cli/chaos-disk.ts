@@ -7,7 +7,7 @@
  * - torn-write: the victim's next WAL write stores a prefix of its bytes and the process dies
  *   there. Restarted, its WAL must drop the torn tail and the server must come back (the verdict
  *   checks that nothing acknowledged was lost).
- * - eio-read: the victim is restarted with its first read failing: it must refuse to start with a
+ * - eio-read: the victim is restarted with its first WAL read failing: it must refuse to start with a
  *   clear message (ErrStoreRead), then start without the fault.
  * - corrupt: one byte in the middle of the victim's WAL is flipped while it is down: damage beyond
  *   the tail, which it must detect at start (ErrStoreCorrupt) and refuse to serve from. It is then
@@ -53,6 +53,8 @@ export function emptyDiskReport(): DiskReport {
 /** The `kv serve` flag that gives a server the fault layer (no rules yet: they come over IPC). */
 export const DISK_FAULTS_FLAG = '--debug-disk-faults';
 
+/** How long a disk fault waits for a leader to tell the configuration before it gives up its turn. */
+const LEADER_WAIT_MS = 10_000;
 /** How long an armed fault may wait for the write or sync that trips it. */
 const ARM_TIMEOUT_MS = 10_000;
 /** How long a server may take to stop on its own after a failed fsync (it closes its API first). */
@@ -85,12 +87,15 @@ export class DiskFaults {
 
   /** Runs the next action on `victim` (running, and no other fault's victim). */
   async inject(victim: ChaosMember, downFor: number): Promise<void> {
-    const action = this.actions[this.next++ % this.actions.length];
+    // The turn passes only once a fault is injected: a skipped one is tried again next time.
+    const action = this.peek();
     const id = victim.spec.id;
-    const configuration = await this.cluster.configuration();
+    const configuration = await this.configuration();
     if (configuration === null || !configuration.includes(id)) {
       // A server still joining that loses its first writes cannot join again as itself (409).
-      return this.event(`disk ${id}: ${action} skipped: not a member (yet), or no leader to ask`);
+      return this.event(
+        `disk ${id}: ${action} skipped: ${configuration === null ? 'no leader' : 'not a member'}`,
+      );
     }
     const others = configuration.filter((each) => each !== id);
     if (
@@ -100,10 +105,21 @@ export class DiskFaults {
       // Its data is lost until the repair: only a configuration that keeps a quorum without it may lose it.
       return this.event(`disk ${id}: corrupt skipped: ${configuration.join(',')} would have no quorum left`);
     }
+    this.next++;
     this.watch(victim);
     if (action === 'fsync-fail' || action === 'torn-write') return this.onWrite(victim, action, downFor);
     if (action === 'eio-read') return this.failedRead(victim, downFor);
     return this.corrupt(victim, downFor);
+  }
+
+  /** The leader's configuration, asked for a while (other faults may leave no leader for seconds). */
+  private async configuration(): Promise<string[] | null> {
+    const deadline = this.clock.now() + LEADER_WAIT_MS;
+    for (;;) {
+      const configuration = await this.cluster.configuration();
+      if (configuration !== null || this.clock.now() > deadline) return configuration;
+      await sleep(this.clock, 500);
+    }
   }
 
   private watch(member: ChaosMember): void {
@@ -157,8 +173,8 @@ export class DiskFaults {
     const id = victim.spec.id;
     victim.process.signal('SIGKILL');
     await victim.process.exited();
-    this.event(`disk ${id}: kill -9, restart with its first read failing (EIO)`);
-    victim.process.start(withDiskFaults(victim.spec.serveArgs, 'eio-read:count=1'));
+    this.event(`disk ${id}: kill -9, restart with its first WAL read failing (EIO)`);
+    victim.process.start(withDiskFaults(victim.spec.serveArgs, 'eio-read:count=1,path=.wal'));
     const ended = await this.until(RESTART_TIMEOUT_MS, () => !victim.process.running);
     if (!ended) {
       // Started although a read failed: fine only if the failed read was one it may retry.

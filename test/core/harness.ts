@@ -72,7 +72,14 @@ export function makeCore(
     },
     snapshot: null,
   });
-  if (bootstrapped) core.loadEntries(initialLog(configuration, options.terms));
+  if (bootstrapped) {
+    const log = initialLog(configuration, options.terms);
+    core.loadLog(
+      1,
+      log.map((entry) => entry.term),
+      log.filter((entry) => entry.type === LogType.Configuration),
+    );
+  }
   core.start();
   return core;
 }

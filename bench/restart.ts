@@ -69,7 +69,7 @@ export interface RestartResult extends RestartMeasures {
 }
 
 /** Writes `entries` committed KV puts after a bootstrapped configuration entry into `dir`. */
-async function generate(dir: string, address: string, entries: number): Promise<void> {
+export async function generate(dir: string, address: string, entries: number): Promise<void> {
   const storage = await openNodeStorage(dir, { clock: systemClock });
   try {
     const config = { ...defaultConfig(), localId: 'n1' };
@@ -100,7 +100,7 @@ async function generate(dir: string, address: string, entries: number): Promise<
 }
 
 /** Applies the whole log to a KV state machine and stores its snapshot at the last index, the log kept behind it. */
-async function addSnapshot(dir: string, address: string): Promise<void> {
+export async function addSnapshot(dir: string, address: string): Promise<void> {
   const storage = await openNodeStorage(dir, { clock: systemClock });
   try {
     const fsm = new KvFsm();

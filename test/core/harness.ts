@@ -46,7 +46,25 @@ export function makeCore(
   configuration: Configuration | null,
   options: TestCoreOptions = {},
 ): RaftCore {
-  const core = new RaftCore({
+  const core = newCore(id, options);
+  const bootstrapped = configuration !== null;
+  core.restore({
+    now: 0,
+    hardState: {
+      term: options.term ?? (bootstrapped ? 1 : 0),
+      vote: null,
+      commit: options.commit ?? (bootstrapped ? 1 : 0),
+    },
+    snapshot: null,
+  });
+  if (bootstrapped) loadLogEntries(core, initialLog(configuration, options.terms));
+  core.start();
+  return core;
+}
+
+/** A core with the test timings and nothing loaded yet (restore, loadLog and start it). */
+export function newCore(id: string, options: TestCoreOptions = {}): RaftCore {
+  return new RaftCore({
     id,
     address: `addr-${id}`,
     heartbeatTimeout: 100,
@@ -62,26 +80,16 @@ export function makeCore(
     codec,
     faults: options.faults,
   });
-  const bootstrapped = configuration !== null;
-  core.restore({
-    now: 0,
-    hardState: {
-      term: options.term ?? (bootstrapped ? 1 : 0),
-      vote: null,
-      commit: options.commit ?? (bootstrapped ? 1 : 0),
-    },
-    snapshot: null,
-  });
-  if (bootstrapped) {
-    const log = initialLog(configuration, options.terms);
-    core.loadLog(
-      1,
-      log.map((entry) => entry.term),
-      log.filter((entry) => entry.type === LogType.Configuration),
-    );
-  }
-  core.start();
-  return core;
+}
+
+/** Loads stored entries into a core the way Raft.create does: their terms and the configurations. */
+export function loadLogEntries(core: RaftCore, entries: readonly LogEntry[]): void {
+  if (entries.length === 0) return;
+  core.loadLog(
+    entries[0].index,
+    entries.map((entry) => entry.term),
+    entries.filter((entry) => entry.type === LogType.Configuration),
+  );
 }
 
 /** The log makeCore loads: the configuration at index 1 (term 1), then one entry per given term. */

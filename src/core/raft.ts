@@ -100,7 +100,7 @@ export class RaftCore {
   // ---------------------------------------------------------------------------------------------
   // Start-up
 
-  /** Loads what storage holds; call loadEntries for the log, then start(). */
+  /** Loads what storage holds; call loadLog for the log, then start(). */
   restore(state: CoreStartState): void {
     const server = this.server;
     server.now = state.now;
@@ -113,11 +113,15 @@ export class RaftCore {
     server.commitIndex = Math.max(state.hardState.commit, server.log.snapshotIndex);
   }
 
-  /** Feeds the log from storage, oldest first (entries may begin below the snapshot index). */
-  loadEntries(entries: readonly LogEntry[]): void {
+  /**
+   * Feeds the log from storage: the term of each entry from `first` on (which may be below the
+   * snapshot index) and, oldest first, the configuration entries among them. The core never needs
+   * the other payloads, so start-up reads terms from the store's index, not the entries.
+   */
+  loadLog(first: number, terms: ArrayLike<number>, configurationEntries: readonly LogEntry[]): void {
     const { log, configurations, options } = this.server;
-    for (const entry of entries) {
-      log.load(entry.index, entry.term);
+    log.load(first, terms);
+    for (const entry of configurationEntries) {
       if (entry.type === LogType.Configuration && entry.index > configurations.latestIndex) {
         configurations.append(entry.index, options.codec.decode(entry.data));
       }

@@ -109,7 +109,8 @@ export class Raft extends EventEmitter {
     const restoreInto = config.noSnapshotRestoreOnStart ? null : options.fsm;
     const stored = await loadStoredState(options, { restoreInto, logger });
     core.restore({ now, hardState: stored.hardState, snapshot: stored.snapshot });
-    for await (const entries of stored.entries(stored.logStart)) core.loadEntries(entries);
+    const log = await stored.index(stored.logStart);
+    core.loadLog(log.first, log.terms.terms, log.configurations);
     config.notifyCh?.claim();
     core.start();
     const raft = new Raft({ ...options, config, clock, random }, core, logger, stored);

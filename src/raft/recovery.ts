@@ -79,13 +79,11 @@ export async function getConfiguration(
   const newest = stored.snapshot;
   let configuration: Configuration = newest?.configuration ?? { servers: [] };
   let index = newest?.configurationIndex ?? 0;
-  for await (const entries of stored.entries(Math.max(stored.firstIndex, (newest?.index ?? 0) + 1))) {
-    for (const entry of entries) {
-      if (entry.type === LogType.Configuration) {
-        configuration = decodeConfiguration(entry.data);
-        index = entry.index;
-      }
-    }
+  const log = await stored.index(Math.max(stored.firstIndex, (newest?.index ?? 0) + 1));
+  const latest = log.configurations.at(-1);
+  if (latest) {
+    configuration = decodeConfiguration(latest.data);
+    index = latest.index;
   }
   return { configuration, index };
 }

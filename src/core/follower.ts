@@ -33,7 +33,7 @@ export class Follower {
     this.acceptLeader(request.term, request.leader);
 
     const { prevLogIndex, prevLogTerm, entries } = request;
-    if (prevLogIndex > 0 && prevLogIndex > log.snapshotIndex) {
+    if (prevLogIndex > 0 && prevLogIndex > log.snapshotIndex && !server.faults.skipPrevLogCheck) {
       const ourTerm = log.term(prevLogIndex);
       if (ourTerm === undefined) return fail(true, log.lastIndex());
       if (ourTerm !== prevLogTerm) return fail(true, log.conflictHint(prevLogIndex - 1, prevLogTerm));
@@ -41,12 +41,15 @@ export class Follower {
     this.appendFromLeader(entries);
     const lastNew = prevLogIndex + entries.length;
     if (request.leaderCommitIndex > server.commitIndex) {
-      server.setCommit(Math.min(request.leaderCommitIndex, lastNew));
+      const proven = server.faults.followerCommitToLastIndex ? log.lastIndex() : lastNew;
+      server.setCommit(Math.min(request.leaderCommitIndex, proven));
     }
     server.respond(
       rpcId,
       { term: server.term, lastLog: log.lastIndex(), success: true, noRetryBackoff: false },
-      Math.max(server.durability.termVoteDurableAt, server.durability.entriesDurableAt),
+      server.faults.ackBeforePersist
+        ? 0
+        : Math.max(server.durability.termVoteDurableAt, server.durability.entriesDurableAt),
     );
   }
 
@@ -71,6 +74,7 @@ export class Follower {
       const ourTerm = server.log.term(entry.index);
       if (ourTerm === undefined) break;
       if (ourTerm !== entry.term) {
+        if (server.faults.keepConflictingSuffix) continue;
         if (entry.index <= server.commitIndex) {
           throw new Error(
             `safety: leader conflicts with committed entry ${entry.index} (commit ${server.commitIndex})`,
@@ -90,7 +94,7 @@ export class Follower {
       return;
     }
     this.acceptLeader(request.term, request.leader);
-    if (request.lastLogIndex <= server.commitIndex) {
+    if (request.lastLogIndex <= server.commitIndex && !server.faults.installOlderSnapshot) {
       // Everything the snapshot covers is already committed here (and committed prefixes agree):
       // installing it would roll the state machine back. The runtime drains the bytes.
       server.respond(rpcId, { term: server.term, success: true }, server.durability.termVoteDurableAt);

@@ -30,7 +30,8 @@ export class MembershipChanges {
   /** Starts a change; returns its token (a membershipDone or membershipFailed event follows). */
   start(change: ConfigurationChange): number {
     const server = this.server;
-    if (this.change || server.configurations.changePending) throw new ErrConfigChangeInProgress();
+    const pending = this.change || server.configurations.changePending;
+    if (pending && !server.faults.concurrentConfigChanges) throw new ErrConfigChangeInProgress();
     const latest = server.configurations.latest;
     const token = this.nextToken++;
     const existing = findServer(latest, change.id);

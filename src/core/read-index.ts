@@ -56,7 +56,7 @@ export class ReadIndex {
   leaseRead(readId: number, transferring: boolean): void {
     const server = this.server;
     if (
-      !transferring &&
+      (!transferring || server.faults.leaseDuringTransfer) &&
       server.now < this.leaseUntil &&
       server.log.term(server.commitIndex) === server.term
     ) {
@@ -115,7 +115,9 @@ export class ReadIndex {
     );
     const sentAt = this.replication.roundSentTime(round);
     if (sentAt === undefined) return;
-    const until = sentAt + server.options.electionTimeout * (1 - server.options.maxClockDrift);
+    const until = server.faults.leaseWithoutDriftMargin
+      ? server.now + server.options.electionTimeout
+      : sentAt + server.options.electionTimeout * (1 - server.options.maxClockDrift);
     if (until > this.leaseUntil) this.leaseUntil = until;
   }
 

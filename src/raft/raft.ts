@@ -80,6 +80,9 @@ export class Raft extends EventEmitter {
     return raft;
   }
 
+  /** A planted bug (CoreFaults), for the simulator's campaign only. */
+  private readonly followerReadWithoutApply: boolean;
+
   private constructor(
     options: RaftOptions & Required<Pick<RaftOptions, 'clock' | 'random'>>,
     core: RaftCore,
@@ -91,6 +94,7 @@ export class Raft extends EventEmitter {
     this.transport = options.transport;
     this.core = core;
     this.clock = options.clock;
+    this.followerReadWithoutApply = options.faults?.followerReadWithoutApply === true;
     const shutdown = () => void this.shutdown();
     const observers = this.observers;
     this.driver = new Driver({ options, core, logger, stored, emitter: this, observers, shutdown });
@@ -165,6 +169,7 @@ export class Raft extends EventEmitter {
       this.core.state === RaftState.Leader
         ? await this.leaderReadIndex(options)
         : await this.driver.rpcs.readIndexFromLeader(this.core.leader, this.core.term, this.core.self);
+    if (this.followerReadWithoutApply && this.core.state !== RaftState.Leader) return index;
     await this.waitApplied(index, options);
     return index;
   }

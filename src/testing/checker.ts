@@ -3,6 +3,7 @@
  * every few steps and at the end). Each check names the Raft property it guards.
  */
 import { RaftState } from '../core/types.js';
+import type { CoreView } from '../core/raft.js';
 import type { Raft } from '../raft/raft.js';
 import type { FsmObserver, SimFsm } from './sim-fsm.js';
 
@@ -23,6 +24,12 @@ interface NodeHistory {
   /** Highest index whose committed term this node's log was compared against. */
   checkedCommit: number;
   generation: number;
+  /** The term this node last led in, and its log's end then (leader append-only). */
+  leaderTerm: number;
+  leaderLast: number;
+  leaderLastTerm: number | undefined;
+  /** The latest configuration's index while leading leaderTerm (one change at a time). */
+  leaderConfigIndex: number;
 }
 
 /**
@@ -154,6 +161,7 @@ export class SafetyChecker implements FsmObserver {
         );
       }
       before.generation++;
+      before.leaderTerm = 0;
       before.maxCommit = raft.commitIndex();
       before.checkedCommit = Math.min(before.checkedCommit, raft.inspect().snapshotIndex());
     } else {
@@ -163,6 +171,10 @@ export class SafetyChecker implements FsmObserver {
         maxApplied: 0,
         checkedCommit: 0,
         generation: 0,
+        leaderTerm: 0,
+        leaderLast: 0,
+        leaderLastTerm: undefined,
+        leaderConfigIndex: 0,
       });
     }
   }
@@ -222,13 +234,41 @@ export class SafetyChecker implements FsmObserver {
       }
       history.checkedCommit = Math.max(history.checkedCommit, commit);
       if (commit > this.maxCommitted) this.maxCommitted = commit;
-      if (core.state === RaftState.Leader && core.commitIndex > 0) {
-        const existing = this.leaders.get(core.term);
-        if (existing !== undefined && existing !== node.id) {
-          this.violation(`election safety: ${existing} and ${node.id} both leaders in term ${core.term}`);
-        }
-      }
+      if (commit > core.lastIndex())
+        this.violation(`${node.id} committed ${commit} beyond its last entry ${core.lastIndex()}`);
+      if (core.state === RaftState.Leader) this.checkLeader(node.id, core, history);
     }
+  }
+
+  /**
+   * Figure 3's leader append-only (a leader never overwrites or deletes its own entries) and
+   * membership safety (a leader starts one configuration change at a time: a new configuration
+   * entry only once the previous one committed), plus election safety for leaders seen mid-term.
+   */
+  private checkLeader(id: string, core: CoreView, history: NodeHistory): void {
+    if (core.commitIndex > 0) {
+      const existing = this.leaders.get(core.term);
+      if (existing !== undefined && existing !== id)
+        this.violation(`election safety: ${existing} and ${id} both leaders in term ${core.term}`);
+    }
+    const last = core.lastIndex();
+    const { latestIndex, committedIndex } = core.configurations();
+    if (history.leaderTerm === core.term) {
+      if (last < history.leaderLast || core.termAt(history.leaderLast) !== history.leaderLastTerm) {
+        if (history.leaderLast > core.snapshotIndex())
+          this.violation(
+            `leader append-only: ${id} (term ${core.term}) lost or changed entry ${history.leaderLast}`,
+          );
+      }
+      if (latestIndex > history.leaderConfigIndex && history.leaderConfigIndex > committedIndex)
+        this.violation(
+          `membership safety: ${id} appended configuration ${latestIndex} while ${history.leaderConfigIndex} was uncommitted`,
+        );
+    }
+    history.leaderTerm = core.term;
+    history.leaderLast = last;
+    history.leaderLastTerm = core.termAt(last);
+    history.leaderConfigIndex = latestIndex;
   }
 
   /** Log matching (paper 5.3): same index and term means identical prefixes. */

@@ -1,7 +1,7 @@
 /** Runs many simulator seeds and summarises them (the engine of `raftkit sim`). */
 import { performance } from 'node:perf_hooks';
 import type { CoreFaults } from '../core/raft.js';
-import { runSimulation, type SimulationResult } from './simulation.js';
+import { runSimulation, type LeaderKind, type SimulationResult } from './simulation.js';
 
 /** A range of seeds for `runSeeds`. */
 export interface SeedRunOptions {
@@ -15,6 +15,10 @@ export interface SeedRunOptions {
   duration?: number;
   /** Deliberate core bugs, to watch the checker catch them. */
   faults?: CoreFaults;
+  /** Fault kinds to inject (see FAULT_KINDS); default all. */
+  faultKinds?: readonly string[];
+  /** Leader behaviours to mix (see LEADER_KINDS); default all. */
+  leaderKinds?: readonly LeaderKind[];
   /** Stop at the first failing seed. */
   stopOnFailure?: boolean;
 }
@@ -63,7 +67,14 @@ export async function runSeeds(options: SeedRunOptions): Promise<SeedRunSummary>
   const transfers: number[] = [];
   for (let seed = first; seed < first + options.seeds; seed++) {
     const nodes = options.nodes ?? (seed % 2 === 0 ? 5 : 3);
-    const result = await runSimulation({ seed, nodes, duration: options.duration, faults: options.faults });
+    const result = await runSimulation({
+      seed,
+      nodes,
+      duration: options.duration,
+      faults: options.faults,
+      faultKinds: options.faultKinds,
+      leaderKinds: options.leaderKinds,
+    });
     seedsRun++;
     acked += result.acked;
     elections += result.elections;
@@ -93,9 +104,11 @@ export async function runSeeds(options: SeedRunOptions): Promise<SeedRunSummary>
 /** The `npm run sim` command line that replays a failing run. */
 export function replayCommand(
   result: SimulationResult,
-  options: { duration?: number; broken?: string },
+  options: { duration?: number; broken?: string; faults?: string; leaders?: string },
 ): string {
   const duration = options.duration ? ` --duration ${options.duration}` : '';
   const broken = options.broken ? ` --break ${options.broken}` : '';
-  return `npm run sim -- --seed ${result.seed} --nodes ${result.nodes}${duration}${broken}`;
+  const faults = options.faults ? ` --faults ${options.faults}` : '';
+  const leaders = options.leaders ? ` --leaders ${options.leaders}` : '';
+  return `npm run sim -- --seed ${result.seed} --nodes ${result.nodes}${duration}${broken}${faults}${leaders}`;
 }

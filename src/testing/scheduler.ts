@@ -56,12 +56,8 @@ export class Scheduler {
   }
 
   /** A Clock for one node process; its timers stop firing once `alive()` turns false. */
-  clockFor(alive: () => boolean): Clock {
-    return {
-      now: () => this.now,
-      wallTime: () => WALL_EPOCH + this.now,
-      setTimer: (delay, fn) => this.after(delay, () => alive() && fn()),
-    };
+  clockFor(alive: () => boolean): SkewedClock {
+    return new SkewedClock(this, alive);
   }
 
   private push(event: Event): void {
@@ -100,4 +96,60 @@ export class Scheduler {
 
 function before(a: Event, b: Event): boolean {
   return a.at < b.at || (a.at === b.at && a.seq < b.seq);
+}
+
+/**
+ * One node's clock. Within the Clock contract (`now()` monotonic) a real clock can run at a
+ * slightly different rate than true time and jump forward (a process or VM pause, a suspended
+ * host); its wall clock can step either way (NTP). Timers run on the node's own clock: a timer of
+ * `delay` ms fires after `delay / rate` ms of true (virtual) time.
+ */
+export class SkewedClock implements Clock {
+  /** Local ms per true ms (1 = exact). */
+  private rate = 1;
+  /** Local time at `anchor` (true time). */
+  private local: number;
+  private anchor: number;
+  /** Offset of the wall clock from the simulated epoch. */
+  private wallOffset = 0;
+
+  constructor(
+    private readonly scheduler: Scheduler,
+    private readonly alive: () => boolean,
+  ) {
+    this.local = scheduler.now;
+    this.anchor = scheduler.now;
+  }
+
+  now(): number {
+    return this.local + (this.scheduler.now - this.anchor) * this.rate;
+  }
+
+  wallTime(): number {
+    return WALL_EPOCH + this.now() + this.wallOffset;
+  }
+
+  setTimer(delay: number, fn: () => void): Timer {
+    const alive = this.alive;
+    // Whole true milliseconds, rounded up: the timer never fires before its local deadline (a
+    // float rounding short of it would make the runtime re-arm tiny timers forever).
+    return this.scheduler.after(Math.ceil(delay / this.rate), () => alive() && fn());
+  }
+
+  /** Runs the clock at `rate` local ms per true ms from now on. */
+  setRate(rate: number): void {
+    this.local = this.now();
+    this.anchor = this.scheduler.now;
+    this.rate = rate;
+  }
+
+  /** The monotonic clock jumps forward by `ms` (never back: that would break the Clock contract). */
+  jump(ms: number): void {
+    this.local += Math.max(0, ms);
+  }
+
+  /** The wall clock steps by `ms`, either way (only timestamps see it). */
+  stepWall(ms: number): void {
+    this.wallOffset += ms;
+  }
 }

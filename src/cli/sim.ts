@@ -1,6 +1,7 @@
 /** `raftkit sim`: runs simulator seeds and prints a summary (plus replay info on failure), or the planted-bug campaign. */
 import { PLANTED_BUGS, runCampaign, type CampaignRow } from '../testing/planted-bugs.js';
-import { median, replayCommand, runSeeds } from '../testing/run-seeds.js';
+import { median, replayCommand, type SeedRunOptions, type SeedRunSummary } from '../testing/run-seeds.js';
+import { defaultJobs, runSeedsInWorkers } from '../testing/seed-workers.js';
 import { CLOCK_BEYOND_BOUND, FAULT_KINDS } from '../testing/sim-faults.js';
 import { LEADER_KINDS, SIMULATED_ELECTION_TIMEOUT, type LeaderKind } from '../testing/simulation.js';
 import { integerFlag, parseFlags, UsageError, type Command } from './command.js';
@@ -8,11 +9,12 @@ import { integerFlag, parseFlags, UsageError, type Command } from './command.js'
 const BUG_NAMES = PLANTED_BUGS.map((bug) => bug.name);
 
 export const SIM_USAGE = `usage: raftkit sim [--seeds N] [--seed S] [--nodes 3|5] [--duration MS] [--faults LIST]
-                  [--leaders LIST] [--break BUG] [--json] [--campaign]
+                  [--leaders LIST] [--break BUG] [--jobs N] [--json] [--campaign]
   runs the deterministic cluster simulator (--seed S alone replays one seed and prints its trace).
   --faults   comma-separated fault kinds (default all): ${FAULT_KINDS.join(',')}
              (${CLOCK_BEYOND_BOUND} runs clocks outside the lease's drift bound: lease reads may fail there)
   --leaders  leader behaviours mixed in a run (default all): ${LEADER_KINDS.join(',')}
+  --jobs     seeds run at once in worker threads (default: one per core)
   --json     the last line of stdout is one JSON object; exit 0 iff no seed failed
   --break    a deliberately planted bug, to watch the checker catch it: ${BUG_NAMES.join(', ')}
   --campaign runs every planted bug for up to --seeds seeds (default 2000) and prints a table`;
@@ -31,7 +33,7 @@ function listFlag(text: string | undefined, flag: string, allowed: readonly stri
 
 export async function simCommand(argv: string[], out: (line: string) => void): Promise<number> {
   const values = parseFlags(argv, {
-    values: ['seeds', 'seed', 'nodes', 'duration', 'break', 'faults', 'leaders'],
+    values: ['seeds', 'seed', 'nodes', 'duration', 'break', 'faults', 'leaders', 'jobs'],
     switches: ['json', 'campaign'],
   });
   // --seed S alone replays one seed; with --seeds N it runs N seeds starting at S.
@@ -47,9 +49,11 @@ export async function simCommand(argv: string[], out: (line: string) => void): P
   const faultKinds = listFlag(values.faults, '--faults', [...FAULT_KINDS, CLOCK_BEYOND_BOUND]);
   const leaderKinds = listFlag(values.leaders, '--leaders', LEADER_KINDS) as LeaderKind[] | undefined;
   const broken = values.break === undefined ? undefined : listFlag(values.break, '--break', BUG_NAMES)![0];
-  if (values.campaign) return campaign(seeds, firstSeed, values.json === true, out);
+  const jobs = integerFlag(values.jobs, '--jobs', { fallback: defaultJobs(), min: 1, max: 64 });
+  const run = (options: SeedRunOptions) => runSeedsInWorkers(options, Math.min(jobs, options.seeds));
+  if (values.campaign) return campaign(seeds, firstSeed, values.json === true, run, out);
 
-  const summary = await runSeeds({
+  const summary = await run({
     seeds,
     firstSeed,
     nodes,
@@ -107,12 +111,14 @@ async function campaign(
   seeds: number,
   firstSeed: number,
   json: boolean,
+  run: (options: SeedRunOptions) => Promise<SeedRunSummary>,
   out: (line: string) => void,
 ): Promise<number> {
   if (!json) out(`${'bug'.padEnd(28)} ${'seeds'.padStart(6)} ${'caught by'.padEnd(34)} rule`);
   const rows = await runCampaign({
     seeds,
     firstSeed,
+    run,
     onRow: (row: CampaignRow) => {
       if (json) return;
       const caught = row.caughtBy ?? `MISSED in ${row.seeds} seeds`;

@@ -94,7 +94,7 @@ export class Follower {
       return;
     }
     this.acceptLeader(request.term, request.leader);
-    if (request.lastLogIndex <= server.commitIndex && !server.faults.installOlderSnapshot) {
+    if (request.lastLogIndex <= server.commitIndex) {
       // Everything the snapshot covers is already committed here (and committed prefixes agree):
       // installing it would roll the state machine back. The runtime drains the bytes.
       server.respond(rpcId, { term: server.term, success: true }, server.durability.termVoteDurableAt);
@@ -114,7 +114,7 @@ export class Follower {
     if (index > server.log.snapshotIndex) {
       const kept = server.log.installSnapshot(index, term);
       // When the old log is not a prefix of the leader's, storage drops all of it.
-      if (!kept) server.durability.logReplaced(index);
+      if (!kept && !server.faults.snapshotKeepsStaleLog) server.durability.logReplaced(index);
       server.configurations.reset(request.configurationIndex, request.configuration, kept ? index : Infinity);
       server.emit({ type: 'configuration', configurations: server.configurations.snapshot() });
     }

@@ -35,8 +35,8 @@ export interface CoreFaults {
   truncateOnElection?: boolean;
   /** Follower: acknowledge appended entries before they are durable. */
   ackBeforePersist?: boolean;
-  /** Follower: install a snapshot that is older than our commit index (rolls the FSM back). */
-  installOlderSnapshot?: boolean;
+  /** Follower: after installing a snapshot that does not match our log, leave the old log in storage. */
+  snapshotKeepsStaleLog?: boolean;
   /** Lease measured from when an acknowledgement arrived, with no clock-drift margin. */
   leaseWithoutDriftMargin?: boolean;
   /** Serve lease reads during a leadership transfer (the target may already lead). */

@@ -64,7 +64,7 @@ export class Raft extends EventEmitter {
     const restoreInto = config.noSnapshotRestoreOnStart ? null : options.fsm;
     const stored = await loadStoredState(options, { restoreInto, logger });
     core.restore({ now, hardState: stored.hardState, snapshot: stored.snapshot });
-    for await (const entries of stored.entries(stored.firstIndex)) core.loadEntries(entries);
+    for await (const entries of stored.entries(stored.logStart)) core.loadEntries(entries);
     const raft = new Raft({ ...options, config, clock, random }, core, logger, stored);
     const { driver } = raft;
     options.transport.setHandler((rpc) => driver.rpcs.receive(rpc));

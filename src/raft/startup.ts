@@ -26,6 +26,8 @@ export interface StoredState {
   /** The snapshot restored (or, without an FSM to restore into, the newest one), if any. */
   snapshot: SnapshotMeta | null;
   firstIndex: number;
+  /** Where the usable log starts (see logStart): firstIndex, or past a stale log the snapshot replaced. */
+  logStart: number;
   lastIndex: number;
   /** The stored log from `from` to its last entry, in batches. */
   entries(from: number): AsyncIterable<LogEntry[]>;
@@ -51,9 +53,22 @@ export async function loadStoredState(
     hardState,
     snapshot,
     firstIndex,
+    logStart: await logStart(stores.logStore, firstIndex, snapshot),
     lastIndex,
     entries: (from) => readLog(stores.logStore, from, lastIndex),
   };
+}
+
+/**
+ * Where the usable log starts. Entries below the snapshot are kept only when the log holds the
+ * snapshot's last entry with its term: otherwise they are what a snapshot install replaced, left
+ * behind because the process stopped (a crash, a failed fsync) before the replacement was
+ * durable, and later entries may follow a gap after them.
+ */
+async function logStart(logs: LogStore, first: number, snapshot: SnapshotMeta | null): Promise<number> {
+  if (!snapshot || first === 0 || first > snapshot.index) return first;
+  const entry = await logs.getLog(snapshot.index).catch(() => null);
+  return entry?.term === snapshot.term ? first : snapshot.index + 1;
 }
 
 async function* readLog(logs: LogStore, from: number, last: number): AsyncIterable<LogEntry[]> {

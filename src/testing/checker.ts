@@ -152,12 +152,12 @@ export class SafetyChecker implements FsmObserver {
     if (before) {
       if (raft.commitIndex() < before.maxDurableCommit) {
         this.violation(
-          `commit index went back across restart on ${node.id}: ${before.maxDurableCommit} -> ${raft.commitIndex()}`,
+          `durability: commit index went back across restart on ${node.id}: ${before.maxDurableCommit} -> ${raft.commitIndex()}`,
         );
       }
       if (raft.appliedIndex() < before.maxApplied) {
         this.violation(
-          `applied index went back across restart on ${node.id}: ${before.maxApplied} -> ${raft.appliedIndex()}`,
+          `durability: applied index went back across restart on ${node.id}: ${before.maxApplied} -> ${raft.appliedIndex()}`,
         );
       }
       before.generation++;
@@ -210,16 +210,16 @@ export class SafetyChecker implements FsmObserver {
       const core = raft.inspect();
       const commit = core.commitIndex;
       if (commit < history.maxCommit)
-        this.violation(`commit index went back on ${node.id}: ${history.maxCommit} -> ${commit}`);
+        this.violation(`commit rule: commit index went back on ${node.id}: ${history.maxCommit} -> ${commit}`);
       history.maxCommit = Math.max(history.maxCommit, commit);
       history.maxDurableCommit = Math.max(history.maxDurableCommit, raft.durableCommitIndex());
       const applied = raft.appliedIndex();
       if (applied < history.maxApplied)
-        this.violation(`applied index went back on ${node.id}: ${history.maxApplied} -> ${applied}`);
+        this.violation(`apply order: applied index went back on ${node.id}: ${history.maxApplied} -> ${applied}`);
       history.maxApplied = Math.max(history.maxApplied, applied);
       if (applied > raft.durableCommitIndex()) {
         this.violation(
-          `${node.id} applied ${applied} beyond its durable commit ${raft.durableCommitIndex()}`,
+          `apply order: ${node.id} applied ${applied} beyond its durable commit ${raft.durableCommitIndex()}`,
         );
       }
       // Committed entries agree across servers and never change.
@@ -229,13 +229,13 @@ export class SafetyChecker implements FsmObserver {
         const known = this.committedTerms.get(index);
         if (known === undefined) this.committedTerms.set(index, term);
         else if (known !== term) {
-          this.violation(`committed entry ${index} has term ${term} on ${node.id} but ${known} elsewhere`);
+          this.violation(`committed entries agree: entry ${index} has term ${term} on ${node.id} but ${known} elsewhere`);
         }
       }
       history.checkedCommit = Math.max(history.checkedCommit, commit);
       if (commit > this.maxCommitted) this.maxCommitted = commit;
       if (commit > core.lastIndex())
-        this.violation(`${node.id} committed ${commit} beyond its last entry ${core.lastIndex()}`);
+        this.violation(`commit rule: ${node.id} committed ${commit} beyond its last entry ${core.lastIndex()}`);
       if (core.state === RaftState.Leader) this.checkLeader(node.id, core, history);
     }
   }
@@ -301,7 +301,7 @@ export class SafetyChecker implements FsmObserver {
     for (const [index, payload] of this.acked) {
       const applied = this.appliedPayload.get(index);
       if (applied !== payload)
-        this.violation(`acknowledged write ${payload} at ${index} never applied (found ${applied})`);
+        this.violation(`acknowledged write lost: ${payload} at ${index} never applied (found ${applied})`);
     }
   }
 }

@@ -4,7 +4,7 @@
  * bug that slips through names an invariant or a fault schedule that is missing.
  */
 import type { CoreFaults } from '../core/raft.js';
-import { runSeeds } from './run-seeds.js';
+import { runSeeds, type SeedRunOptions, type SeedRunSummary } from './run-seeds.js';
 
 /** The name of a planted bug: a boolean CoreFaults switch. */
 export type PlantedBugName = {
@@ -31,7 +31,7 @@ export const PLANTED_BUGS: readonly PlantedBug[] = [
   { name: 'commitPreviousTermEntries', rule: 'commit on the leader: only current-term entries (5.4.2)' },
   { name: 'followerCommitToLastIndex', rule: 'commit on the follower: min(leaderCommit, last new entry)' },
   { name: 'ackBeforePersist', rule: 'durability order: persist entries before acknowledging them' },
-  { name: 'installOlderSnapshot', rule: 'snapshots: never install one older than the commit index (7)' },
+  { name: 'snapshotKeepsStaleLog', rule: 'snapshots: discard a log the snapshot does not match (7)' },
   { name: 'concurrentConfigChanges', rule: 'membership: one change at a time (thesis 4.1)' },
   { name: 'readWithoutConfirm', rule: 'read index: confirm leadership with a heartbeat round (thesis 6.4)' },
   { name: 'followerReadWithoutApply', rule: 'follower read: wait until applied up to the read index (thesis 6.4)' },
@@ -57,10 +57,13 @@ export async function runCampaign(options: {
   firstSeed?: number;
   bugs?: readonly PlantedBug[];
   onRow?: (row: CampaignRow) => void;
+  /** Runs the seeds of one bug (default runSeeds in this thread; the CLI passes its worker pool). */
+  run?: (options: SeedRunOptions) => Promise<SeedRunSummary>;
 }): Promise<CampaignRow[]> {
+  const run = options.run ?? runSeeds;
   const rows: CampaignRow[] = [];
   for (const bug of options.bugs ?? PLANTED_BUGS) {
-    const summary = await runSeeds({
+    const summary = await run({
       seeds: options.seeds,
       firstSeed: options.firstSeed,
       faults: { [bug.name]: true },

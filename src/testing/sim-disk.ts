@@ -71,10 +71,13 @@ export class SimDisk implements LogStore, StableStore {
     this.pending.push(write);
     return new Promise<void>((resolve, reject) => {
       this.scheduler.at(at, () => {
-        if (!this.alive) return;
+        if (!this.alive || this.failed) return;
         this.pending.shift();
         if (fail) {
+          // The writes queued behind a failed one never land (a checksummed log ends at the
+          // first bad record), and the runtime fail-stops.
           this.failed = true;
+          this.pending.length = 0;
           // After a failed fsync the data may be on disk, torn, or absent.
           const landed = this.random.int(0, 3);
           if (landed === 1) op();

@@ -35,6 +35,9 @@ export type FaultKind = (typeof FAULT_KINDS)[number];
  */
 export const CLOCK_BEYOND_BOUND = 'clock-beyond-bound';
 
+/** Relative frequency of a kind (out of 3); the others weigh 1. */
+const WEIGHTS: Partial<Record<string, number>> = { crash: 3, partition: 2, disk: 2 };
+
 /** What a fault schedule needs from the simulation. */
 export interface FaultTarget {
   readonly random: SeededRandom;
@@ -85,9 +88,18 @@ export class FaultSchedule {
     const { scheduler, random } = this.target;
     scheduler.after(random.int(50, 400), () => {
       if (!this.target.faultsOn()) return;
-      this.inject(random.pick(this.kinds));
+      this.inject(this.pick());
       this.start();
     });
+  }
+
+  /** A kind, crashes and partitions three and two times as often as the others: they hide most bugs. */
+  private pick(): string {
+    const { random } = this.target;
+    for (;;) {
+      const kind = random.pick(this.kinds);
+      if (random.chance((WEIGHTS[kind] ?? 1) / 3)) return kind;
+    }
   }
 
   /** A node (re)started: under the clock faults its clock gets a rate of its own. */
@@ -147,7 +159,9 @@ export class FaultSchedule {
     const leader = this.target.leader();
     if (roll === 1 && leader) {
       network.partition([[leader.address], addresses.filter((a) => a !== leader.address)]);
-      return this.target.log(`isolate leader ${leader.id}`);
+      this.target.log(`isolate leader ${leader.id}`);
+      // Reads on the cut-off leader until well after the others can have elected a new one.
+      return this.readsOn(leader, random.int(5, 15));
     }
     const shuffled = addresses.slice();
     for (let i = shuffled.length - 1; i > 0; i--) {
@@ -157,6 +171,13 @@ export class FaultSchedule {
     const cut = random.int(1, shuffled.length);
     network.partition([shuffled.slice(0, cut), shuffled.slice(cut)]);
     this.target.log(`partition ${shuffled.slice(0, cut).join(',')} | ${shuffled.slice(cut).join(',')}`);
+  }
+
+  /** `count` read bursts on `node`, 10-40 ms apart. */
+  private readsOn(node: FaultNode, count: number): void {
+    if (count === 0 || !node.alive || !this.target.faultsOn()) return;
+    this.target.readBurst(node);
+    this.target.scheduler.after(this.target.random.int(10, 40), () => this.readsOn(node, count - 1));
   }
 
   /** A partition that comes and goes every 10-60 ms, `times` times. */
@@ -272,11 +293,6 @@ export class FaultSchedule {
       () => this.target.onTransfer(scheduler.now - started),
       () => {},
     );
-    this.target.readBurst(leader);
-    for (let i = 0; i < 3; i++) {
-      scheduler.after(random.int(1, 40), () => {
-        if (leader.alive) this.target.readBurst(leader);
-      });
-    }
+    this.readsOn(leader, random.int(2, 6));
   }
 }

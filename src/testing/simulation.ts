@@ -284,8 +284,14 @@ class Simulation implements FaultTarget {
     this.checker.checkAcknowledged();
   }
 
+  /** The leader of the highest term (an old one cut off may still believe it leads). */
   leader(): SimNode | null {
-    return this.nodes.find((node) => node.alive && node.raft!.state === RaftState.Leader) ?? null;
+    let leader: SimNode | null = null;
+    for (const node of this.nodes) {
+      if (!node.alive || node.raft!.state !== RaftState.Leader) continue;
+      if (!leader || node.raft!.currentTerm() > leader.raft!.currentTerm()) leader = node;
+    }
+    return leader;
   }
 
   /** Every member of the leader's configuration holds and has applied the leader's whole log. */
@@ -408,23 +414,27 @@ class Simulation implements FaultTarget {
     );
   }
 
-  /** Reads of every path at once on `node`: read index, lease, and on the other servers. */
+  /** Reads of both kinds at once on `node` (read index and, on a leader, lease). */
   readBurst(node: SimNode): void {
-    for (let i = 0; i < 3; i++) if (node.alive) this.clientRead(node);
+    if (node.alive) this.clientRead(node, false);
+    if (node.alive) this.clientRead(node, true);
   }
 
   /** A linearizable read: read index, then the local register once applied up to it. */
-  private clientRead(node: SimNode): void {
+  private clientRead(node: SimNode, lease = this.random.chance(0.3)): void {
     const key = `k${this.random.int(0, 4)}`;
     const floor = this.checker.readFloor(key);
     const fsm = node.fsm!;
-    node.raft!.readIndex({ timeout: 400, lease: this.random.chance(0.3) }).then(
+    node.raft!.readIndex({ timeout: 400, lease }).then(
       () => this.checker.onRead(node.id, key, fsm.registers.get(key), floor),
       () => {},
     );
   }
 
-  private track(promise: Promise<unknown>): void {
+  private track(started: Promise<unknown>): void {
+    const promise = started.catch((error: Error) =>
+      this.checker.violations.push(`restart failed: ${error.message}`),
+    );
     this.pending.add(promise);
     void promise.finally(() => this.pending.delete(promise));
   }

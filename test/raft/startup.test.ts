@@ -63,6 +63,24 @@ describe('loadStoredState', () => {
     expect(await collect(state.entries(3))).toEqual([[3, 4, 5]]);
   });
 
+  it('keeps the log below the snapshot when it holds the snapshot entry, and skips a stale log a snapshot install replaced', async () => {
+    // The log holds index 2 with the snapshot's term: the trailing entries are usable.
+    const kept = await loadStoredState(await stores(5), { restoreInto: null, logger: silentLogger });
+    expect(kept.logStart).toBe(1);
+    // A snapshot at 2 (term 1) was installed over a log whose entry 2 has term 9; the process
+    // stopped before the log's replacement was durable, then appended 3..4 with the snapshot's entry missing (the
+    // simulator found this with a failed fsync: the restart read the stale log, or failed on the gap).
+    const replaced = await stores(0);
+    await replaced.logStore.storeLogs([entry(1, 9), entry(2, 9)]);
+    const stale = await loadStoredState(replaced, { restoreInto: null, logger: silentLogger });
+    expect([stale.firstIndex, stale.logStart]).toEqual([1, 3]);
+    const gap = await stores(0);
+    await gap.logStore.storeLogs([entry(1, 1), entry(3, 2), entry(4, 2)]);
+    const afterGap = await loadStoredState(gap, { restoreInto: null, logger: silentLogger });
+    expect(afterGap.logStart).toBe(3);
+    expect(await collect(afterGap.entries(afterGap.logStart))).toEqual([[3, 4]]);
+  });
+
   it('without an FSM reads only the newest snapshot metadata, and no hard state without a stable store', async () => {
     const { logStore, snapshotStore } = await stores(2);
     const state = await loadStoredState(

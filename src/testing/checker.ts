@@ -210,12 +210,16 @@ export class SafetyChecker implements FsmObserver {
       const core = raft.inspect();
       const commit = core.commitIndex;
       if (commit < history.maxCommit)
-        this.violation(`commit rule: commit index went back on ${node.id}: ${history.maxCommit} -> ${commit}`);
+        this.violation(
+          `commit rule: commit index went back on ${node.id}: ${history.maxCommit} -> ${commit}`,
+        );
       history.maxCommit = Math.max(history.maxCommit, commit);
       history.maxDurableCommit = Math.max(history.maxDurableCommit, raft.durableCommitIndex());
       const applied = raft.appliedIndex();
       if (applied < history.maxApplied)
-        this.violation(`apply order: applied index went back on ${node.id}: ${history.maxApplied} -> ${applied}`);
+        this.violation(
+          `apply order: applied index went back on ${node.id}: ${history.maxApplied} -> ${applied}`,
+        );
       history.maxApplied = Math.max(history.maxApplied, applied);
       if (applied > raft.durableCommitIndex()) {
         this.violation(
@@ -229,13 +233,17 @@ export class SafetyChecker implements FsmObserver {
         const known = this.committedTerms.get(index);
         if (known === undefined) this.committedTerms.set(index, term);
         else if (known !== term) {
-          this.violation(`committed entries agree: entry ${index} has term ${term} on ${node.id} but ${known} elsewhere`);
+          this.violation(
+            `committed entries agree: entry ${index} has term ${term} on ${node.id} but ${known} elsewhere`,
+          );
         }
       }
       history.checkedCommit = Math.max(history.checkedCommit, commit);
       if (commit > this.maxCommitted) this.maxCommitted = commit;
       if (commit > core.lastIndex())
-        this.violation(`commit rule: ${node.id} committed ${commit} beyond its last entry ${core.lastIndex()}`);
+        this.violation(
+          `commit rule: ${node.id} committed ${commit} beyond its last entry ${core.lastIndex()}`,
+        );
       if (core.state === RaftState.Leader) this.checkLeader(node.id, core, history);
     }
   }

@@ -34,8 +34,14 @@ export const PLANTED_BUGS: readonly PlantedBug[] = [
   { name: 'snapshotKeepsStaleLog', rule: 'snapshots: discard a log the snapshot does not match (7)' },
   { name: 'concurrentConfigChanges', rule: 'membership: one change at a time (thesis 4.1)' },
   { name: 'readWithoutConfirm', rule: 'read index: confirm leadership with a heartbeat round (thesis 6.4)' },
-  { name: 'followerReadWithoutApply', rule: 'follower read: wait until applied up to the read index (thesis 6.4)' },
-  { name: 'leaseWithoutDriftMargin', rule: 'lease read: lease from the round sent, less the drift bound (thesis 6.4.1)' },
+  {
+    name: 'followerReadWithoutApply',
+    rule: 'follower read: wait until applied up to the read index (thesis 6.4)',
+  },
+  {
+    name: 'leaseWithoutDriftMargin',
+    rule: 'lease read: lease from the round sent, less the drift bound (thesis 6.4.1)',
+  },
   { name: 'leaseDuringTransfer', rule: 'lease read: none during a leadership transfer (thesis 6.4.1, 3.10)' },
 ];
 

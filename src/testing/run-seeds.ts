@@ -1,7 +1,12 @@
 /** Runs many simulator seeds and summarises them (the engine of `raftkit sim`). */
 import { performance } from 'node:perf_hooks';
 import type { CoreFaults } from '../core/raft.js';
-import { runSimulation, type LeaderKind, type SimulationOptions, type SimulationResult } from './simulation.js';
+import {
+  runSimulation,
+  type LeaderKind,
+  type SimulationOptions,
+  type SimulationResult,
+} from './simulation.js';
 
 /** A range of seeds for `runSeeds`. */
 export interface SeedRunOptions {

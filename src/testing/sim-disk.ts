@@ -115,7 +115,9 @@ export class SimDisk implements LogStore, StableStore {
   storeLogs(entries: readonly LogEntry[]): Promise<void> {
     const copy = entries.slice();
     const torn =
-      copy.length > 1 ? () => this.durable.storeLogsSync(copy.slice(0, this.random.int(1, copy.length))) : null;
+      copy.length > 1
+        ? () => this.durable.storeLogsSync(copy.slice(0, this.random.int(1, copy.length)))
+        : null;
     return this.write(() => this.durable.storeLogsSync(copy), torn);
   }
 

@@ -2,12 +2,16 @@
  * `raftkit demo`: three local KV nodes as child processes, and the live dashboard that shows them
  * and lets people stop, start, isolate and heal nodes, move leadership and read and write keys.
  */
-import { rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { dirname, join } from 'node:path';
 import { systemClock, type Clock } from '../index.js';
-import type { StatusBody } from '../kv/contract.js';
+import type { LeaseListBody, LockInfoBody, LockListBody, StatusBody } from '../kv/contract.js';
+import { readTokenFile } from '../kv/credentials.js';
 import { loadDashboardHtml } from '../kv/dashboard-page.js';
+import { AllowedHosts, crossOriginProblem } from '../kv/http/browser-rules.js';
 import { closeServer, HttpError, listen, readBody, sendJson } from '../kv/http/io.js';
+import { randomHex } from '../platform/clock.js';
 import {
   childProcessLauncher,
   defaultCliPath,
@@ -21,6 +25,11 @@ import { kvRequest } from './service-client.js';
 
 export interface DemoOptions extends NodeSpecOptions {
   dashboardPort?: number;
+  /**
+   * The API token file the nodes require (--auth-token-file) and the dashboard sends; default
+   * `<dataRoot>/api-token`, made with a fresh random token when it does not exist.
+   */
+  tokenFile?: string;
   /** Delete the data directories first, for a fresh cluster. */
   fresh?: boolean;
   /** How nodes are started; child processes of `node <cliPath> kv serve ...` by default. */
@@ -47,6 +56,9 @@ export interface ClusterView {
   nodes: NodeView[];
   /** The reachable leader with the highest term, if any. */
   leader: string | null;
+  /** The leader's leases and locks (the first TABLE_ROWS of each), null without a leader or answer. */
+  leases: LeaseListBody['leases'] | null;
+  locks: LockInfoBody[] | null;
   time: number;
 }
 
@@ -58,6 +70,8 @@ interface DemoNode {
 }
 
 const STATUS_TIMEOUT_MS = 500;
+/** Rows of leases and locks the dashboard shows at most. */
+const TABLE_ROWS = 20;
 const VIEW_MAX_AGE_MS = 100;
 /** Largest body the dashboard forwards to a node. */
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -70,6 +84,9 @@ export class Demo {
   private readonly dashboardPort: number;
   private readonly host: string;
   private readonly html: string;
+  private readonly tokenFile: string;
+  private readonly allowedHosts: AllowedHosts;
+  private token: string | null = null;
   private server: Server | null = null;
   private view: ClusterView | null = null;
   private viewAt = -Infinity;
@@ -80,14 +97,25 @@ export class Demo {
     this.log = options.log ?? ((line) => console.log(line));
     this.dashboardPort = options.dashboardPort ?? 8080;
     this.host = options.host ?? '127.0.0.1';
+    this.allowedHosts = new AllowedHosts([this.host]);
+    this.tokenFile = options.tokenFile ?? join(options.dataRoot ?? './data', 'api-token');
     const launcher =
       options.launcher ?? childProcessLauncher(options.cliPath ?? defaultCliPath(), this.clock);
-    this.nodes = demoNodeSpecs(options).map((spec) => ({
+    const specOptions = {
+      ...options,
+      extraServeArgs: ['--auth-token-file', this.tokenFile, ...(options.extraServeArgs ?? [])],
+    };
+    this.nodes = demoNodeSpecs(specOptions).map((spec) => ({
       spec,
       process: launcher(spec),
       appliedIsolation: null,
     }));
     this.html = loadDashboardHtml();
+  }
+
+  /** The token file the nodes and the dashboard use. */
+  get apiTokenFile(): string {
+    return this.tokenFile;
   }
 
   /** Starts the nodes and the dashboard; resolves with the dashboard URL. */
@@ -116,6 +144,7 @@ export class Demo {
       );
     }
     this.server = server;
+    this.token = readOrCreateToken(this.tokenFile);
     for (const node of this.nodes) node.process.start();
     return `http://${this.host}:${port}`;
   }
@@ -131,6 +160,12 @@ export class Demo {
     const url = req.url ?? '/';
     const path = url.split('?')[0];
     const method = req.method ?? 'GET';
+    // The dashboard holds the API token: a page of another site (or one that rebinds its DNS name
+    // to this machine) must not get to use it.
+    const refusal =
+      this.allowedHosts.problem(req.headers.host) ??
+      crossOriginProblem(method, req.headers.origin, 'http', req.headers.host);
+    if (refusal !== null) throw new HttpError(403, refusal);
     if (path === '/' && method === 'GET') {
       res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
       return void res.end(this.html);
@@ -140,7 +175,8 @@ export class Demo {
     if (control !== null && method === 'POST') return this.control(res, control[1], control[2]);
     if (path === '/api/transfer' && method === 'POST') {
       const body = await readBody(req, MAX_BODY_BYTES);
-      return this.proxy(res, 'POST', '/cluster/transfer', body.length > 0 ? body : Buffer.from('{}'));
+      const json = body.length > 0 ? body : Buffer.from('{}');
+      return this.proxy(res, 'POST', '/cluster/transfer', json, 'application/json');
     }
     if (path.startsWith('/api/kv/') && ['GET', 'PUT', 'DELETE'].includes(method)) {
       const body = method === 'PUT' ? await readBody(req, MAX_BODY_BYTES) : undefined;
@@ -189,7 +225,7 @@ export class Demo {
         if (!node.process.running || node.appliedIsolation === wanted) return;
         const body = JSON.stringify(blocked.length === 0 ? { heal: true } : { peers: blocked });
         try {
-          const response = await this.fetchWithTimeout(`${node.spec.httpUrl}/debug/isolate`, 'POST', body);
+          const response = await this.callNode(node.spec.httpUrl, '/debug/isolate', body);
           if (response.ok) node.appliedIsolation = wanted;
         } catch {
           // Not up yet: the next cluster view tries again.
@@ -198,13 +234,31 @@ export class Demo {
     );
   }
 
-  private async fetchWithTimeout(url: string, method: string, body?: string): Promise<Response> {
+  /** GET `path` of a node, or POST `body` as JSON to it; with the API token, within STATUS_TIMEOUT_MS. */
+  private async callNode(base: string, path: string, body?: string): Promise<Response> {
     const abort = new AbortController();
     const timer = this.clock.setTimer(STATUS_TIMEOUT_MS, () => abort.abort(new Error('timed out')));
+    const headers: Record<string, string> = { Authorization: `Bearer ${this.token}` };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
     try {
-      return await fetch(url, { method, body, signal: abort.signal });
+      return await fetch(base + path, {
+        method: body === undefined ? 'GET' : 'POST',
+        body,
+        headers,
+        signal: abort.signal,
+      });
     } finally {
       timer.cancel();
+    }
+  }
+
+  /** A JSON answer, or null when the node does not answer 200 in time. */
+  private async fetchJson<T>(base: string, path: string): Promise<T | null> {
+    try {
+      const response = await this.callNode(base, path);
+      return response.ok ? ((await response.json()) as T) : null;
+    } catch {
+      return null;
     }
   }
 
@@ -226,7 +280,18 @@ export class Demo {
       if (node.status?.state === 'Leader' && (leader === null || node.status.term > leader.status!.term))
         leader = node;
     }
-    this.view = { nodes, leader: leader?.id ?? null, time: this.clock.wallTime() };
+    const [leases, locks] =
+      leader === null
+        ? [null, null]
+        : await Promise.all([
+            this.fetchJson<LeaseListBody>(leader.http, '/leases').then(
+              (body) => body?.leases.slice(0, TABLE_ROWS) ?? null,
+            ),
+            this.fetchJson<LockListBody>(leader.http, '/locks').then(
+              (body) => body?.locks.slice(0, TABLE_ROWS) ?? null,
+            ),
+          ]);
+    this.view = { nodes, leader: leader?.id ?? null, leases, locks, time: this.clock.wallTime() };
     this.viewAt = this.clock.now();
     return this.view;
   }
@@ -245,7 +310,7 @@ export class Demo {
     };
     if (!view.running) return view;
     try {
-      const response = await this.fetchWithTimeout(`${node.spec.httpUrl}/status`, 'GET');
+      const response = await this.callNode(node.spec.httpUrl, '/status');
       view.status = (await response.json()) as StatusBody;
       view.reachable = true;
     } catch (error) {
@@ -258,7 +323,13 @@ export class Demo {
   }
 
   /** Forwards a request to the leader if one is known, else to any running node (which redirects). */
-  private async proxy(res: ServerResponse, method: string, path: string, body?: Buffer): Promise<void> {
+  private async proxy(
+    res: ServerResponse,
+    method: string,
+    path: string,
+    body?: Buffer,
+    contentType?: string,
+  ): Promise<void> {
     const view = await this.clusterView();
     const targets = [
       ...view.nodes.filter((node) => node.id === view.leader),
@@ -268,6 +339,8 @@ export class Demo {
     try {
       const response = await kvRequest(targets[0].http, method, path, {
         body,
+        contentType,
+        credentials: { token: this.token },
         timeout: 2000,
         clock: this.clock,
       });
@@ -277,9 +350,18 @@ export class Demo {
       });
       res.end(response.body);
     } catch (error) {
-      sendJson(res, 502, { error: `${targets[0].id}: ${String((error as Error).cause ?? error)}` });
+      sendJson(res, 502, { error: `${targets[0].id}: ${(error as Error).message}` });
     }
   }
+}
+
+/** The token in `file`; a new random one (256 bits, hex) written there first when it does not exist. */
+function readOrCreateToken(file: string): string {
+  if (!existsSync(file)) {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, `${randomHex(32)}\n`, { mode: 0o600, flag: 'wx' });
+  }
+  return readTokenFile(file, 'the demo token file').token;
 }
 
 /** `raftkit demo`: runs until SIGINT or SIGTERM, then stops every node. */
@@ -289,6 +371,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<void> {
   const url = await demo.start();
   log(`raftkit demo: ${options.nodes ?? 3} nodes starting (logs in ${options.dataRoot ?? './data'}/n*.log)`);
   log(`raftkit demo: dashboard at ${url}  (Ctrl-C to stop)`);
+  log(
+    `raftkit demo: the API needs the token in ${demo.apiTokenFile}: raftkit kv get KEY --token-file ${demo.apiTokenFile}`,
+  );
   await new Promise<void>((resolve) => {
     const shutdown = (signal: string) => {
       log(`raftkit demo: ${signal}, stopping the nodes`);

@@ -11,8 +11,11 @@ export const USAGE = `usage: raftkit <command> [options]
 commands:
   demo [--port 8080] [--fresh]                                three local KV nodes and the live dashboard
   kv serve --id ID --raft-addr HOST:PORT --http-addr HOST:PORT --data-dir DIR [--peers ...] [--join URL]
+           [--auth-token-file FILE] [--admin-token-file FILE] [--http-tls-cert FILE --http-tls-key FILE]
                                                               run one member of the replicated KV service
-  kv put KEY [VALUE] | get KEY | del KEY | status [--addr URL] talk to the KV service
+  kv put KEY [VALUE] | get KEY | del KEY | status [--addr URL] [--token-file FILE]
+                                                              talk to the KV service
+  <command> --help                                            the command's flags
   sim [--seeds N] [--seed S] [--nodes 3|5] [--duration MS] [--break FAULT]
                                          run the deterministic cluster simulator (--break: a deliberately
                                          broken core, to watch the checker catch it)
@@ -36,8 +39,14 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     io.stderr.write(`unknown command "${name}"\n${USAGE}`);
     return EXIT_USAGE;
   }
+  const args = serve ? rest.slice(1) : rest;
+  const end = args.indexOf('--');
+  if ((end < 0 ? args : args.slice(0, end)).includes('--help')) {
+    io.stdout.write(`${command.usage}\n`);
+    return EXIT_OK;
+  }
   try {
-    return await command.run(serve ? rest.slice(1) : rest, io);
+    return await command.run(args, io);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     io.stderr.write(`raftkit ${command.name}: ${error.message}\n${command.usage}\n`);

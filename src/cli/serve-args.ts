@@ -5,8 +5,18 @@
 import { existsSync } from 'node:fs';
 import { joinHostPort, type HostPort } from '../index.js';
 import { LOG_STORE_KINDS, type LogStoreKind } from '../kit/storage.js';
+import type { HttpsFiles } from '../kv/credentials.js';
+import { DEFAULT_JOIN_TIMEOUT_MS } from '../kv/http/membership.js';
+import { DEFAULT_WATCH_HISTORY, DEFAULT_WATCH_HISTORY_BYTES } from '../kv/fsm.js';
+import {
+  DEFAULT_HTTP_LIMITS,
+  DEFAULT_MAX_BODY_BYTES,
+  KV_HTTP_DEFAULTS,
+  type HttpLimits,
+} from '../kv/http/server.js';
 import { isAdvertisable, normalizeHttpUrl, parseHostPort, serverIdProblem } from '../kv/validate.js';
-import { UsageError } from './command.js';
+import { integerFlag, UsageError } from './command.js';
+import { insecureSettings } from './serve-security.js';
 
 export interface KvServeArgs {
   id: string;
@@ -29,12 +39,28 @@ export interface KvServeArgs {
   /** Base URL of a member to ask to add this server, or null. */
   join: string | null;
   tls: { cert: string; key: string; ca: string } | null;
+  /** --auth-token-file: the client token (all routes when there is no admin token). */
+  authTokenFile: string | null;
+  /** --admin-token-file: the token the cluster routes need. */
+  adminTokenFile: string | null;
+  /** --http-tls-cert/--http-tls-key[/--http-tls-ca]: serve the API over HTTPS. */
+  httpTls: HttpsFiles | null;
+  /** --insecure: start even where the secure-by-default rule (serve-security.ts) refuses. */
+  insecure: boolean;
+  /** --http-max-connections, --http-headers-timeout, --http-request-timeout. */
+  httpLimits: Pick<HttpLimits, 'maxConnections' | 'headersTimeout' | 'requestTimeout'>;
+  /** --http-max-body-bytes: the largest value (request body). */
+  maxBodyBytes: number;
+  /** --join-timeout: how long a joining server may take to catch up (and --join keeps asking for twice that). */
+  joinTimeout: number;
   /** Demo only (not part of the contract): serve POST /debug/isolate. */
   debugRoutes: boolean;
   /** Test only, deliberately broken: answer reads from local state (see KvHttpOptions). */
   debugStaleReads: boolean;
   /** Raft timing and snapshot settings from the optional tuning flags (beyond the contract). */
   raftConfig: RaftTuning;
+  /** The KV service's bounds from their flags (absent: the documented defaults). */
+  kvLimits: KvLimits;
 }
 
 /** Optional flags that tune Raft (hashicorp's Config fields; durations in ms). */
@@ -50,6 +76,17 @@ export const TUNING_FLAGS = {
 type TuningFlag = keyof typeof TUNING_FLAGS;
 export type RaftTuning = Partial<Record<(typeof TUNING_FLAGS)[TuningFlag], number>>;
 
+/** The KV service's bounds (docs/kv-contract.md): flag -> option name and the values allowed. */
+export const KV_LIMIT_FLAGS = {
+  '--watch-history': { option: 'watchHistory', min: 100, max: 100_000_000 },
+  '--watch-history-bytes': { option: 'watchHistoryBytes', min: 1 << 20, max: 2 ** 40 },
+  '--watch-buffer-bytes': { option: 'watchBufferBytes', min: 1024, max: 2 ** 31 },
+  '--max-watches': { option: 'maxWatches', min: 1, max: 1_000_000 },
+  '--max-leases': { option: 'maxLeases', min: 1, max: 10_000_000 },
+} as const;
+type KvLimitFlag = keyof typeof KV_LIMIT_FLAGS;
+export type KvLimits = Partial<Record<(typeof KV_LIMIT_FLAGS)[KvLimitFlag]['option'], number>>;
+
 const VALUE_FLAGS = [
   '--id',
   '--raft-addr',
@@ -62,16 +99,53 @@ const VALUE_FLAGS = [
   '--tls-cert',
   '--tls-key',
   '--tls-ca',
+  '--auth-token-file',
+  '--admin-token-file',
+  '--http-tls-cert',
+  '--http-tls-key',
+  '--http-tls-ca',
+  '--http-advertise',
+  '--http-max-connections',
+  '--http-headers-timeout',
+  '--http-request-timeout',
+  '--http-max-body-bytes',
+  '--join-timeout',
   ...(Object.keys(TUNING_FLAGS) as TuningFlag[]),
+  ...(Object.keys(KV_LIMIT_FLAGS) as KvLimitFlag[]),
 ] as const;
 type ValueFlag = (typeof VALUE_FLAGS)[number];
-const BOOLEAN_FLAGS = ['--debug-routes', '--debug-stale-reads'] as const;
+const BOOLEAN_FLAGS = ['--debug-routes', '--debug-stale-reads', '--insecure'] as const;
 
 export const SERVE_USAGE = `usage: raftkit kv serve --id ID --raft-addr HOST:PORT [--advertise HOST:PORT]
        --http-addr HOST:PORT --data-dir DIR [--log-store wal|lmdb] [--peers ID=HOST:PORT,...] [--join URL]
        [--tls-cert FILE --tls-key FILE --tls-ca FILE]
+       [--auth-token-file FILE] [--admin-token-file FILE]
+       [--http-tls-cert FILE --http-tls-key FILE [--http-tls-ca FILE]] [--http-advertise URL] [--insecure]
+       [--http-max-connections N] [--http-headers-timeout MS] [--http-request-timeout MS]
+       [--http-max-body-bytes N] [--join-timeout MS]
        [--heartbeat-timeout MS --election-timeout MS --leader-lease-timeout MS --commit-timeout MS
-        --snapshot-interval MS --snapshot-threshold N --trailing-logs N]`;
+        --snapshot-interval MS --snapshot-threshold N --trailing-logs N]
+       [--watch-history N --watch-history-bytes N --watch-buffer-bytes N --max-watches N --max-leases N]
+Security (see the README's Security section):
+  --auth-token-file FILE   every route but GET /healthz needs "Authorization: Bearer <token in FILE>"
+  --admin-token-file FILE  /cluster/* and /debug/* need this token (the client token gets 403 there);
+                           it works on every route. Both files are read again on SIGHUP.
+  --http-tls-cert FILE --http-tls-key FILE   serve the API over HTTPS (re-read on SIGHUP)
+  --http-tls-ca FILE       also require client certificates signed by this CA
+  --http-advertise URL     the API's URL as members and clients reach it (default: from --http-addr,
+                           or --advertise's host when --http-addr binds 0.0.0.0; https:// with TLS)
+  --tls-cert/--tls-key/--tls-ca FILE         mutual TLS between the Raft servers
+  --insecure               start although an address is not loopback and the API has no token or the
+                           Raft port no TLS (refused otherwise); warns at every start
+Limits (defaults): --http-max-connections ${DEFAULT_HTTP_LIMITS.maxConnections}, --http-headers-timeout ${DEFAULT_HTTP_LIMITS.headersTimeout} ms,
+  --http-request-timeout ${DEFAULT_HTTP_LIMITS.requestTimeout} ms (the whole request), --http-max-body-bytes ${DEFAULT_MAX_BODY_BYTES} (a value),
+  --join-timeout ${DEFAULT_JOIN_TIMEOUT_MS} ms (a joining server must catch up within it or is removed again),
+  --watch-history ${DEFAULT_WATCH_HISTORY} revisions and --watch-history-bytes ${DEFAULT_WATCH_HISTORY_BYTES} (what GET /watch?since can replay),
+  --watch-buffer-bytes ${KV_HTTP_DEFAULTS.watchBufferBytes} (unsent events per watch stream before it is closed, resumable),
+  --max-watches ${KV_HTTP_DEFAULTS.maxWatches} open watch streams, --max-leases ${KV_HTTP_DEFAULTS.maxLeases} leases`;
+
+/** Largest --http-max-body-bytes: a value must fit well inside one Raft message (32 MiB). */
+const MAX_BODY_LIMIT = 16 * 1024 * 1024;
 
 /** Reads `--flag value` and `--flag=value` forms; refuses unknown, repeated and valueless flags. */
 function collectFlags(argv: readonly string[]): { values: Map<ValueFlag, string>; booleans: Set<string> } {
@@ -158,12 +232,9 @@ export function parseServeArgs(argv: readonly string[]): KvServeArgs {
   if (!isAdvertisable(advertised)) {
     throw new UsageError(`is required: ${raftAddr} is not an address other servers can dial`, '--advertise');
   }
-  const httpText = required(values, '--http-addr');
-  const httpAddr = hostPort('--http-addr', httpText, true);
+  const httpAddr = hostPort('--http-addr', required(values, '--http-addr'), true);
   // A wildcard bind is reached through the advertised host.
   const httpHost = isAdvertisable({ ...httpAddr, port: 1 }) ? httpAddr.host : advertised.host;
-  const httpUrl = normalizeHttpUrl(joinHostPort(httpHost, httpAddr.port));
-  if (httpUrl === null) throw new UsageError(`${httpText} does not make an HTTP URL`, '--http-addr');
   const dataDir = required(values, '--data-dir');
   const logStore = values.get('--log-store') as LogStoreKind | undefined;
   if (logStore !== undefined && !LOG_STORE_KINDS.includes(logStore)) {
@@ -186,21 +257,127 @@ export function parseServeArgs(argv: readonly string[]): KvServeArgs {
     if (join === null)
       throw new UsageError(`${values.get('--join')} is not an http(s)://host:port URL`, '--join');
   }
-  return {
+  const args: KvServeArgs = {
     id,
     raftAddr,
     advertise,
     httpAddr,
-    httpUrl,
+    httpUrl: publishedUrl(values, httpHost, httpAddr.port, values.has('--http-tls-cert')),
     dataDir,
     logStore,
     peers,
     join,
     tls: parseTls(values),
+    authTokenFile: fileFlag(values, '--auth-token-file'),
+    adminTokenFile: fileFlag(values, '--admin-token-file'),
+    httpTls: parseHttpTls(values),
+    insecure: booleans.has('--insecure'),
+    httpLimits: parseHttpLimits(values),
+    maxBodyBytes: integerFlag(values.get('--http-max-body-bytes'), '--http-max-body-bytes', {
+      fallback: DEFAULT_MAX_BODY_BYTES,
+      min: 1,
+      max: MAX_BODY_LIMIT,
+    }),
+    joinTimeout: integerFlag(values.get('--join-timeout'), '--join-timeout', {
+      fallback: DEFAULT_JOIN_TIMEOUT_MS,
+      min: 1000,
+      max: 3_600_000,
+    }),
     debugRoutes: booleans.has('--debug-routes'),
     debugStaleReads: booleans.has('--debug-stale-reads'),
     raftConfig: parseTuning(values),
+    kvLimits: parseKvLimits(values),
   };
+  const refused = insecureSettings(args);
+  if (refused.length > 0 && !args.insecure) {
+    throw new UsageError(`refusing to start: ${refused.join('; ')}. Or add --insecure to start anyway.`);
+  }
+  return args;
+}
+
+/**
+ * This server's HTTP base URL as others reach it: --http-advertise, else built from the listening
+ * host (the advertised Raft host for a wildcard bind), https:// when the API serves TLS.
+ */
+function publishedUrl(values: Map<ValueFlag, string>, host: string, port: number, https: boolean): string {
+  const scheme = https ? 'https' : 'http';
+  const given = values.get('--http-advertise');
+  if (given === undefined) {
+    const url = normalizeHttpUrl(`${scheme}://${joinHostPort(host, port)}`);
+    if (url === null)
+      throw new UsageError(`${joinHostPort(host, port)} does not make an HTTP URL`, '--http-addr');
+    return url;
+  }
+  const url = normalizeHttpUrl(given);
+  if (url === null) throw new UsageError(`${given} is not an http(s)://host:port URL`, '--http-advertise');
+  const parsed = new URL(url);
+  if (parsed.protocol !== `${scheme}:`) {
+    throw new UsageError(
+      `must be ${scheme}:// (the API ${https ? 'serves' : 'does not serve'} TLS)`,
+      '--http-advertise',
+    );
+  }
+  if (!isAdvertisable({ host: parsed.hostname, port: Number(parsed.port || (https ? 443 : 80)) })) {
+    throw new UsageError(`${given} is not an address other servers can dial`, '--http-advertise');
+  }
+  return url;
+}
+
+function fileFlag(values: Map<ValueFlag, string>, flag: ValueFlag): string | null {
+  const file = values.get(flag);
+  if (file === undefined) return null;
+  if (!existsSync(file)) throw new UsageError(`file ${file} does not exist`, flag);
+  return file;
+}
+
+function parseHttpTls(values: Map<ValueFlag, string>): HttpsFiles | null {
+  const cert = fileFlag(values, '--http-tls-cert');
+  const key = fileFlag(values, '--http-tls-key');
+  const ca = fileFlag(values, '--http-tls-ca');
+  if (cert === null && key === null) {
+    if (ca !== null) throw new UsageError('needs --http-tls-cert and --http-tls-key', '--http-tls-ca');
+    return null;
+  }
+  if (cert === null) throw new UsageError('is required with --http-tls-key', '--http-tls-cert');
+  if (key === null) throw new UsageError('is required with --http-tls-cert', '--http-tls-key');
+  return ca === null ? { cert, key } : { cert, key, ca };
+}
+
+function parseHttpLimits(values: Map<ValueFlag, string>): KvServeArgs['httpLimits'] {
+  const defaults = DEFAULT_HTTP_LIMITS;
+  const limits = {
+    maxConnections: integerFlag(values.get('--http-max-connections'), '--http-max-connections', {
+      fallback: defaults.maxConnections,
+      min: 1,
+      max: 1_000_000,
+    }),
+    headersTimeout: integerFlag(values.get('--http-headers-timeout'), '--http-headers-timeout', {
+      fallback: defaults.headersTimeout,
+      min: 100,
+      max: 600_000,
+    }),
+    requestTimeout: integerFlag(values.get('--http-request-timeout'), '--http-request-timeout', {
+      fallback: defaults.requestTimeout,
+      min: 100,
+      max: 3_600_000,
+    }),
+  };
+  if (limits.requestTimeout < limits.headersTimeout) {
+    throw new UsageError('must be at least --http-headers-timeout', '--http-request-timeout');
+  }
+  return limits;
+}
+
+function parseKvLimits(values: Map<ValueFlag, string>): KvLimits {
+  const limits: KvLimits = {};
+  for (const [flag, { option, min, max }] of Object.entries(KV_LIMIT_FLAGS) as [
+    KvLimitFlag,
+    (typeof KV_LIMIT_FLAGS)[KvLimitFlag],
+  ][]) {
+    const text = values.get(flag);
+    if (text !== undefined) limits[option] = integerFlag(text, flag, { fallback: min, min, max });
+  }
+  return limits;
 }
 
 function parseTuning(values: Map<ValueFlag, string>): RaftTuning {

@@ -24,24 +24,31 @@ import {
   type NodeStorage,
   type Transport,
 } from '../index.js';
+import {
+  CredentialError,
+  loadHttpsCredentials,
+  readTokenFile,
+  type HttpsCredentials,
+} from '../kv/credentials.js';
 import { KvFsm } from '../kv/fsm.js';
+import type { ApiTokens } from '../kv/http/auth.js';
 import type { KvHttpServer } from '../kv/http/server.js';
 import { startKvService } from '../kv/service.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CliIo, type Command } from './command.js';
 import { parseServeArgs, SERVE_USAGE, type KvServeArgs } from './serve-args.js';
-import { joinCluster } from './service-client.js';
+import { securityWarnings } from './serve-security.js';
+import { joinCluster, type ClientCredentials } from './service-client.js';
 
 /** Connections pooled per peer and the transport's I/O deadline (raftKit's values). */
 const TRANSPORT_MAX_POOL = 3;
 const TRANSPORT_TIMEOUT_MS = 10_000;
-/** How long --join keeps asking before the server gives up and exits. */
-const DEFAULT_JOIN_TIMEOUT_MS = 30_000;
 
 export interface KvServeOptions {
   /** Structured logger; JSON lines on stdout (pino) tagged with the server ID by default. */
   logger?: Logger;
   /** Raft config fields to change from hashicorp's defaults (tests use short timeouts). */
   config?: Partial<Omit<Config, 'localId' | 'logger'>>;
+  /** How long --join keeps asking before the server gives up (default: twice --join-timeout). */
   joinTimeout?: number;
   clock?: Clock;
 }
@@ -55,6 +62,11 @@ export interface KvServer {
   readonly http: KvHttpServer;
   /** Settles when --join has been accepted (at once without --join, or when state existed). */
   readonly joined: Promise<void>;
+  /**
+   * Reads the token files and HTTPS files again and uses them from now on (SIGHUP). Throws
+   * CredentialError, keeping the old ones, when a file is unusable.
+   */
+  reloadCredentials(): void;
   /** Stops the HTTP API, shuts Raft down and closes the stores. Idempotent. */
   close(): Promise<void>;
 }
@@ -78,10 +90,44 @@ async function openTransport(args: KvServeArgs, clock: Clock, logger: Logger): P
   );
 }
 
-/** Starts one KV server; rejects with ErrDataDir (src/kit/storage.ts) when the data directory is unusable. */
+/** The tokens and HTTPS credentials the flags name, read and checked. */
+interface ServeCredentials {
+  tokens: ApiTokens;
+  tls: HttpsCredentials | null;
+}
+
+/** Reads the credential files of the flags; throws CredentialError naming the file at fault. */
+function loadCredentials(args: KvServeArgs, clock: Clock, logger: Logger): ServeCredentials {
+  const token = (file: string | null, flag: string): string | null => {
+    if (file === null) return null;
+    const { token, warning } = readTokenFile(file, flag);
+    if (warning !== null) logger.warn({ file }, `kv: ${warning}`);
+    return token;
+  };
+  return {
+    tokens: {
+      client: token(args.authTokenFile, '--auth-token-file'),
+      admin: token(args.adminTokenFile, '--admin-token-file'),
+    },
+    tls: args.httpTls === null ? null : loadHttpsCredentials(args.httpTls, clock.wallTime()),
+  };
+}
+
+/** What this server presents to another member's API (--join): its strongest token and its HTTPS identity. */
+function memberCredentials(credentials: ServeCredentials): ClientCredentials {
+  const { tokens, tls } = credentials;
+  return { token: tokens.admin ?? tokens.client, ca: tls?.ca, cert: tls?.cert, key: tls?.key };
+}
+
+/**
+ * Starts one KV server; rejects with ErrDataDir (src/kit/storage.ts) when the data directory is
+ * unusable, CredentialError when a token or certificate file is.
+ */
 export async function startKvServer(args: KvServeArgs, options: KvServeOptions = {}): Promise<KvServer> {
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? defaultServeLogger(args.id);
+  const credentials = loadCredentials(args, clock, logger);
+  for (const warning of securityWarnings(args)) logger.warn({}, `kv: ${warning}`);
   const storage = await openNodeStorage(args.dataDir, { clock, logger, logStore: args.logStore });
   let transport: Transport | undefined;
   let raft: Raft | undefined;
@@ -94,7 +140,8 @@ export async function startKvServer(args: KvServeArgs, options: KvServeOptions =
       localId: args.id,
       logger,
     };
-    const fsm = new KvFsm({ logger });
+    const { watchHistory, watchHistoryBytes, ...kvLimits } = args.kvLimits;
+    const fsm = new KvFsm({ logger, watchHistory, watchHistoryBytes });
     await recoverFromPeersJson(storage, config, fsm, logger);
     const existing = await hasExistingState(storage.logStore, storage.logStore, storage.snapshotStore);
     await bootstrapIfNew(args, config, storage, existing, logger);
@@ -115,12 +162,28 @@ export async function startKvServer(args: KvServeArgs, options: KvServeOptions =
       httpUrl: args.httpUrl,
       debugRoutes: args.debugRoutes,
       debugStaleReads: args.debugStaleReads,
+      kvLimits,
       logger,
       clock,
+      ...credentials,
+      limits: args.httpLimits,
+      maxBodyBytes: args.maxBodyBytes,
+      joinTimeout: args.joinTimeout,
     });
     const httpUrl = service.httpUrl;
     logger.info(
-      { raft: args.advertise, http: httpUrl, dataDir: args.dataDir, existingState: existing },
+      {
+        raft: args.advertise,
+        http: httpUrl,
+        dataDir: args.dataDir,
+        existingState: existing,
+        auth:
+          credentials.tokens.admin !== null
+            ? 'client and admin tokens'
+            : credentials.tokens.client !== null
+              ? 'token'
+              : 'none',
+      },
       'kv: serving',
     );
     const joined =
@@ -128,10 +191,19 @@ export async function startKvServer(args: KvServeArgs, options: KvServeOptions =
         ? joinCluster(
             args.join,
             { id: args.id, address: args.advertise, http: httpUrl, voter: true },
-            { clock, timeout: options.joinTimeout ?? DEFAULT_JOIN_TIMEOUT_MS },
+            {
+              clock,
+              timeout: options.joinTimeout ?? 2 * args.joinTimeout,
+              credentials: memberCredentials(credentials),
+            },
           )
         : Promise.resolve();
-    return makeServer(args.id, httpUrl, raft, fsm, service.http, joined, storage);
+    const reloadCredentials = () => {
+      const next = loadCredentials(args, clock, logger);
+      service.http.setTokens(next.tokens);
+      if (next.tls !== null) service.http.setTls(next.tls);
+    };
+    return makeServer(args.id, httpUrl, raft, fsm, service.http, joined, storage, reloadCredentials);
   } catch (error) {
     if (raft !== undefined) await raft.shutdown().catch(() => {});
     else await transport?.close().catch(() => {});
@@ -170,6 +242,7 @@ function makeServer(
   http: KvHttpServer,
   joined: Promise<void>,
   storage: NodeStorage,
+  reloadCredentials: () => void,
 ): KvServer {
   let closing: Promise<void> | undefined;
   // A failed join is reported through `joined`; without a listener it must not crash the process.
@@ -181,6 +254,7 @@ function makeServer(
     fsm,
     http,
     joined,
+    reloadCredentials,
     close() {
       closing ??= (async () => {
         await http.close();
@@ -209,10 +283,13 @@ export const kvServe: Command = {
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       io.stderr.write(`raftkit kv serve: cannot start ${args.id}: ${message}\n`);
-      // Tuning flags that make an invalid Raft config are usage errors too.
-      return error instanceof ErrInvalidConfig ? EXIT_USAGE : EXIT_FAILED;
+      // Tuning flags that make an invalid Raft config, and unusable credential files, are usage errors too.
+      return error instanceof ErrInvalidConfig || error instanceof CredentialError ? EXIT_USAGE : EXIT_FAILED;
     }
+    const onHangUp = () => reload(server, logger);
+    process.on('SIGHUP', onHangUp);
     const outcome = await waitForStop(server);
+    process.off('SIGHUP', onHangUp);
     logger.info({ reason: outcome ?? 'asked to stop' }, 'kv: shutting down');
     await server.close();
     logger.info({}, 'kv: stopped');
@@ -222,6 +299,19 @@ export const kvServe: Command = {
     return outcome === null ? EXIT_OK : EXIT_FAILED;
   },
 };
+
+/** SIGHUP: new token and certificate files take effect; broken ones are reported and the old ones kept. */
+function reload(server: KvServer, logger: Logger): void {
+  try {
+    server.reloadCredentials();
+    logger.info({}, 'kv: SIGHUP: token and certificate files read again');
+  } catch (error) {
+    logger.error(
+      { error: (error as Error).message },
+      'kv: SIGHUP: could not reload the credential files; keeping the ones in use',
+    );
+  }
+}
 
 /** Resolves null on a requested stop, or the reason the server has to stop on its own. */
 function waitForStop(server: KvServer): Promise<string | null> {
@@ -235,8 +325,13 @@ function waitForStop(server: KvServer): Promise<string | null> {
     };
     const onSignal = () => finish(null);
     const onState = (state: RaftState) => {
-      if (state === RaftState.Shutdown)
-        finish('raft shut down (removed from the cluster or a storage failure)');
+      if (state !== RaftState.Shutdown) return;
+      const halted = server.fsm.haltedBy;
+      finish(
+        halted !== null
+          ? `the state machine halted: ${halted.message}`
+          : 'raft shut down (removed from the cluster or a storage failure)',
+      );
     };
     for (const signal of signals) process.on(signal, onSignal);
     // Started by `raftkit demo` with an IPC channel: when the demo dies, so does this server.

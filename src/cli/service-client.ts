@@ -1,15 +1,35 @@
 /**
- * The KV service's client side as the commands need it: one request helper that follows the
- * service's 307 redirects and rides out short leaderless spells (503), used by the `raftkit kv`
- * client commands, the demo's dashboard and `joinCluster` (`kv serve --join`).
+ * The KV service's client side as the commands need it: one request helper that sends the token
+ * and TLS credentials, follows the service's 307 redirects and rides out short leaderless spells
+ * (503), used by the `raftkit kv` client commands, the demo's dashboard and `joinCluster`
+ * (`kv serve --join`). It speaks node:http/https directly, since fetch cannot present a client
+ * certificate or trust a private CA without another dependency.
  */
+import { request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { sleep, systemClock, type Clock } from '../index.js';
 import type { ErrorBody, JoinBody } from '../kv/contract.js';
 
+/** What a client presents: a bearer token, and for https:// a CA to trust and a client certificate. */
+export interface ClientCredentials {
+  /** Sent as `Authorization: Bearer <token>`. */
+  token?: string | null;
+  /** PEM trust anchors for https:// servers, instead of the system's (a private cluster CA). */
+  ca?: string | Buffer | null;
+  /** PEM client certificate and key, for servers started with --http-tls-ca. */
+  cert?: string | Buffer | null;
+  key?: string | Buffer | null;
+}
+
 export interface KvRequestOptions {
   body?: Uint8Array | string;
+  /** Content-Type of the body (the cluster routes need application/json). */
+  contentType?: string;
+  credentials?: ClientCredentials;
   /** Give up retrying 503s after this many ms (default 5000). */
   timeout?: number;
+  /** Give up on a server that sends nothing for this many ms (default 30 s). */
+  idleTimeout?: number;
   /** Redirects followed per attempt (default 5): a leader change mid-request can take two hops. */
   maxRedirects?: number;
   clock?: Clock;
@@ -21,7 +41,15 @@ export interface KvResponse {
   contentType: string;
 }
 
+/** The server could not be reached, or the connection failed before a whole answer arrived. */
+export class ServiceUnreachable extends Error {
+  override name = 'ServiceUnreachable';
+}
+
 const RETRY_DELAY_MS = 200;
+const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
+/** Largest answer read (a value is at most the server's body limit, 16 MiB at most). */
+const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 
 /** Sends one request to the service, following redirects and retrying while no leader is known. */
 export async function kvRequest(
@@ -33,32 +61,80 @@ export async function kvRequest(
   const clock = options.clock ?? systemClock;
   const deadline = clock.now() + (options.timeout ?? 5000);
   for (;;) {
-    const response = await followRedirects(base + path, method, options.body, options.maxRedirects ?? 5);
+    const response = await followRedirects(new URL(base + path), method, options);
     if (response.status !== 503 || clock.now() + RETRY_DELAY_MS > deadline) return response;
     await sleep(clock, RETRY_DELAY_MS);
   }
 }
 
-async function followRedirects(
-  url: string,
-  method: string,
-  body: KvRequestOptions['body'],
-  maxRedirects: number,
-): Promise<KvResponse> {
+async function followRedirects(url: URL, method: string, options: KvRequestOptions): Promise<KvResponse> {
+  const maxRedirects = options.maxRedirects ?? 5;
   for (let hop = 0; ; hop++) {
-    const response = await fetch(url, { method, body, redirect: 'manual' });
-    const location = response.headers.get('location');
-    if ((response.status === 307 || response.status === 308) && location !== null && hop < maxRedirects) {
-      await response.arrayBuffer();
-      url = new URL(location, url).toString();
+    const { status, headers, body } = await send(url, method, options);
+    const location = headers.location;
+    if ((status === 307 || status === 308) && location !== undefined && hop < maxRedirects) {
+      const next = new URL(location, url);
+      if (url.protocol === 'https:' && next.protocol !== 'https:') {
+        throw new ServiceUnreachable(`refusing to follow a redirect from ${url.origin} to ${next.origin}`);
+      }
+      url = next;
       continue;
     }
-    return {
-      status: response.status,
-      body: Buffer.from(await response.arrayBuffer()),
-      contentType: response.headers.get('content-type') ?? '',
-    };
+    return { status, body, contentType: headers['content-type'] ?? '' };
   }
+}
+
+function send(
+  url: URL,
+  method: string,
+  options: KvRequestOptions,
+): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }> {
+  const body = options.body === undefined ? undefined : Buffer.from(options.body);
+  const headers: OutgoingHttpHeaders = {};
+  const credentials = options.credentials ?? {};
+  if (credentials.token) headers.Authorization = `Bearer ${credentials.token}`;
+  if (body !== undefined) {
+    headers['Content-Length'] = body.length;
+    if (options.contentType !== undefined) headers['Content-Type'] = options.contentType;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    return Promise.reject(new ServiceUnreachable(`${url.origin} is not an http(s):// URL`));
+  }
+  const tls =
+    url.protocol === 'https:'
+      ? {
+          ca: credentials.ca ?? undefined,
+          cert: credentials.cert ?? undefined,
+          key: credentials.key ?? undefined,
+        }
+      : {};
+  const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const fail = (error: Error) =>
+      reject(error instanceof ServiceUnreachable ? error : new ServiceUnreachable(error.message));
+    const req = request(url, { method, headers, agent: false, ...tls }, (res) => {
+      const chunks: Buffer[] = [];
+      let total = 0;
+      res.on('data', (chunk: Buffer) => {
+        total += chunk.length;
+        if (total > MAX_RESPONSE_BYTES) {
+          req.destroy(
+            new ServiceUnreachable(`${url.origin} sent an answer over ${MAX_RESPONSE_BYTES} bytes`),
+          );
+        } else chunks.push(chunk);
+      });
+      res.once('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+      );
+      res.once('error', fail);
+    });
+    const idle = options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT_MS;
+    req.setTimeout(idle, () =>
+      req.destroy(new ServiceUnreachable(`${url.origin} sent nothing for ${idle} ms`)),
+    );
+    req.once('error', fail);
+    req.end(body);
+  });
 }
 
 /** The path of a key: every byte escaped that could change its meaning, '/' included. */
@@ -93,24 +169,28 @@ export function errorText(response: KvResponse): string {
 export async function joinCluster(
   joinUrl: string,
   request: JoinBody,
-  options: { clock?: Clock; timeout?: number } = {},
+  options: { clock?: Clock; timeout?: number; credentials?: ClientCredentials } = {},
 ): Promise<void> {
   const clock = options.clock ?? systemClock;
   const deadline = clock.now() + (options.timeout ?? 30_000);
   for (;;) {
     let failure: string;
     try {
+      const remaining = Math.max(0, deadline - clock.now());
       const response = await kvRequest(joinUrl, 'POST', '/cluster/join', {
         body: JSON.stringify(request),
+        contentType: 'application/json',
+        credentials: options.credentials,
         clock,
-        timeout: Math.max(0, deadline - clock.now()),
+        timeout: remaining,
+        idleTimeout: Math.max(DEFAULT_IDLE_TIMEOUT_MS, remaining),
       });
       if (response.status === 200) return;
       failure = `join refused by ${joinUrl}: ${response.status} ${errorText(response)}`;
       if (response.status < 500) throw new Error(failure);
     } catch (error) {
-      if (!(error instanceof TypeError)) throw error;
-      failure = `cannot reach ${joinUrl}: ${(error.cause as Error | undefined)?.message ?? error.message}`;
+      if (!(error instanceof ServiceUnreachable)) throw error;
+      failure = `cannot reach ${joinUrl}: ${error.message}`;
     }
     if (clock.now() + RETRY_DELAY_MS > deadline) throw new Error(failure);
     await sleep(clock, RETRY_DELAY_MS);

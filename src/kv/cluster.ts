@@ -38,6 +38,11 @@ export interface KvCluster {
   /** Resolves once the local FSM may be read linearizably (read-index on the leader). */
   linearizableRead(opts?: { timeout?: number }): Promise<void>;
   status(): ClusterStatus;
+  /**
+   * On the leader, the highest log index known to be replicated to server `id` (its match
+   * index); null on a follower or for a server the leader does not replicate to.
+   */
+  matchIndex(id: string): number | null;
   addVoter(id: string, address: string): Promise<void>;
   addNonvoter(id: string, address: string): Promise<void>;
   removeServer(id: string): Promise<void>;

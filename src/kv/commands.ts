@@ -1,18 +1,72 @@
 /**
- * The KV service's log commands and key rules, exactly as the contract in DESIGN.md states them:
- * another implementation (a Go hashicorp/raft node, say) must be able to replicate the same state.
- * Each command is one JSON object; values travel as standard padded base64 (Go's encoding of []byte).
+ * The KV service's log commands, exactly as docs/kv-contract.md states them: another implementation
+ * (a Go hashicorp/raft node, say) must be able to replicate the same state. Each command is one JSON
+ * object; values travel as standard padded base64 (Go's encoding of []byte), lease IDs as decimal
+ * strings. put, delete and cas are version 1 and stay byte-identical.
  */
 import { ErrDecode } from '../index.js';
+import {
+  asArray,
+  asObject,
+  base64Field,
+  encodeBase64,
+  intField,
+  keyField,
+  leaseIdField,
+  nullableBase64Field,
+  parseObject,
+  stringField,
+  type JsonObject,
+} from './json-fields.js';
+import { RESERVED_PREFIX } from './validate.js';
+
+/** Revision compares; `=` is the default. */
+export type CompareOp = '=' | '!=' | '<' | '>';
+const COMPARE_OPS: readonly CompareOp[] = ['=', '!=', '<', '>'];
+
+export type TxnCompare =
+  /** The key's revision (0 when absent) against `revision`. */
+  | { key: string; revision: number; cmp: CompareOp }
+  /** The key exists and holds exactly `value`. */
+  | { key: string; value: Buffer }
+  | { key: string; exists: boolean };
+
+export type TxnOp =
+  /** `lease` 0: no lease (the key is detached from any it had). */
+  { op: 'put'; key: string; value: Buffer; lease: number } | { op: 'delete'; key: string };
+
+export type LeaseRevokeReason = 'revoke' | 'expire';
 
 export type KvCommand =
   | { op: 'put'; key: string; value: Uint8Array }
   | { op: 'delete'; key: string }
   /** `prev: null` means "the key must be absent". */
-  | { op: 'cas'; key: string; prev: Uint8Array | null; value: Uint8Array };
+  | { op: 'cas'; key: string; prev: Uint8Array | null; value: Uint8Array }
+  | { op: 'txn'; compare: TxnCompare[]; success: TxnOp[]; failure: TxnOp[] }
+  | { op: 'lease-grant'; ttl: number }
+  | { op: 'lease-revoke'; id: number; reason: LeaseRevokeReason }
+  | { op: 'lock'; name: string; ttl: number }
+  | { op: 'lock-release'; name: string; token: number }
+  | { op: 'lock-cancel'; name: string; lease: number };
 
-/** Keys under this prefix belong to the service itself; clients may not write them. */
-export const RESERVED_PREFIX = '_raftkit/';
+/** Bounds of a transaction (per branch for operations). */
+export const MAX_TXN_COMPARES = 128;
+export const MAX_TXN_OPS = 128;
+/** Lease TTLs in seconds. */
+export const MIN_TTL = 1;
+export const MAX_TTL = 86_400;
+
+/**
+ * A command with an `op` this replica does not know. Applying past it would make this replica
+ * diverge from the ones that know it, so the state machine stops instead (see KvFsm.apply).
+ */
+export class ErrUnknownCommand extends Error {
+  override name = 'ErrUnknownCommand';
+  constructor(readonly op: string) {
+    super(`unknown command op ${JSON.stringify(op)}: this server is older than the log it replicates`);
+  }
+}
+
 const HTTP_ADDRESS_PREFIX = `${RESERVED_PREFIX}http/`;
 
 /** The reserved key holding a member's HTTP base URL (needed to redirect clients to the leader). */
@@ -20,73 +74,169 @@ export function httpAddressKey(serverId: string): string {
   return HTTP_ADDRESS_PREFIX + serverId;
 }
 
-export function encodeBase64(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
-}
-
-/** Standard padded base64 only; Node's decoder silently skips junk, so a round trip proves the input clean. */
-export function decodeBase64Strict(text: string): Buffer | null {
-  const bytes = Buffer.from(text, 'base64');
-  return bytes.toString('base64') === text ? bytes : null;
-}
-
 export function encodeCommand(command: KvCommand): Uint8Array {
-  let json: object;
+  return Buffer.from(JSON.stringify(commandJson(command)), 'utf8');
+}
+
+function commandJson(command: KvCommand): JsonObject {
   switch (command.op) {
     case 'put':
-      json = { op: 'put', key: command.key, value: encodeBase64(command.value) };
-      break;
+      return { op: 'put', key: command.key, value: encodeBase64(command.value) };
     case 'delete':
-      json = { op: 'delete', key: command.key };
-      break;
+      return { op: 'delete', key: command.key };
     case 'cas':
-      json = {
+      return {
         op: 'cas',
         key: command.key,
         prev: command.prev === null ? null : encodeBase64(command.prev),
         value: encodeBase64(command.value),
       };
-      break;
-  }
-  return Buffer.from(JSON.stringify(json), 'utf8');
-}
-
-function base64Field(record: Record<string, unknown>, field: string): Buffer {
-  const text = record[field];
-  if (typeof text !== 'string') throw new ErrDecode(`"${field}" must be a base64 string`);
-  const bytes = decodeBase64Strict(text);
-  if (bytes === null) throw new ErrDecode(`"${field}" is not valid base64`);
-  return bytes;
-}
-
-/** Parses one log entry's data; rejects with ErrDecode on anything the contract does not allow. */
-export function decodeCommand(data: Uint8Array): KvCommand {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'));
-  } catch {
-    throw new ErrDecode('command is not JSON');
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new ErrDecode('command is not a JSON object');
-  }
-  const record = parsed as Record<string, unknown>;
-  const key = record.key;
-  if (typeof key !== 'string' || key.length === 0) throw new ErrDecode('"key" must be a non-empty string');
-  switch (record.op) {
-    case 'put':
-      return { op: 'put', key, value: base64Field(record, 'value') };
-    case 'delete':
-      return { op: 'delete', key };
-    case 'cas':
-      if (!('prev' in record)) throw new ErrDecode('"prev" is required (null means absent)');
+    case 'txn':
       return {
-        op: 'cas',
-        key,
-        prev: record.prev === null ? null : base64Field(record, 'prev'),
+        op: 'txn',
+        compare: command.compare.map(compareJson),
+        success: command.success.map(txnOpJson),
+        failure: command.failure.map(txnOpJson),
+      };
+    case 'lease-grant':
+      return { op: 'lease-grant', ttl: command.ttl };
+    case 'lease-revoke':
+      return { op: 'lease-revoke', id: String(command.id), reason: command.reason };
+    case 'lock':
+      return { op: 'lock', name: command.name, ttl: command.ttl };
+    case 'lock-release':
+      return { op: 'lock-release', name: command.name, token: command.token };
+    case 'lock-cancel':
+      return { op: 'lock-cancel', name: command.name, lease: String(command.lease) };
+  }
+}
+
+function compareJson(compare: TxnCompare): JsonObject {
+  if ('revision' in compare) {
+    const json: JsonObject = { key: compare.key, revision: compare.revision };
+    if (compare.cmp !== '=') json.cmp = compare.cmp;
+    return json;
+  }
+  if ('value' in compare) return { key: compare.key, value: encodeBase64(compare.value) };
+  return { key: compare.key, exists: compare.exists };
+}
+
+function txnOpJson(op: TxnOp): JsonObject {
+  if (op.op === 'delete') return { op: 'delete', key: op.key };
+  const json: JsonObject = { op: 'put', key: op.key, value: encodeBase64(op.value) };
+  if (op.lease !== 0) json.lease = String(op.lease);
+  return json;
+}
+
+/**
+ * Parses one log entry's data. Throws ErrDecode on anything the contract does not allow (the
+ * command is then answered as malformed and changes nothing) and ErrUnknownCommand on an `op` it
+ * does not know.
+ */
+export function decodeCommand(data: Uint8Array): KvCommand {
+  const text = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8');
+  const record = parseObject(text, 'command');
+  const op = record.op;
+  if (typeof op !== 'string') throw new ErrDecode('"op" must be a string');
+  switch (op) {
+    case 'put':
+      return { op, key: keyField(record, 'key'), value: base64Field(record, 'value') };
+    case 'delete':
+      return { op, key: keyField(record, 'key') };
+    case 'cas':
+      return {
+        op,
+        key: keyField(record, 'key'),
+        prev: nullableBase64Field(record, 'prev'),
         value: base64Field(record, 'value'),
       };
+    case 'txn':
+      return parseTxn(record);
+    case 'lease-grant':
+      return { op, ttl: intField(record, 'ttl', MIN_TTL, MAX_TTL) };
+    case 'lease-revoke': {
+      const reason = record.reason;
+      if (reason !== 'revoke' && reason !== 'expire')
+        throw new ErrDecode('"reason" must be "revoke" or "expire"');
+      return { op, id: leaseIdField(record, 'id'), reason };
+    }
+    case 'lock':
+      return { op, name: keyField(record, 'name'), ttl: intField(record, 'ttl', MIN_TTL, MAX_TTL) };
+    case 'lock-release':
+      return {
+        op,
+        name: keyField(record, 'name'),
+        token: intField(record, 'token', 1, Number.MAX_SAFE_INTEGER),
+      };
+    case 'lock-cancel':
+      return { op, name: keyField(record, 'name'), lease: leaseIdField(record, 'lease') };
     default:
-      throw new ErrDecode(`unknown op ${JSON.stringify(record.op)}`);
+      throw new ErrUnknownCommand(op);
   }
+}
+
+/**
+ * A transaction as `POST /txn` sends it and the `txn` command logs it (the same JSON): bounded,
+ * every key valid, each key at most once per branch.
+ */
+export function parseTxn(record: JsonObject): Extract<KvCommand, { op: 'txn' }> {
+  const compare = asArray(record.compare ?? [], '"compare"', MAX_TXN_COMPARES).map((item, i) =>
+    parseCompare(asObject(item, `compare[${i}]`)),
+  );
+  return {
+    op: 'txn',
+    compare,
+    success: parseBranch(record.success, 'success'),
+    failure: parseBranch(record.failure, 'failure'),
+  };
+}
+
+function parseCompare(record: JsonObject): TxnCompare {
+  const key = keyField(record, 'key');
+  const kinds = ['revision', 'value', 'exists'].filter((field) => field in record);
+  if (kinds.length !== 1)
+    throw new ErrDecode('a compare needs exactly one of "revision", "value" or "exists"');
+  if (record.cmp !== undefined && kinds[0] !== 'revision')
+    throw new ErrDecode('"cmp" applies to revision compares only');
+  switch (kinds[0]) {
+    case 'revision': {
+      const cmp = record.cmp ?? '=';
+      if (!COMPARE_OPS.includes(cmp as CompareOp))
+        throw new ErrDecode(`"cmp" must be one of ${COMPARE_OPS.join(' ')}`);
+      return {
+        key,
+        revision: intField(record, 'revision', 0, Number.MAX_SAFE_INTEGER),
+        cmp: cmp as CompareOp,
+      };
+    }
+    case 'value':
+      return { key, value: base64Field(record, 'value') };
+    default: {
+      const exists = record.exists;
+      if (typeof exists !== 'boolean') throw new ErrDecode('"exists" must be a boolean');
+      return { key, exists };
+    }
+  }
+}
+
+function parseBranch(value: unknown, name: string): TxnOp[] {
+  const ops = asArray(value ?? [], `"${name}"`, MAX_TXN_OPS).map((item, i) =>
+    parseTxnOp(asObject(item, `${name}[${i}]`)),
+  );
+  const keys = new Set<string>();
+  for (const op of ops) {
+    if (keys.has(op.key)) throw new ErrDecode(`key ${JSON.stringify(op.key)} appears twice in "${name}"`);
+    keys.add(op.key);
+  }
+  return ops;
+}
+
+function parseTxnOp(record: JsonObject): TxnOp {
+  const op = stringField(record, 'op');
+  const key = keyField(record, 'key');
+  if (op === 'delete') return { op, key };
+  // A later version's operation: skipping it would diverge as much as skipping a command would.
+  if (op !== 'put') throw new ErrUnknownCommand(`txn ${op}`);
+  const lease = record.lease === undefined ? 0 : leaseIdField(record, 'lease');
+  return { op, key, value: base64Field(record, 'value'), lease };
 }

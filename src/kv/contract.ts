@@ -28,14 +28,25 @@ export interface StatusBody {
   appliedIndex: number;
   lastSnapshotIndex: number;
   configuration: StatusMember[];
+  /** The store revision: the log index of the last command applied here. */
+  revision: number;
+  /** Open watch streams on this server. */
+  watchers: number;
+  /** Leases and locks (with a holder or waiters) in this server's applied state. */
+  leases: number;
+  locks: number;
 }
 
-/** `POST /cluster/join`: `http` is `host:port` or `http(s)://host:port`; `voter` defaults to true. */
+/**
+ * `POST /cluster/join`: `http` is `host:port` or `http(s)://host:port`; `voter` defaults to true;
+ * `replace: true` changes the addresses of an existing member (409 without it).
+ */
 export interface JoinBody {
   id: string;
   address: string;
   http: string;
   voter?: boolean;
+  replace?: boolean;
 }
 
 /** `POST /cluster/transfer`: to `id`, or to the most up-to-date voter when absent. */
@@ -43,14 +54,95 @@ export interface TransferBody {
   id?: string;
 }
 
-/** `200` of `PUT` and `DELETE /kv/{key}`. */
+/** `200` of `PUT`, `DELETE` and `POST ?cas` on `/kv/{key}`: the command's log index, which is the key's new revision. */
 export interface WriteBody {
   index: number;
+  revision: number;
 }
 
-/** Every refusal; `412` of a compare-and-set adds the `index` and the base64 `current` value (null: absent). */
+/**
+ * Every refusal. `412` of a conditional write adds the `index`, the key's current `revision` and,
+ * for a value condition, its base64 `current` value (null: absent); `410` of a watch adds
+ * `compactRevision`; `404` of a missing lease adds `lease`.
+ */
 export interface ErrorBody {
   error: string;
   index?: number;
+  revision?: number;
   current?: string | null;
+  compactRevision?: number;
+  lease?: string;
+}
+
+/** One key of `GET /kv?prefix=`. */
+export interface RangeItem {
+  key: string;
+  /** Base64. */
+  value: string;
+  revision: number;
+}
+
+/** `GET /kv?prefix=P&limit=N[&after=K]`: read at store revision `revision`; `more` when keys follow. */
+export interface RangeBody {
+  revision: number;
+  items: RangeItem[];
+  more: boolean;
+}
+
+/** One change as a watch sends it (one `data:` line of an SSE event). */
+export interface WatchEventBody {
+  revision: number;
+  op: 'put' | 'delete';
+  key: string;
+  /** Base64; null for a delete. */
+  value: string | null;
+}
+
+/** `POST /leases` and `POST /leases/{id}/keepalive`. Lease IDs are decimal strings. */
+export interface LeaseBody {
+  id: string;
+  ttl: number;
+}
+
+/** `GET /leases/{id}`: `remaining` is the leader's countdown in whole seconds. */
+export interface LeaseInfoBody extends LeaseBody {
+  remaining: number;
+  keys: string[];
+  /** True when `keys` was cut at its limit. */
+  keysTruncated?: boolean;
+}
+
+/** `GET /leases`. */
+export interface LeaseListBody {
+  leases: (LeaseBody & { remaining: number; keys: number })[];
+}
+
+/** `POST /locks/{name}` once acquired: the fencing token and the lease that holds the lock. */
+export interface LockBody {
+  token: number;
+  lease: string;
+}
+
+/** `GET /locks/{name}` and one entry of `GET /locks`. */
+export interface LockInfoBody {
+  name: string;
+  token: number | null;
+  lease: string | null;
+  waiters: number;
+}
+
+/** `GET /locks`. */
+export interface LockListBody {
+  locks: LockInfoBody[];
+}
+
+/** `DELETE /leases/{id}`, `DELETE /locks/{name}`: the revision of the command that did it. */
+export interface RevisionBody {
+  revision: number;
+}
+
+/** `POST /txn`. */
+export interface TxnResultBody {
+  succeeded: boolean;
+  revision: number;
 }

@@ -2,11 +2,20 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { KvCluster } from './cluster.js';
 import type { KvFsm } from './fsm.js';
+import type { WatchHub } from './http/watch-hub.js';
+import type { LeaseKeeper } from './lease-keeper.js';
 
 export type RouteLabel =
   | 'kv'
+  | 'range'
+  | 'watch'
+  | 'leases'
+  | 'locks'
+  | 'txn'
   | 'status'
   | 'metrics'
+  | 'healthz'
+  | 'readyz'
   | 'cluster_join'
   | 'cluster_remove'
   | 'cluster_transfer'
@@ -18,8 +27,29 @@ export class KvMetrics {
   private readonly requests: Counter<'method' | 'route' | 'code'>;
   private readonly applyDuration: Histogram<'op'>;
 
-  constructor(cluster: KvCluster, fsm: KvFsm) {
+  constructor(sources: { cluster: KvCluster; fsm: KvFsm; watches: WatchHub; leases: LeaseKeeper }) {
+    const { cluster, fsm, watches, leases } = sources;
     const registers = [this.registry];
+    const gauge = (name: string, help: string, read: () => number) =>
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(read());
+        },
+      });
+    // A count kept elsewhere, exposed as a Prometheus counter.
+    const counter = (name: string, help: string, read: () => number) =>
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(read());
+        },
+      });
     const raftGauge = (
       name: string,
       help: string,
@@ -42,14 +72,22 @@ export class KvMetrics {
       s.state === 'Leader' ? 1 : 0,
     );
     raftGauge('raft_servers', 'Servers in the latest configuration.', (s) => s.configuration.length);
-    new Gauge({
-      name: 'kv_keys',
-      help: 'Keys in the local state machine, reserved ones included.',
-      registers,
-      collect() {
-        this.set(fsm.size);
-      },
-    });
+    gauge('kv_keys', 'Keys in the local state machine, reserved ones included.', () => fsm.size);
+    gauge('kv_revision', 'Store revision: the log index of the last command applied.', () => fsm.revision);
+    gauge('kv_watch_history_events', 'Changes kept in the watch history.', () => fsm.history.length);
+    gauge(
+      'kv_watch_compact_revision',
+      'Watches must start at or after this revision.',
+      () => fsm.history.compactRevision,
+    );
+    gauge('kv_watchers', 'Open watch streams.', () => watches.count);
+    gauge('kv_watch_buffered_bytes', 'Bytes waiting in the sockets of watch streams.', () =>
+      watches.bufferedBytes(),
+    );
+    counter('kv_watch_overflows_total', 'Watch streams closed for falling behind.', () => watches.overflows);
+    gauge('kv_leases', 'Leases in the local state machine (lock leases included).', () => fsm.leaseCount);
+    gauge('kv_locks', 'Locks with a holder or waiters.', () => fsm.lockCount);
+    counter('kv_lease_expirations_total', 'Leases this server expired while leading.', () => leases.expired);
     this.requests = new Counter({
       name: 'kv_http_requests_total',
       help: 'HTTP requests answered, by method, route and status code.',

@@ -50,6 +50,10 @@ export class RaftKvCluster implements KvCluster {
     };
   }
 
+  matchIndex(id: string): number | null {
+    return this.raft.replication().find((peer) => peer.id === id)?.matchIndex ?? null;
+  }
+
   async addVoter(id: string, address: string): Promise<void> {
     await this.raft.addVoter(id, address, 0, MEMBERSHIP_TIMEOUT_MS);
   }

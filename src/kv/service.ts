@@ -18,13 +18,19 @@ import {
 import type { KvCluster } from './cluster.js';
 import { encodeCommand, httpAddressKey } from './commands.js';
 import type { KvFsm } from './fsm.js';
-import { KvHttpServer } from './http/server.js';
+import { KvHttpServer, type KvHttpOptions } from './http/server.js';
 import { RaftKvCluster, type BlockingTransport } from './raft-cluster.js';
 
 /** Pause between attempts to publish the HTTP address while leading. */
 const ANNOUNCE_RETRY_MS = 500;
 
-export interface KvServiceOptions {
+/** The HTTP API's security and limits, as KvHttpOptions has them (see there). */
+export type KvServiceHttpOptions = Pick<
+  KvHttpOptions,
+  'tokens' | 'tls' | 'allowedHosts' | 'limits' | 'maxBodyBytes' | 'joinTimeout' | 'resolveHost'
+>;
+
+export interface KvServiceOptions extends KvServiceHttpOptions {
   raft: Raft;
   /** The state machine `raft` applies to. */
   fsm: KvFsm;
@@ -38,9 +44,22 @@ export interface KvServiceOptions {
   debugRoutes?: boolean;
   /** Test only, deliberately broken: answer reads from local state (see KvHttpOptions). */
   debugStaleReads?: boolean;
+  /** Bounds of the KV features (watches, leases, ranges); each has a documented default. */
+  kvLimits?: KvServiceLimits;
   logger: Logger;
   clock?: Clock;
 }
+
+/** The HTTP API's configurable bounds (see KvHttpOptions for each default). */
+export type KvServiceLimits = Pick<
+  KvHttpOptions,
+  | 'maxWatches'
+  | 'watchBufferBytes'
+  | 'watchKeepaliveMs'
+  | 'maxLeases'
+  | 'maxRangeBytes'
+  | 'leaseCheckIntervalMs'
+>;
 
 export interface KvService {
   readonly http: KvHttpServer;
@@ -54,8 +73,17 @@ export async function startKvService(options: KvServiceOptions): Promise<KvServi
   const clock = options.clock ?? systemClock;
   const cluster = new RaftKvCluster(raft, hasBlockPeers(transport) ? transport : null);
   const http = new KvHttpServer({
+    ...options.kvLimits,
     cluster,
     fsm,
+    tokens: options.tokens,
+    tls: options.tls,
+    // Clients and members reach this server under its published name.
+    allowedHosts: [...(options.allowedHosts ?? []), new URL(options.httpUrl).hostname],
+    limits: options.limits,
+    maxBodyBytes: options.maxBodyBytes,
+    joinTimeout: options.joinTimeout,
+    resolveHost: options.resolveHost,
     debugRoutes: options.debugRoutes,
     debugStaleReads: options.debugStaleReads,
     logger,
@@ -64,7 +92,29 @@ export async function startKvService(options: KvServiceOptions): Promise<KvServi
   const listening = await http.listen(httpAddr.port, httpAddr.host);
   const httpUrl = httpAddr.port === 0 ? withPortOf(options.httpUrl, listening) : options.httpUrl;
   watchLeadership(raft, cluster, fsm, httpUrl, clock, logger);
+  // A new term restarts every lease countdown at once, not at the keeper's next check.
+  raft.on('leadership', () => http.leases.check());
+  failStopOnHalt(raft, fsm, logger);
   return { http, httpUrl };
+}
+
+/**
+ * The runtime turns an exception of FSM.apply into that entry's response and applies on: right
+ * for a user's bug, wrong for a command this server does not know (it would diverge from servers
+ * that know it). So when the state machine halts, the Raft server is shut down: loudly, and for
+ * good until the server is upgraded (a restart replays the same command and halts again).
+ */
+function failStopOnHalt(raft: Raft, fsm: KvFsm, logger: Logger): void {
+  const stop = (error: Error) => {
+    logger.error({ error: error.message }, 'kv: the state machine halted; shutting this server down');
+    raft
+      .shutdown()
+      .catch((shutdownError: unknown) =>
+        logger.error({ error: String(shutdownError) }, 'kv: shutdown after a halt failed'),
+      );
+  };
+  if (fsm.haltedBy !== null) return stop(fsm.haltedBy);
+  fsm.observe({ halted: (error) => queueMicrotask(() => stop(error)) });
 }
 
 /**

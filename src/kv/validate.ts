@@ -1,12 +1,16 @@
 /** Checks of what clients and operators hand the KV service: keys, server IDs, addresses. */
+import { isIP } from 'node:net';
 import type { HostPort } from '../index.js';
-import { RESERVED_PREFIX } from './commands.js';
 
+/** Keys under this prefix belong to the service itself; clients may read them, never write them. */
+export const RESERVED_PREFIX = '_raftkit/';
 export const MAX_KEY_BYTES = 1024;
 const MAX_SERVER_ID_LENGTH = 128;
 
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+/** In a `u` regex a surrogate class matches only unpaired ones: text that has no UTF-8 form. */
+const LONE_SURROGATE = /[\ud800-\udfff]/u;
 
 /**
  * Why a client-supplied key is refused, or null when it is fine. Reserved keys may be read but
@@ -16,6 +20,7 @@ export function keyProblem(key: string, access: 'read' | 'write'): string | null
   if (key.length === 0) return 'key is empty';
   if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) return `key is longer than ${MAX_KEY_BYTES} bytes`;
   if (CONTROL_CHARS.test(key)) return 'key contains control characters';
+  if (LONE_SURROGATE.test(key)) return 'key is not valid Unicode (unpaired surrogate)';
   if (access === 'write' && key.startsWith(RESERVED_PREFIX))
     return `keys under ${RESERVED_PREFIX} are reserved`;
   return null;
@@ -43,7 +48,7 @@ export function parseHostPort(text: string, allowAnyPort = false): HostPort | st
 
 /** An address other servers can dial: not a wildcard and not port 0. */
 export function isAdvertisable({ host, port }: HostPort): boolean {
-  return port !== 0 && host !== '0.0.0.0' && host !== '::';
+  return port !== 0 && !isWildcardHost(host);
 }
 
 /**
@@ -61,4 +66,27 @@ export function normalizeHttpUrl(text: string): string | null {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return null;
   if (url.pathname !== '/' || url.search !== '' || url.hash !== '' || url.username !== '') return null;
   return url.origin;
+}
+
+/**
+ * A name or address that only reaches this machine: `localhost` (and `*.localhost`, RFC 6761),
+ * 127.0.0.0/8 and ::1 (also IPv4-mapped). Brackets around IPv6 are allowed.
+ */
+export function isLoopbackHost(host: string): boolean {
+  const name = host
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1')
+    .replace(/\.$/, '');
+  if (name === 'localhost' || name.endsWith('.localhost')) return true;
+  if (isIP(name) === 4) return name.startsWith('127.');
+  if (isIP(name) !== 6) return false;
+  // The URL parser writes IPv6 in its shortest form, IPv4-mapped 127.x.y.z as ::ffff:7fxx:yyzz.
+  const canonical = new URL(`http://[${name}]`).hostname;
+  return canonical === '[::1]' || /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(canonical);
+}
+
+/** The wildcard addresses a server may bind to (every interface); never dialable. */
+export function isWildcardHost(host: string): boolean {
+  const name = host.replace(/^\[(.*)\]$/, '$1');
+  return name === '0.0.0.0' || (isIP(name) === 6 && /^[0:]+$/.test(name));
 }

@@ -7,7 +7,7 @@
  * range makes one object of every key of the history under its prefix (a key under the prefix
  * that no operation names is absent throughout and cannot change the range's answer).
  */
-import type { KvOperation } from './linearizability.js';
+import type { KvOperation } from './linearizability-types.js';
 
 export interface Component {
   /** Sorted. */

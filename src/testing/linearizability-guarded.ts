@@ -8,7 +8,7 @@
  * integers.
  */
 import { prefixRun } from './linearizability-components.js';
-import type { KvOperation, KvTxnOp } from './linearizability.js';
+import type { KvOperation, KvTxnOp } from './linearizability-types.js';
 
 /**
  * Deliberate defects, for tests that show the tests catch a broken checker:

@@ -3,7 +3,7 @@
  * file is checked field by field before the search trusts it, and a bad one is refused with an
  * `InvalidHistoryError` naming the operation and the field (never a crash or a wrong verdict).
  */
-import type { KvCompare, KvOperation, KvRangeItem, KvTxnOp } from './linearizability.js';
+import type { KvCompare, KvOperation, KvRangeItem, KvTxnOp } from './linearizability-types.js';
 
 /** A history the checker refuses: what is wrong, and with which operation. */
 export class InvalidHistoryError extends RangeError {

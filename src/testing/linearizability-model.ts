@@ -19,7 +19,7 @@ import {
   type Guarded,
 } from './linearizability-guarded.js';
 import { searchHints, type SearchHints } from './linearizability-hints.js';
-import type { KvOperation } from './linearizability.js';
+import type { KvOperation } from './linearizability-types.js';
 
 /** What the search needs besides the model, indexed by operation number. */
 export interface SearchHistory extends SearchHints {

@@ -116,6 +116,8 @@ export class ServerConn {
     this.closed = true;
     this.socket.destroy();
     this.recv.clear();
+    // The socket (and so this object) stays reachable until libuv closes its handle.
+    this.decoder.release();
     this.host.budget.update(this.account, 0);
     this.intake?.abort(new ErrPeerClosed(`connection from ${this.remote} closed during a snapshot`));
     this.host.onClosed(this);
@@ -189,6 +191,8 @@ export class ServerConn {
       }
     } finally {
       this.pumping = false;
+      // An idle connection must not keep its last frame's storage alive through the decoder.
+      if (this.recv.length === 0) this.decoder.release();
       if (!this.closed) this.host.budget.update(this.account, this.recv.retained);
       this.updateFlow();
     }

@@ -71,6 +71,14 @@ export class Decoder {
     this.stack = new Array<number>(this.limits.maxDepth + 1).fill(0);
   }
 
+  /**
+   * Forgets the input, so that a long-lived decoder does not keep the last buffer it read alive
+   * (a connection's receive storage can be tens of MiB for one large frame).
+   */
+  release(): void {
+    this.reset(EMPTY_BYTES, 0, 0);
+  }
+
   /** Points the reader at buf[start, end). */
   reset(buf: Uint8Array, start: number, end: number = buf.length): void {
     if (buf !== this.buf) {

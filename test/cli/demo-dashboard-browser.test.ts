@@ -4,13 +4,13 @@
  * kills the demo's whole process group however the test ends.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePorts } from '../kit/helpers.js';
+import { consecutiveFreePorts } from '../support/cli-process.js';
 
 const CLI = resolve('dist/cli.js');
 const SCREENSHOT = resolve('test-results/dashboard.png');
@@ -30,31 +30,8 @@ let demoOutput = '';
 let browser: Browser;
 let page: Page;
 let dashboard: string;
-
-/** `count` consecutive free ports clear of `avoid` (the demo numbers its nodes from a base port). */
-async function freeRange(count: number, avoid: number[]): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const [base] = await freePorts(1);
-    const range = Array.from({ length: count }, (_, i) => base + i);
-    if (range.at(-1)! > 65535 || range.some((port) => avoid.includes(port))) continue;
-    if (await portsFree(range)) return base;
-  }
-  throw new Error(`no ${count} consecutive free ports`);
-}
-
-async function portsFree(ports: number[]): Promise<boolean> {
-  const results = await Promise.all(
-    ports.map(
-      (port) =>
-        new Promise<boolean>((done) => {
-          const server = createServer();
-          server.once('error', () => done(false));
-          server.listen(port, '127.0.0.1', () => server.close(() => done(true)));
-        }),
-    ),
-  );
-  return results.every(Boolean);
-}
+let httpBase: number;
+let demoCwd: string;
 
 function killDemo(): void {
   if (demo?.pid === undefined || demo.exitCode !== null) return;
@@ -94,10 +71,10 @@ const CHROMIUM = '/usr/bin/chromium';
 // Needs a system Chromium (playwright-core downloads no browser); without one there is nothing to drive.
 describe.skipIf(!existsSync(CHROMIUM))('the dashboard of `raftkit demo`', () => {
   beforeAll(async () => {
-    const cwd = mkdtempSync(join(tmpdir(), 'raftkit-e2e-'));
+    const cwd = (demoCwd = mkdtempSync(join(tmpdir(), 'raftkit-e2e-')));
     const [port] = await freePorts(1);
-    const raftBase = await freeRange(3, [port]);
-    const httpBase = await freeRange(3, [port, raftBase, raftBase + 1, raftBase + 2]);
+    const raftBase = await consecutiveFreePorts(3, [port]);
+    httpBase = await consecutiveFreePorts(3, [port, raftBase, raftBase + 1, raftBase + 2]);
     dashboard = `http://127.0.0.1:${port}`;
     demo = spawn(
       process.execPath,
@@ -158,6 +135,33 @@ describe.skipIf(!existsSync(CHROMIUM))('the dashboard of `raftkit demo`', () => 
     await expect
       .poll(() => page.getByTestId('kv-result').textContent(), { timeout: 5000 })
       .toBe('hello from chromium');
+  });
+
+  it('shows a lease and a lock on the leader as they appear, with counts on the leader card', async () => {
+    const leader = await currentLeader();
+    // Through any node: fetch follows the 307 to the leader with the body.
+    // The demo's nodes require the token it printed the file of.
+    const tokenFile = /the API needs the token in (\S+):/.exec(demoOutput)?.[1];
+    expect(tokenFile).toBeDefined();
+    const token = readFileSync(resolve(demoCwd, tokenFile!), 'utf8').trim();
+    const post = async (path: string, body: object) => {
+      const res = await fetch(`http://127.0.0.1:${httpBase}${path}`, {
+        method: 'POST',
+        body: JSON.stringify(body),
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+      });
+      expect(res.status).toBe(200);
+      return (await res.json()) as Record<string, unknown>;
+    };
+    const lease = await post('/leases', { ttl: 300 });
+    const lock = await post('/locks/e2e-job', { ttl: 300 });
+    await page.getByTestId(`lease-${String(lease.id)}`).waitFor({ timeout: 10_000 });
+    await page.getByTestId('lock-e2e-job').waitFor({ timeout: 10_000 });
+    expect(await page.getByTestId('lock-e2e-job').textContent()).toContain(String(lock.token));
+    await expect.poll(() => page.getByTestId(`locks-${leader}`).textContent(), { timeout: 10_000 }).toBe('1');
+    await expect
+      .poll(() => page.getByTestId(`leases-${leader}`).textContent(), { timeout: 10_000 })
+      .toBe('2');
     mkdirSync(resolve('test-results'), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
   });

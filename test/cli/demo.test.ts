@@ -2,7 +2,10 @@
  * The demo's dashboard server (src/cli/demo.ts) over in-process KV servers: the page, the cluster
  * view it aggregates from every node's /status, node controls, isolation and the key proxy.
  */
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Demo, type ClusterView } from '../../src/cli/demo.js';
 import { demoNodeSpecs, type DemoNodeSpec, type NodeProcess } from '../../src/cli/node-processes.js';
@@ -47,7 +50,15 @@ class InProcessNodes {
       start() {
         if (nodes.has(spec.id)) return;
         cluster.isolated = null; // a fresh process forgets its partitions
-        const server = new KvHttpServer({ cluster, fsm: cluster.fsm, debugRoutes: true });
+        // As `kv serve --auth-token-file` would: the demo must send this token to get anywhere.
+        const tokenFile = spec.serveArgs[spec.serveArgs.indexOf('--auth-token-file') + 1];
+        const token = readFileSync(tokenFile, 'utf8').trim();
+        const server = new KvHttpServer({
+          cluster,
+          fsm: cluster.fsm,
+          debugRoutes: true,
+          tokens: { client: token },
+        });
         nodes.set(spec.id, server);
         listening.set(spec.id, server.listen(port));
       },
@@ -82,11 +93,14 @@ let demo: Demo;
 let nodes: InProcessNodes;
 let url: string;
 let specs: DemoNodeSpec[];
+let dataRoot: string;
 
 beforeEach(async () => {
   const httpBasePort = await freePorts(3);
   nodes = new InProcessNodes();
+  dataRoot = mkdtempSync(join(tmpdir(), 'raftkit-demo-'));
   const options = {
+    dataRoot,
     httpBasePort,
     raftBasePort: 7001,
     dashboardPort: 0,
@@ -129,6 +143,21 @@ describe('demo server', () => {
     expect(view.nodes.map((n) => n.id)).toEqual(['n1', 'n2', 'n3']);
     for (const n of view.nodes) expect(n).toMatchObject({ running: true, reachable: true, isolated: false });
     expect(node(view, 'n2').status).toMatchObject({ id: 'n2', state: 'Follower', leader: { id: 'n1' } });
+    expect(view.leases).toEqual([]);
+    expect(view.locks).toEqual([]);
+  });
+
+  it("carries the leader's leases and locks, and each node's counts", async () => {
+    const leader = nodes.clusters.get('n1')!;
+    const base = (await cluster()).nodes[0].http;
+    await rawRequest(base, 'POST', '/leases', { body: '{"ttl":60}' });
+    await rawRequest(base, 'POST', '/locks/job', { body: '{"ttl":60}' });
+    let view = await cluster();
+    for (let i = 0; i < 50 && (view.locks?.length ?? 0) === 0; i++) view = await cluster();
+    expect(view.leases?.map((lease) => lease.ttl)).toEqual([60, 60]);
+    expect(view.locks).toEqual([{ name: 'job', token: 2, lease: '2', waiters: 0 }]);
+    expect(node(view, 'n1').status).toMatchObject({ leases: 2, locks: 1, watchers: 0 });
+    expect(leader.fsm.leaseCount).toBe(2);
   });
 
   it('stops and starts a node', async () => {
@@ -170,7 +199,7 @@ describe('demo server', () => {
   it('proxies key reads and writes to the leader', async () => {
     const put = await rawRequest(url, 'PUT', '/api/kv/hello%2Fworld', { body: 'v1' });
     expect(put.status).toBe(200);
-    expect(put.json()).toEqual({ index: 1 });
+    expect(put.json()).toEqual({ index: 1, revision: 1 });
     expect(Buffer.from(nodes.clusters.get('n1')!.fsm.get('hello/world')!).toString()).toBe('v1');
     expect((await get('/api/kv/hello%2Fworld')).text).toBe('v1');
     expect((await get('/api/kv/missing')).status).toBe(404);
@@ -201,6 +230,46 @@ describe('demo server', () => {
     expect((await post('/api/nodes/n9/stop')).status).toBe(404);
     expect((await post('/api/nodes/n1/explode')).status).toBe(404);
     expect((await get('/nope')).status).toBe(404);
+  });
+});
+
+describe('the demo and its API token', () => {
+  it('makes a token file only its owner can read, and keeps it across restarts', async () => {
+    const file = join(dataRoot, 'api-token');
+    const token = readFileSync(file, 'utf8').trim();
+    expect(token).toMatch(/^[0-9a-f]{64}$/);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    await demo.stop();
+    demo = new Demo({ dataRoot, httpBasePort: 1, dashboardPort: 0, launcher: nodes.launcher, log: () => {} });
+    await demo.start();
+    expect(readFileSync(file, 'utf8').trim()).toBe(token);
+  });
+});
+
+describe('the dashboard refuses other sites', () => {
+  it('refuses a state-changing request that a page of another origin sent', async () => {
+    const res = await rawRequest(url, 'POST', '/api/nodes/n1/stop', {
+      headers: { Origin: 'http://evil.example' },
+    });
+    expect(res.status).toBe(403);
+    expect(node(await cluster(), 'n1').running).toBe(true);
+    const put = await rawRequest(url, 'PUT', '/api/kv/x', { body: 'v', headers: { Origin: 'null' } });
+    expect(put.status).toBe(403);
+    expect(nodes.clusters.get('n1')!.fsm.get('x')).toBeUndefined();
+  });
+
+  it('accepts its own page (same origin)', async () => {
+    const res = await rawRequest(url, 'PUT', '/api/kv/x', { body: 'v', headers: { Origin: url } });
+    expect(res.status).toBe(200);
+  });
+
+  it('refuses a Host that is not this machine (DNS rebinding), reads included', async () => {
+    const port = new URL(url).port;
+    for (const path of ['/', '/api/cluster', '/api/kv/x']) {
+      const res = await rawRequest(url, 'GET', path, { headers: { Host: `rebind.example:${port}` } });
+      expect(res.status).toBe(403);
+    }
+    expect((await rawRequest(url, 'GET', '/', { headers: { Host: `localhost:${port}` } })).status).toBe(200);
   });
 });
 

@@ -25,7 +25,7 @@ describe('raftkit kv client commands', () => {
   it('put, get and del round-trip with exit code 0', async () => {
     const put = await cli(['put', 'greeting', 'hello', '--addr', nodes.leaderUrl]);
     expect(put).toMatchObject({ code: 0, stderr: '' });
-    expect(JSON.parse(put.stdout.toString())).toEqual({ index: 1 });
+    expect(JSON.parse(put.stdout.toString())).toEqual({ index: 1, revision: 1 });
     const get = await cli(['get', 'greeting', '--addr', nodes.leaderUrl]);
     expect(get.code).toBe(0);
     expect(get.stdout.toString()).toBe('hello');

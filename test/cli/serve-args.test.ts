@@ -44,6 +44,13 @@ describe('parseServeArgs', () => {
       ],
       join: null,
       tls: null,
+      authTokenFile: null,
+      adminTokenFile: null,
+      httpTls: null,
+      insecure: false,
+      httpLimits: { maxConnections: 1024, headersTimeout: 10_000, requestTimeout: 30_000 },
+      maxBodyBytes: 1024 * 1024,
+      joinTimeout: 60_000,
       debugRoutes: false,
       debugStaleReads: false,
       raftConfig: {},
@@ -72,7 +79,7 @@ describe('parseServeArgs', () => {
     expect(flagError([...base, '--log-store', 'rocksdb'])).toMatchObject({ flag: '--log-store' });
   });
 
-  it('accepts --flag=value, --join and --debug-routes', () => {
+  it('accepts --flag=value, --join, --debug-routes and --insecure', () => {
     const args = parseServeArgs([
       '--id=n4',
       '--raft-addr=0.0.0.0:7004',
@@ -81,6 +88,7 @@ describe('parseServeArgs', () => {
       '--data-dir=/var/lib/n4',
       '--join=http://10.0.0.1:8001/',
       '--debug-routes',
+      '--insecure',
     ]);
     expect(args).toMatchObject({
       advertise: '10.0.0.4:7004',
@@ -88,6 +96,7 @@ describe('parseServeArgs', () => {
       join: 'http://10.0.0.1:8001',
       peers: [],
       debugRoutes: true,
+      insecure: true,
     });
   });
 

@@ -2,50 +2,16 @@
  * `raftkit kv serve` and the `raftkit kv` client as processes (dist/cli.js; `npm test` builds it
  * first): exit codes, JSON logs, graceful shutdown on SIGTERM, and a restart from the data dirs.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { keyPath, kvRequest } from '../../src/cli/service-client.js';
 import type { StatusBody } from '../../src/kv/contract.js';
 import { freePorts } from '../kit/helpers.js';
+import { serving, useCliProcesses } from '../support/cli-process.js';
 
-const CLI = resolve('dist/cli.js');
-
-interface Run {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
-const running: Run[] = [];
-
-function cli(args: string[]): Run {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((done) => child.once('close', (code) => done(code)));
-  const run = { child, stdout: () => stdout, stderr: () => stderr, exited };
-  running.push(run);
-  return run;
-}
-
-/** Resolves once the server logged that it serves HTTP (the client does not retry refused connections). */
-async function serving(run: Run): Promise<void> {
-  for (let waited = 0; !run.stdout().includes('"msg":"kv: serving"'); waited += 20) {
-    if (waited > 15_000 || run.child.exitCode !== null)
-      throw new Error(`server did not start:\n${run.stderr()}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-afterEach(() => {
-  for (const run of running.splice(0)) if (run.child.exitCode === null) run.child.kill('SIGKILL');
-});
+const cli = useCliProcesses();
 
 describe('raftkit kv serve: refusing to start', () => {
   it('exits 2 naming the flag when flags are wrong', async () => {

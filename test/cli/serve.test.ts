@@ -6,13 +6,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RaftState } from '../../src/core/types.js';
+import { RaftState, ServerSuffrage } from '../../src/core/types.js';
 import { silentLogger } from '../../src/raft/logger.js';
 import { startKvServer, type KvServer } from '../../src/cli/serve.js';
 import { parseServeArgs } from '../../src/cli/serve-args.js';
 import { FAST_CONFIG, freePorts, waitFor } from '../kit/helpers.js';
 import { hasOpenssl, makeTestPki } from '../transport/certs.js';
 import { rawRequest, type RawResponse } from '../support/raw-request.js';
+import { kvRequest, ServiceUnreachable } from '../../src/cli/service-client.js';
 import type { NetworkTransport } from '../../src/transport/net.js';
 
 interface Spec {
@@ -34,7 +35,11 @@ function start(spec: Spec, extra: string[]): Promise<KvServer> {
   return startKvServer(args, { logger: silentLogger, config: FAST_CONFIG });
 }
 
-const peersFlag = () => ['--peers', specs.map((spec) => `${spec.id}=${spec.raft}`).join(',')];
+/** The cluster's flags: its voters, and a short join timeout for the rollback test. */
+const peersFlag = () => [
+  ...['--peers', specs.map((spec) => `${spec.id}=${spec.raft}`).join(',')],
+  ...['--join-timeout', '2000'],
+];
 
 async function startAll(): Promise<KvServer[]> {
   return Promise.all(specs.map((spec) => start(spec, peersFlag())));
@@ -61,6 +66,9 @@ async function settledLeader(list: KvServer[] = servers): Promise<KvServer> {
 const followerOf = (leader: KvServer) => servers.find((server) => server !== leader)!;
 const call = (server: KvServer, method: string, path: string, body?: string | Buffer) =>
   rawRequest(server.httpUrl, method, path, { body });
+/** A POST of JSON, as the cluster routes require. */
+const post = (server: KvServer, path: string, body: string) =>
+  rawRequest(server.httpUrl, 'POST', path, { body, headers: { 'Content-Type': 'application/json' } });
 
 function expectJsonError(res: RawResponse, status: number, text?: string) {
   expect(res.status).toBe(status);
@@ -172,9 +180,9 @@ describe('kv serve: reads and writes', () => {
     expectJsonError(await call(leader, 'PUT', '/kv/_raftkit/http/n1', 'http://evil:1'), 400, 'reserved');
     expectJsonError(await call(leader, 'PUT', '/kv/', 'x'), 400, 'key is empty');
     expectJsonError(await call(leader, 'PUT', '/kv/a%ZZ', 'x'), 400);
-    expectJsonError(await call(leader, 'POST', '/cluster/join', '{not json'), 400, 'not valid JSON');
-    expectJsonError(await call(leader, 'POST', '/cluster/join', '{"id":"n9","address":"nohost"}'), 400);
-    expectJsonError(await call(leader, 'POST', '/cluster/transfer', '{"id":42}'), 400);
+    expectJsonError(await post(leader, '/cluster/join', '{not json'), 400, 'not valid JSON');
+    expectJsonError(await post(leader, '/cluster/join', '{"id":"n9","address":"nohost"}'), 400);
+    expectJsonError(await post(leader, '/cluster/transfer', '{"id":42}'), 400);
     expectJsonError(await call(leader, 'PUT', '/kv/big', Buffer.alloc(1024 * 1024 + 1, 1)), 413);
     expect(leader.raft.lastIndex()).toBe(before);
     expect(leader.fsm.get('big')).toBeUndefined();
@@ -194,8 +202,8 @@ describe('kv serve: membership and leadership', () => {
   it('transfers leadership to a named server, and 404 for a server that is not a member', async () => {
     const leader = await settledLeader();
     const target = followerOf(leader);
-    expectJsonError(await call(leader, 'POST', '/cluster/transfer', '{"id":"nobody"}'), 404);
-    const res = await call(leader, 'POST', '/cluster/transfer', JSON.stringify({ id: target.id }));
+    expectJsonError(await post(leader, '/cluster/transfer', '{"id":"nobody"}'), 404);
+    const res = await post(leader, '/cluster/transfer', JSON.stringify({ id: target.id }));
     expect(res.status).toBe(200);
     const next = await settledLeader();
     expect(next).toBe(target);
@@ -226,6 +234,42 @@ describe('kv serve: membership and leadership', () => {
     } finally {
       await joiner.close();
     }
+  });
+});
+
+describe('kv serve: membership safety', () => {
+  it('removes a joined server again that never catches up, leaving the configuration as it was', async () => {
+    const leader = await settledLeader();
+    const before = leader.raft.getConfiguration().configuration.servers.map((server) => server.id);
+    const [nobody, nobodyHttp] = await freePorts(2);
+    const body = { id: 'ghost', address: `127.0.0.1:${nobody}`, http: `127.0.0.1:${nobodyHttp}` };
+    const res = await post(leader, '/cluster/join', JSON.stringify(body));
+    expectJsonError(res, 504, 'did not catch up within 2000 ms');
+    await waitFor(
+      () => leader.raft.getConfiguration().configuration.servers.every((server) => server.id !== 'ghost'),
+      5000,
+      'the rollback to commit',
+    );
+    expect(leader.raft.getConfiguration().configuration.servers.map((server) => server.id)).toEqual(before);
+    expect(leader.fsm.httpAddress('ghost')).toBeUndefined();
+  });
+
+  it("refuses a join that would move a member's redirects elsewhere (409) and changes nothing", async () => {
+    const leader = await settledLeader();
+    const follower = followerOf(leader);
+    const spec = specs.find((candidate) => candidate.id === follower.id)!;
+    const hijack = { id: follower.id, address: spec.raft, http: 'http://127.0.0.1:1' };
+    expectJsonError(await post(leader, '/cluster/join', JSON.stringify(hijack)), 409, 'already a member');
+    const retry = {
+      id: leader.id,
+      address: specs.find((c) => c.id === leader.id)!.raft,
+      http: leader.httpUrl,
+    };
+    expect((await post(leader, '/cluster/join', JSON.stringify(retry))).json()).toEqual({
+      ok: true,
+      outcome: 'unchanged',
+    });
+    expect(leader.fsm.httpAddress(leader.id)).toBe(leader.httpUrl);
   });
 });
 
@@ -313,4 +357,73 @@ describe('kv serve: --tls-cert/--tls-key/--tls-ca', () => {
       pki.cleanup();
     }
   });
+});
+
+describe('kv serve: --http-tls-cert/--http-tls-key/--http-tls-ca with tokens', () => {
+  it.skipIf(!hasOpenssl())(
+    'serves HTTPS with client certificates, redirects to https:// and lets a server join over it',
+    async () => {
+      const pki = makeTestPki();
+      const file = (name: string, content: string) => {
+        const path = join(root, name);
+        writeFileSync(path, content, { mode: 0o600 });
+        return path;
+      };
+      const [cert, key, ca] = [
+        file('https.crt', pki.node.cert),
+        file('https.key', pki.node.key),
+        file('ca.crt', pki.node.ca),
+      ];
+      const admin = 'admin-token-0123456789abcdef';
+      const flags = [
+        ...['--tls-cert', cert, '--tls-key', key, '--tls-ca', ca],
+        ...['--http-tls-cert', cert, '--http-tls-key', key, '--http-tls-ca', ca],
+        ...['--admin-token-file', file('admin-token', admin)],
+      ];
+      const ports = await freePorts(8);
+      const httpsSpecs = ['h1', 'h2', 'h3', 'h4'].map((id, i) => ({
+        id,
+        raft: `127.0.0.1:${ports[i]}`,
+        http: `127.0.0.1:${ports[i + 4]}`,
+        dir: join(root, id),
+      }));
+      const voters = httpsSpecs.slice(0, 3);
+      const peers = ['--peers', voters.map((spec) => `${spec.id}=${spec.raft}`).join(',')];
+      const cluster = await Promise.all(voters.map((spec) => start(spec, [...peers, ...flags])));
+      const credentials = { token: admin, ca: pki.node.ca, cert: pki.node.cert, key: pki.node.key };
+      let joiner: KvServer | undefined;
+      try {
+        const leader = await settledLeader(cluster);
+        expect(leader.httpUrl).toBe(`https://${voters.find((spec) => spec.id === leader.id)!.http}`);
+        const follower = cluster.find((server) => server !== leader)!;
+        const redirect = await kvRequest(follower.httpUrl, 'PUT', '/kv/sealed', {
+          body: 'yes',
+          credentials,
+          maxRedirects: 0,
+        });
+        expect(redirect.status).toBe(307);
+        const put = await kvRequest(follower.httpUrl, 'PUT', '/kv/sealed', { body: 'yes', credentials });
+        expect(put.status).toBe(200);
+        // Without a client certificate the TLS handshake fails; without the token, 401.
+        await expect(
+          kvRequest(leader.httpUrl, 'GET', '/kv/sealed', { credentials: { token: admin, ca: pki.node.ca } }),
+        ).rejects.toThrow(ServiceUnreachable);
+        const anonymous = await kvRequest(leader.httpUrl, 'GET', '/kv/sealed', {
+          credentials: { ...credentials, token: null },
+        });
+        expect(anonymous.status).toBe(401);
+
+        joiner = await start(httpsSpecs[3], [...flags, '--join', follower.httpUrl]);
+        await joiner.joined;
+        const members = leader.raft.getConfiguration().configuration.servers;
+        expect(members.find((server) => server.id === 'h4')?.suffrage).toBe(ServerSuffrage.Voter);
+        expect(leader.fsm.httpAddress('h4')).toBe(`https://${httpsSpecs[3].http}`);
+        await waitFor(() => joiner!.fsm.get('sealed') !== undefined, 5000, 'the new server to catch up');
+      } finally {
+        await joiner?.close();
+        await Promise.all(cluster.map((server) => server.close()));
+        pki.cleanup();
+      }
+    },
+  );
 });

@@ -38,7 +38,7 @@ describe('joinCluster', () => {
 
   it('joins through a follower', async () => {
     await joinCluster(nodes.followerUrl, request, { clock: instantClock() });
-    expect(nodes.leader.calls).toEqual(['addVoter n4 127.0.0.1:7004']);
+    expect(nodes.leader.calls).toEqual(['addNonvoter n4 127.0.0.1:7004', 'addVoter n4 127.0.0.1:7004']);
     expect(nodes.leader.fsm.httpAddress('n4')).toBe('http://127.0.0.1:8004');
   });
 

@@ -8,13 +8,15 @@ import { LogType } from '../../src/core/types.js';
 import type { ClusterStatus, KvCluster } from '../../src/kv/cluster.js';
 import { encodeCommand } from '../../src/kv/commands.js';
 import type { ServerStateName, StatusMember } from '../../src/kv/contract.js';
-import { KvFsm } from '../../src/kv/fsm.js';
+import { KvFsm, type KvFsmOptions } from '../../src/kv/fsm.js';
 
 export class FakeSingleNodeCluster implements KvCluster {
-  readonly fsm = new KvFsm();
+  readonly fsm: KvFsm;
   state: ServerStateName = 'Leader';
   term = 1;
   lastIndex = 0;
+  /** Entries known committed but not yet applied here (a server catching up). */
+  unapplied = 0;
   leader: { id: string; address: string } | null;
   configuration: StatusMember[];
   /** The next apply (or linearizableRead) rejects with this, once. */
@@ -25,11 +27,15 @@ export class FakeSingleNodeCluster implements KvCluster {
   /** Membership and leadership calls in order, e.g. "addVoter n4 127.0.0.1:7004". */
   readonly calls: string[] = [];
   isolated: string[] | null = null;
+  /** Servers that never catch up (their match index stays 0): a join of one is rolled back. */
+  readonly unreachable = new Set<string>();
 
   constructor(
     readonly id = 'n1',
     readonly address = '127.0.0.1:7001',
+    fsmOptions: KvFsmOptions = {},
   ) {
+    this.fsm = new KvFsm(fsmOptions);
     this.leader = { id, address };
     this.configuration = [{ id, address, suffrage: 'Voter' }];
   }
@@ -40,10 +46,13 @@ export class FakeSingleNodeCluster implements KvCluster {
     this.leader = leaderId === null ? null : { id: leaderId, address: leaderAddress };
   }
 
-  /** Writes `key` straight into the state machine, as if replicated from a leader (no apply call counted). */
+  /**
+   * Writes `key` straight into the state machine, as if replicated from a leader (no apply call
+   * counted, no index used: it joins the revision of the last command).
+   */
   seed(key: string, value: string | Buffer): void {
     this.fsm.apply({
-      index: 0,
+      index: this.fsm.revision,
       term: 1,
       type: LogType.Command,
       data: encodeCommand({ op: 'put', key, value: Buffer.from(value) }),
@@ -84,21 +93,34 @@ export class FakeSingleNodeCluster implements KvCluster {
       term: this.term,
       leader: this.leader,
       lastIndex: this.lastIndex,
-      commitIndex: this.lastIndex,
+      commitIndex: this.lastIndex + this.unapplied,
       appliedIndex: this.lastIndex,
       lastSnapshotIndex: 0,
       configuration: this.configuration,
     };
   }
 
+  matchIndex(id: string): number | null {
+    if (this.state !== 'Leader' || id === this.id) return null;
+    if (!this.configuration.some((member) => member.id === id)) return null;
+    return this.unreachable.has(id) ? 0 : this.lastIndex;
+  }
+
+  /** hashicorp semantics: an existing ID keeps its place and gets the new address (and suffrage). */
+  private upsert(id: string, address: string, suffrage: 'Voter' | 'Nonvoter'): void {
+    const existing = this.configuration.find((member) => member.id === id);
+    if (existing === undefined) this.configuration.push({ id, address, suffrage });
+    else Object.assign(existing, { address, suffrage: existing.suffrage === 'Voter' ? 'Voter' : suffrage });
+  }
+
   async addVoter(id: string, address: string): Promise<void> {
     this.calls.push(`addVoter ${id} ${address}`);
-    this.configuration.push({ id, address, suffrage: 'Voter' });
+    this.upsert(id, address, 'Voter');
   }
 
   async addNonvoter(id: string, address: string): Promise<void> {
     this.calls.push(`addNonvoter ${id} ${address}`);
-    this.configuration.push({ id, address, suffrage: 'Nonvoter' });
+    this.upsert(id, address, 'Nonvoter');
   }
 
   async removeServer(id: string): Promise<void> {

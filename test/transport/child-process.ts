@@ -6,6 +6,8 @@ const SCRIPT = fileURLToPath(new URL('./child/transport-node.mjs', import.meta.u
 
 export interface ChildReply {
   rss?: number;
+  /** process.memoryUsage().arrayBuffers: bytes in live ArrayBuffers (Buffers included). */
+  arrayBuffers?: number;
   stats?: Record<string, number> | null;
   ok?: boolean;
   error?: string;

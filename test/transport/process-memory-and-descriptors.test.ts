@@ -10,7 +10,7 @@ import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { NetworkTransport } from '../../src/transport/net.js';
 import { newTcpTransport } from '../../src/transport/tcp.js';
-import { startTransportChild, type TransportChild } from './child-process.js';
+import { startTransportChild, type ChildReply, type TransportChild } from './child-process.js';
 import { appendRequest, bigAppend, heartbeat, rawClient } from './helpers.js';
 
 const MiB = 1024 * 1024;
@@ -82,6 +82,23 @@ describe('a transport process under hostile peers', () => {
     expect(after.rss! - before.rss!).toBeLessThan(32 * MiB);
   });
 
+  it('keeps nothing of a large request alive once it is answered, while its connection stays open', async () => {
+    const node = await child();
+    const before = await node.ask('stats');
+    const socket = (await tryConnect(node.address))!;
+    const replied = new Promise<void>((resolve) => socket.once('data', () => resolve()));
+    socket.write(bigAppend(20 * MiB));
+    await replied;
+    // The connection stays open and idle. Its parser used to keep pointing at the 20 MiB it last
+    // read (the decoder's input), held but not charged to the inbound budget.
+    const idle = await waitForStats(node, (s) => s.bufferedBytes === 0);
+    console.log(
+      `idle after a 20 MiB request: arrayBuffers ${(before.arrayBuffers! / MiB).toFixed(1)} -> ` +
+        `${(idle.arrayBuffers! / MiB).toFixed(1)} MiB`,
+    );
+    expect(idle.arrayBuffers! - before.arrayBuffers!).toBeLessThan(4 * MiB);
+  });
+
   it('keeps running out of file descriptors, fails its own dials as ErrOutOfDescriptors, and serves again after the flood', async () => {
     const node = await child({ nofile: 48 });
     const local = await localTransport();
@@ -114,7 +131,7 @@ async function waitForStats(
   node: TransportChild,
   ok: (stats: Record<string, number>) => boolean,
   ms = 20_000,
-): Promise<{ rss?: number; stats?: Record<string, number> | null }> {
+): Promise<ChildReply> {
   const start = Date.now();
   for (;;) {
     const reply = await node.ask('stats');

@@ -5,12 +5,14 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-/** A request the server refuses, with the status, message and headers to answer. */
+/** A request the server refuses, with the status, message, headers and more JSON fields to answer. */
 export class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
     readonly headers: Record<string, string> = {},
+    /** Fields the JSON answer carries beside `error` (the contract's `revision`, `compactRevision`, ...). */
+    readonly fields: Record<string, unknown> = {},
   ) {
     super(message);
   }
@@ -37,19 +39,28 @@ export function bodyTooLarge(limit: number): HttpError {
 }
 
 /**
- * Buffers the body up to `limit` bytes. Past that it keeps draining without buffering and then
- * rejects with a 413: answering mid-upload would reset the connection before the client reads it.
+ * Buffers the body up to `limit` bytes and rejects with a 413 the moment a chunk crosses it (a
+ * chunked upload included), without waiting for the rest. The rest is discarded unread; the 413
+ * carries `Connection: close`, so the connection ends once it is sent.
  */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let total = 0;
-    req.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       total += chunk.length;
-      if (total <= limit) chunks.push(chunk);
-    });
-    req.once('end', () => (total > limit ? reject(bodyTooLarge(limit)) : resolve(Buffer.concat(chunks))));
+      if (total <= limit) return void chunks.push(chunk);
+      req.off('data', onData);
+      chunks.length = 0;
+      req.resume();
+      reject(bodyTooLarge(limit));
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(Buffer.concat(chunks)));
     req.once('error', reject);
+    req.once('close', () => {
+      if (!req.complete) reject(new HttpError(400, 'the client closed the connection mid-body'));
+    });
   });
 }
 

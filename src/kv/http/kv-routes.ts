@@ -1,25 +1,28 @@
 /**
- * The key routes: `GET`, `PUT` (and compare-and-set with `?prev=`) and `DELETE /kv/{key}`. Every
- * route validates its whole request before anything is submitted to Raft, so a malformed request
- * never applies.
+ * The key routes: `GET /kv/{key}` (with its revision as ETag), `PUT` and `DELETE /kv/{key}` with
+ * their conditions (`?prev=`, `If-Match`, `If-None-Match`) and `?lease=`, and the compare-and-set
+ * body form `POST /kv/{key}?cas`. Every route validates its whole request before anything is
+ * submitted to Raft, so a malformed request never applies. A plain put, delete or `?prev=` write
+ * logs the version 1 command; anything with a revision condition or a lease logs a `txn`.
  */
-import type { KvCommand } from '../commands.js';
+import type { KvCommand, TxnCompare, TxnOp } from '../commands.js';
 import type { WriteBody } from '../contract.js';
+import type { KvApplyResult } from '../fsm.js';
+import { encodeBase64, nullableBase64Field, parseLeaseId } from '../json-fields.js';
 import { keyProblem } from '../validate.js';
 import { HttpError, sendJson } from './io.js';
-import type { KvRequest } from './request.js';
+import { parseBoundedInt, type KvRequest } from './request.js';
 import type { RouteContext } from './route-context.js';
 import type { Route } from './router.js';
 
-export interface KvRouteOptions {
-  /**
-   * TEST ONLY, deliberately broken: answer every read from local state, as `?stale` does, so that
-   * `raftkit chaos --break stale-reads` can show its linearizability checker catching it.
-   */
-  debugStaleReads: boolean;
+/** What a conditional write asked for, from its query and headers. */
+interface Conditions {
+  compare: TxnCompare[];
+  /** `?prev=` was given: the 412 reports the current value. */
+  byValue: boolean;
 }
 
-export function kvRoutes(context: RouteContext, options: KvRouteOptions): Route[] {
+export function kvRoutes(context: RouteContext): Route[] {
   const key = (request: KvRequest, access: 'read' | 'write'): string => {
     const decoded = request.param('key', 'key');
     const problem = keyProblem(decoded, access);
@@ -27,17 +30,11 @@ export function kvRoutes(context: RouteContext, options: KvRouteOptions): Route[
     return decoded;
   };
 
-  const write = async (request: KvRequest, command: KvCommand): Promise<void> => {
+  const write = async (request: KvRequest, command: KvCommand, conditions: Conditions): Promise<void> => {
     const { index, result } = await context.applyCommand(command);
-    if (result.ok) return sendJson(request.res, 200, { index } satisfies WriteBody);
-    if (result.reason === 'cas-failed') {
-      return sendJson(request.res, 412, {
-        error: 'compare-and-set failed: current value differs',
-        index,
-        current: result.current,
-      });
-    }
-    throw new Error(`state machine refused the command: ${result.error}`);
+    const refusal = refusalOf(result, conditions);
+    if (refusal === null) return sendJson(request.res, 200, { index, revision: index } satisfies WriteBody);
+    sendJson(request.res, refusal.status, { ...refusal.body, index });
   };
 
   return [
@@ -47,17 +44,15 @@ export function kvRoutes(context: RouteContext, options: KvRouteOptions): Route[
       label: 'kv',
       async handle(request) {
         const name = key(request, 'read');
-        if (!request.flag('stale') && !options.debugStaleReads) {
-          context.requireLeader(request);
-          await context.cluster.linearizableRead({ timeout: context.timeout });
-        }
-        const value = context.fsm.get(name);
-        if (value === undefined) throw new HttpError(404, 'key not found');
+        await context.readBarrier(request);
+        const entry = context.fsm.entry(name);
+        if (entry === undefined) throw new HttpError(404, 'key not found');
         request.res.writeHead(200, {
           'Content-Type': 'application/octet-stream',
-          'Content-Length': value.byteLength,
+          'Content-Length': entry.value.byteLength,
+          ETag: `"${entry.revision}"`,
         });
-        request.res.end(value);
+        request.res.end(entry.value);
       },
     },
     {
@@ -66,14 +61,14 @@ export function kvRoutes(context: RouteContext, options: KvRouteOptions): Route[
       label: 'kv',
       async handle(request) {
         const name = key(request, 'write');
-        const rawPrev = request.query.get('prev');
-        const prev = rawPrev === '' ? null : request.queryBytes('prev');
+        const conditions = conditionsOf(request, name);
+        const leaseText = request.query.get('lease');
+        const lease = leaseText === undefined ? 0 : parseLeaseId(leaseText);
+        if (lease === null) throw new HttpError(400, '?lease must be a lease ID (a decimal number)');
         context.requireLeader(request);
         const value = await request.body();
-        await write(
-          request,
-          prev === undefined ? { op: 'put', key: name, value } : { op: 'cas', key: name, prev, value },
-        );
+        const put: TxnOp = { op: 'put', key: name, value, lease };
+        await write(request, commandFor(put, conditions, request), conditions);
       },
     },
     {
@@ -82,9 +77,104 @@ export function kvRoutes(context: RouteContext, options: KvRouteOptions): Route[
       label: 'kv',
       async handle(request) {
         const name = key(request, 'write');
+        const conditions = conditionsOf(request, name);
         context.requireLeader(request);
-        await write(request, { op: 'delete', key: name });
+        await write(request, commandFor({ op: 'delete', key: name }, conditions, request), conditions);
+      },
+    },
+    {
+      method: 'POST',
+      path: '/kv/*key',
+      label: 'kv',
+      async handle(request) {
+        const name = key(request, 'write');
+        if (!request.query.has('cas'))
+          throw new HttpError(400, 'POST /kv/{key} needs ?cas (compare-and-set)');
+        context.requireLeader(request);
+        const body = await request.jsonBody();
+        const prev = nullableBase64Field(body, 'prev');
+        const value = nullableBase64Field(body, 'value');
+        const compare: TxnCompare = prev === null ? { key: name, exists: false } : { key: name, value: prev };
+        const conditions = { compare: [compare], byValue: true };
+        const command: KvCommand =
+          value === null
+            ? { op: 'txn', compare: [compare], success: [{ op: 'delete', key: name }], failure: [] }
+            : { op: 'cas', key: name, prev, value };
+        await write(request, command, conditions);
       },
     },
   ];
+}
+
+/** The log command of a write: version 1 when it can be, else a one-operation transaction. */
+function commandFor(op: TxnOp, conditions: Conditions, request: KvRequest): KvCommand {
+  const { compare } = conditions;
+  const prev = request.query.has('prev');
+  if (op.op === 'put' && op.lease === 0) {
+    if (compare.length === 0) return { op: 'put', key: op.key, value: op.value };
+    if (prev && compare.length === 1) {
+      const only = compare[0];
+      return { op: 'cas', key: op.key, prev: 'value' in only ? only.value : null, value: op.value };
+    }
+  }
+  if (op.op === 'delete' && compare.length === 0) return { op: 'delete', key: op.key };
+  return { op: 'txn', compare, success: [op], failure: [] };
+}
+
+/** The compares a write's `?prev=`, `If-Match` and `If-None-Match` ask for (all must hold). */
+function conditionsOf(request: KvRequest, key: string): Conditions {
+  const compare: TxnCompare[] = [];
+  const prev = request.query.has('prev') ? request.queryBytes('prev')! : undefined;
+  if (prev !== undefined) compare.push(prev.length === 0 ? { key, exists: false } : { key, value: prev });
+  const ifMatch = singleHeader(request, 'if-match');
+  if (ifMatch !== undefined) {
+    // An absent key never matches, not even "0".
+    compare.push({ key, exists: true });
+    if (ifMatch !== '*') compare.push({ key, revision: parseEtag(ifMatch), cmp: '=' });
+  }
+  const ifNoneMatch = singleHeader(request, 'if-none-match');
+  if (ifNoneMatch !== undefined) {
+    if (ifNoneMatch !== '*') throw new HttpError(400, 'If-None-Match on a write takes only *');
+    compare.push({ key, exists: false });
+  }
+  return { compare, byValue: prev !== undefined };
+}
+
+function singleHeader(request: KvRequest, name: string): string | undefined {
+  const value = request.req.headers[name];
+  if (value === undefined) return undefined;
+  if (Array.isArray(value)) throw new HttpError(400, `${name} given more than once`);
+  return value.trim();
+}
+
+/** `"42"` (one strong entity tag holding a revision); lists and weak tags are refused. */
+function parseEtag(text: string): number {
+  const match = /^"([0-9]{1,16})"$/.exec(text);
+  if (match === null) throw new HttpError(400, 'If-Match must be * or one revision in quotes, such as "42"');
+  return parseBoundedInt(match[1], 'If-Match', 0, Number.MAX_SAFE_INTEGER);
+}
+
+/** The answer of a write the state machine refused, or null when it applied. */
+function refusalOf(
+  result: KvApplyResult,
+  conditions: Conditions,
+): { status: number; body: Record<string, unknown> } | null {
+  if (result.ok) {
+    if (!('succeeded' in result) || result.succeeded) return null;
+    const current = result.compared[0];
+    const body: Record<string, unknown> = { error: 'precondition failed', revision: current.revision };
+    if (conditions.byValue) body.current = current.value === null ? null : encodeBase64(current.value);
+    return { status: 412, body };
+  }
+  switch (result.reason) {
+    case 'cas-failed':
+      return {
+        status: 412,
+        body: { error: 'compare-and-set failed: current value differs', current: result.current },
+      };
+    case 'lease-not-found':
+      return { status: 404, body: { error: 'lease not found', lease: String(result.lease) } };
+    default:
+      throw new Error(`unexpected result of a write: ${JSON.stringify(result)}`);
+  }
 }

@@ -14,7 +14,28 @@ export interface RouteInfo {
   readonly method: string;
   readonly path: string;
   readonly label: RouteLabel;
+  /** Default `client`. */
+  readonly access?: RouteAccess;
+  /**
+   * The body must be declared `application/json` (415 otherwise), so that no cross-site form
+   * (which can send only `text/plain` and form types) can reach the route.
+   */
+  readonly jsonBody?: boolean;
+  /** Log every request of this route, refused ones too, with the caller's role and address. */
+  readonly audited?: boolean;
 }
+
+/**
+ * Who may call a route when the server has tokens (policy.ts): `public` needs none (`/healthz`),
+ * `client` the client or the admin token, `admin` the admin token when one is configured.
+ */
+export type RouteAccess = 'public' | 'client' | 'admin';
+
+/**
+ * Who sent a request, as the authentication policy found out: the holder of the admin or the
+ * client token, or `anonymous` when the server has no tokens or the route is public.
+ */
+export type CallerRole = 'admin' | 'client' | 'anonymous';
 
 export class KvRequest {
   readonly method: string;
@@ -26,11 +47,16 @@ export class KvRequest {
   route: RouteInfo | null = null;
   /** The route's raw path parameters, e.g. `key` of `/kv/*key`. */
   params: Readonly<Record<string, string>> = {};
+  /** Set by the authentication policy before any route runs. */
+  role: CallerRole = 'anonymous';
+  /** What an audited route adds to its audit line (the server, the request and what it changed). */
+  audit: Record<string, unknown> = {};
 
   constructor(
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
-    private readonly maxBodyBytes: number,
+    /** The largest body accepted (413 beyond). */
+    readonly maxBodyBytes: number,
   ) {
     this.method = req.method ?? 'GET';
     const target = this.target;
@@ -65,7 +91,34 @@ export class KvRequest {
     return raw === undefined ? undefined : percentDecodeBytes(raw);
   }
 
-  /** The whole body, up to the server's limit (413 past it). */
+  /** A query value as UTF-8 text (escapes are bytes, '+' is a space); undefined when absent. */
+  queryText(name: string): string | undefined {
+    const bytes = this.queryBytes(name);
+    if (bytes === undefined) return undefined;
+    try {
+      return UTF8.decode(bytes);
+    } catch {
+      throw new HttpError(400, `?${name} is not valid UTF-8`);
+    }
+  }
+
+  /**
+   * A query value that must be an integer in [min, max]; `fallback` when absent. Digits only, so
+   * that `1e3`, `0x10`, ` 7` or `-0` are refused rather than guessed at.
+   */
+  queryInt(name: string, min: number, max: number, fallback?: number): number | undefined {
+    const raw = this.query.get(name);
+    if (raw === undefined) return fallback;
+    return parseBoundedInt(raw, `?${name}`, min, max);
+  }
+
+  /** The peer's address as `host:port`, for the audit log. */
+  get remote(): string {
+    const { remoteAddress, remotePort } = this.req.socket;
+    return remoteAddress === undefined ? 'unknown' : `${remoteAddress}:${remotePort}`;
+  }
+
+  /** The whole body, up to the limit (413 as soon as it is crossed). */
   body(): Promise<Buffer> {
     return readBody(this.req, this.maxBodyBytes);
   }
@@ -74,6 +127,17 @@ export class KvRequest {
   async jsonBody(): Promise<Record<string, unknown>> {
     return parseJsonObject(await this.body());
   }
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A decimal integer in [min, max] from a query value or a header, or a 400 naming `what`. */
+export function parseBoundedInt(text: string, what: string, min: number, max: number): number {
+  const value = Number(text);
+  if (!/^[0-9]{1,16}$/.test(text) || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new HttpError(400, `${what} must be an integer from ${min} to ${max}`);
+  }
+  return value;
 }
 
 function parseQuery(text: string): Map<string, string> {

@@ -5,6 +5,7 @@
  */
 import {
   ErrApplyTimeout,
+  ErrDecode,
   ErrEnqueueTimeout,
   ErrLeadershipLost,
   ErrLeadershipTransferInProgress,
@@ -14,7 +15,7 @@ import {
   type Logger,
 } from '../../index.js';
 import { UnknownServerError, type KvCluster } from '../cluster.js';
-import { encodeCommand, type KvCommand } from '../commands.js';
+import { encodeCommand, ErrUnknownCommand, type KvCommand } from '../commands.js';
 import type { KvApplyResult, KvFsm } from '../fsm.js';
 import type { KvMetrics } from '../metrics.js';
 import { HttpError } from './io.js';
@@ -26,6 +27,11 @@ export interface RouteContextOptions {
   metrics: KvMetrics;
   /** How long a write or linearizable read may wait for Raft, in ms. */
   timeout: number;
+  /**
+   * TEST ONLY, deliberately broken: answer every read from local state, as `?stale` does, so that
+   * `raftkit chaos --break stale-reads` can show its linearizability checker catching it.
+   */
+  debugStaleReads?: boolean;
   clock: Clock;
   logger: Logger;
 }
@@ -36,7 +42,8 @@ export class RouteContext {
   readonly timeout: number;
   readonly logger: Logger;
   readonly metrics: KvMetrics;
-  private readonly clock: Clock;
+  readonly clock: Clock;
+  private readonly debugStaleReads: boolean;
 
   constructor(options: RouteContextOptions) {
     this.cluster = options.cluster;
@@ -45,6 +52,18 @@ export class RouteContext {
     this.timeout = options.timeout;
     this.clock = options.clock;
     this.logger = options.logger;
+    this.debugStaleReads = options.debugStaleReads ?? false;
+  }
+
+  /**
+   * What a read does before it looks at the local state: on the leader, a read-index round (the
+   * state is then at least as new as every write acknowledged before the request); a follower
+   * redirects. With `?stale` nothing: the local applied state, on any member.
+   */
+  async readBarrier(request: KvRequest): Promise<void> {
+    if (request.flag('stale') || this.debugStaleReads) return;
+    this.requireLeader(request);
+    await this.cluster.linearizableRead({ timeout: this.timeout });
   }
 
   /** Throws the answer a non-leader gives: 307 to the leader's HTTP address, or 503 without one. */
@@ -59,7 +78,12 @@ export class RouteContext {
     const started = this.clock.now();
     const { index, response } = await this.cluster.apply(encodeCommand(command), { timeout: this.timeout });
     this.metrics.observeApply(command.op, (this.clock.now() - started) / 1000);
-    return { index, result: response as KvApplyResult };
+    // The runtime hands back what the state machine threw (a halted one throws ErrUnknownCommand).
+    if (response instanceof Error) throw response;
+    const result = response as KvApplyResult;
+    if (!result.ok && result.reason === 'malformed')
+      throw new Error(`state machine refused the command: ${result.error}`);
+    return { index, result };
   }
 
   /** The answer to a request that failed with `error`. */
@@ -68,6 +92,9 @@ export class RouteContext {
     const message = error instanceof Error ? error.message : String(error);
     if (error instanceof ErrNotLeader) return this.notLeader(request, this.cluster.status().leader?.id);
     if (error instanceof UnknownServerError) return new HttpError(404, message);
+    // A JSON shape the contract refuses (checked with the log's own decoder, json-fields.ts).
+    if (error instanceof ErrDecode) return new HttpError(400, message.replace(`${ErrDecode.text}: `, ''));
+    if (error instanceof ErrUnknownCommand) return new HttpError(400, `unknown operation ${error.op}`);
     if (
       error instanceof ErrApplyTimeout ||
       error instanceof ErrEnqueueTimeout ||

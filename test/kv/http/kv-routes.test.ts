@@ -20,10 +20,11 @@ describe('KV routes on the leader', () => {
     const put = await req('PUT', '/kv/greeting', 'hello world');
     expect(put.status).toBe(200);
     expect(put.headers['content-type']).toBe('application/json');
-    expect(put.json()).toEqual({ index: 1 });
+    expect(put.json()).toEqual({ index: 1, revision: 1 });
     const get = await req('GET', '/kv/greeting');
     expect(get.status).toBe(200);
     expect(get.text).toBe('hello world');
+    expect(get.headers.etag).toBe('"1"');
     expect(api.cluster.readCalls).toBe(1);
   });
 
@@ -41,7 +42,7 @@ describe('KV routes on the leader', () => {
     await req('PUT', '/kv/a', '1');
     const del = await req('DELETE', '/kv/a');
     expect(del.status).toBe(200);
-    expect(del.json()).toEqual({ index: 2 });
+    expect(del.json()).toEqual({ index: 2, revision: 2 });
     expect((await req('GET', '/kv/a')).status).toBe(404);
   });
 
@@ -72,7 +73,7 @@ describe('compare-and-set', () => {
     await req('PUT', '/kv/a', 'old');
     const res = await req('PUT', '/kv/a?prev=old', 'new');
     expect(res.status).toBe(200);
-    expect(res.json()).toEqual({ index: 2 });
+    expect(res.json()).toEqual({ index: 2, revision: 2 });
     expect((await req('GET', '/kv/a')).text).toBe('new');
   });
 
@@ -88,6 +89,22 @@ describe('compare-and-set', () => {
     expect((await req('PUT', '/kv/a?prev=', 'first')).status).toBe(200);
     expect((await req('PUT', '/kv/a?prev=', 'second')).status).toBe(412);
     expect((await req('GET', '/kv/a')).text).toBe('first');
+  });
+
+  it('prev is compared with the raw bytes of the value, not with their base64', async () => {
+    await req('PUT', '/kv/a', 'abc');
+    const base64 = Buffer.from('abc').toString('base64');
+    expectJsonError(await req('PUT', `/kv/a?prev=${base64}`, 'new'), 412);
+    expect((await req('PUT', '/kv/a?prev=abc', 'new')).status).toBe(200);
+    expect((await req('GET', '/kv/a')).text).toBe('new');
+  });
+
+  it('DELETE with ?prev= that does not match deletes nothing (compare-and-delete: kv-conditional.test.ts)', async () => {
+    await req('PUT', '/kv/a', 'keep me');
+    for (const path of ['/kv/a?prev=other', '/kv/a?prev=']) {
+      expectJsonError(await req('DELETE', path), 412);
+    }
+    expect((await req('GET', '/kv/a')).text).toBe('keep me');
   });
 
   it('prev is percent-decoded to raw bytes, + as space', async () => {
@@ -113,7 +130,7 @@ describe('on a follower', () => {
   ];
   for (const [method, path, body] of leaderOnly) {
     it(`${method} ${path} redirects 307 to the leader's HTTP address and applies nothing`, async () => {
-      const res = await req(method, path, body);
+      const res = await api.json(method, path, body);
       expect(res.status).toBe(307);
       expect(res.headers.location).toBe(LEADER_HTTP + path);
       expect(api.cluster.applyCalls).toBe(0);
@@ -199,8 +216,8 @@ describe('bad requests change nothing', () => {
     ['a truncated escape in the key', 'GET', '/kv/a%4', 400],
     ['malformed percent-encoding in prev', 'PUT', '/kv/a?prev=%zz', 400],
     ['an unknown route', 'GET', '/nope', 404],
-    ['the bare /kv path', 'GET', '/kv', 404],
-    ['a POST on a key', 'POST', '/kv/a', 405],
+    ['a PUT on the bare /kv path (ranges are read-only)', 'PUT', '/kv', 405],
+    ['a POST on a key without ?cas', 'POST', '/kv/a', 400],
     ['a PUT on /status', 'PUT', '/status', 405],
     ['a GET on /cluster/join', 'GET', '/cluster/join', 405],
     ['a GET on /cluster/n2', 'GET', '/cluster/n2', 405],
@@ -217,7 +234,7 @@ describe('bad requests change nothing', () => {
   }
 
   it('405 names the allowed methods', async () => {
-    expect((await req('PATCH', '/kv/a')).headers.allow).toBe('GET, PUT, DELETE');
+    expect((await req('PATCH', '/kv/a')).headers.allow).toBe('GET, PUT, DELETE, POST');
   });
 
   it('a body over the limit answers 413 when declared up front', async () => {

@@ -3,7 +3,7 @@
  * (RSS) or run it out of file descriptors (under `prlimit --nofile`). It imports dist/, which
  * `npm test` builds first (pretest). Options come as JSON in RAFTKIT_TRANSPORT_OPTIONS; commands
  * arrive over the IPC channel:
- *   'stats'            -> { rss, stats }   (after a full GC when run with --expose-gc)
+ *   'stats'            -> { rss, arrayBuffers, stats }   (after settledHeap() when run with --expose-gc)
  *   { dial: address }  -> { ok: true } or { error: name, message }   (a heartbeat to address)
  * Every request is answered at once with success; snapshot data is read and dropped.
  */
@@ -39,10 +39,24 @@ const heartbeat = {
   leaderCommitIndex: 0,
 };
 
+/**
+ * Collects garbage and waits until V8 has given the memory back. V8 frees the backing stores of
+ * dead ArrayBuffers on a background thread after a full GC (concurrent array-buffer sweeping), so
+ * RSS read right after gc() may still count tens of MiB that are already garbage; the next full
+ * GC waits for that sweep to finish.
+ */
+async function settledHeap() {
+  if (!globalThis.gc) return;
+  globalThis.gc();
+  await new Promise((resolve) => setImmediate(resolve));
+  globalThis.gc();
+}
+
 process.on('message', async (message) => {
   if (message === 'stats') {
-    globalThis.gc?.();
-    process.send({ rss: process.memoryUsage().rss, stats: transport.stats?.() ?? null });
+    await settledHeap();
+    const { rss, arrayBuffers } = process.memoryUsage();
+    process.send({ rss, arrayBuffers, stats: transport.stats?.() ?? null });
   } else if (message && typeof message.dial === 'string') {
     try {
       await transport.appendEntries({ id: 'parent', address: message.dial }, heartbeat);

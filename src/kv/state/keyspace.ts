@@ -1,0 +1,99 @@
+/**
+ * The keys of the store: a map from key to its current entry (value, revision, lease) beside the
+ * ordered index (sorted-keys.ts) that ranges walk. Entries are never changed in place, only
+ * replaced, so a snapshot may hold on to them while later commands apply.
+ */
+import { RESERVED_PREFIX } from '../validate.js';
+import { compareKeys, SortedKeys } from './sorted-keys.js';
+
+export interface KeyEntry {
+  readonly value: Buffer;
+  /** The log index of the command that last changed the key (its mod revision). */
+  readonly revision: number;
+  /** The lease the key is attached to, 0 for none. */
+  readonly lease: number;
+}
+
+export interface RangeQuery {
+  prefix: string;
+  /** Only keys strictly after this one (paging). */
+  after?: string;
+  limit: number;
+  /** Stop once this many value bytes are collected (always at least one item). */
+  maxValueBytes: number;
+}
+
+export interface RangeResult {
+  items: [string, KeyEntry][];
+  /** More keys under the prefix follow the last item. */
+  more: boolean;
+}
+
+/** Just past every reserved key in UTF-8 order ('0' follows '/'). */
+const AFTER_RESERVED = RESERVED_PREFIX.slice(0, -1) + '0';
+
+export class Keyspace {
+  private readonly entries = new Map<string, KeyEntry>();
+  private readonly order = new SortedKeys();
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get(key: string): KeyEntry | undefined {
+    return this.entries.get(key);
+  }
+
+  set(key: string, entry: KeyEntry): void {
+    if (!this.entries.has(key)) this.order.insert(key);
+    this.entries.set(key, entry);
+  }
+
+  delete(key: string): KeyEntry | undefined {
+    const entry = this.entries.get(key);
+    if (entry === undefined) return undefined;
+    this.entries.delete(key);
+    this.order.delete(key);
+    return entry;
+  }
+
+  /**
+   * Keys under `prefix` in UTF-8 order, at most `limit` of them. Reserved keys appear only when the
+   * prefix itself is reserved; the walk jumps over their block instead of filtering it.
+   */
+  range(query: RangeQuery): RangeResult {
+    const { prefix, after, limit, maxValueBytes } = query;
+    const withReserved = prefix.startsWith(RESERVED_PREFIX);
+    const items: [string, KeyEntry][] = [];
+    let bytes = 0;
+    let start = prefix;
+    let exclusive = false;
+    if (after !== undefined && compareKeys(after, prefix) >= 0) {
+      start = after;
+      exclusive = true;
+    }
+    for (;;) {
+      let jumped = false;
+      for (const key of this.order.from(start, exclusive)) {
+        if (!key.startsWith(prefix)) return { items, more: false };
+        if (!withReserved && key.startsWith(RESERVED_PREFIX)) {
+          start = AFTER_RESERVED;
+          exclusive = false;
+          jumped = true;
+          break;
+        }
+        if (items.length >= limit || (items.length > 0 && bytes >= maxValueBytes))
+          return { items, more: true };
+        const entry = this.entries.get(key)!;
+        items.push([key, entry]);
+        bytes += entry.value.length;
+      }
+      if (!jumped) return { items, more: false };
+    }
+  }
+
+  /** Every key and entry in UTF-8 order (for snapshots). */
+  sorted(): [string, KeyEntry][] {
+    return this.order.toArray().map((key) => [key, this.entries.get(key)!]);
+  }
+}

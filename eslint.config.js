@@ -70,6 +70,7 @@ const nodeGlobals = Object.fromEntries(
     'TextDecoder',
     'TextEncoder',
     'URL',
+    'clearImmediate',
     'clearInterval',
     'clearTimeout',
     'console',
@@ -77,6 +78,7 @@ const nodeGlobals = Object.fromEntries(
     'performance',
     'process',
     'queueMicrotask',
+    'setImmediate',
     'setInterval',
     'setTimeout',
     'structuredClone',
@@ -112,7 +114,8 @@ export default tseslint.config(
       '@typescript-eslint/no-non-null-assertion': 'off',
     },
   },
-  { files: ['src/**/*.ts'], ignores: ['src/platform/**'], rules: clockRestrictions },
+  // raftkit/client may not import src/platform, so src/client/clock.ts is its one real clock.
+  { files: ['src/**/*.ts'], ignores: ['src/platform/**', 'src/client/clock.ts'], rules: clockRestrictions },
   // Layer boundaries: the table in eslint/layers.js (DESIGN.md's, with src/platform and src/client).
   { files: ['src/**/*.ts'], plugins: { raftkit: layersPlugin }, rules: { 'raftkit/layer-imports': 'error' } },
   { files: ['src/**/*.ts'], rules: { 'max-lines': ['error', { max: 600 }] } },

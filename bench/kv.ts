@@ -12,8 +12,7 @@
  * The servers are child processes (dist-bench/src/cli.js); the clients run in this process, which
  * shares the machine's cores with them: read the numbers as orders of magnitude.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +29,7 @@ import { LogType } from '../src/core/types.js';
 import { encodeCommand } from '../src/kv/commands.js';
 import { KvFsm } from '../src/kv/fsm.js';
 import { compareKeys } from '../src/kv/state/sorted-keys.js';
+import { fmt, percentile, procStats, startSingleServer } from './kv-server.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const TIMING = ['--heartbeat-timeout', '500', '--election-timeout', '500', '--leader-lease-timeout', '250'];
@@ -84,15 +84,6 @@ function call(
   });
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted.length === 0
-    ? NaN
-    : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
-const fmt = (n: number, digits = 0) =>
-  n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
-
 // ---------------------------------------------------------------------------------------- range
 
 function benchRange(keyCounts: number[]): void {
@@ -145,15 +136,6 @@ function benchRange(keyCounts: number[]): void {
 
 // ---------------------------------------------------------------------------------------- processes
 
-function procStats(pid: number): { cpuSeconds: number; rssMiB: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // utime and stime are fields 14 and 15 of stat (11 and 12 after the command), in clock ticks (100/s on Linux).
-  const cpuSeconds = (Number(fields[11]) + Number(fields[12])) / 100;
-  const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return { cpuSeconds, rssMiB: rss === null ? NaN : Number(rss[1]) / 1024 };
-}
-
 async function startCluster(
   count: number,
   extra: string[],
@@ -196,35 +178,10 @@ async function leaderOf(specs: DemoNodeSpec[]): Promise<DemoNodeSpec> {
 
 async function benchWatch(watchers: number, seconds: number): Promise<void> {
   // One server as a child process of its own, to read its CPU time and RSS from /proc.
-  const [raftPort, httpPort] = await freePorts(2);
-  const root = mkdtempSync(join(tmpdir(), 'raftkit-bench-kv-'));
-  const raft = `127.0.0.1:${raftPort}`;
-  const child = spawn(
-    process.execPath,
-    [
-      CLI,
-      'kv',
-      'serve',
-      '--id',
-      'w1',
-      '--raft-addr',
-      raft,
-      '--http-addr',
-      `127.0.0.1:${httpPort}`,
-      '--data-dir',
-      join(root, 'w1'),
-      '--peers',
-      `w1=${raft}`,
-      '--max-watches',
-      String(watchers + 10),
-      ...TIMING,
-    ],
-    { stdio: 'ignore' },
-  );
+  const single = await startSingleServer(CLI, [...TIMING, '--max-watches', String(watchers + 10)]);
+  const { child } = single;
   try {
-    const server = await leaderOf([
-      { id: 'w1', raftAddr: raft, httpUrl: `http://127.0.0.1:${httpPort}`, dataDir: root, serveArgs: [] },
-    ]);
+    const server = single;
     const pid = child.pid!;
     const url = new URL(server.httpUrl);
     let delivered = 0;
@@ -291,9 +248,7 @@ async function benchWatch(watchers: number, seconds: number): Promise<void> {
     console.log(`  watchers still open          ${status.watchers}`);
     for (const socket of sockets) socket.destroy();
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((resolve) => child.once('exit', resolve));
-    rmSync(root, { recursive: true, force: true });
+    await single.stop();
   }
 }
 

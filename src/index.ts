@@ -38,17 +38,27 @@ export type { Clock, Random, Timer } from './core/clock.js';
 export { sleep, systemClock, systemRandom } from './platform/clock.js';
 
 // The runtime.
-export {
-  Raft,
-  type ApplyOptions,
-  type ApplyResult,
-  type LeaderInfo,
-  type RaftOptions,
-  type ReadOptions,
-} from './raft/raft.js';
+export { Raft } from './raft/raft.js';
+export type {
+  ApplyOptions,
+  ApplyResult,
+  IndexedConfiguration,
+  LeaderInfo,
+  RaftOptions,
+  ReadOptions,
+  ReplicationState,
+} from './raft/options.js';
 export { defaultConfig, validateConfig, type Config, type ReloadableConfig } from './raft/config.js';
-export type { FSM, FSMSnapshot } from './raft/fsm.js';
+export type { BatchingFSM, ConfigurationStore, FSM, FSMSnapshot } from './raft/fsm.js';
 export { silentLogger, type Logger } from './raft/logger.js';
+export {
+  discardMetrics,
+  RAFT_METRICS,
+  type MetricKind,
+  type MetricsSink,
+  type RaftMetricName,
+} from './raft/metrics.js';
+export { prometheusMetrics, prometheusName } from './raft/prometheus.js';
 export type { Observation, Observer, ObserverOptions } from './raft/observer.js';
 export { bootstrapCluster, hasExistingState } from './raft/bootstrap.js';
 export { encodeConfiguration, decodeConfiguration } from './wire/configuration.js';
@@ -56,12 +66,25 @@ export { encodeConfiguration, decodeConfiguration } from './wire/configuration.j
 // Stores.
 export {
   StableKeys,
+  type EntryTerms,
   type LogStore,
   type OpenedSnapshot,
   type SnapshotSink,
   type SnapshotStore,
   type StableStore,
+  type StoreLogger,
 } from './storage/types.js';
+export { readEntryTerms } from './storage/entry-terms.js';
+export {
+  nodeFileSystem,
+  type DirectoryEntry,
+  type FileInfo,
+  type FileSystem,
+  type PathInfo,
+  type ReadResult,
+  type StoreFile,
+  type WriteResult,
+} from './storage/file-system.js';
 export { InmemStore } from './storage/inmem.js';
 export { ErrLmdbNotInstalled, LmdbStore, type LmdbStoreOptions } from './storage/lmdb.js';
 export { WalStore, type WalStoreOptions } from './storage/wal.js';

@@ -1,15 +1,41 @@
-/** `raftkit chaos [flags]`: runs chaos.ts and prints its verdict. */
+/** `raftkit chaos [flags]`: runs chaos.ts and prints its verdict (with --json, one JSON line last). */
 import { integerFlag, parseFlags, UsageError, type Command } from './command.js';
-import { CHAOS_FAULTS, runChaos, type ChaosFault, type ChaosOptions, type ChaosReport } from './chaos.js';
+import {
+  CHAOS_BREAKS,
+  CHAOS_FAULTS,
+  chaosPassed,
+  runChaos,
+  type ChaosBreak,
+  type ChaosFault,
+  type ChaosOptions,
+  type ChaosReport,
+} from './chaos.js';
 
 export const CHAOS_USAGE = `usage: raftkit chaos [--nodes 3|5] [--duration SECONDS] [--seed N] [--clients N] [--keys N]
-       [--faults kill,pause,isolate,crash] [--log-store wal|lmdb] [--dir DIR] [--keep] [--break stale-reads]
-  real kv serve processes under SIGKILL/SIGSTOP/partition faults; the history is checked for linearizability`;
+       [--faults ${CHAOS_FAULTS.join(',')}] [--concurrent-faults N]
+       [--log-store wal|lmdb] [--dir DIR] [--keep] [--break ${CHAOS_BREAKS.join('|')}] [--json]
+  real kv serve processes under combined faults; passes iff the history is linearizable and every
+  member ends with the same key space (exit 0), else exit 1; --json prints a JSON summary last`;
 
-export function parseChaosArgs(argv: string[]): ChaosOptions {
+export interface ChaosCommandOptions extends ChaosOptions {
+  json: boolean;
+}
+
+export function parseChaosArgs(argv: string[]): ChaosCommandOptions {
   const values = parseFlags(argv, {
-    values: ['nodes', 'duration', 'seed', 'clients', 'keys', 'faults', 'log-store', 'dir', 'break'],
-    switches: ['keep'],
+    values: [
+      'nodes',
+      'duration',
+      'seed',
+      'clients',
+      'keys',
+      'faults',
+      'concurrent-faults',
+      'log-store',
+      'dir',
+      'break',
+    ],
+    switches: ['keep', 'json'],
   });
   const nodes = integerFlag(values.nodes, '--nodes', { fallback: 3, min: 3, max: 5 });
   if (nodes === 4) throw new UsageError('--nodes must be 3 or 5');
@@ -23,29 +49,39 @@ export function parseChaosArgs(argv: string[]): ChaosOptions {
   if (logStore !== undefined && logStore !== 'wal' && logStore !== 'lmdb') {
     throw new UsageError(`--log-store must be wal or lmdb, got "${logStore}"`);
   }
-  if (values.break !== undefined && values.break !== 'stale-reads') {
-    throw new UsageError(`--break: the only deliberate fault is stale-reads, got "${values.break}"`);
+  const broken = values.break as ChaosBreak | undefined;
+  if (broken !== undefined && !CHAOS_BREAKS.includes(broken)) {
+    throw new UsageError(`--break: the deliberate faults are ${CHAOS_BREAKS.join(', ')}, got "${broken}"`);
   }
   return {
     nodes,
     durationMs: integerFlag(values.duration, '--duration', { fallback: 30, min: 1, max: 86_400 }) * 1000,
     seed: integerFlag(values.seed, '--seed', { fallback: 1, min: 0, max: 2 ** 32 - 1 }),
     clients: integerFlag(values.clients, '--clients', { fallback: 4, min: 1, max: 64 }),
-    keys: integerFlag(values.keys, '--keys', { fallback: 5, min: 1, max: 1000 }),
+    keys: integerFlag(values.keys, '--keys', { fallback: 6, min: 1, max: 1000 }),
     faults,
+    concurrentFaults: integerFlag(values['concurrent-faults'], '--concurrent-faults', {
+      fallback: 2,
+      min: 1,
+      max: 8,
+    }),
     logStore,
     dir: values.dir,
     keep: values.keep ?? false,
-    breakStaleReads: values.break === 'stale-reads',
+    break: broken,
+    json: values.json ?? false,
   };
 }
 
 /** The report as lines for people. */
 export function formatChaosReport(report: ChaosReport): string[] {
   const { counts, linearizability } = report;
+  const faults = Object.entries(report.faults).map(([kind, n]) => `${kind} ${n}`);
+  const kinds = Object.entries(counts.byKind).map(([kind, c]) => `${kind} ${c.ok}/${c.unknown}/${c.failed}`);
   const lines = [
-    `seed ${report.seed}: ${report.events.length} events`,
-    `writes: ${counts.writesOk} ok, ${counts.writesUnknown} unknown outcome, ${counts.writesFailed} refused; reads: ${counts.readsOk} answered, ${counts.readsFailed} not`,
+    `seed ${report.seed}: ${report.events.length} events; faults: ${faults.join(', ') || 'none'}`,
+    `operations: ${counts.ops} (${counts.ok} ok, ${counts.unknown} unknown outcome, ${counts.failed} failed); KV v2 ${report.v2}`,
+    `  by kind (ok/unknown/failed): ${kinds.join(', ')}`,
   ];
   for (const key of linearizability.keys) {
     lines.push(`  ${key.key}: ${key.operations} operations, ${key.verdict} (${key.steps} search steps)`);
@@ -58,19 +94,41 @@ export function formatChaosReport(report: ChaosReport): string[] {
       lines.push(`    cannot place: ${key.stuck!.map(describe).join(', ')}`);
     }
   }
+  for (const difference of report.states.differences) lines.push(`  state differs: ${difference}`);
+  lines.push(`final states agree: ${report.states.agree ? 'yes' : 'NO'}`);
   lines.push(linearizability.ok ? 'linearizable: yes' : 'linearizable: NO');
   if (report.kept) lines.push(`history: ${report.kept}/history.json`);
   return lines;
 }
 
-/** Exit code 0 when the history is linearizable, 1 when not (or inconclusive). */
+/** The one-line summary of --json. */
+export function chaosJson(report: ChaosReport): string {
+  return JSON.stringify({
+    linearizable: report.linearizability.ok,
+    statesAgree: report.states.agree,
+    passed: chaosPassed(report),
+    seed: report.seed,
+    ops: report.counts.ops,
+    ok: report.counts.ok,
+    unknown: report.counts.unknown,
+    failed: report.counts.failed,
+    byKind: report.counts.byKind,
+    faults: report.faults,
+    events: report.events.length,
+    v2: report.v2,
+    kept: report.kept,
+  });
+}
+
+/** Exit code 0 when the run passes (linearizable, states agree), 1 when not. */
 export const chaos: Command = {
   name: 'chaos',
   usage: CHAOS_USAGE,
   async run(argv, io) {
-    const options = parseChaosArgs(argv);
+    const { json, ...options } = parseChaosArgs(argv);
     const report = await runChaos({ ...options, log: (line) => io.stdout.write(`${line}\n`) });
     for (const line of formatChaosReport(report)) io.stdout.write(`${line}\n`);
-    return report.linearizability.ok ? 0 : 1;
+    if (json) io.stdout.write(`${chaosJson(report)}\n`);
+    return chaosPassed(report) ? 0 : 1;
   },
 };

@@ -18,6 +18,8 @@ export interface CliIo {
   stdin?: AsyncIterable<Uint8Array | string>;
   /** Environment defaults (RAFTKIT_ADDR). */
   env?: Record<string, string | undefined>;
+  /** Stops the long-running commands (`kv watch`, `kv lock`); without it they stop on SIGINT, SIGTERM or SIGHUP. */
+  signal?: AbortSignal;
   clock?: Clock;
 }
 
@@ -25,6 +27,8 @@ export interface Command {
   /** As typed after `raftkit`, e.g. "kv serve". */
   readonly name: string;
   readonly usage: string;
+  /** The full `--help` text (every flag with its default); the usage when absent. */
+  readonly help?: () => string;
   /** Resolves with the exit code; rejects with UsageError when the command line is wrong. */
   run(argv: string[], io: CliIo): Promise<number>;
 }

@@ -35,6 +35,8 @@ export interface ChildNodeProcess extends NodeProcess {
   signal(signal: NodeJS.Signals): void;
   /** Resolves when the current process has exited (at once when none runs). */
   exited(): Promise<void>;
+  /** Sends a message over the IPC channel (nothing when it is not running or the channel is gone). */
+  send(message: object): void;
 }
 
 export interface NodeSpecOptions {
@@ -127,6 +129,9 @@ export function childProcessLauncher(
       },
       exited() {
         return exited;
+      },
+      send(message) {
+        if (child?.connected === true) child.send(message, (error) => void error);
       },
       async stop() {
         const running = child;

@@ -17,6 +17,7 @@ import {
 import { isAdvertisable, normalizeHttpUrl, parseHostPort, serverIdProblem } from '../kv/validate.js';
 import { integerFlag, UsageError } from './command.js';
 import { insecureSettings } from './serve-security.js';
+import { DEFAULT_SEGMENT_BYTES, MAX_SEGMENT_BYTES } from '../storage/wal-segments.js';
 
 export interface KvServeArgs {
   id: string;
@@ -39,6 +40,8 @@ export interface KvServeArgs {
   /** Base URL of a member to ask to add this server, or null. */
   join: string | null;
   tls: { cert: string; key: string; ca: string } | null;
+  /** --tls-require-identity: refuse Raft peers whose certificate names no server ID. */
+  tlsRequireIdentity: boolean;
   /** --auth-token-file: the client token (all routes when there is no admin token). */
   authTokenFile: string | null;
   /** --admin-token-file: the token the cluster routes need. */
@@ -51,12 +54,21 @@ export interface KvServeArgs {
   httpLimits: Pick<HttpLimits, 'maxConnections' | 'headersTimeout' | 'requestTimeout'>;
   /** --http-max-body-bytes: the largest value (request body). */
   maxBodyBytes: number;
+  /** --wal-segment-bytes: the size at which the write-ahead log starts a new segment file. */
+  walSegmentBytes: number;
   /** --join-timeout: how long a joining server may take to catch up (and --join keeps asking for twice that). */
   joinTimeout: number;
   /** Demo only (not part of the contract): serve POST /debug/isolate. */
   debugRoutes: boolean;
   /** Test only, deliberately broken: answer reads from local state (see KvHttpOptions). */
   debugStaleReads: boolean;
+  /** Test only, deliberately broken: acknowledge writes before they commit (see KvHttpOptions). */
+  debugEarlyAck: boolean;
+  /**
+   * Test only: run on a SkewedClock that the parent process (`raftkit chaos`) jumps and skews
+   * through the IPC channel (`{ "raftkitClock": ClockSkew }` messages).
+   */
+  debugClock: boolean;
   /** Raft timing and snapshot settings from the optional tuning flags (beyond the contract). */
   raftConfig: RaftTuning;
   /** The KV service's bounds from their flags (absent: the documented defaults). */
@@ -109,23 +121,32 @@ const VALUE_FLAGS = [
   '--http-headers-timeout',
   '--http-request-timeout',
   '--http-max-body-bytes',
+  '--wal-segment-bytes',
   '--join-timeout',
   ...(Object.keys(TUNING_FLAGS) as TuningFlag[]),
   ...(Object.keys(KV_LIMIT_FLAGS) as KvLimitFlag[]),
 ] as const;
 type ValueFlag = (typeof VALUE_FLAGS)[number];
-const BOOLEAN_FLAGS = ['--debug-routes', '--debug-stale-reads', '--insecure'] as const;
+const BOOLEAN_FLAGS = [
+  '--debug-routes',
+  '--debug-stale-reads',
+  '--debug-early-ack',
+  '--debug-clock',
+  '--insecure',
+  '--tls-require-identity',
+] as const;
 
 export const SERVE_USAGE = `usage: raftkit kv serve --id ID --raft-addr HOST:PORT [--advertise HOST:PORT]
        --http-addr HOST:PORT --data-dir DIR [--log-store wal|lmdb] [--peers ID=HOST:PORT,...] [--join URL]
-       [--tls-cert FILE --tls-key FILE --tls-ca FILE]
+       [--tls-cert FILE --tls-key FILE --tls-ca FILE [--tls-require-identity]]
        [--auth-token-file FILE] [--admin-token-file FILE]
        [--http-tls-cert FILE --http-tls-key FILE [--http-tls-ca FILE]] [--http-advertise URL] [--insecure]
        [--http-max-connections N] [--http-headers-timeout MS] [--http-request-timeout MS]
-       [--http-max-body-bytes N] [--join-timeout MS]
+       [--http-max-body-bytes N] [--join-timeout MS] [--wal-segment-bytes N]
        [--heartbeat-timeout MS --election-timeout MS --leader-lease-timeout MS --commit-timeout MS
         --snapshot-interval MS --snapshot-threshold N --trailing-logs N]
        [--watch-history N --watch-history-bytes N --watch-buffer-bytes N --max-watches N --max-leases N]
+
 Security (see the README's Security section):
   --auth-token-file FILE   every route but GET /healthz needs "Authorization: Bearer <token in FILE>"
   --admin-token-file FILE  /cluster/* and /debug/* need this token (the client token gets 403 there);
@@ -135,6 +156,8 @@ Security (see the README's Security section):
   --http-advertise URL     the API's URL as members and clients reach it (default: from --http-addr,
                            or --advertise's host when --http-addr binds 0.0.0.0; https:// with TLS)
   --tls-cert/--tls-key/--tls-ca FILE         mutual TLS between the Raft servers
+  --tls-require-identity   refuse Raft peers whose certificate names no server ID (URI SAN
+                           raftkit://server/<id>); certificates that name one are always checked
   --insecure               start although an address is not loopback and the API has no token or the
                            Raft port no TLS (refused otherwise); warns at every start
 Limits (defaults): --http-max-connections ${DEFAULT_HTTP_LIMITS.maxConnections}, --http-headers-timeout ${DEFAULT_HTTP_LIMITS.headersTimeout} ms,
@@ -142,7 +165,11 @@ Limits (defaults): --http-max-connections ${DEFAULT_HTTP_LIMITS.maxConnections},
   --join-timeout ${DEFAULT_JOIN_TIMEOUT_MS} ms (a joining server must catch up within it or is removed again),
   --watch-history ${DEFAULT_WATCH_HISTORY} revisions and --watch-history-bytes ${DEFAULT_WATCH_HISTORY_BYTES} (what GET /watch?since can replay),
   --watch-buffer-bytes ${KV_HTTP_DEFAULTS.watchBufferBytes} (unsent events per watch stream before it is closed, resumable),
-  --max-watches ${KV_HTTP_DEFAULTS.maxWatches} open watch streams, --max-leases ${KV_HTTP_DEFAULTS.maxLeases} leases`;
+  --max-watches ${KV_HTTP_DEFAULTS.maxWatches} open watch streams, --max-leases ${KV_HTTP_DEFAULTS.maxLeases} leases,
+  --wal-segment-bytes ${DEFAULT_SEGMENT_BYTES} (the WAL starts a new segment file past it; lmdb ignores it)`;
+
+/** Smallest --wal-segment-bytes: below a MiB, a segment would hold few large entries. */
+const MIN_WAL_SEGMENT_FLAG = 1024 * 1024;
 
 /** Largest --http-max-body-bytes: a value must fit well inside one Raft message (32 MiB). */
 const MAX_BODY_LIMIT = 16 * 1024 * 1024;
@@ -208,6 +235,13 @@ function parsePeers(text: string): { id: string; address: string }[] {
   return peers;
 }
 
+function parseRequireIdentity(booleans: Set<string>, values: Map<ValueFlag, string>): boolean {
+  if (!booleans.has('--tls-require-identity')) return false;
+  if (!values.has('--tls-cert'))
+    throw new UsageError('needs --tls-cert, --tls-key and --tls-ca', '--tls-require-identity');
+  return true;
+}
+
 function parseTls(values: Map<ValueFlag, string>): KvServeArgs['tls'] {
   const files = { cert: values.get('--tls-cert'), key: values.get('--tls-key'), ca: values.get('--tls-ca') };
   const given = Object.values(files).filter((file) => file !== undefined).length;
@@ -268,6 +302,7 @@ export function parseServeArgs(argv: readonly string[]): KvServeArgs {
     peers,
     join,
     tls: parseTls(values),
+    tlsRequireIdentity: parseRequireIdentity(booleans, values),
     authTokenFile: fileFlag(values, '--auth-token-file'),
     adminTokenFile: fileFlag(values, '--admin-token-file'),
     httpTls: parseHttpTls(values),
@@ -278,6 +313,11 @@ export function parseServeArgs(argv: readonly string[]): KvServeArgs {
       min: 1,
       max: MAX_BODY_LIMIT,
     }),
+    walSegmentBytes: integerFlag(values.get('--wal-segment-bytes'), '--wal-segment-bytes', {
+      fallback: DEFAULT_SEGMENT_BYTES,
+      min: MIN_WAL_SEGMENT_FLAG,
+      max: MAX_SEGMENT_BYTES,
+    }),
     joinTimeout: integerFlag(values.get('--join-timeout'), '--join-timeout', {
       fallback: DEFAULT_JOIN_TIMEOUT_MS,
       min: 1000,
@@ -285,6 +325,8 @@ export function parseServeArgs(argv: readonly string[]): KvServeArgs {
     }),
     debugRoutes: booleans.has('--debug-routes'),
     debugStaleReads: booleans.has('--debug-stale-reads'),
+    debugEarlyAck: booleans.has('--debug-early-ack'),
+    debugClock: booleans.has('--debug-clock'),
     raftConfig: parseTuning(values),
     kvLimits: parseKvLimits(values),
   };
@@ -396,3 +438,6 @@ function parseTuning(values: Map<ValueFlag, string>): RaftTuning {
   }
   return tuning;
 }
+
+/** Every flag the parser accepts (serve-help.ts describes each). */
+export const SERVE_FLAGS: readonly string[] = [...VALUE_FLAGS, ...BOOLEAN_FLAGS];

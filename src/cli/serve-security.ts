@@ -4,14 +4,21 @@
  * refuses to start unless --insecure says so, and then it warns at every start. Loopback-only
  * servers (the demo, tests) need neither.
  */
-import { splitHostPort } from '../index.js';
+import { splitHostPort, type HostPort } from '../index.js';
 import { isLoopbackHost } from '../kv/validate.js';
-import type { KvServeArgs } from './serve-args.js';
 
-type SecurityFlags = Pick<
-  KvServeArgs,
-  'httpAddr' | 'raftAddr' | 'advertise' | 'authTokenFile' | 'adminTokenFile' | 'tls' | 'httpTls'
->;
+/** The flags the rule reads (KvServeArgs has them; declared here so neither module imports the other). */
+export interface SecurityFlags {
+  httpAddr: HostPort;
+  raftAddr: string;
+  advertise: string;
+  authTokenFile: string | null;
+  adminTokenFile: string | null;
+  /** Raft mutual TLS files, or null. */
+  tls: object | null;
+  /** HTTPS files of the API, or null. */
+  httpTls: object | null;
+}
 
 /** What the secure-by-default rule refuses in these flags, one sentence each (empty: nothing). */
 export function insecureSettings(args: SecurityFlags): string[] {
@@ -34,7 +41,7 @@ export function insecureSettings(args: SecurityFlags): string[] {
 }
 
 /** Weaker settings that are allowed but worth a warning at every start. */
-export function securityWarnings(args: SecurityFlags & Pick<KvServeArgs, 'insecure'>): string[] {
+export function securityWarnings(args: SecurityFlags): string[] {
   const warnings = insecureSettings(args).map(
     (problem) => `--insecure: ${problem.replace(/: give .*$/, '')}`,
   );

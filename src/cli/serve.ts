@@ -4,7 +4,9 @@
  * from --peers or joins through --join, starts the KV service on it (src/kv/service.ts), and shuts
  * down gracefully on SIGTERM/SIGINT. Restarting it with the same --data-dir brings its state back.
  */
+import { createServer } from 'node:net';
 import { pino } from 'pino';
+import { Registry } from 'prom-client';
 import {
   bootstrapCluster,
   defaultConfig,
@@ -13,6 +15,7 @@ import {
   newTcpTransport,
   newTlsTransport,
   openNodeStorage,
+  prometheusMetrics,
   Raft,
   RaftState,
   recoverFromPeersJson,
@@ -32,11 +35,13 @@ import {
 } from '../kv/credentials.js';
 import { KvFsm } from '../kv/fsm.js';
 import type { ApiTokens } from '../kv/http/auth.js';
+import { SkewedClock, type ClockSkew } from '../testing/skewed-clock.js';
 import type { KvHttpServer } from '../kv/http/server.js';
 import { startKvService } from '../kv/service.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CliIo, type Command } from './command.js';
 import { parseServeArgs, SERVE_USAGE, type KvServeArgs } from './serve-args.js';
 import { securityWarnings } from './serve-security.js';
+import { serveHelp } from './serve-help.js';
 import { joinCluster, type ClientCredentials } from './service-client.js';
 
 /** Connections pooled per peer and the transport's I/O deadline (raftKit's values). */
@@ -76,7 +81,7 @@ export function defaultServeLogger(id: string): Logger {
 }
 
 async function openTransport(args: KvServeArgs, clock: Clock, logger: Logger): Promise<Transport> {
-  const options = { clock, logger, localId: args.id };
+  const options = { clock, logger, localId: args.id, requirePeerIdentity: args.tlsRequireIdentity };
   if (args.tls === null) {
     return newTcpTransport(args.raftAddr, args.advertise, TRANSPORT_MAX_POOL, TRANSPORT_TIMEOUT_MS, options);
   }
@@ -128,7 +133,12 @@ export async function startKvServer(args: KvServeArgs, options: KvServeOptions =
   const logger = options.logger ?? defaultServeLogger(args.id);
   const credentials = loadCredentials(args, clock, logger);
   for (const warning of securityWarnings(args)) logger.warn({}, `kv: ${warning}`);
-  const storage = await openNodeStorage(args.dataDir, { clock, logger, logStore: args.logStore });
+  const storage = await openNodeStorage(args.dataDir, {
+    clock,
+    logger,
+    logStore: args.logStore,
+    walSegmentBytes: args.walSegmentBytes,
+  });
   let transport: Transport | undefined;
   let raft: Raft | undefined;
   try {
@@ -144,7 +154,12 @@ export async function startKvServer(args: KvServeArgs, options: KvServeOptions =
     const fsm = new KvFsm({ logger, watchHistory, watchHistoryBytes });
     await recoverFromPeersJson(storage, config, fsm, logger);
     const existing = await hasExistingState(storage.logStore, storage.logStore, storage.snapshotStore);
+    // A new data directory is bootstrapped only once nothing else can fail: a server that cannot
+    // serve its API must not leave behind a directory that later starts as a cluster of its own.
+    if (!existing) await checkListenable('--http-addr', args.httpAddr);
     await bootstrapIfNew(args, config, storage, existing, logger);
+    // One registry for the library's metrics and the service's: GET /metrics serves both.
+    const metricsRegistry = new Registry();
     raft = await Raft.create({
       config,
       fsm,
@@ -153,6 +168,7 @@ export async function startKvServer(args: KvServeArgs, options: KvServeOptions =
       snapshotStore: storage.snapshotStore,
       transport,
       clock,
+      metrics: prometheusMetrics(metricsRegistry),
     });
     const service = await startKvService({
       raft,
@@ -160,8 +176,10 @@ export async function startKvServer(args: KvServeArgs, options: KvServeOptions =
       transport,
       httpAddr: args.httpAddr,
       httpUrl: args.httpUrl,
+      metricsRegistry,
       debugRoutes: args.debugRoutes,
       debugStaleReads: args.debugStaleReads,
+      debugEarlyAck: args.debugEarlyAck,
       kvLimits,
       logger,
       clock,
@@ -210,6 +228,23 @@ export async function startKvServer(args: KvServeArgs, options: KvServeOptions =
     await storage.close().catch(() => {});
     throw error;
   }
+}
+
+/** Binds `address` for a moment: rejects (EADDRINUSE, EACCES, EADDRNOTAVAIL) if the API could not listen there. */
+async function checkListenable(flag: string, address: KvServeArgs['httpAddr']): Promise<void> {
+  if (address.port === 0) return;
+  const probe = createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      probe.once('error', reject);
+      probe.listen(address.port, address.host, () => resolve());
+    });
+  } catch (error) {
+    throw new Error(`cannot listen on ${flag} ${address.host}:${address.port}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
 }
 
 async function bootstrapIfNew(
@@ -274,12 +309,14 @@ function makeServer(
 export const kvServe: Command = {
   name: 'kv serve',
   usage: SERVE_USAGE,
+  help: serveHelp,
   async run(argv: string[], io: CliIo): Promise<number> {
     const args = parseServeArgs(argv);
     const logger = defaultServeLogger(args.id);
+    const clock = args.debugClock ? parentSkewedClock(logger) : systemClock;
     let server: KvServer;
     try {
-      server = await startKvServer(args, { logger });
+      server = await startKvServer(args, { logger, clock });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       io.stderr.write(`raftkit kv serve: cannot start ${args.id}: ${message}\n`);
@@ -299,6 +336,26 @@ export const kvServe: Command = {
     return outcome === null ? EXIT_OK : EXIT_FAILED;
   },
 };
+
+/**
+ * `--debug-clock` (test only): a SkewedClock that the parent process jumps and skews with
+ * `{ "raftkitClock": ClockSkew }` IPC messages; a malformed one is logged and changes nothing.
+ */
+function parentSkewedClock(logger: Logger): Clock {
+  const clock = new SkewedClock(systemClock);
+  logger.warn({}, 'kv: --debug-clock: this server runs on a clock that its parent process skews (test only)');
+  process.on('message', (message: unknown) => {
+    const skew = (message as { raftkitClock?: unknown } | null)?.raftkitClock;
+    if (typeof skew !== 'object' || skew === null) return;
+    try {
+      clock.apply(skew as ClockSkew);
+      logger.warn({ skew, rate: clock.currentRate }, 'kv: clock skewed');
+    } catch (error) {
+      logger.error({ skew, error: String(error) }, 'kv: clock skew refused');
+    }
+  });
+  return clock;
+}
 
 /** SIGHUP: new token and certificate files take effect; broken ones are reported and the old ones kept. */
 function reload(server: KvServer, logger: Logger): void {

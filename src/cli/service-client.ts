@@ -2,11 +2,11 @@
  * The KV service's client side as the commands need it: one request helper that sends the token
  * and TLS credentials, follows the service's 307 redirects and rides out short leaderless spells
  * (503), used by the `raftkit kv` client commands, the demo's dashboard and `joinCluster`
- * (`kv serve --join`). It speaks node:http/https directly, since fetch cannot present a client
- * certificate or trust a private CA without another dependency.
+ * (`kv serve --join`). Each exchange goes through raftkit/client's Transport (src/client/http.ts),
+ * the project's one HTTP client.
  */
-import { request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { ProtocolError } from '../client/errors.js';
+import { ExchangeFailure, Transport, type HttpAnswer } from '../client/http.js';
 import { sleep, systemClock, type Clock } from '../index.js';
 import type { ErrorBody, JoinBody } from '../kv/contract.js';
 
@@ -80,77 +80,42 @@ async function followRedirects(url: URL, method: string, options: KvRequestOptio
       url = next;
       continue;
     }
-    return { status, body, contentType: headers['content-type'] ?? '' };
+    return { status, body, contentType: String(headers['content-type'] ?? '') };
   }
 }
 
-function send(
-  url: URL,
-  method: string,
-  options: KvRequestOptions,
-): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }> {
-  const body = options.body === undefined ? undefined : Buffer.from(options.body);
-  const headers: OutgoingHttpHeaders = {};
+/** One exchange through raftkit/client's transport (the project's one HTTP client), on a connection of its own. */
+async function send(url: URL, method: string, options: KvRequestOptions): Promise<HttpAnswer> {
   const credentials = options.credentials ?? {};
-  if (credentials.token) headers.Authorization = `Bearer ${credentials.token}`;
-  if (body !== undefined) {
-    headers['Content-Length'] = body.length;
-    if (options.contentType !== undefined) headers['Content-Type'] = options.contentType;
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    return Promise.reject(new ServiceUnreachable(`${url.origin} is not an http(s):// URL`));
-  }
-  const tls =
-    url.protocol === 'https:'
-      ? {
-          ca: credentials.ca ?? undefined,
-          cert: credentials.cert ?? undefined,
-          key: credentials.key ?? undefined,
-        }
-      : {};
-  const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
-  return new Promise((resolve, reject) => {
-    const fail = (error: Error) =>
-      reject(error instanceof ServiceUnreachable ? error : new ServiceUnreachable(error.message));
-    const req = request(url, { method, headers, agent: false, ...tls }, (res) => {
-      const chunks: Buffer[] = [];
-      let total = 0;
-      res.on('data', (chunk: Buffer) => {
-        total += chunk.length;
-        if (total > MAX_RESPONSE_BYTES) {
-          req.destroy(
-            new ServiceUnreachable(`${url.origin} sent an answer over ${MAX_RESPONSE_BYTES} bytes`),
-          );
-        } else chunks.push(chunk);
-      });
-      res.once('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
-      );
-      res.once('error', fail);
-    });
-    const idle = options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT_MS;
-    req.setTimeout(idle, () =>
-      req.destroy(new ServiceUnreachable(`${url.origin} sent nothing for ${idle} ms`)),
-    );
-    req.once('error', fail);
-    req.end(body);
+  const transport = new Transport({
+    token: credentials.token ?? undefined,
+    tls: {
+      ca: credentials.ca ?? undefined,
+      cert: credentials.cert ?? undefined,
+      key: credentials.key ?? undefined,
+    },
+    maxResponseBytes: MAX_RESPONSE_BYTES,
+    idleConnectionMs: 1000,
+    maxSockets: 1,
   });
-}
-
-/** The path of a key: every byte escaped that could change its meaning, '/' included. */
-export function keyPath(key: string): string {
-  return `/kv/${encodeURIComponent(key)}`;
-}
-
-/** Percent-encodes raw bytes for a query value (the server decodes escapes to bytes). */
-export function queryValue(bytes: Uint8Array): string {
-  let out = '';
-  for (const byte of bytes) {
-    const char = String.fromCharCode(byte);
-    out += /[A-Za-z0-9._~-]/.test(char) ? char : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  const headers: Record<string, string> = {};
+  if (options.body !== undefined && options.contentType !== undefined)
+    headers['Content-Type'] = options.contentType;
+  try {
+    const body = options.body === undefined ? undefined : Buffer.from(options.body);
+    const idleMs = options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT_MS;
+    const res = await transport.open(url, method, { headers, body, idleMs }, false);
+    return await transport.readAnswer(res);
+  } catch (error) {
+    if (error instanceof ExchangeFailure || error instanceof ProtocolError)
+      throw new ServiceUnreachable(error.message);
+    throw error;
+  } finally {
+    transport.close();
   }
-  return out;
 }
+
+export { keyPath, queryValue } from '../client/paths.js';
 
 /** The server's reason for a refusal: the JSON error, else the raw body. */
 export function errorText(response: KvResponse): string {

@@ -3,10 +3,13 @@
  * src/platform; the simulator supplies virtual ones, so a whole cluster replays from a seed.
  */
 
+/** A timer armed by Clock.setTimer. */
 export interface Timer {
+  /** Disarms it; nothing happens if it already fired. */
   cancel(): void;
 }
 
+/** The only source of time in raftkit (pass a virtual one to run a cluster deterministically). */
 export interface Clock {
   /** Monotonic milliseconds (never goes back). */
   now(): number;
@@ -16,6 +19,7 @@ export interface Clock {
   setTimer(delayMs: number, fn: () => void): Timer;
 }
 
+/** The only source of chance in raftkit (election timeouts); pass a seeded one to replay runs. */
 export interface Random {
   /** Uniform in [0, 1). */
   next(): number;

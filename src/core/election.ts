@@ -15,6 +15,7 @@ import {
   type RequestPreVoteResponse,
   type RequestVoteRequest,
   type RequestVoteResponse,
+  type Peer,
   type Server,
   type ServerId,
 } from './types.js';
@@ -135,11 +136,6 @@ export class Election {
   // ---------------------------------------------------------------------------------------------
   // Answers to our requests
 
-  /** A pre-vote response's term may be the term the candidate proposed; that is not "newer". */
-  isPreVoteTerm(term: number): boolean {
-    return this.candidacy?.preVote === true && term <= this.candidacy.term;
-  }
-
   onVoteResponse(out: OutboundRequest, granted: boolean): void {
     const candidacy = this.candidacy;
     const { request } = out;
@@ -177,10 +173,14 @@ export class Election {
     const candidate = server.resolve(request.candidate);
     const deny = (): void =>
       server.respond(rpcId, { term: server.term, granted: false }, server.durability.termVoteDurableAt);
-    const latest = server.configurations.latest;
-    if (candidate.id && latest.servers.length > 0 && !isVoter(latest, candidate.id)) return deny();
-    if (this.leaderKnown() && !samePeer(server.leader, candidate) && !request.leadershipTransfer)
-      return deny();
+    if (!this.mayCampaign(candidate)) return deny();
+    // A transfer may interrupt a known leader only if it comes from a voter (mayCampaign lets any
+    // candidate through while this server knows no configuration).
+    const transfer =
+      request.leadershipTransfer &&
+      candidate.id !== '' &&
+      isVoter(server.configurations.latest, candidate.id);
+    if (this.leaderKnown() && !samePeer(server.leader, candidate) && !transfer) return deny();
     if (request.term < server.term) return deny();
     if (request.term > server.term) this.roles.becomeFollower(request.term, null);
     if (server.vote && !samePeer(server.vote, candidate) && !server.faults.voteTwice) return deny();
@@ -204,12 +204,13 @@ export class Election {
     const server = this.server;
     server.emit({ type: 'voteRequest', request });
     const candidate = server.resolve(request.candidate);
-    const latest = server.configurations.latest;
+    // Our own term, as hashicorp answers: the term the candidate proposed was never campaigned in,
+    // and a refusal carrying it would make a candidate that went back to following adopt it.
     const reply = (granted: boolean): void => {
-      const response: RequestPreVoteResponse = { term: Math.max(server.term, request.term), granted };
+      const response: RequestPreVoteResponse = { term: server.term, granted };
       server.respond(rpcId, response, server.durability.termVoteDurableAt);
     };
-    if (candidate.id && latest.servers.length > 0 && !isVoter(latest, candidate.id)) return reply(false);
+    if (!this.mayCampaign(candidate)) return reply(false);
     if (this.leaderKnown() && !samePeer(server.leader, candidate)) return reply(false);
     if (request.term < server.term) return reply(false);
     reply(
@@ -225,6 +226,19 @@ export class Election {
       server.setLeader(null);
       this.campaign(true);
     }
+  }
+
+  /**
+   * Only a voter of the latest configuration may be voted for, known by its ID or, when the request
+   * carries none (hashicorp 1.1.2 peers), by its address. Anything else changes nothing here: not
+   * the term, not the role, not the leader (hashicorp would adopt the term; see README "Security
+   * and failure model"). A server that knows no configuration yet (joining, not bootstrapped)
+   * cannot tell and answers as hashicorp does, so that a new voter can help elect a leader.
+   */
+  private mayCampaign(candidate: Peer): boolean {
+    const latest = this.server.configurations.latest;
+    if (latest.servers.length === 0) return true;
+    return candidate.id !== '' && isVoter(latest, candidate.id);
   }
 
   /** A leader is known and was heard from within the election timeout (or we are it). */

@@ -59,6 +59,8 @@ export class Follower {
     const leader = server.resolve(sender);
     if (term > server.term || server.role !== RaftState.Follower || !samePeer(server.leader, leader)) {
       this.roles.becomeFollower(term, leader);
+    } else {
+      server.setLeader(leader);
     }
     server.lastLeaderContact = server.now;
     server.resetElectionTimer();
@@ -117,6 +119,7 @@ export class Follower {
       if (!kept && !server.faults.snapshotKeepsStaleLog) server.durability.logReplaced(index);
       server.configurations.reset(request.configurationIndex, request.configuration, kept ? index : Infinity);
       server.emit({ type: 'configuration', configurations: server.configurations.snapshot() });
+      server.resolveLeaderId();
     }
     if (index > server.commitIndex) server.setCommit(index);
     if (request.term === server.term) {

@@ -65,6 +65,8 @@ export interface CoreOptions {
   preVote: boolean;
   /** Lease reads: the largest rate at which another server's clock may run faster than ours (0.1 = 10%). */
   maxClockDrift: number;
+  /** How long addVoter's new server may take to catch up as a non-voter before the change fails. */
+  catchUpTimeout: number;
   random: Random;
   codec: ConfigurationCodec;
   faults?: CoreFaults;

@@ -78,6 +78,7 @@ export class LeaderState {
       this.replication.markDirty();
     }
     this.replication.tickRetries(now);
+    this.membership.tick(now);
   }
 
   nextDeadline(): number {
@@ -86,6 +87,7 @@ export class LeaderState {
       this.leaseCheckDue,
       this.commitTickDue,
       this.transfer.nextDeadline(),
+      this.membership.nextDeadline(),
     );
   }
 

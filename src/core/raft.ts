@@ -14,6 +14,7 @@
  * hints, Noop on election, single-server membership changes effective when appended) with the Raft
  * paper's safety rules made explicit.
  */
+import { requestOutOfRange } from './bounds.js';
 import type { ConfigurationChange, Configurations } from './configuration.js';
 import { Election } from './election.js';
 import { ErrNotLeader } from './errors.js';
@@ -180,8 +181,11 @@ export class RaftCore {
   // ---------------------------------------------------------------------------------------------
   // Messages
 
+  /** Throws ErrOutOfRange, changing nothing, for a term or index beyond bounds.ts's (see requestOutOfRange). */
   step(incoming: IncomingRequest): void {
     const { rpcId, request } = incoming;
+    const outOfRange = requestOutOfRange(request);
+    if (outOfRange) throw outOfRange;
     switch (request.kind) {
       case 'appendEntries':
         return this.follower.onAppendEntries(rpcId, request);
@@ -208,7 +212,10 @@ export class RaftCore {
     if (
       'term' in response &&
       response.term > this.server.term &&
-      !(request.kind === 'requestPreVote' && this.election.isPreVoteTerm(response.term))
+      // A pre-vote answer with no more than the term we proposed proves no newer term (earlier
+      // raftkit answered with the proposed term; a candidate that went back to following
+      // would have adopted a term nobody campaigned in).
+      !(request.kind === 'requestPreVote' && response.term <= request.term)
     ) {
       this.becomeFollower(response.term, null);
       return;

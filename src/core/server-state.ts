@@ -121,7 +121,9 @@ export class ServerState {
   }
 
   setLeader(leader: Peer | null): void {
-    if (samePeer(this.leader, leader)) return;
+    // The same leader, now with its ID (it was known by address only): worth telling.
+    const learnsId = leader !== null && leader.id !== '' && this.leader !== null && this.leader.id === '';
+    if (samePeer(this.leader, leader) && !learnsId) return;
     this.leader = leader;
     this.emit({ type: 'leader', leader });
   }
@@ -146,7 +148,17 @@ export class ServerState {
 
   private onLatestConfigurationChanged(): void {
     this.emit({ type: 'configuration', configurations: this.configurations.snapshot() });
+    this.resolveLeaderId();
     this.latestConfigurationChanged();
+  }
+
+  /**
+   * A leader known by address only gets its ID as soon as a configuration names its address:
+   * hashicorp/raft before 1.3.7 sends no leader ID, and a joining server's first AppendEntries
+   * arrives before the configuration that would resolve it.
+   */
+  resolveLeaderId(): void {
+    if (this.leader !== null && this.leader.id === '') this.setLeader(this.resolve(this.leader));
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -4,7 +4,8 @@
  */
 import type { Clock } from '../core/clock.js';
 import { systemClock } from '../platform/clock.js';
-import { Raft, type RaftOptions } from '../raft/raft.js';
+import type { RaftOptions } from '../raft/options.js';
+import { Raft } from '../raft/raft.js';
 import { DiscardSnapshotStore } from '../storage/discard-snapshot.js';
 import {
   newFileSnapshotStore as openFileSnapshotStore,

@@ -8,10 +8,11 @@
  * `<dir>/raft.lmdb` (LmdbStore, the analog of raft-boltdb's file: two syncs per commit). A
  * directory that already holds one keeps using it; the choice only applies to new directories.
  */
-import { mkdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { RaftError } from '../core/errors.js';
+import { makeDirectory } from '../storage/file-system.js';
 import { acquirePidLock, LockHeld } from '../storage/fs-util.js';
 import { ErrLmdbNotInstalled, LmdbStore } from '../storage/lmdb.js';
 import { WalStore } from '../storage/wal.js';
@@ -72,7 +73,7 @@ async function ensureDirectory(dir: string): Promise<void> {
     }
   }
   try {
-    await mkdir(dir, { recursive: true });
+    await makeDirectory(dir);
   } catch (error) {
     throw new ErrDataDir(`cannot create ${dir}: ${describe(error)}`);
   }
@@ -117,22 +118,32 @@ async function chooseLogStore(dir: string, requested: LogStoreKind | undefined):
   return present[0] ?? requested ?? 'wal';
 }
 
-function openLogStore(dir: string, kind: LogStoreKind): Promise<WalStore | LmdbStore> {
+function openLogStore(
+  dir: string,
+  kind: LogStoreKind,
+  walSegmentBytes?: number,
+): Promise<WalStore | LmdbStore> {
   const path = join(dir, STORE_PATHS[kind]);
-  return kind === 'wal' ? WalStore.open(path) : LmdbStore.open(path);
+  return kind === 'wal' ? WalStore.open(path, { segmentBytes: walSegmentBytes }) : LmdbStore.open(path);
 }
 
 /** Opens (creating when absent) the stores of one server in `dir`. */
 export async function openNodeStorage(
   dir: string,
-  options: { clock: Clock; logger?: SnapshotStoreLogger; logStore?: LogStoreKind },
+  options: {
+    clock: Clock;
+    logger?: SnapshotStoreLogger;
+    logStore?: LogStoreKind;
+    /** The WAL's segmentBytes (WalStoreOptions); LMDB ignores it. */
+    walSegmentBytes?: number;
+  },
 ): Promise<NodeStorage> {
   await ensureDirectory(dir);
   const unlock = await acquireLock(dir);
   let logStore: WalStore | LmdbStore | undefined;
   try {
     const logStoreKind = await chooseLogStore(dir, options.logStore);
-    logStore = await openLogStore(dir, logStoreKind);
+    logStore = await openLogStore(dir, logStoreKind, options.walSegmentBytes);
     const snapshotStore = await newFileSnapshotStore(dir, SNAPSHOTS_RETAINED, options);
     const opened = logStore;
     let closing: Promise<void> | undefined;

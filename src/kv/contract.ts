@@ -5,28 +5,47 @@
  * of imports and runtime code.
  */
 
+/** A server's Raft state as `/status` names it. */
 export type ServerStateName = 'Follower' | 'Candidate' | 'Leader' | 'Shutdown';
+/** Whether a member votes. */
 export type SuffrageName = 'Voter' | 'Nonvoter';
 
 /** One server of the latest configuration. */
 export interface StatusMember {
+  /** The member's server ID. */
   id: string;
   /** The member's Raft transport address. */
   address: string;
+  /** Voter or non-voter. */
   suffrage: SuffrageName;
 }
 
 /** `GET /status`. */
 export interface StatusBody {
+  /** This server's ID. */
   id: string;
+  /** Its Raft state. */
   state: ServerStateName;
+  /** Its current term. */
   term: number;
   /** Unknown fields are empty strings (as hashicorp's LeaderWithID) so that clients can always index them. */
-  leader: { id: string; address: string; http: string };
+  leader: {
+    /** The leader's server ID. */
+    id: string;
+    /** Its Raft address. */
+    address: string;
+    /** Its HTTP API base URL. */
+    http: string;
+  };
+  /** The last log index here. */
   lastIndex: number;
+  /** The commit index known here. */
   commitIndex: number;
+  /** The last index applied here. */
   appliedIndex: number;
+  /** The index of the last snapshot here. */
   lastSnapshotIndex: number;
+  /** The latest configuration's members. */
   configuration: StatusMember[];
   /** The store revision: the log index of the last command applied here. */
   revision: number;
@@ -34,6 +53,7 @@ export interface StatusBody {
   watchers: number;
   /** Leases and locks (with a holder or waiters) in this server's applied state. */
   leases: number;
+  /** Locks with a holder or waiters here. */
   locks: number;
 }
 
@@ -66,11 +86,17 @@ export interface WriteBody {
  * `compactRevision`; `404` of a missing lease adds `lease`.
  */
 export interface ErrorBody {
+  /** Why, in words. */
   error: string;
+  /** `412`: the store revision when the condition was checked. */
   index?: number;
+  /** `412`: the key's current revision (0: absent). */
   revision?: number;
+  /** `412` of a value condition: the current value, base64 (null: absent). */
   current?: string | null;
+  /** `410`: the oldest revision a watch can start after. */
   compactRevision?: number;
+  /** `404` of a missing lease: its ID. */
   lease?: string;
 }
 

@@ -23,12 +23,20 @@ export type RouteLabel =
   | 'unknown';
 
 export class KvMetrics {
-  readonly registry = new Registry();
+  readonly registry: Registry;
   private readonly requests: Counter<'method' | 'route' | 'code'>;
   private readonly applyDuration: Histogram<'op'>;
 
-  constructor(sources: { cluster: KvCluster; fsm: KvFsm; watches: WatchHub; leases: LeaseKeeper }) {
+  /** `sources.registry`: where the metrics go (default: a new one); share it with the library's (`prometheusMetrics`). */
+  constructor(sources: {
+    cluster: KvCluster;
+    fsm: KvFsm;
+    watches: WatchHub;
+    leases: LeaseKeeper;
+    registry?: Registry;
+  }) {
     const { cluster, fsm, watches, leases } = sources;
+    this.registry = sources.registry ?? new Registry();
     const registers = [this.registry];
     const gauge = (name: string, help: string, read: () => number) =>
       new Gauge({

@@ -27,7 +27,14 @@ const ANNOUNCE_RETRY_MS = 500;
 /** The HTTP API's security and limits, as KvHttpOptions has them (see there). */
 export type KvServiceHttpOptions = Pick<
   KvHttpOptions,
-  'tokens' | 'tls' | 'allowedHosts' | 'limits' | 'maxBodyBytes' | 'joinTimeout' | 'resolveHost'
+  | 'tokens'
+  | 'tls'
+  | 'allowedHosts'
+  | 'limits'
+  | 'maxBodyBytes'
+  | 'joinTimeout'
+  | 'resolveHost'
+  | 'metricsRegistry'
 >;
 
 export interface KvServiceOptions extends KvServiceHttpOptions {
@@ -44,6 +51,8 @@ export interface KvServiceOptions extends KvServiceHttpOptions {
   debugRoutes?: boolean;
   /** Test only, deliberately broken: answer reads from local state (see KvHttpOptions). */
   debugStaleReads?: boolean;
+  /** Test only, deliberately broken: acknowledge writes before they commit (see KvHttpOptions). */
+  debugEarlyAck?: boolean;
   /** Bounds of the KV features (watches, leases, ranges); each has a documented default. */
   kvLimits?: KvServiceLimits;
   logger: Logger;
@@ -82,10 +91,12 @@ export async function startKvService(options: KvServiceOptions): Promise<KvServi
     allowedHosts: [...(options.allowedHosts ?? []), new URL(options.httpUrl).hostname],
     limits: options.limits,
     maxBodyBytes: options.maxBodyBytes,
+    metricsRegistry: options.metricsRegistry,
     joinTimeout: options.joinTimeout,
     resolveHost: options.resolveHost,
     debugRoutes: options.debugRoutes,
     debugStaleReads: options.debugStaleReads,
+    debugEarlyAck: options.debugEarlyAck,
     logger,
     clock,
   });

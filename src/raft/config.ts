@@ -8,8 +8,16 @@ import type { CoreFaults, CoreOptions } from '../core/inputs.js';
 import { decodeConfiguration, encodeConfiguration } from '../wire/configuration.js';
 import type { Logger } from './logger.js';
 
+/**
+ * The configuration of one server (hashicorp's Config): camelCase names, durations in
+ * milliseconds, the same defaults (`defaultConfig()`), validated at `Raft.create` and on reload.
+ */
 export interface Config {
-  /** 1..3; raftkit speaks protocol 3 and accepts 2 and 3 on the wire. */
+  /**
+   * Must be 3 (the default): raftkit runs hashicorp's protocol version 3 only (server IDs distinct
+   * from addresses) and refuses 0..2 at start-up rather than ignore them. On the wire it sends
+   * version 3 and accepts peers that send 2 or 3 (hashicorp 1.x sends 3).
+   */
   protocolVersion: number;
   /** Follower timeout: a follower with no contact for a random time in [T, 2T) campaigns. */
   heartbeatTimeout: number;
@@ -35,6 +43,7 @@ export interface Config {
   localId: string;
   /** Start with the snapshot metadata only; do not restore the FSM from it. */
   noSnapshotRestoreOnStart: boolean;
+  /** Campaign without a pre-vote round (hashicorp 1.7's PreVoteDisabled; pre-vote is on by default). */
   preVoteDisabled: boolean;
   /** raftkit: AppendEntries in flight per follower (hashicorp's MaxRPCsInFlight, default 2). */
   maxInflightAppends: number;
@@ -43,15 +52,57 @@ export interface Config {
    * (0.1 = 10%). The lease is electionTimeout * (1 - maxClockDrift) from a confirmed heartbeat.
    */
   maxClockDrift: number;
+  /**
+   * raftkit: how long (ms) addVoter waits for a new server to catch up as a non-voter before it
+   * fails with ErrCatchUpTimeout and removes the non-voter again (etcd bounds a learner's catch-up
+   * the same way). Counted from the moment the change starts, whatever the caller's timeout. Raise
+   * it when new servers must receive very large snapshots.
+   */
+  catchUpTimeout: number;
   /** raftkit: structured logger (pino-compatible). Silent when absent. */
   logger?: Logger;
 }
 
+/** The fields a running server can change (hashicorp's ReloadableConfig); see `raft.reloadConfig`. */
 export type ReloadableConfig = Pick<
   Config,
   'trailingLogs' | 'snapshotInterval' | 'snapshotThreshold' | 'heartbeatTimeout' | 'electionTimeout'
 >;
 
+const RELOADABLE = [
+  'trailingLogs',
+  'snapshotInterval',
+  'snapshotThreshold',
+  'heartbeatTimeout',
+  'electionTimeout',
+] as const satisfies readonly (keyof ReloadableConfig)[];
+
+/** The reloadable fields of a config, copied. */
+export function reloadableOf(config: ReloadableConfig): ReloadableConfig {
+  const out = {} as ReloadableConfig;
+  for (const field of RELOADABLE) out[field] = config[field];
+  return out;
+}
+
+/**
+ * `current` with the fields `reload` sets; fields absent or undefined keep their value (JavaScript
+ * callers pass partial objects), and fields that are not reloadable are refused.
+ */
+export function mergeReloadable(
+  current: ReloadableConfig,
+  reload: Partial<ReloadableConfig>,
+): ReloadableConfig {
+  const next = { ...current };
+  for (const [field, value] of Object.entries(reload)) {
+    if (!(RELOADABLE as readonly string[]).includes(field)) {
+      throw new ErrInvalidConfig(`${field} cannot be reloaded (reloadable: ${RELOADABLE.join(', ')})`);
+    }
+    if (value !== undefined) next[field as keyof ReloadableConfig] = value as number;
+  }
+  return next;
+}
+
+/** hashicorp's DefaultConfig() values (plus raftkit's fields); set `localId` before use. */
 export function defaultConfig(): Config {
   return {
     protocolVersion: 3,
@@ -70,6 +121,7 @@ export function defaultConfig(): Config {
     preVoteDisabled: false,
     maxInflightAppends: 2,
     maxClockDrift: 0.1,
+    catchUpTimeout: 60_000,
   };
 }
 
@@ -85,8 +137,8 @@ function isInt(n: unknown): n is number {
 export function validateConfig(config: Config): void {
   check(isInt(config.protocolVersion), 'protocolVersion must be an integer');
   check(
-    config.protocolVersion >= 1 && config.protocolVersion <= 3,
-    `ProtocolVersion ${config.protocolVersion} must be >= 1 and <= 3`,
+    config.protocolVersion === 3,
+    `ProtocolVersion ${config.protocolVersion} is not supported: raftkit runs protocol version 3 only`,
   );
   check(typeof config.localId === 'string' && config.localId.length > 0, 'LocalID cannot be empty');
   for (const field of [
@@ -99,6 +151,7 @@ export function validateConfig(config: Config): void {
     'snapshotThreshold',
     'leaderLeaseTimeout',
     'maxInflightAppends',
+    'catchUpTimeout',
   ] as const) {
     check(
       isInt(config[field]) && config[field] >= 0,
@@ -119,6 +172,10 @@ export function validateConfig(config: Config): void {
   check(
     config.electionTimeout >= config.heartbeatTimeout,
     'ElectionTimeout must be equal or greater than Heartbeat Timeout',
+  );
+  check(
+    config.catchUpTimeout >= config.electionTimeout,
+    'catchUpTimeout cannot be lower than ElectionTimeout',
   );
   check(config.maxInflightAppends >= 1, 'maxInflightAppends must be at least 1');
   check(
@@ -145,6 +202,7 @@ export function coreOptionsOf(
     maxInflightAppends: config.maxInflightAppends,
     preVote: !config.preVoteDisabled,
     maxClockDrift: config.maxClockDrift,
+    catchUpTimeout: config.catchUpTimeout,
     random,
     codec: { encode: encodeConfiguration, decode: decodeConfiguration },
     faults,

@@ -13,7 +13,7 @@ import type { Clock, Timer } from '../core/clock.js';
 import { ErrLeadershipLost, ErrRaftShutdown, RaftError } from '../core/errors.js';
 import type { RaftCore } from '../core/raft.js';
 import type { HardState, OutboundRequest, OutboundResponse, Ready } from '../core/ready.js';
-import { RaftState, type LogEntry } from '../core/types.js';
+import { RaftState, ServerSuffrage, type LogEntry } from '../core/types.js';
 import { decodeConfiguration } from '../wire/configuration.js';
 import { EntryCache } from './entry-cache.js';
 import { CoreEvents } from './events.js';
@@ -21,6 +21,7 @@ import { FsmRunner } from './fsm-runner.js';
 import type { Logger } from './logger.js';
 import type { ObserverRegistry } from './observer.js';
 import type { RaftOptions } from './options.js';
+import { discardMetrics, type MetricsSink } from './metrics.js';
 import { Waits } from './pending.js';
 import { RpcRelay } from './rpc.js';
 import { SnapshotManager } from './snapshots.js';
@@ -49,6 +50,8 @@ export class Driver {
   readonly rpcs: RpcRelay;
   readonly fsmRunner: FsmRunner;
   readonly snapshots: SnapshotManager;
+  /** Where hashicorp's metrics go (discarded when no sink was given). */
+  readonly metrics: MetricsSink;
   /** The highest commit index known to be durable (what a restart recovers). */
   durableCommit: number;
   private readonly cache = new EntryCache(ENTRY_CACHE_SIZE);
@@ -71,6 +74,7 @@ export class Driver {
     const { config, clock, transport, logStore, fsm } = options;
     this.core = core;
     this.clock = clock;
+    this.metrics = options.metrics ?? discardMetrics;
     this.logger = logger;
     this.emitter = input.emitter;
     this.durableCommit = core.commitIndex;
@@ -81,6 +85,7 @@ export class Driver {
       observers: input.observers,
       waits: this.waits,
       logger,
+      metrics: this.metrics,
       commitIndex: () => core.commitIndex,
       removed: () => {
         logger.warn({ id: config.localId }, 'removed from the configuration');
@@ -88,16 +93,21 @@ export class Driver {
         if (config.shutdownOnRemove) queueMicrotask(input.shutdown);
       },
     });
-    this.rpcs = new RpcRelay(transport, clock, {
-      stopped: () => this.stopped,
-      step: (incoming) => this.run((c) => c.step(incoming)),
-      onResponse: (out, response) => this.run((c) => c.onResponse(out, response)),
-      onFailure: (out, reason) => this.run((c) => c.onFailure(out, reason)),
-      isCurrentLeadership: (epoch) => core.epoch === epoch && core.state === RaftState.Leader,
-      readEntries,
-      sendSnapshot: (out) => this.snapshots.send(out),
-      consumingSnapshot: (rpcId) => this.snapshots.consuming(rpcId),
-    });
+    this.rpcs = new RpcRelay(
+      transport,
+      clock,
+      {
+        stopped: () => this.stopped,
+        step: (incoming) => this.run((c) => c.step(incoming)),
+        onResponse: (out, response) => this.run((c) => c.onResponse(out, response)),
+        onFailure: (out, reason) => this.run((c) => c.onFailure(out, reason)),
+        isCurrentLeadership: (epoch) => core.epoch === epoch && core.state === RaftState.Leader,
+        readEntries,
+        sendSnapshot: (out) => this.snapshots.send(out),
+        consumingSnapshot: (rpcId) => this.snapshots.consuming(rpcId),
+      },
+      this.metrics,
+    );
     const fail = (what: string) => (error: Error) => {
       this.logger.error({ err: error }, `${what}: shutting down`);
       this.failure = new RaftError(`${what}: ${error.message}`);
@@ -124,6 +134,7 @@ export class Driver {
       decodeConfiguration,
       (entry, response) => this.onApplied(entry, response),
       fail('FSM failed'),
+      { sink: this.metrics, clock, isLeader: () => core.state === RaftState.Leader },
     );
     this.snapshots = new SnapshotManager({
       host: {
@@ -156,6 +167,7 @@ export class Driver {
       clock,
       random: options.random,
       logger,
+      metrics: this.metrics,
     });
   }
 
@@ -221,8 +233,24 @@ export class Driver {
       this.timerAt = Infinity;
       if (this.stoppedFlag) return;
       this.core.tick(this.clock.now());
+      this.sampleLeaderContact();
       this.flush();
     });
+  }
+
+  /** raft.leader.lastContact: how long ago the voter heard from least recently answered. */
+  private sampleLeaderContact(): void {
+    if (this.core.state !== RaftState.Leader) return;
+    const now = this.clock.now();
+    let oldest = now;
+    const { servers } = this.core.configurations().latest;
+    for (const peer of this.core.replication()) {
+      const voter = servers.some(
+        (server) => server.id === peer.id && server.suffrage === ServerSuffrage.Voter,
+      );
+      if (voter && peer.lastContact < oldest) oldest = peer.lastContact;
+    }
+    if (Number.isFinite(oldest)) this.metrics.addSample('raft.leader.lastContact', now - oldest);
   }
 
   private handleReady(ready: Ready): void {

@@ -14,17 +14,21 @@ import type { Logger } from './logger.js';
 import type { ObserverRegistry } from './observer.js';
 import type { LeaderInfo } from './options.js';
 import { TRANSFER, type Waits } from './pending.js';
+import type { MetricsSink } from './metrics.js';
 
 export interface EventTargets {
   emitter: EventEmitter;
   observers: ObserverRegistry;
   waits: Waits;
   logger: Logger;
+  metrics: MetricsSink;
   /** The commit index now: applies beyond it have an unknown outcome once leadership is lost. */
   commitIndex(): number;
   /** This leader's own removal committed. */
   removed(): void;
 }
+
+const STATE_COUNTERS = ['raft.state.follower', 'raft.state.candidate', 'raft.state.leader'] as const;
 
 export class CoreEvents {
   /** The leader as last announced by the core (hashicorp's LeaderWithID). */
@@ -38,6 +42,8 @@ export class CoreEvents {
       case 'state':
         logger.info({ state: RAFT_STATE_NAMES[event.state], term: event.term }, 'state change');
         emitter.emit('stateChange', event.state);
+        if (event.state !== RaftState.Shutdown)
+          this.targets.metrics.incrCounter(STATE_COUNTERS[event.state], 1);
         observers.notify({ type: 'state', state: event.state });
         if (event.state === RaftState.Leader) emitter.emit('leadership', true);
         return;

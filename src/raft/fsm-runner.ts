@@ -4,10 +4,20 @@
  */
 import type { Configuration, LogEntry } from '../core/types.js';
 import { LogType } from '../core/types.js';
-import type { FSM } from './fsm.js';
+import type { Clock } from '../core/clock.js';
+import type { BatchingFSM, ConfigurationStore, FSM } from './fsm.js';
+import type { MetricsSink } from './metrics.js';
 
 /** How many entries one read from the log brings to the FSM. */
 const APPLY_BATCH = 256;
+
+/** What the runner reports its metrics with. */
+export interface FsmMetrics {
+  sink: MetricsSink;
+  clock: Clock;
+  /** raft.commitTime is a leader's metric (appendedAt is the leader's clock). */
+  isLeader(): boolean;
+}
 
 export interface AppliedConfiguration {
   configuration: Configuration;
@@ -23,6 +33,8 @@ export class FsmRunner {
   private running = false;
   private stopped = false;
   private idleWaiters: (() => void)[] = [];
+  /** The FSM implements BatchingFSM. */
+  private readonly batching: boolean;
 
   constructor(
     private readonly fsm: FSM,
@@ -31,11 +43,13 @@ export class FsmRunner {
     private readonly decodeConfiguration: (data: Uint8Array) => Configuration,
     private readonly onApplied: (entry: LogEntry, response: unknown) => void,
     private readonly onError: (error: Error) => void,
+    private readonly metrics: FsmMetrics,
   ) {
     this.applied = start.index;
     this.appliedTerm = start.term;
     this.target = start.index;
     this.configuration = start.configuration;
+    this.batching = typeof (fsm as Partial<BatchingFSM>).applyBatch === 'function';
   }
 
   /** Entries up to `commitIndex` are durable and committed: apply them. */
@@ -90,11 +104,24 @@ export class FsmRunner {
           this.applied + 1,
           Math.min(this.target, this.applied + APPLY_BATCH),
         );
-        for (const entry of entries) {
+        this.metrics.sink.setGauge('raft.commitNumLogs', entries.length);
+        for (let at = 0; at < entries.length;) {
           if (this.stopped || this.exclusive.length > 0) break;
-          if (entry.index !== this.applied + 1) continue;
-          await this.applyOne(entry);
+          const entry = entries[at];
+          if (entry.index !== this.applied + 1) {
+            at++;
+            continue;
+          }
+          if (this.batching && entry.type === LogType.Command) {
+            const commands = commandRun(entries, at);
+            await this.applyBatch(entries.slice(at, at + commands));
+            at += commands;
+          } else {
+            await this.applyOne(entry);
+            at++;
+          }
         }
+        this.sampleCommitTime(entries);
       }
     } catch (error) {
       this.onError(error as Error);
@@ -104,22 +131,70 @@ export class FsmRunner {
     }
   }
 
+  /** raft.commitTime of the newest entry of a batch, once (not per entry: the hot path stays cheap). */
+  private sampleCommitTime(entries: readonly LogEntry[]): void {
+    const last = entries.length > 0 ? entries[entries.length - 1] : null;
+    if (!last || last.appendedAt <= 0 || last.index > this.applied || !this.metrics.isLeader()) return;
+    this.metrics.sink.addSample('raft.commitTime', this.metrics.clock.wallTime() - last.appendedAt);
+  }
+
+  /** Consecutive Command entries through BatchingFSM.applyBatch. */
+  private async applyBatch(batch: LogEntry[]): Promise<void> {
+    let responses: unknown[];
+    const started = this.metrics.clock.now();
+    try {
+      const result = (this.fsm as BatchingFSM).applyBatch(batch);
+      responses = result instanceof Promise ? await result : result;
+      if (!Array.isArray(responses) || responses.length !== batch.length) {
+        throw new TypeError(
+          `applyBatch returned ${Array.isArray(responses) ? responses.length : typeof responses} responses for ${batch.length} entries`,
+        );
+      }
+    } catch (error) {
+      responses = batch.map(() => error);
+    }
+    this.metrics.sink.addSample('raft.fsm.apply', this.metrics.clock.now() - started);
+    for (let i = 0; i < batch.length; i++) {
+      this.applied = batch[i].index;
+      this.appliedTerm = batch[i].term;
+      this.onApplied(batch[i], responses[i]);
+    }
+  }
+
   private async applyOne(entry: LogEntry): Promise<void> {
     let response: unknown;
     if (entry.type === LogType.Command) {
       // A throwing FSM is the user's bug; it becomes that entry's response instead of stalling
       // the log (every server applies the same entries, so they fail alike).
+      const started = this.metrics.clock.now();
       try {
         response = this.fsm.apply(entry);
         if (response instanceof Promise) response = await response;
       } catch (error) {
         response = error;
       }
+      this.metrics.sink.addSample('raft.fsm.apply', this.metrics.clock.now() - started);
     } else if (entry.type === LogType.Configuration) {
-      this.configuration = { configuration: this.decodeConfiguration(entry.data), index: entry.index };
+      const configuration = this.decodeConfiguration(entry.data);
+      this.configuration = { configuration, index: entry.index };
+      const store = (this.fsm as Partial<ConfigurationStore>).storeConfiguration;
+      if (typeof store === 'function') {
+        try {
+          await store.call(this.fsm, entry.index, configuration);
+        } catch {
+          // Nobody waits on a configuration entry; the FSM's failure to record it is its own.
+        }
+      }
     }
     this.applied = entry.index;
     this.appliedTerm = entry.term;
     this.onApplied(entry, response);
   }
+}
+
+/** How many Command entries run consecutively from `at`. */
+function commandRun(entries: readonly LogEntry[], at: number): number {
+  let end = at;
+  while (end < entries.length && entries[end].type === LogType.Command) end++;
+  return end - at;
 }

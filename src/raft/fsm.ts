@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { LogEntry } from '../core/types.js';
+import type { Configuration, LogEntry } from '../core/types.js';
 import type { SnapshotSink } from '../storage/types.js';
 
 /**
@@ -19,8 +19,31 @@ export interface FSM {
   restore(reader: Readable): Promise<void>;
 }
 
+/**
+ * hashicorp's BatchingFSM: an FSM that applies runs of consecutive committed Command entries in one
+ * call (the runtime hands it up to 256 at a time). The same rules as `apply` hold for each entry.
+ */
+export interface BatchingFSM extends FSM {
+  /**
+   * Applies `logs` in order and returns one response per entry, in the same order. A throw (or a
+   * rejection, or a result of the wrong length) becomes the response of every entry of the batch.
+   */
+  applyBatch(logs: readonly LogEntry[]): unknown[] | Promise<unknown[]>;
+}
+
+/**
+ * hashicorp's ConfigurationStore: an FSM that is told about every committed configuration entry,
+ * in log order between the commands around it (a throw is ignored, as the entry has no caller).
+ */
+export interface ConfigurationStore extends FSM {
+  /** The configuration entry at `index` is committed; `configuration` is the membership it holds. */
+  storeConfiguration(index: number, configuration: Configuration): void | Promise<void>;
+}
+
+/** A point-in-time view of the FSM's state, returned by FSM.snapshot (hashicorp's FSMSnapshot). */
 export interface FSMSnapshot {
   /** Write the snapshot to the sink and close it (or cancel it on error). */
   persist(sink: SnapshotSink): Promise<void>;
+  /** Called once the snapshot is written (or abandoned): free what the view holds. */
   release(): void;
 }

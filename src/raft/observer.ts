@@ -5,15 +5,56 @@
  */
 import type { Peer, RaftState, RequestPreVoteRequest, RequestVoteRequest, Server } from '../core/types.js';
 
+/** What an observer is told (hashicorp's observation types), told apart by `type`. */
 export type Observation =
-  | { type: 'state'; state: RaftState }
-  | { type: 'leader'; leader: Peer | null }
-  | { type: 'peer'; server: Server; removed: boolean }
-  | { type: 'failedHeartbeat'; peerId: string; lastContact: number }
-  | { type: 'resumedHeartbeat'; peerId: string }
-  | { type: 'requestVote'; request: RequestVoteRequest }
-  | { type: 'requestPreVote'; request: RequestPreVoteRequest };
+  | {
+      /** This server's role changed. */
+      type: 'state';
+      /** The new role. */
+      state: RaftState;
+    }
+  | {
+      /** The leader this server knows changed. */
+      type: 'leader';
+      /** The new leader, or null when none is known. */
+      leader: Peer | null;
+    }
+  | {
+      /** A server joined or left the configuration (seen by the leader). */
+      type: 'peer';
+      /** The server. */
+      server: Server;
+      /** True when it left. */
+      removed: boolean;
+    }
+  | {
+      /** The leader's replication to a peer started failing. */
+      type: 'failedHeartbeat';
+      /** The peer. */
+      peerId: string;
+      /** When the peer last answered (the runtime's monotonic clock, ms). */
+      lastContact: number;
+    }
+  | {
+      /** The leader's replication to a peer works again. */
+      type: 'resumedHeartbeat';
+      /** The peer. */
+      peerId: string;
+    }
+  | {
+      /** A vote request arrived. */
+      type: 'requestVote';
+      /** The request. */
+      request: RequestVoteRequest;
+    }
+  | {
+      /** A pre-vote request arrived. */
+      type: 'requestPreVote';
+      /** The request. */
+      request: RequestPreVoteRequest;
+    };
 
+/** How an observer is registered. */
 export interface ObserverOptions {
   /** Only observations for which this returns true are delivered. */
   filter?: (observation: Observation) => boolean;
@@ -23,8 +64,11 @@ export interface ObserverOptions {
   queueLength?: number;
 }
 
+/** A registered observer (hashicorp's Observer); `raft.registerObserver` returns it. */
 export class Observer {
+  /** Observations delivered to the callback. */
   numObserved = 0;
+  /** Observations dropped because the queue was full. */
   numDropped = 0;
   private queue: Observation[] = [];
   private draining = false;
@@ -35,6 +79,7 @@ export class Observer {
     private readonly registry: ObserverRegistry,
   ) {}
 
+  /** Hands one observation to the callback (inline or through the queue). Called by the runtime. */
   deliver(observation: Observation): void {
     if (this.options.filter && !this.options.filter(observation)) return;
     if (this.options.blocking) {
@@ -65,6 +110,7 @@ export class Observer {
     }
   }
 
+  /** Stops the observations (hashicorp's DeregisterObserver). */
   deregister(): void {
     this.registry.deregister(this);
   }

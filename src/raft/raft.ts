@@ -23,7 +23,6 @@ import {
   RAFT_STATE_NAMES,
   RaftState,
   ServerSuffrage,
-  type Configuration,
   type Peer,
   type ServerAddress,
   type ServerId,
@@ -31,20 +30,56 @@ import {
 } from '../core/types.js';
 import { systemClock, systemRandom } from '../platform/clock.js';
 import type { Transport } from '../transport/types.js';
-import { coreOptionsOf, validateConfig, type Config, type ReloadableConfig } from './config.js';
+import { requireBytes, requireCount, requireName, requireWaitOptions, checked } from './arguments.js';
+import {
+  coreOptionsOf,
+  mergeReloadable,
+  reloadableOf,
+  validateConfig,
+  type Config,
+  type ReloadableConfig,
+} from './config.js';
 import { Driver } from './driver.js';
 import { leadershipChanges } from './events.js';
 import { silentLogger, type Logger } from './logger.js';
-import { ObserverRegistry, type Observation, type ObserverOptions } from './observer.js';
-import type { ApplyOptions, ApplyResult, LeaderInfo, RaftOptions, ReadOptions } from './options.js';
+import { ObserverRegistry, type Observation, type Observer, type ObserverOptions } from './observer.js';
+import type {
+  ApplyOptions,
+  ApplyResult,
+  IndexedConfiguration,
+  LeaderInfo,
+  RaftOptions,
+  ReadOptions,
+  ReplicationState,
+} from './options.js';
 import { TRANSFER, type Waits } from './pending.js';
 import { loadStoredState, type StoredState } from './startup.js';
 import { raftStats } from './stats.js';
 
-export type { ApplyOptions, ApplyResult, LeaderInfo, RaftOptions, ReadOptions } from './options.js';
+const EMPTY = new Uint8Array(0);
 
+/**
+ * The checks every wait makes before it starts anything: its options are well-formed, and a
+ * signal that is already aborted refuses at once. Returns the rejection, or null to go on.
+ */
+function refuseWait(options: unknown): Promise<never> | null {
+  try {
+    if (requireWaitOptions(options).signal?.aborted) return Promise.reject(new ErrAborted());
+  } catch (error) {
+    return Promise.reject(error as Error);
+  }
+  return null;
+}
+
+/**
+ * One Raft server (hashicorp's Raft). Create it with `Raft.create`; it emits `stateChange`
+ * (RaftState), `leadership` (boolean), `leader` (LeaderInfo | null), `applied` and
+ * `snapshotInstalled` events.
+ */
 export class Raft extends EventEmitter {
+  /** The configuration in force (reloadable fields change with `reloadConfig`; do not mutate). */
   readonly config: Config;
+  /** The transport the server talks through. */
   readonly transport: Transport;
   private readonly core: RaftCore;
   private readonly clock: Clock;
@@ -107,22 +142,37 @@ export class Raft extends EventEmitter {
   // ---------------------------------------------------------------------------------------------
   // Writes and reads
 
-  /** hashicorp's Apply: appends a Command entry (leader only); resolves once it is applied. */
+  /**
+   * hashicorp's Apply: appends a Command entry (leader only); resolves once it is applied. `data`
+   * must be a Uint8Array (a Buffer is one): anything else rejects with a TypeError and nothing is
+   * written (the log stores bytes; a string would reach this leader's FSM as a string and every
+   * other replica's as bytes).
+   */
   apply(data: Uint8Array, options: ApplyOptions = {}): Promise<ApplyResult> {
-    return this.applyLog({ data }, options);
+    return checked(
+      () => requireBytes('data', data),
+      () => this.propose(LogType.Command, data, EMPTY, options),
+    );
   }
 
-  /** hashicorp's ApplyLog: only data and extensions are taken from the given log. */
+  /** hashicorp's ApplyLog: only data and extensions (both Uint8Array) are taken from the given log. */
   applyLog(
     log: { data: Uint8Array; extensions?: Uint8Array },
     options: ApplyOptions = {},
   ): Promise<ApplyResult> {
-    return this.propose(LogType.Command, log.data, log.extensions ?? new Uint8Array(0), options);
+    return checked(
+      () => {
+        if (typeof log !== 'object' || log === null) throw new TypeError('log must be an object with data');
+        requireBytes('log.data', log.data);
+        if (log.extensions !== undefined) requireBytes('log.extensions', log.extensions);
+      },
+      () => this.propose(LogType.Command, log.data, log.extensions ?? EMPTY, options),
+    );
   }
 
   /** Resolves once every entry before it is applied. Leader only. */
   async barrier(options: ApplyOptions = {}): Promise<number> {
-    return (await this.propose(LogType.Barrier, new Uint8Array(0), new Uint8Array(0), options)).index;
+    return (await this.propose(LogType.Barrier, EMPTY, EMPTY, options)).index;
   }
 
   private propose(
@@ -131,9 +181,14 @@ export class Raft extends EventEmitter {
     extensions: Uint8Array,
     options: ApplyOptions,
   ): Promise<ApplyResult> {
-    if (options.signal?.aborted) return Promise.reject(new ErrAborted());
+    const refused = refuseWait(options);
+    if (refused) return refused;
     return this.command(
-      (core) => core.propose([{ type, data, extensions, appendedAt: this.clock.wallTime() }])[0],
+      (core) => {
+        const [index] = core.propose([{ type, data, extensions, appendedAt: this.clock.wallTime() }]);
+        this.driver.metrics.incrCounter(type === LogType.Barrier ? 'raft.barrier' : 'raft.apply', 1);
+        return index;
+      },
       (index) => this.waits.applies.wait(index, options, { tag: this.core.term }),
     );
   }
@@ -156,7 +211,7 @@ export class Raft extends EventEmitter {
 
   /** hashicorp's VerifyLeader: confirms with a quorum that this node is still the leader. */
   async verifyLeader(options: ApplyOptions = {}): Promise<void> {
-    await this.leaderReadIndex(options);
+    await (refuseWait(options) ?? this.leaderReadIndex(options));
   }
 
   /**
@@ -165,10 +220,12 @@ export class Raft extends EventEmitter {
    * On a follower it asks the leader for the read index (a raftkit RPC; a Go leader cannot answer).
    */
   async readIndex(options: ReadOptions = {}): Promise<number> {
+    const refused = refuseWait(options);
+    if (refused) return refused;
     const index =
       this.core.state === RaftState.Leader
         ? await this.leaderReadIndex(options)
-        : await this.driver.rpcs.readIndexFromLeader(this.core.leader, this.core.term, this.core.self);
+        : await this.followerReadIndex(options);
     if (this.followerReadWithoutApply && this.core.state !== RaftState.Leader) return index;
     await this.waitApplied(index, options);
     return index;
@@ -185,15 +242,33 @@ export class Raft extends EventEmitter {
     return read;
   }
 
+  /** Asks the leader; the caller's timeout and signal end the wait as they end any other. */
+  private followerReadIndex(options: ReadOptions): Promise<number> {
+    const readId = this.nextReadId++;
+    const read = this.waits.reads.wait(readId, options);
+    const { leader, term, self } = this.core;
+    this.driver.rpcs.readIndexFromLeader(leader, term, self).then(
+      (index) => this.waits.reads.resolve(readId, index),
+      (error: Error) => this.waits.reads.reject(readId, error),
+    );
+    return read;
+  }
+
   /** Resolves once the FSM has applied index (or rejects on timeout/abort/shutdown). */
   waitApplied(index: number, options: ApplyOptions = {}): Promise<void> {
-    if (this.driver.fsmRunner.applied >= index) return Promise.resolve();
-    return this.waits.applied.wait(index, options);
+    return checked(
+      () => requireCount('index', index),
+      () => {
+        if (this.driver.fsmRunner.applied >= index) return Promise.resolve();
+        return refuseWait(options) ?? this.waits.applied.wait(index, options);
+      },
+    );
   }
 
   // ---------------------------------------------------------------------------------------------
   // State
 
+  /** This server's role (Shutdown once stopped). */
   get state(): RaftState {
     return this.driver.stopped ? RaftState.Shutdown : this.core.state;
   }
@@ -213,18 +288,28 @@ export class Raft extends EventEmitter {
     );
   }
 
-  /** Wall-clock ms of the last contact with a leader ("0" semantics on the leader: now). */
-  lastContact(): number | null {
-    if (this.core.state === RaftState.Leader) return this.clock.wallTime();
-    const at = this.driver.rpcs.lastLeaderContact;
-    if (!Number.isFinite(at)) return null;
-    return this.clock.wallTime() - (this.clock.now() - at);
+  /**
+   * hashicorp's LastContact: when this server last heard from a leader (on the leader itself: now),
+   * as a Date on the injected clock's wall time; null when it never has.
+   */
+  lastContact(): Date | null {
+    const since = this.sinceLastContact();
+    return since === null ? null : new Date(this.clock.wallTime() - since);
   }
 
+  /** Milliseconds since the last contact with a leader (0 on the leader), null when never. */
+  private sinceLastContact(): number | null {
+    if (this.core.state === RaftState.Leader) return 0;
+    const at = this.driver.rpcs.lastLeaderContact;
+    return Number.isFinite(at) ? this.clock.now() - at : null;
+  }
+
+  /** The index of the last entry in the log (committed or not). */
   lastIndex(): number {
     return this.core.lastIndex();
   }
 
+  /** The highest index this server knows to be committed. */
   commitIndex(): number {
     return this.core.commitIndex;
   }
@@ -239,35 +324,36 @@ export class Raft extends EventEmitter {
     return this.driver.durableCommit;
   }
 
+  /** The highest index applied to the FSM. */
   appliedIndex(): number {
     return this.driver.fsmRunner.applied;
   }
 
+  /** The current term. */
   currentTerm(): number {
     return this.core.term;
   }
 
   /** The latest configuration (possibly uncommitted) and its index. */
-  getConfiguration(): { configuration: Configuration; index: number } {
+  getConfiguration(): IndexedConfiguration {
     const { latest, latestIndex } = this.core.configurations();
     return { configuration: latest, index: latestIndex };
   }
 
   /** hashicorp's Stats() keys. */
   stats(): Record<string, string> {
-    const contact = this.lastContact();
     return raftStats({
       core: this.core,
       state: this.state,
       applied: this.driver.fsmRunner.applied,
       durableCommit: this.driver.durableCommit,
       protocolVersion: this.config.protocolVersion,
-      sinceLastContact: contact === null ? null : this.clock.wallTime() - contact,
+      sinceLastContact: this.sinceLastContact(),
     });
   }
 
   /** Replication state per peer as the leader sees it (empty on followers). */
-  replication(): { id: ServerId; matchIndex: number; nextIndex: number; lastContact: number }[] {
+  replication(): ReplicationState[] {
     return this.core.replication().map(({ id, matchIndex, nextIndex, lastContact }) => ({
       id,
       matchIndex,
@@ -287,31 +373,69 @@ export class Raft extends EventEmitter {
   // ---------------------------------------------------------------------------------------------
   // Membership and leadership transfer
 
-  addVoter(id: ServerId, address: ServerAddress, prevIndex = 0, timeout = 0): Promise<number> {
+  /**
+   * hashicorp's AddVoter: adds a server as a voter, or promotes a non-voter. A new server first
+   * catches up as a non-voter and is promoted once it is close to the leader's log; if it has not
+   * caught up within Config.catchUpTimeout the change fails with ErrCatchUpTimeout and the
+   * non-voter is removed again. Changes queue behind the pending one and start in order.
+   * Resolves with the index of the configuration entry once it is committed.
+   *
+   * `prevIndex` (0 = any) must equal the latest configuration's index when the change starts.
+   * `timeout` is a number of ms (hashicorp's form) or `{ timeout, signal }`; 0 or absent means no
+   * limit. Unlike hashicorp (whose timeout bounds only the enqueueing), it bounds the whole wait:
+   * queued, catching up and committing. When it passes (ErrEnqueueTimeout) or the signal aborts
+   * (ErrAborted), a change still queued is dropped and one still catching up is rolled back; one
+   * whose entry was appended may still commit.
+   */
+  addVoter(
+    id: ServerId,
+    address: ServerAddress,
+    prevIndex = 0,
+    timeout: number | ApplyOptions = 0,
+  ): Promise<number> {
     return this.changeMembership({ command: 'addVoter', id, address, prevIndex }, timeout);
   }
 
-  addNonvoter(id: ServerId, address: ServerAddress, prevIndex = 0, timeout = 0): Promise<number> {
+  /** hashicorp's AddNonvoter: adds a server that receives the log but never votes (as addVoter). */
+  addNonvoter(
+    id: ServerId,
+    address: ServerAddress,
+    prevIndex = 0,
+    timeout: number | ApplyOptions = 0,
+  ): Promise<number> {
     return this.changeMembership({ command: 'addNonvoter', id, address, prevIndex }, timeout);
   }
 
-  removeServer(id: ServerId, prevIndex = 0, timeout = 0): Promise<number> {
+  /** hashicorp's RemoveServer (timeout semantics as addVoter). */
+  removeServer(id: ServerId, prevIndex = 0, timeout: number | ApplyOptions = 0): Promise<number> {
     return this.changeMembership({ command: 'removeServer', id, address: '', prevIndex }, timeout);
   }
 
-  demoteVoter(id: ServerId, prevIndex = 0, timeout = 0): Promise<number> {
+  /** hashicorp's DemoteVoter: a voter keeps receiving the log as a non-voter (timeout as addVoter). */
+  demoteVoter(id: ServerId, prevIndex = 0, timeout: number | ApplyOptions = 0): Promise<number> {
     return this.changeMembership({ command: 'demoteVoter', id, address: '', prevIndex }, timeout);
   }
 
-  private changeMembership(change: ConfigurationChange, timeout: number): Promise<number> {
+  private changeMembership(change: ConfigurationChange, timeout: number | ApplyOptions): Promise<number> {
+    const options = typeof timeout === 'number' ? { timeout } : timeout;
     const onExpire = (token: number) => (error: Error) => {
-      // Forgetting a change produces nothing to carry out, so it needs no turn of the loop.
-      this.core.cancelConfigurationChange(token);
+      // Cancelling a change that is catching up appends the removal of its non-voter.
+      if (!this.driver.stopped) this.driver.run((core) => core.cancelConfigurationChange(token));
       return error instanceof ErrApplyTimeout ? new ErrEnqueueTimeout() : error;
     };
-    return this.command(
-      (core) => core.changeConfiguration(change),
-      (token) => this.waits.membership.wait(token, { timeout }, { onExpire: onExpire(token) }),
+    return checked(
+      () => {
+        requireName('id', change.id);
+        if (change.command.startsWith('add')) requireName('address', change.address);
+        requireCount('prevIndex', change.prevIndex);
+        requireWaitOptions(options);
+      },
+      () =>
+        refuseWait(options) ??
+        this.command(
+          (core) => core.changeConfiguration(change),
+          (token) => this.waits.membership.wait(token, options, { onExpire: onExpire(token) }),
+        ),
     );
   }
 
@@ -320,8 +444,12 @@ export class Raft extends EventEmitter {
     return this.transferTo(null);
   }
 
+  /** Transfers leadership to the given voter (hashicorp's LeadershipTransferToServer). */
   leadershipTransferToServer(id: ServerId, address: ServerAddress): Promise<void> {
-    return this.transferTo({ id, address });
+    return checked(
+      () => (requireName('id', id), requireName('address', address)),
+      () => this.transferTo({ id, address }),
+    );
   }
 
   private transferTo(target: Peer | null): Promise<void> {
@@ -353,21 +481,33 @@ export class Raft extends EventEmitter {
     await this.barrier(options);
   }
 
-  registerObserver(options: ObserverOptions, callback: (observation: Observation) => void) {
+  /** hashicorp's RegisterObserver: `callback` receives the observations `options` selects. */
+  registerObserver(options: ObserverOptions, callback: (observation: Observation) => void): Observer {
     return this.observers.register(options, callback);
   }
 
-  /** Applies the reloadable fields (validated like the whole config). */
-  reloadConfig(reload: ReloadableConfig): void {
-    const next = { ...this.config, ...reload };
+  /** hashicorp's ReloadableConfig(): the current values of the fields reloadConfig can change. */
+  reloadableConfig(): ReloadableConfig {
+    return reloadableOf(this.config);
+  }
+
+  /**
+   * hashicorp's ReloadConfig: changes the reloadable fields. Fields left out (or undefined) keep
+   * their current values; the result is validated like the whole config (ErrInvalidConfig, and
+   * nothing changes) before it takes effect.
+   */
+  reloadConfig(reload: Partial<ReloadableConfig>): void {
+    if (typeof reload !== 'object' || reload === null) throw new TypeError('reloadConfig takes an object');
+    const next = { ...this.config, ...mergeReloadable(this.reloadableConfig(), reload) };
     validateConfig(next);
-    Object.assign(this.config, reload);
+    Object.assign(this.config, reloadableOf(next));
     this.core.reloadTimeouts({
-      heartbeatTimeout: reload.heartbeatTimeout,
-      electionTimeout: reload.electionTimeout,
+      heartbeatTimeout: next.heartbeatTimeout,
+      electionTimeout: next.electionTimeout,
     });
   }
 
+  /** shutdown() was called (or the node stopped itself). */
   get shutdownCalled(): boolean {
     return this.driver.stopped;
   }

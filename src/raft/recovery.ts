@@ -13,6 +13,7 @@ import { hasExistingState } from './bootstrap.js';
 import { validateConfig, type Config } from './config.js';
 import type { FSM } from './fsm.js';
 import { silentLogger } from './logger.js';
+import type { IndexedConfiguration } from './options.js';
 import { loadStoredState } from './startup.js';
 
 /**
@@ -69,7 +70,7 @@ export async function recoverCluster(
 export async function getConfiguration(
   logs: LogStore,
   snapshots: SnapshotStore,
-): Promise<{ configuration: Configuration; index: number }> {
+): Promise<IndexedConfiguration> {
   const stored = await loadStoredState(
     { logStore: logs, snapshotStore: snapshots },
     { restoreInto: null, logger: silentLogger },
@@ -98,6 +99,10 @@ export async function readPeersJson(path: string): Promise<Configuration> {
   return parsePeersJson(text, path);
 }
 
+/**
+ * Parses a peers.json (hashicorp's format: `[{"id","address","non_voter"}]`) into a Configuration;
+ * throws ErrInvalidConfiguration naming `source` when it is malformed.
+ */
 export function parsePeersJson(text: string, source = 'peers.json'): Configuration {
   let parsed: unknown;
   try {

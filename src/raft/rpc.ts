@@ -5,6 +5,7 @@
  * an ID and goes to the core; the core's response goes back on the same connection.
  */
 import type { Readable } from 'node:stream';
+import { requestOutOfRange } from '../core/bounds.js';
 import type { Clock } from '../core/clock.js';
 import {
   ErrNotLeader,
@@ -17,6 +18,7 @@ import type { FailureReason, IncomingRequest } from '../core/inputs.js';
 import type { OutboundRequest, OutboundResponse } from '../core/ready.js';
 import type { LogEntry, Peer, RaftResponse } from '../core/types.js';
 import type { IncomingRpc, Transport } from '../transport/types.js';
+import type { MetricsSink } from './metrics.js';
 
 /** What the RPC relay needs from the runtime around it. */
 export interface RpcHost {
@@ -43,6 +45,7 @@ export class RpcRelay {
     private readonly transport: Transport,
     private readonly clock: Clock,
     private readonly host: RpcHost,
+    private readonly metrics: MetricsSink,
   ) {}
 
   // ---------------------------------------------------------------------------------------------
@@ -86,7 +89,13 @@ export class RpcRelay {
       // step-down they might not be: drop.
       if (!this.host.isCurrentLeadership(out.epoch)) throw new StaleRequest();
     }
-    return this.transport.appendEntries(out.to, request);
+    const started = this.clock.now();
+    const response = await this.transport.appendEntries(out.to, request);
+    this.metrics.addSample('raft.replication.appendEntries.rpc', this.clock.now() - started);
+    if (request.entries.length > 0) {
+      this.metrics.incrCounter('raft.replication.appendEntries.logs', request.entries.length);
+    }
+    return response;
   }
 
   /**
@@ -119,9 +128,15 @@ export class RpcRelay {
       rpc.respond(null, new ErrRaftShutdown());
       return;
     }
+    const request = rpc.request;
+    // The wire refuses these already; another transport may not (the core would throw).
+    const outOfRange = requestOutOfRange(request);
+    if (outOfRange) {
+      rpc.respond(null, outOfRange);
+      return;
+    }
     const rpcId = this.nextRpcId++;
     this.incoming.set(rpcId, rpc);
-    const request = rpc.request;
     if (request.kind === 'appendEntries' || request.kind === 'installSnapshot')
       this.lastLeaderContact = this.clock.now();
     this.host.step({ rpcId, request });

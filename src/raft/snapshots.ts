@@ -15,6 +15,7 @@ import type { Config } from './config.js';
 import type { FSM, FSMSnapshot } from './fsm.js';
 import type { FsmRunner } from './fsm-runner.js';
 import type { Logger } from './logger.js';
+import type { MetricsSink } from './metrics.js';
 
 /** What the snapshot manager needs from the runtime around it. */
 export interface SnapshotHost {
@@ -52,6 +53,7 @@ export interface SnapshotManagerOptions {
   clock: Clock;
   random: Random;
   logger: Logger;
+  metrics: MetricsSink;
 }
 
 export class SnapshotManager {
@@ -70,6 +72,7 @@ export class SnapshotManager {
   private readonly clock: Clock;
   private readonly random: Random;
   private readonly logger: Logger;
+  private readonly metrics: MetricsSink;
 
   constructor(options: SnapshotManagerOptions) {
     this.host = options.host;
@@ -82,6 +85,7 @@ export class SnapshotManager {
     this.clock = options.clock;
     this.random = options.random;
     this.logger = options.logger;
+    this.metrics = options.metrics;
   }
 
   start(): void {
@@ -123,9 +127,15 @@ export class SnapshotManager {
       if (!userRequested) return this.taking;
       return this.taking.then(() => this.take(true));
     }
-    this.taking = this.doTake().finally(() => {
-      this.taking = null;
-    });
+    const started = this.clock.now();
+    this.taking = this.doTake()
+      .then((meta) => {
+        this.metrics.addSample('raft.snapshot.create', this.clock.now() - started);
+        return meta;
+      })
+      .finally(() => {
+        this.taking = null;
+      });
     return this.taking;
   }
 

@@ -47,6 +47,72 @@ function buildTables(): void {
 }
 buildTables();
 
+/**
+ * The register after running `bytes[start..end)` through it, kept in two module-level halves so
+ * that checking a record's checksum allocates nothing (the WAL does it for every record it reads).
+ */
+let registerLo = 0;
+let registerHi = 0;
+
+function run(lo: number, hi: number, bytes: Uint8Array, start: number, end: number): void {
+  const wholeEnd = end - ((end - start) % SLICES);
+  let i = start;
+  for (; i < wholeEnd; i += SLICES) {
+    const wordLo = lo ^ (bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24));
+    const wordHi = hi ^ (bytes[i + 4] | (bytes[i + 5] << 8) | (bytes[i + 6] << 16) | (bytes[i + 7] << 24));
+    const a = 7 * TABLE_SIZE + (wordLo & 0xff);
+    const b = 6 * TABLE_SIZE + ((wordLo >>> 8) & 0xff);
+    const c = 5 * TABLE_SIZE + ((wordLo >>> 16) & 0xff);
+    const d = 4 * TABLE_SIZE + (wordLo >>> 24);
+    const e = 3 * TABLE_SIZE + (wordHi & 0xff);
+    const f = 2 * TABLE_SIZE + ((wordHi >>> 8) & 0xff);
+    const g = TABLE_SIZE + ((wordHi >>> 16) & 0xff);
+    const h = wordHi >>> 24;
+    lo =
+      tableLo[a] ^ tableLo[b] ^ tableLo[c] ^ tableLo[d] ^ tableLo[e] ^ tableLo[f] ^ tableLo[g] ^ tableLo[h];
+    hi =
+      tableHi[a] ^ tableHi[b] ^ tableHi[c] ^ tableHi[d] ^ tableHi[e] ^ tableHi[f] ^ tableHi[g] ^ tableHi[h];
+  }
+  for (; i < end; i++) {
+    const index = (lo ^ bytes[i]) & 0xff;
+    lo = ((lo >>> 8) | (hi << 24)) ^ tableLo[index];
+    hi = (hi >>> 8) ^ tableHi[index];
+  }
+  registerLo = lo;
+  registerHi = hi;
+}
+
+/** Writes the 8-byte big-endian CRC of the pre-inverted register (lo, hi) into `out` at `offset`. */
+function writeDigest(lo: number, hi: number, out: Uint8Array, offset: number): void {
+  hi = ~hi;
+  lo = ~lo;
+  out[offset] = hi >>> 24;
+  out[offset + 1] = hi >>> 16;
+  out[offset + 2] = hi >>> 8;
+  out[offset + 3] = hi;
+  out[offset + 4] = lo >>> 24;
+  out[offset + 5] = lo >>> 16;
+  out[offset + 6] = lo >>> 8;
+  out[offset + 7] = lo;
+}
+
+/** Writes the CRC-64/XZ of `bytes[start..end)` into `bytes` at `at`, big-endian (no allocation). */
+export function sealCrc64(bytes: Uint8Array, start: number, end: number, at: number): void {
+  run(-1, -1, bytes, start, end);
+  writeDigest(registerLo, registerHi, bytes, at);
+}
+
+/** True when the 8 bytes at `at` are the big-endian CRC-64/XZ of `bytes[start..end)` (no allocation). */
+export function checkCrc64(bytes: Uint8Array, start: number, end: number, at: number): boolean {
+  run(-1, -1, bytes, start, end);
+  const hi = ~registerHi;
+  const lo = ~registerLo;
+  return (
+    ((bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]) === hi &&
+    ((bytes[at + 4] << 24) | (bytes[at + 5] << 16) | (bytes[at + 6] << 8) | bytes[at + 7]) === lo
+  );
+}
+
 /** Incremental CRC-64/XZ. */
 export class Crc64 {
   // The register is kept pre-inverted (init all ones); digest() applies the final XOR.
@@ -54,34 +120,9 @@ export class Crc64 {
   private hi = -1;
 
   update(chunk: Uint8Array): this {
-    let lo = this.lo;
-    let hi = this.hi;
-    const length = chunk.length;
-    const wholeEnd = length - (length % SLICES);
-    let i = 0;
-    for (; i < wholeEnd; i += SLICES) {
-      const wordLo = lo ^ (chunk[i] | (chunk[i + 1] << 8) | (chunk[i + 2] << 16) | (chunk[i + 3] << 24));
-      const wordHi = hi ^ (chunk[i + 4] | (chunk[i + 5] << 8) | (chunk[i + 6] << 16) | (chunk[i + 7] << 24));
-      const a = 7 * TABLE_SIZE + (wordLo & 0xff);
-      const b = 6 * TABLE_SIZE + ((wordLo >>> 8) & 0xff);
-      const c = 5 * TABLE_SIZE + ((wordLo >>> 16) & 0xff);
-      const d = 4 * TABLE_SIZE + (wordLo >>> 24);
-      const e = 3 * TABLE_SIZE + (wordHi & 0xff);
-      const f = 2 * TABLE_SIZE + ((wordHi >>> 8) & 0xff);
-      const g = TABLE_SIZE + ((wordHi >>> 16) & 0xff);
-      const h = wordHi >>> 24;
-      lo =
-        tableLo[a] ^ tableLo[b] ^ tableLo[c] ^ tableLo[d] ^ tableLo[e] ^ tableLo[f] ^ tableLo[g] ^ tableLo[h];
-      hi =
-        tableHi[a] ^ tableHi[b] ^ tableHi[c] ^ tableHi[d] ^ tableHi[e] ^ tableHi[f] ^ tableHi[g] ^ tableHi[h];
-    }
-    for (; i < length; i++) {
-      const index = (lo ^ chunk[i]) & 0xff;
-      lo = ((lo >>> 8) | (hi << 24)) ^ tableLo[index];
-      hi = (hi >>> 8) ^ tableHi[index];
-    }
-    this.lo = lo;
-    this.hi = hi;
+    run(this.lo, this.hi, chunk, 0, chunk.length);
+    this.lo = registerLo;
+    this.hi = registerHi;
     return this;
   }
 
@@ -94,16 +135,7 @@ export class Crc64 {
 
   /** Writes the 8-byte big-endian CRC so far into `out` at `offset` (no allocation). */
   digestInto(out: Uint8Array, offset: number): void {
-    const hi = ~this.hi;
-    const lo = ~this.lo;
-    out[offset] = hi >>> 24;
-    out[offset + 1] = hi >>> 16;
-    out[offset + 2] = hi >>> 8;
-    out[offset + 3] = hi;
-    out[offset + 4] = lo >>> 24;
-    out[offset + 5] = lo >>> 16;
-    out[offset + 6] = lo >>> 8;
-    out[offset + 7] = lo;
+    writeDigest(this.lo, this.hi, out, offset);
   }
 
   /** The CRC so far as 16 lowercase hex digits. */

@@ -2,8 +2,9 @@
  * DiscardSnapshotStore: hashicorp's store for nodes that never keep snapshots. Sinks accept and
  * drop everything, list() is always empty and open() fails.
  */
-import { ErrSnapshotNotFound, ErrSnapshotStore } from '../core/errors.js';
+import { ErrSnapshotNotFound } from '../core/errors.js';
 import type { SnapshotMeta } from '../core/types.js';
+import { sinkWriteRefusal } from './snapshot-meta.js';
 import type { OpenedSnapshot, SnapshotSink, SnapshotStore } from './types.js';
 
 /** hashicorp's DiscardSnapshotSink reports this ID. */
@@ -33,8 +34,8 @@ class DiscardSnapshotSink implements SnapshotSink {
   private finished = false;
 
   async write(chunk: Uint8Array): Promise<void> {
-    if (this.finished) throw new ErrSnapshotStore('discard snapshot sink is already closed');
-    if (!(chunk instanceof Uint8Array)) throw new ErrSnapshotStore('snapshot data must be a Uint8Array');
+    const refusal = sinkWriteRefusal(this.id, this.finished, chunk);
+    if (refusal) throw refusal;
   }
 
   async close(): Promise<void> {

@@ -9,32 +9,56 @@
  * meta.json are fsynced, so a crash never leaves a half-written snapshot under a listed name.
  * State is streamed both ways with bounded memory; readers verify size and CRC-64 as they go.
  *
+ * Every snapshot operation opens files. When the process is out of descriptors (EMFILE/ENFILE),
+ * the operation fails with ErrOutOfDescriptors and leaves nothing behind: a snapshot that cannot be
+ * taken now is taken later, and a listing never leaves out a snapshot it merely could not open.
+ * A failed read is ErrStoreRead. All file I/O goes through the `files` layer (file-system.ts).
+ *
  * One store instance per directory: initialisation removes `.tmp` directories left by a crash.
  */
-import * as fs from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { Transform, pipeline, type TransformCallback } from 'node:stream';
+import { Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { Clock } from '../core/clock.js';
 import {
   ErrInvalidConfig,
+  ErrOutOfDescriptors,
   ErrSnapshotCorrupt,
   ErrSnapshotNotFound,
   ErrSnapshotStore,
+  ErrStoreRead,
+  RaftError,
 } from '../core/errors.js';
-import { ServerSuffrage, type Configuration, type Server, type SnapshotMeta } from '../core/types.js';
-import { decodePeers, encodePeers } from '../wire/configuration.js';
+import type { SnapshotMeta } from '../core/types.js';
 import { Crc64 } from './crc64.js';
-import { syncDirectory, writeAll } from './fs-util.js';
+import {
+  O_CREATE_WRITE,
+  O_READ,
+  isDescriptorShortage,
+  nodeFileSystem,
+  readSmallFile,
+  syncDirectory,
+  writeAll,
+  writeFileDurably,
+  type DirectoryEntry,
+  type FileSystem,
+  type StoreFile,
+} from './file-system.js';
 import {
   SnapshotVersionMax,
   SnapshotVersionMin,
-  checkCreateVersion,
-  copyConfiguration,
+  compareNewestFirst,
   copySnapshotMeta,
-} from './inmem-snapshot.js';
-import type { OpenedSnapshot, SnapshotSink, SnapshotStore } from './types.js';
+  encodeMetaJson,
+  newSnapshotMeta,
+  parseMetaJson,
+  sinkWriteRefusal,
+  type FileSnapshotMeta,
+  type SnapshotCreateArgs,
+} from './snapshot-meta.js';
+import type { OpenedSnapshot, SnapshotSink, SnapshotStore, StoreLogger } from './types.js';
+
+export { encodeMetaJson, parseMetaJson, type FileSnapshotMeta } from './snapshot-meta.js';
 
 const SNAPSHOTS_DIR = 'snapshots';
 const PERM_TEST_FILE = 'permTest';
@@ -46,28 +70,22 @@ const DIR_MODE = 0o755;
 const WRITE_BUFFER_BYTES = 1 << 20;
 const READ_CHUNK_BYTES = 256 * 1024;
 const MAX_NAME_ATTEMPTS = 1000;
+/** A meta.json larger than this is refused unread (it holds a configuration, not data). */
+const MAX_META_BYTES = 16 * 1024 * 1024;
 
 /** The part of pino's interface the store uses. */
-export interface SnapshotStoreLogger {
-  /** Routine events: a snapshot created or reaped. */
-  info(obj: object, msg?: string): void;
-  /** Trouble the store worked around: crash leftovers removed, unreadable snapshots skipped, a failed reap. */
-  warn(obj: object, msg?: string): void;
-}
+export type SnapshotStoreLogger = StoreLogger;
 
-const silentLogger: SnapshotStoreLogger = { info: () => {}, warn: () => {} };
+const silentLogger: StoreLogger = { info: () => {}, warn: () => {} };
 
 /** Options of the FileSnapshotStore constructor and `newFileSnapshotStore`. */
 export interface FileSnapshotStoreOptions {
   /** Its wallTime stamps snapshot names (`<term>-<index>-<unix ms>`). */
   clock: Clock;
   /** Where the store reports what it did (pino-compatible); silent by default. */
-  logger?: SnapshotStoreLogger;
-}
-
-/** Metadata as stored in meta.json: SnapshotMeta plus the CRC of state.bin (null if Go wrote none). */
-export interface FileSnapshotMeta extends SnapshotMeta {
-  crc: Uint8Array | null;
+  logger?: StoreLogger;
+  /** The file layer. Default: node:fs. Tests put faults here (raftkit/testing's FaultyFileSystem). */
+  files?: FileSystem;
 }
 
 /** hashicorp's NewFileSnapshotStore: creates the directory and checks it is writable. */
@@ -90,8 +108,10 @@ export async function newFileSnapshotStore(
 export class FileSnapshotStore implements SnapshotStore {
   /** `<base>/snapshots`. */
   readonly dir: string;
+  /** The file layer the store works through (node:fs unless the options gave another). */
+  readonly files: FileSystem;
   private readonly clock: Clock;
-  private readonly logger: SnapshotStoreLogger;
+  private readonly logger: StoreLogger;
   private ready: Promise<void> | undefined;
 
   /** Touches no disk: init() (or the first operation) prepares the directory. */
@@ -107,6 +127,7 @@ export class FileSnapshotStore implements SnapshotStore {
     this.dir = join(baseDir, SNAPSHOTS_DIR);
     this.clock = options.clock;
     this.logger = options.logger ?? silentLogger;
+    this.files = options.files ?? nodeFileSystem;
   }
 
   /** Creates `<base>/snapshots`, tests that it is writable and removes leftovers of a crash. Idempotent. */
@@ -118,34 +139,20 @@ export class FileSnapshotStore implements SnapshotStore {
     return this.ready;
   }
 
-  async create(
-    version: number,
-    index: number,
-    term: number,
-    configuration: Configuration,
-    configurationIndex: number,
-  ): Promise<SnapshotSink> {
-    checkCreateVersion(version);
+  async create(...args: SnapshotCreateArgs): Promise<SnapshotSink> {
+    // Checks the version before touching the disk; the ID is the directory's name, found below.
+    const meta = newSnapshotMeta('', ...args);
     await this.init();
-    const { name, tmpDir } = await this.makeTmpDir(term, index);
-    let state: FileHandle;
+    const { name, tmpDir } = await this.makeTmpDir(meta.term, meta.index);
+    let state: StoreFile;
     try {
-      state = await fs.open(join(tmpDir, STATE_FILE), 'w');
+      state = await this.files.open(join(tmpDir, STATE_FILE), O_CREATE_WRITE, 0o644);
     } catch (err) {
-      await fs.rm(tmpDir, { recursive: true, force: true });
-      throw new ErrSnapshotStore(`cannot create ${STATE_FILE} in ${tmpDir}: ${errorText(err)}`);
+      await this.files.removeTree(tmpDir).catch(() => {});
+      throw storeError(`cannot create ${STATE_FILE} in ${tmpDir}`, err);
     }
-    const meta: SnapshotMeta = {
-      version,
-      id: name,
-      index,
-      term,
-      configuration: copyConfiguration(configuration),
-      configurationIndex,
-      size: 0,
-    };
     this.logger.info({ id: name }, 'creating new snapshot');
-    return new FileSnapshotSink(this, meta, tmpDir, state);
+    return new FileSnapshotSink(this, { ...meta, id: name }, tmpDir, state);
   }
 
   /** Newest first by (term, index, id), at most `retain`. Unreadable or unknown-version snapshots are left out. */
@@ -162,10 +169,9 @@ export class FileSnapshotStore implements SnapshotStore {
   async open(id: string): Promise<OpenedSnapshot> {
     await this.init();
     const { meta, state } = await this.openState(id);
-    const file = state.createReadStream({ highWaterMark: READ_CHUNK_BYTES });
     const verifier = new VerifyingStream(id, meta.size, meta.crc!);
     // pipeline forwards a read error to the verifier and closes the file if the reader is destroyed.
-    pipeline(file, verifier, () => {});
+    pipeline(fileReader(state, join(this.dir, id, STATE_FILE)), verifier, () => {});
     return { meta: toSnapshotMeta(meta), reader: verifier };
   }
 
@@ -184,7 +190,7 @@ export class FileSnapshotStore implements SnapshotStore {
     try {
       for (const { dirName } of (await this.readAll()).slice(this.retain)) {
         this.logger.info({ id: dirName }, 'reaping snapshot');
-        await fs.rm(join(this.dir, dirName), { recursive: true, force: true });
+        await this.files.removeTree(join(this.dir, dirName));
       }
     } catch (err) {
       this.logger.warn({ err: errorText(err) }, 'failed to reap snapshots');
@@ -193,22 +199,31 @@ export class FileSnapshotStore implements SnapshotStore {
 
   private async prepareDirectory(): Promise<void> {
     try {
-      await fs.mkdir(this.dir, { recursive: true, mode: DIR_MODE });
+      await this.files.mkdir(this.dir, { recursive: true, mode: DIR_MODE });
     } catch (err) {
-      throw new ErrSnapshotStore(`snapshot path not accessible: ${errorText(err)}`);
+      throw storeError('snapshot path not accessible', err);
     }
     const probe = join(this.dir, PERM_TEST_FILE);
     try {
-      await fs.writeFile(probe, '');
-      await fs.unlink(probe);
+      await (await this.files.open(probe, O_CREATE_WRITE, 0o644)).close();
+      await this.files.unlink(probe);
     } catch (err) {
-      throw new ErrSnapshotStore(`permissions test failed: ${errorText(err)}`);
+      throw storeError('permissions test failed', err);
     }
-    for (const entry of await fs.readdir(this.dir, { withFileTypes: true })) {
+    for (const entry of await this.listDirectory()) {
       if (entry.isDirectory() && entry.name.endsWith(TMP_SUFFIX)) {
         this.logger.warn({ dir: entry.name }, 'removing unfinished snapshot left by a crash');
-        await fs.rm(join(this.dir, entry.name), { recursive: true, force: true });
+        await this.files.removeTree(join(this.dir, entry.name));
       }
+    }
+  }
+
+  /** The entries of `<base>/snapshots` (reading a directory takes a descriptor too). */
+  private async listDirectory(): Promise<DirectoryEntry[]> {
+    try {
+      return await this.files.readdir(this.dir);
+    } catch (err) {
+      throw storeError(`cannot list ${this.dir}`, err);
     }
   }
 
@@ -217,24 +232,27 @@ export class FileSnapshotStore implements SnapshotStore {
     let ms = Math.floor(this.clock.wallTime());
     for (let attempt = 0; attempt < MAX_NAME_ATTEMPTS; attempt++, ms++) {
       const name = `${term}-${index}-${ms}`;
-      if (await exists(join(this.dir, name))) continue;
+      if ((await this.files.stat(join(this.dir, name))) !== null) continue;
       const tmpDir = join(this.dir, name + TMP_SUFFIX);
       try {
-        await fs.mkdir(tmpDir, { mode: DIR_MODE });
+        await this.files.mkdir(tmpDir, { mode: DIR_MODE });
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
-        throw new ErrSnapshotStore(`cannot create snapshot directory ${tmpDir}: ${errorText(err)}`);
+        throw storeError(`cannot create snapshot directory ${tmpDir}`, err);
       }
       return { name, tmpDir };
     }
     throw new ErrSnapshotStore(`no free snapshot name for term ${term} index ${index}`);
   }
 
-  /** Every readable finished snapshot, newest first. */
+  /**
+   * Every readable finished snapshot, newest first. A snapshot whose meta.json cannot be opened
+   * for want of descriptors is not "unreadable": the listing fails with ErrOutOfDescriptors instead.
+   */
   private async readAll(): Promise<{ dirName: string; meta: FileSnapshotMeta }[]> {
     await this.init();
     const found: { dirName: string; meta: FileSnapshotMeta }[] = [];
-    for (const entry of await fs.readdir(this.dir, { withFileTypes: true })) {
+    for (const entry of await this.listDirectory()) {
       if (!entry.isDirectory()) continue;
       if (entry.name.endsWith(TMP_SUFFIX)) {
         this.logger.warn({ dir: entry.name }, 'found temporary snapshot');
@@ -244,6 +262,7 @@ export class FileSnapshotStore implements SnapshotStore {
       try {
         meta = await this.readMeta(entry.name);
       } catch (err) {
+        if (isDescriptorShortage(err)) throw storeError(`cannot read ${entry.name}/${META_FILE}`, err);
         this.logger.warn({ dir: entry.name, err: errorText(err) }, 'failed to read snapshot metadata');
         continue;
       }
@@ -257,23 +276,26 @@ export class FileSnapshotStore implements SnapshotStore {
   }
 
   private async readMeta(dirName: string): Promise<FileSnapshotMeta> {
-    return parseMetaJson(await fs.readFile(join(this.dir, dirName, META_FILE), 'utf8'));
+    const bytes = await readSmallFile(this.files, join(this.dir, dirName, META_FILE), MAX_META_BYTES);
+    return parseMetaJson(bytes.toString('utf8'));
   }
 
-  private async openState(id: string): Promise<{ meta: FileSnapshotMeta; state: FileHandle }> {
+  private async openState(id: string): Promise<{ meta: FileSnapshotMeta; state: StoreFile }> {
     if (!isPlainName(id)) throw new ErrSnapshotNotFound(`invalid snapshot id ${JSON.stringify(id)}`);
-    if (!(await exists(join(this.dir, id)))) throw new ErrSnapshotNotFound(id);
+    if ((await this.files.stat(join(this.dir, id))) === null) throw new ErrSnapshotNotFound(id);
     let meta: FileSnapshotMeta;
     try {
       meta = await this.readMeta(id);
     } catch (err) {
+      if (isDescriptorShortage(err)) throw storeError(`${id}: cannot open ${META_FILE}`, err);
       throw new ErrSnapshotCorrupt(`${id}: unreadable ${META_FILE}: ${errorText(err)}`);
     }
     if (meta.crc === null) throw new ErrSnapshotCorrupt(`${id}: ${META_FILE} has no CRC`);
-    let state: FileHandle;
+    let state: StoreFile;
     try {
-      state = await fs.open(join(this.dir, id, STATE_FILE), 'r');
+      state = await this.files.open(join(this.dir, id, STATE_FILE), O_READ);
     } catch (err) {
+      if (isDescriptorShortage(err)) throw storeError(`${id}: cannot open ${STATE_FILE}`, err);
       throw new ErrSnapshotCorrupt(`${id}: cannot open ${STATE_FILE}: ${errorText(err)}`);
     }
     try {
@@ -305,7 +327,7 @@ class FileSnapshotSink implements SnapshotSink {
     private readonly store: FileSnapshotStore,
     private readonly meta: SnapshotMeta,
     private readonly tmpDir: string,
-    private readonly state: FileHandle,
+    private readonly state: StoreFile,
   ) {}
 
   get id(): string {
@@ -313,14 +335,12 @@ class FileSnapshotSink implements SnapshotSink {
   }
 
   write(chunk: Uint8Array): Promise<void> {
-    if (this.finished) return Promise.reject(new ErrSnapshotStore(`snapshot ${this.id} is already closed`));
-    if (!(chunk instanceof Uint8Array)) {
-      return Promise.reject(new ErrSnapshotStore('snapshot data must be a Uint8Array'));
-    }
+    const refusal = sinkWriteRefusal(this.id, this.finished, chunk);
+    if (refusal) return Promise.reject(refusal);
     const done = this.queue
       .then(() => this.append(chunk))
       .catch((err: unknown) => {
-        throw asStoreError(this.id, err);
+        throw storeError(`snapshot ${this.id}`, err);
       });
     this.queue = done.catch((err: unknown) => {
       this.failure ??= err;
@@ -332,6 +352,7 @@ class FileSnapshotSink implements SnapshotSink {
   async close(): Promise<void> {
     if (this.finished) return;
     this.finished = true;
+    const files = this.store.files;
     try {
       await this.queue;
       if (this.failure !== undefined) throw this.failure;
@@ -339,13 +360,13 @@ class FileSnapshotSink implements SnapshotSink {
       await this.state.sync();
       await this.state.close();
       const meta = { ...this.meta, size: this.size, crc: this.crc.digest() };
-      await writeDurably(join(this.tmpDir, META_FILE), encodeMetaJson(meta));
-      await syncDirectory(this.tmpDir);
-      await fs.rename(this.tmpDir, join(this.store.dir, this.id));
-      await syncDirectory(this.store.dir);
+      await writeFileDurably(files, join(this.tmpDir, META_FILE), Buffer.from(encodeMetaJson(meta), 'utf8'));
+      await syncDirectory(files, this.tmpDir);
+      await files.rename(this.tmpDir, join(this.store.dir, this.id));
+      await syncDirectory(files, this.store.dir);
     } catch (err) {
       await this.discard();
-      throw asStoreError(this.id, err);
+      throw storeError(`snapshot ${this.id}`, err);
     }
     await this.store.reap();
   }
@@ -380,8 +401,32 @@ class FileSnapshotSink implements SnapshotSink {
 
   private async discard(): Promise<void> {
     await this.state.close().catch(() => {});
-    await fs.rm(this.tmpDir, { recursive: true, force: true });
+    await this.store.files.removeTree(this.tmpDir).catch(() => {});
   }
+}
+
+/** Streams a whole file through the file layer, closing it at the end or when destroyed. */
+function fileReader(file: StoreFile, path: string): Readable {
+  let position = 0;
+  return new Readable({
+    highWaterMark: READ_CHUNK_BYTES,
+    read() {
+      const buffer = Buffer.allocUnsafe(READ_CHUNK_BYTES);
+      file.read(buffer, 0, buffer.length, position).then(
+        ({ bytesRead }) => {
+          position += bytesRead;
+          this.push(bytesRead === 0 ? null : buffer.subarray(0, bytesRead));
+        },
+        (err: unknown) => this.destroy(new ErrStoreRead(`${path} at offset ${position}: ${errorText(err)}`)),
+      );
+    },
+    destroy(err, callback) {
+      file.close().then(
+        () => callback(err),
+        () => callback(err),
+      );
+    },
+  });
 }
 
 /** Passes state.bin through, checking its length and CRC against meta.json. */
@@ -429,123 +474,10 @@ class VerifyingStream extends Transform {
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// meta.json, exactly as Go's encoding/json writes hashicorp's fileSnapshotMeta.
-
-interface GoServer {
-  Suffrage: number;
-  ID: string;
-  Address: string;
-}
-
-/** Go's json.Encoder output: struct field order, []byte as base64, HTML-safe escapes, trailing newline. */
-export function encodeMetaJson(meta: FileSnapshotMeta): string {
-  const voters = meta.configuration.servers.filter((s) => s.suffrage === ServerSuffrage.Voter);
-  const servers: GoServer[] = meta.configuration.servers.map((s) => ({
-    Suffrage: s.suffrage,
-    ID: s.id,
-    Address: s.address,
-  }));
-  const json = JSON.stringify({
-    Version: meta.version,
-    ID: meta.id,
-    Index: meta.index,
-    Term: meta.term,
-    Peers: base64(encodePeers(voters.map((s) => s.address))),
-    Configuration: { Servers: servers.length === 0 ? null : servers },
-    ConfigurationIndex: meta.configurationIndex,
-    Size: meta.size,
-    CRC: meta.crc === null ? null : base64(meta.crc),
-  });
-  return (
-    json.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) + '\n'
-  );
-}
-
-/** Parses meta.json strictly enough that a damaged file is refused rather than misread. */
-export function parseMetaJson(text: string): FileSnapshotMeta {
-  const root = asObject(JSON.parse(text), 'meta.json');
-  const configurationField = root.Configuration ?? null;
-  let configuration: Configuration = { servers: [] };
-  if (configurationField !== null) {
-    const servers = asObject(configurationField, 'Configuration').Servers ?? null;
-    if (servers !== null) {
-      if (!Array.isArray(servers)) throw new Error('Configuration.Servers is not an array');
-      configuration = { servers: servers.map(parseServer) };
-    }
-  }
-  const peers = optionalBytes(root.Peers, 'Peers');
-  // Version 0 snapshots carry only the legacy peers list; hashicorp turns it into all-voter servers.
-  if (configuration.servers.length === 0 && peers !== null && peers.length > 0) {
-    configuration = {
-      servers: decodePeers(peers).map((address) => ({
-        suffrage: ServerSuffrage.Voter,
-        id: address,
-        address,
-      })),
-    };
-  }
-  const crc = optionalBytes(root.CRC, 'CRC');
-  if (crc !== null && crc.length !== 8) throw new Error(`CRC has ${crc.length} bytes, expected 8`);
-  if (typeof root.ID !== 'string') throw new Error('ID is not a string');
-  return {
-    version: uint(root.Version ?? 0, 'Version'),
-    id: root.ID,
-    index: uint(root.Index, 'Index'),
-    term: uint(root.Term, 'Term'),
-    configuration,
-    configurationIndex: uint(root.ConfigurationIndex ?? 0, 'ConfigurationIndex'),
-    size: uint(root.Size, 'Size'),
-    crc,
-  };
-}
-
-function parseServer(value: unknown, position: number): Server {
-  const server = asObject(value, `Servers[${position}]`);
-  const suffrage = uint(server.Suffrage ?? 0, 'Suffrage');
-  if (suffrage > ServerSuffrage.Staging) throw new Error(`unknown suffrage ${suffrage}`);
-  if (typeof server.ID !== 'string' || typeof server.Address !== 'string') {
-    throw new Error(`Servers[${position}] needs string ID and Address`);
-  }
-  return { suffrage, id: server.ID, address: server.Address };
-}
-
-function asObject(value: unknown, what: string): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value))
-    throw new Error(`${what} is not an object`);
-  return value as Record<string, unknown>;
-}
-
-function uint(value: unknown, what: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new Error(`${what} is not an unsigned safe integer`);
-  }
-  return value;
-}
-
-/** A Go []byte field: base64 text, or null for a nil slice. */
-function optionalBytes(value: unknown, what: string): Uint8Array | null {
-  if (value === undefined || value === null) return null;
-  if (typeof value !== 'string') throw new Error(`${what} is not base64 text`);
-  const bytes = Buffer.from(value, 'base64');
-  if (bytes.toString('base64') !== value) throw new Error(`${what} is not valid base64`);
-  return bytes;
-}
-
 function toSnapshotMeta(meta: FileSnapshotMeta): SnapshotMeta {
   const { crc: _crc, ...rest } = meta;
   return copySnapshotMeta(rest);
 }
-
-/** hashicorp's order: by term, then index, then ID; newest first. */
-function compareNewestFirst(a: SnapshotMeta, b: SnapshotMeta): number {
-  if (a.term !== b.term) return b.term - a.term;
-  if (a.index !== b.index) return b.index - a.index;
-  return a.id === b.id ? 0 : a.id < b.id ? 1 : -1;
-}
-
-// ---------------------------------------------------------------------------------------------
-// File system helpers.
 
 function isPlainName(id: string): boolean {
   return (
@@ -559,36 +491,18 @@ function isPlainName(id: string): boolean {
   );
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await fs.stat(path);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw err;
-  }
-}
-
-async function writeDurably(path: string, text: string): Promise<void> {
-  const file = await fs.open(path, 'w');
-  try {
-    await writeAll(file, Buffer.from(text, 'utf8'));
-    await file.sync();
-  } finally {
-    await file.close();
-  }
-}
-
-function base64(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('base64');
-}
-
 function hex(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('hex');
 }
 
-function asStoreError(id: string, err: unknown): Error {
-  return err instanceof ErrSnapshotStore ? err : new ErrSnapshotStore(`snapshot ${id}: ${errorText(err)}`);
+/**
+ * The typed error for a failed snapshot operation: ErrOutOfDescriptors when descriptors ran out
+ * (retry later), a RaftError as it is, anything else ErrSnapshotStore.
+ */
+function storeError(context: string, err: unknown): Error {
+  if (isDescriptorShortage(err)) return new ErrOutOfDescriptors(`${context}: ${errorText(err)}`);
+  if (err instanceof RaftError) return err;
+  return new ErrSnapshotStore(`${context}: ${errorText(err)}`);
 }
 
 function errorText(err: unknown): string {

@@ -3,29 +3,15 @@
  * only the latest snapshot, which becomes visible when its sink is closed.
  */
 import { Readable } from 'node:stream';
-import { ErrSnapshotNotFound, ErrSnapshotStore, ErrUnsupportedSnapshotVersion } from '../core/errors.js';
-import type { Configuration, SnapshotMeta } from '../core/types.js';
+import { ErrSnapshotNotFound } from '../core/errors.js';
+import type { SnapshotMeta } from '../core/types.js';
+import {
+  copySnapshotMeta,
+  newSnapshotMeta,
+  sinkWriteRefusal,
+  type SnapshotCreateArgs,
+} from './snapshot-meta.js';
 import type { OpenedSnapshot, SnapshotSink, SnapshotStore } from './types.js';
-
-/** Snapshot format versions a store can read (hashicorp's SnapshotVersionMin/Max); create() writes Max. */
-export const SnapshotVersionMin = 0;
-export const SnapshotVersionMax = 1;
-
-/** Stores only create snapshots of the current format version, as hashicorp's do. */
-export function checkCreateVersion(version: number): void {
-  if (version !== SnapshotVersionMax) {
-    throw new ErrUnsupportedSnapshotVersion(`${version} (only ${SnapshotVersionMax} can be created)`);
-  }
-}
-
-/** A copy, so that callers cannot change a stored configuration through an alias. */
-export function copyConfiguration(configuration: Configuration): Configuration {
-  return { servers: configuration.servers.map((server) => ({ ...server })) };
-}
-
-export function copySnapshotMeta(meta: SnapshotMeta): SnapshotMeta {
-  return { ...meta, configuration: copyConfiguration(meta.configuration) };
-}
 
 interface StoredSnapshot {
   meta: SnapshotMeta;
@@ -41,24 +27,9 @@ export class InmemSnapshotStore implements SnapshotStore {
   // A counter instead of the time keeps IDs unique and runs deterministic in the simulator.
   private sequence = 0;
 
-  async create(
-    version: number,
-    index: number,
-    term: number,
-    configuration: Configuration,
-    configurationIndex: number,
-  ): Promise<SnapshotSink> {
-    checkCreateVersion(version);
-    this.sequence++;
-    const meta: SnapshotMeta = {
-      version,
-      id: `${term}-${index}-${this.sequence}`,
-      index,
-      term,
-      configuration: copyConfiguration(configuration),
-      configurationIndex,
-      size: 0,
-    };
+  async create(...args: SnapshotCreateArgs): Promise<SnapshotSink> {
+    const [, index, term] = args;
+    const meta = newSnapshotMeta(`${term}-${index}-${++this.sequence}`, ...args);
     return new InmemSnapshotSink(meta, (snapshot) => {
       // Keep the newest by (index, term), like the file store's listing order: a slow local
       // snapshot finishing after a newer one installed from the leader must not replace it.
@@ -101,8 +72,8 @@ class InmemSnapshotSink implements SnapshotSink {
   }
 
   async write(chunk: Uint8Array): Promise<void> {
-    if (this.finished) throw new ErrSnapshotStore(`snapshot ${this.meta.id} is already closed`);
-    if (!(chunk instanceof Uint8Array)) throw new ErrSnapshotStore('snapshot data must be a Uint8Array');
+    const refusal = sinkWriteRefusal(this.meta.id, this.finished, chunk);
+    if (refusal) throw refusal;
     // Copied: the caller may reuse its buffer once the write resolves.
     this.chunks.push(Buffer.from(chunk));
     this.size += chunk.length;

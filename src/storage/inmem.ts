@@ -5,7 +5,8 @@
  */
 import { ErrLogNotFound, ErrNotFound } from '../core/errors.js';
 import type { LogEntry } from '../core/types.js';
-import type { LogStore, StableStore } from './types.js';
+import { emptyEntryTerms, fillEntryTerms } from './entry-terms.js';
+import type { EntryTerms, LogStore, StableStore } from './types.js';
 
 /**
  * hashicorp's InmemStore: a LogStore and StableStore in memory. Nothing survives the process; for
@@ -39,6 +40,12 @@ export class InmemStore implements LogStore, StableStore {
       out.push(entry);
     }
     return Promise.resolve(out);
+  }
+
+  async entryTerms(lo: number, hi: number): Promise<EntryTerms> {
+    const out = emptyEntryTerms(hi - lo + 1);
+    fillEntryTerms(out, lo, await this.getLogs(lo, hi));
+    return out;
   }
 
   /** Synchronous core of storeLogs, shared with the simulator's disk model. */

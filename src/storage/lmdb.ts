@@ -33,16 +33,19 @@ import { endianness } from 'node:os';
 import { dirname, extname, join } from 'node:path';
 import { ErrLogNotFound, ErrNotFound, ErrStoreClosed, ErrStoreCorrupt, RaftError } from '../core/errors.js';
 import type { LogEntry } from '../core/types.js';
-import { syncDirectory } from './fs-util.js';
+import { nodeFileSystem, syncDirectory } from './file-system.js';
 import {
   decodeLogEntry,
+  decodeLogEntryTerm,
   decodeUint64,
+  deleteBounds,
   encodeLogEntry,
   encodeUint64,
   isLogIndex,
   stableKeyBytes,
 } from './log-codec.js';
-import type { LogStore, StableStore } from './types.js';
+import { emptyEntryTerms } from './entry-terms.js';
+import type { EntryTerms, LogStore, StableStore } from './types.js';
 
 /** Options of `LmdbStore.open` / `newLmdbStore`. */
 export interface LmdbStoreOptions {
@@ -147,8 +150,8 @@ export class LmdbStore implements LogStore, StableStore {
       const conf = env.openDB<Buffer, Buffer>({ name: 'conf', keyEncoding: 'binary', encoding: 'binary' });
       if (!noSync) {
         // A new file's directory entry must be durable too, or a power cut could take the file.
-        await syncDirectory(subdir ? path : dirname(path));
-        if (subdir) await syncDirectory(dirname(path));
+        await syncDirectory(nodeFileSystem, subdir ? path : dirname(path));
+        if (subdir) await syncDirectory(nodeFileSystem, dirname(path));
       }
       return new LmdbStore(path, env, logs, conf);
     } catch (error) {
@@ -190,6 +193,26 @@ export class LmdbStore implements LogStore, StableStore {
     return out;
   }
 
+  /** Terms and types of lo..hi, read from the stored values without decoding their payloads. */
+  async entryTerms(lo: number, hi: number): Promise<EntryTerms> {
+    this.assertOpen();
+    if (lo > hi) return emptyEntryTerms(0);
+    if (!isLogIndex(lo) || !isLogIndex(hi)) throw new ErrLogNotFound();
+    const out = emptyEntryTerms(hi - lo + 1);
+    let count = 0;
+    const range = this.logs.getRange({ start: encodeUint64(lo), end: encodeUint64(hi), inclusiveEnd: true });
+    for (const { key, value } of range) {
+      const index = decodeUint64(key, 'log key');
+      if (index !== lo + count) throw new ErrLogNotFound();
+      const { term, type } = decodeLogEntryTerm(value, index);
+      out.terms[count] = term;
+      out.types[count] = type;
+      count++;
+    }
+    if (count !== out.terms.length) throw new ErrLogNotFound();
+    return out;
+  }
+
   storeLog(entry: LogEntry): Promise<void> {
     return this.storeLogs([entry]);
   }
@@ -217,12 +240,9 @@ export class LmdbStore implements LogStore, StableStore {
   /** Deletes min..max inclusive in one transaction; resolves once it is durable. */
   async deleteRange(min: number, max: number): Promise<void> {
     this.assertOpen();
-    if (!Number.isSafeInteger(min) || !Number.isSafeInteger(max)) {
-      throw new RangeError(`deleteRange bounds must be safe integers, got ${min}..${max}`);
-    }
-    const from = Math.max(min, this.lowIndex);
-    const to = Math.min(max, this.highIndex);
-    if (this.highIndex === 0 || from > to) return;
+    const bounds = deleteBounds(min, max, this.lowIndex, this.highIndex);
+    if (bounds === null) return;
+    const { from, to } = bounds;
     const commits = new CommitSet();
     for (let index = from; index <= to; index++) commits.add(this.logs.remove(encodeUint64(index)));
     this.narrowBounds(from, to);

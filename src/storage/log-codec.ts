@@ -85,33 +85,52 @@ export function encodeLogEntryInto(out: Buffer, offset: number, entry: LogEntry)
  */
 export function decodeLogEntry(bytes: Uint8Array, expectedIndex: number): LogEntry {
   const buf = toBuffer(bytes);
-  const corrupt = (why: string) => new ErrStoreCorrupt(`log entry at index ${expectedIndex}: ${why}`);
-  if (buf.length < FRAME_SIZE)
-    throw corrupt(`${buf.length} bytes is shorter than the ${FRAME_SIZE}-byte frame`);
-  if (buf[0] !== LOG_CODEC_VERSION) throw corrupt(`unknown format version ${buf[0]}`);
-  const type = buf[1];
-  if (LogType[type] === undefined) throw corrupt(`unknown type ${type}`);
-  const index = readUint64(buf, 2);
-  if (index !== expectedIndex) throw corrupt(`holds index ${index ?? '> 2^53-1'}`);
-  const term = readUint64(buf, 10);
-  if (term === undefined) throw corrupt('term exceeds 2^53-1');
+  const { term, type } = decodeLogEntryTerm(buf, expectedIndex);
   const appendedAt = buf.readDoubleBE(18);
-  if (!Number.isFinite(appendedAt)) throw corrupt('appendedAt is not a finite number');
+  if (!Number.isFinite(appendedAt)) throw corrupt(expectedIndex, 'appendedAt is not a finite number');
   const dataLength = buf.readUInt32BE(26);
-  if (dataLength > buf.length - FRAME_SIZE) throw corrupt(`data length ${dataLength} overruns the value`);
+  if (dataLength > buf.length - FRAME_SIZE) {
+    throw corrupt(expectedIndex, `data length ${dataLength} overruns the value`);
+  }
   const extensionsAt = HEADER_SIZE + dataLength;
   const extensionsLength = buf.readUInt32BE(extensionsAt);
   if (extensionsLength !== buf.length - FRAME_SIZE - dataLength) {
-    throw corrupt(`extensions length ${extensionsLength} does not match the value's size`);
+    throw corrupt(expectedIndex, `extensions length ${extensionsLength} does not match the value's size`);
   }
   return {
-    index,
+    index: expectedIndex,
     term,
-    type: type as LogType,
+    type,
     data: view(buf, HEADER_SIZE, dataLength),
     extensions: view(buf, extensionsAt + 4, extensionsLength),
     appendedAt,
   };
+}
+
+/**
+ * The term and type of an encoded entry, checked as far as they go (frame size, version, type,
+ * index, term), without touching its payloads: what a restart needs from each entry.
+ */
+export function decodeLogEntryTerm(
+  bytes: Uint8Array,
+  expectedIndex: number,
+): { term: number; type: LogType } {
+  const buf = toBuffer(bytes);
+  if (buf.length < FRAME_SIZE) {
+    throw corrupt(expectedIndex, `${buf.length} bytes is shorter than the ${FRAME_SIZE}-byte frame`);
+  }
+  if (buf[0] !== LOG_CODEC_VERSION) throw corrupt(expectedIndex, `unknown format version ${buf[0]}`);
+  const type = buf[1];
+  if (LogType[type] === undefined) throw corrupt(expectedIndex, `unknown type ${type}`);
+  const index = readUint64(buf, 2);
+  if (index !== expectedIndex) throw corrupt(expectedIndex, `holds index ${index ?? '> 2^53-1'}`);
+  const term = readUint64(buf, 10);
+  if (term === undefined) throw corrupt(expectedIndex, 'term exceeds 2^53-1');
+  return { term, type: type as LogType };
+}
+
+function corrupt(index: number, why: string): Error {
+  return new ErrStoreCorrupt(`log entry at index ${index}: ${why}`);
 }
 
 function checkUint64(value: number, what: string): void {
@@ -126,8 +145,8 @@ function writeUint64(out: Buffer, offset: number, value: number, what: string): 
   out.writeUInt32BE(value % TWO_POW_32, offset + 4);
 }
 
-/** undefined when the value does not fit a safe integer. */
-function readUint64(buf: Buffer, offset: number): number | undefined {
+/** The 8-byte big-endian uint64 at `offset`; undefined when it does not fit a safe integer. */
+export function readUint64(buf: Buffer, offset: number): number | undefined {
   const high = buf.readUInt32BE(offset);
   if (high > MAX_SAFE_HIGH_WORD) return undefined;
   return high * TWO_POW_32 + buf.readUInt32BE(offset + 4);
@@ -140,6 +159,24 @@ function toBuffer(bytes: Uint8Array): Buffer {
 /** A plain Uint8Array view (not a Buffer), as LogEntry promises. */
 function view(buf: Buffer, offset: number, length: number): Uint8Array {
   return new Uint8Array(buf.buffer, buf.byteOffset + offset, length);
+}
+
+/**
+ * The part of deleteRange(min, max) that falls inside a log holding first..last (0, 0: empty),
+ * or null when none does; RangeError unless both bounds are safe integers.
+ */
+export function deleteBounds(
+  min: number,
+  max: number,
+  first: number,
+  last: number,
+): { from: number; to: number } | null {
+  if (!Number.isSafeInteger(min) || !Number.isSafeInteger(max)) {
+    throw new RangeError(`deleteRange bounds must be safe integers, got ${min}..${max}`);
+  }
+  const from = Math.max(min, first);
+  const to = Math.min(max, last);
+  return last === 0 || from > to ? null : { from, to };
 }
 
 /** A log index stores accept: a safe integer >= 1. */

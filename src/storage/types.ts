@@ -29,8 +29,23 @@ export interface LogStore {
   storeLogs(entries: readonly LogEntry[]): Promise<void>;
   /** Deletes min..max inclusive. */
   deleteRange(min: number, max: number): Promise<void>;
+  /**
+   * Optional: the terms and types of entries lo..hi inclusive, without their payloads, so that a
+   * restart rebuilds Raft's term index without reading the log back (WalStore answers from
+   * memory). Rejects with ErrLogNotFound if any is absent; lo > hi gives empty arrays. Call it
+   * through `readEntryTerms`, which reads the entries of stores that lack it.
+   */
+  entryTerms?(lo: number, hi: number): Promise<EntryTerms>;
   /** Releases files and handles; the runtime calls it on shutdown. Later calls reject. */
   close?(): Promise<void>;
+}
+
+/** Terms and types of a run of log entries lo..hi. */
+export interface EntryTerms {
+  /** terms[i] is the term of entry lo + i. */
+  readonly terms: Float64Array;
+  /** types[i] is the LogType of entry lo + i (a restart reads the Configuration ones in full). */
+  readonly types: Uint8Array;
 }
 
 /**
@@ -48,6 +63,14 @@ export interface StableStore {
   getUint64(key: string): Promise<number>;
   /** Releases files and handles; the runtime calls it on shutdown. Later calls reject. */
   close?(): Promise<void>;
+}
+
+/** The part of pino's interface the stores log through. */
+export interface StoreLogger {
+  /** Routine events: a snapshot created or reaped, a spare segment created after failures. */
+  info(obj: object, msg?: string): void;
+  /** Trouble the store worked around: descriptors ran out, crash leftovers removed, a failed reap. */
+  warn(obj: object, msg?: string): void;
 }
 
 /** Keys the runtime keeps in the StableStore (the first three are hashicorp's). */

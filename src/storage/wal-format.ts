@@ -19,7 +19,7 @@
  */
 import { ErrStoreCorrupt } from '../core/errors.js';
 import type { LogEntry } from '../core/types.js';
-import { Crc64 } from './crc64.js';
+import { checkCrc64, sealCrc64 } from './crc64.js';
 import { decodeUint64, encodeLogEntryInto, encodeUint64, encodedLogEntrySize } from './log-codec.js';
 
 export const RecordType = {
@@ -38,7 +38,8 @@ export const RecordType = {
 } as const;
 export type RecordType = (typeof RecordType)[keyof typeof RecordType];
 
-const PREFIX_BYTES = 5;
+/** Bytes before a record's payload: its length and type. */
+export const PREFIX_BYTES = 5;
 const CHECKSUM_BYTES = 8;
 /** Bytes a record adds around its payload. */
 export const RECORD_OVERHEAD = PREFIX_BYTES + CHECKSUM_BYTES;
@@ -89,6 +90,13 @@ export class RecordBuffer {
     return at;
   }
 
+  /** Appends a record whose payload is one u64 (Truncate, Head, Commit) without allocating. */
+  appendIndexRecord(type: RecordType, index: number): void {
+    const at = this.reserve(RECORD_OVERHEAD + 8);
+    writeUint64(this.bytes, at + PREFIX_BYTES, index);
+    sealRecord(this.bytes, at, type, 8);
+  }
+
   /** Drops everything from `length` on. */
   truncate(length: number): void {
     this.length = length;
@@ -106,32 +114,32 @@ export class RecordBuffer {
   }
 }
 
+/** Bytes the Entry record of `entry` takes. */
+export function entryRecordLength(entry: LogEntry): number {
+  return RECORD_OVERHEAD + encodedLogEntrySize(entry);
+}
+
 /**
- * Appends one Entry record per entry to `out`, encoding straight into it, and returns each
- * record's offset in `out` and its length. A bad entry leaves `out` as it was.
+ * Appends one Entry record per entry to `out`, encoding straight into it, and returns the offset
+ * of the first; the others follow back to back (entryRecordLength each). A bad entry leaves `out`
+ * as it was.
  */
-export function appendEntryRecords(
-  out: RecordBuffer,
-  entries: readonly LogEntry[],
-): { starts: number[]; lengths: number[] } {
+export function appendEntryRecords(out: RecordBuffer, entries: readonly LogEntry[]): number {
   const mark = out.length;
-  const starts: number[] = [];
-  const lengths: number[] = [];
   try {
-    for (const entry of entries) {
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i];
       const payload = encodedLogEntrySize(entry);
       checkPayloadSize(payload);
       const at = out.reserve(RECORD_OVERHEAD + payload);
       encodeLogEntryInto(out.bytes, at + PREFIX_BYTES, entry);
       sealRecord(out.bytes, at, RecordType.Entry, payload);
-      starts.push(at);
-      lengths.push(RECORD_OVERHEAD + payload);
     }
   } catch (error) {
     out.truncate(mark);
     throw error;
   }
-  return { starts, lengths };
+  return mark;
 }
 
 /** Writes the prefix and checksum of the record at `at`, whose payload is already in place. */
@@ -139,13 +147,18 @@ function sealRecord(out: Buffer, at: number, type: RecordType, payloadLength: nu
   out.writeUInt32BE(payloadLength, at);
   out[at + 4] = type;
   const end = at + PREFIX_BYTES + payloadLength;
-  new Crc64().update(out.subarray(at, end)).digestInto(out, end);
+  sealCrc64(out, at, end, end);
 }
 
 function checkPayloadSize(length: number): void {
   if (length > MAX_PAYLOAD_BYTES) {
     throw new RangeError(`WAL record payload of ${length} bytes exceeds ${MAX_PAYLOAD_BYTES}`);
   }
+}
+
+function writeUint64(out: Buffer, at: number, value: number): void {
+  out.writeUInt32BE(Math.floor(value / 0x1_0000_0000), at);
+  out.writeUInt32BE(value % 0x1_0000_0000, at + 4);
 }
 
 export function encodeIndexRecord(type: RecordType, index: number): Buffer {
@@ -168,63 +181,38 @@ export function encodeHeaderRecord(segment: number): Buffer {
   return encodeRecord(RecordType.Header, payload);
 }
 
-/** One record found by `scanRecords`; `payload` is a view into the scanned buffer. */
-export interface ScannedRecord {
-  type: RecordType;
-  /** Offset of the record's first byte in the scanned buffer. */
-  offset: number;
-  /** Total bytes of the record, overhead included. */
-  length: number;
-  payload: Buffer;
-}
-
-/** Why a scan ended before the end of the buffer. */
-export interface ScanStop {
-  offset: number;
-  why: string;
-}
-
 /**
- * Reads records from `bytes` starting at `offset` until the end, or until one is incomplete, fails
- * its checksum or has an unknown type; `stop` then says where and why.
+ * Checks the record at `offset`, which must lie wholly before `end`: returns its length, or why it
+ * is not a record (a checksum mismatch, an unknown type). Allocates nothing: the replay at open
+ * runs it over every record of the log.
  */
-export function scanRecords(bytes: Buffer, offset = 0): { records: ScannedRecord[]; stop: ScanStop | null } {
-  const records: ScannedRecord[] = [];
-  let at = offset;
-  while (at < bytes.length) {
-    const checked = checkRecordAt(bytes, at);
-    if (typeof checked === 'string') return { records, stop: { offset: at, why: checked } };
-    records.push(checked);
-    at += checked.length;
-  }
-  return { records, stop: null };
-}
-
-const scratch = Buffer.alloc(CHECKSUM_BYTES);
-
-/** The record at `offset`, or why there is none. */
-function checkRecordAt(bytes: Buffer, offset: number): ScannedRecord | string {
-  const available = bytes.length - offset;
+export function checkRecord(bytes: Buffer, offset: number, end: number): number | string {
+  const available = end - offset;
   if (available < RECORD_OVERHEAD) return `${available} bytes is less than a record's ${RECORD_OVERHEAD}`;
   const payloadLength = bytes.readUInt32BE(offset);
   const length = RECORD_OVERHEAD + payloadLength;
   if (payloadLength > MAX_PAYLOAD_BYTES || length > available) {
     return `record of ${payloadLength} payload bytes overruns the ${available} bytes left`;
   }
-  const end = offset + PREFIX_BYTES + payloadLength;
-  new Crc64().update(bytes.subarray(offset, end)).digestInto(scratch, 0);
-  if (bytes.compare(scratch, 0, CHECKSUM_BYTES, end, end + CHECKSUM_BYTES) !== 0) return 'checksum mismatch';
+  const crcAt = offset + PREFIX_BYTES + payloadLength;
+  if (!checkCrc64(bytes, offset, crcAt, crcAt)) return 'checksum mismatch';
   const type = bytes[offset + 4];
   if (type < RecordType.Entry || type > RecordType.Header) return `unknown record type ${type}`;
-  return { type: type as RecordType, offset, length, payload: bytes.subarray(offset + PREFIX_BYTES, end) };
+  return length;
 }
 
-/** Checks one record read back on its own (a log entry fetched by offset). */
-export function readRecord(bytes: Buffer, where: string): ScannedRecord {
-  const checked = checkRecordAt(bytes, 0);
+/** The payload of the (checked) record at `offset` whose total length is `length`. */
+export function recordPayload(bytes: Buffer, offset: number, length: number): Buffer {
+  return bytes.subarray(offset + PREFIX_BYTES, offset + length - CHECKSUM_BYTES);
+}
+
+/** Checks one Entry record read back on its own (fetched by offset); returns its payload. */
+export function readEntryRecord(bytes: Buffer, where: string): Buffer {
+  const checked = checkRecord(bytes, 0, bytes.length);
   if (typeof checked === 'string') throw new ErrStoreCorrupt(`${where}: ${checked}`);
-  if (checked.length !== bytes.length) throw new ErrStoreCorrupt(`${where}: record length does not match`);
-  return checked;
+  if (checked !== bytes.length) throw new ErrStoreCorrupt(`${where}: record length does not match`);
+  if (bytes[4] !== RecordType.Entry) throw new ErrStoreCorrupt(`${where}: not a log entry`);
+  return recordPayload(bytes, 0, checked);
 }
 
 export function decodeIndexPayload(payload: Buffer, where: string): number {

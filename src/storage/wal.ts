@@ -6,10 +6,11 @@
  * (`npm run bench:storage` measures both against the disk's raw append+fdatasync rate).
  *
  * Layout: `<dir>/00000000000000000001.wal`, `...002.wal`, ... (20-digit segment numbers). Records
- * and groups are described in wal-format.ts. Every write is appended to the newest segment; when it
- * holds `segmentBytes`, the next write starts a new one, which opens with a copy of the whole
- * stable store. A log entry is found through an in-memory table (wal-index.ts) built by reading
- * the segments at open.
+ * and groups are described in wal-format.ts. Every write is appended to the newest segment; once
+ * it holds `segmentBytes`, the next write starts a new one, which opens with a copy of the whole
+ * stable store. A log entry is found through an in-memory table (wal-index.ts) built by replaying
+ * the segments at open (wal-replay.ts); the table also holds each entry's term, so `entryTerms`
+ * answers a restart without reading the log.
  *
  * Group commit: the writes issued in one synchronous turn, and all writes issued while a group is
  * being synced, form one group: one write(2), one fdatasync, one Commit record. A promise resolves
@@ -17,7 +18,14 @@
  * acknowledged write survives a power cut. A crash mid-group loses that whole group and nothing
  * else: at open, a tail that does not end in a complete, checksummed group is cut off. Damage
  * anywhere else (a sealed segment, or a bad record followed by intact ones) is ErrStoreCorrupt:
- * the store refuses to open rather than silently lose acknowledged entries.
+ * the store refuses to open rather than silently lose acknowledged entries. A failed write or sync
+ * fail-stops the store (ErrStoreFailed for every later write, never retried: after a failed fsync
+ * the page cache cannot be trusted); a failed read is ErrStoreRead and changes nothing.
+ *
+ * Descriptors: the store holds one per segment, one for its directory (fsynced after a segment
+ * is created or removed) and one spare file for the next segment (wal-segments.ts), and opens
+ * nothing while it runs. When descriptors run out, creating the spare is retried with back-off
+ * and the newest segment grows past `segmentBytes` meanwhile.
  *
  * Deletes. deleteRange removes a prefix (compaction after a snapshot: a Head record, then every
  * segment holding no live entry is unlinked) or a suffix (a conflict: a Truncate record); a hole
@@ -29,78 +37,93 @@
  * open (in this process or another) is ErrStoreInUse, a lock left by a dead process is taken over.
  */
 import { constants as fsConstants } from 'node:fs';
-import { mkdir, open, readFile, readdir, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import type { Clock } from '../core/clock.js';
 import {
   ErrLogNotFound,
   ErrNotFound,
   ErrStoreClosed,
-  ErrStoreCorrupt,
   ErrStoreFailed,
   ErrStoreInUse,
 } from '../core/errors.js';
 import type { LogEntry } from '../core/types.js';
-import { LockHeld, acquirePidLock, syncDirectory, writeAll } from './fs-util.js';
-import { decodeLogEntry, decodeUint64, encodeUint64, isLogIndex, stableKeyBytes } from './log-codec.js';
+import { systemClock } from '../platform/clock.js';
+import {
+  O_READ,
+  nodeFileSystem,
+  syncDirectory,
+  writeAll,
+  type FileSystem,
+  type StoreFile,
+} from './file-system.js';
+import { LockHeld, acquirePidLock } from './fs-util.js';
+import { decodeUint64, deleteBounds, encodeUint64, isLogIndex, stableKeyBytes } from './log-codec.js';
 import {
   MAX_STABLE_KEY_BYTES,
-  RecordType,
-  encodeHeaderRecord,
   RecordBuffer,
+  RecordType,
   appendEntryRecords,
-  encodeIndexRecord,
+  encodeHeaderRecord,
   encodeStableRecord,
-  readRecord,
 } from './wal-format.js';
 import { type EntryLocation } from './wal-index.js';
 import { WalState } from './wal-replay.js';
-import type { LogStore, StableStore } from './types.js';
+import { SegmentZeros } from './wal-zeros.js';
+import { readEntries } from './wal-reader.js';
+import {
+  SpareSegment,
+  checkSegmentBytes,
+  listSegments,
+  openSegment,
+  segmentFlags,
+  segmentName,
+  warningLogger,
+  type Segment,
+} from './wal-segments.js';
+import type { EntryTerms, LogStore, StableStore, StoreLogger } from './types.js';
 
 /** Options of `WalStore.open` / `newWalStore`. */
 export interface WalStoreOptions {
-  /** A segment is sealed and a new one started once it holds this many bytes. Default 64 MiB. */
+  /**
+   * A segment is sealed and a new one started once it holds this many bytes: 1 KiB to 1 GiB,
+   * default 64 MiB. A soft limit: while no spare file can be created (descriptors ran out) the
+   * segment grows past it.
+   */
   segmentBytes?: number;
   /**
    * Skip fdatasync: writes resolve before they are durable. A killed process loses nothing, an OS
    * crash or power cut can lose acknowledged writes and break Raft's guarantees. Tests only.
    */
   noSync?: boolean;
-}
-
-export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
-const MIN_SEGMENT_BYTES = 1024;
-const SEGMENT_NAME = /^(\d{20})\.wal$/;
-
-interface Segment {
-  readonly number: number;
-  readonly path: string;
-  readonly handle: FileHandle;
-  /** Bytes of whole groups; the next group is written here. */
-  size: number;
-  closed: boolean;
-}
-
-/** Writes waiting for the next group (their records are already in the filling RecordBuffer). */
-interface PendingWrite {
   /**
-   * Applies the write to the in-memory state once durable; a record at offset o of the group's
-   * buffer landed at file offset base + o.
+   * Write zeros a little ahead of the data in the background (wal-zeros.ts), so that group commits
+   * overwrite allocated blocks instead of growing the file: each sync then writes no file-system
+   * metadata. Default true (false with noSync).
    */
-  apply(segment: number, base: number): void;
+  preallocate?: boolean;
+  /** Times the retries of creating the next segment's file. Default: the system clock. */
+  clock?: Clock;
+  /** Receives warnings (descriptors ran out). Default: process.emitWarning. */
+  logger?: StoreLogger;
+  /** The file layer. Default: node:fs. Tests put faults here (raftkit/testing's FaultyFileSystem). */
+  files?: FileSystem;
+}
+
+/** The writes that form the next group: their records are in the filling RecordBuffer. */
+interface Group {
+  readonly done: Promise<void>;
   resolve(): void;
   reject(error: Error): void;
 }
 
-/**
- * Segments are opened O_DSYNC: each write returns once its data (and the file size) is on disk, as
- * write + fdatasync would, but in one call to the thread pool instead of two.
- */
-function segmentFlags(noSync: boolean): number {
-  return fsConstants.O_RDWR | (noSync ? 0 : fsConstants.O_DSYNC);
-}
-
-function segmentName(number: number): string {
-  return `${String(number).padStart(20, '0')}.wal`;
+function newGroup(): Group {
+  let resolve!: () => void;
+  let reject!: (error: Error) => void;
+  const done = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { done, resolve, reject };
 }
 
 /**
@@ -110,7 +133,8 @@ function segmentName(number: number): string {
  * process out (ErrStoreInUse). Open with `WalStore.open(dir)` or `newWalStore(dir)`.
  */
 export class WalStore implements LogStore, StableStore {
-  private pending: PendingWrite[] = [];
+  /** The group being filled, null when no write waits. */
+  private next: Group | null = null;
   private flushing = false;
   private idleWaiters: (() => void)[] = [];
   private failed: Error | null = null;
@@ -122,61 +146,85 @@ export class WalStore implements LogStore, StableStore {
   /** Collects the records of the next group. */
   private filling = new RecordBuffer();
   /** The other buffer: being written, or idle. */
-  private spare = new RecordBuffer();
+  private writing = new RecordBuffer();
+  /** The newest segment number already warned about for growing past segmentBytes. */
+  private warnedOversize = 0;
+  private readonly spare: SpareSegment;
+  private readonly zeros: SegmentZeros;
 
   private constructor(
     /** The directory given to open. */
     readonly dir: string,
+    private readonly files: FileSystem,
+    /** `dir` itself, kept open to fsync it after creating or removing a segment. */
+    private readonly directory: StoreFile,
     private readonly unlock: () => Promise<void>,
     private segments: Segment[],
     private readonly state: WalState,
     private readonly segmentBytes: number,
     private readonly noSync: boolean,
+    private readonly logger: StoreLogger,
+    clock: Clock,
+    preallocate: boolean,
   ) {
     this.issuedFirst = state.table.first();
     this.issuedLast = state.table.last();
+    this.spare = new SpareSegment({
+      files,
+      dir,
+      flags: segmentFlags(noSync),
+      clock,
+      logger,
+    });
+    this.zeros = new SegmentZeros(preallocate ? segmentBytes : 0, noSync);
+    if (segments.length > 0) this.zeros.track(segments[segments.length - 1]);
   }
 
   /** Opens (creating if needed) the store in directory `dir`, replaying its segments. */
   static async open(dir: string, options: WalStoreOptions = {}): Promise<WalStore> {
-    const segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
-    if (!Number.isSafeInteger(segmentBytes) || segmentBytes < MIN_SEGMENT_BYTES) {
-      throw new RangeError(`segmentBytes must be an integer >= ${MIN_SEGMENT_BYTES}, got ${segmentBytes}`);
-    }
+    const segmentBytes = checkSegmentBytes(options.segmentBytes);
     const noSync = options.noSync ?? false;
-    const created = await mkdir(dir, { recursive: true });
-    if (created !== undefined && !noSync) await syncDirectory(dirname(created));
+    const files = options.files ?? nodeFileSystem;
+    const created = await files.mkdir(dir, { recursive: true });
+    if (created !== undefined && !noSync) await syncDirectory(files, dirname(created));
     const unlock = await lockDirectory(dir);
     const segments: Segment[] = [];
+    let directory: StoreFile | undefined;
     try {
+      directory = await files.open(dir, O_READ);
       const state = new WalState();
-      const numbers = await listSegments(dir);
+      const numbers = await listSegments(files, dir);
       for (let i = 0; i < numbers.length; i++) {
-        const path = join(dir, segmentName(numbers[i]));
-        const newest = i === numbers.length - 1;
-        const bytes = await readFile(path);
-        const end = state.replaySegment(bytes, numbers[i], path, newest);
-        if (end === 0) {
-          // Only the newest can lack a complete group (replaySegment refused the others, and
-          // one with an intact group behind damage): a crash while it was being created, which
-          // can leave it empty, zero-filled or holding part of its first write.
-          await rm(path);
-          if (!noSync) await syncDirectory(dir);
-          continue;
-        }
-        const handle = await open(path, segmentFlags(noSync));
-        segments.push({ number: numbers[i], path, handle, size: end, closed: false });
-        if (end < bytes.length) {
-          await handle.truncate(end);
-          if (!noSync) await handle.datasync();
-        }
+        const segment = await openSegment(files, dir, numbers[i], state, i === numbers.length - 1, noSync);
+        if (segment !== null) segments.push(segment);
+        // A removed newest segment (a crash while creating it) must stay removed.
+        else if (!noSync) await directory.sync();
       }
-      const store = new WalStore(dir, unlock, segments, state, segmentBytes, noSync);
-      if (segments.length === 0) await store.startSegment(1);
+      const store = new WalStore(
+        dir,
+        files,
+        directory,
+        unlock,
+        segments,
+        state,
+        segmentBytes,
+        noSync,
+        options.logger ?? warningLogger,
+        options.clock ?? systemClock,
+        options.preallocate ?? !noSync,
+      );
+      if (segments.length === 0) {
+        const path = join(dir, segmentName(1));
+        const flags = segmentFlags(noSync) | fsConstants.O_CREAT | fsConstants.O_TRUNC;
+        await store.beginSegment(1, path, await files.open(path, flags, 0o644));
+      }
       await store.deleteObsoleteSegments();
+      // Failing to make the spare is no reason not to open: it is retried in the background.
+      await store.spare.prepare();
       return store;
     } catch (error) {
-      for (const segment of segments) await segment.handle.close().catch(() => {});
+      for (const segment of segments) await segment.file.close().catch(() => {});
+      await directory?.close().catch(() => {});
       await unlock();
       throw error;
     }
@@ -199,41 +247,26 @@ export class WalStore implements LogStore, StableStore {
     this.assertOpen();
     const location = isLogIndex(index) ? this.state.table.get(index) : undefined;
     if (!location) throw new ErrLogNotFound();
-    const bytes = await this.read(location.segment, location.offset, location.length);
-    return this.decodeEntry(bytes, index, location);
+    return (await readEntries(() => this.segments, index, [location]))[0];
   }
 
   async getLogs(lo: number, hi: number): Promise<LogEntry[]> {
     this.assertOpen();
     if (lo > hi) return [];
+    this.assertHeld(lo, hi);
     const table = this.state.table;
-    if (!isLogIndex(lo) || !isLogIndex(hi) || lo < table.first() || hi > table.last()) {
-      throw new ErrLogNotFound();
-    }
     // Locations are taken now: a truncation while the reads run must not mix old and new entries.
     const locations: EntryLocation[] = [];
     for (let index = lo; index <= hi; index++) locations.push(table.get(index)!);
-    const out: LogEntry[] = [];
-    let i = 0;
-    while (i < locations.length) {
-      // Entries of one segment lie in index order: read them with one pread.
-      let j = i;
-      while (j + 1 < locations.length && locations[j + 1].segment === locations[i].segment) j++;
-      const start = locations[i].offset;
-      const span = await this.read(
-        locations[i].segment,
-        start,
-        locations[j].offset + locations[j].length - start,
-      );
-      for (let k = i; k <= j; k++) {
-        const { offset, length } = locations[k];
-        out.push(
-          this.decodeEntry(span.subarray(offset - start, offset - start + length), lo + k, locations[k]),
-        );
-      }
-      i = j + 1;
-    }
-    return out;
+    return readEntries(() => this.segments, lo, locations);
+  }
+
+  /** Terms and types of lo..hi from the in-memory table: no disk read. */
+  async entryTerms(lo: number, hi: number): Promise<EntryTerms> {
+    this.assertOpen();
+    if (lo > hi) return { terms: new Float64Array(0), types: new Uint8Array(0) };
+    this.assertHeld(lo, hi);
+    return this.state.table.termsOf(lo, hi);
   }
 
   storeLog(entry: LogEntry): Promise<void> {
@@ -248,14 +281,13 @@ export class WalStore implements LogStore, StableStore {
     this.assertWritable();
     if (entries.length === 0) return;
     const first = entries[0].index;
-    entries.forEach((entry, i) => {
-      if (!isLogIndex(entry.index)) throw new RangeError(`log index must be >= 1, got ${entry.index}`);
-      if (entry.index !== first + i) {
-        throw new RangeError(
-          `entries must have consecutive indexes: ${entry.index} follows ${first + i - 1}`,
-        );
+    for (let i = 0; i < entries.length; i++) {
+      const index = entries[i].index;
+      if (!isLogIndex(index)) throw new RangeError(`log index must be >= 1, got ${index}`);
+      if (index !== first + i) {
+        throw new RangeError(`entries must have consecutive indexes: ${index} follows ${first + i - 1}`);
       }
-    });
+    }
     const empty = this.issuedLast === 0;
     if (!empty && first > this.issuedLast + 1) {
       throw new RangeError(`entry ${first} would leave a gap after the last index ${this.issuedLast}`);
@@ -263,44 +295,34 @@ export class WalStore implements LogStore, StableStore {
     const replaces = !empty && first <= this.issuedLast;
     // Encode everything first: a bad entry must not leave the ones before it queued.
     const mark = this.filling.length;
-    if (replaces) this.filling.append(encodeIndexRecord(RecordType.Truncate, first));
-    let run: { starts: number[]; lengths: number[] };
+    if (replaces) this.filling.appendIndexRecord(RecordType.Truncate, first);
     try {
-      run = appendEntryRecords(this.filling, entries);
+      appendEntryRecords(this.filling, entries);
     } catch (error) {
       this.filling.truncate(mark);
       throw error;
     }
     if (empty || first < this.issuedFirst) this.issuedFirst = first;
     this.issuedLast = first + entries.length - 1;
-    return this.enqueue((segment, base) => {
-      const table = this.state.table;
-      if (replaces) table.truncateFrom(first);
-      for (let i = 0; i < entries.length; i++)
-        table.push(first + i, segment, base + run.starts[i], run.lengths[i]);
-    });
+    return this.joinGroup();
   }
 
   /** Deletes min..max inclusive, which must be a prefix or a suffix of the log; resolves once durable. */
   async deleteRange(min: number, max: number): Promise<void> {
     this.assertWritable();
-    if (!Number.isSafeInteger(min) || !Number.isSafeInteger(max)) {
-      throw new RangeError(`deleteRange bounds must be safe integers, got ${min}..${max}`);
-    }
-    const from = Math.max(min, this.issuedFirst);
-    const to = Math.min(max, this.issuedLast);
-    if (this.issuedLast === 0 || from > to) return;
-    const table = this.state.table;
+    const bounds = deleteBounds(min, max, this.issuedFirst, this.issuedLast);
+    if (bounds === null) return;
+    const { from, to } = bounds;
     if (from === this.issuedFirst) {
       if (to === this.issuedLast) this.issuedFirst = this.issuedLast = 0;
       else this.issuedFirst = to + 1;
-      this.filling.append(encodeIndexRecord(RecordType.Head, to + 1));
-      return this.enqueue(() => table.dropBefore(to + 1));
+      this.filling.appendIndexRecord(RecordType.Head, to + 1);
+      return this.joinGroup();
     }
     if (to === this.issuedLast) {
       this.issuedLast = from - 1;
-      this.filling.append(encodeIndexRecord(RecordType.Truncate, from));
-      return this.enqueue(() => table.truncateFrom(from));
+      this.filling.appendIndexRecord(RecordType.Truncate, from);
+      return this.joinGroup();
     }
     throw new RangeError(
       `WalStore deletes a prefix or a suffix of the log, not ${from}..${to} inside ${this.issuedFirst}..${this.issuedLast}`,
@@ -313,10 +335,9 @@ export class WalStore implements LogStore, StableStore {
   async set(key: string, value: Uint8Array): Promise<void> {
     this.assertWritable();
     const keyBytes = stableKeyBytes(key, MAX_STABLE_KEY_BYTES);
-    // Copied: the caller may reuse its buffer before the group is written.
-    const copy = Buffer.from(value);
-    this.filling.append(encodeStableRecord(keyBytes, copy));
-    return this.enqueue(() => this.state.stable.set(key, copy));
+    // The record holds a copy: the caller may reuse its buffer once this returns.
+    this.filling.append(encodeStableRecord(keyBytes, value));
+    return this.joinGroup();
   }
 
   async get(key: string): Promise<Uint8Array> {
@@ -348,15 +369,28 @@ export class WalStore implements LogStore, StableStore {
     return this.segments.map((segment) => segment.number);
   }
 
+  /** Bytes of data in each segment, oldest first; files may hold zeros after them (for tests). */
+  segmentDataBytes(): number[] {
+    return this.segments.map((segment) => segment.size);
+  }
+
+  /** Whether the next segment's file is open and ready (false while descriptors are short). */
+  hasSpareSegment(): boolean {
+    return this.spare.isReady();
+  }
+
   /** Waits for queued writes to finish, then closes. Idempotent (the runtime closes both roles). */
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.idle();
       try {
+        await this.zeros.stop();
+        await this.spare.stop();
         for (const segment of this.segments) {
           segment.closed = true;
-          await segment.handle.close();
+          await segment.file.close();
         }
+        await this.directory.close();
       } finally {
         await this.unlock();
       }
@@ -373,6 +407,14 @@ export class WalStore implements LogStore, StableStore {
     if (this.failed) throw new ErrStoreFailed(this.failed.message);
   }
 
+  /** ErrLogNotFound unless every index of lo..hi is held. */
+  private assertHeld(lo: number, hi: number): void {
+    const table = this.state.table;
+    if (!isLogIndex(lo) || !isLogIndex(hi) || lo < table.first() || hi > table.last()) {
+      throw new ErrLogNotFound();
+    }
+  }
+
   private idle(): Promise<void> {
     if (!this.flushing) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
@@ -381,36 +423,37 @@ export class WalStore implements LogStore, StableStore {
   // ---------------------------------------------------------------------------------------------
   // Writing
 
-  private enqueue(apply: PendingWrite['apply']): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.pending.push({ apply, resolve, reject });
-      if (this.flushing) return;
-      this.flushing = true;
-      // Writes issued later in this synchronous turn join the group.
-      queueMicrotask(() => void this.flushLoop());
-    });
+  /** The promise of the group the records just laid into `filling` belong to. */
+  private joinGroup(): Promise<void> {
+    if (this.next === null) {
+      this.next = newGroup();
+      if (!this.flushing) {
+        this.flushing = true;
+        // Writes issued later in this synchronous turn join the group.
+        queueMicrotask(() => void this.flushLoop());
+      }
+    }
+    return this.next.done;
   }
 
   private async flushLoop(): Promise<void> {
-    while (this.pending.length > 0) {
-      const group = this.pending;
-      this.pending = [];
+    while (this.next !== null) {
+      const group = this.next;
+      this.next = null;
       const buffer = this.filling;
-      this.filling = this.spare;
-      this.spare = buffer;
+      this.filling = this.writing;
+      this.writing = buffer;
       try {
         let segment = this.segments[this.segments.length - 1];
-        if (segment.size >= this.segmentBytes) segment = await this.startSegment(segment.number + 1);
-        buffer.append(encodeIndexRecord(RecordType.Commit, ++this.state.groupNumber));
-        const base = await this.append(segment, buffer.view());
-        for (const write of group) write.apply(segment.number, base);
+        if (segment.size >= this.segmentBytes) segment = await this.rollOver(segment);
+        buffer.appendIndexRecord(RecordType.Commit, this.state.groupNumber + 1);
+        await this.append(segment, buffer);
+        this.zeros.advance();
         // Before resolving, so that space is free once a compaction's deleteRange resolves.
-        await this.deleteObsoleteSegments();
-        for (const write of group) write.resolve();
+        if (this.hasObsoleteSegments()) await this.deleteObsoleteSegments();
+        group.resolve();
       } catch (error) {
-        this.failed = error as Error;
-        const failure = new ErrStoreFailed((error as Error).message);
-        for (const write of [...group, ...this.pending.splice(0)]) write.reject(failure);
+        this.fail(error as Error, group);
       } finally {
         buffer.reset();
       }
@@ -419,85 +462,114 @@ export class WalStore implements LogStore, StableStore {
     for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
-  /** Creates segment `number` with its opening group (its header and the whole stable store). */
-  private async startSegment(number: number): Promise<Segment> {
-    const path = join(this.dir, segmentName(number));
-    const handle = await open(path, segmentFlags(this.noSync) | fsConstants.O_CREAT | fsConstants.O_TRUNC);
-    const segment: Segment = { number, path, handle, size: 0, closed: false };
-    const records = [encodeHeaderRecord(number)];
-    for (const [key, value] of this.state.stable) {
-      records.push(encodeStableRecord(Buffer.from(key, 'utf8'), value));
+  /** Fail-stop: this group and everything queued behind it is rejected, later writes too. */
+  private fail(error: Error, group: Group): void {
+    this.failed = error;
+    const failure = error instanceof ErrStoreFailed ? error : new ErrStoreFailed(error.message);
+    group.reject(failure);
+    this.next?.reject(failure);
+    this.next = null;
+    this.filling.reset();
+    void this.zeros.stop();
+    void this.spare.stop();
+  }
+
+  /**
+   * The segment the next group goes to once `current` holds segmentBytes: a new one made from the
+   * spare (a rename: no descriptor needed), or `current` again while there is no spare.
+   */
+  private async rollOver(current: Segment): Promise<Segment> {
+    const file = await this.spare.take();
+    if (file === null) {
+      if (this.warnedOversize !== current.number) {
+        this.warnedOversize = current.number;
+        this.logger.warn(
+          { segment: current.path, bytes: current.size, segmentBytes: this.segmentBytes },
+          'WAL segment grows past segmentBytes: its successor could not be created yet',
+        );
+      }
+      return current;
     }
-    records.push(encodeIndexRecord(RecordType.Commit, ++this.state.groupNumber));
+    // Sealed segments hold no zeros: cut them off (durably) while this is still the newest.
+    await this.zeros.seal(current);
+    const number = current.number + 1;
+    const path = join(this.dir, segmentName(number));
     try {
-      await this.append(segment, Buffer.concat(records));
+      await this.files.rename(this.spare.path, path);
     } catch (error) {
-      await handle.close().catch(() => {});
+      await file.close().catch(() => {});
+      this.spare.failed(error);
+      this.zeros.track(current);
+      return current;
+    }
+    const segment = await this.beginSegment(number, path, file);
+    this.spare.refill();
+    return segment;
+  }
+
+  /** Writes the opening group (its header and the whole stable store) of the new segment `number`. */
+  private async beginSegment(number: number, path: string, file: StoreFile): Promise<Segment> {
+    const segment: Segment = { number, path, file, size: 0, allocated: 0, closed: false };
+    const opening = new RecordBuffer();
+    opening.append(encodeHeaderRecord(number));
+    for (const [key, value] of this.state.stable) {
+      opening.append(encodeStableRecord(Buffer.from(key, 'utf8'), value));
+    }
+    opening.appendIndexRecord(RecordType.Commit, this.state.groupNumber + 1);
+    try {
+      await this.append(segment, opening);
+    } catch (error) {
+      await file.close().catch(() => {});
       throw error;
     }
     this.segments.push(segment);
+    this.zeros.track(segment);
     return segment;
   }
 
   /**
    * Appends whole groups at the end of `segment` with one write(2), durable when it returns
-   * (O_DSYNC); returns the offset they landed at.
+   * (O_DSYNC), then applies them to the in-memory state.
    */
-  private async append(segment: Segment, bytes: Buffer): Promise<number> {
+  private async append(segment: Segment, records: RecordBuffer): Promise<void> {
     const base = segment.size;
-    await writeAll(segment.handle, bytes, base);
+    await this.zeros.beforeWrite();
+    await writeAll(segment.file, records.view(), base);
     // A new file's directory entry must be durable too.
-    if (base === 0 && !this.noSync) await syncDirectory(this.dir);
-    segment.size = base + bytes.length;
+    if (base === 0 && !this.noSync) await this.directory.sync();
+    segment.size = base + records.length;
+    segment.allocated = Math.max(segment.allocated, segment.size);
     this.groupsWritten++;
-    return base;
+    this.state.applyWritten(records.bytes, records.length, segment.number, base, segment.path);
+  }
+
+  /** The segments before the one holding the first live entry (or before the newest if none). */
+  private firstLiveSegment(): number {
+    const table = this.state.table;
+    const first = table.first();
+    return first === 0 ? this.segments[this.segments.length - 1].number : table.segmentOf(first);
+  }
+
+  private hasObsoleteSegments(): boolean {
+    return this.segments[0].number < this.firstLiveSegment();
   }
 
   /** Unlinks, oldest first, the segments before the one holding the first live entry. */
   private async deleteObsoleteSegments(): Promise<void> {
-    const table = this.state.table;
-    const newest = this.segments[this.segments.length - 1].number;
-    const keepFrom = table.first() === 0 ? newest : table.get(table.first())!.segment;
+    const keepFrom = this.firstLiveSegment();
     if (this.segments[0].number >= keepFrom) return;
     const obsolete = this.segments.filter((segment) => segment.number < keepFrom);
     this.segments = this.segments.filter((segment) => segment.number >= keepFrom);
     try {
       for (const segment of obsolete) {
         segment.closed = true;
-        await segment.handle.close();
-        await rm(segment.path);
+        await segment.file.close();
+        await this.files.unlink(segment.path);
       }
-      if (!this.noSync) await syncDirectory(this.dir);
+      if (!this.noSync) await this.directory.sync();
     } catch {
       // Harmless: the next open finds the leftover segments hold no live entry and removes them.
     }
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // Reading
-
-  private async read(number: number, offset: number, length: number): Promise<Buffer> {
-    const segment = this.segments.find((candidate) => candidate.number === number);
-    const buffer = Buffer.allocUnsafe(length);
-    try {
-      if (!segment || segment.closed) throw new ErrLogNotFound();
-      const { bytesRead } = await segment.handle.read(buffer, 0, length, offset);
-      if (bytesRead !== length) {
-        throw new ErrStoreCorrupt(`${segment.path}: ${bytesRead} of ${length} bytes at offset ${offset}`);
-      }
-      return buffer;
-    } catch (error) {
-      // Compaction closed the segment while the read was in flight: the entries are gone.
-      if (segment?.closed) throw new ErrLogNotFound();
-      throw error;
-    }
-  }
-
-  private decodeEntry(bytes: Buffer, index: number, location: EntryLocation): LogEntry {
-    const where = `${segmentName(location.segment)} at offset ${location.offset}`;
-    const record = readRecord(bytes, where);
-    if (record.type !== RecordType.Entry) throw new ErrStoreCorrupt(`${where}: not a log entry`);
-    return decodeLogEntry(record.payload, index);
   }
 }
 
@@ -513,18 +585,4 @@ async function lockDirectory(dir: string): Promise<() => Promise<void>> {
     if (error instanceof LockHeld) throw new ErrStoreInUse(`WalStore in ${dir}: ${error.message}`);
     throw error;
   }
-}
-
-async function listSegments(dir: string): Promise<number[]> {
-  const numbers = (await readdir(dir))
-    .map((name) => SEGMENT_NAME.exec(name))
-    .filter((match) => match !== null)
-    .map((match) => Number(match[1]))
-    .sort((a, b) => a - b);
-  for (let i = 1; i < numbers.length; i++) {
-    if (numbers[i] !== numbers[i - 1] + 1) {
-      throw new ErrStoreCorrupt(`${dir}: segment ${numbers[i - 1] + 1} is missing before ${numbers[i]}`);
-    }
-  }
-  return numbers;
 }

@@ -13,6 +13,13 @@ export { SimDisk } from './sim-disk.js';
 export { SimFsm, chainHash, encodeCommand, type FsmObserver, type SimCommand } from './sim-fsm.js';
 export { SafetyChecker, type CheckedNode } from './checker.js';
 export {
+  SkewedClock,
+  SKEW_JUMP_MAX_MS,
+  SKEW_RATE_MAX,
+  SKEW_RATE_MIN,
+  type ClockSkew,
+} from './skewed-clock.js';
+export {
   checkKvLinearizability,
   InvalidHistoryError,
   parseKvHistory,
@@ -42,4 +49,16 @@ export {
   type ConformanceReport,
   type DurableStore,
   type StoreHarness,
+  type WriteHold,
 } from './store-conformance.js';
+export {
+  FAULT_KINDS,
+  FaultyFileSystem,
+  SimulatedCrash,
+  faultyFileSystem,
+  parseFaultSpec,
+  type FaultKind,
+  type FaultRule,
+  type FaultSpec,
+  type FaultyFileSystemOptions,
+} from './fault-files.js';

@@ -4,9 +4,17 @@
  * process's view: pending writes never land and nothing it issues later does either.
  */
 import { ErrLogNotFound, RaftError } from '../core/errors.js';
-import type { Configuration, LogEntry, SnapshotMeta } from '../core/types.js';
+import type { LogEntry, SnapshotMeta } from '../core/types.js';
+import type { SnapshotCreateArgs } from '../storage/snapshot-meta.js';
 import type { InmemStore } from '../storage/inmem.js';
-import type { LogStore, OpenedSnapshot, SnapshotSink, SnapshotStore, StableStore } from '../storage/types.js';
+import type {
+  EntryTerms,
+  LogStore,
+  OpenedSnapshot,
+  SnapshotSink,
+  SnapshotStore,
+  StableStore,
+} from '../storage/types.js';
 import type { SeededRandom } from './prng.js';
 import type { Scheduler } from './scheduler.js';
 
@@ -108,6 +116,11 @@ export class SimDisk implements LogStore, StableStore {
     return this.durable.getLogs(lo, hi);
   }
 
+  entryTerms(lo: number, hi: number): Promise<EntryTerms> {
+    if (!this.alive) return Promise.reject(new ErrLogNotFound());
+    return this.durable.entryTerms(lo, hi);
+  }
+
   storeLog(entry: LogEntry): Promise<void> {
     return this.storeLogs([entry]);
   }
@@ -155,14 +168,8 @@ export class SimSnapshotStore implements SnapshotStore {
     private readonly random: SeededRandom,
   ) {}
 
-  async create(
-    version: number,
-    index: number,
-    term: number,
-    configuration: Configuration,
-    configurationIndex: number,
-  ): Promise<SnapshotSink> {
-    const sink = await this.durable.create(version, index, term, configuration, configurationIndex);
+  async create(...args: SnapshotCreateArgs): Promise<SnapshotSink> {
+    const sink = await this.durable.create(...args);
     const delay = (): Promise<void> =>
       new Promise((resolve) => {
         if (this.alive) this.scheduler.after(this.random.int(1, 6), () => this.alive && resolve());

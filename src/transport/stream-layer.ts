@@ -58,14 +58,8 @@ export class ErrRpcTimeout extends RaftError {
   override name = 'ErrRpcTimeout';
 }
 
-/**
- * The process or the system ran out of file descriptors (EMFILE, ENFILE) when dialling: transient.
- * Further dials fail at once with it until a back-off passes (5 ms, doubling to 1 s).
- */
-export class ErrOutOfDescriptors extends RaftError {
-  /** `'ErrOutOfDescriptors'`. */
-  override name = 'ErrOutOfDescriptors';
-}
+// A dial that found no descriptor: the same error as the stores'.
+export { ErrOutOfDescriptors } from '../core/errors.js';
 
 /** The peer closed the connection (EOF or reset) before the reply was complete. */
 export class ErrPeerClosed extends RaftError {

@@ -5,19 +5,10 @@
  * summed) stays exact. They are checked where the Go struct mirrors become core messages
  * (convert.ts), so the mirrors themselves still read every value Go can send.
  */
-import { ErrDecode, ErrTooLarge } from '../core/errors.js';
+import { ErrOutOfRange } from '../core/bounds.js';
+import { ErrTooLarge } from '../core/errors.js';
 
-/**
- * Largest term accepted from a peer: 2^48 - 1. A cluster electing a leader every millisecond
- * would need 8,900 years to get there, and it is 32 times below 2^53, so term + 1 is exact.
- */
-export const MAX_TERM = 2 ** 48 - 1;
-
-/**
- * Largest log index accepted from a peer: 2^48 - 1 (a million entries a second for 8.9 years).
- * Index + entry count, and sums of a few indexes, stay far below 2^53.
- */
-export const MAX_INDEX = 2 ** 48 - 1;
+export { MAX_INDEX, MAX_TERM, ErrOutOfRange, checkIndex, checkTerm } from '../core/bounds.js';
 
 /** Largest InstallSnapshot size accepted: 2^48 - 1 bytes (256 TiB); the body streams, so this only keeps arithmetic exact. */
 export const MAX_SNAPSHOT_BYTES = 2 ** 48 - 1;
@@ -37,26 +28,6 @@ export const MAX_CONFIGURATION_SERVERS = 4096;
  * MaxAppendEntries hashicorp and raftkit accept (1024), so no correct leader comes near it.
  */
 export const DEFAULT_MAX_ENTRIES = 4096;
-
-/** A number from the wire outside its bound: the RPC is refused and its connection closed. */
-export class ErrOutOfRange extends ErrDecode {
-  /** `'ErrOutOfRange'`. */
-  override name = 'ErrOutOfRange';
-}
-
-/** Throws ErrOutOfRange when a term is above MAX_TERM. */
-export function checkTerm(value: number, field: string): number {
-  if (value > MAX_TERM)
-    throw new ErrOutOfRange(`${field} ${value} is above the largest accepted term (2^48-1)`);
-  return value;
-}
-
-/** Throws ErrOutOfRange when an index is above MAX_INDEX. */
-export function checkIndex(value: number, field: string): number {
-  if (value > MAX_INDEX)
-    throw new ErrOutOfRange(`${field} ${value} is above the largest accepted index (2^48-1)`);
-  return value;
-}
 
 /** Throws ErrOutOfRange when a snapshot size is negative or above MAX_SNAPSHOT_BYTES. */
 export function checkSnapshotSize(value: number): number {

@@ -150,10 +150,19 @@ describe('demo server', () => {
   it("carries the leader's leases and locks, and each node's counts", async () => {
     const leader = nodes.clusters.get('n1')!;
     const base = (await cluster()).nodes[0].http;
-    await rawRequest(base, 'POST', '/leases', { body: '{"ttl":60}' });
-    await rawRequest(base, 'POST', '/locks/job', { body: '{"ttl":60}' });
+    // The nodes check the demo's token, as kv serve --auth-token-file does.
+    const headers = {
+      Authorization: `Bearer ${readFileSync(join(dataRoot, 'api-token'), 'utf8').trim()}`,
+      'Content-Type': 'application/json',
+    };
+    expect((await rawRequest(base, 'POST', '/leases', { body: '{"ttl":60}', headers })).status).toBe(200);
+    expect((await rawRequest(base, 'POST', '/locks/job', { body: '{"ttl":60}', headers })).status).toBe(200);
+    // The demo polls its nodes at most every 100 ms: wait (in real time) for a view taken after the posts.
     let view = await cluster();
-    for (let i = 0; i < 50 && (view.locks?.length ?? 0) === 0; i++) view = await cluster();
+    for (let i = 0; i < 50 && (view.locks?.length ?? 0) === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      view = await cluster();
+    }
     expect(view.leases?.map((lease) => lease.ttl)).toEqual([60, 60]);
     expect(view.locks).toEqual([{ name: 'job', token: 2, lease: '2', waiters: 0 }]);
     expect(node(view, 'n1').status).toMatchObject({ leases: 2, locks: 1, watchers: 0 });

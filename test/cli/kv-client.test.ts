@@ -2,23 +2,13 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { CliIo } from '../../src/cli/command.js';
-import { runCli } from '../../src/cli/main.js';
-import { instantClock, useLeaderAndFollower } from './leader-and-follower.js';
+import { runCaptured } from './cli-io.js';
+import { useLeaderAndFollower } from './leader-and-follower.js';
 
 const nodes = useLeaderAndFollower();
 
-async function cli(argv: string[], extra: Partial<CliIo> = {}) {
-  const out: Buffer[] = [];
-  const err: string[] = [];
-  const io: CliIo = {
-    stdout: { write: (chunk) => out.push(Buffer.from(chunk)) },
-    stderr: { write: (chunk) => err.push(String(chunk)) },
-    env: {},
-    clock: instantClock(),
-    ...extra,
-  };
-  const code = await runCli(['kv', ...argv], io);
-  return { code, stdout: Buffer.concat(out), stderr: err.join('') };
+function cli(argv: string[], extra: Partial<CliIo> = {}) {
+  return runCaptured(['kv', ...argv], extra);
 }
 
 describe('raftkit kv client commands', () => {
@@ -87,9 +77,11 @@ describe('raftkit kv client commands', () => {
   });
 
   it('an unreachable server exits 1', async () => {
-    const res = await cli(['status', '--addr', 'http://127.0.0.1:1']);
-    expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(/cannot reach/);
+    for (const command of [['status'], ['get', 'k']]) {
+      const res = await cli([...command, '--addr', 'http://127.0.0.1:1', '--timeout', '1']);
+      expect(res.code).toBe(1);
+      expect(res.stderr).toMatch(/cannot reach/);
+    }
   });
 
   const usage: string[][] = [

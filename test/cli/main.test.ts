@@ -3,20 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { CHAOS_USAGE } from '../../src/cli/chaos-command.js';
 import { DEMO_USAGE } from '../../src/cli/demo-command.js';
 import { KV_CLIENT_USAGE } from '../../src/cli/kv-client.js';
-import { runCli, USAGE } from '../../src/cli/main.js';
+import { USAGE } from '../../src/cli/main.js';
 import { SERVE_USAGE } from '../../src/cli/serve-args.js';
 import { SIM_USAGE } from '../../src/cli/sim.js';
+import { runToText } from './cli-io.js';
 
-async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await runCli(argv, {
-    stdout: { write: (chunk) => (stdout += String(chunk)) },
-    stderr: { write: (chunk) => (stderr += String(chunk)) },
-    env: {},
-  });
-  return { code, stdout, stderr };
-}
+const cli = runToText;
 
 describe('raftkit', () => {
   it('prints its usage for help (exit 0) and when given nothing (exit 2)', async () => {

@@ -44,15 +44,20 @@ describe('parseServeArgs', () => {
       ],
       join: null,
       tls: null,
+      tlsRequireIdentity: false,
       authTokenFile: null,
       adminTokenFile: null,
       httpTls: null,
       insecure: false,
       httpLimits: { maxConnections: 1024, headersTimeout: 10_000, requestTimeout: 30_000 },
       maxBodyBytes: 1024 * 1024,
+      walSegmentBytes: 64 * 1024 * 1024,
       joinTimeout: 60_000,
+      kvLimits: {},
       debugRoutes: false,
       debugStaleReads: false,
+      debugEarlyAck: false,
+      debugClock: false,
       raftConfig: {},
     });
   });
@@ -79,6 +84,15 @@ describe('parseServeArgs', () => {
     expect(flagError([...base, '--log-store', 'rocksdb'])).toMatchObject({ flag: '--log-store' });
   });
 
+  it('reads --wal-segment-bytes within 1 MiB to 1 GiB', () => {
+    expect(parseServeArgs([...base, '--wal-segment-bytes', '4194304']).walSegmentBytes).toBe(4 * 1024 * 1024);
+    for (const bad of ['1000', '2147483648', '4MiB', '1e400']) {
+      expect(() => parseServeArgs([...base, '--wal-segment-bytes', bad])).toThrow(
+        /--wal-segment-bytes must be an integer from 1048576 to 1073741824/,
+      );
+    }
+  });
+
   it('accepts --flag=value, --join, --debug-routes and --insecure', () => {
     const args = parseServeArgs([
       '--id=n4',
@@ -98,6 +112,15 @@ describe('parseServeArgs', () => {
       debugRoutes: true,
       insecure: true,
     });
+  });
+
+  it('reads the test-only switches --debug-early-ack and --debug-clock', () => {
+    expect(parseServeArgs([...base, '--debug-early-ack', '--debug-clock'])).toMatchObject({
+      debugEarlyAck: true,
+      debugClock: true,
+      debugStaleReads: false,
+    });
+    expect(flagError([...base, '--debug-clock=2'])).toMatchObject({ flag: '--debug-clock' });
   });
 
   it('accepts IPv6 addresses in brackets', () => {
@@ -131,6 +154,10 @@ describe('parseServeArgs', () => {
       files[2],
     ]);
     expect(args.tls).toEqual({ cert: files[0], key: files[1], ca: files[2] });
+    expect(args.tlsRequireIdentity).toBe(false);
+    const tlsFlags = ['--tls-cert', files[0], '--tls-key', files[1], '--tls-ca', files[2]];
+    expect(parseServeArgs([...base, ...tlsFlags, '--tls-require-identity']).tlsRequireIdentity).toBe(true);
+    expect(flagError([...base, '--tls-require-identity']).flag).toBe('--tls-require-identity');
     expect(flagError([...base, '--tls-cert', files[0], '--tls-key', files[1]]).flag).toBe('--tls-ca');
     expect(
       flagError([...base, '--tls-cert', files[0], '--tls-key', join(dir, 'nope'), '--tls-ca', files[2]]).flag,

@@ -3,6 +3,7 @@
  * first): exit codes, JSON logs, graceful shutdown on SIGTERM, and a restart from the data dirs.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -32,6 +33,47 @@ describe('raftkit kv serve: refusing to start', () => {
     expect(await run.exited).toBe(1);
     expect(run.stderr()).toContain(`unusable data directory: ${file} exists and is not a directory`);
   });
+});
+
+describe('raftkit kv serve: refusing to start leaves nothing behind (issue 11.6)', () => {
+  it("exits 1 at once for a data directory under /proc (Node's recursive mkdir spun there forever)", async () => {
+    const [raftPort, httpPort] = await freePorts(2);
+    const run = cli([
+      ...['kv', 'serve', '--id', 'n1', '--raft-addr', `127.0.0.1:${raftPort}`],
+      ...['--http-addr', `127.0.0.1:${httpPort}`, '--data-dir', '/proc/raftkit-no-such-dir/data'],
+    ]);
+    expect(await run.exited).toBe(1);
+    expect(run.stderr()).toContain('unusable data directory: cannot create /proc/raftkit-no-such-dir');
+  }, 30_000);
+
+  it('does not bootstrap a new data directory when its HTTP port is taken, so a later start is a new cluster', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'raftkit-cli-')), 'n1');
+    const [raftPort, httpPort, otherHttpPort] = await freePorts(3);
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(httpPort, '127.0.0.1', () => resolve()));
+    try {
+      const first = cli([
+        ...['kv', 'serve', '--id', 'n1', '--raft-addr', `127.0.0.1:${raftPort}`],
+        ...['--http-addr', `127.0.0.1:${httpPort}`, '--data-dir', dir, '--peers', `n1=127.0.0.1:${raftPort}`],
+      ]);
+      expect(await first.exited).toBe(1);
+      expect(first.stderr()).toMatch(/EADDRINUSE/);
+    } finally {
+      await new Promise<void>((resolve) => taken.close(() => resolve()));
+    }
+    // Started again on a free port: it bootstraps now (the failed start wrote no cluster state).
+    const second = cli([
+      ...['kv', 'serve', '--id', 'n1', '--raft-addr', `127.0.0.1:${raftPort}`],
+      ...['--http-addr', `127.0.0.1:${otherHttpPort}`, '--data-dir', dir],
+      ...['--peers', `n1=127.0.0.1:${raftPort}`],
+    ]);
+    await serving(second);
+    expect(second.stdout()).toContain('"msg":"kv: bootstrapped a new cluster"');
+    const status = await kvRequest(`http://127.0.0.1:${otherHttpPort}`, 'GET', '/status?stale');
+    expect(status.status).toBe(200);
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+  }, 60_000);
 });
 
 describe('raftkit kv serve: a 3-process cluster', () => {

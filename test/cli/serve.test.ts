@@ -195,6 +195,10 @@ describe('kv serve: reads and writes', () => {
     expect(res.headers['content-type']).toContain('text/plain');
     expect(res.text).toMatch(/^raft_is_leader 1$/m);
     expect(res.text).toMatch(/^kv_http_requests_total\{/m);
+    // The library's metrics (hashicorp's names) share the registry.
+    expect(res.text).toMatch(/^raft_state_leader_total [1-9]/m);
+    expect(res.text).toMatch(/^raft_apply_total \d+$/m);
+    expect(res.text).toMatch(/^raft_fsm_apply_seconds_count \d+$/m);
   });
 });
 

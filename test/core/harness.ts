@@ -34,6 +34,7 @@ export interface TestCoreOptions {
   /** Default: a SeededRandom with a fixed seed. */
   random?: Random;
   maxAppendEntries?: number;
+  catchUpTimeout?: number;
 }
 
 /**
@@ -56,6 +57,7 @@ export function makeCore(
     maxInflightAppends: 2,
     preVote: options.preVote ?? false,
     maxClockDrift: 0.1,
+    catchUpTimeout: options.catchUpTimeout ?? 1000,
     random: options.random ?? new SeededRandom(7),
     codec,
     faults: options.faults,

@@ -87,11 +87,16 @@ export class KvHttpClient {
     private readonly timeoutMs = 15_000,
   ) {}
 
-  request(method: string, path: string, body?: Uint8Array | string): Promise<HttpResult> {
+  request(
+    method: string,
+    path: string,
+    body?: Uint8Array | string,
+    headers: Record<string, string> = {},
+  ): Promise<HttpResult> {
     return new Promise((resolve, reject) => {
       const req = request(
         new URL(path, this.baseUrl),
-        { method, agent: false, timeout: this.timeoutMs },
+        { method, agent: false, timeout: this.timeoutMs, headers },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -107,7 +112,11 @@ export class KvHttpClient {
 
   /** Like request, but the answer must be 2xx and JSON. */
   async requestJson<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const result = await this.request(method, path, body === undefined ? undefined : JSON.stringify(body));
+    // The cluster routes take JSON bodies only (the KV service refuses other types with 415).
+    const result =
+      body === undefined
+        ? await this.request(method, path)
+        : await this.request(method, path, JSON.stringify(body), { 'Content-Type': 'application/json' });
     if (result.status < 200 || result.status > 299) throw new HttpError(method, path, result);
     return JSON.parse(result.body.toString('utf8')) as T;
   }

@@ -151,5 +151,41 @@ describe('mixed Go/TypeScript clusters', () => {
         (await g1.client.status()).configuration.some((s) => s.id === 'g1' && s.suffrage === 'Voter'),
       { timeoutMs: 10_000, what: 'the Go node to see itself as a voter' },
     );
+    // And the other direction: the raftkit leader removes the Go node again.
+    await leader.client.remove('g1');
+    expect((await leader.client.status()).configuration.map((s) => s.id)).not.toContain('g1');
+    await putAll(leader, 'gone', 3);
+  });
+
+  it('(e) a raftkit node joined to a cluster led by a Go node names the leader by ID, redirects to it, and is removed by it', async () => {
+    const g1 = await createGoNode({ id: 'g1', ...slowGo });
+    const g2 = await createGoNode({ id: 'g2', ...slowGo });
+    introduce([g1, g2]);
+    await Promise.all([g1.start(), g2.start()]);
+    const goLeader = await waitForLeader([g1, g2], { timeoutMs: 20_000 });
+    await putAll(goLeader, 'j', 5);
+    // No --peers: the node waits to be added. 1.1.2 sends only its address in AppendEntries, and
+    // the first one arrives before the configuration that names it.
+    const t1 = await createTsNode({ id: 't1' });
+    await t1.start();
+    await goLeader.client.join({
+      id: 't1',
+      address: t1.raftAddress,
+      http: `http://${t1.httpAddress}`,
+      voter: true,
+    });
+    await holdsAll(t1, 'j', 5);
+    await waitFor(async () => (await t1.client.status()).leader?.id === goLeader.id, {
+      timeoutMs: 10_000,
+      what: `t1 to name the Go leader ${goLeader.id}`,
+    });
+    const status = await t1.client.status();
+    expect(status.leader).toMatchObject({ id: goLeader.id, address: goLeader.raftAddress });
+    const write = await t1.client.put('k', 'v');
+    expect(write.status, write.body.toString()).toBe(307);
+
+    await goLeader.client.remove('t1');
+    expect((await goLeader.client.status()).configuration.map((s) => s.id)).not.toContain('t1');
+    await putAll(goLeader, 'after', 2);
   });
 });

@@ -62,11 +62,37 @@ describe('npm pack', () => {
       'dist/index.d.ts',
       'dist/testing/index.js',
       'dist/testing/index.d.ts',
+      'dist/client/index.js',
+      'dist/client/index.d.ts',
       ...Object.values(pkg.bin).map(packed),
       ...Object.values(pkg.exports).flatMap((target) => [packed(target.types), packed(target.default)]),
     ];
     for (const path of required) expect(files, path).toContain(path);
     expect(shipped('dashboard/index.html')).toHaveLength(1);
+  });
+
+  it('raftkit/client loads nothing but node built-ins, its own files and the contract types', () => {
+    const seen = new Set<string>();
+    const visit = (path: string) => {
+      if (seen.has(path)) return;
+      seen.add(path);
+      const source = readFileSync(path, 'utf8');
+      for (const [, specifier] of source.matchAll(/(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)'([^']+)'/g)) {
+        if (specifier.startsWith('.')) visit(posix.join(dirname(path), specifier));
+        else
+          expect(
+            specifier.startsWith('node:') || builtinModules.includes(specifier),
+            `${path} imports ${specifier}`,
+          ).toBe(true);
+      }
+    };
+    visit('dist/client/index.js');
+    const outside = [...seen].filter(
+      (path) => !path.startsWith('dist/client/') && path !== 'dist/kv/contract.js',
+    );
+    expect(outside).toEqual([]);
+    expect(seen.size).toBeGreaterThan(5);
+    for (const path of seen) expect(files, path).toContain(path);
   });
 
   it('ships no tests, sources, benchmarks or tooling', () => {
@@ -131,19 +157,20 @@ describe('the packed files on their own', () => {
       [
         `import * as raftkit from 'raftkit';`,
         `import * as testing from 'raftkit/testing';`,
+        `import * as client from 'raftkit/client';`,
         `console.log(import.meta.resolve('raftkit'));`,
-        `console.log(typeof raftkit.Raft, typeof raftkit.RaftNode, typeof testing.runSimulation);`,
+        `console.log(typeof raftkit.Raft, typeof raftkit.RaftNode, typeof testing.runSimulation, typeof client.KvClient);`,
       ].join('\n'),
     );
   });
 
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-  it('import as raftkit and raftkit/testing', async () => {
+  it('import as raftkit, raftkit/testing and raftkit/client', async () => {
     const { stdout } = await run(process.execPath, ['use.mjs'], { cwd: root });
     const [resolved, types] = stdout.trim().split('\n');
     expect(resolved).toMatch(/\/\.tmp\/packed-\w+\/node_modules\/raftkit\/dist\/index\.js$/);
-    expect(types).toBe('function function function');
+    expect(types).toBe('function function function function');
   });
 
   it('run as the raftkit command', async () => {

@@ -5,6 +5,7 @@ import { defaultConfig, type Config } from '../../src/raft/config.js';
 import { Raft } from '../../src/raft/raft.js';
 import { InmemStore } from '../../src/storage/inmem.js';
 import { InmemSnapshotStore } from '../../src/storage/inmem-snapshot.js';
+import type { MetricsSink } from '../../src/raft/metrics.js';
 import type { SnapshotStore } from '../../src/storage/types.js';
 import { InmemNetwork, InmemTransport } from '../../src/transport/inmem.js';
 import { ListFsm } from '../support/list-fsm.js';
@@ -40,7 +41,11 @@ export class TestCluster {
   readonly network = new InmemNetwork();
   readonly nodes: TestNode[] = [];
 
-  constructor(private readonly overrides: Partial<Config> = {}) {}
+  constructor(
+    private readonly overrides: Partial<Config> = {},
+    /** Each server's metrics sink (none when absent). */
+    private readonly metricsFor?: (id: string) => MetricsSink,
+  ) {}
 
   /** Starts voters ids (bootstrapped together). */
   async start(ids: string[]): Promise<this> {
@@ -69,6 +74,7 @@ export class TestCluster {
       stableStore: store,
       snapshotStore: snapshots,
       transport: new InmemTransport(this.network, address),
+      metrics: this.metricsFor?.(id),
     });
     const node = { id, address, raft, fsm, store, snapshots };
     this.nodes.push(node);

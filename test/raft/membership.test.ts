@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  ErrConfigChangeInProgress,
   ErrConfigurationChanged,
   ErrInvalidConfig,
   ErrLeadershipTransferInProgress,
@@ -71,7 +70,7 @@ describe('membership changes', () => {
     await c.write(3);
   });
 
-  it('refuses a change with a stale prevIndex, on a follower, and while another change is pending', async () => {
+  it('refuses a change with a stale prevIndex and on a follower', async () => {
     const c = await cluster();
     const leader = await c.leader();
     const follower = c.nodes.find((n) => n !== leader)!;
@@ -80,13 +79,6 @@ describe('membership changes', () => {
       ErrConfigurationChanged,
     );
     await expect(follower.raft.addVoter('x', 'addr-x', 0, 1000)).rejects.toBeInstanceOf(ErrNotLeader);
-    // 'y' does not exist: its catch-up never finishes, so the change stays pending until the timeout.
-    const pending = leader.raft.addVoter('y', 'addr-y', 0, 300);
-    await expect(leader.raft.removeServer(follower.id, 0, 1000)).rejects.toBeInstanceOf(
-      ErrConfigChangeInProgress,
-    );
-    // Timed out, or (on a starved machine) abandoned because leadership was lost meanwhile.
-    await expect(pending).rejects.toThrow(/timed out|leadership lost/);
   });
 
   it('a leader that removes itself steps down and shuts down; the others elect a new leader', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Crc64, crc64 } from '../../src/storage/crc64.js';
+import { Crc64, checkCrc64, crc64, sealCrc64 } from '../../src/storage/crc64.js';
 
 /** Bit-at-a-time CRC-64/XZ with BigInt: slow but obviously right, to check the sliced tables against. */
 function referenceCrc64(data: Uint8Array): string {
@@ -67,5 +67,18 @@ describe('crc64 (CRC-64/XZ, Go crc64.ECMA)', () => {
     crc.digest();
     crc.update(Buffer.from('56789'));
     expect(crc.hex()).toBe('995dc9bbdf1939fa');
+  });
+
+  it('seals and checks a range in place (sealCrc64, checkCrc64), as the WAL does per record', () => {
+    const record = new Uint8Array(7 + 1_003 + 8 + 5);
+    record.set(pseudoRandomBytes(1_003, 11), 7);
+    sealCrc64(record, 7, 1_010, 1_010);
+    expect(hex(record.subarray(1_010, 1_018))).toBe(referenceCrc64(record.subarray(7, 1_010)));
+    expect(checkCrc64(record, 7, 1_010, 1_010)).toBe(true);
+    for (const at of [7, 500, 1_009, 1_010, 1_017]) {
+      record[at] ^= 0x01;
+      expect(checkCrc64(record, 7, 1_010, 1_010), `byte ${at} flipped`).toBe(false);
+      record[at] ^= 0x01;
+    }
   });
 });

@@ -6,27 +6,44 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ErrLogNotFound, ErrStoreCorrupt, ErrStoreFailed, ErrStoreInUse } from '../../src/core/errors.js';
 import { RecordType, encodeHeaderRecord, encodeIndexRecord } from '../../src/storage/wal-format.js';
 import { EntryTable } from '../../src/storage/wal-index.js';
-import { WalStore, newWalStore } from '../../src/storage/wal.js';
+import { WalStore, newWalStore, type WalStoreOptions } from '../../src/storage/wal.js';
+import { faultyFileSystem, type FaultyFileSystem } from '../../src/testing/fault-files.js';
 import { describeStoreConformance, entries, entry, plain } from './store-conformance.js';
+
+/** Each conformance store writes through a fault layer without faults, which can hold its writes. */
+const fileLayers = new WeakMap<WalStore, FaultyFileSystem>();
 
 describeStoreConformance({
   name: 'WalStore',
-  open: (dir) => WalStore.open(join(dir, 'wal')),
+  async open(dir) {
+    const files = faultyFileSystem('');
+    const opened = await WalStore.open(join(dir, 'wal'), { files });
+    fileLayers.set(opened, files);
+    return opened;
+  },
   commits: (store) => store.groupCount(),
   maxKeyBytes: 0xffff,
+  holdCommits: (store) => fileLayers.get(store)!.holdWrites(),
 });
 
 /** Small segments, so that a few hundred entries span several of them. */
 const SEGMENT_BYTES = 4096;
+/**
+ * How the tests open their store: without zeros ahead of the data (which would sit where the
+ * tests read and damage segment files), except where a test turns them on.
+ */
+const PLAIN: WalStoreOptions = { segmentBytes: SEGMENT_BYTES, preallocate: false };
+let options: WalStoreOptions = PLAIN;
 
 let dir: string;
 let walDir: string;
 let store: WalStore;
 
 beforeEach(async () => {
+  options = PLAIN;
   dir = await mkdtemp(join(tmpdir(), 'raftkit-wal-'));
   walDir = join(dir, 'wal');
-  store = await WalStore.open(walDir, { segmentBytes: SEGMENT_BYTES });
+  store = await WalStore.open(walDir, options);
 });
 
 afterEach(async () => {
@@ -36,7 +53,7 @@ afterEach(async () => {
 
 async function reopen(): Promise<void> {
   await store.close();
-  store = await WalStore.open(walDir, { segmentBytes: SEGMENT_BYTES });
+  store = await WalStore.open(walDir, options);
 }
 
 async function segmentFiles(): Promise<string[]> {
@@ -160,28 +177,40 @@ describe('WalStore after a crash or damage', () => {
     }
   }
 
+  /** The store's data bytes per segment file name. */
+  function dataBytesByFile(): Map<string, number> {
+    const sizes = store.segmentDataBytes();
+    return new Map(
+      store.segmentNumbers().map((number, i) => [`${String(number).padStart(20, '0')}.wal`, sizes[i]]),
+    );
+  }
+
   /**
    * A power cut can leave any prefix of the last write on disk, followed by nothing, zeros or
    * garbage (blocks reach the disk in any order). At every byte of the last write, the store must
-   * reopen to the state before the write; only the whole write gives the state after it.
+   * reopen to the state before the write; only the whole write gives the state after it (with
+   * whatever followed it in the file: a preallocated segment's zeros).
    */
   async function cutLastWriteEverywhere(fill: (records: number) => Promise<void>): Promise<number> {
     await fill(1);
+    const dataBefore = dataBytesByFile();
     await store.close();
-    const sizesBefore = new Map<string, number>();
-    for (const name of await segmentFiles()) sizesBefore.set(name, (await stat(join(walDir, name))).size);
     const before = await stateOf(walDir);
-    store = await WalStore.open(walDir, { segmentBytes: SEGMENT_BYTES });
+    store = await WalStore.open(walDir, options);
     await fill(2);
+    const dataAfter = dataBytesByFile();
     await store.close();
     const [newest] = (await segmentFiles()).slice(-1);
     const path = join(walDir, newest);
+    // With zeros written ahead of the data, the file goes on past the write: cuts inside the
+    // write tear it, whatever follows.
     const written = await readFile(path);
     const after = await stateOf(walDir);
     expect(after).not.toBe(before);
-    const start = sizesBefore.get(newest) ?? 0;
+    const start = dataBefore.get(newest) ?? 0;
+    const writeEnd = dataAfter.get(newest)!;
     let cuts = 0;
-    for (let cut = start; cut < written.length; cut++) {
+    for (let cut = start; cut < writeEnd; cut++) {
       const tail = written.length - cut;
       const random = Buffer.from(Array.from({ length: tail }, (_, i) => (i * 131 + cut) & 0xff));
       for (const rest of [Buffer.alloc(0), Buffer.alloc(tail), random]) {
@@ -194,11 +223,14 @@ describe('WalStore after a crash or damage', () => {
     }
     await writeFile(path, written);
     expect(await stateOf(walDir)).toBe(after);
-    store = await WalStore.open(walDir, { segmentBytes: SEGMENT_BYTES });
+    store = await WalStore.open(walDir, options);
     return cuts;
   }
 
   it('reopens to the state before or after the last write, wherever a power cut tears it', async () => {
+    // With zeros ahead of the data, as stores run by default: the torn write lands on them.
+    options = { segmentBytes: SEGMENT_BYTES };
+    await reopen();
     await store.storeLogs(entries(1, 8));
     const cuts = await cutLastWriteEverywhere(async (round) => {
       if (round === 1) return;
@@ -214,12 +246,13 @@ describe('WalStore after a crash or damage', () => {
   });
 
   it('reopens to the state before the write that started a new segment, wherever a power cut tears it', async () => {
+    options = { segmentBytes: SEGMENT_BYTES };
+    await reopen();
     await store.setUint64('CurrentTerm', 1);
     const cuts = await cutLastWriteEverywhere(async (round) => {
       if (round === 1) {
         // Fill the first segment to its limit, so that the next write starts segment 2.
-        const first = join(walDir, (await segmentFiles())[0]);
-        for (let next = 1; (await stat(first)).size < SEGMENT_BYTES; next++)
+        for (let next = 1; store.segmentDataBytes()[0] < SEGMENT_BYTES; next++)
           await store.storeLogs([entry(next)]);
         expect(store.segmentNumbers()).toEqual([1]);
         return;
@@ -240,7 +273,7 @@ describe('WalStore after a crash or damage', () => {
     // Half of a group: an entry record cut short, as a crash in the middle of write(2) leaves it.
     const torn = Buffer.concat([encodeIndexRecord(RecordType.Truncate, 5), Buffer.alloc(30, 0x11)]);
     await appendFile(path, torn.subarray(0, torn.length - 7));
-    store = await WalStore.open(walDir, { segmentBytes: SEGMENT_BYTES });
+    store = await WalStore.open(walDir, options);
     expect(await store.lastIndex()).toBe(10);
     expect(await store.getUint64('CurrentTerm')).toBe(4);
     expect((await stat(path)).size).toBe(good);
@@ -254,7 +287,7 @@ describe('WalStore after a crash or damage', () => {
     await store.close();
     const [newest] = (await segmentFiles()).slice(-1);
     await appendFile(join(walDir, newest), encodeIndexRecord(RecordType.Truncate, 2));
-    store = await WalStore.open(walDir, { segmentBytes: SEGMENT_BYTES });
+    store = await WalStore.open(walDir, options);
     expect(await store.lastIndex()).toBe(3);
   });
 
@@ -264,12 +297,12 @@ describe('WalStore after a crash or damage', () => {
     const files = await segmentFiles();
     const next = String(files.length + 1).padStart(20, '0');
     await writeFile(join(walDir, `${next}.wal`), Buffer.alloc(9, 0));
-    store = await WalStore.open(walDir, { segmentBytes: SEGMENT_BYTES });
+    store = await WalStore.open(walDir, options);
     expect(await segmentFiles()).toEqual(files);
     await store.close();
     // The start of its header, cut short.
     await writeFile(join(walDir, `${next}.wal`), encodeHeaderRecord(files.length + 1).subarray(0, 12));
-    store = await WalStore.open(walDir, { segmentBytes: SEGMENT_BYTES });
+    store = await WalStore.open(walDir, options);
     expect(await segmentFiles()).toEqual(files);
     await store.storeLogs(entries(4, 5));
     expect(await store.lastIndex()).toBe(5);
@@ -289,6 +322,33 @@ describe('WalStore after a crash or damage', () => {
     const error = await WalStore.open(walDir).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ErrStoreCorrupt);
     expect((error as Error).message).toMatch(/checksum mismatch at offset \d+, yet a complete group follows/);
+  });
+
+  it('finds an intact group behind damage and megabytes of zeros, and treats zeros alone as a torn tail', async () => {
+    await store.storeLogs(entries(1, 3));
+    await store.close();
+    const [newest] = (await segmentFiles()).slice(-1);
+    const path = join(walDir, newest);
+    const sizeA = (await stat(path)).size;
+    store = await WalStore.open(walDir, options);
+    await store.storeLogs(entries(4, 6));
+    await store.close();
+    const bytes = await readFile(path);
+    const groupB = Buffer.from(bytes.subarray(sizeA));
+    const commitB = groupB.subarray(groupB.length - 21);
+    groupB[10] ^= 1;
+    const zeros = Buffer.alloc(5 * 1024 * 1024);
+    // Damage, a long zero run across the replay's 4 MiB windows, then B's intact commit record.
+    await writeFile(path, Buffer.concat([bytes.subarray(0, sizeA), groupB, zeros, commitB]));
+    await expect(WalStore.open(walDir)).rejects.toThrow(/yet a complete group follows at offset \d+/);
+    // A group torn before its commit, then zeros (a preallocated segment's tail): cut off.
+    await writeFile(
+      path,
+      Buffer.concat([bytes.subarray(0, sizeA), groupB.subarray(0, groupB.length - 21), zeros]),
+    );
+    store = await WalStore.open(walDir, options);
+    expect(await store.lastIndex()).toBe(3);
+    expect((await stat(path)).size).toBe(sizeA);
   });
 
   it('refuses to open when a sealed segment is damaged or one is missing', async () => {
@@ -327,36 +387,55 @@ describe('WalStore after a crash or damage', () => {
   });
 
   it('fails every write after a failed write, until reopened', async () => {
-    await store.storeLogs(entries(1, 2));
-    // Simulate an I/O error: close the active segment's descriptor under the store.
-    const segments = (store as unknown as { segments: { handle: { close(): Promise<void> } }[] }).segments;
-    await segments[segments.length - 1].handle.close();
+    await store.close();
+    // The third write after open fails (O_DSYNC writes are syncs).
+    const files = faultyFileSystem('fsync-fail:after=2,path=.wal');
+    store = await WalStore.open(walDir, { ...options, files });
+    await store.storeLogs([entry(1)]);
+    await store.storeLogs([entry(2)]);
     await expect(store.storeLogs(entries(3, 4))).rejects.toBeInstanceOf(ErrStoreFailed);
     await expect(store.setUint64('CurrentTerm', 1)).rejects.toBeInstanceOf(ErrStoreFailed);
     expect(await store.lastIndex()).toBe(2);
     await store.close().catch(() => {});
-    store = await WalStore.open(walDir, { segmentBytes: SEGMENT_BYTES });
+    store = await WalStore.open(walDir, options);
     expect(plain(await store.getLogs(1, 2))).toEqual(plain(entries(1, 2)));
   });
 });
 
 describe('EntryTable', () => {
-  it('slides its live range forward as the head is dropped and grows when needed', () => {
+  it('slides its live range forward across blocks as the head is dropped, and truncates the tail', () => {
     const table = new EntryTable();
-    for (let i = 1; i <= 5000; i++) {
-      table.push(i, Math.floor(i / 100), i * 10, 7);
+    for (let i = 1; i <= 40_000; i++) {
+      table.push(i, Math.floor(i / 100), i * 10, 7, i >> 8, i % 3);
       if (i % 10 === 0) table.dropBefore(i - 50);
     }
-    expect(table.first()).toBe(4950);
-    expect(table.last()).toBe(5000);
-    expect(table.get(4949)).toBeUndefined();
-    expect(table.get(4999)).toEqual({ segment: 49, offset: 49990, length: 7 });
-    table.truncateFrom(4990);
-    expect(table.last()).toBe(4989);
-    expect(() => table.push(5000, 1, 1, 1)).toThrow(RangeError);
-    table.dropBefore(9999);
+    expect(table.first()).toBe(39_950);
+    expect(table.last()).toBe(40_000);
+    expect(table.get(39_949)).toBeUndefined();
+    expect(table.get(39_999)).toEqual({ segment: 399, offset: 399_990, length: 7 });
+    expect(table.segmentOf(39_950)).toBe(399);
+    const { terms, types } = table.termsOf(39_998, 40_000);
+    expect([...terms]).toEqual([39_998 >> 8, 39_999 >> 8, 40_000 >> 8]);
+    expect([...types]).toEqual([39_998 % 3, 39_999 % 3, 40_000 % 3]);
+    table.truncateFrom(39_990);
+    expect(table.last()).toBe(39_989);
+    expect(() => table.push(40_000, 1, 1, 1, 1, 1)).toThrow(RangeError);
+    table.push(39_990, 1, 2, 3, 4, 5);
+    expect(table.get(39_990)).toEqual({ segment: 1, offset: 2, length: 3 });
+    table.dropBefore(99_999);
     expect(table.first()).toBe(0);
-    table.push(7, 1, 2, 3);
+    table.push(7, 1, 2, 3, 4, 5);
     expect(table.first()).toBe(7);
+    expect([...table.termsOf(7, 7).terms]).toEqual([4]);
+  });
+
+  it('holds entries across many blocks and truncates back into an earlier block', () => {
+    const table = new EntryTable();
+    for (let i = 1; i <= 50_000; i++) table.push(i, 1, i, 1, i, 1);
+    table.truncateFrom(10);
+    expect(table.last()).toBe(9);
+    for (let i = 10; i <= 20_000; i++) table.push(i, 2, i, 1, 2 * i, 1);
+    expect(table.get(17_000)).toEqual({ segment: 2, offset: 17_000, length: 1 });
+    expect([...table.termsOf(8, 11).terms]).toEqual([8, 9, 20, 22]);
   });
 });

@@ -11,10 +11,10 @@
  * the defence), so mutations that happen to produce one, or a TimeoutNow, are drawn again. What is
  * under test is the transport, the decoder and the node's bounds, not Byzantine tolerance.
  *
- * One family, 'stranger newer vote', is a RequestVote or RequestPreVote at the target's next term
- * from a server outside the configuration (in 1.1.2's header shape, or with an unknown ID). Until
- * issue 11.1's core half lands such a vote moves the receiver's term and forces an election, so the
- * suite can only assert safety; afterwards it should also assert that terms stay put.
+ * One family, 'stranger newer vote', is a RequestVote (in 1.1.2's header shape, with or without
+ * the transfer flag) or RequestPreVote (unknown ID) a thousand or more terms ahead of the target's,
+ * from a server outside the configuration. It changes nothing on the receiver: the suite reads each reply and asserts
+ * the vote was refused with the receiver's own, older term.
  */
 import {
   ServerSuffrage,
@@ -44,6 +44,8 @@ export interface Plan {
   frames: Uint8Array[];
   /** The server must close the connection without replying to the last frame, and log why. */
   fatal: boolean;
+  /** A vote from outside the configuration at a newer term: it must be refused with a term below it. */
+  strangerVote?: { kind: 'requestVote' | 'requestPreVote'; term: number };
 }
 
 const stranger: Peer = { id: 'fuzz', address: '127.0.0.1:9' };
@@ -525,17 +527,27 @@ export function nextPlan(rng: SeededRandom, limits: FrameLimits): Plan {
   }
   if (roll < 0.84) return plan('response as request', [responseAsRequest()], true);
   if (roll < 0.86 && limits.strangerVoteTerm) {
-    const term = limits.strangerVoteTerm() + 1;
-    const vote = rng.chance(0.5)
-      ? vote112({ term, candidate: '10.66.0.2:7000', lastLogIndex: MAX_INDEX, lastLogTerm: term - 1 })
-      : encode({
-          kind: 'requestPreVote',
-          term,
-          candidate: stranger,
-          lastLogIndex: MAX_INDEX,
-          lastLogTerm: term - 1,
-        });
-    return plan('stranger newer vote', [vote], false);
+    // Far enough ahead that no real election reaches it while the vote is on its way.
+    const term = limits.strangerVoteTerm() + 1000 + rng.int(0, 1000);
+    const kind = rng.chance(0.5) ? 'requestVote' : 'requestPreVote';
+    const vote =
+      kind === 'requestVote'
+        ? vote112({
+            term,
+            candidate: '10.66.0.2:7000',
+            lastLogIndex: MAX_INDEX,
+            lastLogTerm: term - 1,
+            leadershipTransfer: rng.chance(0.5),
+          })
+        : encode({
+            kind: 'requestPreVote',
+            term,
+            candidate: stranger,
+            lastLogIndex: MAX_INDEX,
+            lastLogTerm: term - 1,
+          });
+    // Alone on its connection, so that the reply read back is this vote's.
+    return { category: 'stranger newer vote', frames: [vote], fatal: false, strangerVote: { kind, term } };
   }
   const { category, frame } = fatalFrame(rng);
   return plan(category, [frame], true);

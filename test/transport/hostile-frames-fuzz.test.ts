@@ -16,6 +16,8 @@ import { RaftState } from '../../src/core/types.js';
 import { checkKvLinearizability, type KvOperation } from '../../src/testing/linearizability.js';
 import { SeededRandom } from '../../src/testing/prng.js';
 import { leaderOf, startCluster, stopCluster, type ClusterNode } from './cluster-node.js';
+import { decodeResponse } from '../../src/wire/codec.js';
+import { Decoder } from '../../src/wire/decoder.js';
 import { nextPlan, type Plan } from './fuzz-frames.js';
 import { rawClient, recordingLogger, waitFor } from './helpers.js';
 
@@ -41,10 +43,15 @@ function valueOf(node: ClusterNode, key: string): string | undefined {
 }
 
 /** Sends a plan's frames (split at random points) and waits for the server to finish with it. */
-async function runPlan(address: string, plan: Plan, rng: SeededRandom): Promise<{ closedByServer: boolean }> {
+async function runPlan(
+  address: string,
+  plan: Plan,
+  rng: SeededRandom,
+): Promise<{ closedByServer: boolean; reply: Buffer }> {
   const socket: Socket = await rawClient(address);
   socket.on('error', () => {});
-  socket.on('data', () => {});
+  const received: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => received.push(chunk));
   let weEnded = false;
   const closed = new Promise<boolean>((resolve) => socket.on('close', () => resolve(!weEnded)));
   const all = Buffer.concat(plan.frames);
@@ -64,7 +71,18 @@ async function runPlan(address: string, plan: Plan, rng: SeededRandom): Promise<
   const timer = setTimeout(() => socket.destroy(), plan.fatal ? 5000 : 2000);
   const closedByServer = await closed;
   clearTimeout(timer);
-  return { closedByServer };
+  return { closedByServer, reply: Buffer.concat(received) };
+}
+
+/** The reply to a stranger's vote, unless it was a refusal with a term below the forged one. */
+function strangerVoteMoved(plan: Plan, reply: Buffer): string | null {
+  const vote = plan.strangerVote!;
+  const decoded = decodeResponse(new Decoder(), reply, 0, vote.kind);
+  if (!decoded?.response) return `${vote.kind} at term ${vote.term}: no reply (${decoded?.error ?? 'none'})`;
+  const { term, granted } = decoded.response;
+  return granted || term >= vote.term
+    ? `${vote.kind} at term ${vote.term}: ${JSON.stringify({ term, granted })}`
+    : null;
 }
 
 let nodes: ClusterNode[] = [];
@@ -82,6 +100,8 @@ describe('hostile peers', () => {
     let framesSent = 0;
     let fatalPlans = 0;
     const unclosedFatal: string[] = [];
+    let strangerVotes = 0;
+    const strangerVotesThatMoved: string[] = [];
     const categories = new Map<string, number>();
 
     const memory = () => {
@@ -153,13 +173,18 @@ describe('hostile peers', () => {
         const plan = nextPlan(wrng, {
           maxFrameBytes: LIMITS.maxFrameBytes,
           maxEntries: 4096,
-          // Forged votes at the target's next term from outside the configuration. Today they move
-          // terms and force elections (issue 11.1, core): the suite asserts safety regardless.
+          // Forged votes far ahead of the target's term from outside the configuration: refused,
+          // changing nothing (issue 11.1); each reply is checked below.
           strangerVoteTerm: () => target.raft?.currentTerm() ?? 1,
         });
         framesSent += plan.frames.length;
         categories.set(plan.category, (categories.get(plan.category) ?? 0) + 1);
         const outcome = await runPlan(target.address, plan, wrng);
+        if (plan.strangerVote) {
+          strangerVotes++;
+          const moved = strangerVoteMoved(plan, outcome.reply);
+          if (moved) strangerVotesThatMoved.push(moved);
+        }
         if (plan.fatal) {
           fatalPlans++;
           if (!outcome.closedByServer) unclosedFatal.push(plan.category);
@@ -178,6 +203,9 @@ describe('hostile peers', () => {
 
     expect(framesSent).toBeGreaterThanOrEqual(FRAMES);
     expect(unclosedFatal).toEqual([]);
+    // Every stranger's vote was refused at the receiver's own term, far below the forged one.
+    expect(strangerVotes).toBeGreaterThan(20);
+    expect(strangerVotesThatMoved).toEqual([]);
     expect(stopped).toBe(false);
     for (const node of nodes) {
       expect(node.raft!.state).not.toBe(RaftState.Shutdown);

@@ -31,6 +31,12 @@ export function kvRoutes(context: RouteContext): Route[] {
   };
 
   const write = async (request: KvRequest, command: KvCommand, conditions: Conditions): Promise<void> => {
+    if (context.debugEarlyAck && conditions.compare.length === 0) {
+      const applied = context.applyCommand(command);
+      sendJson(request.res, 200, { index: 0, revision: 0 } satisfies WriteBody);
+      await applied.catch(() => {});
+      return;
+    }
     const { index, result } = await context.applyCommand(command);
     const refusal = refusalOf(result, conditions);
     if (refusal === null) return sendJson(request.res, 200, { index, revision: index } satisfies WriteBody);

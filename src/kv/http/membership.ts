@@ -121,7 +121,10 @@ export class Membership {
     const member = members.find((candidate) => candidate.id === request.id);
     const published = fsm.httpAddress(request.id);
     if (member === undefined) return this.addNew(request);
-    const same = member.address === request.address && (published ?? request.http) === request.http;
+    // A member that never led and was not added by a join (a --peers bootstrap) has published no
+    // HTTP address: nobody but the admin may name one for it, or any client could point its
+    // future redirects at a server of their choosing.
+    const same = member.address === request.address && published === request.http;
     if (!same) {
       if (!request.replace) {
         throw new HttpError(
@@ -132,8 +135,6 @@ export class Membership {
       }
       return this.replace(request, member, published);
     }
-    // A member that never led has not published its HTTP address: the join fills it in.
-    if (published === undefined) await this.putHttpAddress(request.id, request.http);
     if (request.voter && member.suffrage === 'Nonvoter') {
       // A join that a leader change interrupted, retried: carry on where it stopped.
       await this.catchUpOrRollBack(request);

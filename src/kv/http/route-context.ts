@@ -32,6 +32,11 @@ export interface RouteContextOptions {
    * `raftkit chaos --break stale-reads` can show its linearizability checker catching it.
    */
   debugStaleReads?: boolean;
+  /**
+   * TEST ONLY, deliberately broken: answer 200 to an unconditional write once it is submitted,
+   * before it commits, for `raftkit chaos --break early-ack`.
+   */
+  debugEarlyAck?: boolean;
   clock: Clock;
   logger: Logger;
 }
@@ -44,6 +49,8 @@ export class RouteContext {
   readonly metrics: KvMetrics;
   readonly clock: Clock;
   private readonly debugStaleReads: boolean;
+  /** TEST ONLY: see RouteContextOptions.debugEarlyAck. */
+  readonly debugEarlyAck: boolean;
 
   constructor(options: RouteContextOptions) {
     this.cluster = options.cluster;
@@ -53,6 +60,7 @@ export class RouteContext {
     this.clock = options.clock;
     this.logger = options.logger;
     this.debugStaleReads = options.debugStaleReads ?? false;
+    this.debugEarlyAck = options.debugEarlyAck ?? false;
   }
 
   /**
@@ -76,7 +84,19 @@ export class RouteContext {
   /** Replicates one command; resolves once it is committed and applied here. */
   async applyCommand(command: KvCommand): Promise<{ index: number; result: KvApplyResult }> {
     const started = this.clock.now();
-    const { index, response } = await this.cluster.apply(encodeCommand(command), { timeout: this.timeout });
+    const refusedUpFront = this.cluster.status().state === 'Shutdown';
+    let applied;
+    try {
+      applied = await this.cluster.apply(encodeCommand(command), { timeout: this.timeout });
+    } catch (error) {
+      // A shutdown fails the applies still pending, and those may yet commit on the others: only
+      // an apply the stopped server refused outright is safe to retry (503).
+      if (error instanceof ErrRaftShutdown && !refusedUpFront) {
+        throw new HttpError(504, `outcome unknown: ${error.message}`);
+      }
+      throw error;
+    }
+    const { index, response } = applied;
     this.metrics.observeApply(command.op, (this.clock.now() - started) / 1000);
     // The runtime hands back what the state machine threw (a halted one throws ErrUnknownCommand).
     if (response instanceof Error) throw response;

@@ -5,6 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { Registry } from 'prom-client';
 import { silentLogger, systemClock, type Clock, type Logger } from '../../index.js';
 import type { KvCluster } from '../cluster.js';
 import type { HttpsCredentials } from '../credentials.js';
@@ -71,6 +72,11 @@ export interface KvHttpOptions {
   fsm: KvFsm;
   /** Largest request body accepted, in bytes (default 1 MiB); larger ones answer 413. */
   maxBodyBytes?: number;
+  /**
+   * The registry `GET /metrics` serves (default: a new one). Pass the one the Raft reports to
+   * (`prometheusMetrics(registry)`) and /metrics shows the library's metrics beside the service's.
+   */
+  metricsRegistry?: Registry;
   /** How long a write or linearizable read may wait for Raft, in ms (default 5000). */
   timeout?: number;
   /** Open watch streams at most (default 1024); more answer 503. */
@@ -109,6 +115,11 @@ export interface KvHttpOptions {
    * `raftkit chaos --break stale-reads` can show its linearizability checker catching it.
    */
   debugStaleReads?: boolean;
+  /**
+   * TEST ONLY, deliberately broken: answer 200 to a write as soon as it is submitted, before it
+   * commits, so that `raftkit chaos --break early-ack` can show the checker catching lost writes.
+   */
+  debugEarlyAck?: boolean;
   logger?: Logger;
   clock?: Clock;
 }
@@ -160,13 +171,20 @@ export class KvHttpServer {
       logger: this.logger,
       checkIntervalMs: options.leaseCheckIntervalMs ?? defaults.leaseCheckIntervalMs,
     });
-    this.metrics = new KvMetrics({ cluster, fsm, watches: this.watches, leases: this.leases });
+    this.metrics = new KvMetrics({
+      cluster,
+      fsm,
+      watches: this.watches,
+      leases: this.leases,
+      registry: options.metricsRegistry,
+    });
     this.context = new RouteContext({
       cluster,
       fsm,
       metrics: this.metrics,
       timeout: options.timeout ?? defaults.timeout,
       debugStaleReads: options.debugStaleReads,
+      debugEarlyAck: options.debugEarlyAck,
       clock: this.clock,
       logger: this.logger,
     });

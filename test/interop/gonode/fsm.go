@@ -109,11 +109,41 @@ func (f *kvFSM) Snapshot() (raft.FSMSnapshot, error) {
 	return &kvSnapshot{data: f.copyData()}, nil
 }
 
-// Restore replaces the whole map with a snapshot: one JSON object, key -> base64 value.
+// Restore replaces the whole map with a snapshot in either format of docs/kv-contract.md:
+// version 1, one JSON object of key -> base64 value (what Persist writes), or version 2, the
+// newline-delimited records a raftkit leader sends ({"format":2,...} first, then one {"k","v"}
+// line per key; the lease, lock and history lines are state this KV node does not keep).
 func (f *kvFSM) Restore(reader io.ReadCloser) error {
 	defer reader.Close()
+	raw, err := io.ReadAll(reader)
+	if err != nil {
+		return err
+	}
 	restored := make(map[string][]byte)
-	if err := json.NewDecoder(reader).Decode(&restored); err != nil {
+	var header struct {
+		Format int `json:"format"`
+	}
+	firstLine := raw
+	if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+		firstLine = raw[:i]
+	}
+	if json.Unmarshal(firstLine, &header) == nil && header.Format == 2 {
+		for _, line := range bytes.Split(raw, []byte("\n"))[1:] {
+			if len(bytes.TrimSpace(line)) == 0 {
+				continue
+			}
+			var record struct {
+				K *string `json:"k"`
+				V []byte  `json:"v"`
+			}
+			if err := json.Unmarshal(line, &record); err != nil {
+				return fmt.Errorf("snapshot v2 line is not JSON: %v", err)
+			}
+			if record.K != nil {
+				restored[*record.K] = record.V
+			}
+		}
+	} else if err := json.Unmarshal(raw, &restored); err != nil {
 		return fmt.Errorf("snapshot is not a JSON object of base64 values: %v", err)
 	}
 	f.mu.Lock()

@@ -109,7 +109,10 @@ export class InProcessCluster {
 
   /** One request to one server, exactly as given. */
   call(server: KvServer, method: string, path: string, body?: string | Buffer): Promise<RawResponse> {
-    return rawRequest(server.httpUrl, method, path, { body });
+    // A string body is JSON (the cluster, debug, lock and lease routes need the type); a Buffer is raw.
+    const headers: Record<string, string> =
+      typeof body === 'string' ? { 'Content-Type': 'application/json' } : {};
+    return rawRequest(server.httpUrl, method, path, { body, headers });
   }
 
   /** A request through any running server, following redirects to the leader and riding out elections. */

@@ -6,11 +6,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LockBody, RangeBody } from '../../../src/kv/contract.js';
-import type { KvFsm } from '../../../src/kv/fsm.js';
 import { rawRequest } from '../../support/raw-request.js';
 import { waitFor } from '../../support/wait.js';
 import { InProcessCluster } from './in-process-cluster.js';
-import { ResumingWatch, streamProblems, type Change } from './watch-client.js';
+import { appliedHistory, lastChange, ResumingWatch, streamProblems } from './watch-client.js';
 
 let cluster: InProcessCluster;
 const b64 = (text: string) => Buffer.from(text).toString('base64');
@@ -91,6 +90,13 @@ describe('KV v2 on three servers', () => {
     }
     writing = false;
     await writer;
+    // A write the writer saw fail (a killed leader, a 504) may still commit later, after the
+    // watched follower's last change: a marker written now lands after every earlier entry in the
+    // log, so once the follower has applied it, its history under w/ is final.
+    const end = await cluster.request('PUT', '/kv/w-end', 'end');
+    expect(end.status).toBe(200);
+    const marker = json<{ revision: number }>(end).revision;
+    await waitFor(() => watched.fsm.revision >= marker, 20_000, 'the watched follower to apply the marker');
     await waitFor(() => watch.lastRevision >= lastChange(watched.fsm, 'w/'), 20_000, 'the watch to catch up');
     await watch.stop();
     expect(streamProblems(watch)).toEqual([]);
@@ -231,19 +237,3 @@ describe('KV v2 on three servers', () => {
     if (current.token !== null) expect(current.token).toBeGreaterThanOrEqual(Math.max(...tokens));
   });
 });
-
-/** The changes under `prefix` after `since` that the state machine recorded, in the watch's shape. */
-function appliedHistory(fsm: KvFsm, prefix: string, since: number): Change[] {
-  const changes: Change[] = [];
-  for (let i = 0; i < fsm.history.length; i++) {
-    const event = fsm.history.at(i);
-    if (event.revision <= since || !event.key.startsWith(prefix)) continue;
-    const value = event.value === null ? null : event.value.toString('base64');
-    changes.push({ revision: event.revision, op: event.op, key: event.key, value });
-  }
-  return changes;
-}
-
-function lastChange(fsm: KvFsm, prefix: string): number {
-  return appliedHistory(fsm, prefix, 0).at(-1)?.revision ?? 0;
-}

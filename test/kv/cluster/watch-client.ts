@@ -2,6 +2,7 @@
  * A watch client for the cluster tests: an SSE stream that, when it ends or breaks, reconnects to
  * another member with `Last-Event-ID`, as EventSource would, and keeps every change it received.
  */
+import type { KvFsm } from '../../../src/kv/fsm.js';
 import { SseStream } from '../../support/sse.js';
 
 export interface Change {
@@ -95,4 +96,21 @@ export function streamProblems(watch: ResumingWatch): string[] {
     if (watch.ids[i] <= watch.ids[i - 1]) problems.push(`id ${watch.ids[i]} after ${watch.ids[i - 1]}`);
   }
   return problems;
+}
+
+/** The changes under `prefix` after `since` that the state machine recorded, in the watch's shape. */
+export function appliedHistory(fsm: KvFsm, prefix: string, since: number): Change[] {
+  const changes: Change[] = [];
+  for (let i = 0; i < fsm.history.length; i++) {
+    const event = fsm.history.at(i);
+    if (event.revision <= since || !event.key.startsWith(prefix)) continue;
+    const value = event.value === null ? null : event.value.toString('base64');
+    changes.push({ revision: event.revision, op: event.op, key: event.key, value });
+  }
+  return changes;
+}
+
+/** The revision of the last recorded change under `prefix` (0: none). */
+export function lastChange(fsm: KvFsm, prefix: string): number {
+  return appliedHistory(fsm, prefix, 0).at(-1)?.revision ?? 0;
 }

@@ -6,6 +6,7 @@ import {
   ErrLeadershipLost,
   ErrLeadershipTransferInProgress,
   ErrNotLeader,
+  ErrRaftShutdown,
 } from '../../../src/core/errors.js';
 import { httpAddressKey } from '../../../src/kv/commands.js';
 import { rawRequest } from '../../support/raw-request.js';
@@ -187,6 +188,11 @@ describe('Raft errors', () => {
   it('a leadership transfer in progress answers 503 (nothing was appended)', async () => {
     api.cluster.nextApplyError = new ErrLeadershipTransferInProgress();
     expectJsonError(await req('DELETE', '/kv/a'), 503);
+  });
+
+  it('a shutdown that fails a pending write answers 504 (the write may still commit elsewhere)', async () => {
+    api.cluster.nextApplyError = new ErrRaftShutdown();
+    expectJsonError(await req('PUT', '/kv/a', 'v'), 504);
   });
 
   it('ErrNotLeader with no leader known answers 503', async () => {

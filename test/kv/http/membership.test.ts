@@ -95,11 +95,13 @@ describe('a join that repeats the membership', () => {
     expect(api.cluster.applyCalls).toBe(0);
   });
 
-  it('fills in the HTTP address of a member that never published one', async () => {
+  it('refuses to name the HTTP address of a member that never published one (409) without replace', async () => {
+    // A --peers member that never led: anyone could otherwise aim its future redirects elsewhere.
     const res = await join({ id: 'n3', address: '127.0.0.1:7003', http: '127.0.0.1:8003' });
-    expect(res.json()).toEqual({ ok: true, outcome: 'unchanged' });
-    expect(api.cluster.fsm.httpAddress('n3')).toBe('http://127.0.0.1:8003');
-    expect(api.cluster.calls).toEqual([]);
+    expectJsonError(res, 409);
+    expect((res.json() as { error: string }).error).toMatch(/n3 is already a member.*not published/);
+    expect(api.cluster.fsm.httpAddress('n3')).toBeUndefined();
+    expect(api.cluster.applyCalls).toBe(0);
   });
 });
 

@@ -8,6 +8,7 @@
  * Every request is answered at once with success; snapshot data is read and dropped.
  */
 import process from 'node:process';
+import { setImmediate } from 'node:timers';
 import { newTcpTransport } from '../../../dist/transport/tcp.js';
 
 const options = JSON.parse(process.env.RAFTKIT_TRANSPORT_OPTIONS ?? '{}');

@@ -1,0 +1,144 @@
+/**
+ * Issue 11, item 1 (core side): a vote or pre-vote request from a server that is not a voter of
+ * the latest configuration changes nothing (term, role, leader), however high its term and
+ * whatever flags it sets; terms and indexes beyond the bounds are refused before any arithmetic;
+ * and pre-vote answers carry the voter's own term (item 7).
+ */
+import { describe, expect, it } from 'vitest';
+import { ErrOutOfRange, MAX_TERM } from '../../src/core/bounds.js';
+import type { RaftCore } from '../../src/core/raft.js';
+import {
+  RaftState,
+  type AppendEntriesRequest,
+  type Peer,
+  type RequestPreVoteRequest,
+  type RequestVoteRequest,
+  type RequestVoteResponse,
+} from '../../src/core/types.js';
+import { afterStartupQuiet, configurationOf, deliver, drain, makeCore, requestsOf } from './harness.js';
+
+const withNonvoter = configurationOf(['a', 'b', 'c'], ['d']);
+
+function heartbeat(term: number): AppendEntriesRequest {
+  return {
+    kind: 'appendEntries',
+    term,
+    leader: { id: 'b', address: 'addr-b' },
+    prevLogIndex: 1,
+    prevLogTerm: 1,
+    entries: [],
+    leaderCommitIndex: 1,
+  };
+}
+
+function vote(candidate: Peer, term: number, leadershipTransfer = true): RequestVoteRequest {
+  return { kind: 'requestVote', term, candidate, lastLogIndex: 99, lastLogTerm: 99, leadershipTransfer };
+}
+
+function preVote(candidate: Peer, term: number): RequestPreVoteRequest {
+  return { kind: 'requestPreVote', term, candidate, lastLogIndex: 99, lastLogTerm: 99 };
+}
+
+function observe(core: RaftCore) {
+  return { term: core.term, state: core.state, leader: core.leader, vote: core.vote };
+}
+
+/** The shapes of a stranger: hashicorp 1.1.2 header (no ID) from an unknown address, an unknown ID, a non-voter. */
+const strangers: [string, Peer][] = [
+  ['no ID, unknown address (hashicorp 1.1.2 header)', { id: '', address: '10.9.9.9:8300' }],
+  ['an ID not in the configuration', { id: 'z', address: 'addr-z' }],
+  ['a non-voter by ID', { id: 'd', address: 'addr-d' }],
+  ['no ID, the address of a non-voter', { id: '', address: 'addr-d' }],
+];
+
+describe('votes from servers that are not voters', () => {
+  for (const [shape, candidate] of strangers) {
+    for (const term of [MAX_TERM, 1002]) {
+      it(`${shape}, term ${term === MAX_TERM ? '2^48-1' : 'current + 1000'}, transfer flag: changes nothing`, () => {
+        // A follower that follows leader b in term 2, and one that has heard from no leader.
+        const following = makeCore('a', withNonvoter);
+        deliver(following, heartbeat(2));
+        const idle = afterStartupQuiet(makeCore('a', withNonvoter));
+        for (const core of [following, idle]) {
+          const before = observe(core);
+          const voted = deliver(core, vote(candidate, term));
+          expect((voted.response as RequestVoteResponse).granted).toBe(false);
+          expect(voted.response).toMatchObject({ term: before.term });
+          const preVoted = deliver(core, preVote(candidate, term));
+          expect(preVoted.response).toEqual({ term: before.term, granted: false });
+          expect(observe(core)).toEqual(before);
+          expect(voted.ready.write).toBeNull();
+          expect(preVoted.ready.write).toBeNull();
+        }
+      });
+    }
+  }
+
+  it('a voter known only by its address (no ID in the header) is still voted for', () => {
+    const core = afterStartupQuiet(makeCore('a', withNonvoter));
+    const { response } = deliver(core, vote({ id: '', address: 'addr-c' }, 2, false));
+    expect((response as RequestVoteResponse).granted).toBe(true);
+    expect(core.term).toBe(2);
+    expect(core.vote).toEqual({ id: 'c', address: 'addr-c' });
+  });
+
+  it('a voter that sets the transfer flag may still interrupt a known leader', () => {
+    const core = makeCore('a', withNonvoter);
+    deliver(core, heartbeat(2));
+    const { response } = deliver(core, vote({ id: 'c', address: 'addr-c' }, 3, true));
+    expect((response as RequestVoteResponse).granted).toBe(true);
+    expect(core.term).toBe(3);
+  });
+
+  it('a server that knows no configuration yet answers as hashicorp does (a joining voter helps elect)', () => {
+    const core = afterStartupQuiet(makeCore('n', null));
+    const { response } = deliver(core, vote({ id: 'a', address: 'addr-a' }, 2, false));
+    expect((response as RequestVoteResponse).granted).toBe(true);
+  });
+});
+
+describe('terms and indexes beyond the bounds', () => {
+  const beyond: [string, RequestVoteRequest | AppendEntriesRequest][] = [
+    ['a vote with term 2^53-1', vote({ id: 'c', address: 'addr-c' }, Number.MAX_SAFE_INTEGER)],
+    ['a vote with term 2^48', vote({ id: 'c', address: 'addr-c' }, MAX_TERM + 1)],
+    ['an append with leaderCommit 2^53-1', { ...heartbeat(2), leaderCommitIndex: Number.MAX_SAFE_INTEGER }],
+    ['an append with a negative prevLogIndex', { ...heartbeat(2), prevLogIndex: -1 }],
+  ];
+  for (const [what, request] of beyond) {
+    it(`${what} is refused with ErrOutOfRange and changes nothing`, () => {
+      const core = afterStartupQuiet(makeCore('a', withNonvoter));
+      const before = observe(core);
+      expect(() => core.step({ rpcId: 1, request })).toThrow(ErrOutOfRange);
+      expect(observe(core)).toEqual(before);
+      const ready = core.ready();
+      expect(ready.write).toBeNull();
+      expect(ready.responses).toEqual([]);
+    });
+  }
+});
+
+describe('pre-vote answers (item 7)', () => {
+  it('a refusal carries the voter’s own term, not the term the candidate proposed', () => {
+    const core = makeCore('a', withNonvoter);
+    deliver(core, heartbeat(2));
+    const { response } = deliver(core, preVote({ id: 'c', address: 'addr-c' }, 3));
+    expect(response).toEqual({ term: 2, granted: false });
+  });
+
+  it('a late refusal with the proposed term does not make a node that went back to following adopt it', () => {
+    const core = makeCore('a', withNonvoter, { preVote: true });
+    deliver(core, heartbeat(2));
+    core.tick(core.now + 1000);
+    expect(core.state).toBe(RaftState.Candidate);
+    const [first] = requestsOf(drain(core), 'requestPreVote');
+    expect(first.request.term).toBe(3);
+    // The leader's heartbeat arrives first: follower again, in term 2.
+    deliver(core, heartbeat(2));
+    expect(core.state).toBe(RaftState.Follower);
+    // Then a refusal carrying the proposed term (as raftkit answered before this fix).
+    core.onResponse(first, { term: 3, granted: false });
+    expect(core.term).toBe(2);
+    expect(core.state).toBe(RaftState.Follower);
+    expect(core.leader).toEqual({ id: 'b', address: 'addr-b' });
+  });
+});

@@ -79,7 +79,9 @@ export class SimDisk implements LogStore, StableStore {
     this.pending.push(write);
     return new Promise<void>((resolve, reject) => {
       this.scheduler.at(at, () => {
-        if (!this.alive || this.failed) return;
+        if (!this.alive) return;
+        // Queued behind a failed write: it fails too (its caller must hear, not wait forever).
+        if (this.failed) return reject(new SimDiskError('simulated disk: failed before'));
         this.pending.shift();
         if (fail) {
           // The writes queued behind a failed one never land (a checksummed log ends at the

@@ -30,6 +30,13 @@ interface NodeHistory {
   leaderLastTerm: number | undefined;
   /** The latest configuration's index while leading leaderTerm (one change at a time). */
   leaderConfigIndex: number;
+  /**
+   * The configuration indexes last read and the (term, last index, commit index) they were read
+   * at: within a term a leader's configurations change only with its log's end (it never
+   * truncates: leader append-only) or its commit index, so reading them again (a copy of the
+   * configurations each time) is needed only when one of those moved.
+   */
+  configAt: { term: number; last: number; commit: number; latestIndex: number; committedIndex: number };
 }
 
 /**
@@ -162,6 +169,7 @@ export class SafetyChecker implements FsmObserver {
       }
       before.generation++;
       before.leaderTerm = 0;
+      before.configAt.term = -1;
       before.maxCommit = raft.commitIndex();
       before.checkedCommit = Math.min(before.checkedCommit, raft.inspect().snapshotIndex());
     } else {
@@ -175,6 +183,7 @@ export class SafetyChecker implements FsmObserver {
         leaderLast: 0,
         leaderLastTerm: undefined,
         leaderConfigIndex: 0,
+        configAt: { term: -1, last: -1, commit: -1, latestIndex: 0, committedIndex: 0 },
       });
     }
   }
@@ -260,7 +269,7 @@ export class SafetyChecker implements FsmObserver {
         this.violation(`election safety: ${existing} and ${id} both leaders in term ${core.term}`);
     }
     const last = core.lastIndex();
-    const { latestIndex, committedIndex } = core.configurations();
+    const { latestIndex, committedIndex } = configurationIndexes(core, history);
     if (history.leaderTerm === core.term) {
       if (last < history.leaderLast || core.termAt(history.leaderLast) !== history.leaderLastTerm) {
         if (history.leaderLast > core.snapshotIndex())
@@ -312,4 +321,16 @@ export class SafetyChecker implements FsmObserver {
         this.violation(`acknowledged write lost: ${payload} at ${index} never applied (found ${applied})`);
     }
   }
+}
+
+/** The leader's latest and committed configuration indexes, read again only when they can have changed. */
+function configurationIndexes(core: CoreView, history: NodeHistory): NodeHistory['configAt'] {
+  const cached = history.configAt;
+  const { term, commitIndex: commit } = core;
+  const last = core.lastIndex();
+  if (cached.term !== term || cached.last !== last || cached.commit !== commit) {
+    const { latestIndex, committedIndex } = core.configurations();
+    history.configAt = { term, last, commit, latestIndex, committedIndex };
+  }
+  return history.configAt;
 }

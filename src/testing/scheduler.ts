@@ -4,6 +4,7 @@
  * scheduled), so a dead runtime can never act again.
  */
 import type { Clock, Timer } from '../core/clock.js';
+import { SkewedClock } from './skewed-clock.js';
 
 interface Event {
   at: number;
@@ -55,9 +56,19 @@ export class Scheduler {
     return false;
   }
 
-  /** A Clock for one node process; its timers stop firing once `alive()` turns false. */
+  /**
+   * A Clock for one node process, skewable (rate, jumps) for clock faults; its timers stop firing
+   * once `alive()` turns false.
+   */
   clockFor(alive: () => boolean): SkewedClock {
-    return new SkewedClock(this, alive);
+    const base: Clock = {
+      now: () => this.now,
+      wallTime: () => WALL_EPOCH + this.now,
+      // Whole virtual milliseconds, rounded up: a timer never fires before its deadline (a float
+      // rounding short of it would make the runtime re-arm tiny timers forever).
+      setTimer: (delay, fn) => this.after(Math.ceil(delay), () => alive() && fn()),
+    };
+    return new SkewedClock(base);
   }
 
   private push(event: Event): void {
@@ -96,60 +107,4 @@ export class Scheduler {
 
 function before(a: Event, b: Event): boolean {
   return a.at < b.at || (a.at === b.at && a.seq < b.seq);
-}
-
-/**
- * One node's clock. Within the Clock contract (`now()` monotonic) a real clock can run at a
- * slightly different rate than true time and jump forward (a process or VM pause, a suspended
- * host); its wall clock can step either way (NTP). Timers run on the node's own clock: a timer of
- * `delay` ms fires after `delay / rate` ms of true (virtual) time.
- */
-export class SkewedClock implements Clock {
-  /** Local ms per true ms (1 = exact). */
-  private rate = 1;
-  /** Local time at `anchor` (true time). */
-  private local: number;
-  private anchor: number;
-  /** Offset of the wall clock from the simulated epoch. */
-  private wallOffset = 0;
-
-  constructor(
-    private readonly scheduler: Scheduler,
-    private readonly alive: () => boolean,
-  ) {
-    this.local = scheduler.now;
-    this.anchor = scheduler.now;
-  }
-
-  now(): number {
-    return this.local + (this.scheduler.now - this.anchor) * this.rate;
-  }
-
-  wallTime(): number {
-    return WALL_EPOCH + this.now() + this.wallOffset;
-  }
-
-  setTimer(delay: number, fn: () => void): Timer {
-    const alive = this.alive;
-    // Whole true milliseconds, rounded up: the timer never fires before its local deadline (a
-    // float rounding short of it would make the runtime re-arm tiny timers forever).
-    return this.scheduler.after(Math.ceil(delay / this.rate), () => alive() && fn());
-  }
-
-  /** Runs the clock at `rate` local ms per true ms from now on. */
-  setRate(rate: number): void {
-    this.local = this.now();
-    this.anchor = this.scheduler.now;
-    this.rate = rate;
-  }
-
-  /** The monotonic clock jumps forward by `ms` (never back: that would break the Clock contract). */
-  jump(ms: number): void {
-    this.local += Math.max(0, ms);
-  }
-
-  /** The wall clock steps by `ms`, either way (only timestamps see it). */
-  stepWall(ms: number): void {
-    this.wallOffset += ms;
-  }
 }

@@ -6,7 +6,8 @@
 import { ServerSuffrage } from '../core/types.js';
 import type { Raft } from '../raft/raft.js';
 import type { SeededRandom } from './prng.js';
-import type { Scheduler, SkewedClock } from './scheduler.js';
+import type { Scheduler } from './scheduler.js';
+import type { SkewedClock } from './skewed-clock.js';
 import type { SimNetwork } from './sim-network.js';
 
 /** Every fault kind the simulator injects; `--faults` takes a comma-separated subset. */
@@ -45,6 +46,8 @@ export interface FaultTarget {
   readonly network: SimNetwork;
   /** Lease reads are only safe while clocks stay within this bound (Config.maxClockDrift). */
   readonly maxClockDrift: number;
+  /** The servers' election timeout, in virtual ms. */
+  readonly electionTimeout: number;
   /** Whether the safety phase still runs (faults stop at the liveness phase). */
   faultsOn(): boolean;
   servers(): readonly FaultNode[];
@@ -105,9 +108,10 @@ export class FaultSchedule {
   /** A node (re)started: under the clock faults its clock gets a rate of its own. */
   skew(node: FaultNode): void {
     const { random, maxClockDrift } = this.target;
-    if (this.has(CLOCK_BEYOND_BOUND)) node.clock?.setRate(0.5 + random.next() * 1.5);
+    if (this.has(CLOCK_BEYOND_BOUND)) node.clock?.apply({ rate: 0.5 + random.next() * 1.5 });
     // Within the bound: any two rates differ by less than maxClockDrift (r/(1/r)... kept by d/3).
-    else if (this.has('clock')) node.clock?.setRate(1 + (random.next() * 2 - 1) * (maxClockDrift / 3));
+    else if (this.has('clock'))
+      node.clock?.apply({ rate: 1 + (random.next() * 2 - 1) * (maxClockDrift / 3) });
   }
 
   private inject(kind: string): void {
@@ -158,7 +162,9 @@ export class FaultSchedule {
     if (roll === 0) return this.target.log('heal');
     const leader = this.target.leader();
     if (roll === 1 && leader) {
-      network.partition([[leader.address], addresses.filter((a) => a !== leader.address)]);
+      const others = addresses.filter((a) => a !== leader.address);
+      if (random.chance(0.5)) return this.leaseRace(leader, others);
+      network.partition([[leader.address], others]);
       this.target.log(`isolate leader ${leader.id}`);
       // Reads on the cut-off leader until well after the others can have elected a new one.
       return this.readsOn(leader, random.int(5, 15));
@@ -173,11 +179,42 @@ export class FaultSchedule {
     this.target.log(`partition ${shuffled.slice(0, cut).join(',')} | ${shuffled.slice(cut).join(',')}`);
   }
 
-  /** `count` read bursts on `node`, 10-40 ms apart. */
-  private readsOn(node: FaultNode, count: number): void {
+  /**
+   * Aimed at the end of a leader's lease, where a lease that is too long (counted from when the
+   * acknowledgements arrived instead of when the round was sent, or without the drift margin)
+   * serves stale reads. The acknowledgements into the leader grow later step by step (25 ms at a
+   * time, so it never goes a check-quorum period without hearing from a quorum) until they lag by
+   * more than an election timeout; then its messages stop reaching the others, who elect a new
+   * leader as early as they may, while the late acknowledgements keep the old one leading. Reads
+   * on it every few ms meanwhile.
+   */
+  private leaseRace(leader: FaultNode, others: string[], lag = 25): void {
+    const { random, scheduler, network, electionTimeout } = this.target;
+    if (!this.target.faultsOn()) return;
+    if (lag <= electionTimeout + 25) {
+      for (const other of others) network.slowLink(other, leader.address, lag);
+      scheduler.after(25, () => this.leaseRace(leader, others, lag + 25));
+      return;
+    }
+    for (const other of others) network.cutLink(leader.address, other);
+    this.target.log(`lease race: ${leader.id}'s messages cut, its acknowledgements ${lag - 25} ms late`);
+    this.readsOn(leader, random.int(40, 80), 2, 6);
+  }
+
+  /** Everything from `others` to `leader` arrives `min`-`max` ms late (a leader that hears late). */
+  private slowInto(leader: FaultNode, others: string[], min: number, max: number): void {
+    const { random, network } = this.target;
+    const ms = random.int(min, max + 1);
+    for (const other of others) network.slowLink(other, leader.address, ms);
+  }
+
+  /** `count` read bursts on `node`, minGap-maxGap ms apart. */
+  private readsOn(node: FaultNode, count: number, minGap = 10, maxGap = 40): void {
     if (count === 0 || !node.alive || !this.target.faultsOn()) return;
     this.target.readBurst(node);
-    this.target.scheduler.after(this.target.random.int(10, 40), () => this.readsOn(node, count - 1));
+    this.target.scheduler.after(this.target.random.int(minGap, maxGap + 1), () =>
+      this.readsOn(node, count - 1, minGap, maxGap),
+    );
   }
 
   /** A partition that comes and goes every 10-60 ms, `times` times. */
@@ -222,7 +259,7 @@ export class FaultSchedule {
     }
     if (roll === 1) {
       const step = random.int(-60_000, 60_000);
-      node.clock!.stepWall(step);
+      node.clock!.apply({ wallJumpMs: step });
       return this.target.log(`${node.id}: wall clock stepped ${step} ms`);
     }
     // A forward jump of the monotonic clock (a pause) is within the lease's assumption only on the
@@ -231,7 +268,7 @@ export class FaultSchedule {
     const jumper = beyondBound ? node : leader;
     if (!jumper) return;
     const ms = random.int(1, 300);
-    jumper.clock!.jump(ms);
+    jumper.clock!.apply({ jumpMs: ms });
     this.target.log(`${jumper.id}: monotonic clock jumped ${ms} ms forward`);
   }
 
@@ -288,11 +325,24 @@ export class FaultSchedule {
     if (!leader) return;
     const { scheduler, random } = this.target;
     const started = scheduler.now;
-    this.target.log(`${leader.id}: leadership transfer`);
+    // Half the time the old leader hears of its successor late: the window in which a lease read
+    // during the transfer would be stale stays open longer.
+    const hearsLate = random.chance(0.5);
+    if (hearsLate) {
+      const others = this.target.servers().map((node) => node.address);
+      this.slowInto(
+        leader,
+        others.filter((address) => address !== leader.address),
+        30,
+        60,
+      );
+    }
+    this.target.log(`${leader.id}: leadership transfer${hearsLate ? ' (it hears late)' : ''}`);
     leader.raft!.leadershipTransfer().then(
       () => this.target.onTransfer(scheduler.now - started),
       () => {},
     );
-    this.readsOn(leader, random.int(2, 6));
+    if (hearsLate) this.readsOn(leader, random.int(20, 40), 2, 6);
+    else this.readsOn(leader, random.int(2, 6));
   }
 }

@@ -19,7 +19,7 @@ import { SimDisk, SimSnapshotStore } from './sim-disk.js';
 import { encodeCommand, SimFsm } from './sim-fsm.js';
 import { calmNetwork, SimNetwork } from './sim-network.js';
 import { FAULT_KINDS, FaultSchedule, type FaultNode, type FaultTarget } from './sim-faults.js';
-import type { SkewedClock } from './scheduler.js';
+import type { SkewedClock } from './skewed-clock.js';
 
 /** One simulator run: `runSimulation({ seed })` replays exactly given the same options. */
 export interface SimulationOptions {
@@ -111,6 +111,7 @@ class Simulation implements FaultTarget {
   readonly scheduler = new Scheduler();
   readonly network: SimNetwork;
   readonly maxClockDrift: number;
+  readonly electionTimeout = SIMULATED_ELECTION_TIMEOUT;
   private readonly schedule: FaultSchedule;
   /** The previous leader, for reads in flight on it while a new leader takes over. */
   private lastLeader: SimNode | null = null;

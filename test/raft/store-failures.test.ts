@@ -92,18 +92,12 @@ describe('a failed write outside the storage writer', () => {
     expect(logger.errors).toContain('log compaction failed: shutting down');
   });
 
-  it('in a snapshot sink (the close that fsyncs it) fail-stops the node', async () => {
+  it.each([
+    ['a snapshot sink (the close that fsyncs it)', 'failClose'],
+    ['a snapshot create', 'failCreate'],
+  ] as const)('in %s fail-stops the node', async (_what, failure) => {
     const snapshots = new FailingSnapshotStore();
-    snapshots.failClose = new ErrSnapshotStore('EIO: fsync failed');
-    const { node, logger } = await solo(new InmemStore(), snapshots);
-    await writeSome(node, 8);
-    await waitFor(() => node.raft.state === RaftState.Shutdown, 10_000, 'the node to fail-stop');
-    expect(logger.errors).toContain('snapshot store write failed: shutting down');
-  });
-
-  it('in a snapshot create fail-stops the node', async () => {
-    const snapshots = new FailingSnapshotStore();
-    snapshots.failCreate = new ErrSnapshotStore('EIO: mkdir failed');
+    snapshots[failure] = new ErrSnapshotStore('EIO');
     const { node, logger } = await solo(new InmemStore(), snapshots);
     await writeSome(node, 8);
     await waitFor(() => node.raft.state === RaftState.Shutdown, 10_000, 'the node to fail-stop');

@@ -31,13 +31,13 @@ describe('SkewedClock', () => {
   it('stays monotonic across rate changes and forward jumps, and fires timers no earlier than their local deadline', () => {
     const scheduler = new Scheduler();
     const clock = scheduler.clockFor(() => true);
-    clock.setRate(1.03);
+    clock.apply({ rate: 1.03 });
     const fired: number[] = [];
     const armedAt = clock.now();
     clock.setTimer(100, () => fired.push(clock.now() - armedAt));
-    scheduler.after(50, () => clock.jump(20));
+    scheduler.after(50, () => clock.apply({ jumpMs: 20 }));
     let previous = clock.now();
-    scheduler.after(10, () => clock.setRate(0.97));
+    scheduler.after(10, () => clock.apply({ rate: 0.97 }));
     for (let i = 0; i < 30; i++) {
       scheduler.after(i * 7, () => {
         expect(clock.now()).toBeGreaterThanOrEqual(previous);
@@ -48,7 +48,7 @@ describe('SkewedClock', () => {
     expect(fired).toHaveLength(1);
     expect(fired[0]).toBeGreaterThanOrEqual(100);
     const wall = clock.wallTime();
-    clock.stepWall(-5000);
+    clock.apply({ wallJumpMs: -5000 });
     expect(clock.wallTime()).toBe(wall - 5000);
   });
 });

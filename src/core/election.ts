@@ -56,8 +56,9 @@ export class Election {
   onTimeout(): void {
     const server = this.server;
     server.setLeader(null);
-    if (!isVoter(server.configurations.latest, server.id)) {
-      // Non-voters and unbootstrapped servers never campaign ("no known peers").
+    if (!isVoter(server.configurations.latest, server.id) || server.lostEntries) {
+      // Non-voters and unbootstrapped servers never campaign ("no known peers"); nor does a server
+      // whose log lost committed entries (it could win without them).
       if (server.role === RaftState.Candidate) server.setRole(RaftState.Follower);
       server.resetElectionTimer();
       return;
@@ -184,12 +185,7 @@ export class Election {
     if (request.term < server.term) return deny();
     if (request.term > server.term) this.roles.becomeFollower(request.term, null);
     if (server.vote && !samePeer(server.vote, candidate) && !server.faults.voteTwice) return deny();
-    if (
-      !server.faults.skipUpToDateCheck &&
-      !server.log.isUpToDate(request.lastLogIndex, request.lastLogTerm)
-    ) {
-      return deny();
-    }
+    if (!server.faults.skipUpToDateCheck && !this.upToDate(request)) return deny();
     if (!server.vote) server.setVote(candidate);
     server.resetElectionTimer();
     const response: RequestVoteResponse = { term: server.term, granted: true };
@@ -213,16 +209,26 @@ export class Election {
     if (!this.mayCampaign(candidate)) return reply(false);
     if (this.leaderKnown() && !samePeer(server.leader, candidate)) return reply(false);
     if (request.term < server.term) return reply(false);
-    reply(
-      server.faults.skipUpToDateCheck || server.log.isUpToDate(request.lastLogIndex, request.lastLogTerm),
-    );
+    reply(server.faults.skipUpToDateCheck || this.upToDate(request));
+  }
+
+  /**
+   * Paper 5.4.1: the candidate's log is at least as up to date as ours; and, while our log lacks
+   * committed entries it lost, reaches the commit index we had (else our vote could elect a
+   * leader without them).
+   */
+  private upToDate(request: RequestVoteRequest | RequestPreVoteRequest): boolean {
+    const server = this.server;
+    if (server.lostEntries && request.lastLogIndex < server.lostEntriesUntil) return false;
+    return server.log.isUpToDate(request.lastLogIndex, request.lastLogTerm);
   }
 
   /** TimeoutNow (leadership transfer): campaign at once, without pre-vote. */
   onTimeoutNow(rpcId: number): void {
     const server = this.server;
     server.respond(rpcId, {}, 0);
-    if (server.role !== RaftState.Leader && isVoter(server.configurations.latest, server.id)) {
+    const eligible = isVoter(server.configurations.latest, server.id) && !server.lostEntries;
+    if (server.role !== RaftState.Leader && eligible) {
       server.setLeader(null);
       this.campaign(true);
     }

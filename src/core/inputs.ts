@@ -51,6 +51,13 @@ export interface CoreFaults {
    * heartbeat; `etcd` sends it whole in appends and min(commit, match) in heartbeats.
    */
   emulateLeader?: 'hashicorp' | 'etcd';
+  /**
+   * Never go below a peer's match index, even when it answers that it lost entries it had
+   * acknowledged (hashicorp's and etcd's rule: such a replica then stalls for good).
+   */
+  keepMatchIndex?: boolean;
+  /** Vote and campaign as usual while this server's log lacks committed entries its disk lost. */
+  voteWithLostEntries?: boolean;
 }
 
 export interface CoreOptions {

@@ -8,6 +8,7 @@ export interface SendOptions {
   entriesFrom?: number;
   entriesTo?: number;
   heartbeatRound?: number;
+  acknowledged?: number;
 }
 
 export class Outbox {
@@ -27,6 +28,7 @@ export class Outbox {
       after: options.after,
       epoch,
       heartbeatRound: options.heartbeatRound ?? 0,
+      acknowledged: options.acknowledged ?? 0,
     };
     this.requests.push(out);
     return out;

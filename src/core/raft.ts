@@ -124,6 +124,15 @@ export class RaftCore {
 
   start(): void {
     const server = this.server;
+    const lastIndex = server.log.lastIndex();
+    if (server.commitIndex > lastIndex) {
+      // The disk lost entries this server knew were committed (a cut or restored log): apply only
+      // what it holds, say so, and stay out of elections that could lose them until a leader has
+      // repaired the log (etcd panics here; a replica is worth keeping).
+      server.emit({ type: 'logBehindCommit', commitIndex: server.commitIndex, lastIndex });
+      server.lostEntriesUntil = server.commitIndex;
+      server.commitIndex = lastIndex;
+    }
     this.election.start();
     server.configurations.commit(server.commitIndex);
     server.durability.loaded(server.log.lastIndex());

@@ -46,6 +46,11 @@ export interface OutboundRequest {
   readonly epoch: number;
   /** Non-zero for heartbeats: the round it confirms. */
   readonly heartbeatRound: number;
+  /**
+   * AppendEntries: the peer's match index when this was sent (what it had acknowledged holding).
+   * An answer with a lower last index means the peer lost entries (reordered answers cannot).
+   */
+  readonly acknowledged: number;
 }
 
 export interface OutboundResponse {
@@ -76,7 +81,17 @@ export type CoreEvent =
   /** This node was leader and stopped being one: pending proposals have an unknown outcome. */
   | { type: 'leadershipLost'; term: number }
   /** This leader's own removal committed (it has stepped down). */
-  | { type: 'removed' };
+  | { type: 'removed' }
+  /**
+   * A follower answered with a last index below what it had acknowledged: it lost log entries (a
+   * disk fault, a cut or restored log). The leader backs off and repairs it.
+   */
+  | { type: 'replicaLostEntries'; id: ServerId; acknowledged: number; lastIndex: number }
+  /**
+   * At start, this server's log ended below the commit index it had persisted: its disk lost
+   * entries. It applies only what it holds and waits for a leader to repair it.
+   */
+  | { type: 'logBehindCommit'; commitIndex: number; lastIndex: number };
 
 export interface Ready {
   write: Write | null;

@@ -197,6 +197,7 @@ export class Replication {
         after: server.durability.termVoteDurableAt,
         entriesFrom: progress.nextIndex,
         entriesTo,
+        acknowledged: progress.matchIndex,
       });
       progress.inflight++;
       progress.commitSent = Math.max(progress.commitSent, proven);
@@ -260,6 +261,7 @@ export class Replication {
       server.send(progress.server, request, {
         after: server.durability.termVoteDurableAt,
         heartbeatRound: this.round,
+        acknowledged: progress.matchIndex,
       });
     }
     this.hooks.roundSent();
@@ -275,6 +277,8 @@ export class Replication {
     switch (out.request.kind) {
       case 'appendEntries':
         progress.lastContact = server.now;
+        if (this.lostEntries(progress, out, response as AppendEntriesResponse))
+          this.repair(progress, (response as AppendEntriesResponse).lastLog);
         if (out.heartbeatRound > 0)
           return this.onHeartbeatResponse(progress, out, response as AppendEntriesResponse);
         return this.onAppendResponse(progress, out.request, response as AppendEntriesResponse);
@@ -284,6 +288,37 @@ export class Replication {
       default:
         return;
     }
+  }
+
+  /**
+   * The peer refused, in our term, with a last index below what it had acknowledged holding when
+   * we sent: its disk lost entries (a cut or restored log). hashicorp and etcd never send below
+   * the match index, so such a replica would stall for good.
+   */
+  private lostEntries(progress: Progress, out: OutboundRequest, response: AppendEntriesResponse): boolean {
+    return (
+      !this.server.faults.keepMatchIndex &&
+      !response.success &&
+      response.term === out.request.term &&
+      response.lastLog < out.acknowledged &&
+      response.lastLog < progress.matchIndex
+    );
+  }
+
+  /** Starts over from what the peer still holds: probe from its last index, resend the commit. */
+  private repair(progress: Progress, lastLog: number): void {
+    this.server.emit({
+      type: 'replicaLostEntries',
+      id: progress.server.id,
+      acknowledged: progress.matchIndex,
+      lastIndex: lastLog,
+    });
+    progress.matchIndex = lastLog;
+    progress.nextIndex = lastLog + 1;
+    progress.commitSent = Math.min(progress.commitSent, lastLog);
+    progress.mode = ReplicationMode.Probe;
+    progress.retryAt = 0;
+    this.dirty = true;
   }
 
   private onHeartbeatResponse(

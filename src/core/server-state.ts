@@ -51,6 +51,12 @@ export class ServerState {
   epoch = 0;
   /** When a follower or candidate campaigns next (leaders keep their own timers). */
   electionDeadline = Infinity;
+  /**
+   * Non-zero while this server's log ends below the commit index it had persisted (its disk lost
+   * entries: see RaftCore.start): the index its log must reach again before it campaigns, and the
+   * least last index of a candidate it votes for (so it cannot help elect a leader lacking them).
+   */
+  lostEntriesUntil = 0;
   /** With the voteWithoutPersist fault, the vote lives only in memory. */
   private voteVolatile = false;
 
@@ -83,8 +89,13 @@ export class ServerState {
     return server ? { id: server.id, address: peer.address } : peer;
   }
 
+  /**
+   * While the log lacks committed entries it lost, the commit index persisted stays the one it had,
+   * so that a restart before the repair still knows (the runtime applies only what the log holds).
+   */
   hardState(): HardState {
-    return { term: this.term, vote: this.voteVolatile ? null : this.vote, commit: this.commitIndex };
+    const commit = this.lostEntries ? this.lostEntriesUntil : this.commitIndex;
+    return { term: this.term, vote: this.voteVolatile ? null : this.vote, commit };
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -104,6 +115,13 @@ export class ServerState {
       return;
     }
     this.durability.termOrVoteChanged();
+  }
+
+  /** True while the log still lacks entries this server once knew were committed. */
+  get lostEntries(): boolean {
+    if (this.faults.voteWithLostEntries) return false;
+    if (this.lostEntriesUntil > 0 && this.log.lastIndex() >= this.lostEntriesUntil) this.lostEntriesUntil = 0;
+    return this.lostEntriesUntil > 0;
   }
 
   setCommit(index: number): void {

@@ -280,8 +280,10 @@ export class Driver {
     this.persistedSeq = seq;
     this.core.tick(this.clock.now());
     this.core.persisted(seq);
-    if (hardState && hardState.commit > this.durableCommit) {
-      this.durableCommit = hardState.commit;
+    // The stored commit index may be beyond the log while a lost tail is repaired (core/raft.ts).
+    const commit = hardState ? Math.min(hardState.commit, this.core.commitIndex) : 0;
+    if (commit > this.durableCommit) {
+      this.durableCommit = commit;
       this.fsmRunner.advance(this.durableCommit);
     }
     const ready = this.waiting;

@@ -101,6 +101,23 @@ export class CoreEvents {
       case 'removed':
         this.targets.removed();
         return;
+      case 'replicaLostEntries':
+        logger.warn(
+          { peer: event.id, acknowledged: event.acknowledged, lastIndex: event.lastIndex },
+          `replica ${event.id} lost log entries it had acknowledged (it holds up to ${event.lastIndex}, ` +
+            `had ${event.acknowledged}): a disk fault or a cut or restored log on that server; ` +
+            'repairing it from this leader',
+        );
+        return;
+      case 'logBehindCommit':
+        logger.warn(
+          { commitIndex: event.commitIndex, lastIndex: event.lastIndex },
+          `this server's log ends at ${event.lastIndex}, below the commit index ${event.commitIndex} it ` +
+            'had persisted: its disk lost committed entries (a cut or restored log). It applies only ' +
+            'what it holds, does not campaign or vote for a candidate without those entries, and ' +
+            'waits for the leader to repair it',
+        );
+        return;
     }
   }
 }

@@ -53,6 +53,7 @@ import type {
   ReplicationState,
 } from './options.js';
 import { TRANSFER, type Waits } from './pending.js';
+import { requireEntryFits } from './append-frames.js';
 import { loadStoredState, type StoredState } from './startup.js';
 import { raftStats } from './stats.js';
 
@@ -100,12 +101,12 @@ export class Raft extends EventEmitter {
     const stored = await loadStoredState(options, { restoreInto, logger });
     core.restore({ now, hardState: stored.hardState, snapshot: stored.snapshot });
     for await (const entries of stored.entries(stored.logStart)) core.loadEntries(entries);
+    core.start();
     const raft = new Raft({ ...options, config, clock, random }, core, logger, stored);
     const { driver } = raft;
     options.transport.setHandler((rpc) => driver.rpcs.receive(rpc));
     // Network transports put our ID in response headers (hashicorp 1.3.7+ peers read it).
     (options.transport as { setLocalId?: (id: string) => void }).setLocalId?.(config.localId);
-    core.start();
     // Committed entries are applied before NewRaft returns, so the FSM never looks older than it
     // did before a restart (the commit index is persisted before anything is applied).
     driver.fsmRunner.advance(core.commitIndex);
@@ -183,6 +184,12 @@ export class Raft extends EventEmitter {
   ): Promise<ApplyResult> {
     const refused = refuseWait(options);
     if (refused) return refused;
+    try {
+      // Refused before anything is written: no follower would ever accept it.
+      requireEntryFits({ data, extensions }, this.transport.maxFrameBytes);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
     return this.command(
       (core) => {
         const [index] = core.propose([{ type, data, extensions, appendedAt: this.clock.wallTime() }]);

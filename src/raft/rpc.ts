@@ -16,8 +16,15 @@ import {
 } from '../core/errors.js';
 import type { FailureReason, IncomingRequest } from '../core/inputs.js';
 import type { OutboundRequest, OutboundResponse } from '../core/ready.js';
-import type { LogEntry, Peer, RaftResponse } from '../core/types.js';
+import type {
+  AppendEntriesRequest,
+  AppendEntriesResponse,
+  LogEntry,
+  Peer,
+  RaftResponse,
+} from '../core/types.js';
 import type { IncomingRpc, Transport } from '../transport/types.js';
+import { entriesBudget, splitByBytes } from './append-frames.js';
 import type { MetricsSink } from './metrics.js';
 
 /** What the RPC relay needs from the runtime around it. */
@@ -89,6 +96,36 @@ export class RpcRelay {
       // step-down they might not be: drop.
       if (!this.host.isCurrentLeadership(out.epoch)) throw new StaleRequest();
     }
+    const { maxFrameBytes } = this.transport;
+    const runs =
+      maxFrameBytes === undefined || request.entries.length < 2
+        ? [request.entries]
+        : splitByBytes(request.entries, entriesBudget(maxFrameBytes));
+    if (runs.length === 1) return this.sendFrame(out, request);
+    // Too large for one frame: send the runs in order, each anchored at the run before it; the core
+    // sees one answer for the whole batch (the first refusal, else the last success).
+    let previous = { index: request.prevLogIndex, term: request.prevLogTerm };
+    let response: AppendEntriesResponse | null = null;
+    for (const entries of runs) {
+      const last = entries[entries.length - 1];
+      response = await this.sendFrame(out, {
+        ...request,
+        prevLogIndex: previous.index,
+        prevLogTerm: previous.term,
+        entries,
+        leaderCommitIndex: Math.min(request.leaderCommitIndex, last.index),
+      });
+      if (!response.success || response.term !== request.term) return response;
+      if (!this.host.isCurrentLeadership(out.epoch)) throw new StaleRequest();
+      previous = { index: last.index, term: last.term };
+    }
+    return response!;
+  }
+
+  private async sendFrame(
+    out: OutboundRequest,
+    request: AppendEntriesRequest,
+  ): Promise<AppendEntriesResponse> {
     const started = this.clock.now();
     const response = await this.transport.appendEntries(out.to, request);
     this.metrics.addSample('raft.replication.appendEntries.rpc', this.clock.now() - started);

@@ -17,6 +17,7 @@ export {
 } from './limits.js';
 export { ErrPeerIdentity, SERVER_ID_URI_PREFIX } from './identity.js';
 export { ErrBufferBudget } from './budget.js';
+export { AcceptBackoff, type AcceptBackoffLogger, type AcceptBackoffOptions } from './accept-backoff.js';
 // The wire's bound errors reach users through the transport; the bounds themselves are documented there.
 export { ErrOutOfRange, MAX_INDEX, MAX_TERM } from '../wire/bounds.js';
 export type { TransportLogger } from './server-conn.js';

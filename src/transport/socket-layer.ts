@@ -4,18 +4,12 @@
  * injected Clock, and the advertised address (hashicorp's NewTCPTransport rules: an unspecified
  * bind address needs an explicit advertise address).
  *
- * Out of file descriptors: libuv sheds the load itself (it closes a spare descriptor, accepts and
- * closes the waiting connections, and reopens the spare), so usually accept() failing with EMFILE
- * never surfaces. When that trick fails (another thread took the spare), node:net emits 'error'
- * on the server, which would crash a process without a listener, and libuv retries accept() at
- * once. Here that error pauses accepting instead, as Go's net/http accept loop does: the listener
- * closes (open connections stay), and listens again after 5 ms, doubling up to 1 s while it keeps
- * failing; a successful accept starts the back-off over.
+ * Out of file descriptors: the listener pauses accepting and listens again (accept-backoff.ts).
  */
 import type { Server, Socket } from 'node:net';
 import { isIP } from 'node:net';
-import type { Clock, Timer } from '../core/clock.js';
-import { Backoff, isDescriptorExhaustion } from './backoff.js';
+import type { Clock } from '../core/clock.js';
+import { AcceptBackoff } from './accept-backoff.js';
 import type { TransportLogger } from './server-conn.js';
 import {
   ErrNotAdvertisable,
@@ -47,48 +41,27 @@ export abstract class SocketStreamLayer implements StreamLayer {
   private readonly held: Socket[] = [];
   private readonly sockets = new Set<Socket>();
   private closing: Promise<void> | null = null;
-  private readonly acceptBackoff = new Backoff();
-  /** Set while the listener is closed after an accept failure, until it listens again. */
-  private relisten: Timer | null = null;
-  private relistening = false;
+  private readonly acceptBackoff: AcceptBackoff;
 
   protected constructor(parts: SocketLayerParts) {
     ({ server: this.server, bound: this.bound, advertised: this.advertised, clock: this.clock } = parts);
     this.logger = parts.logger;
     // Every raw connection, including TLS ones still in their handshake, so close() ends them all.
     this.server.on('connection', (socket: Socket) => {
-      this.acceptBackoff.reset();
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
     });
-    this.server.on('error', (error: Error) => this.onServerError(error));
-    this.server.on('listening', () => (this.relistening = false));
+    this.acceptBackoff = new AcceptBackoff(this.server, {
+      bound: this.bound,
+      clock: this.clock,
+      logger: this.logger,
+      name: this.advertised,
+    });
   }
 
   limitConnections(max: number, onRefused: (remote: string) => void): void {
     this.server.maxConnections = max;
     this.server.on('drop', (data) => onRefused(data ? `${data.remoteAddress}:${data.remotePort}` : '?'));
-  }
-
-  /** Accept (or listening again) failed: pause accepting for a while instead of crashing. */
-  private onServerError(error: Error): void {
-    if (this.closing || this.relisten) return;
-    if (!isDescriptorExhaustion(error) && !this.relistening) {
-      this.logger?.warn({ err: error.message }, 'listener error');
-      return;
-    }
-    const delay = this.acceptBackoff.next();
-    this.logger?.warn(
-      { err: error.message, retryInMs: delay, address: this.advertised },
-      'not accepting connections for a while: the listener failed',
-    );
-    this.server.close();
-    this.relisten = this.clock.setTimer(delay, () => {
-      this.relisten = null;
-      if (this.closing) return;
-      this.relistening = true;
-      this.server.listen({ host: this.bound.host, port: this.bound.port });
-    });
   }
 
   /** Subclasses call this for each connection that is ready for RPCs. */
@@ -142,8 +115,7 @@ export abstract class SocketStreamLayer implements StreamLayer {
   }
 
   close(): Promise<void> {
-    this.relisten?.cancel();
-    this.relisten = null;
+    this.acceptBackoff.stop();
     this.closing ??= new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       for (const socket of this.sockets) socket.destroy();

@@ -42,6 +42,11 @@ export type RpcHandler = (rpc: IncomingRpc) => void;
  * resolves with the peer's response or rejects (unreachable, timeout, shut down).
  */
 export interface Transport {
+  /**
+   * The largest frame this transport accepts, which its peers are assumed to share: a leader keeps
+   * each AppendEntries below it. Absent when there is no limit (in-memory transports).
+   */
+  readonly maxFrameBytes?: number;
   /** The address peers dial to reach this server. */
   localAddr(): ServerAddress;
   /** The runtime registers its handler for incoming RPCs (hashicorp's Consumer()). */

@@ -20,6 +20,12 @@ export const MAX_SNAPSHOT_BYTES = 2 ** 48 - 1;
  */
 export const MAX_PEER_BYTES = 1024;
 
+/**
+ * Bytes an AppendEntries request frame takes besides its entries, at most: the type byte, the keys,
+ * the numbers and the three peer fields (header ID and address, leader), each up to MAX_PEER_BYTES.
+ */
+export const APPEND_ENTRIES_FRAME_OVERHEAD = 3 * MAX_PEER_BYTES + 1024;
+
 /** Most servers a configuration may list (in InstallSnapshot and configuration log entries). */
 export const MAX_CONFIGURATION_SERVERS = 4096;
 

@@ -20,7 +20,7 @@ export {
   readConfiguration,
   writeConfiguration,
 } from './configuration.js';
-export { readLog, writeLog } from './log.js';
+export { LOG_WIRE_OVERHEAD, logWireBound, readLog, writeLog } from './log.js';
 export { readGoTime, writeGoTime } from './time.js';
 export {
   writeAppendEntriesRequest,

@@ -12,6 +12,17 @@ import { structKeys } from './keys.js';
 
 const LOG_KEYS = structKeys('AppendedAt', 'Data', 'Extensions', 'Index', 'Term', 'Type');
 
+/**
+ * Bytes one Log map takes besides its data and extensions, at most: the six keys, AppendedAt, three
+ * numbers and two length prefixes (1 + 43 + 18 + 3 * 9 + 2 * 5 = 99, rounded up).
+ */
+export const LOG_WIRE_OVERHEAD = 128;
+
+/** The most bytes `entry` takes inside an AppendEntries frame. */
+export function logWireBound(entry: Pick<LogEntry, 'data' | 'extensions'>): number {
+  return LOG_WIRE_OVERHEAD + entry.data.length + entry.extensions.length;
+}
+
 export function writeLog(enc: Encoder, e: LogEntry): void {
   enc.writeMapHeader(6);
   enc.writeVerbatim(LOG_KEYS[0]);

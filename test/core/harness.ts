@@ -46,7 +46,25 @@ export function makeCore(
   configuration: Configuration | null,
   options: TestCoreOptions = {},
 ): RaftCore {
-  const core = new RaftCore({
+  const core = newCore(id, options);
+  const bootstrapped = configuration !== null;
+  core.restore({
+    now: 0,
+    hardState: {
+      term: options.term ?? (bootstrapped ? 1 : 0),
+      vote: null,
+      commit: options.commit ?? (bootstrapped ? 1 : 0),
+    },
+    snapshot: null,
+  });
+  if (bootstrapped) core.loadEntries(initialLog(configuration, options.terms));
+  core.start();
+  return core;
+}
+
+/** A core with the test timings and nothing loaded yet (restore, loadEntries and start it). */
+export function newCore(id: string, options: TestCoreOptions = {}): RaftCore {
+  return new RaftCore({
     id,
     address: `addr-${id}`,
     heartbeatTimeout: 100,
@@ -62,19 +80,6 @@ export function makeCore(
     codec,
     faults: options.faults,
   });
-  const bootstrapped = configuration !== null;
-  core.restore({
-    now: 0,
-    hardState: {
-      term: options.term ?? (bootstrapped ? 1 : 0),
-      vote: null,
-      commit: options.commit ?? (bootstrapped ? 1 : 0),
-    },
-    snapshot: null,
-  });
-  if (bootstrapped) core.loadEntries(initialLog(configuration, options.terms));
-  core.start();
-  return core;
 }
 
 /** The log makeCore loads: the configuration at index 1 (term 1), then one entry per given term. */

@@ -53,6 +53,10 @@ describe('the goldens catch deliberate bugs of the core', () => {
     ['voteWithoutPersist', 'election-basic.txt', '+2: persist term=2 vote=-'],
     // A new leader answering before its Noop commits serves index 1: a stale read.
     ['readWithoutConfirm', 'read-index-leader.txt', '+1: read 1 ready at index 1'],
+    // A replica that lost its log tail is never repaired (hashicorp's and etcd's rule).
+    ['keepMatchIndex', 'log-repair-lost-tail.txt', '+3: Follower term=2 commit=2 last=2'],
+    // A replica that lost committed entries helps elect a leader that lacks them.
+    ['voteWithLostEntries', 'election-lost-entries.txt', '+3->2 RequestVoteResp term=3 granted'],
   ];
   for (const [fault, file, line] of cases) {
     it(`${fault} changes ${file}`, () => {

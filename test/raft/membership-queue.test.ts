@@ -45,7 +45,15 @@ describe('membership queue', () => {
   });
 
   it('addVoter of a server that does not run fails after catchUpTimeout, removes the non-voter, and the queue moves on', async () => {
-    const c = await cluster({ catchUpTimeout: 600 });
+    // Timeouts as long as the catch-up bound (which may not be shorter than the election timeout):
+    // with the tests' 100 ms lease a loaded machine's stalled event loop sometimes cost the leader
+    // its lease first (ErrLeadershipLost, not the catch-up error this case is about).
+    const c = await cluster({
+      catchUpTimeout: 1000,
+      heartbeatTimeout: 1000,
+      electionTimeout: 1000,
+      leaderLeaseTimeout: 800,
+    });
     const leader = await c.leader();
     const follower = c.nodes.find((n) => n !== leader)!;
     // No timeout of its own: only the catch-up bound ends it.

@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { Registry } from 'prom-client';
-import { silentLogger, systemClock, type Clock, type Logger } from '../../index.js';
+import { AcceptBackoff, silentLogger, systemClock, type Clock, type Logger } from '../../index.js';
 import type { KvCluster } from '../cluster.js';
 import type { HttpsCredentials } from '../credentials.js';
 import type { KvFsm } from '../fsm.js';
@@ -142,6 +142,7 @@ export class KvHttpServer {
   private readonly allowedHosts: AllowedHosts;
   private tls: HttpsCredentials | null;
   private server: Server | HttpsServer | null = null;
+  private acceptBackoff: AcceptBackoff | null = null;
   private lastDropWarning = -Infinity;
 
   constructor(options: KvHttpOptions) {
@@ -247,7 +248,15 @@ export class KvHttpServer {
     this.allowedHosts.add(host);
     const address = await listen(server, port, host);
     const hostText = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    return `${this.scheme}://${hostText}:${address.port}`;
+    const url = `${this.scheme}://${hostText}:${address.port}`;
+    // Out of descriptors, accept() fails: pause and listen again rather than crash (as the Raft port).
+    this.acceptBackoff = new AcceptBackoff(server, {
+      bound: { host: address.address, port: address.port },
+      clock: this.clock,
+      logger: this.logger,
+      name: url,
+    });
+    return url;
   }
 
   private warnDropped(): void {
@@ -266,6 +275,7 @@ export class KvHttpServer {
     const server = this.server;
     if (server === null) return;
     this.server = null;
+    this.acceptBackoff?.stop();
     await closeServer(server);
   }
 

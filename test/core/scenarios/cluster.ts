@@ -45,7 +45,9 @@ export class ClusterNode {
 
   constructor(
     readonly id: string,
-    readonly core: CoreAdapter,
+    /** Replaced when the node restarts. */
+    public core: CoreAdapter,
+    readonly options: NodeOptions,
   ) {}
 }
 
@@ -79,8 +81,9 @@ export class Cluster {
   addNodes(count: number, options: Omit<NodeOptions, 'faults'>): void {
     for (let i = 0; i < count; i++) {
       const id = String(this.nodes.size + 1);
-      const core = CoreAdapter.create(id, { ...options, ...this.defaults });
-      const node = new ClusterNode(id, core);
+      const nodeOptions = { ...options, ...this.defaults };
+      const node = new ClusterNode(id, CoreAdapter.create(id, nodeOptions), nodeOptions);
+      const core = node.core;
       for (const entry of core.initialLog) node.log.set(entry.index, entry);
       const { term, commit } = core.status();
       node.hardState = { term, vote: null, commit };
@@ -93,6 +96,27 @@ export class Cluster {
       core.tick(core.electionTimeout);
       this.printStatus(node);
     }
+  }
+
+  /**
+   * Restarts a node from what its disk holds (every write must be persisted): the messages on their
+   * way to or from it are lost. With `loseFrom`, its log lost the entries from that index on (a cut
+   * write-ahead log) while its hard state, commit index included, survived.
+   */
+  restart(node: ClusterNode, loseFrom: number | null): void {
+    if (node.unpersisted.length > 0) throw new Error(`${node.id} has unpersisted writes: persist it first`);
+    for (const envelope of this.takeMessages((e) => e.from === node.id || e.to === node.id))
+      this.drop(envelope);
+    if (loseFrom !== null) for (const index of node.log.keys()) if (index >= loseFrom) node.log.delete(index);
+    const log = [...node.log.values()].sort((a, b) => a.index - b.index);
+    const stored = { now: node.core.now, hardState: node.hardState, snapshot: node.snapshot };
+    node.core = CoreAdapter.restart(node.id, node.options, stored, log);
+    node.persistedSeq = 0;
+    node.held = [];
+    this.print(`${node.id}: restarts${loseFrom === null ? '' : `, its log cut before ${loseFrom}`}`);
+    this.drain(node);
+    node.applied = node.core.status().commit;
+    this.printStatus(node);
   }
 
   node(id: string): ClusterNode {
@@ -167,8 +191,8 @@ export class Cluster {
     }
     node.persistedSeq = node.unpersisted.at(-1)!.seq;
     node.unpersisted = [];
-    // The runtime applies up to the durable commit index.
-    node.applied = Math.max(node.applied, node.hardState.commit);
+    // The runtime applies up to the durable commit index (held in the log: see core/raft.ts start).
+    node.applied = Math.max(node.applied, Math.min(node.hardState.commit, node.core.status().commit));
     this.run(node, (core) => core.persisted(node.persistedSeq));
     const held = node.held;
     node.held = [];

@@ -126,6 +126,15 @@ const COMMANDS: Record<string, Spec> = {
   'add-voter': membershipCommand('addVoter'),
   /** remove LEADER ID */
   remove: membershipCommand('removeServer'),
+  /** restart ID [lose-from=N]: the node restarts from its disk, its log cut before N if given. */
+  restart: {
+    args: [1, 1],
+    options: ['lose-from'],
+    run(cluster, { args, options }) {
+      const loseFrom = options.get('lose-from');
+      cluster.restart(cluster.node(args[0]), loseFrom === undefined ? null : count(loseFrom));
+    },
+  },
   /** compact ID index=N: the node snapshots its applied state at N and drops the log up to N. */
   compact: {
     args: [1, 1],

@@ -5,6 +5,7 @@
 import type { Random } from '../../../src/core/clock.js';
 import type { ConfigurationChange } from '../../../src/core/configuration.js';
 import type { CoreFaults, RaftCore } from '../../../src/core/raft.js';
+import type { CoreStartState } from '../../../src/core/inputs.js';
 import type { OutboundRequest, Ready } from '../../../src/core/ready.js';
 import { ReplicationMode } from '../../../src/core/progress.js';
 import {
@@ -17,7 +18,7 @@ import {
   type RaftRequest,
   type RaftResponse,
 } from '../../../src/core/types.js';
-import { configurationOf, initialLog, makeCore } from '../harness.js';
+import { configurationOf, initialLog, makeCore, newCore } from '../harness.js';
 
 /** Every timer lands in the middle of its random range: a scenario's timings are predictable. */
 const MIDPOINT: Random = { next: () => 0.5 };
@@ -74,6 +75,20 @@ export class CoreAdapter {
       maxAppendEntries: options.maxAppendEntries,
     });
     return new CoreAdapter(core, configuration ? initialLog(configuration) : []);
+  }
+
+  /** A restarted node: a new core loaded from what its disk holds. */
+  static restart(id: string, options: NodeOptions, stored: CoreStartState, log: LogEntry[]): CoreAdapter {
+    const core = newCore(id, {
+      preVote: options.preVote,
+      faults: options.faults,
+      random: MIDPOINT,
+      maxAppendEntries: options.maxAppendEntries,
+    });
+    core.restore(stored);
+    core.loadEntries(log);
+    core.start();
+    return new CoreAdapter(core, log);
   }
 
   // Time -----------------------------------------------------------------------------------------

@@ -123,6 +123,10 @@ export function formatEvent(event: CoreEvent): string | null {
       return `lost leadership term=${event.term}`;
     case 'removed':
       return 'removed from the configuration';
+    case 'replicaLostEntries':
+      return `replica ${event.id} lost entries: holds ${event.lastIndex}, had acknowledged ${event.acknowledged}`;
+    case 'logBehindCommit':
+      return `log ends at ${event.lastIndex} below the stored commit index ${event.commitIndex}`;
   }
 }
 

@@ -3,8 +3,10 @@
  * limit is refused the moment it does, chunked or not; open connections are capped; a client
  * that sends its headers or its body too slowly is cut off; the server keeps serving throughout.
  */
-import { connect, type Socket } from 'node:net';
+import { connect, type Server, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { silentLogger } from '../../../src/raft/logger.js';
+import { ManualClock } from '../../transport/helpers.js';
 import { useKvApi } from './api-harness.js';
 
 const api = useKvApi();
@@ -101,5 +103,33 @@ describe('connections and timeouts', () => {
     await api.restart({ limits: { maxHeaderBytes: 1024 } });
     const res = await api.req('GET', '/status', undefined, { 'X-Padding': 'x'.repeat(2048) });
     expect(res.status).toBe(431);
+  });
+});
+
+describe('out of file descriptors', () => {
+  it('pauses accepting when accept fails with EMFILE and listens again after 5 ms, doubling, on the same port', async () => {
+    const clock = new ManualClock();
+    const warnings: Record<string, unknown>[] = [];
+    await api.restart({ clock, logger: { ...silentLogger, warn: (obj) => warnings.push(obj as never) } });
+    const listener = (api.server as unknown as { server: Server }).server;
+    const emfile = Object.assign(new Error('accept EMFILE'), {
+      code: 'EMFILE',
+      errno: -24,
+      syscall: 'accept',
+    });
+    for (const delay of [5, 10, 20]) {
+      // node:net would throw this from emit() without an 'error' listener: the process would die.
+      listener.emit('error', emfile);
+      expect(listener.listening).toBe(false);
+      clock.advance(delay - 1);
+      expect(listener.listening).toBe(false);
+      clock.advance(1);
+      await until(() => listener.listening, 'listening again');
+    }
+    expect(warnings.map((warning) => warning.retryInMs)).toEqual([5, 10, 20]);
+    expect((await api.req('GET', '/status')).status).toBe(200);
+    // A connection accepted since starts the back-off over.
+    listener.emit('error', emfile);
+    expect(warnings.at(-1)!.retryInMs).toBe(5);
   });
 });

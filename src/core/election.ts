@@ -116,9 +116,15 @@ export class Election {
 
   private checkElection(): void {
     const candidacy = this.candidacy!;
-    const result = this.server.configurations.quorum.voteResult(
-      (id) => candidacy.granted.has(id) || undefined,
-    );
+    const { faults } = this.server;
+    // The planted bug counts one voter that did not grant (the first voter not in the set).
+    let extra = faults.electWithoutQuorum && !candidacy.preVote;
+    const result = this.server.configurations.quorum.voteResult((id) => {
+      if (candidacy.granted.has(id)) return true;
+      if (!extra) return undefined;
+      extra = false;
+      return true;
+    });
     if (result !== VoteResult.Won) return;
     if (candidacy.preVote) this.startElection(false);
     else this.roles.becomeLeader();
@@ -178,7 +184,7 @@ export class Election {
     if (this.leaderKnown() && !samePeer(server.leader, candidate) && !transfer) return deny();
     if (request.term < server.term) return deny();
     if (request.term > server.term) this.roles.becomeFollower(request.term, null);
-    if (server.vote && !samePeer(server.vote, candidate)) return deny();
+    if (server.vote && !samePeer(server.vote, candidate) && !server.faults.voteTwice) return deny();
     if (!server.faults.skipUpToDateCheck && !this.upToDate(request)) return deny();
     if (!server.vote) server.setVote(candidate);
     server.resetElectionTimer();

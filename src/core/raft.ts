@@ -171,6 +171,9 @@ export class RaftCore {
     server.setRole(RaftState.Leader);
     server.epoch++;
     server.setLeader(server.self);
+    if (server.faults.truncateOnElection && server.log.lastIndex() > server.commitIndex) {
+      server.truncate(Math.max(server.commitIndex, server.log.snapshotIndex) + 1);
+    }
     this.leaderState = new LeaderState(server, this.roles);
     this.leaderState.start();
   }

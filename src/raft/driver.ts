@@ -111,8 +111,10 @@ export class Driver {
       this.metrics,
     );
     const fail = (what: string) => (error: Error) => {
+      // A store closed by shutdown() fails what was in flight: that is no failure of the node.
+      if (this.stoppedFlag) return;
       this.logger.error({ err: error }, `${what}: shutting down`);
-      this.failure = new RaftError(`${what}: ${error.message}`);
+      this.failure ??= new RaftError(`${what}: ${error.message}`);
       input.shutdown();
     };
     this.writer = new StorageWriter(
@@ -170,6 +172,7 @@ export class Driver {
       random: options.random,
       logger,
       metrics: this.metrics,
+      failStop: (what, error) => fail(what)(error),
     });
   }
 

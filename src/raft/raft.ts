@@ -130,6 +130,9 @@ export class Raft extends EventEmitter {
     return raft;
   }
 
+  /** A planted bug (CoreFaults), for the simulator's campaign only. */
+  private readonly followerReadWithoutApply: boolean;
+
   private constructor(
     options: RaftOptions & Required<Pick<RaftOptions, 'clock' | 'random'>>,
     core: RaftCore,
@@ -141,6 +144,7 @@ export class Raft extends EventEmitter {
     this.transport = options.transport;
     this.core = core;
     this.clock = options.clock;
+    this.followerReadWithoutApply = options.faults?.followerReadWithoutApply === true;
     const shutdown = () => void this.shutdown();
     const observers = this.observers;
     this.driver = new Driver({ options, core, logger, stored, emitter: this, observers, shutdown });
@@ -245,6 +249,7 @@ export class Raft extends EventEmitter {
       this.core.state === RaftState.Leader
         ? await this.leaderReadIndex(options)
         : await this.followerReadIndex(options);
+    if (this.followerReadWithoutApply && this.core.state !== RaftState.Leader) return index;
     await this.waitApplied(index, options);
     return index;
   }

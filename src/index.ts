@@ -39,15 +39,8 @@ export { sleep, systemClock, systemRandom } from './platform/clock.js';
 
 // The runtime.
 export { Raft } from './raft/raft.js';
-export type {
-  ApplyOptions,
-  ApplyResult,
-  IndexedConfiguration,
-  LeaderInfo,
-  RaftOptions,
-  ReadOptions,
-  ReplicationState,
-} from './raft/options.js';
+// Every option and result type of Raft's methods.
+export type * from './raft/options.js';
 export { defaultConfig, validateConfig, type Config, type ReloadableConfig } from './raft/config.js';
 export type { BatchingFSM, ConfigurationStore, FSM, FSMSnapshot } from './raft/fsm.js';
 export { silentLogger, type Logger } from './raft/logger.js';
@@ -60,6 +53,12 @@ export {
 } from './raft/metrics.js';
 export { prometheusMetrics, prometheusName } from './raft/prometheus.js';
 export type { Observation, Observer, ObserverOptions } from './raft/observer.js';
+export {
+  DEFAULT_NOTIFY_CAPACITY,
+  MAX_NOTIFY_CAPACITY,
+  NotifyChannel,
+  type NotifyChannelOptions,
+} from './raft/notify-channel.js';
 export { bootstrapCluster, hasExistingState } from './raft/bootstrap.js';
 export { encodeConfiguration, decodeConfiguration } from './wire/configuration.js';
 

@@ -45,6 +45,10 @@ export interface RequestInit {
 }
 
 const READY_TIMEOUT_MS = 30_000;
+/** How long a membership change may take to show in the configuration. */
+export const JOIN_TIMEOUT_MS = 20_000;
+/** How long a restarted server may take to answer again (a loaded machine starts Node slowly). */
+export const RESTART_TIMEOUT_MS = 30_000;
 /** The service refuses JSON bodies without their media type (browser safety). */
 export const JSON_HEADERS = { 'Content-Type': 'application/json' };
 const POLL_MS = 100;

@@ -3,6 +3,7 @@ import { integerFlag, parseFlags, UsageError, type Command } from './command.js'
 import {
   CHAOS_BREAKS,
   CHAOS_FAULTS,
+  defaultFaults,
   chaosPassed,
   runChaos,
   type ChaosBreak,
@@ -15,7 +16,9 @@ export const CHAOS_USAGE = `usage: raftkit chaos [--nodes 3|5] [--duration SECON
        [--faults ${CHAOS_FAULTS.join(',')}] [--concurrent-faults N]
        [--log-store wal|lmdb] [--dir DIR] [--keep] [--break ${CHAOS_BREAKS.join('|')}] [--json]
   real kv serve processes under combined faults; passes iff the history is linearizable and every
-  member ends with the same key space (exit 0), else exit 1; --json prints a JSON summary last`;
+  member ends with the same key space, and every disk fault was handled (exit 0), else exit 1;
+  disk faults (fsync failures, torn writes, EIO, a damaged WAL) need --log-store wal (the default);
+  --json prints a JSON summary last`;
 
 export interface ChaosCommandOptions extends ChaosOptions {
   json: boolean;
@@ -39,19 +42,28 @@ export function parseChaosArgs(argv: string[]): ChaosCommandOptions {
   });
   const nodes = integerFlag(values.nodes, '--nodes', { fallback: 3, min: 3, max: 5 });
   if (nodes === 4) throw new UsageError('--nodes must be 3 or 5');
-  const faults = (values.faults ?? CHAOS_FAULTS.join(',')).split(',') as ChaosFault[];
+  const logStore = values['log-store'];
+  if (logStore !== undefined && logStore !== 'wal' && logStore !== 'lmdb') {
+    throw new UsageError(`--log-store must be wal or lmdb, got "${logStore}"`);
+  }
+  const faults =
+    values.faults === undefined ? defaultFaults(logStore) : (values.faults.split(',') as ChaosFault[]);
   for (const fault of faults) {
     if (!CHAOS_FAULTS.includes(fault)) {
       throw new UsageError(`--faults: unknown fault "${fault}" (${CHAOS_FAULTS.join(', ')})`);
     }
   }
-  const logStore = values['log-store'];
-  if (logStore !== undefined && logStore !== 'wal' && logStore !== 'lmdb') {
-    throw new UsageError(`--log-store must be wal or lmdb, got "${logStore}"`);
-  }
   const broken = values.break as ChaosBreak | undefined;
   if (broken !== undefined && !CHAOS_BREAKS.includes(broken)) {
     throw new UsageError(`--break: the deliberate faults are ${CHAOS_BREAKS.join(', ')}, got "${broken}"`);
+  }
+  if (broken === 'ignore-fsync' && !faults.includes('disk')) {
+    throw new UsageError(
+      '--break ignore-fsync needs disk among --faults (it breaks what a failed fsync does)',
+    );
+  }
+  if (logStore === 'lmdb' && faults.includes('disk')) {
+    throw new UsageError('--faults disk needs --log-store wal (LMDB does its own file I/O)');
   }
   return {
     nodes,
@@ -94,8 +106,17 @@ export function formatChaosReport(report: ChaosReport): string[] {
       lines.push(`    cannot place: ${key.stuck!.map(describe).join(', ')}`);
     }
   }
+  const { disk } = report;
+  if (report.faults.disk !== undefined) {
+    const injected = Object.entries(disk.injected).map(([kind, n]) => `${kind} ${n}`);
+    lines.push(
+      `disk faults: ${injected.join(', ')}; ${disk.failStops} fail-stops, ${disk.recovered} came back, ${disk.repaired} repaired`,
+    );
+  }
+  for (const problem of disk.problems) lines.push(`  disk problem: ${problem}`);
   for (const difference of report.states.differences) lines.push(`  state differs: ${difference}`);
   lines.push(`final states agree: ${report.states.agree ? 'yes' : 'NO'}`);
+  if (disk.problems.length > 0) lines.push(`disk faults handled: NO (see the disk problems)`);
   lines.push(linearizability.ok ? 'linearizable: yes' : 'linearizable: NO');
   if (report.kept) lines.push(`history: ${report.kept}/history.json`);
   return lines;
@@ -114,6 +135,7 @@ export function chaosJson(report: ChaosReport): string {
     failed: report.counts.failed,
     byKind: report.counts.byKind,
     faults: report.faults,
+    disk: report.disk,
     events: report.events.length,
     v2: report.v2,
     kept: report.kept,

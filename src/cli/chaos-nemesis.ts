@@ -9,7 +9,14 @@
 import { sleep, type Clock } from '../index.js';
 import type { ClockSkew } from '../testing/skewed-clock.js';
 import type { SeededRandom } from '../testing/prng.js';
-import { JSON_HEADERS, type ChaosCluster, type ChaosMember } from './chaos-cluster.js';
+import {
+  JOIN_TIMEOUT_MS,
+  JSON_HEADERS,
+  RESTART_TIMEOUT_MS,
+  type ChaosCluster,
+  type ChaosMember,
+} from './chaos-cluster.js';
+import { DiskFaults, type DiskAction } from './chaos-disk.js';
 
 /**
  * kill: SIGKILL one server (the leader half the time), restart it; pause: SIGSTOP, then SIGCONT;
@@ -19,7 +26,8 @@ import { JSON_HEADERS, type ChaosCluster, type ChaosMember } from './chaos-clust
  * leadership; clock: jump a server's clock forward and run it fast or slow; disk: fsync failures,
  * torn writes and read errors under one server's stores.
  */
-export type ChaosFault = 'kill' | 'pause' | 'isolate' | 'partition' | 'crash' | 'membership' | 'clock';
+export type ChaosFault =
+  'kill' | 'pause' | 'isolate' | 'partition' | 'crash' | 'membership' | 'clock' | 'disk';
 export const CHAOS_FAULTS: readonly ChaosFault[] = [
   'kill',
   'pause',
@@ -28,6 +36,7 @@ export const CHAOS_FAULTS: readonly ChaosFault[] = [
   'crash',
   'membership',
   'clock',
+  'disk',
 ];
 
 export interface NemesisOptions {
@@ -38,12 +47,9 @@ export interface NemesisOptions {
   event: (line: string) => void;
   /** Faults active at once (default 2). */
   maxActive?: number;
+  /** The disk faults to take turns with (default all of DISK_ACTIONS). */
+  diskActions?: readonly DiskAction[];
 }
-
-/** How long a membership change may take to show in the configuration. */
-const JOIN_TIMEOUT_MS = 20_000;
-/** How long a restarted server may take to answer again (a loaded machine starts Node slowly). */
-const RESTART_TIMEOUT_MS = 30_000;
 
 export class Nemesis {
   /** Faults started, by kind. */
@@ -57,12 +63,15 @@ export class Nemesis {
   private crashing = false;
   private membershipBusy = false;
   private membershipChanges = 0;
+  /** The disk faults (chaos-disk.ts) and what they found. */
+  readonly disk: DiskFaults;
 
   constructor(
     private readonly cluster: ChaosCluster,
     private readonly options: NemesisOptions,
   ) {
     for (const fault of options.faults) this.injected[fault] = 0;
+    this.disk = new DiskFaults(cluster, options.clock, options.event, options.diskActions);
   }
 
   /** Starts faults until `until` (on the clock), then waits for every active one to heal. */
@@ -103,6 +112,8 @@ export class Nemesis {
         if (this.membershipBusy || this.busy.size > 0) return null;
         this.membershipBusy = true;
         return this.membership(random, downFor).finally(() => (this.membershipBusy = false));
+      case 'disk':
+        return this.diskFault(random, downFor);
       default: {
         const victims = this.cluster.members.filter(
           (member) => member.process.running && !this.busy.has(member),
@@ -163,6 +174,21 @@ export class Nemesis {
       this.busy.delete(victim);
       this.down.delete(victim);
     }
+  }
+
+  /** A disk fault on one server; a damaged log's repair is a membership change, so it runs alone. */
+  private diskFault(random: SeededRandom, downFor: number): Promise<void> | null {
+    const repairs = this.disk.peek() === 'corrupt';
+    if (repairs && (this.membershipBusy || this.busy.size > 0)) return null;
+    const victims = this.cluster.members.filter((member) => member.process.running && !this.busy.has(member));
+    if (victims.length === 0) return null;
+    const victim = random.pick(victims);
+    this.busy.add(victim);
+    if (repairs) this.membershipBusy = true;
+    return this.disk.inject(victim, downFor).finally(() => {
+      this.busy.delete(victim);
+      if (repairs) this.membershipBusy = false;
+    });
   }
 
   private async crash(downFor: number): Promise<void> {
@@ -233,12 +259,15 @@ export class Nemesis {
     }
     const victim = random.pick(this.cluster.members);
     this.busy.add(victim);
+    let joined: ChaosMember | undefined;
     try {
       const { removed, answer } = await this.cluster.remove(victim);
       this.event(`remove ${victim.spec.id}: ${removed ? 'removed' : 'still a member'} (${answer})`);
       if (!removed) return;
       await sleep(this.options.clock, downFor);
-      const joined = await this.cluster.join(action === 'readd' ? victim : null);
+      joined = await this.cluster.join(action === 'readd' ? victim : null);
+      // A joining server is this fault's until it is a member (no other fault's victim meanwhile).
+      this.busy.add(joined);
       this.event(
         `${action === 'readd' ? 're-add' : `replace ${victim.spec.id} with`} ${joined.spec.id} (empty, --join)`,
       );
@@ -246,6 +275,7 @@ export class Nemesis {
       this.event(`${joined.spec.id} ${configured ? 'is a member' : 'not a member yet'}`);
     } finally {
       this.busy.delete(victim);
+      if (joined !== undefined) this.busy.delete(joined);
     }
   }
 }

@@ -21,6 +21,7 @@ import { sleep, systemClock, type Clock } from '../index.js';
 import { checkKvLinearizability, type LinearizabilityReport } from '../testing/linearizability.js';
 import { SeededRandom } from '../testing/prng.js';
 import { ChaosCluster } from './chaos-cluster.js';
+import { DISK_FAULTS_FLAG, type DiskAction, type DiskReport } from './chaos-disk.js';
 import { CHAOS_FAULTS, Nemesis, type ChaosFault } from './chaos-nemesis.js';
 import { ChaosWorkload, workloadKeys, type WorkloadCounts } from './chaos-workload.js';
 import { defaultCliPath } from './node-processes.js';
@@ -28,8 +29,8 @@ import { defaultCliPath } from './node-processes.js';
 export { CHAOS_FAULTS, type ChaosFault } from './chaos-nemesis.js';
 
 /** Deliberately broken servers, to watch the verdict fail. */
-export type ChaosBreak = 'stale-reads' | 'early-ack';
-export const CHAOS_BREAKS: readonly ChaosBreak[] = ['stale-reads', 'early-ack'];
+export type ChaosBreak = 'stale-reads' | 'early-ack' | 'ignore-fsync';
+export const CHAOS_BREAKS: readonly ChaosBreak[] = ['stale-reads', 'early-ack', 'ignore-fsync'];
 
 export interface ChaosOptions {
   nodes?: number;
@@ -38,10 +39,12 @@ export interface ChaosOptions {
   seed?: number;
   clients?: number;
   keys?: number;
-  /** Faults the nemesis may inject (default all). */
+  /** Faults the nemesis may inject (default all; without disk under LMDB). */
   faults?: readonly ChaosFault[];
   /** Faults active at once (default 2). */
   concurrentFaults?: number;
+  /** With `disk` among the faults: which disk faults take turns (default all of DISK_ACTIONS). */
+  diskActions?: readonly DiskAction[];
   /** Where the servers keep their data (default a new temporary directory). */
   dir?: string;
   /** Keep the directory (and history.json) even after a clean verdict. */
@@ -64,6 +67,8 @@ export interface ChaosReport {
   linearizability: LinearizabilityReport;
   /** Whether every member ended with the same key space, and where they differ when not. */
   states: { agree: boolean; differences: string[] };
+  /** What the disk faults did, and any server that did not fail-stop, come back or refuse damage. */
+  disk: DiskReport;
   /** Whether the servers spoke KV v2 (ranges, txn, conditional headers were in the workload). */
   v2: boolean;
   /** The data directory if it was kept (history.json inside), else null. */
@@ -79,11 +84,17 @@ const REQUEST_TIMEOUT_MS = 2000;
 const BREAK_FLAGS: Record<ChaosBreak, string> = {
   'stale-reads': '--debug-stale-reads',
   'early-ack': '--debug-early-ack',
+  'ignore-fsync': '--debug-ignore-fsync-failures',
 };
 
-/** Whether a report passes: linearizable and the final states agree. */
+/** Every fault the log store allows: all of them, but disk faults only under the WAL (LMDB does its own I/O). */
+export function defaultFaults(logStore: 'wal' | 'lmdb' | undefined): ChaosFault[] {
+  return CHAOS_FAULTS.filter((fault) => fault !== 'disk' || logStore !== 'lmdb');
+}
+
+/** Whether a report passes: linearizable, the final states agree, and no disk fault went unhandled. */
 export function chaosPassed(report: ChaosReport): boolean {
-  return report.linearizability.ok && report.states.agree;
+  return report.linearizability.ok && report.states.agree && report.disk.problems.length === 0;
 }
 
 export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport> {
@@ -91,7 +102,11 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
   const seed = options.seed ?? 1;
   const random = new SeededRandom(seed);
   const log = options.log ?? (() => {});
-  const faults = options.faults ?? CHAOS_FAULTS;
+  const faults = options.faults ?? defaultFaults(options.logStore);
+  const disk = faults.includes('disk');
+  if (options.break === 'ignore-fsync' && !disk)
+    throw new Error('chaos: --break ignore-fsync needs disk faults');
+  if (disk && options.logStore === 'lmdb') throw new Error('chaos: disk faults need the wal log store');
   const root = options.dir ?? mkdtempSync(join(tmpdir(), 'raftkit-chaos-'));
   const cluster = await ChaosCluster.create({
     root,
@@ -100,6 +115,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
       ...TUNING,
       ...(options.logStore ? ['--log-store', options.logStore] : []),
       ...(faults.includes('clock') ? ['--debug-clock'] : []),
+      ...(disk ? [DISK_FAULTS_FLAG, `seed=${seed}`] : []),
       ...(options.break ? [BREAK_FLAGS[options.break]] : []),
     ],
     cliPath: options.cliPath ?? defaultCliPath(),
@@ -130,6 +146,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
       clock,
       event,
       maxActive: options.concurrentFaults,
+      diskActions: options.diskActions,
     });
     let stop = false;
     const clients = Array.from({ length: clientCount }, (_, i) =>
@@ -156,6 +173,7 @@ export async function runChaos(options: ChaosOptions = {}): Promise<ChaosReport>
       events,
       linearizability,
       states,
+      disk: nemesis.disk.report,
       v2,
       kept: null,
     };

@@ -37,6 +37,10 @@ export interface ChildNodeProcess extends NodeProcess {
   exited(): Promise<void>;
   /** Sends a message over the IPC channel (nothing when it is not running or the channel is gone). */
   send(message: object): void;
+  /** Starts the process (if not running), this once with `serveArgs` instead of the spec's. */
+  start(serveArgs?: readonly string[]): void;
+  /** Calls `listener` with every IPC message any process of this node sends. */
+  onMessage(listener: (message: unknown) => void): void;
 }
 
 export interface NodeSpecOptions {
@@ -93,6 +97,7 @@ export function childProcessLauncher(
     let child: ChildProcess | null = null;
     let lastExit: string | null = null;
     let exited: Promise<void> = Promise.resolve();
+    const listeners: ((message: unknown) => void)[] = [];
     return {
       get running() {
         return child !== null;
@@ -100,14 +105,15 @@ export function childProcessLauncher(
       get lastExit() {
         return lastExit;
       },
-      start() {
+      start(serveArgs = spec.serveArgs) {
         if (child !== null) return;
         mkdirSync(spec.dataDir, { recursive: true });
         const logFd = openSync(`${spec.dataDir}.log`, 'a');
         // The IPC channel closes when this process dies, however it dies: the node then stops too.
-        const started = spawn(process.execPath, [cliPath, 'kv', 'serve', ...spec.serveArgs], {
+        const started = spawn(process.execPath, [cliPath, 'kv', 'serve', ...serveArgs], {
           stdio: ['ignore', logFd, logFd, 'ipc'],
         });
+        started.on('message', (message) => listeners.forEach((listener) => listener(message)));
         closeSync(logFd);
         child = started;
         lastExit = null;
@@ -132,6 +138,9 @@ export function childProcessLauncher(
       },
       send(message) {
         if (child?.connected === true) child.send(message, (error) => void error);
+      },
+      onMessage(listener) {
+        listeners.push(listener);
       },
       async stop() {
         const running = child;

@@ -18,6 +18,7 @@ import { isAdvertisable, normalizeHttpUrl, parseHostPort, serverIdProblem } from
 import { integerFlag, UsageError } from './command.js';
 import { insecureSettings } from './serve-security.js';
 import { DEFAULT_SEGMENT_BYTES, MAX_SEGMENT_BYTES } from '../storage/wal-segments.js';
+import { parseFaultSpec } from '../testing/fault-files.js';
 
 export interface KvServeArgs {
   id: string;
@@ -69,6 +70,17 @@ export interface KvServeArgs {
    * through the IPC channel (`{ "raftkitClock": ClockSkew }` messages).
    */
   debugClock: boolean;
+  /**
+   * Test only: `--debug-disk-faults SPEC` puts a fault-injecting file layer (raftkit/testing's
+   * fault spec, checked here) under the WAL and the snapshot store; the parent process may add
+   * rules over IPC (`{ "raftkitDiskFaults": SPEC }`). Null without the flag.
+   */
+  debugDiskFaults: string | null;
+  /**
+   * Test only, deliberately broken: an injected fsync failure is swallowed and the write
+   * acknowledged (`raftkit chaos --break ignore-fsync` must catch it). Needs --debug-disk-faults.
+   */
+  debugIgnoreFsyncFailures: boolean;
   /** Raft timing and snapshot settings from the optional tuning flags (beyond the contract). */
   raftConfig: RaftTuning;
   /** The KV service's bounds from their flags (absent: the documented defaults). */
@@ -123,6 +135,7 @@ const VALUE_FLAGS = [
   '--http-max-body-bytes',
   '--wal-segment-bytes',
   '--join-timeout',
+  '--debug-disk-faults',
   ...(Object.keys(TUNING_FLAGS) as TuningFlag[]),
   ...(Object.keys(KV_LIMIT_FLAGS) as KvLimitFlag[]),
 ] as const;
@@ -132,6 +145,7 @@ const BOOLEAN_FLAGS = [
   '--debug-stale-reads',
   '--debug-early-ack',
   '--debug-clock',
+  '--debug-ignore-fsync-failures',
   '--insecure',
   '--tls-require-identity',
 ] as const;
@@ -167,6 +181,9 @@ Limits (defaults): --http-max-connections ${DEFAULT_HTTP_LIMITS.maxConnections},
   --watch-buffer-bytes ${KV_HTTP_DEFAULTS.watchBufferBytes} (unsent events per watch stream before it is closed, resumable),
   --max-watches ${KV_HTTP_DEFAULTS.maxWatches} open watch streams, --max-leases ${KV_HTTP_DEFAULTS.maxLeases} leases,
   --wal-segment-bytes ${DEFAULT_SEGMENT_BYTES} (the WAL starts a new segment file past it; lmdb ignores it)`;
+
+/** Longest --debug-disk-faults spec (a handful of clauses is all a test needs). */
+export const MAX_FAULT_SPEC_LENGTH = 1024;
 
 /** Smallest --wal-segment-bytes: below a MiB, a segment would hold few large entries. */
 const MIN_WAL_SEGMENT_FLAG = 1024 * 1024;
@@ -327,6 +344,7 @@ export function parseServeArgs(argv: readonly string[]): KvServeArgs {
     debugStaleReads: booleans.has('--debug-stale-reads'),
     debugEarlyAck: booleans.has('--debug-early-ack'),
     debugClock: booleans.has('--debug-clock'),
+    ...parseDiskFaults(values, booleans, logStore),
     raftConfig: parseTuning(values),
     kvLimits: parseKvLimits(values),
   };
@@ -335,6 +353,30 @@ export function parseServeArgs(argv: readonly string[]): KvServeArgs {
     throw new UsageError(`refusing to start: ${refused.join('; ')}. Or add --insecure to start anyway.`);
   }
   return args;
+}
+
+/** --debug-disk-faults SPEC (a valid fault spec, WAL only) and --debug-ignore-fsync-failures (needs it). */
+function parseDiskFaults(
+  values: Map<ValueFlag, string>,
+  booleans: Set<string>,
+  logStore: LogStoreKind | undefined,
+): Pick<KvServeArgs, 'debugDiskFaults' | 'debugIgnoreFsyncFailures'> {
+  const spec = values.get('--debug-disk-faults') ?? null;
+  const ignore = booleans.has('--debug-ignore-fsync-failures');
+  if (spec === null) {
+    if (ignore) throw new UsageError('needs --debug-disk-faults', '--debug-ignore-fsync-failures');
+    return { debugDiskFaults: null, debugIgnoreFsyncFailures: false };
+  }
+  if (spec.length > MAX_FAULT_SPEC_LENGTH)
+    throw new UsageError(`is longer than ${MAX_FAULT_SPEC_LENGTH} characters`, '--debug-disk-faults');
+  try {
+    parseFaultSpec(spec);
+  } catch (error) {
+    throw new UsageError((error as Error).message, '--debug-disk-faults');
+  }
+  // LMDB does its own file I/O (a native library): faults under it cannot be injected.
+  if (logStore === 'lmdb') throw new UsageError('needs the wal log store, not lmdb', '--debug-disk-faults');
+  return { debugDiskFaults: spec, debugIgnoreFsyncFailures: ignore };
 }
 
 /**

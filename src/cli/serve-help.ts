@@ -52,6 +52,11 @@ export function serveHelp(): string {
     '  --debug-stale-reads      deliberately broken: answer reads from local state (default off)',
     '  --debug-early-ack        deliberately broken: acknowledge writes before they commit (chaos; default off)',
     '  --debug-clock            run on a clock the parent process skews over IPC (chaos; default off)',
+    '  --debug-disk-faults SPEC put a fault-injecting file layer under the WAL and snapshots (chaos;',
+    '                           raftkit/testing fault spec, e.g. "seed=3;fsync-fail:after=100";',
+    '                           more rules over IPC; wal only; default off)',
+    '  --debug-ignore-fsync-failures',
+    '                           deliberately broken: swallow injected fsync failures (chaos; default off)',
     '  --help, -h               print this help',
     '',
   ].join('\n');

@@ -4,6 +4,7 @@
  * from --peers or joins through --join, starts the KV service on it (src/kv/service.ts), and shuts
  * down gracefully on SIGTERM/SIGINT. Restarting it with the same --data-dir brings its state back.
  */
+import { writeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
@@ -23,6 +24,7 @@ import {
   systemClock,
   type Clock,
   type Config,
+  type FileSystem,
   type Logger,
   type NodeStorage,
   type Transport,
@@ -35,11 +37,12 @@ import {
 } from '../kv/credentials.js';
 import { KvFsm } from '../kv/fsm.js';
 import type { ApiTokens } from '../kv/http/auth.js';
+import { FaultyFileSystem, parseFaultSpec } from '../testing/fault-files.js';
 import { SkewedClock, type ClockSkew } from '../testing/skewed-clock.js';
 import type { KvHttpServer } from '../kv/http/server.js';
 import { startKvService } from '../kv/service.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CliIo, type Command } from './command.js';
-import { parseServeArgs, SERVE_USAGE, type KvServeArgs } from './serve-args.js';
+import { MAX_FAULT_SPEC_LENGTH, parseServeArgs, SERVE_USAGE, type KvServeArgs } from './serve-args.js';
 import { securityWarnings } from './serve-security.js';
 import { serveHelp } from './serve-help.js';
 import { joinCluster, type ClientCredentials } from './service-client.js';
@@ -56,6 +59,8 @@ export interface KvServeOptions {
   /** How long --join keeps asking before the server gives up (default: twice --join-timeout). */
   joinTimeout?: number;
   clock?: Clock;
+  /** The file layer under the WAL and the snapshot store (default node:fs; `--debug-disk-faults`). */
+  files?: FileSystem;
 }
 
 export interface KvServer {
@@ -138,6 +143,7 @@ export async function startKvServer(args: KvServeArgs, options: KvServeOptions =
     logger,
     logStore: args.logStore,
     walSegmentBytes: args.walSegmentBytes,
+    files: options.files,
   });
   let transport: Transport | undefined;
   let raft: Raft | undefined;
@@ -207,6 +213,8 @@ export async function startKvServer(args: KvServeArgs, options: KvServeOptions =
       },
       'kv: serving',
     );
+    // Closing abandons a join still waiting for its answer: nothing may keep a stopped server's process alive.
+    const stopJoining = new AbortController();
     const joined =
       args.join !== null && !existing
         ? joinCluster(
@@ -216,6 +224,7 @@ export async function startKvServer(args: KvServeArgs, options: KvServeOptions =
               clock,
               timeout: options.joinTimeout ?? 2 * args.joinTimeout,
               credentials: memberCredentials(credentials),
+              signal: stopJoining.signal,
             },
           )
         : Promise.resolve();
@@ -224,7 +233,8 @@ export async function startKvServer(args: KvServeArgs, options: KvServeOptions =
       service.http.setTokens(next.tokens);
       if (next.tls !== null) service.http.setTls(next.tls);
     };
-    return makeServer(args.id, httpUrl, raft, fsm, service.http, joined, storage, reloadCredentials);
+    const stores = { close: () => (stopJoining.abort(), storage.close()) };
+    return makeServer(args.id, httpUrl, raft, fsm, service.http, joined, stores, reloadCredentials);
   } catch (error) {
     if (raft !== undefined) await raft.shutdown().catch(() => {});
     else await transport?.close().catch(() => {});
@@ -279,7 +289,7 @@ function makeServer(
   fsm: KvFsm,
   http: KvHttpServer,
   joined: Promise<void>,
-  storage: NodeStorage,
+  storage: Pick<NodeStorage, 'close'>,
   reloadCredentials: () => void,
 ): KvServer {
   let closing: Promise<void> | undefined;
@@ -317,12 +327,15 @@ export const kvServe: Command = {
     const args = parseServeArgs(argv);
     const logger = defaultServeLogger(args.id);
     const clock = args.debugClock ? parentSkewedClock(logger) : systemClock;
+    const files = args.debugDiskFaults === null ? undefined : parentFaultyFiles(args, logger, io);
     let server: KvServer;
     try {
-      server = await startKvServer(args, { logger, clock });
+      server = await startKvServer(args, { logger, clock, files });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       io.stderr.write(`raftkit kv serve: cannot start ${args.id}: ${message}\n`);
+      // An IPC channel (--debug-clock, --debug-disk-faults listen on it) would keep this process alive.
+      if (process.connected) process.disconnect();
       // Tuning flags that make an invalid Raft config, and unusable credential files, are usage errors too.
       return error instanceof ErrInvalidConfig || error instanceof CredentialError ? EXIT_USAGE : EXIT_FAILED;
     }
@@ -358,6 +371,50 @@ function parentSkewedClock(logger: Logger): Clock {
     }
   });
   return clock;
+}
+
+/**
+ * `--debug-disk-faults SPEC` (test only): a FaultyFileSystem under the stores, with the flag's
+ * rules and the ones the parent process adds with `{ "raftkitDiskFaults": SPEC }` IPC messages
+ * (`"clear"` drops them all; a malformed spec is logged and changes nothing). Each injected fault
+ * is logged and told to the parent (`{ "raftkitDiskFault": { kind, path } }`). A torn write
+ * stands for the process dying mid-write, so the layer kills the process there and then.
+ */
+function parentFaultyFiles(args: KvServeArgs, logger: Logger, io: CliIo): FileSystem {
+  const warning =
+    `--debug-disk-faults "${args.debugDiskFaults}": this server's disk fails on purpose (test only)` +
+    (args.debugIgnoreFsyncFailures
+      ? '; --debug-ignore-fsync-failures: it IGNORES failed fsyncs (broken)'
+      : '');
+  io.stderr.write(`raftkit kv serve: WARNING: ${warning}\n`);
+  logger.warn({}, `kv: ${warning}`);
+  const files = new FaultyFileSystem(parseFaultSpec(args.debugDiskFaults!), {
+    ignoreSyncFailures: args.debugIgnoreFsyncFailures,
+    onFault: (kind, path) => {
+      logger.warn({ kind, path }, 'kv: injected disk fault');
+      if (process.connected) process.send?.({ raftkitDiskFault: { kind, path } });
+    },
+    onCrash: () => {
+      writeSync(
+        2,
+        `raftkit kv serve: ${args.id}: simulated crash after a torn write (--debug-disk-faults)\n`,
+      );
+      process.kill(process.pid, 'SIGKILL');
+    },
+  });
+  process.on('message', (message: unknown) => {
+    const spec = (message as { raftkitDiskFaults?: unknown } | null)?.raftkitDiskFaults;
+    if (typeof spec !== 'string') return;
+    try {
+      if (spec.length > MAX_FAULT_SPEC_LENGTH) throw new RangeError(`longer than ${MAX_FAULT_SPEC_LENGTH}`);
+      if (spec === 'clear') files.clearRules();
+      else files.addRules(spec);
+      logger.warn({ spec }, 'kv: disk fault rules changed');
+    } catch (error) {
+      logger.error({ spec, error: String(error) }, 'kv: disk fault rules refused');
+    }
+  });
+  return files;
 }
 
 /** SIGHUP: new token and certificate files take effect; broken ones are reported and the old ones kept. */

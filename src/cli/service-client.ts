@@ -33,6 +33,8 @@ export interface KvRequestOptions {
   /** Redirects followed per attempt (default 5): a leader change mid-request can take two hops. */
   maxRedirects?: number;
   clock?: Clock;
+  /** Abandons the request (it rejects with the signal's reason). */
+  signal?: AbortSignal;
 }
 
 export interface KvResponse {
@@ -104,8 +106,9 @@ async function send(url: URL, method: string, options: KvRequestOptions): Promis
   try {
     const body = options.body === undefined ? undefined : Buffer.from(options.body);
     const idleMs = options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT_MS;
-    const res = await transport.open(url, method, { headers, body, idleMs }, false);
-    return await transport.readAnswer(res);
+    const { signal } = options;
+    const res = await transport.open(url, method, { headers, body, idleMs, signal }, false);
+    return await transport.readAnswer(res, signal);
   } catch (error) {
     if (error instanceof ExchangeFailure || error instanceof ProtocolError)
       throw new ServiceUnreachable(error.message);
@@ -134,11 +137,12 @@ export function errorText(response: KvResponse): string {
 export async function joinCluster(
   joinUrl: string,
   request: JoinBody,
-  options: { clock?: Clock; timeout?: number; credentials?: ClientCredentials } = {},
+  options: { clock?: Clock; timeout?: number; credentials?: ClientCredentials; signal?: AbortSignal } = {},
 ): Promise<void> {
   const clock = options.clock ?? systemClock;
   const deadline = clock.now() + (options.timeout ?? 30_000);
   for (;;) {
+    options.signal?.throwIfAborted();
     let failure: string;
     try {
       const remaining = Math.max(0, deadline - clock.now());
@@ -149,6 +153,7 @@ export async function joinCluster(
         clock,
         timeout: remaining,
         idleTimeout: Math.max(DEFAULT_IDLE_TIMEOUT_MS, remaining),
+        signal: options.signal,
       });
       if (response.status === 200) return;
       failure = `join refused by ${joinUrl}: ${response.status} ${errorText(response)}`;

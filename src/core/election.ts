@@ -56,7 +56,7 @@ export class Election {
   onTimeout(): void {
     const server = this.server;
     server.setLeader(null);
-    if (!isVoter(server.configurations.latest, server.id) || server.lostEntries) {
+    if (!this.mayStand() || server.lostEntries) {
       // Non-voters and unbootstrapped servers never campaign ("no known peers"); nor does a server
       // whose log lost committed entries (it could win without them).
       if (server.role === RaftState.Candidate) server.setRole(RaftState.Follower);
@@ -116,9 +116,15 @@ export class Election {
 
   private checkElection(): void {
     const candidacy = this.candidacy!;
-    const result = this.server.configurations.quorum.voteResult(
-      (id) => candidacy.granted.has(id) || undefined,
-    );
+    const { faults } = this.server;
+    // The planted bug counts one voter that did not grant (the first voter not in the set).
+    let extra = faults.electWithoutQuorum && !candidacy.preVote;
+    const result = this.server.configurations.quorum.voteResult((id) => {
+      if (candidacy.granted.has(id)) return true;
+      if (!extra) return undefined;
+      extra = false;
+      return true;
+    });
     if (result !== VoteResult.Won) return;
     if (candidacy.preVote) this.startElection(false);
     else this.roles.becomeLeader();
@@ -178,7 +184,7 @@ export class Election {
     if (this.leaderKnown() && !samePeer(server.leader, candidate) && !transfer) return deny();
     if (request.term < server.term) return deny();
     if (request.term > server.term) this.roles.becomeFollower(request.term, null);
-    if (server.vote && !samePeer(server.vote, candidate)) return deny();
+    if (server.vote && !samePeer(server.vote, candidate) && !server.faults.voteTwice) return deny();
     if (!server.faults.skipUpToDateCheck && !this.upToDate(request)) return deny();
     if (!server.vote) server.setVote(candidate);
     server.resetElectionTimer();
@@ -232,13 +238,33 @@ export class Election {
    * Only a voter of the latest configuration may be voted for, known by its ID or, when the request
    * carries none (hashicorp 1.1.2 peers), by its address. Anything else changes nothing here: not
    * the term, not the role, not the leader (hashicorp would adopt the term; see README "Security
-   * and failure model"). A server that knows no configuration yet (joining, not bootstrapped)
-   * cannot tell and answers as hashicorp does, so that a new voter can help elect a leader.
+   * and failure model"). A server that knows no configuration yet (joining, not bootstrapped, or
+   * wiped and added again under its old ID) votes for no one: a removed server that never learned
+   * of its removal still counts that ID as a voter, and an empty log's vote would let it win with
+   * a stale log and serve stale reads (chaos seed 51). New voters are added as non-voters first
+   * and hold the configuration before their vote counts.
    */
   private mayCampaign(candidate: Peer): boolean {
     const latest = this.server.configurations.latest;
-    if (latest.servers.length === 0) return true;
     return candidate.id !== '' && isVoter(latest, candidate.id);
+  }
+
+  /**
+   * This server may campaign: it is a voter of the latest configuration, or of the committed one
+   * while a later configuration that removes it is not committed yet. hashicorp campaigns unless
+   * the latest configuration is committed and gives it no vote, and the thesis (4.2.2) lets a
+   * server outside C_new lead until C_new commits: a leader that appended its own removal and
+   * then lost its quorum may hold the only log the others can elect (they refuse shorter logs,
+   * and a voter whose configuration is older refuses candidates it does not know), so without
+   * this the cluster could wait forever (simulator seed 293).
+   */
+  private mayStand(): boolean {
+    const configurations = this.server.configurations;
+    if (isVoter(configurations.latest, this.server.id)) return true;
+    return (
+      configurations.latestIndex !== configurations.committedIndex &&
+      isVoter(configurations.committedConfiguration, this.server.id)
+    );
   }
 
   /** A leader is known and was heard from within the election timeout (or we are it). */

@@ -33,7 +33,7 @@ export class Follower {
     this.acceptLeader(request.term, request.leader);
 
     const { prevLogIndex, prevLogTerm, entries } = request;
-    if (prevLogIndex > 0 && prevLogIndex > log.snapshotIndex) {
+    if (prevLogIndex > 0 && prevLogIndex > log.snapshotIndex && !server.faults.skipPrevLogCheck) {
       const ourTerm = log.term(prevLogIndex);
       if (ourTerm === undefined) return fail(true, log.lastIndex());
       if (ourTerm !== prevLogTerm) return fail(true, log.conflictHint(prevLogIndex - 1, prevLogTerm));
@@ -41,12 +41,15 @@ export class Follower {
     this.appendFromLeader(entries);
     const lastNew = prevLogIndex + entries.length;
     if (request.leaderCommitIndex > server.commitIndex) {
-      server.setCommit(Math.min(request.leaderCommitIndex, lastNew));
+      const proven = server.faults.followerCommitToLastIndex ? log.lastIndex() : lastNew;
+      server.setCommit(Math.min(request.leaderCommitIndex, proven));
     }
     server.respond(
       rpcId,
       { term: server.term, lastLog: log.lastIndex(), success: true, noRetryBackoff: false },
-      Math.max(server.durability.termVoteDurableAt, server.durability.entriesDurableAt),
+      server.faults.ackBeforePersist
+        ? 0
+        : Math.max(server.durability.termVoteDurableAt, server.durability.entriesDurableAt),
     );
   }
 
@@ -73,6 +76,7 @@ export class Follower {
       const ourTerm = server.log.term(entry.index);
       if (ourTerm === undefined) break;
       if (ourTerm !== entry.term) {
+        if (server.faults.keepConflictingSuffix) continue;
         if (entry.index <= server.commitIndex) {
           throw new Error(
             `safety: leader conflicts with committed entry ${entry.index} (commit ${server.commitIndex})`,
@@ -112,7 +116,7 @@ export class Follower {
     if (index > server.log.snapshotIndex) {
       const kept = server.log.installSnapshot(index, term);
       // When the old log is not a prefix of the leader's, storage drops all of it.
-      if (!kept) server.durability.logReplaced(index);
+      if (!kept && !server.faults.snapshotKeepsStaleLog) server.durability.logReplaced(index);
       server.configurations.reset(request.configurationIndex, request.configuration, kept ? index : Infinity);
       server.emit({ type: 'configuration', configurations: server.configurations.snapshot() });
       server.resolveLeaderId();

@@ -21,6 +21,36 @@ export interface CoreFaults {
   skipUpToDateCheck?: boolean;
   /** Answer read-index requests without confirming leadership with a heartbeat round. */
   readWithoutConfirm?: boolean;
+  /** Follower: commit up to the leader's commit index capped by our last index, not the last entry this request proved (hashicorp's follower rule). */
+  followerCommitToLastIndex?: boolean;
+  /** Follower: accept AppendEntries without the prevLogIndex/prevLogTerm consistency check. */
+  skipPrevLogCheck?: boolean;
+  /** Follower: on a conflicting entry keep our own instead of truncating the suffix. */
+  keepConflictingSuffix?: boolean;
+  /** Grant a second vote in a term to another candidate. */
+  voteTwice?: boolean;
+  /** Win an election with one vote fewer than a majority. */
+  electWithoutQuorum?: boolean;
+  /** A new leader drops its uncommitted tail (breaks leader append-only). */
+  truncateOnElection?: boolean;
+  /** Follower: acknowledge appended entries before they are durable. */
+  ackBeforePersist?: boolean;
+  /** Follower: after installing a snapshot that does not match our log, leave the old log in storage. */
+  snapshotKeepsStaleLog?: boolean;
+  /** Lease measured from when an acknowledgement arrived, with no clock-drift margin. */
+  leaseWithoutDriftMargin?: boolean;
+  /** Serve lease reads during a leadership transfer (the target may already lead). */
+  leaseDuringTransfer?: boolean;
+  /** Start a membership change while another is uncommitted. */
+  concurrentConfigChanges?: boolean;
+  /** Runtime: a follower's read-index read does not wait until its FSM applied the read index. */
+  followerReadWithoutApply?: boolean;
+  /**
+   * Not a bug: lead as another conforming implementation does, so followers are tested against
+   * every legal leader. `hashicorp` sends its whole commit index in every AppendEntries and
+   * heartbeat; `etcd` sends it whole in appends and min(commit, match) in heartbeats.
+   */
+  emulateLeader?: 'hashicorp' | 'etcd';
   /**
    * Never go below a peer's match index, even when it answers that it lost entries it had
    * acknowledged (hashicorp's and etcd's rule: such a replica then stalls for good).

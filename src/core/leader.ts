@@ -116,7 +116,7 @@ export class LeaderState {
   }
 
   leaseRead(readId: number): void {
-    this.reads.leaseRead(readId, this.transfer.inProgress);
+    this.reads.leaseRead(readId, !this.transfer.leaseAllowed);
   }
 
   transferLeadership(target: Server | null): void {

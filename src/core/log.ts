@@ -50,13 +50,19 @@ export class TermLog {
     this.terms.push(term);
   }
 
-  /** Start-up: feeds entries read from the store in order, which may begin below the snapshot. */
-  load(index: number, term: number): void {
-    if (this.terms.length === 0) this.first = index;
-    else if (index !== this.first + this.terms.length) {
-      throw new Error(`log has a gap: entry ${index} follows ${this.first + this.terms.length - 1}`);
+  /** Start-up: the terms of the stored entries from `first` on, in order (may begin below the snapshot). */
+  load(first: number, terms: ArrayLike<number>): void {
+    if (terms.length === 0) return;
+    if (this.terms.length === 0) {
+      // One copy: pushing 1M terms one at a time was 8% of a 1M-entry start-up's profile.
+      this.first = first;
+      this.terms = Array.from(terms);
+      return;
     }
-    this.terms.push(term);
+    if (first !== this.first + this.terms.length) {
+      throw new Error(`log has a gap: entry ${first} follows ${this.first + this.terms.length - 1}`);
+    }
+    for (let i = 0; i < terms.length; i++) this.terms.push(terms[i]);
   }
 
   /** Removes entries from `index` on (conflict truncation). */

@@ -132,6 +132,7 @@ export class MembershipChanges {
   }
 
   private busy(): boolean {
+    if (this.server.faults.concurrentConfigChanges) return false;
     return this.change !== null || this.queue.length > 0 || this.server.configurations.changePending;
   }
 
@@ -149,7 +150,8 @@ export class MembershipChanges {
 
   private begin(token: number, change: ConfigurationChange): void {
     const server = this.server;
-    if (server.configurations.changePending) throw new ErrConfigChangeInProgress();
+    if (server.faults.concurrentConfigChanges) this.supersede();
+    else if (server.configurations.changePending) throw new ErrConfigChangeInProgress();
     const latest = server.configurations.latest;
     const existing = findServer(latest, change.id);
     if (change.command === 'addVoter' && existing?.suffrage !== ServerSuffrage.Voter) {
@@ -195,6 +197,18 @@ export class MembershipChanges {
       this.queue.unshift({ token: this.nextToken++, change: removal });
     }
     this.startQueued();
+  }
+
+  /** Planted bug only: a change starts over a pending one, whose caller is told it failed. */
+  private supersede(): void {
+    const change = this.change;
+    this.change = null;
+    if (change)
+      this.server.emit({
+        type: 'membershipFailed',
+        token: change.token,
+        error: new ErrConfigChangeInProgress(),
+      });
   }
 
   private append(configuration: Configuration): number {

@@ -15,9 +15,9 @@
  * paper's safety rules made explicit.
  */
 import { requestOutOfRange } from './bounds.js';
-import type { ConfigurationChange, Configurations } from './configuration.js';
+import { isVoter, type ConfigurationChange, type Configurations } from './configuration.js';
 import { Election } from './election.js';
-import { ErrNotLeader } from './errors.js';
+import { ErrCantBootstrap, ErrNotLeader, ErrNotVoter } from './errors.js';
 import { Follower } from './follower.js';
 import type { CoreOptions, CoreStartState, FailureReason, IncomingRequest, Proposal } from './inputs.js';
 import { LeaderState } from './leader.js';
@@ -27,6 +27,7 @@ import { ServerState, type Roles } from './server-state.js';
 import {
   LogType,
   RaftState,
+  type Configuration,
   type LogEntry,
   type Peer,
   type RaftResponse,
@@ -99,7 +100,7 @@ export class RaftCore {
   // ---------------------------------------------------------------------------------------------
   // Start-up
 
-  /** Loads what storage holds; call loadEntries for the log, then start(). */
+  /** Loads what storage holds; call loadLog for the log, then start(). */
   restore(state: CoreStartState): void {
     const server = this.server;
     server.now = state.now;
@@ -112,11 +113,15 @@ export class RaftCore {
     server.commitIndex = Math.max(state.hardState.commit, server.log.snapshotIndex);
   }
 
-  /** Feeds the log from storage, oldest first (entries may begin below the snapshot index). */
-  loadEntries(entries: readonly LogEntry[]): void {
+  /**
+   * Feeds the log from storage: the term of each entry from `first` on (which may be below the
+   * snapshot index) and, oldest first, the configuration entries among them. The core never needs
+   * the other payloads, so start-up reads terms from the store's index, not the entries.
+   */
+  loadLog(first: number, terms: ArrayLike<number>, configurationEntries: readonly LogEntry[]): void {
     const { log, configurations, options } = this.server;
-    for (const entry of entries) {
-      log.load(entry.index, entry.term);
+    log.load(first, terms);
+    for (const entry of configurationEntries) {
       if (entry.type === LogType.Configuration && entry.index > configurations.latestIndex) {
         configurations.append(entry.index, options.codec.decode(entry.data));
       }
@@ -166,6 +171,9 @@ export class RaftCore {
     server.setRole(RaftState.Leader);
     server.epoch++;
     server.setLeader(server.self);
+    if (server.faults.truncateOnElection && server.log.lastIndex() > server.commitIndex) {
+      server.truncate(Math.max(server.commitIndex, server.log.snapshotIndex) + 1);
+    }
     this.leaderState = new LeaderState(server, this.roles);
     this.leaderState.start();
   }
@@ -249,6 +257,33 @@ export class RaftCore {
   /** Appends entries as leader; returns the index of each. Throws ErrNotLeader and friends. */
   propose(proposals: readonly Proposal[]): number[] {
     return this.requireLeader().propose(proposals);
+  }
+
+  /**
+   * hashicorp's live BootstrapCluster: a follower with no state at all (term 0, empty log, no
+   * snapshot) takes `configuration` as entry 1 of term 1, exactly what the offline bootstrap
+   * writes, and campaigns at its next timeout like any voter. Returns the seq of the write that
+   * makes it durable. Throws ErrNotVoter when this server is not a voter in it (hashicorp 1.3.7+)
+   * and ErrCantBootstrap when any state exists.
+   */
+  bootstrap(configuration: Configuration): number {
+    const server = this.server;
+    if (!isVoter(configuration, server.id)) throw new ErrNotVoter();
+    const { log } = server;
+    const fresh = server.term === 0 && log.lastIndex() === 0 && log.snapshotIndex === 0;
+    if (!fresh || server.role !== RaftState.Follower) throw new ErrCantBootstrap();
+    server.setTerm(1);
+    server.appendEntries([
+      {
+        index: 1,
+        term: 1,
+        type: LogType.Configuration,
+        data: server.options.codec.encode(configuration),
+        extensions: new Uint8Array(0),
+        appendedAt: 0,
+      },
+    ]);
+    return server.durability.nextWriteSeq;
   }
 
   /** Raft thesis 6.4: a readState or readFailed event for readId follows. */

@@ -50,13 +50,14 @@ export class ReadIndex {
    * Lease read (opt-in): answers at once while a quorum acknowledged a heartbeat round sent less
    * than electionTimeout * (1 - maxClockDrift) ago. It rests on a clock assumption: followers that
    * heard from this leader refuse votes for one election timeout (measured on their clocks), and
-   * no clock runs faster than the drift bound relative to ours. Outside the lease, or during a
-   * leadership transfer (which lets followers vote early), it falls back to a read index.
+   * no clock runs faster than the drift bound relative to ours. Outside the lease, or once a
+   * leadership transfer started (TimeoutNow lets followers vote early, so no lease of this
+   * leadership holds after it, even when the transfer timed out), it falls back to a read index.
    */
-  leaseRead(readId: number, transferring: boolean): void {
+  leaseRead(readId: number, transferred: boolean): void {
     const server = this.server;
     if (
-      !transferring &&
+      (!transferred || server.faults.leaseDuringTransfer) &&
       server.now < this.leaseUntil &&
       server.log.term(server.commitIndex) === server.term
     ) {
@@ -115,7 +116,9 @@ export class ReadIndex {
     );
     const sentAt = this.replication.roundSentTime(round);
     if (sentAt === undefined) return;
-    const until = sentAt + server.options.electionTimeout * (1 - server.options.maxClockDrift);
+    const until = server.faults.leaseWithoutDriftMargin
+      ? server.now + server.options.electionTimeout
+      : sentAt + server.options.electionTimeout * (1 - server.options.maxClockDrift);
     if (until > this.leaseUntil) this.leaseUntil = until;
   }
 

@@ -211,7 +211,8 @@ export class Replication {
       // Never announce a commit index beyond what this request proves the follower holds:
       // hashicorp followers commit min(LeaderCommitIndex, their last index), which could cover a
       // stale suffix they have not yet truncated.
-      const leaderCommitIndex = Math.min(server.commitIndex, hasEntries ? entriesTo : prevLogIndex);
+      const proven = Math.min(server.commitIndex, hasEntries ? entriesTo : prevLogIndex);
+      const leaderCommitIndex = server.faults.emulateLeader ? server.commitIndex : proven;
       const request: AppendEntriesRequest = {
         kind: 'appendEntries',
         term: server.term,
@@ -228,7 +229,7 @@ export class Replication {
         acknowledged: progress.matchIndex,
       });
       progress.inflight++;
-      progress.commitSent = Math.max(progress.commitSent, leaderCommitIndex);
+      progress.commitSent = Math.max(progress.commitSent, proven);
       if (progress.mode !== ReplicationMode.Replicate) return;
       progress.nextIndex = entriesTo + 1;
       if (!hasEntries) return;
@@ -279,7 +280,12 @@ export class Replication {
         prevLogIndex: anchored ? progress.matchIndex : 0,
         prevLogTerm: anchored ? matchTerm : 0,
         entries: [],
-        leaderCommitIndex: anchored ? Math.min(server.commitIndex, progress.matchIndex) : 0,
+        leaderCommitIndex:
+          server.faults.emulateLeader === 'hashicorp'
+            ? server.commitIndex
+            : anchored
+              ? Math.min(server.commitIndex, progress.matchIndex)
+              : 0,
       };
       server.send(progress.server, request, {
         after: server.durability.termVoteDurableAt,

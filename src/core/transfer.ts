@@ -18,6 +18,13 @@ interface Transfer {
 
 export class LeadershipTransfer {
   private transfer: Transfer | null = null;
+  /**
+   * TimeoutNow went out in this leadership. Its target campaigns at once and voters grant it
+   * their vote however recently they heard from us, so no lease of this leadership holds from
+   * then on, even after the transfer timed out while we still lead (we may just not have heard
+   * of the new leader yet).
+   */
+  private timeoutNowSent = false;
 
   constructor(
     private readonly server: ServerState,
@@ -26,6 +33,11 @@ export class LeadershipTransfer {
 
   get inProgress(): boolean {
     return this.transfer !== null;
+  }
+
+  /** Whether a lease read may be served: no transfer is running and none sent TimeoutNow. */
+  get leaseAllowed(): boolean {
+    return this.transfer === null && !this.timeoutNowSent;
   }
 
   /** Starts a transfer to `target`, or to the most up-to-date voter when null. */
@@ -65,6 +77,7 @@ export class LeadershipTransfer {
     const progress = this.replication.peer(transfer.target.id);
     if (!progress || progress.matchIndex < this.server.log.lastIndex()) return;
     transfer.timeoutNowSent = true;
+    this.timeoutNowSent = true;
     this.server.send(
       transfer.target,
       { kind: 'timeoutNow', term: this.server.term, from: this.server.self },

@@ -12,7 +12,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock } from '../core/clock.js';
 import { RaftError } from '../core/errors.js';
-import { makeDirectory } from '../storage/file-system.js';
+import { makeDirectory, type FileSystem } from '../storage/file-system.js';
 import { acquirePidLock, LockHeld } from '../storage/fs-util.js';
 import { ErrLmdbNotInstalled, LmdbStore } from '../storage/lmdb.js';
 import { WalStore } from '../storage/wal.js';
@@ -122,9 +122,12 @@ function openLogStore(
   dir: string,
   kind: LogStoreKind,
   walSegmentBytes?: number,
+  files?: FileSystem,
 ): Promise<WalStore | LmdbStore> {
   const path = join(dir, STORE_PATHS[kind]);
-  return kind === 'wal' ? WalStore.open(path, { segmentBytes: walSegmentBytes }) : LmdbStore.open(path);
+  return kind === 'wal'
+    ? WalStore.open(path, { segmentBytes: walSegmentBytes, files })
+    : LmdbStore.open(path);
 }
 
 /** Opens (creating when absent) the stores of one server in `dir`. */
@@ -136,6 +139,11 @@ export async function openNodeStorage(
     logStore?: LogStoreKind;
     /** The WAL's segmentBytes (WalStoreOptions); LMDB ignores it. */
     walSegmentBytes?: number;
+    /**
+     * The file layer of the WAL and the snapshot store (default node:fs; a chaos run puts
+     * raftkit/testing's FaultyFileSystem here). LMDB does its own I/O and ignores it.
+     */
+    files?: FileSystem;
   },
 ): Promise<NodeStorage> {
   await ensureDirectory(dir);
@@ -143,7 +151,7 @@ export async function openNodeStorage(
   let logStore: WalStore | LmdbStore | undefined;
   try {
     const logStoreKind = await chooseLogStore(dir, options.logStore);
-    logStore = await openLogStore(dir, logStoreKind, options.walSegmentBytes);
+    logStore = await openLogStore(dir, logStoreKind, options.walSegmentBytes, options.files);
     const snapshotStore = await newFileSnapshotStore(dir, SNAPSHOTS_RETAINED, options);
     const opened = logStore;
     let closing: Promise<void> | undefined;

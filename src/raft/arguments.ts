@@ -5,6 +5,9 @@
  * replicas diverge). Every entry point runs its arguments through these checks before anything
  * is proposed: a wrong type is a TypeError, a number out of its range a RangeError.
  */
+import { checkConfiguration } from '../core/configuration.js';
+import { ServerSuffrage, type Configuration, type Server } from '../core/types.js';
+import { MAX_CONFIGURATION_SERVERS, MAX_PEER_BYTES } from '../wire/bounds.js';
 import type { ApplyOptions, ReadOptions } from './options.js';
 
 /** Largest wait a timer can arm (Node clamps longer delays to 1 ms, which would fire at once). */
@@ -37,6 +40,56 @@ export function requireCount(name: string, value: unknown, max = Number.MAX_SAFE
   if (typeof value !== 'number') throw new TypeError(`${name} must be a number, got ${describe(value)}`);
   if (!Number.isSafeInteger(value) || value < 0 || value > max) {
     throw new RangeError(`${name} must be an integer in [0, ${max}], got ${value}`);
+  }
+  return value;
+}
+
+const SUFFRAGES: readonly unknown[] = [ServerSuffrage.Voter, ServerSuffrage.Nonvoter, ServerSuffrage.Staging];
+
+/**
+ * A cluster configuration from a caller: `{ servers: [{ id, address, suffrage }] }` with string
+ * IDs and addresses no longer than the wire accepts in a header, a known suffrage, at most as many
+ * servers as a decoder reads back, then hashicorp's sanity check (unique non-empty IDs and
+ * addresses, at least one voter: ErrInvalidConfiguration). Returns a copy holding only those
+ * fields, so nothing else the object carries reaches the log.
+ */
+export function requireConfiguration(name: string, value: unknown): Configuration {
+  if (typeof value !== 'object' || value === null) {
+    throw new TypeError(`${name} must be an object with servers, got ${describe(value)}`);
+  }
+  const { servers } = value as Record<string, unknown>;
+  if (!Array.isArray(servers))
+    throw new TypeError(`${name}.servers must be an array, got ${describe(servers)}`);
+  if (servers.length > MAX_CONFIGURATION_SERVERS) {
+    throw new RangeError(`${name} lists ${servers.length} servers (at most ${MAX_CONFIGURATION_SERVERS})`);
+  }
+  const configuration = {
+    servers: servers.map((server: unknown, at) => requireServer(`${name}.servers[${at}]`, server)),
+  };
+  checkConfiguration(configuration);
+  return configuration;
+}
+
+function requireServer(name: string, value: unknown): Server {
+  if (typeof value !== 'object' || value === null) {
+    throw new TypeError(`${name} must be an object, got ${describe(value)}`);
+  }
+  const { id, address, suffrage } = value as Record<string, unknown>;
+  if (!SUFFRAGES.includes(suffrage)) {
+    throw new TypeError(`${name}.suffrage must be a ServerSuffrage (0, 1 or 2), got ${String(suffrage)}`);
+  }
+  return {
+    id: requirePeerText(`${name}.id`, id),
+    address: requirePeerText(`${name}.address`, address),
+    suffrage: suffrage as ServerSuffrage,
+  };
+}
+
+/** A string a peer would send in an RPC header: at most MAX_PEER_BYTES (emptiness is checked later). */
+function requirePeerText(name: string, value: unknown): string {
+  if (typeof value !== 'string') throw new TypeError(`${name} must be a string, got ${describe(value)}`);
+  if (Buffer.byteLength(value) > MAX_PEER_BYTES) {
+    throw new RangeError(`${name} is longer than ${MAX_PEER_BYTES} bytes`);
   }
   return value;
 }

@@ -1,9 +1,9 @@
 /** Offline operations on a server's stores: hashicorp's BootstrapCluster and HasExistingState. */
-import { checkConfiguration } from '../core/configuration.js';
 import { ErrCantBootstrap } from '../core/errors.js';
 import { LogType, type Configuration } from '../core/types.js';
 import { StableKeys, type LogStore, type SnapshotStore, type StableStore } from '../storage/types.js';
 import { encodeConfiguration } from '../wire/configuration.js';
+import { requireConfiguration } from './arguments.js';
 import { validateConfig, type Config } from './config.js';
 import { getUint64OrZero } from './hard-state.js';
 
@@ -20,8 +20,9 @@ export async function hasExistingState(
 
 /**
  * Writes the initial configuration of a new cluster: term 1 and one Configuration entry at index 1.
- * Refuses (ErrCantBootstrap) if any state exists. Call it on one server, or on every voter with
- * the identical configuration.
+ * Refuses (ErrCantBootstrap) if any state exists, and a malformed configuration as
+ * `raft.bootstrapCluster` does. Call it on one server, or on every voter with the identical
+ * configuration.
  */
 export async function bootstrapCluster(
   config: Config,
@@ -31,7 +32,7 @@ export async function bootstrapCluster(
   configuration: Configuration,
 ): Promise<void> {
   validateConfig(config);
-  checkConfiguration(configuration);
+  const checked = requireConfiguration('configuration', configuration);
   if (await hasExistingState(logs, stable, snapshots)) throw new ErrCantBootstrap();
   await Promise.all([
     stable.setUint64(StableKeys.currentTerm, 1),
@@ -40,7 +41,7 @@ export async function bootstrapCluster(
         index: 1,
         term: 1,
         type: LogType.Configuration,
-        data: encodeConfiguration(configuration),
+        data: encodeConfiguration(checked),
         extensions: new Uint8Array(0),
         appendedAt: 0,
       },

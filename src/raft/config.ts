@@ -7,6 +7,7 @@ import { ErrInvalidConfig } from '../core/errors.js';
 import type { CoreFaults, CoreOptions } from '../core/inputs.js';
 import { decodeConfiguration, encodeConfiguration } from '../wire/configuration.js';
 import type { Logger } from './logger.js';
+import { NotifyChannel } from './notify-channel.js';
 
 /**
  * The configuration of one server (hashicorp's Config): camelCase names, durations in
@@ -71,6 +72,12 @@ export interface Config {
   catchUpTimeout: number;
   /** raftkit: structured logger (pino-compatible). Silent when absent. */
   logger?: Logger;
+  /**
+   * hashicorp's NotifyCh: receives `true` when this server becomes leader and `false` when it
+   * stops, from its start; one channel per server. A bounded buffer stands in for hashicorp's
+   * blocking send (see NotifyChannel for what a slow consumer loses).
+   */
+  notifyCh?: NotifyChannel;
 }
 
 /** The fields a running server can change (hashicorp's ReloadableConfig); see `raft.reloadConfig`. */
@@ -191,6 +198,10 @@ export function validateConfig(config: Config): void {
   check(
     typeof config.maxClockDrift === 'number' && config.maxClockDrift >= 0 && config.maxClockDrift < 1,
     'maxClockDrift must be in [0, 1)',
+  );
+  check(
+    config.notifyCh === undefined || config.notifyCh instanceof NotifyChannel,
+    'notifyCh must be a NotifyChannel',
   );
 }
 

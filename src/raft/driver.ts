@@ -112,8 +112,10 @@ export class Driver {
       this.metrics,
     );
     const fail = (what: string) => (error: Error) => {
+      // A store closed by shutdown() fails what was in flight: that is no failure of the node.
+      if (this.stoppedFlag) return;
       this.logger.error({ err: error }, `${what}: shutting down`);
-      this.failure = new RaftError(`${what}: ${error.message}`);
+      this.failure ??= new RaftError(`${what}: ${error.message}`);
       input.shutdown();
     };
     this.writer = new StorageWriter(
@@ -171,6 +173,7 @@ export class Driver {
       random: options.random,
       logger,
       metrics: this.metrics,
+      failStop: (what, error) => fail(what)(error),
     });
   }
 
@@ -287,6 +290,7 @@ export class Driver {
     this.persistedSeq = seq;
     this.core.tick(this.clock.now());
     this.core.persisted(seq);
+    this.waits.durable.resolveUpTo(seq, undefined);
     // The stored commit index may be beyond the log while a lost tail is repaired (core/raft.ts).
     const commit = hardState ? Math.min(hardState.commit, this.core.commitIndex) : 0;
     if (commit > this.durableCommit) this.durableCommit = commit;

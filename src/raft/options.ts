@@ -44,6 +44,12 @@ export interface ApplyOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * The timeout of a membership change: a number of ms (hashicorp's form) or `{ timeout, signal }`;
+ * 0 or absent means no limit.
+ */
+export type ChangeTimeout = number | ApplyOptions;
+
 /** The options of a read (readIndex, linearizableRead). */
 export interface ReadOptions extends ApplyOptions {
   /**

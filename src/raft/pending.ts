@@ -1,9 +1,10 @@
 /**
  * The caller's side of every wait in the public API: apply and barrier (by log index), read index
- * and VerifyLeader (by read ID), the applied index, membership changes (by token) and leadership
- * transfer. Each wait is a promise filed under a numeric key; the runtime settles keys as the
- * core's events arrive, and a wait also ends on its own when its timeout passes (ErrApplyTimeout)
- * or its AbortSignal fires (ErrAborted). That plumbing is written here once.
+ * and VerifyLeader (by read ID), the applied index, membership changes (by token), leadership
+ * transfer and a live bootstrap's write (by write seq). Each wait is a promise filed under a
+ * numeric key; the runtime settles keys as the core's events arrive, and a wait also ends on its
+ * own when its timeout passes (ErrApplyTimeout) or its AbortSignal fires (ErrAborted). That
+ * plumbing is written here once.
  *
  * Several waits may share a key (many readers waiting for one applied index). Keys are kept in
  * ascending order, which is the order waits settle in when several keys settle together.
@@ -148,6 +149,8 @@ export class Waits {
   readonly membership: PendingRequests<number>;
   /** Leadership transfer, under TRANSFER. */
   readonly transfer: PendingRequests<void>;
+  /** A write reaching the disk, by the core's write seq (live bootstrap). */
+  readonly durable: PendingRequests<void>;
 
   constructor(clock: Clock) {
     this.applies = new PendingRequests(clock);
@@ -155,6 +158,7 @@ export class Waits {
     this.reads = new PendingRequests(clock);
     this.membership = new PendingRequests(clock);
     this.transfer = new PendingRequests(clock);
+    this.durable = new PendingRequests(clock);
   }
 
   /** Shutdown: every wait fails. */
@@ -164,5 +168,6 @@ export class Waits {
     this.applied.rejectAll(error);
     this.membership.rejectAll(error);
     this.transfer.rejectAll(error);
+    this.durable.rejectAll(error);
   }
 }

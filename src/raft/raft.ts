@@ -23,6 +23,7 @@ import {
   RAFT_STATE_NAMES,
   RaftState,
   ServerSuffrage,
+  type Configuration,
   type Peer,
   type ServerAddress,
   type ServerId,
@@ -30,7 +31,14 @@ import {
 } from '../core/types.js';
 import { systemClock, systemRandom } from '../platform/clock.js';
 import type { Transport } from '../transport/types.js';
-import { requireBytes, requireCount, requireName, requireWaitOptions, checked } from './arguments.js';
+import {
+  checked,
+  requireBytes,
+  requireConfiguration,
+  requireCount,
+  requireName,
+  requireWaitOptions,
+} from './arguments.js';
 import {
   coreOptionsOf,
   mergeReloadable,
@@ -46,6 +54,7 @@ import { ObserverRegistry, type Observation, type Observer, type ObserverOptions
 import type {
   ApplyOptions,
   ApplyResult,
+  ChangeTimeout,
   IndexedConfiguration,
   LeaderInfo,
   RaftOptions,
@@ -100,7 +109,9 @@ export class Raft extends EventEmitter {
     const restoreInto = config.noSnapshotRestoreOnStart ? null : options.fsm;
     const stored = await loadStoredState(options, { restoreInto, logger });
     core.restore({ now, hardState: stored.hardState, snapshot: stored.snapshot });
-    for await (const entries of stored.entries(stored.logStart)) core.loadEntries(entries);
+    const log = await stored.index(stored.logStart);
+    core.loadLog(log.first, log.terms.terms, log.configurations);
+    config.notifyCh?.claim();
     core.start();
     const raft = new Raft({ ...options, config, clock, random }, core, logger, stored);
     const { driver } = raft;
@@ -119,6 +130,9 @@ export class Raft extends EventEmitter {
     return raft;
   }
 
+  /** A planted bug (CoreFaults), for the simulator's campaign only. */
+  private readonly followerReadWithoutApply: boolean;
+
   private constructor(
     options: RaftOptions & Required<Pick<RaftOptions, 'clock' | 'random'>>,
     core: RaftCore,
@@ -130,9 +144,12 @@ export class Raft extends EventEmitter {
     this.transport = options.transport;
     this.core = core;
     this.clock = options.clock;
+    this.followerReadWithoutApply = options.faults?.followerReadWithoutApply === true;
     const shutdown = () => void this.shutdown();
     const observers = this.observers;
     this.driver = new Driver({ options, core, logger, stored, emitter: this, observers, shutdown });
+    const notify = options.config.notifyCh;
+    if (notify) this.on('leadership', (leader: boolean) => notify.send(leader));
   }
 
   private get waits(): Waits {
@@ -232,6 +249,7 @@ export class Raft extends EventEmitter {
       this.core.state === RaftState.Leader
         ? await this.leaderReadIndex(options)
         : await this.followerReadIndex(options);
+    if (this.followerReadWithoutApply && this.core.state !== RaftState.Leader) return index;
     await this.waitApplied(index, options);
     return index;
   }
@@ -293,7 +311,11 @@ export class Raft extends EventEmitter {
     return this.driver.events.removed;
   }
 
-  /** Async iterator of leadership (true/false) starting with the current value; never drops the latest. */
+  /**
+   * Async iterator of leadership (true/false) starting with the current value (hashicorp's
+   * LeaderCh, for any number of consumers). A slow consumer skips to the latest value, so it may
+   * read the same value twice; `config.notifyCh` (a NotifyChannel) reports every transition instead.
+   */
   leadershipChanges(signal?: AbortSignal): AsyncGenerator<boolean> {
     return leadershipChanges(
       this,
@@ -404,12 +426,7 @@ export class Raft extends EventEmitter {
    * (ErrAborted), a change still queued is dropped and one still catching up is rolled back; one
    * whose entry was appended may still commit.
    */
-  addVoter(
-    id: ServerId,
-    address: ServerAddress,
-    prevIndex = 0,
-    timeout: number | ApplyOptions = 0,
-  ): Promise<number> {
+  addVoter(id: ServerId, address: ServerAddress, prevIndex = 0, timeout: ChangeTimeout = 0): Promise<number> {
     return this.changeMembership({ command: 'addVoter', id, address, prevIndex }, timeout);
   }
 
@@ -418,22 +435,22 @@ export class Raft extends EventEmitter {
     id: ServerId,
     address: ServerAddress,
     prevIndex = 0,
-    timeout: number | ApplyOptions = 0,
+    timeout: ChangeTimeout = 0,
   ): Promise<number> {
     return this.changeMembership({ command: 'addNonvoter', id, address, prevIndex }, timeout);
   }
 
   /** hashicorp's RemoveServer (timeout semantics as addVoter). */
-  removeServer(id: ServerId, prevIndex = 0, timeout: number | ApplyOptions = 0): Promise<number> {
+  removeServer(id: ServerId, prevIndex = 0, timeout: ChangeTimeout = 0): Promise<number> {
     return this.changeMembership({ command: 'removeServer', id, address: '', prevIndex }, timeout);
   }
 
   /** hashicorp's DemoteVoter: a voter keeps receiving the log as a non-voter (timeout as addVoter). */
-  demoteVoter(id: ServerId, prevIndex = 0, timeout: number | ApplyOptions = 0): Promise<number> {
+  demoteVoter(id: ServerId, prevIndex = 0, timeout: ChangeTimeout = 0): Promise<number> {
     return this.changeMembership({ command: 'demoteVoter', id, address: '', prevIndex }, timeout);
   }
 
-  private changeMembership(change: ConfigurationChange, timeout: number | ApplyOptions): Promise<number> {
+  private changeMembership(change: ConfigurationChange, timeout: ChangeTimeout): Promise<number> {
     const options = typeof timeout === 'number' ? { timeout } : timeout;
     const onExpire = (token: number) => (error: Error) => {
       // Cancelling a change that is catching up appends the removal of its non-voter.
@@ -453,6 +470,30 @@ export class Raft extends EventEmitter {
           (core) => core.changeConfiguration(change),
           (token) => this.waits.membership.wait(token, options, { onExpire: onExpire(token) }),
         ),
+    );
+  }
+
+  /**
+   * hashicorp's live BootstrapCluster, on a running server: a server with no state at all (term 0,
+   * empty log, no snapshot) writes `configuration` as entry 1 of term 1, as the offline
+   * `bootstrapCluster` does, and resolves once that write is durable. The server then campaigns at
+   * its next election timeout (alone in the configuration it becomes leader; otherwise it waits for
+   * a quorum of the others). Bootstrap one voter, or every voter with the identical configuration.
+   *
+   * Rejects with a TypeError or RangeError for a malformed configuration and
+   * ErrInvalidConfiguration for one hashicorp's check refuses (empty or duplicate IDs or
+   * addresses, no voter); ErrNotVoter when this server is not a voter in it (hashicorp 1.3.7+);
+   * ErrCantBootstrap when the server has any state (a restart, or a leader already reached it):
+   * callers that bootstrap at every start can ignore that one. `options` bound the wait for the
+   * write (a timeout or abort does not undo it).
+   */
+  bootstrapCluster(configuration: Configuration, options: ApplyOptions = {}): Promise<void> {
+    return (
+      refuseWait(options) ??
+      this.command(
+        (core) => core.bootstrap(requireConfiguration('configuration', configuration)),
+        (seq) => this.waits.durable.wait(seq, options),
+      )
     );
   }
 
@@ -535,6 +576,7 @@ export class Raft extends EventEmitter {
     this.driver.stop();
     this.emit('stateChange', RaftState.Shutdown);
     this.emit('leadership', false);
+    this.config.notifyCh?.close();
     await this.driver.idle();
     await this.transport.close();
   }

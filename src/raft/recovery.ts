@@ -10,6 +10,7 @@ import { StableKeys, type LogStore, type SnapshotStore, type StableStore } from 
 import type { Transport } from '../transport/types.js';
 import { decodeConfiguration } from '../wire/configuration.js';
 import { hasExistingState } from './bootstrap.js';
+import { requireConfiguration } from './arguments.js';
 import { validateConfig, type Config } from './config.js';
 import type { FSM } from './fsm.js';
 import { silentLogger } from './logger.js';
@@ -33,7 +34,7 @@ export async function recoverCluster(
   configuration: Configuration,
 ): Promise<void> {
   validateConfig(config);
-  checkConfiguration(configuration);
+  const checked = requireConfiguration('configuration', configuration);
   if (!(await hasExistingState(logs, stable, snapshots))) {
     throw new ErrCantBootstrap(
       'refused to recover cluster with no initial state, this is probably an operator error',
@@ -56,7 +57,7 @@ export async function recoverCluster(
     }
   }
   const fsmSnapshot = await fsm.snapshot();
-  const sink = await snapshots.create(1, lastIndex, lastTerm, configuration, 1);
+  const sink = await snapshots.create(1, lastIndex, lastTerm, checked, 1);
   try {
     await fsmSnapshot.persist(sink);
   } finally {
@@ -78,13 +79,11 @@ export async function getConfiguration(
   const newest = stored.snapshot;
   let configuration: Configuration = newest?.configuration ?? { servers: [] };
   let index = newest?.configurationIndex ?? 0;
-  for await (const entries of stored.entries(Math.max(stored.firstIndex, (newest?.index ?? 0) + 1))) {
-    for (const entry of entries) {
-      if (entry.type === LogType.Configuration) {
-        configuration = decodeConfiguration(entry.data);
-        index = entry.index;
-      }
-    }
+  const log = await stored.index(Math.max(stored.firstIndex, (newest?.index ?? 0) + 1));
+  const latest = log.configurations.at(-1);
+  if (latest) {
+    configuration = decodeConfiguration(latest.data);
+    index = latest.index;
   }
   return { configuration, index };
 }

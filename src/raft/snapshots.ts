@@ -6,7 +6,13 @@
  */
 import type { Readable } from 'node:stream';
 import { randomBetween, type Clock, type Random, type Timer } from '../core/clock.js';
-import { ErrLeadershipLost, ErrNotLeader, ErrNothingNewToSnapshot, RaftError } from '../core/errors.js';
+import {
+  ErrLeadershipLost,
+  ErrNotLeader,
+  ErrNothingNewToSnapshot,
+  ErrOutOfDescriptors,
+  RaftError,
+} from '../core/errors.js';
 import type { OutboundRequest, SnapshotInstall } from '../core/ready.js';
 import type { Configuration, InstallSnapshotResponse, SnapshotMeta } from '../core/types.js';
 import type { LogStore, SnapshotSink, SnapshotStore } from '../storage/types.js';
@@ -54,6 +60,8 @@ export interface SnapshotManagerOptions {
   random: Random;
   logger: Logger;
   metrics: MetricsSink;
+  /** Stops the node: a write to the log or snapshot store failed outside the storage writer. */
+  failStop: (what: string, error: Error) => void;
 }
 
 export class SnapshotManager {
@@ -81,6 +89,7 @@ export class SnapshotManager {
   private readonly random: Random;
   private readonly logger: Logger;
   private readonly metrics: MetricsSink;
+  private readonly failStop: SnapshotManagerOptions['failStop'];
 
   constructor(options: SnapshotManagerOptions) {
     this.host = options.host;
@@ -95,6 +104,7 @@ export class SnapshotManager {
     this.logger = options.logger;
     this.thresholdJitter = this.random.next();
     this.metrics = options.metrics;
+    this.failStop = options.failStop;
   }
 
   start(): void {
@@ -165,7 +175,7 @@ export class SnapshotManager {
     const { fsmSnapshot, index, term, configuration } = captured;
     let sink: SnapshotSink | null = null;
     try {
-      sink = await this.store.create(1, index, term, configuration.configuration, configuration.index);
+      sink = await this.createSink(index, term, configuration.configuration, configuration.index);
       await fsmSnapshot.persist(sink);
     } catch (error) {
       await sink?.cancel().catch(() => {});
@@ -197,7 +207,42 @@ export class SnapshotManager {
     const compactBefore = Math.max(0, index - this.config.trailingLogs) + 1;
     this.host.snapshotTaken(index, term, compactBefore);
     const first = await this.logs.firstIndex();
-    if (first > 0 && first < compactBefore) await this.logs.deleteRange(first, compactBefore - 1);
+    if (first > 0 && first < compactBefore) {
+      await this.stopOnFailure('log compaction failed', this.logs.deleteRange(first, compactBefore - 1));
+    }
+  }
+
+  /**
+   * A write that fails outside the storage writer stops the node as one inside it does (etcd
+   * panics on a failed snapshot save or log compaction too): after a failed fsync nothing says
+   * what reached the disk, and carrying on (or retrying) would trust it. Only a shortage of file
+   * descriptors, which changed nothing, is left to a later attempt.
+   */
+  private stopOnFailure<T>(what: string, operation: Promise<T>): Promise<T> {
+    return operation.catch((error: Error) => {
+      if (!(error instanceof ErrOutOfDescriptors)) this.failStop(what, error);
+      throw error;
+    });
+  }
+
+  /** A sink of the snapshot store whose failed creation, writes or close stop the node. */
+  private async createSink(
+    index: number,
+    term: number,
+    configuration: Configuration,
+    configurationIndex: number,
+  ): Promise<SnapshotSink> {
+    const what = 'snapshot store write failed';
+    const sink = await this.stopOnFailure(
+      what,
+      this.store.create(1, index, term, configuration, configurationIndex),
+    );
+    return {
+      id: sink.id,
+      write: (chunk) => this.stopOnFailure(what, sink.write(chunk)),
+      close: () => this.stopOnFailure(what, sink.close()),
+      cancel: () => sink.cancel(),
+    };
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -315,13 +360,7 @@ export class SnapshotManager {
     },
     expectedSize: number | null,
   ): Promise<string> {
-    const sink = await this.store.create(
-      1,
-      meta.index,
-      meta.term,
-      meta.configuration,
-      meta.configurationIndex,
-    );
+    const sink = await this.createSink(meta.index, meta.term, meta.configuration, meta.configurationIndex);
     let received = 0;
     try {
       for await (const chunk of reader) {

@@ -5,8 +5,9 @@
  */
 import { ErrNoSnapshotOpens } from '../core/errors.js';
 import type { HardState } from '../core/ready.js';
-import type { LogEntry, SnapshotMeta } from '../core/types.js';
-import type { LogStore, SnapshotStore, StableStore } from '../storage/types.js';
+import { LogType, type LogEntry, type SnapshotMeta } from '../core/types.js';
+import { emptyEntryTerms, readEntryTerms } from '../storage/entry-terms.js';
+import type { EntryTerms, LogStore, SnapshotStore, StableStore } from '../storage/types.js';
 import type { FSM } from './fsm.js';
 import { readHardState } from './hard-state.js';
 import type { Logger } from './logger.js';
@@ -31,6 +32,17 @@ export interface StoredState {
   lastIndex: number;
   /** The stored log from `from` to its last entry, in batches. */
   entries(from: number): AsyncIterable<LogEntry[]>;
+  /** What the core needs of the stored log from `from` on, without reading the other payloads. */
+  index(from: number): Promise<LogIndex>;
+}
+
+/** The stored log from `first` on as the core sees it: every term, and the configuration entries. */
+export interface LogIndex {
+  first: number;
+  /** Terms and types of first..lastIndex (from the store's index when it keeps one: WalStore does). */
+  terms: EntryTerms;
+  /** The configuration entries among them, oldest first (the only payloads read). */
+  configurations: LogEntry[];
 }
 
 /**
@@ -56,7 +68,19 @@ export async function loadStoredState(
     logStart: await logStart(stores.logStore, firstIndex, snapshot),
     lastIndex,
     entries: (from) => readLog(stores.logStore, from, lastIndex),
+    index: (from) => indexLog(stores.logStore, from, lastIndex),
   };
+}
+
+async function indexLog(logs: LogStore, from: number, last: number): Promise<LogIndex> {
+  // An empty store's firstIndex is 0 as well.
+  if (last <= 0 || from > last) return { first: from, terms: emptyEntryTerms(0), configurations: [] };
+  const terms = await readEntryTerms(logs, from, last);
+  const configurations: LogEntry[] = [];
+  for (let i = 0; i < terms.types.length; i++) {
+    if (terms.types[i] === LogType.Configuration) configurations.push(await logs.getLog(from + i));
+  }
+  return { first: from, terms, configurations };
 }
 
 /**

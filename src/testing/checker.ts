@@ -3,6 +3,7 @@
  * every few steps and at the end). Each check names the Raft property it guards.
  */
 import { RaftState, type Peer } from '../core/types.js';
+import type { CoreView } from '../core/raft.js';
 import type { Raft } from '../raft/raft.js';
 import type { FsmObserver, SimFsm } from './sim-fsm.js';
 
@@ -23,6 +24,19 @@ interface NodeHistory {
   /** Highest index whose committed term this node's log was compared against. */
   checkedCommit: number;
   generation: number;
+  /** The term this node last led in, and its log's end then (leader append-only). */
+  leaderTerm: number;
+  leaderLast: number;
+  leaderLastTerm: number | undefined;
+  /** The latest configuration's index while leading leaderTerm (one change at a time). */
+  leaderConfigIndex: number;
+  /**
+   * The configuration indexes last read and the (term, last index, commit index) they were read
+   * at: within a term a leader's configurations change only with its log's end (it never
+   * truncates: leader append-only) or its commit index, so reading them again (a copy of the
+   * configurations each time) is needed only when one of those moved.
+   */
+  configAt: { term: number; last: number; commit: number; latestIndex: number; committedIndex: number };
 }
 
 /**
@@ -151,16 +165,18 @@ export class SafetyChecker implements FsmObserver {
     if (before) {
       if (raft.commitIndex() < before.maxDurableCommit) {
         this.violation(
-          `commit index went back across restart on ${node.id}: ${before.maxDurableCommit} -> ${raft.commitIndex()}`,
+          `durability: commit index went back across restart on ${node.id}: ${before.maxDurableCommit} -> ${raft.commitIndex()}`,
         );
       }
       if (raft.appliedIndex() < before.maxDurableCommit) {
         this.violation(
-          `applied index went back across restart on ${node.id} below its durable commit: ${before.maxDurableCommit} -> ${raft.appliedIndex()}`,
+          `durability: applied index went back across restart on ${node.id} below its durable commit: ${before.maxDurableCommit} -> ${raft.appliedIndex()}`,
         );
       }
       before.generation++;
       before.maxApplied = raft.appliedIndex();
+      before.leaderTerm = 0;
+      before.configAt.term = -1;
       before.maxCommit = raft.commitIndex();
       before.checkedCommit = Math.min(before.checkedCommit, raft.inspect().snapshotIndex());
     } else {
@@ -170,6 +186,11 @@ export class SafetyChecker implements FsmObserver {
         maxApplied: 0,
         checkedCommit: 0,
         generation: 0,
+        leaderTerm: 0,
+        leaderLast: 0,
+        leaderLastTerm: undefined,
+        leaderConfigIndex: 0,
+        configAt: { term: -1, last: -1, commit: -1, latestIndex: 0, committedIndex: 0 },
       });
     }
   }
@@ -233,16 +254,20 @@ export class SafetyChecker implements FsmObserver {
       const core = raft.inspect();
       const commit = core.commitIndex;
       if (commit < history.maxCommit)
-        this.violation(`commit index went back on ${node.id}: ${history.maxCommit} -> ${commit}`);
+        this.violation(
+          `commit rule: commit index went back on ${node.id}: ${history.maxCommit} -> ${commit}`,
+        );
       history.maxCommit = Math.max(history.maxCommit, commit);
       history.maxDurableCommit = Math.max(history.maxDurableCommit, raft.durableCommitIndex());
       const applied = raft.appliedIndex();
       if (applied < history.maxApplied)
-        this.violation(`applied index went back on ${node.id}: ${history.maxApplied} -> ${applied}`);
+        this.violation(
+          `apply order: applied index went back on ${node.id}: ${history.maxApplied} -> ${applied}`,
+        );
       history.maxApplied = Math.max(history.maxApplied, applied);
       if (applied > core.applyIndex()) {
         this.violation(
-          `${node.id} applied ${applied} beyond its commit index or durable log ${core.applyIndex()}`,
+          `apply order: ${node.id} applied ${applied} beyond its commit index or durable log ${core.applyIndex()}`,
         );
       }
       // Committed entries agree across servers and never change.
@@ -252,18 +277,50 @@ export class SafetyChecker implements FsmObserver {
         const known = this.committedTerms.get(index);
         if (known === undefined) this.committedTerms.set(index, term);
         else if (known !== term) {
-          this.violation(`committed entry ${index} has term ${term} on ${node.id} but ${known} elsewhere`);
+          this.violation(
+            `committed entries agree: entry ${index} has term ${term} on ${node.id} but ${known} elsewhere`,
+          );
         }
       }
       history.checkedCommit = Math.max(history.checkedCommit, commit);
       if (commit > this.maxCommitted) this.maxCommitted = commit;
-      if (core.state === RaftState.Leader && core.commitIndex > 0) {
-        const existing = this.leaders.get(core.term);
-        if (existing !== undefined && existing !== node.id) {
-          this.violation(`election safety: ${existing} and ${node.id} both leaders in term ${core.term}`);
-        }
-      }
+      if (commit > core.lastIndex())
+        this.violation(
+          `commit rule: ${node.id} committed ${commit} beyond its last entry ${core.lastIndex()}`,
+        );
+      if (core.state === RaftState.Leader) this.checkLeader(node.id, core, history);
     }
+  }
+
+  /**
+   * Figure 3's leader append-only (a leader never overwrites or deletes its own entries) and
+   * membership safety (a leader starts one configuration change at a time: a new configuration
+   * entry only once the previous one committed), plus election safety for leaders seen mid-term.
+   */
+  private checkLeader(id: string, core: CoreView, history: NodeHistory): void {
+    if (core.commitIndex > 0) {
+      const existing = this.leaders.get(core.term);
+      if (existing !== undefined && existing !== id)
+        this.violation(`election safety: ${existing} and ${id} both leaders in term ${core.term}`);
+    }
+    const last = core.lastIndex();
+    const { latestIndex, committedIndex } = configurationIndexes(core, history);
+    if (history.leaderTerm === core.term) {
+      if (last < history.leaderLast || core.termAt(history.leaderLast) !== history.leaderLastTerm) {
+        if (history.leaderLast > core.snapshotIndex())
+          this.violation(
+            `leader append-only: ${id} (term ${core.term}) lost or changed entry ${history.leaderLast}`,
+          );
+      }
+      if (latestIndex > history.leaderConfigIndex && history.leaderConfigIndex > committedIndex)
+        this.violation(
+          `membership safety: ${id} appended configuration ${latestIndex} while ${history.leaderConfigIndex} was uncommitted`,
+        );
+    }
+    history.leaderTerm = core.term;
+    history.leaderLast = last;
+    history.leaderLastTerm = core.termAt(last);
+    history.leaderConfigIndex = latestIndex;
   }
 
   /** Log matching (paper 5.3): same index and term means identical prefixes. */
@@ -296,7 +353,19 @@ export class SafetyChecker implements FsmObserver {
     for (const [index, payload] of this.acked) {
       const applied = this.appliedPayload.get(index);
       if (applied !== payload)
-        this.violation(`acknowledged write ${payload} at ${index} never applied (found ${applied})`);
+        this.violation(`acknowledged write lost: ${payload} at ${index} never applied (found ${applied})`);
     }
   }
+}
+
+/** The leader's latest and committed configuration indexes, read again only when they can have changed. */
+function configurationIndexes(core: CoreView, history: NodeHistory): NodeHistory['configAt'] {
+  const cached = history.configAt;
+  const { term, commitIndex: commit } = core;
+  const last = core.lastIndex();
+  if (cached.term !== term || cached.last !== last || cached.commit !== commit) {
+    const { latestIndex, committedIndex } = core.configurations();
+    history.configAt = { term, last, commit, latestIndex, committedIndex };
+  }
+  return history.configAt;
 }

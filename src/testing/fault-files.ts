@@ -137,6 +137,14 @@ export interface FaultyFileSystemOptions {
   base?: FileSystem;
   /** Runs once when a torn write crashes the layer (a chaos run exits the process here). */
   onCrash?: () => void;
+  /** Runs after each injected fault, with its kind and path (a chaos server tells its parent). */
+  onFault?: (kind: FaultKind, path: string) => void;
+  /**
+   * Deliberately broken: an injected sync failure is swallowed and the sync reported done, as
+   * storage code that ignores a failed fsync would see it. Only for a negative control that must
+   * be caught (`raftkit chaos --break ignore-fsync`); default false.
+   */
+  ignoreSyncFailures?: boolean;
 }
 
 /** A FileSystem that injects the faults of a spec; see the module comment. */
@@ -173,6 +181,13 @@ export class FaultyFileSystem implements FileSystem {
       this.seen.push(0);
       this.fired.push(0);
     }
+  }
+
+  /** Drops every rule (faults already injected stay counted). */
+  clearRules(): void {
+    this.spec.rules.length = 0;
+    this.seen.length = 0;
+    this.fired.length = 0;
   }
 
   /** Whether a torn write has crashed the layer. */
@@ -251,8 +266,16 @@ export class FaultyFileSystem implements FileSystem {
       this.fired[i]++;
       fault = true;
     });
-    if (fault) this.injected[kind]++;
+    if (fault) {
+      this.injected[kind]++;
+      this.options.onFault?.(kind, path);
+    }
     return fault;
+  }
+
+  /** @internal Whether a failed sync is to be swallowed (the deliberately broken mode). */
+  get ignoresSyncFailures(): boolean {
+    return this.options.ignoreSyncFailures === true;
   }
 
   /** @internal How many of a torn write's `length` bytes reach the file (0..length-1, seeded). */
@@ -322,7 +345,8 @@ class FaultyFile implements StoreFile {
       throw new SimulatedCrash('write');
     }
     const written = await this.file.write(buffer, offset, length, position);
-    if (this.syncWrites && this.layer.roll('fsync-fail', this.path)) throw ioError('EIO', 'write', this.path);
+    if (this.syncWrites && this.layer.roll('fsync-fail', this.path) && !this.layer.ignoresSyncFailures)
+      throw ioError('EIO', 'write', this.path);
     return written;
   }
 
@@ -351,7 +375,10 @@ class FaultyFile implements StoreFile {
 
   private async syncOrFail(syscall: string, sync: () => Promise<void>): Promise<void> {
     this.layer.checkAlive(syscall);
-    if (this.layer.roll('fsync-fail', this.path)) throw ioError('EIO', syscall, this.path);
+    if (this.layer.roll('fsync-fail', this.path)) {
+      if (this.layer.ignoresSyncFailures) return;
+      throw ioError('EIO', syscall, this.path);
+    }
     await sync();
   }
 }

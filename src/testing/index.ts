@@ -3,9 +3,20 @@
  * under virtual time with a simulated network and disk, and check Raft's safety properties; check
  * any key-value history for linearizability (`checkKvLinearizability`).
  */
-export { runSimulation, type SimulationOptions, type SimulationResult } from './simulation.js';
+export {
+  runSimulation,
+  type LeaderKind,
+  type SimulationOptions,
+  type SimulationResult,
+} from './simulation.js';
 export type { CoreFaults } from '../core/raft.js';
-export { runSeeds, replayCommand, type SeedRunOptions, type SeedRunSummary } from './run-seeds.js';
+export {
+  runSeeds,
+  replayCommand,
+  type SeedRunOptions,
+  type SeedRunSummary,
+  type SeedRunner,
+} from './run-seeds.js';
 export { SeededRandom } from './prng.js';
 export { Scheduler } from './scheduler.js';
 export { SimNetwork, calmNetwork, type NetworkFaults } from './sim-network.js';

@@ -1,7 +1,12 @@
 /** Runs many simulator seeds and summarises them (the engine of `raftkit sim`). */
 import { performance } from 'node:perf_hooks';
 import type { CoreFaults } from '../core/raft.js';
-import { runSimulation, type SimulationResult } from './simulation.js';
+import {
+  runSimulation,
+  type LeaderKind,
+  type SimulationOptions,
+  type SimulationResult,
+} from './simulation.js';
 
 /** A range of seeds for `runSeeds`. */
 export interface SeedRunOptions {
@@ -15,6 +20,10 @@ export interface SeedRunOptions {
   duration?: number;
   /** Deliberate core bugs, to watch the checker catch them. */
   faults?: CoreFaults;
+  /** Fault kinds to inject (see FAULT_KINDS); default all. */
+  faultKinds?: readonly string[];
+  /** Leader behaviours to mix (see LEADER_KINDS); default all. */
+  leaderKinds?: readonly LeaderKind[];
   /** Stop at the first failing seed. */
   stopOnFailure?: boolean;
 }
@@ -49,53 +58,69 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
-/** Runs seeds one after another (the engine of `raftkit sim`) and adds up what they did. */
-export async function runSeeds(options: SeedRunOptions): Promise<SeedRunSummary> {
-  const first = options.firstSeed ?? 1;
-  const started = performance.now();
-  const failures: SimulationResult[] = [];
-  let acked = 0;
-  let elections = 0;
-  let seedsRun = 0;
-  let readsChecked = 0;
-  let membershipChanges = 0;
-  let snapshotsInstalled = 0;
-  const transfers: number[] = [];
-  for (let seed = first; seed < first + options.seeds; seed++) {
-    const nodes = options.nodes ?? (seed % 2 === 0 ? 5 : 3);
-    const result = await runSimulation({ seed, nodes, duration: options.duration, faults: options.faults });
-    seedsRun++;
-    acked += result.acked;
-    elections += result.elections;
-    readsChecked += result.readsChecked;
-    membershipChanges += result.membershipChanges;
-    snapshotsInstalled += result.snapshotsInstalled;
-    transfers.push(...result.transfers);
-    if (result.violations.length > 0) {
-      failures.push(result);
-      if (options.stopOnFailure) break;
-    }
-  }
-  const seconds = (performance.now() - started) / 1000;
+/** The options of one seed's run, as runSeeds derives them (nodes alternate 3 and 5 by default). */
+export function seedOptions(options: SeedRunOptions, seed: number): SimulationOptions {
   return {
-    seedsRun,
-    failures,
-    seedsPerSecond: seedsRun / seconds,
-    acked,
-    elections,
-    readsChecked,
-    membershipChanges,
-    snapshotsInstalled,
-    transfers,
+    seed,
+    nodes: options.nodes ?? (seed % 2 === 0 ? 5 : 3),
+    duration: options.duration,
+    faults: options.faults,
+    faultKinds: options.faultKinds,
+    leaderKinds: options.leaderKinds,
+  };
+}
+
+/** Runs one seed; a worker pool supplies its own (see `jobs`). */
+export type SeedRunner = (seed: number) => Promise<SimulationResult>;
+
+/**
+ * Runs the seeds and adds up what they did; with `runners` (one per worker) several run at
+ * once. With stopOnFailure the run stops handing out seeds above the lowest failing seed but
+ * finishes those below it, so the failure reported is the lowest failing seed, as when run alone.
+ */
+export async function runSeeds(
+  options: SeedRunOptions,
+  runners: readonly SeedRunner[] = [(seed) => runSimulation(seedOptions(options, seed))],
+): Promise<SeedRunSummary> {
+  const first = options.firstSeed ?? 1;
+  const end = first + options.seeds;
+  const started = performance.now();
+  const results: SimulationResult[] = [];
+  let next = first;
+  let stopAt = end;
+  const lane = async (run: SeedRunner): Promise<void> => {
+    while (next < stopAt) {
+      const result = await run(next++);
+      results.push(result);
+      if (result.violations.length > 0 && options.stopOnFailure) stopAt = Math.min(stopAt, result.seed);
+    }
+  };
+  await Promise.all(runners.map(lane));
+  const seconds = (performance.now() - started) / 1000;
+  const kept = results.filter((result) => result.seed <= stopAt).sort((a, b) => a.seed - b.seed);
+  const sum = (pick: (result: SimulationResult) => number) =>
+    kept.reduce((total, result) => total + pick(result), 0);
+  return {
+    seedsRun: kept.length,
+    failures: kept.filter((result) => result.violations.length > 0),
+    seedsPerSecond: results.length / seconds,
+    acked: sum((result) => result.acked),
+    elections: sum((result) => result.elections),
+    readsChecked: sum((result) => result.readsChecked),
+    membershipChanges: sum((result) => result.membershipChanges),
+    snapshotsInstalled: sum((result) => result.snapshotsInstalled),
+    transfers: kept.flatMap((result) => result.transfers),
   };
 }
 
 /** The `npm run sim` command line that replays a failing run. */
 export function replayCommand(
   result: SimulationResult,
-  options: { duration?: number; broken?: string },
+  options: { duration?: number; broken?: string; faults?: string; leaders?: string },
 ): string {
   const duration = options.duration ? ` --duration ${options.duration}` : '';
   const broken = options.broken ? ` --break ${options.broken}` : '';
-  return `npm run sim -- --seed ${result.seed} --nodes ${result.nodes}${duration}${broken}`;
+  const faults = options.faults ? ` --faults ${options.faults}` : '';
+  const leaders = options.leaders ? ` --leaders ${options.leaders}` : '';
+  return `npm run sim -- --seed ${result.seed} --nodes ${result.nodes}${duration}${broken}${faults}${leaders}`;
 }

@@ -4,6 +4,7 @@
  * scheduled), so a dead runtime can never act again.
  */
 import type { Clock, Timer } from '../core/clock.js';
+import { SkewedClock } from './skewed-clock.js';
 
 interface Event {
   at: number;
@@ -55,13 +56,19 @@ export class Scheduler {
     return false;
   }
 
-  /** A Clock for one node process; its timers stop firing once `alive()` turns false. */
-  clockFor(alive: () => boolean): Clock {
-    return {
+  /**
+   * A Clock for one node process, skewable (rate, jumps) for clock faults; its timers stop firing
+   * once `alive()` turns false.
+   */
+  clockFor(alive: () => boolean): SkewedClock {
+    const base: Clock = {
       now: () => this.now,
       wallTime: () => WALL_EPOCH + this.now,
-      setTimer: (delay, fn) => this.after(delay, () => alive() && fn()),
+      // Whole virtual milliseconds, rounded up: a timer never fires before its deadline (a float
+      // rounding short of it would make the runtime re-arm tiny timers forever).
+      setTimer: (delay, fn) => this.after(Math.ceil(delay), () => alive() && fn()),
     };
+    return new SkewedClock(base);
   }
 
   private push(event: Event): void {

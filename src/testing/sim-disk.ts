@@ -3,7 +3,7 @@
  * InmemStore) only when their scheduled completion fires, in issue order. A crash kills the
  * process's view: pending writes never land and nothing it issues later does either.
  */
-import { ErrLogNotFound } from '../core/errors.js';
+import { ErrLogNotFound, RaftError } from '../core/errors.js';
 import type { LogEntry, SnapshotMeta } from '../core/types.js';
 import type { SnapshotCreateArgs } from '../storage/snapshot-meta.js';
 import type { InmemStore } from '../storage/inmem.js';
@@ -18,14 +18,31 @@ import type {
 import type { SeededRandom } from './prng.js';
 import type { Scheduler } from './scheduler.js';
 
+/** A simulated fsync failure: the runtime must fail-stop (never retry the write). */
+export class SimDiskError extends RaftError {
+  override name = 'SimDiskError';
+}
+
+interface PendingWrite {
+  /** Lands the whole write. */
+  op: () => void;
+  /** Lands a torn prefix of it (a crash in the middle of the write). */
+  torn: (() => void) | null;
+}
+
 /**
  * One simulated process's view of a durable InmemStore: writes land after a random latency, in
- * order, and a crash (`alive = false`) loses every write still pending.
+ * order, and a crash (`alive = false`) loses every write still pending. Disk faults: `crash(true)`
+ * tears the write in flight (a prefix of its entries lands), `failNextWrite()` makes the next
+ * write's fsync fail (the data may or may not have landed; every later write fails too).
  */
 export class SimDisk implements LogStore, StableStore {
   /** False once the process crashed: pending and later writes never land. */
   alive = true;
   private lastCompletion = 0;
+  private readonly pending: PendingWrite[] = [];
+  private failNext = false;
+  private failed = false;
 
   constructor(
     private readonly durable: InmemStore,
@@ -34,17 +51,50 @@ export class SimDisk implements LogStore, StableStore {
     private readonly latency: { min: number; max: number },
   ) {}
 
+  /** The next write's fsync fails. */
+  failNextWrite(): void {
+    this.failNext = true;
+  }
+
+  /** The process dies; with `tear`, the write in flight lands torn (a prefix of it). */
+  crash(tear: boolean): void {
+    this.alive = false;
+    const inflight = this.pending[0];
+    if (tear && inflight?.torn) inflight.torn();
+    this.pending.length = 0;
+  }
+
   /** Runs op when the write completes; the promise never settles if the process died first. */
-  private write(op: () => void): Promise<void> {
+  private write(op: () => void, torn: (() => void) | null = null): Promise<void> {
     if (!this.alive) return new Promise(() => {});
+    if (this.failed) return Promise.reject(new SimDiskError('simulated disk: failed before'));
+    const fail = this.failNext;
+    this.failNext = false;
     const at = Math.max(
       this.lastCompletion,
       this.scheduler.now + this.random.int(this.latency.min, this.latency.max + 1),
     );
     this.lastCompletion = at;
-    return new Promise<void>((resolve) => {
+    const write: PendingWrite = { op, torn };
+    this.pending.push(write);
+    return new Promise<void>((resolve, reject) => {
       this.scheduler.at(at, () => {
         if (!this.alive) return;
+        // Queued behind a failed write: it fails too (its caller must hear, not wait forever).
+        if (this.failed) return reject(new SimDiskError('simulated disk: failed before'));
+        this.pending.shift();
+        if (fail) {
+          // The writes queued behind a failed one never land (a checksummed log ends at the
+          // first bad record), and the runtime fail-stops.
+          this.failed = true;
+          this.pending.length = 0;
+          // After a failed fsync the data may be on disk, torn, or absent.
+          const landed = this.random.int(0, 3);
+          if (landed === 1) op();
+          else if (landed === 2) torn?.();
+          reject(new SimDiskError('simulated fsync failure'));
+          return;
+        }
         op();
         resolve();
       });
@@ -79,7 +129,11 @@ export class SimDisk implements LogStore, StableStore {
 
   storeLogs(entries: readonly LogEntry[]): Promise<void> {
     const copy = entries.slice();
-    return this.write(() => this.durable.storeLogsSync(copy));
+    const torn =
+      copy.length > 1
+        ? () => this.durable.storeLogsSync(copy.slice(0, this.random.int(1, copy.length)))
+        : null;
+    return this.write(() => this.durable.storeLogsSync(copy), torn);
   }
 
   deleteRange(min: number, max: number): Promise<void> {

@@ -42,6 +42,8 @@ export class SimNetwork implements InmemNetworkLike {
   private readonly transports = new Map<ServerAddress, InmemTransport>();
   /** Directed links that drop everything: "from|to". */
   private readonly cut = new Set<string>();
+  /** Directed links with extra one-way latency, in virtual ms: "from|to" -> ms. */
+  private readonly slow = new Map<string, number>();
   /** Messages sent so far (requests and responses). */
   messages = 0;
   /** Sees each response as it leaves the server at `from` (before the network can lose it). */
@@ -66,6 +68,11 @@ export class SimNetwork implements InmemNetworkLike {
     this.cut.add(`${from}|${to}`);
   }
 
+  /** Adds `ms` of latency to everything from `from` to `to` (one direction) until heal. */
+  slowLink(from: ServerAddress, to: ServerAddress, ms: number): void {
+    this.slow.set(`${from}|${to}`, ms);
+  }
+
   /** Splits the addresses into groups that cannot talk to each other. */
   partition(groups: ServerAddress[][]): void {
     for (const group of groups) {
@@ -79,6 +86,7 @@ export class SimNetwork implements InmemNetworkLike {
   /** Restores every link. */
   heal(): void {
     this.cut.clear();
+    this.slow.clear();
   }
 
   /** How many directed links are cut now. */
@@ -116,12 +124,14 @@ export class SimNetwork implements InmemNetworkLike {
   private travel(from: ServerAddress, to: ServerAddress, arrive: () => void): void {
     this.messages++;
     const faults = this.faults;
-    if (this.cut.has(`${from}|${to}`) || this.random.chance(faults.loss)) return;
+    const link = `${from}|${to}`;
+    if (this.cut.has(link) || this.random.chance(faults.loss)) return;
     let latency = this.random.int(faults.minLatency, faults.maxLatency + 1);
     if (this.random.chance(faults.reorder))
       latency += this.random.int(faults.maxLatency, faults.maxLatency * 10 + 1);
+    if (this.slow.size > 0) latency += this.slow.get(link) ?? 0;
     this.scheduler.after(latency, () => {
-      if (!this.cut.has(`${from}|${to}`)) arrive();
+      if (!this.cut.has(link)) arrive();
     });
   }
 }

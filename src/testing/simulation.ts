@@ -26,6 +26,8 @@ import { Scheduler } from './scheduler.js';
 import { SimDisk, SimSnapshotStore } from './sim-disk.js';
 import { encodeCommand, SimFsm } from './sim-fsm.js';
 import { calmNetwork, SimNetwork } from './sim-network.js';
+import { FAULT_KINDS, FaultSchedule, type FaultNode, type FaultTarget } from './sim-faults.js';
+import type { SkewedClock } from './skewed-clock.js';
 
 /** One simulator run: `runSimulation({ seed })` replays exactly given the same options. */
 export interface SimulationOptions {
@@ -39,6 +41,13 @@ export interface SimulationOptions {
   duration?: number;
   /** Deliberate core bugs (to show the checker catches them). */
   faults?: CoreFaults;
+  /** The fault kinds injected (FAULT_KINDS, plus CLOCK_BEYOND_BOUND); default all of FAULT_KINDS. */
+  faultKinds?: readonly string[];
+  /**
+   * How leaders behave, picked per server at random from this list: `raftkit`, or as another
+   * conforming implementation leads (`hashicorp`, `etcd`; see CoreFaults.emulateLeader). Default all three.
+   */
+  leaderKinds?: readonly LeaderKind[];
   /** Events kept for the trace of a failing seed; default 40. */
   traceLength?: number;
 }
@@ -71,7 +80,13 @@ export interface SimulationResult {
   virtualMs: number;
 }
 
-interface SimNode extends CheckedNode {
+/** How a simulated leader behaves (see SimulationOptions.leaderKinds). */
+export type LeaderKind = 'raftkit' | 'hashicorp' | 'etcd';
+
+/** Every leader kind the simulator can emulate. */
+export const LEADER_KINDS: readonly LeaderKind[] = ['raftkit', 'hashicorp', 'etcd'];
+
+interface SimNode extends CheckedNode, FaultNode {
   address: string;
   durable: InmemStore;
   snapshots: InmemSnapshotStore;
@@ -80,6 +95,8 @@ interface SimNode extends CheckedNode {
   transport: InmemTransport | null;
   alive: boolean;
   generation: number;
+  clock: SkewedClock | null;
+  leaderKind: LeaderKind;
 }
 
 /** The simulated servers' election (and heartbeat) timeout, in virtual ms. */
@@ -97,10 +114,15 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   return new Simulation(options).run();
 }
 
-class Simulation {
-  private readonly random: SeededRandom;
-  private readonly scheduler = new Scheduler();
-  private readonly network: SimNetwork;
+class Simulation implements FaultTarget {
+  readonly random: SeededRandom;
+  readonly scheduler = new Scheduler();
+  readonly network: SimNetwork;
+  readonly maxClockDrift: number;
+  readonly electionTimeout = SIMULATED_ELECTION_TIMEOUT;
+  private readonly schedule: FaultSchedule;
+  /** The previous leader, for reads in flight on it while a new leader takes over. */
+  private lastLeader: SimNode | null = null;
   private readonly checker: SafetyChecker;
   private readonly nodes: SimNode[] = [];
   private readonly config: Config;
@@ -112,7 +134,7 @@ class Simulation {
   private snapshotsInstalled = 0;
   private membershipChanges = 0;
   private readonly transfers: number[] = [];
-  private faultsOn = true;
+  private safetyPhase = true;
   private readonly pending = new Set<Promise<unknown>>();
 
   constructor(private readonly options: SimulationOptions) {
@@ -134,9 +156,27 @@ class Simulation {
       trailingLogs: random.pick([0, 2, 8]),
       snapshotInterval: 150,
     };
+    this.maxClockDrift = this.config.maxClockDrift;
+    this.schedule = new FaultSchedule(this, options.faultKinds ?? FAULT_KINDS);
   }
 
-  private log(line: string): void {
+  faultsOn(): boolean {
+    return this.safetyPhase;
+  }
+
+  servers(): readonly SimNode[] {
+    return this.nodes;
+  }
+
+  onMembershipChange(): void {
+    this.membershipChanges++;
+  }
+
+  onTransfer(ms: number): void {
+    this.transfers.push(ms);
+  }
+
+  log(line: string): void {
     this.trace.push(`[${this.scheduler.now}] ${line}`);
     if (this.trace.length > this.traceLength) this.trace.shift();
   }
@@ -145,6 +185,7 @@ class Simulation {
     const count = this.options.nodes ?? 3;
     const spares = this.options.spares ?? 1;
     const servers: Configuration = { servers: [] };
+    const leaderKinds = this.options.leaderKinds ?? LEADER_KINDS;
     for (let i = 1; i <= count + spares; i++) {
       const node: SimNode = {
         id: `n${i}`,
@@ -158,6 +199,9 @@ class Simulation {
         fsm: null,
         alive: false,
         generation: 0,
+        clock: null,
+        leaderKind: this.random.pick(leaderKinds),
+        failNextWrite: () => node.disk?.failNextWrite(),
       };
       this.nodes.push(node);
       if (i <= count)
@@ -177,7 +221,7 @@ class Simulation {
 
     const duration = this.options.duration ?? 6000;
     this.scheduleClient();
-    this.scheduleFault();
+    this.schedule.start();
     await this.runUntil(duration);
     if (this.checker.violations.length === 0) await this.liveness(duration);
     // Abandon the processes (virtual time stops here, so a graceful shutdown would wait forever).
@@ -215,7 +259,7 @@ class Simulation {
   }
 
   private async liveness(safetyEnd: number): Promise<void> {
-    this.faultsOn = false;
+    this.safetyPhase = false;
     this.network.heal();
     this.network.faults = calmNetwork();
     for (const node of this.nodes) if (!node.alive) await this.start(node);
@@ -250,8 +294,14 @@ class Simulation {
     this.checker.checkAcknowledged();
   }
 
-  private leader(): SimNode | null {
-    return this.nodes.find((node) => node.alive && node.raft!.state === RaftState.Leader) ?? null;
+  /** The leader of the highest term (an old one cut off may still believe it leads). */
+  leader(): SimNode | null {
+    let leader: SimNode | null = null;
+    for (const node of this.nodes) {
+      if (!node.alive || node.raft!.state !== RaftState.Leader) continue;
+      if (!leader || node.raft!.currentTerm() > leader.raft!.currentTerm()) leader = node;
+    }
+    return leader;
   }
 
   /** Every member of the leader's configuration holds and has applied the leader's whole log. */
@@ -280,6 +330,8 @@ class Simulation {
     const alive = () => node.alive && node.generation === generation;
     node.alive = true;
     const clock = this.scheduler.clockFor(alive);
+    node.clock = clock;
+    this.schedule.skew(node);
     node.disk = new SimDisk(node.durable, this.scheduler, this.random.fork(), { min: 1, max: 4 });
     node.snapshotView = new SimSnapshotStore(node.snapshots, this.scheduler, this.random.fork());
     node.transport = new InmemTransport(this.network, node.address, { clock, timeout: 150 });
@@ -293,7 +345,10 @@ class Simulation {
       transport: node.transport,
       clock,
       random: this.random.fork(),
-      faults: this.options.faults,
+      faults:
+        node.leaderKind === 'raftkit'
+          ? this.options.faults
+          : { ...this.options.faults, emulateLeader: node.leaderKind },
     });
     node.raft = raft;
     raft.on('snapshotInstalled', () => alive() && this.snapshotsInstalled++);
@@ -302,15 +357,18 @@ class Simulation {
       this.log(`${node.id} -> ${RaftState[state]} term ${raft.currentTerm()}`);
       if (state === RaftState.Shutdown) {
         // Removed from the cluster (shutdownOnRemove): an operator restarts the process later.
-        this.crash(node);
-        this.scheduler.after(this.random.int(50, 500), () => {
-          if (!node.alive) this.track(this.start(node));
-        });
+        // Removed from the cluster (shutdownOnRemove) or fail-stopped by a disk fault: an
+        // operator restarts the process later.
+        this.crash(node, { tear: false, downMs: this.random.int(50, 500) });
         return;
       }
       if (state === RaftState.Leader) {
         this.elections++;
         this.checker.onLeader(node.id, raft.currentTerm(), node);
+        // A new leader's first commit while reads are in flight on the old one.
+        const previous = this.lastLeader;
+        if (previous && previous !== node && previous.alive && this.safetyPhase) this.readBurst(previous);
+        this.lastLeader = node;
       }
     });
     this.checker.onStarted(node);
@@ -319,15 +377,26 @@ class Simulation {
     );
   }
 
-  /** Kills the process: nothing unpersisted survives, nothing it scheduled ever runs. */
-  private crash(node: SimNode): void {
+  /**
+   * Kills the process: nothing unpersisted survives (with `tear`, the disk write in flight lands
+   * torn), nothing it scheduled ever runs. It restarts after `downMs` (the liveness phase also
+   * restarts at once whatever is down when it begins).
+   */
+  crash(node: SimNode, restart?: { tear: boolean; downMs: number }): void {
+    if (!node.alive) return;
     node.alive = false;
-    node.disk!.alive = false;
+    node.disk!.crash(restart?.tear ?? false);
     node.snapshotView!.alive = false;
     this.network.unregister(node.transport!);
-    this.log(`${node.id} crashed`);
+    this.log(`${node.id} crashed${restart?.tear ? ' (torn write)' : ''}`);
     node.raft = null;
     node.fsm = null;
+    node.clock = null;
+    if (!restart) return;
+    const generationAtCrash = node.generation;
+    this.scheduler.after(restart.downMs, () => {
+      if (!node.alive && node.generation === generationAtCrash) this.track(this.start(node));
+    });
   }
 
   /** A granted vote leaving its voter: the checker compares it with what the voter's disk holds. */
@@ -347,7 +416,7 @@ class Simulation {
 
   private scheduleClient(): void {
     this.scheduler.after(this.random.int(2, 20), () => {
-      if (!this.faultsOn) return;
+      if (!this.safetyPhase) return;
       // Mostly to the leader (where writes succeed); sometimes anywhere, to exercise refusals.
       const node = (this.random.chance(0.85) && this.leader()) || this.random.pick(this.nodes);
       if (node.alive) {
@@ -368,164 +437,42 @@ class Simulation {
     );
   }
 
+  /** Reads of both kinds at once on `node` (read index and, on a leader, lease). */
+  readBurst(node: SimNode): void {
+    if (node.alive) this.clientRead(node, false);
+    if (node.alive) this.clientRead(node, true);
+  }
+
   /** A linearizable read: read index, then the local register once applied up to it. */
-  private clientRead(node: SimNode): void {
+  private clientRead(node: SimNode, lease = this.random.chance(0.3)): void {
     const key = `k${this.random.int(0, 4)}`;
     const floor = this.checker.readFloor(key);
     const fsm = node.fsm!;
-    node.raft!.readIndex({ timeout: 400, lease: this.random.chance(0.3) }).then(
+    node.raft!.readIndex({ timeout: 400, lease }).then(
       () => this.checker.onRead(node.id, key, fsm.registers.get(key), floor),
       () => {},
     );
   }
 
-  // ---- membership and leadership transfer --------------------------------------------------------
-
-  private changeMembership(): void {
-    const leader = this.leader();
-    if (!leader) return;
-    const raft = leader.raft!;
-    const members = raft.getConfiguration().configuration.servers;
-    const voters = members.filter((server) => server.suffrage === ServerSuffrage.Voter);
-    const outsiders = this.nodes.filter((node) => !members.some((server) => server.id === node.id));
-    const nonvoters = members.filter((server) => server.suffrage !== ServerSuffrage.Voter);
-    const random = this.random;
-    const timeout = 600;
-    let change: Promise<number>;
-    let description: string;
-    const roll = random.int(0, 4);
-    if (roll === 0 && outsiders.length > 0) {
-      const node = random.pick(outsiders);
-      const asVoter = random.chance(0.6);
-      change = asVoter
-        ? raft.addVoter(node.id, node.address, 0, timeout)
-        : raft.addNonvoter(node.id, node.address, 0, timeout);
-      description = `${asVoter ? 'addVoter' : 'addNonvoter'} ${node.id}`;
-    } else if (roll === 1 && voters.length > 3) {
-      // Sometimes the leader removes itself.
-      const target = random.chance(0.3) ? leader.id : random.pick(members).id;
-      change = raft.removeServer(target, 0, timeout);
-      description = `removeServer ${target}`;
-    } else if (roll === 2 && voters.length > 3) {
-      const target = random.pick(voters).id;
-      change = raft.demoteVoter(target, 0, timeout);
-      description = `demoteVoter ${target}`;
-    } else if (nonvoters.length > 0) {
-      const target = random.pick(nonvoters);
-      change = raft.addVoter(target.id, target.address, 0, timeout);
-      description = `promote ${target.id}`;
-    } else {
-      return;
-    }
-    this.log(`${leader.id}: ${description}`);
-    change.then(
-      (index) => {
-        this.membershipChanges++;
-        this.log(`${description} committed at ${index}`);
-      },
-      () => {},
+  private track(started: Promise<unknown>): void {
+    const promise = started.catch((error: Error) =>
+      this.checker.violations.push(`restart failed: ${error.message}`),
     );
-  }
-
-  private transferLeadership(): void {
-    const leader = this.leader();
-    if (!leader) return;
-    const started = this.scheduler.now;
-    this.log(`${leader.id}: leadership transfer`);
-    leader.raft!.leadershipTransfer().then(
-      () => this.transfers.push(this.scheduler.now - started),
-      () => {},
-    );
-  }
-
-  // ---- faults -------------------------------------------------------------------------------------
-
-  private scheduleFault(): void {
-    this.scheduler.after(this.random.int(50, 400), () => {
-      if (!this.faultsOn) return;
-      this.injectFault();
-      this.scheduleFault();
-    });
-  }
-
-  private injectFault(): void {
-    const random = this.random;
-    const addresses = this.nodes.map((node) => node.address);
-    const roll = random.int(0, 12);
-    switch (roll) {
-      case 0:
-      case 1: {
-        const shuffled = addresses.slice().sort(() => random.next() - 0.5);
-        const cut = random.int(1, shuffled.length);
-        this.network.heal();
-        this.network.partition([shuffled.slice(0, cut), shuffled.slice(cut)]);
-        this.log(`partition ${shuffled.slice(0, cut).join(',')} | ${shuffled.slice(cut).join(',')}`);
-        return;
-      }
-      case 2: {
-        const from = random.pick(addresses);
-        const to = random.pick(addresses.filter((a) => a !== from));
-        this.network.cutLink(from, to);
-        this.log(`one-way cut ${from} -> ${to}`);
-        return;
-      }
-      case 3: {
-        const leader = this.leader();
-        if (!leader) return;
-        this.network.heal();
-        this.network.partition([[leader.address], addresses.filter((a) => a !== leader.address)]);
-        this.log(`isolate leader ${leader.id}`);
-        return;
-      }
-      case 4:
-        this.network.heal();
-        this.log('heal');
-        return;
-      case 5: {
-        this.network.faults = {
-          loss: random.pick([0, 0.05, 0.2]),
-          duplicate: random.pick([0, 0.05, 0.2]),
-          reorder: random.pick([0, 0.05, 0.2]),
-          minLatency: 1,
-          maxLatency: random.pick([3, 10, 30]),
-        };
-        this.log(`network ${JSON.stringify(this.network.faults)}`);
-        return;
-      }
-      case 6:
-      case 7:
-      case 8: {
-        // Leaders crash more often than others: that is where commit-rule bugs hide.
-        const live = this.nodes.filter((n) => n.alive);
-        const node = (roll === 8 && this.leader()) || random.pick(live);
-        if (!node) return;
-        this.crash(node);
-        const generationAtCrash = node.generation;
-        this.scheduler.after(random.int(20, 600), () => {
-          if (!node.alive && this.faultsOn && node.generation === generationAtCrash)
-            this.track(this.start(node));
-        });
-        return;
-      }
-      case 9:
-      case 11:
-        this.changeMembership();
-        return;
-      case 10:
-        this.transferLeadership();
-        return;
-      default:
-        return;
-    }
-  }
-
-  private track(promise: Promise<unknown>): void {
     this.pending.add(promise);
     void promise.finally(() => this.pending.delete(promise));
   }
 }
 
-/** Lets every microtask and nextTick that the last event started run to completion. */
-function settle(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
+/** Rounds of process.nextTick that settle() waits; streams chain a few ticks and microtasks. */
+const SETTLE_ROUNDS = 4;
+
+/**
+ * Lets the work the last event started run to completion: every microtask and process.nextTick it
+ * queued (streams hop through ticks), in rounds, within this turn of the event loop. Virtual time
+ * needs no real turn of it: one setImmediate per step was a third of a run's time, idle.
+ */
+async function settle(): Promise<void> {
+  for (let round = 0; round < SETTLE_ROUNDS; round++) {
+    await new Promise<void>((resolve) => process.nextTick(resolve));
+  }
 }

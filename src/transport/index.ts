@@ -1,5 +1,5 @@
 /** Transports: the interface, the in-memory one, and NetworkTransport over TCP or mutual TLS. */
-export type { IncomingRpc, RpcHandler, Transport } from './types.js';
+export { RpcTransport, type IncomingRpc, type RpcHandler, type Transport } from './types.js';
 export { ErrUnreachable, InmemNetwork, InmemTransport, type InmemNetworkLike } from './inmem.js';
 export {
   NetworkTransport,

@@ -7,25 +7,8 @@
 import type { Readable } from 'node:stream';
 import type { Clock } from '../core/clock.js';
 import { ErrTransportShutdown, RaftError } from '../core/errors.js';
-import type {
-  AppendEntriesRequest,
-  AppendEntriesResponse,
-  InstallSnapshotRequest,
-  InstallSnapshotResponse,
-  Peer,
-  RaftRequest,
-  RaftResponse,
-  ReadIndexRequest,
-  ReadIndexResponse,
-  RequestPreVoteRequest,
-  RequestPreVoteResponse,
-  RequestVoteRequest,
-  RequestVoteResponse,
-  ServerAddress,
-  TimeoutNowRequest,
-  TimeoutNowResponse,
-} from '../core/types.js';
-import type { IncomingRpc, RpcHandler, Transport } from './types.js';
+import type { Peer, RaftRequest, RaftResponse, ResponseMap, ServerAddress } from '../core/types.js';
+import { RpcTransport, type IncomingRpc, type RpcHandler, type Transport } from './types.js';
 
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();
@@ -103,7 +86,7 @@ export class InmemNetwork implements InmemNetworkLike {
  * hashicorp's InmemTransport: a Transport for servers in one process, joined by an InmemNetwork
  * (or the simulator's network). `timeout` bounds each call, as NetworkTransport's does.
  */
-export class InmemTransport implements Transport {
+export class InmemTransport extends RpcTransport implements Transport {
   private handler: RpcHandler | null = null;
   private closed = false;
 
@@ -112,6 +95,7 @@ export class InmemTransport implements Transport {
     private readonly address: ServerAddress,
     private readonly options: { clock?: Clock; timeout?: number } = {},
   ) {
+    super();
     network.register(this);
   }
 
@@ -141,12 +125,16 @@ export class InmemTransport implements Transport {
     });
   }
 
-  private call<R extends RaftResponse>(target: Peer, request: RaftRequest, data?: Readable): Promise<R> {
+  protected call<K extends keyof ResponseMap>(
+    target: Peer,
+    request: RaftRequest & { kind: K },
+    data?: Readable,
+  ): Promise<ResponseMap[K]> {
     if (this.closed) return Promise.reject(new ErrTransportShutdown());
-    const delivery = this.network.deliver(this, target.address, request, data) as Promise<R>;
+    const delivery = this.network.deliver(this, target.address, request, data) as Promise<ResponseMap[K]>;
     const { clock, timeout } = this.options;
     if (!clock || !timeout) return delivery;
-    return new Promise<R>((resolve, reject) => {
+    return new Promise((resolve, reject) => {
       const timer = clock.setTimer(timeout, () =>
         reject(new RaftError(`rpc to ${target.address} timed out`)),
       );
@@ -155,34 +143,6 @@ export class InmemTransport implements Transport {
         (error: Error) => (timer.cancel(), reject(error)),
       );
     });
-  }
-
-  appendEntries(target: Peer, request: AppendEntriesRequest): Promise<AppendEntriesResponse> {
-    return this.call(target, request);
-  }
-
-  requestVote(target: Peer, request: RequestVoteRequest): Promise<RequestVoteResponse> {
-    return this.call(target, request);
-  }
-
-  requestPreVote(target: Peer, request: RequestPreVoteRequest): Promise<RequestPreVoteResponse> {
-    return this.call(target, request);
-  }
-
-  installSnapshot(
-    target: Peer,
-    request: InstallSnapshotRequest,
-    data: Readable,
-  ): Promise<InstallSnapshotResponse> {
-    return this.call(target, request, data);
-  }
-
-  timeoutNow(target: Peer, request: TimeoutNowRequest): Promise<TimeoutNowResponse> {
-    return this.call(target, request);
-  }
-
-  readIndex(target: Peer, request: ReadIndexRequest): Promise<ReadIndexResponse> {
-    return this.call(target, request);
   }
 
   encodePeer(_id: string, address: ServerAddress): Uint8Array {

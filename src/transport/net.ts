@@ -26,16 +26,8 @@ import type {
   InstallSnapshotResponse,
   Peer,
   RaftRequest,
-  ReadIndexRequest,
-  ReadIndexResponse,
-  RequestPreVoteRequest,
-  RequestPreVoteResponse,
-  RequestVoteRequest,
-  RequestVoteResponse,
   ResponseMap,
   ServerAddress,
-  TimeoutNowRequest,
-  TimeoutNowResponse,
 } from '../core/types.js';
 import { encodeRequest, type IncomingResponse } from '../wire/codec.js';
 import { isHeartbeat } from '../wire/convert.js';
@@ -56,7 +48,7 @@ import {
   type StreamLayer,
   type StreamSocket,
 } from './stream-layer.js';
-import type { RpcHandler, Transport } from './types.js';
+import { RpcTransport, type RpcHandler, type Transport } from './types.js';
 
 /** Options of the NetworkTransport constructor (`newNetworkTransport` fills the usual ones). */
 export interface NetworkTransportOptions extends InboundLimitOptions {
@@ -117,7 +109,7 @@ function settleReply<K extends keyof ResponseMap>(reply: IncomingResponse<K>): R
  * RPCs, a pipelined connection per follower for AppendEntries, a fresh one per InstallSnapshot.
  * Make one with `newTcpTransport`, `newTlsTransport` or `newNetworkTransport`.
  */
-export class NetworkTransport implements Transport {
+export class NetworkTransport extends RpcTransport implements Transport {
   private handler: RpcHandler | null = null;
   private closed = false;
   private localId: string;
@@ -148,6 +140,7 @@ export class NetworkTransport implements Transport {
     private readonly stream: StreamLayer,
     options: NetworkTransportOptions,
   ) {
+    super();
     if (!(options.timeout > 0)) throw new RaftError(`timeout must be positive, got ${options.timeout}`);
     this.clock = options.clock;
     this.timeout = options.timeout;
@@ -208,30 +201,14 @@ export class NetworkTransport implements Transport {
     for (const address of this.blocked) this.dropTarget(address, new ErrUnreachable(`${address} is blocked`));
   }
 
-  appendEntries(target: Peer, request: AppendEntriesRequest): Promise<AppendEntriesResponse> {
-    if (isHeartbeat(request)) return this.genericRpc(target, request, 'appendEntries');
+  override appendEntries(target: Peer, request: AppendEntriesRequest): Promise<AppendEntriesResponse> {
+    if (isHeartbeat(request)) return this.call(target, request);
     const refused = this.refusal(target.address);
     if (refused) return Promise.reject(refused);
     return this.pipelineTo(target).send(request);
   }
 
-  requestVote(target: Peer, request: RequestVoteRequest): Promise<RequestVoteResponse> {
-    return this.genericRpc(target, request, 'requestVote');
-  }
-
-  requestPreVote(target: Peer, request: RequestPreVoteRequest): Promise<RequestPreVoteResponse> {
-    return this.genericRpc(target, request, 'requestPreVote');
-  }
-
-  timeoutNow(target: Peer, request: TimeoutNowRequest): Promise<TimeoutNowResponse> {
-    return this.genericRpc(target, request, 'timeoutNow');
-  }
-
-  readIndex(target: Peer, request: ReadIndexRequest): Promise<ReadIndexResponse> {
-    return this.genericRpc(target, request, 'readIndex');
-  }
-
-  async installSnapshot(
+  override async installSnapshot(
     target: Peer,
     request: InstallSnapshotRequest,
     data: Readable,
@@ -333,11 +310,11 @@ export class NetworkTransport implements Transport {
   }
 
   /** One request, one reply, over a pooled connection (hashicorp's genericRPC). */
-  private async genericRpc<K extends keyof ResponseMap>(
+  protected async call<K extends keyof ResponseMap>(
     target: Peer,
     request: RaftRequest & { kind: K },
-    kind: K,
   ): Promise<ResponseMap[K]> {
+    const kind: K = request.kind;
     const refused = this.refusal(target.address);
     if (refused) throw refused;
     const frame = this.encode(request);

@@ -18,6 +18,7 @@ import type {
   RequestPreVoteResponse,
   RequestVoteRequest,
   RequestVoteResponse,
+  ResponseMap,
   ServerAddress,
   TimeoutNowRequest,
   TimeoutNowResponse,
@@ -73,4 +74,52 @@ export interface Transport {
   decodePeer(bytes: Uint8Array): ServerAddress;
   /** Stops accepting and sending; calls in flight reject with ErrTransportShutdown. */
   close(): Promise<void>;
+}
+
+/**
+ * The RPC methods of `Transport` written once, over one generic `call`: a transport extends it,
+ * implements `call` and the rest of `Transport`, and overrides an RPC that travels differently
+ * (NetworkTransport pipelines AppendEntries and streams InstallSnapshot).
+ */
+export abstract class RpcTransport {
+  /** Sends one request to `target` and resolves with its response; `data` is InstallSnapshot's. */
+  protected abstract call<K extends keyof ResponseMap>(
+    target: Peer,
+    request: RaftRequest & { kind: K },
+    data?: Readable,
+  ): Promise<ResponseMap[K]>;
+
+  /** {@inheritDoc Transport.appendEntries} */
+  appendEntries(target: Peer, request: AppendEntriesRequest): Promise<AppendEntriesResponse> {
+    return this.call(target, request);
+  }
+
+  /** {@inheritDoc Transport.requestVote} */
+  requestVote(target: Peer, request: RequestVoteRequest): Promise<RequestVoteResponse> {
+    return this.call(target, request);
+  }
+
+  /** {@inheritDoc Transport.requestPreVote} */
+  requestPreVote(target: Peer, request: RequestPreVoteRequest): Promise<RequestPreVoteResponse> {
+    return this.call(target, request);
+  }
+
+  /** {@inheritDoc Transport.installSnapshot} */
+  installSnapshot(
+    target: Peer,
+    request: InstallSnapshotRequest,
+    data: Readable,
+  ): Promise<InstallSnapshotResponse> {
+    return this.call(target, request, data);
+  }
+
+  /** {@inheritDoc Transport.timeoutNow} */
+  timeoutNow(target: Peer, request: TimeoutNowRequest): Promise<TimeoutNowResponse> {
+    return this.call(target, request);
+  }
+
+  /** {@inheritDoc Transport.readIndex} */
+  readIndex(target: Peer, request: ReadIndexRequest): Promise<ReadIndexResponse> {
+    return this.call(target, request);
+  }
 }

@@ -18,12 +18,14 @@ import {
   type Peer,
   type RaftRequest,
   type RaftResponse,
+  type RequestPreVoteRequest,
+  type RequestVoteRequest,
   type ResponseMap,
 } from '../core/types.js';
 import { checkIndex, checkPeerBytes, checkSnapshotSize, checkTerm } from './bounds.js';
 import { decodeConfiguration, decodePeers, encodeConfiguration, encodePeers } from './configuration.js';
 import { PROTOCOL_VERSION, RpcType, type WireRequest, type WireResponseMap } from './frames.js';
-import type { WireHeader } from './messages.js';
+import type { WireHeader, WireRequestPreVoteRequest } from './messages.js';
 import { EMPTY_BYTES, utf8Bytes, utf8Text } from './msgpack.js';
 
 /** Map from core request kind to type byte. */
@@ -106,29 +108,14 @@ export function requestToWire(r: RaftRequest): WireRequest {
       };
     }
     case 'requestVote': {
-      const h = headerOf(r.candidate);
+      const body = campaignToWire(r);
       return {
         type: RpcType.RequestVote,
-        body: {
-          ...h,
-          Candidate: h.Addr,
-          LastLogIndex: r.lastLogIndex,
-          LastLogTerm: r.lastLogTerm,
-          LeadershipTransfer: r.leadershipTransfer,
-          Term: r.term,
-        },
+        body: { ...body, Candidate: body.Addr, LeadershipTransfer: r.leadershipTransfer },
       };
     }
     case 'requestPreVote':
-      return {
-        type: RpcType.RequestPreVote,
-        body: {
-          ...headerOf(r.candidate),
-          LastLogIndex: r.lastLogIndex,
-          LastLogTerm: r.lastLogTerm,
-          Term: r.term,
-        },
-      };
+      return { type: RpcType.RequestPreVote, body: campaignToWire(r) };
     case 'installSnapshot': {
       const h = headerOf(r.leader);
       return {
@@ -172,27 +159,14 @@ export function requestFromWire(w: WireRequest): RaftRequest {
         leaderCommitIndex: checkIndex(b.LeaderCommitIndex, 'LeaderCommitIndex'),
       };
     }
-    case RpcType.RequestVote: {
-      const b = w.body;
+    case RpcType.RequestVote:
       return {
         kind: 'requestVote',
-        term: checkTerm(b.Term, 'Term'),
-        candidate: senderOf(b, b.Candidate),
-        lastLogIndex: checkIndex(b.LastLogIndex, 'LastLogIndex'),
-        lastLogTerm: checkTerm(b.LastLogTerm, 'LastLogTerm'),
-        leadershipTransfer: b.LeadershipTransfer,
+        ...campaignFromWire(w.body, w.body.Candidate),
+        leadershipTransfer: w.body.LeadershipTransfer,
       };
-    }
-    case RpcType.RequestPreVote: {
-      const b = w.body;
-      return {
-        kind: 'requestPreVote',
-        term: checkTerm(b.Term, 'Term'),
-        candidate: senderOf(b, null),
-        lastLogIndex: checkIndex(b.LastLogIndex, 'LastLogIndex'),
-        lastLogTerm: checkTerm(b.LastLogTerm, 'LastLogTerm'),
-      };
-    }
+    case RpcType.RequestPreVote:
+      return { kind: 'requestPreVote', ...campaignFromWire(w.body, null) };
     case RpcType.InstallSnapshot: {
       const b = w.body;
       return {
@@ -212,6 +186,24 @@ export function requestFromWire(w: WireRequest): RaftRequest {
     case RpcType.ReadIndex:
       return { kind: 'readIndex', term: checkTerm(w.body.Term, 'Term'), from: senderOf(w.body, null) };
   }
+}
+
+/** What RequestVote and RequestPreVote both carry: the candidate's header, its last log, the term. */
+function campaignToWire(r: RequestVoteRequest | RequestPreVoteRequest): WireRequestPreVoteRequest {
+  return { ...headerOf(r.candidate), LastLogIndex: r.lastLogIndex, LastLogTerm: r.lastLogTerm, Term: r.term };
+}
+
+/** The fields both campaign requests share, checked; `candidate` is RequestVote's legacy field. */
+function campaignFromWire(
+  b: WireRequestPreVoteRequest,
+  candidate: Uint8Array | null,
+): Pick<RequestVoteRequest, 'term' | 'candidate' | 'lastLogIndex' | 'lastLogTerm'> {
+  return {
+    term: checkTerm(b.Term, 'Term'),
+    candidate: senderOf(b, candidate),
+    lastLogIndex: checkIndex(b.LastLogIndex, 'LastLogIndex'),
+    lastLogTerm: checkTerm(b.LastLogTerm, 'LastLogTerm'),
+  };
 }
 
 /** Version 1 snapshots carry the configuration; version 0 only the legacy voter list (ID = address). */

@@ -191,39 +191,22 @@ export class Decoder {
           header = 18;
           len = 0;
           break;
-        case 0xc4:
-        case 0xd9:
-          if (p + 2 > end) return this.needMore(p + 2);
-          header = 2;
-          len = buf[p + 1];
-          break;
+        case 0xc4: // bin 8, 16, 32
         case 0xc5:
-        case 0xda:
-          if (p + 3 > end) return this.needMore(p + 3);
-          header = 3;
-          len = (buf[p + 1] << 8) | buf[p + 2];
-          break;
         case 0xc6:
-        case 0xdb:
-          if (p + 5 > end) return this.needMore(p + 5);
-          header = 5;
-          len = readU32(buf, p + 1);
-          break;
-        case 0xc7:
-          if (p + 2 > end) return this.needMore(p + 2);
-          header = 3;
-          len = buf[p + 1];
-          break;
+        case 0xc7: // ext 8, 16, 32: a type byte follows the length
         case 0xc8:
-          if (p + 3 > end) return this.needMore(p + 3);
-          header = 4;
-          len = (buf[p + 1] << 8) | buf[p + 2];
-          break;
         case 0xc9:
-          if (p + 5 > end) return this.needMore(p + 5);
-          header = 6;
-          len = readU32(buf, p + 1);
+        case 0xd9: // str 8, 16, 32
+        case 0xda:
+        case 0xdb: {
+          // Each family lists its 1-, 2- and 4-byte length forms in that order.
+          const width = 1 << ((b >= 0xd9 ? b - 0xd9 : b - 0xc4) % 3);
+          if (p + 1 + width > end) return this.needMore(p + 1 + width);
+          header = 1 + width + (b >= 0xc7 && b <= 0xc9 ? 1 : 0);
+          len = width === 1 ? buf[p + 1] : width === 2 ? (buf[p + 1] << 8) | buf[p + 2] : readU32(buf, p + 1);
           break;
+        }
         case 0xdc:
         case 0xdd:
         case 0xde:

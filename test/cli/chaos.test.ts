@@ -1,9 +1,10 @@
 /**
  * `raftkit chaos` end to end (dist/cli.js, built by `npm test`'s pretest): real kv serve processes
- * under several faults at once (kill -9, SIGSTOP, partitions, membership churn, clock skew) must
- * produce a linearizable history and agreeing final states, and deliberately broken servers
- * (reads from local state; writes acknowledged before they commit) must not pass. Longer runs:
- * `raftkit chaos --duration 300`.
+ * under several faults at once (kill -9, SIGSTOP, partitions, membership churn, clock skew, disk
+ * faults) must produce a linearizable history and agreeing final states, every disk fault must be
+ * handled (fail-stop, recovery, refusal and repair), and deliberately broken servers (reads from
+ * local state; writes acknowledged before they commit; failed fsyncs ignored) must not pass.
+ * Longer runs: `raftkit chaos --duration 300`.
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -97,6 +98,86 @@ describe('raftkit chaos', () => {
     }
   }, 120_000);
 
+  it('fail-stops a server whose fsync fails and brings back one whose last write was torn', async () => {
+    const report = await runChaos({
+      durationMs: 20_000,
+      seed: 7,
+      faults: ['disk'],
+      diskActions: ['fsync-fail', 'torn-write'],
+      concurrentFaults: 1,
+      cliPath,
+    });
+    const text = [...report.events, ...formatChaosReport(report)].join('\n');
+    try {
+      expect(chaosPassed(report), text).toBe(true);
+      expect(report.disk.problems, text).toEqual([]);
+      expect(report.disk.injected['fsync-fail'], text).toBeGreaterThanOrEqual(1);
+      expect(report.disk.injected['torn-write'], text).toBeGreaterThanOrEqual(1);
+      // Every failed fsync stopped its server (exit 1), and every victim came back.
+      expect(report.disk.failStops, text).toBe(report.disk.injected['fsync-fail']);
+      expect(report.disk.recovered, text).toBeGreaterThanOrEqual(2);
+      expect(
+        report.events.some((line) => /fail-stopped \(exit code 1\): storage write failed/.test(line)),
+        text,
+      ).toBe(true);
+      const json = JSON.parse(chaosJson(report)) as { faults: { disk: number }; disk: { failStops: number } };
+      expect(json.faults.disk).toBeGreaterThanOrEqual(2);
+      expect(json.disk.failStops).toBe(report.disk.failStops);
+    } finally {
+      cleanUp(report);
+    }
+  }, 240_000);
+
+  it('refuses a failed read and a log damaged beyond its tail, and rebuilds the damaged member from the others', async () => {
+    const report = await runChaos({
+      durationMs: 15_000,
+      seed: 8,
+      faults: ['disk'],
+      diskActions: ['eio-read', 'corrupt'],
+      concurrentFaults: 1,
+      cliPath,
+    });
+    const text = [...report.events, ...formatChaosReport(report)].join('\n');
+    try {
+      expect(chaosPassed(report), text).toBe(true);
+      expect(report.disk.injected['eio-read'], text).toBeGreaterThanOrEqual(1);
+      expect(report.disk.injected.corrupt, text).toBeGreaterThanOrEqual(1);
+      expect(report.disk.repaired, text).toBe(report.disk.injected.corrupt);
+      expect(
+        report.events.some((line) => /refused to start \(exit code 1\): .*EIO/.test(line)),
+        text,
+      ).toBe(true);
+      expect(
+        report.events.some((line) => /refused \(exit code 1\): .*checksum mismatch/.test(line)),
+        text,
+      ).toBe(true);
+    } finally {
+      cleanUp(report);
+    }
+  }, 240_000);
+
+  it('catches servers that ignore a failed fsync (no fail-stop), though their history stays linearizable', async () => {
+    const report = await runChaos({
+      durationMs: 5000,
+      seed: 9,
+      faults: ['disk'],
+      diskActions: ['fsync-fail'],
+      break: 'ignore-fsync',
+      cliPath,
+    });
+    try {
+      const text = [...report.events, ...formatChaosReport(report)].join('\n');
+      expect(chaosPassed(report), text).toBe(false);
+      expect(report.disk.problems[0], text).toMatch(
+        /^n\d kept running 15000 ms after a failed fsync \(no fail-stop\)$/,
+      );
+      expect(report.disk.failStops, text).toBe(0);
+      expect(formatChaosReport(report), text).toContain('disk faults handled: NO (see the disk problems)');
+    } finally {
+      cleanUp(report);
+    }
+  }, 180_000);
+
   it('compares the final key spaces of every member', () => {
     const same = new Map([
       ['k0', 'a'],
@@ -137,12 +218,21 @@ describe('raftkit chaos', () => {
       break: undefined,
     });
     expect(parseChaosArgs(['--break', 'early-ack']).break).toBe('early-ack');
+    expect(parseChaosArgs([]).faults).toContain('disk');
+    // LMDB does its own I/O: no disk faults by default, and asking for them is an error.
+    expect(parseChaosArgs(['--log-store', 'lmdb']).faults).not.toContain('disk');
+    expect(parseChaosArgs(['--faults', 'disk,membership', '--break', 'ignore-fsync'])).toMatchObject({
+      faults: ['disk', 'membership'],
+      break: 'ignore-fsync',
+    });
     for (const argv of [
       ['--nodes', '4'],
       ['--faults', 'meteor'],
       ['--duration', '0'],
       ['--break', 'votes'],
       ['--concurrent-faults', '0'],
+      ['--faults', 'kill', '--break', 'ignore-fsync'],
+      ['--faults', 'disk', '--log-store', 'lmdb'],
       ['--what'],
     ]) {
       expect(() => parseChaosArgs(argv)).toThrow(UsageError);

@@ -58,6 +58,8 @@ describe('parseServeArgs', () => {
       debugStaleReads: false,
       debugEarlyAck: false,
       debugClock: false,
+      debugDiskFaults: null,
+      debugIgnoreFsyncFailures: false,
       raftConfig: {},
     });
   });
@@ -121,6 +123,31 @@ describe('parseServeArgs', () => {
       debugStaleReads: false,
     });
     expect(flagError([...base, '--debug-clock=2'])).toMatchObject({ flag: '--debug-clock' });
+  });
+
+  it('checks the test-only --debug-disk-faults spec and what needs it', () => {
+    const spec = 'seed=3;fsync-fail:after=100;torn-write:p=0.01,path=.wal';
+    expect(
+      parseServeArgs([...base, '--debug-disk-faults', spec, '--debug-ignore-fsync-failures']),
+    ).toMatchObject({ debugDiskFaults: spec, debugIgnoreFsyncFailures: true });
+    expect(parseServeArgs([...base, '--debug-disk-faults=seed=1'])).toMatchObject({
+      debugDiskFaults: 'seed=1',
+      debugIgnoreFsyncFailures: false,
+    });
+    for (const [argv, message] of [
+      [['--debug-disk-faults', 'meteor'], /unknown fault "meteor"/],
+      [['--debug-disk-faults', 'fsync-fail:p=2'], /p must be a number in 0..1/],
+      [['--debug-disk-faults', 'eio-read:count=-1'], /non-negative integer/],
+      [['--debug-disk-faults', `seed=1;${'eio-read;'.repeat(200)}`], /longer than 1024/],
+      [['--debug-disk-faults', 'seed=1', '--log-store', 'lmdb'], /needs the wal log store/],
+    ] as const) {
+      const error = flagError([...base, ...argv]);
+      expect(error.flag).toBe('--debug-disk-faults');
+      expect(error.message).toMatch(message);
+    }
+    expect(flagError([...base, '--debug-ignore-fsync-failures'])).toMatchObject({
+      flag: '--debug-ignore-fsync-failures',
+    });
   });
 
   it('accepts IPv6 addresses in brackets', () => {

@@ -1,4 +1,6 @@
 /** The CLI's KV request helper and `--join` (src/cli/service-client.ts): redirects, retries, deadlines. */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { joinCluster, kvRequest } from '../../src/cli/service-client.js';
 import { httpAddressKey } from '../../src/kv/commands.js';
@@ -56,4 +58,35 @@ describe('joinCluster', () => {
     );
     expect(sleeps).toBeGreaterThan(2);
   });
+});
+
+describe('joinCluster abandoned', () => {
+  it('rejects at once when its signal aborts while the answer is still awaited (a stopped server must not linger)', async () => {
+    // A member that accepts the join request and never answers (its leader is catching the joiner up).
+    const silent = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', () => resolve()));
+    const { port } = silent.address() as AddressInfo;
+    const stop = new AbortController();
+    try {
+      const joining = joinCluster(
+        `http://127.0.0.1:${port}`,
+        { id: 'n9', address: '127.0.0.1:1', http: 'http://127.0.0.1:2', voter: true },
+        { timeout: 120_000, signal: stop.signal },
+      );
+      const outcome = joining.then(
+        () => 'joined',
+        (error: Error) => error.name,
+      );
+      stop.abort();
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<string>(
+        (resolve) => (timer = setTimeout(() => resolve('still waiting'), 10_000)),
+      );
+      expect(await Promise.race([outcome, late])).toBe('AbortError');
+      clearTimeout(timer);
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+    }
+  }, 30_000);
 });

@@ -29,5 +29,38 @@ describe('raftkit sim', () => {
     await expect(run(['--seeds', 'many'])).rejects.toBeInstanceOf(UsageError);
     await expect(run(['--nodes', '4'])).rejects.toBeInstanceOf(UsageError);
     await expect(run(['--break', 'everything'])).rejects.toBeInstanceOf(UsageError);
+    await expect(run(['--faults', 'crash,meteor'])).rejects.toThrow(/--faults takes/);
+    await expect(run(['--faults', ''])).rejects.toBeInstanceOf(UsageError);
+    await expect(run(['--leaders', 'raft'])).rejects.toBeInstanceOf(UsageError);
+    await expect(run(['--jobs', '0'])).rejects.toBeInstanceOf(UsageError);
+  });
+
+  it('--json: the last line is one JSON object; a failing seed is listed with its violation and exit 1', async () => {
+    const passing = await run([
+      '--seed',
+      '3',
+      '--faults',
+      'crash,partition',
+      '--leaders',
+      'hashicorp',
+      '--json',
+    ]);
+    expect(passing.code).toBe(0);
+    const summary = JSON.parse(passing.lines.at(-1)!) as Record<string, unknown>;
+    expect(summary).toMatchObject({
+      seeds: 1,
+      failures: [],
+      faults: ['crash', 'partition'],
+      leaders: ['hashicorp'],
+    });
+    expect(summary.seedsPerSecond).toBeGreaterThan(0);
+    const failing = await run(['--seed', '1', '--seeds', '20', '--break', 'voteTwice', '--json']);
+    expect(failing.code).toBe(1);
+    const report = JSON.parse(failing.lines.at(-1)!) as {
+      failures: { seed: number; violation: string; replay: string }[];
+    };
+    expect(report.failures).toHaveLength(1);
+    expect(report.failures[0].violation).toMatch(/election safety/);
+    expect(report.failures[0].replay).toContain(`--seed ${report.failures[0].seed} `);
   });
 });

@@ -57,12 +57,12 @@ export function makeCore(
     },
     snapshot: null,
   });
-  if (bootstrapped) core.loadEntries(initialLog(configuration, options.terms));
+  if (bootstrapped) loadLogEntries(core, initialLog(configuration, options.terms));
   core.start();
   return core;
 }
 
-/** A core with the test timings and nothing loaded yet (restore, loadEntries and start it). */
+/** A core with the test timings and nothing loaded yet (restore, loadLog and start it). */
 export function newCore(id: string, options: TestCoreOptions = {}): RaftCore {
   return new RaftCore({
     id,
@@ -80,6 +80,16 @@ export function newCore(id: string, options: TestCoreOptions = {}): RaftCore {
     codec,
     faults: options.faults,
   });
+}
+
+/** Loads stored entries into a core the way Raft.create does: their terms and the configurations. */
+export function loadLogEntries(core: RaftCore, entries: readonly LogEntry[]): void {
+  if (entries.length === 0) return;
+  core.loadLog(
+    entries[0].index,
+    entries.map((entry) => entry.term),
+    entries.filter((entry) => entry.type === LogType.Configuration),
+  );
 }
 
 /** The log makeCore loads: the configuration at index 1 (term 1), then one entry per given term. */

@@ -7,6 +7,7 @@ import type { RaftCore } from '../../src/core/raft.js';
 import {
   LogType,
   RaftState,
+  ServerSuffrage,
   type AppendEntriesRequest,
   type AppendEntriesResponse,
   type LogEntry,
@@ -352,6 +353,44 @@ describe('reads (Raft thesis 6.4)', () => {
     core.now += 95;
     core.readIndex(8, true);
     expect(drain(core).events.some((e) => e.type === 'readState' && e.readId === 8)).toBe(false);
+  });
+
+  it('no lease read after TimeoutNow went out, even once the transfer timed out and a quorum acked a newer round', () => {
+    const { core, ready } = leaderWithReady();
+    const append = requestsOf(ready, 'appendEntries').find((o) => o.to.id === 'b' && o.heartbeatRound === 0)!;
+    core.onResponse(
+      {
+        ...append,
+        request: { ...(append.request as AppendEntriesRequest), entries: [entry(2, 2, LogType.Noop)] },
+      },
+      { term: 2, lastLog: 2, success: true, noRetryBackoff: false },
+    );
+    drain(core);
+    // b holds the whole log: TimeoutNow goes out at once, and b may win votes however recently the
+    // voters heard from us.
+    core.transferLeadership({ id: 'b', address: 'addr-b', suffrage: ServerSuffrage.Voter });
+    expect(requestsOf(drain(core), 'timeoutNow')).toHaveLength(1);
+    // We do not hear of b's election (a slow link): c still acknowledges our rounds, the transfer
+    // times out and we still lead.
+    const start = core.now;
+    core.tick(start + 50);
+    const midway = requestsOf(drain(core), 'appendEntries').find(
+      (o) => o.heartbeatRound > 0 && o.to.id === 'c',
+    )!;
+    core.onResponse(midway, { term: 2, lastLog: 2, success: true, noRetryBackoff: false });
+    drain(core);
+    core.tick(start + 100);
+    expect(core.state).toBe(RaftState.Leader);
+    const round = drain(core);
+    expect(round.events.some((e) => e.type === 'transferDone')).toBe(true);
+    // c acknowledges a round sent after the timeout (it may have voted for b before that).
+    const heartbeat = requestsOf(round, 'appendEntries').find(
+      (o) => o.heartbeatRound > 0 && o.to.id === 'c',
+    )!;
+    core.onResponse(heartbeat, { term: 2, lastLog: 2, success: true, noRetryBackoff: false });
+    drain(core);
+    core.readIndex(9, true);
+    expect(drain(core).events.some((e) => e.type === 'readState' && e.readId === 9)).toBe(false);
   });
 
   it('a server that just started refuses votes for one election timeout (it cannot know of a lease)', () => {

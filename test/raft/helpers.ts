@@ -42,7 +42,8 @@ export class TestCluster {
   readonly nodes: TestNode[] = [];
 
   constructor(
-    private readonly overrides: Partial<Config> = {},
+    /** Config fields for every server, or per server ID. */
+    private readonly overrides: Partial<Config> | ((id: string) => Partial<Config>) = {},
     /** Each server's metrics sink (none when absent). */
     private readonly metricsFor?: (id: string) => MetricsSink,
   ) {}
@@ -53,7 +54,7 @@ export class TestCluster {
     for (const id of ids) {
       const store = new InmemStore();
       const snapshots = new InmemSnapshotStore();
-      await bootstrapCluster(fastConfig(id, this.overrides), store, store, snapshots, { servers });
+      await bootstrapCluster(this.config(id), store, store, snapshots, { servers });
       await this.launch(id, store, snapshots);
     }
     return this;
@@ -68,7 +69,7 @@ export class TestCluster {
     const fsm = new ListFsm();
     const address = `addr-${id}`;
     const raft = await Raft.create({
-      config: fastConfig(id, this.overrides),
+      config: this.config(id),
       fsm,
       logStore: store,
       stableStore: store,
@@ -79,6 +80,10 @@ export class TestCluster {
     const node = { id, address, raft, fsm, store, snapshots };
     this.nodes.push(node);
     return node;
+  }
+
+  private config(id: string): Config {
+    return fastConfig(id, typeof this.overrides === 'function' ? this.overrides(id) : this.overrides);
   }
 
   leader(): Promise<TestNode> {

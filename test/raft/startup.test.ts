@@ -4,8 +4,13 @@ import { describe, expect, it } from 'vitest';
 import { LogType, ServerSuffrage, type LogEntry } from '../../src/core/types.js';
 import type { FSM } from '../../src/raft/fsm.js';
 import { silentLogger } from '../../src/raft/logger.js';
+import { bootstrapCluster } from '../../src/raft/bootstrap.js';
+import { Raft } from '../../src/raft/raft.js';
 import { loadStoredState } from '../../src/raft/startup.js';
 import { InmemStore } from '../../src/storage/inmem.js';
+import type { EntryTerms } from '../../src/storage/types.js';
+import { InmemNetwork, InmemTransport } from '../../src/transport/inmem.js';
+import { fastConfig } from './helpers.js';
 import { InmemSnapshotStore } from '../../src/storage/inmem-snapshot.js';
 
 const configuration = { servers: [{ id: 'a', address: 'addr-a', suffrage: ServerSuffrage.Voter }] };
@@ -104,5 +109,76 @@ describe('loadStoredState', () => {
     );
     expect([empty.firstIndex, empty.lastIndex, empty.snapshot]).toEqual([0, 0, null]);
     expect(await collect(empty.entries(empty.firstIndex))).toEqual([]);
+  });
+});
+
+/**
+ * An InmemStore that counts which entries had their payloads read. Its entryTerms stands for a
+ * store's index (as WalStore's is): the entries it looks at in memory are not counted.
+ */
+class CountingStore extends InmemStore {
+  payloadsRead: number[] = [];
+  private indexing = false;
+  override getLog(index: number): Promise<LogEntry> {
+    this.payloadsRead.push(index);
+    return super.getLog(index);
+  }
+  override getLogs(lo: number, hi: number): Promise<LogEntry[]> {
+    if (!this.indexing) for (let index = lo; index <= hi; index++) this.payloadsRead.push(index);
+    return super.getLogs(lo, hi);
+  }
+  override async entryTerms(lo: number, hi: number): Promise<EntryTerms> {
+    this.indexing = true;
+    try {
+      return await super.entryTerms(lo, hi);
+    } finally {
+      this.indexing = false;
+    }
+  }
+}
+
+describe('start-up indexes the log', () => {
+  it('index() gives every term and reads only the configuration entries', async () => {
+    const { logStore, snapshotStore } = await stores(3000);
+    await logStore.storeLogs([{ ...entry(3001, 2), type: LogType.Configuration, data: new Uint8Array([7]) }]);
+    const counting = Object.setPrototypeOf(logStore, CountingStore.prototype) as CountingStore;
+    counting.payloadsRead = [];
+    const state = await loadStoredState(
+      { logStore, snapshotStore },
+      { restoreInto: null, logger: silentLogger },
+    );
+    const log = await state.index(1);
+    expect(log.first).toBe(1);
+    expect(log.terms.terms.length).toBe(3001);
+    expect([log.terms.terms[0], log.terms.terms[2999], log.terms.terms[3000]]).toEqual([1, 1, 2]);
+    expect(log.configurations.map((e) => e.index)).toEqual([3001]);
+    // logStart looked at the snapshot's entry (2); the index read the configuration entry only.
+    expect(counting.payloadsRead).toEqual([2, 3001]);
+  });
+
+  it('Raft.create reads no command payload beyond the committed ones it replays', async () => {
+    const store = new CountingStore();
+    const snapshots = new InmemSnapshotStore();
+    const config = fastConfig('a');
+    await bootstrapCluster(config, store, store, snapshots, configuration);
+    await store.storeLogs(Array.from({ length: 5000 }, (_, i) => entry(i + 2, 1)));
+    await store.setUint64('CommitIndex', 10);
+    store.payloadsRead = [];
+    const raft = await Raft.create({
+      config,
+      fsm: recordingFsm(),
+      logStore: store,
+      stableStore: store,
+      snapshotStore: snapshots,
+      transport: new InmemTransport(new InmemNetwork(), 'addr-a'),
+    });
+    try {
+      expect(raft.lastIndex()).toBe(5001);
+      expect(raft.appliedIndex()).toBe(10);
+      // The configuration entry, then the replay of 1..10; none of the 4,991 entries after them.
+      expect(Math.max(...store.payloadsRead)).toBeLessThanOrEqual(10);
+    } finally {
+      await raft.shutdown();
+    }
   });
 });

@@ -43,72 +43,61 @@ export function kvRoutes(context: RouteContext): Route[] {
     sendJson(request.res, refusal.status, { ...refusal.body, index });
   };
 
+  /** A route on `/kv/{key}`: its handler gets the key, checked for `access` first. */
+  const keyRoute = (
+    method: string,
+    access: 'read' | 'write',
+    handle: (request: KvRequest, name: string) => Promise<void>,
+  ): Route => ({
+    method,
+    path: '/kv/*key',
+    label: 'kv',
+    async handle(request) {
+      await handle(request, key(request, access));
+    },
+  });
+
   return [
-    {
-      method: 'GET',
-      path: '/kv/*key',
-      label: 'kv',
-      async handle(request) {
-        const name = key(request, 'read');
-        await context.readBarrier(request);
-        const entry = context.fsm.entry(name);
-        if (entry === undefined) throw new HttpError(404, 'key not found');
-        request.res.writeHead(200, {
-          'Content-Type': 'application/octet-stream',
-          'Content-Length': entry.value.byteLength,
-          ETag: `"${entry.revision}"`,
-        });
-        request.res.end(entry.value);
-      },
-    },
-    {
-      method: 'PUT',
-      path: '/kv/*key',
-      label: 'kv',
-      async handle(request) {
-        const name = key(request, 'write');
-        const conditions = conditionsOf(request, name);
-        const leaseText = request.query.get('lease');
-        const lease = leaseText === undefined ? 0 : parseLeaseId(leaseText);
-        if (lease === null) throw new HttpError(400, '?lease must be a lease ID (a decimal number)');
-        context.requireLeader(request);
-        const value = await request.body();
-        const put: TxnOp = { op: 'put', key: name, value, lease };
-        await write(request, commandFor(put, conditions, request), conditions);
-      },
-    },
-    {
-      method: 'DELETE',
-      path: '/kv/*key',
-      label: 'kv',
-      async handle(request) {
-        const name = key(request, 'write');
-        const conditions = conditionsOf(request, name);
-        context.requireLeader(request);
-        await write(request, commandFor({ op: 'delete', key: name }, conditions, request), conditions);
-      },
-    },
-    {
-      method: 'POST',
-      path: '/kv/*key',
-      label: 'kv',
-      async handle(request) {
-        const name = key(request, 'write');
-        if (!request.query.has('cas'))
-          throw new HttpError(400, 'POST /kv/{key} needs ?cas (compare-and-set)');
-        context.requireLeader(request);
-        const body = await request.jsonBody();
-        const prev = nullableBase64Field(body, 'prev');
-        const value = nullableBase64Field(body, 'value');
-        const compare: TxnCompare = prev === null ? { key: name, exists: false } : { key: name, value: prev };
-        const conditions = { compare: [compare], byValue: true };
-        const command: KvCommand =
-          value === null
-            ? { op: 'txn', compare: [compare], success: [{ op: 'delete', key: name }], failure: [] }
-            : { op: 'cas', key: name, prev, value };
-        await write(request, command, conditions);
-      },
-    },
+    keyRoute('GET', 'read', async (request, name) => {
+      await context.readBarrier(request);
+      const entry = context.fsm.entry(name);
+      if (entry === undefined) throw new HttpError(404, 'key not found');
+      request.res.writeHead(200, {
+        'Content-Type': 'application/octet-stream',
+        'Content-Length': entry.value.byteLength,
+        ETag: `"${entry.revision}"`,
+      });
+      request.res.end(entry.value);
+    }),
+    keyRoute('PUT', 'write', async (request, name) => {
+      const conditions = conditionsOf(request, name);
+      const leaseText = request.query.get('lease');
+      const lease = leaseText === undefined ? 0 : parseLeaseId(leaseText);
+      if (lease === null) throw new HttpError(400, '?lease must be a lease ID (a decimal number)');
+      context.requireLeader(request);
+      const value = await request.body();
+      const put: TxnOp = { op: 'put', key: name, value, lease };
+      await write(request, commandFor(put, conditions, request), conditions);
+    }),
+    keyRoute('DELETE', 'write', async (request, name) => {
+      const conditions = conditionsOf(request, name);
+      context.requireLeader(request);
+      await write(request, commandFor({ op: 'delete', key: name }, conditions, request), conditions);
+    }),
+    keyRoute('POST', 'write', async (request, name) => {
+      if (!request.query.has('cas')) throw new HttpError(400, 'POST /kv/{key} needs ?cas (compare-and-set)');
+      context.requireLeader(request);
+      const body = await request.jsonBody();
+      const prev = nullableBase64Field(body, 'prev');
+      const value = nullableBase64Field(body, 'value');
+      const compare: TxnCompare = prev === null ? { key: name, exists: false } : { key: name, value: prev };
+      const conditions = { compare: [compare], byValue: true };
+      const command: KvCommand =
+        value === null
+          ? { op: 'txn', compare: [compare], success: [{ op: 'delete', key: name }], failure: [] }
+          : { op: 'cas', key: name, prev, value };
+      await write(request, command, conditions);
+    }),
   ];
 }
 

@@ -18,7 +18,7 @@ import {
   type RaftRequest,
   type RaftResponse,
 } from '../../../src/core/types.js';
-import { configurationOf, initialLog, makeCore, newCore } from '../harness.js';
+import { configurationOf, initialLog, loadLogEntries, makeCore, newCore } from '../harness.js';
 
 /** Every timer lands in the middle of its random range: a scenario's timings are predictable. */
 const MIDPOINT: Random = { next: () => 0.5 };
@@ -86,7 +86,7 @@ export class CoreAdapter {
       maxAppendEntries: options.maxAppendEntries,
     });
     core.restore(stored);
-    core.loadEntries(log);
+    loadLogEntries(core, log);
     core.start();
     return new CoreAdapter(core, log);
   }

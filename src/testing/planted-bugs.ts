@@ -1,0 +1,96 @@
+/**
+ * The planted-bug campaign: each deliberate bug (a CoreFaults switch) must be caught by the
+ * simulator's invariants within a bounded number of seeds. It measures the simulator itself: a
+ * bug that slips through names an invariant or a fault schedule that is missing.
+ */
+import type { CoreFaults } from '../core/raft.js';
+import { runSeeds, type SeedRunOptions, type SeedRunSummary } from './run-seeds.js';
+
+/** The name of a planted bug: a boolean CoreFaults switch. */
+export type PlantedBugName = {
+  [Name in keyof CoreFaults]-?: CoreFaults[Name] extends boolean | undefined ? Name : never;
+}[keyof CoreFaults];
+
+/** One planted bug and the Raft rule it breaks. */
+export interface PlantedBug {
+  /** The CoreFaults switch (`--break NAME`). */
+  name: PlantedBugName;
+  /** The rule of the paper or the thesis that it breaks. */
+  rule: string;
+}
+
+/** Every planted bug, spread over the rules of the Raft paper and thesis. */
+export const PLANTED_BUGS: readonly PlantedBug[] = [
+  { name: 'skipUpToDateCheck', rule: 'elections: vote only for an up-to-date log (5.4.1)' },
+  { name: 'voteTwice', rule: 'votes: one vote per term (5.2)' },
+  { name: 'electWithoutQuorum', rule: 'elections: a majority of votes (5.2)' },
+  { name: 'voteWithoutPersist', rule: 'durability order: persist the vote before granting it' },
+  { name: 'skipPrevLogCheck', rule: 'log matching: AppendEntries consistency check (5.3)' },
+  { name: 'keepConflictingSuffix', rule: 'truncation: delete a conflicting suffix (5.3)' },
+  { name: 'truncateOnElection', rule: 'leader append-only (Figure 3)' },
+  { name: 'commitPreviousTermEntries', rule: 'commit on the leader: only current-term entries (5.4.2)' },
+  { name: 'followerCommitToLastIndex', rule: 'commit on the follower: min(leaderCommit, last new entry)' },
+  { name: 'ackBeforePersist', rule: 'durability order: persist entries before acknowledging them' },
+  { name: 'snapshotKeepsStaleLog', rule: 'snapshots: discard a log the snapshot does not match (7)' },
+  { name: 'concurrentConfigChanges', rule: 'membership: one change at a time (thesis 4.1)' },
+  { name: 'readWithoutConfirm', rule: 'read index: confirm leadership with a heartbeat round (thesis 6.4)' },
+  {
+    name: 'followerReadWithoutApply',
+    rule: 'follower read: wait until applied up to the read index (thesis 6.4)',
+  },
+  {
+    name: 'leaseWithoutDriftMargin',
+    rule: 'lease read: lease from the round sent, less the drift bound (thesis 6.4.1)',
+  },
+  { name: 'leaseDuringTransfer', rule: 'lease read: none during a leadership transfer (thesis 6.4.1, 3.10)' },
+];
+
+/** How one planted bug fared. */
+export interface CampaignRow {
+  /** The bug. */
+  bug: PlantedBug;
+  /** Seeds run until the first catch (or all of them when it was missed). */
+  seeds: number;
+  /** The first failing seed (null when missed). */
+  seed: number | null;
+  /** The first violation reported (which invariant caught it), or null. */
+  caughtBy: string | null;
+}
+
+/** Runs each bug until the first failing seed (at most `seeds` seeds each). */
+export async function runCampaign(options: {
+  seeds: number;
+  firstSeed?: number;
+  bugs?: readonly PlantedBug[];
+  onRow?: (row: CampaignRow) => void;
+  /** Runs the seeds of one bug (default runSeeds in this thread; the CLI passes its worker pool). */
+  run?: (options: SeedRunOptions) => Promise<SeedRunSummary>;
+}): Promise<CampaignRow[]> {
+  const run = options.run ?? runSeeds;
+  const rows: CampaignRow[] = [];
+  for (const bug of options.bugs ?? PLANTED_BUGS) {
+    const summary = await run({
+      seeds: options.seeds,
+      firstSeed: options.firstSeed,
+      faults: { [bug.name]: true },
+      stopOnFailure: true,
+    });
+    const failure = summary.failures[0];
+    const row: CampaignRow = {
+      bug,
+      seeds: summary.seedsRun,
+      seed: failure?.seed ?? null,
+      caughtBy: failure ? invariantOf(failure.violations[0]) : null,
+    };
+    rows.push(row);
+    options.onRow?.(row);
+  }
+  return rows;
+}
+
+/** The invariant a violation message names (the text after the time prefix, up to its first colon). */
+export function invariantOf(violation: string): string {
+  const message = violation.replace(/^t=\S+ step=\d+: /, '');
+  const colon = message.indexOf(':');
+  return colon > 0 && colon < 40 ? message.slice(0, colon) : message.slice(0, 60);
+}

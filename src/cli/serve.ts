@@ -151,6 +151,9 @@ export async function startKvServer(args: KvServeArgs, options: KvServeOptions =
     transport = await openTransport(args, clock, logger);
     const config: Config = {
       ...defaultConfig(),
+      // A removed server keeps its Raft running: its KV API answers 410 Gone, and a join adds it
+      // back (a join rolled back after a failed catch-up is retried by the same process).
+      shutdownOnRemove: false,
       ...options.config,
       ...args.raftConfig,
       localId: args.id,

@@ -5,7 +5,7 @@
  * and membership-changes.ts. The parts never call each other; what one learns that concerns
  * another comes through here, in a fixed order.
  */
-import { findServer, isVoter, type ConfigurationChange } from './configuration.js';
+import { isVoter, type ConfigurationChange } from './configuration.js';
 import { ErrLeadershipTransferInProgress } from './errors.js';
 import type { FailureReason, Proposal } from './inputs.js';
 import { MembershipChanges } from './membership-changes.js';
@@ -174,11 +174,9 @@ export class LeaderState {
     this.membership.maybePromote();
     const committed = server.configurations.committedConfiguration;
     if (!isVoter(committed, server.id)) {
-      // Removed or demoted: hand over by stepping down (hashicorp semantics); a leader that
-      // removed itself also shuts down if shutdownOnRemove is set (the runtime's part).
-      const removed = !findServer(committed, server.id);
+      // Removed or demoted: hand over by stepping down (hashicorp semantics). The 'removed' event
+      // went out with the commit (ServerState.setCommit); shutdownOnRemove is the runtime's part.
       this.roles.becomeFollower(server.term, null);
-      if (removed) server.emit({ type: 'removed' });
     }
   }
 }

@@ -28,6 +28,14 @@ export class Progress {
   retryAt = 0;
   failures = 0;
   heartbeatFailing = false;
+  /**
+   * The index of the configuration entry that removed this peer, 0 while it is a member. A removed
+   * peer is still sent entries until it acknowledges a commit index covering its removal (as etcd
+   * does), so that it learns it was removed and stops asking for votes; it never counts in a quorum.
+   */
+  departingAt = 0;
+  /** When the peer was removed (a peer that never answers is dropped after a while). */
+  departingSince = 0;
 
   constructor(
     public server: Server,

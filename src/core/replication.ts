@@ -24,6 +24,8 @@ import type {
 const MAX_HEARTBEATS_INFLIGHT = 4;
 /** First retry delay after a failed RPC; doubles per failure up to heartbeatTimeout / 2. */
 const FAILURE_WAIT = 10;
+/** A removed peer that has not learned of its removal is dropped after this many election timeouts. */
+const DEPARTING_TIMEOUT_ELECTIONS = 10;
 /** Heartbeat rounds whose send time is remembered (the lease looks back at most this far). */
 const ROUNDS_REMEMBERED = 64;
 
@@ -102,6 +104,7 @@ export class Replication {
       const existing = this.progress.get(member.id);
       if (existing) {
         existing.server = member;
+        existing.departingAt = 0;
         continue;
       }
       const progress = new Progress(member, server.log.lastIndex(), server.now);
@@ -110,14 +113,30 @@ export class Replication {
       this.dirty = true;
     }
     for (const [id, progress] of this.progress) {
-      if (!findServer(latest, id)) {
-        this.progress.delete(id);
-        server.emit({ type: 'peer', server: progress.server, removed: true });
+      if (!findServer(latest, id) && progress.departingAt === 0) {
+        progress.departingAt = server.configurations.latestIndex;
+        progress.departingSince = server.now;
+        this.dirty = true;
       }
     }
   }
 
+  /**
+   * Stops replicating to a removed peer once it acknowledged a commit index covering its removal,
+   * or when it has not within DEPARTING_TIMEOUT_ELECTIONS election timeouts (it may be down).
+   */
+  private maybeDepart(progress: Progress, acknowledgedCommit: number): void {
+    if (progress.departingAt === 0) return;
+    const server = this.server;
+    const expired =
+      server.now - progress.departingSince >= server.options.electionTimeout * DEPARTING_TIMEOUT_ELECTIONS;
+    if (acknowledgedCommit < progress.departingAt && !expired) return;
+    this.progress.delete(progress.server.id);
+    server.emit({ type: 'peer', server: progress.server, removed: true });
+  }
+
   tick(now: number): void {
+    for (const progress of this.progress.values()) this.maybeDepart(progress, 0);
     if (now >= this.heartbeatDue) this.sendHeartbeats();
   }
 
@@ -285,13 +304,15 @@ export class Replication {
     if (!progress) return;
     const server = this.server;
     switch (out.request.kind) {
-      case 'appendEntries':
+      case 'appendEntries': {
+        const append = response as AppendEntriesResponse;
         progress.lastContact = server.now;
-        if (this.lostEntries(progress, out, response as AppendEntriesResponse))
-          this.repair(progress, (response as AppendEntriesResponse).lastLog);
-        if (out.heartbeatRound > 0)
-          return this.onHeartbeatResponse(progress, out, response as AppendEntriesResponse);
-        return this.onAppendResponse(progress, out.request, response as AppendEntriesResponse);
+        if (this.lostEntries(progress, out, append)) this.repair(progress, append.lastLog);
+        if (out.heartbeatRound > 0) this.onHeartbeatResponse(progress, out, append);
+        else this.onAppendResponse(progress, out.request, append);
+        if (append.success) this.maybeDepart(progress, out.request.leaderCommitIndex);
+        return;
+      }
       case 'installSnapshot':
         progress.lastContact = server.now;
         return this.onInstallSnapshotResponse(progress, out.request, response as InstallSnapshotResponse);

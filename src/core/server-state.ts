@@ -5,7 +5,7 @@
  * it raises (outbox.ts). Role logic lives elsewhere: election.ts, follower.ts, leader.ts.
  */
 import { randomBetween } from './clock.js';
-import { findServerByAddress } from './configuration.js';
+import { findServer, findServerByAddress } from './configuration.js';
 import { Durability } from './durability.js';
 import type { CoreFaults, CoreOptions } from './inputs.js';
 import { TermLog } from './log.js';
@@ -128,8 +128,13 @@ export class ServerState {
     if (index <= this.commitIndex) return;
     this.commitIndex = index;
     this.durability.commitChanged();
+    const wasMember = findServer(this.configurations.committedConfiguration, this.id) !== undefined;
     if (this.configurations.commit(index)) {
       this.emit({ type: 'configuration', configurations: this.configurations.snapshot() });
+      // hashicorp's removal: a member learns it is out when a configuration without it commits.
+      if (wasMember && !findServer(this.configurations.committedConfiguration, this.id)) {
+        this.emit({ type: 'removed' });
+      }
     }
   }
 

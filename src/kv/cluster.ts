@@ -12,6 +12,11 @@ export class UnknownServerError extends Error {
   }
 }
 
+/** What a removed server answers to the KV routes (410) and to /readyz (503). */
+export const REMOVED_MESSAGE =
+  'this server was removed from the cluster: send requests to a member (see /status of another ' +
+  'server), or add this one back with POST /cluster/join';
+
 export interface ClusterStatus {
   state: ServerStateName;
   term: number;
@@ -22,6 +27,8 @@ export interface ClusterStatus {
   appliedIndex: number;
   lastSnapshotIndex: number;
   configuration: StatusMember[];
+  /** A committed configuration removed this server (Raft.removed): the KV routes answer 410. */
+  removed: boolean;
 }
 
 export interface ApplyOptions {

@@ -45,6 +45,8 @@ export interface StatusBody {
   appliedIndex: number;
   /** The index of the last snapshot here. */
   lastSnapshotIndex: number;
+  /** This server was removed from the cluster: its KV routes answer 410 until it is added back. */
+  removed: boolean;
   /** The latest configuration's members. */
   configuration: StatusMember[];
   /** The store revision: the log index of the last command applied here. */

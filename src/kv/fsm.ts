@@ -147,6 +147,13 @@ export class KvFsm implements FSM {
     return this.store.keys.get(httpAddressKey(serverId))?.value.toString('utf8');
   }
 
+  /** The IDs of every server that published an HTTP address, members or not. */
+  httpAddressIds(): string[] {
+    const prefix = httpAddressKey('');
+    const query = { prefix, limit: Number.MAX_SAFE_INTEGER, maxValueBytes: Number.MAX_SAFE_INTEGER };
+    return this.store.keys.range(query).items.map(([key]) => key.slice(prefix.length));
+  }
+
   /** Why the state machine stopped applying, or null while it runs. */
   get haltedBy(): ErrUnknownCommand | null {
     return this.halt;

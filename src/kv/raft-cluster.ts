@@ -42,6 +42,7 @@ export class RaftKvCluster implements KvCluster {
       commitIndex: raft.commitIndex(),
       appliedIndex: raft.appliedIndex(),
       lastSnapshotIndex: raft.lastSnapshotIndex(),
+      removed: raft.removed,
       configuration: raft.getConfiguration().configuration.servers.map((server) => ({
         id: server.id,
         address: server.address,

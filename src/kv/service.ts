@@ -103,6 +103,7 @@ export async function startKvService(options: KvServiceOptions): Promise<KvServi
   const listening = await http.listen(httpAddr.port, httpAddr.host);
   const httpUrl = httpAddr.port === 0 ? withPortOf(options.httpUrl, listening) : options.httpUrl;
   watchLeadership(raft, cluster, fsm, httpUrl, clock, logger);
+  forgetRemovedServers(raft, http, logger);
   // A new term restarts every lease countdown at once, not at the keeper's next check.
   raft.on('leadership', () => http.leases.check());
   failStopOnHalt(raft, fsm, logger);
@@ -177,6 +178,24 @@ function watchLeadership(
     if (isLeader) void announce();
   });
   if (raft.state === RaftState.Leader) void announce();
+}
+
+/**
+ * The leader deletes the HTTP address of removed servers when a configuration change commits and
+ * when it takes over (the old leader may have removed itself, or failed before it could).
+ */
+function forgetRemovedServers(raft: Raft, http: KvHttpServer, logger: Logger): void {
+  const forget = () => {
+    if (raft.state !== RaftState.Leader) return;
+    http.membership.forgetRemoved().catch((error: unknown) => {
+      logger.warn({ error: String(error) }, 'kv: could not forget removed servers; the next change retries');
+    });
+  };
+  raft.on('configuration', forget);
+  raft.on('leadership', (isLeader: boolean) => {
+    if (isLeader) forget();
+  });
+  forget();
 }
 
 function hasBlockPeers(transport: Transport): transport is Transport & BlockingTransport {

@@ -30,7 +30,13 @@ export interface Config {
   maxAppendEntries: number;
   /** hashicorp compatibility; raftkit batches applies anyway and keeps the timeout guarantee. */
   batchApplyCh: boolean;
-  /** A leader that removes itself also shuts down. */
+  /**
+   * A server shuts its Raft down once it learns that a committed configuration removed it (default
+   * true, as hashicorp/raft): the leader that removed itself, or a follower, which the leader keeps
+   * sending entries until it has acknowledged a commit index covering its removal (or for at most
+   * ten election timeouts). With false it keeps running outside the configuration (`Raft.removed`
+   * is true; it never campaigns) and can be added back.
+   */
   shutdownOnRemove: boolean;
   /** Log entries kept after a snapshot. */
   trailingLogs: number;

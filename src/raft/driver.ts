@@ -41,7 +41,7 @@ export interface DriverOptions {
   /** Where 'applied' and 'snapshotInstalled' are emitted, and the core's events (the Raft). */
   emitter: EventEmitter;
   observers: ObserverRegistry;
-  /** Stops the whole node (a failed part, or this leader's removal with shutdownOnRemove). */
+  /** Stops the whole node (a failed part, or this server's removal with shutdownOnRemove). */
   shutdown: () => void;
 }
 
@@ -89,6 +89,7 @@ export class Driver {
       logger,
       metrics: this.metrics,
       commitIndex: () => core.commitIndex,
+      localId: config.localId,
       removed: () => {
         logger.warn({ id: config.localId }, 'removed from the configuration');
         // Let the step-down's messages go out first.

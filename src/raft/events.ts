@@ -24,7 +24,9 @@ export interface EventTargets {
   metrics: MetricsSink;
   /** The commit index now: applies beyond it have an unknown outcome once leadership is lost. */
   commitIndex(): number;
-  /** This leader's own removal committed. */
+  /** This server's ID (a committed configuration naming it ends a removal). */
+  localId: string;
+  /** This server's removal committed (a leader that removed itself, or a follower that learned it). */
   removed(): void;
 }
 
@@ -33,6 +35,8 @@ const STATE_COUNTERS = ['raft.state.follower', 'raft.state.candidate', 'raft.sta
 export class CoreEvents {
   /** The leader as last announced by the core (hashicorp's LeaderWithID). */
   leader: LeaderInfo | null = null;
+  /** A committed configuration removed this server, and none since has added it back. */
+  removed = false;
 
   constructor(private readonly targets: EventTargets) {}
 
@@ -64,6 +68,8 @@ export class CoreEvents {
         return;
       }
       case 'configuration':
+        if (event.configurations.committed.servers.some((server) => server.id === this.targets.localId))
+          this.removed = false;
         emitter.emit('configuration', event.configurations);
         return;
       case 'peer':
@@ -99,7 +105,9 @@ export class CoreEvents {
         waits.membership.reject(event.token, event.error);
         return;
       case 'removed':
+        this.removed = true;
         this.targets.removed();
+        emitter.emit('removed');
         return;
       case 'replicaLostEntries':
         logger.warn(

@@ -83,8 +83,8 @@ function refuseWait(options: unknown): Promise<never> | null {
 
 /**
  * One Raft server (hashicorp's Raft). Create it with `Raft.create`; it emits `stateChange`
- * (RaftState), `leadership` (boolean), `leader` (LeaderInfo | null), `applied` and
- * `snapshotInstalled` events.
+ * (RaftState), `leadership` (boolean), `leader` (LeaderInfo | null), `applied`,
+ * `snapshotInstalled` and `removed` (a committed configuration no longer names this server) events.
  */
 export class Raft extends EventEmitter {
   /** The configuration in force (reloadable fields change with `reloadConfig`; do not mutate). */
@@ -299,6 +299,16 @@ export class Raft extends EventEmitter {
   /** hashicorp's LeaderWithID: this node's view, possibly stale; null when unknown. */
   leader(): LeaderInfo | null {
     return this.driver.stopped ? null : this.driver.events.leader;
+  }
+
+  /**
+   * True once this server learned that a committed configuration removed it (the leader that
+   * removed it, or a follower sent the commit), until a committed configuration names it again.
+   * Known in memory only: a removed server that restarts does not know it. With
+   * `Config.shutdownOnRemove` the server shuts down instead.
+   */
+  get removed(): boolean {
+    return this.driver.events.removed;
   }
 
   /**

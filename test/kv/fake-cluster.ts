@@ -97,6 +97,7 @@ export class FakeSingleNodeCluster implements KvCluster {
       appliedIndex: this.lastIndex,
       lastSnapshotIndex: 0,
       configuration: this.configuration,
+      removed: false,
     };
   }
 

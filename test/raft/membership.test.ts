@@ -95,6 +95,50 @@ describe('membership changes', () => {
   });
 });
 
+describe('a removed follower (issue 11 item 5)', () => {
+  it('learns of its removal and shuts down (shutdownOnRemove, the default)', async () => {
+    const c = await cluster();
+    const leader = await c.leader();
+    const follower = c.nodes.find((n) => n !== leader)!;
+    await leader.raft.removeServer(follower.id, 0, 3000);
+    // The old leader stopped replicating to it at the append, so it never learned and campaigned.
+    await waitFor(
+      () => follower.raft.state === RaftState.Shutdown,
+      5000,
+      'the removed follower to shut down',
+    );
+    await c.write(3);
+  });
+
+  it('with shutdownOnRemove false it knows it was removed, never campaigns, and can be added back', async () => {
+    const c = new TestCluster({ shutdownOnRemove: false });
+    clusters.push(c);
+    await c.start(['a', 'b', 'c']);
+    const leader = await c.leader();
+    const follower = c.nodes.find((n) => n !== leader)!;
+    const states: RaftState[] = [];
+    follower.raft.on('stateChange', (s: RaftState) => states.push(s));
+    const removedEvents: unknown[] = [];
+    follower.raft.on('removed', () => removedEvents.push(true));
+    await leader.raft.removeServer(follower.id, 0, 3000);
+    await waitFor(() => follower.raft.removed, 5000, 'the follower to learn it was removed');
+    expect(removedEvents).toHaveLength(1);
+    // Several election timeouts pass: a removed server that did not know would campaign.
+    const term = leader.raft.currentTerm();
+    await c.write(3);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(states).not.toContain(RaftState.Candidate);
+    expect(follower.raft.state).toBe(RaftState.Follower);
+    expect(leader.raft.currentTerm()).toBe(term);
+    // The leader stopped sending it entries once it had acknowledged its removal.
+    expect(leader.raft.replication().map((peer) => peer.id)).not.toContain(follower.id);
+    await leader.raft.addVoter(follower.id, follower.address, 0, 5000);
+    await waitFor(() => !follower.raft.removed, 5000, 'the follower to learn it was added back');
+    await c.write(2, 'w');
+    await waitFor(() => follower.fsm.items.length === 5, 5000, 'the re-added follower to apply everything');
+  });
+});
+
 describe('leadership transfer', () => {
   it('moves leadership to the chosen server and refuses writes while it runs', async () => {
     const c = await cluster();

@@ -104,11 +104,16 @@ describe('--faults selection', () => {
   });
 
   it('with every kind, a run sees disk faults, clock faults and flapping partitions', async () => {
-    const result = await runSimulation({ seed: 5, nodes: 5, traceLength: 100_000 });
-    expect(result.violations).toEqual([]);
-    const text = result.trace.join('\n');
-    expect(text).toMatch(/next fsync fails|torn write/);
-    expect(text).toMatch(/clock/);
-    expect(text).toMatch(/flap: heal/);
+    // Which faults one seed draws shifts with every change to the code's timing, so a few seeds
+    // run until each kind has shown up; each run must keep every invariant.
+    const kinds = [/next fsync fails|torn write/, /clock/, /flap: heal/];
+    const seen = new Set<RegExp>();
+    for (let seed = 5; seed < 13 && seen.size < kinds.length; seed++) {
+      const result = await runSimulation({ seed, nodes: 5, traceLength: 100_000 });
+      expect(result.violations, `seed ${seed}`).toEqual([]);
+      const text = result.trace.join('\n');
+      for (const kind of kinds) if (kind.test(text)) seen.add(kind);
+    }
+    expect([...seen].map(String).sort()).toEqual(kinds.map(String).sort());
   });
 });

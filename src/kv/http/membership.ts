@@ -85,12 +85,33 @@ export class Membership {
     }
   }
 
-  /** Removes a server and forgets its HTTP address. */
+  /**
+   * Removes a server and forgets its HTTP address. A leader that removes itself steps down once the
+   * change commits and cannot forget its own address: the next leader does (forgetRemoved).
+   */
   remove(id: string): Promise<void> {
     return this.serialize(async () => {
       this.requireLeader();
       await this.context.cluster.removeServer(id);
-      await this.forgetHttpAddress(id);
+      if (id !== this.context.cluster.id) await this.forgetHttpAddress(id);
+    });
+  }
+
+  /**
+   * On the leader: deletes the HTTP address of every server the configuration no longer names,
+   * however it was removed (this API, the library's removeServer, a leader that removed itself).
+   * Runs in turn with joins, so a join's address, written just before its server is added, stays.
+   */
+  forgetRemoved(): Promise<void> {
+    return this.serialize(async () => {
+      const { cluster, fsm } = this.context;
+      if (cluster.status().state !== 'Leader') return;
+      const members = new Set(cluster.status().configuration.map((member) => member.id));
+      for (const id of fsm.httpAddressIds()) {
+        if (members.has(id)) continue;
+        this.context.logger.info({ id }, 'kv: forgetting the HTTP address of a removed server');
+        await this.forgetHttpAddress(id);
+      }
     });
   }
 

@@ -7,11 +7,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { Registry } from 'prom-client';
 import { AcceptBackoff, silentLogger, systemClock, type Clock, type Logger } from '../../index.js';
-import type { KvCluster } from '../cluster.js';
+import { REMOVED_MESSAGE, type KvCluster } from '../cluster.js';
 import type { HttpsCredentials } from '../credentials.js';
 import type { KvFsm } from '../fsm.js';
 import { LeaseKeeper } from '../lease-keeper.js';
-import { KvMetrics } from '../metrics.js';
+import { KvMetrics, type RouteLabel } from '../metrics.js';
 import { TokenAuthenticator, type ApiTokens } from './auth.js';
 import { AllowedHosts } from './browser-rules.js';
 import { clusterRoutes } from './cluster-routes.js';
@@ -130,6 +130,8 @@ export class KvHttpServer {
   readonly watches: WatchHub;
   /** Lease countdowns (they run while this server leads). */
   readonly leases: LeaseKeeper;
+  /** Joins and removals, one at a time; also forgets the HTTP address of removed servers. */
+  readonly membership: Membership;
   readonly scheme: 'http' | 'https';
   private readonly context: RouteContext;
   private readonly router = new Router();
@@ -194,11 +196,11 @@ export class KvHttpServer {
       allowedHosts: this.allowedHosts,
       scheme: this.scheme,
     });
-    const membership = new Membership({
+    const membership = (this.membership = new Membership({
       context: this.context,
       joinTimeout: options.joinTimeout,
       resolveHost: options.resolveHost,
-    });
+    }));
     this.router
       .add(rangeRoutes(this.context, { maxRangeBytes: options.maxRangeBytes ?? defaults.maxRangeBytes }))
       .add(kvRoutes(this.context))
@@ -297,6 +299,9 @@ export class KvHttpServer {
       if (match.kind === 'method-not-allowed') {
         throw new HttpError(405, `method ${request.method} not allowed`, { Allow: match.allow.join(', ') });
       }
+      if (DATA_ROUTES.has(match.route.label) && this.context.cluster.status().removed) {
+        throw new HttpError(410, REMOVED_MESSAGE);
+      }
       await match.route.handle(request);
     };
     dispatch().catch((error: unknown) => this.fail(request, error));
@@ -330,6 +335,9 @@ export class KvHttpServer {
     sendJson(res, answer.status, { error: answer.message, ...answer.fields }, answer.headers);
   }
 }
+
+/** The routes a removed server refuses (410): its state is no longer kept up to date. */
+const DATA_ROUTES: ReadonlySet<RouteLabel> = new Set(['kv', 'range', 'watch', 'leases', 'locks', 'txn']);
 
 /** At most one warning about dropped connections per minute. */
 const DROP_WARNING_INTERVAL_MS = 60_000;

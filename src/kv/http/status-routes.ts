@@ -2,7 +2,7 @@
  * What a server tells about itself: `GET /healthz` (alive, no token needed), `GET /readyz` (ready
  * to serve), `GET /status` (the contract's JSON) and `GET /metrics` (Prometheus).
  */
-import type { KvCluster } from '../cluster.js';
+import { REMOVED_MESSAGE, type KvCluster } from '../cluster.js';
 import type { StatusBody } from '../contract.js';
 import { sendJson } from './io.js';
 import type { RouteContext } from './route-context.js';
@@ -72,6 +72,7 @@ function statusBody({ cluster, fsm }: RouteContext, watches: WatchHub): StatusBo
     commitIndex: status.commitIndex,
     appliedIndex: status.appliedIndex,
     lastSnapshotIndex: status.lastSnapshotIndex,
+    removed: status.removed,
     configuration: status.configuration.map(({ id, address, suffrage }) => ({ id, address, suffrage })),
     revision: fsm.revision,
     watchers: watches.count,
@@ -96,6 +97,7 @@ class Readiness {
   /** Why the server is not ready, or null. */
   problem(): string | null {
     const status = this.cluster.status();
+    if (status.removed) return REMOVED_MESSAGE;
     if (status.leader === null) return 'no leader known';
     this.leaderCommit ??= status.commitIndex;
     const target = Math.max(this.startCommit, this.leaderCommit);

@@ -24,6 +24,7 @@ describe('GET /status', () => {
       commitIndex: 1,
       appliedIndex: 1,
       lastSnapshotIndex: 0,
+      removed: false,
       configuration: [{ id: 'n1', address: '127.0.0.1:7001', suffrage: 'Voter' }],
       revision: 1,
       watchers: 0,

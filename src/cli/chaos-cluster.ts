@@ -199,9 +199,10 @@ export class ChaosCluster {
     } while (this.options.clock.now() < deadline);
     const answer = 'status' in outcome ? `${outcome.status}` : outcome.error;
     if (!('status' in outcome) || outcome.status !== 200) {
-      // Unknown or refused: trust only the configuration.
-      const configuration = await this.configuration();
-      if (configuration === null || configuration.includes(victim.spec.id)) return { removed: false, answer };
+      // Unknown or refused: trust only the configuration, once it had time to settle. A removal
+      // that timed out (504) may still commit seconds later; a run that took it for "still a
+      // member" kept a removed server running and never replaced it.
+      if (!(await this.untilRemoved(victim.spec.id, REMOVE_RETRY_MS))) return { removed: false, answer };
     }
     await victim.process.stop();
     this.members.splice(this.members.indexOf(victim), 1);
@@ -254,6 +255,17 @@ export class ChaosCluster {
       if ('status' in outcome && outcome.status === 200) return true;
       await sleep(this.options.clock, POLL_MS);
     }
+    return false;
+  }
+
+  /** Whether a leader's configuration stops naming `id` within `timeoutMs`. */
+  private async untilRemoved(id: string, timeoutMs: number): Promise<boolean> {
+    const deadline = this.options.clock.now() + timeoutMs;
+    do {
+      const configuration = await this.configuration();
+      if (configuration !== null && !configuration.includes(id)) return true;
+      await sleep(this.options.clock, 4 * POLL_MS);
+    } while (this.options.clock.now() < deadline);
     return false;
   }
 

@@ -332,7 +332,8 @@ describe('reads (Raft thesis 6.4)', () => {
     expect(drain(core).events).toContainEqual({ type: 'readState', readId: 1, index: 2 });
   });
 
-  it('a lease read is answered at once while a quorum acked a recent round, and not after the lease ran out', () => {
+  /** A new leader of term 2 whose Noop (index 2) b has acknowledged: a quorum of a, b, c. */
+  function leaderWithNoopAckedByB() {
     const { core, ready } = leaderWithReady();
     const append = requestsOf(ready, 'appendEntries').find((o) => o.to.id === 'b' && o.heartbeatRound === 0)!;
     core.onResponse(
@@ -342,6 +343,11 @@ describe('reads (Raft thesis 6.4)', () => {
       },
       { term: 2, lastLog: 2, success: true, noRetryBackoff: false },
     );
+    return { core, ready };
+  }
+
+  it('a lease read is answered at once while a quorum acked a recent round, and not after the lease ran out', () => {
+    const { core, ready } = leaderWithNoopAckedByB();
     const heartbeat = requestsOf(ready, 'appendEntries').find(
       (o) => o.heartbeatRound > 0 && o.to.id === 'b',
     )!;
@@ -356,15 +362,7 @@ describe('reads (Raft thesis 6.4)', () => {
   });
 
   it('no lease read after TimeoutNow went out, even once the transfer timed out and a quorum acked a newer round', () => {
-    const { core, ready } = leaderWithReady();
-    const append = requestsOf(ready, 'appendEntries').find((o) => o.to.id === 'b' && o.heartbeatRound === 0)!;
-    core.onResponse(
-      {
-        ...append,
-        request: { ...(append.request as AppendEntriesRequest), entries: [entry(2, 2, LogType.Noop)] },
-      },
-      { term: 2, lastLog: 2, success: true, noRetryBackoff: false },
-    );
+    const { core } = leaderWithNoopAckedByB();
     drain(core);
     // b holds the whole log: TimeoutNow goes out at once, and b may win votes however recently the
     // voters heard from us.

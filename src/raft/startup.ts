@@ -3,14 +3,13 @@
  * snapshot (restored into the FSM, skipping any that fails to open), then the log. Raft.create
  * (through startCore), recoverCluster and getConfiguration all read through it.
  */
-import type { Clock, Random } from '../core/clock.js';
 import { ErrNoSnapshotOpens } from '../core/errors.js';
 import { RaftCore } from '../core/raft.js';
 import type { HardState } from '../core/ready.js';
 import { LogType, type LogEntry, type SnapshotMeta } from '../core/types.js';
 import { emptyEntryTerms, readEntryTerms } from '../storage/entry-terms.js';
 import type { EntryTerms, LogStore, SnapshotStore, StableStore } from '../storage/types.js';
-import { coreOptionsOf, type Config } from './config.js';
+import { coreOptionsOf } from './config.js';
 import type { FSM } from './fsm.js';
 import { readHardState } from './hard-state.js';
 import type { Logger } from './logger.js';
@@ -82,7 +81,7 @@ export async function loadStoredState(
  * index of the log, then started.
  */
 export async function startCore(
-  options: RaftOptions & { config: Config; clock: Clock; random: Random },
+  options: RaftOptions & Required<Pick<RaftOptions, 'clock' | 'random'>>,
   logger: Logger,
 ): Promise<{ core: RaftCore; stored: StoredState }> {
   const { config } = options;

@@ -6,6 +6,7 @@
  * is proposed: a wrong type is a TypeError, a number out of its range a RangeError.
  */
 import { checkConfiguration } from '../core/configuration.js';
+import { ErrAborted } from '../core/errors.js';
 import { ServerSuffrage, type Configuration, type Server } from '../core/types.js';
 import { MAX_CONFIGURATION_SERVERS, MAX_PEER_BYTES } from '../wire/bounds.js';
 import type { ApplyOptions, ReadOptions } from './options.js';
@@ -122,4 +123,17 @@ export function checked<T>(check: () => void, run: () => Promise<T>): Promise<T>
     return Promise.reject(error as Error);
   }
   return run();
+}
+
+/**
+ * The checks every wait makes before it starts anything: its options are well-formed, and a
+ * signal that is already aborted refuses at once. Returns the rejection, or null to go on.
+ */
+export function refuseWait(options: unknown): Promise<never> | null {
+  try {
+    if (requireWaitOptions(options).signal?.aborted) return Promise.reject(new ErrAborted());
+  } catch (error) {
+    return Promise.reject(error as Error);
+  }
+  return null;
 }

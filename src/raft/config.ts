@@ -124,6 +124,17 @@ export function mergeReloadable(
   return next;
 }
 
+/**
+ * hashicorp's ReloadConfig on `config`: the fields `reload` sets are merged in, and the result is
+ * validated like a whole config (ErrInvalidConfig, and nothing changes) before it is written.
+ */
+export function reloadInto(config: Config, reload: Partial<ReloadableConfig>): ReloadableConfig {
+  if (typeof reload !== 'object' || reload === null) throw new TypeError('reloadConfig takes an object');
+  const next = { ...config, ...mergeReloadable(reloadableOf(config), reload) };
+  validateConfig(next);
+  return Object.assign(config, reloadableOf(next));
+}
+
 /** hashicorp's DefaultConfig() values (plus raftkit's fields); set `localId` before use. */
 export function defaultConfig(): Config {
   return {

@@ -16,11 +16,13 @@ import { ErrLeadershipLost, ErrRaftShutdown, RaftError } from '../core/errors.js
 import type { RaftCore } from '../core/raft.js';
 import type { HardState, OutboundRequest, OutboundResponse, Ready } from '../core/ready.js';
 import { RaftState, ServerSuffrage, type LogEntry } from '../core/types.js';
+import type { Transport } from '../transport/types.js';
 import { decodeConfiguration } from '../wire/configuration.js';
 import { EntryCache } from './entry-cache.js';
 import { CoreEvents } from './events.js';
 import { FsmRunner } from './fsm-runner.js';
 import type { Logger } from './logger.js';
+import type { NotifyChannel } from './notify-channel.js';
 import type { ObserverRegistry } from './observer.js';
 import type { RaftOptions } from './options.js';
 import { discardMetrics, type MetricsSink } from './metrics.js';
@@ -41,8 +43,6 @@ export interface DriverOptions {
   /** Where 'applied' and 'snapshotInstalled' are emitted, and the core's events (the Raft). */
   emitter: EventEmitter;
   observers: ObserverRegistry;
-  /** Stops the whole node (a failed part, or this server's removal with shutdownOnRemove). */
-  shutdown: () => void;
 }
 
 export class Driver {
@@ -61,6 +61,9 @@ export class Driver {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly emitter: EventEmitter;
+  private readonly transport: Transport;
+  private readonly localId: string;
+  private readonly notify: NotifyChannel | undefined;
   private stoppedFlag = false;
   /** Why the node stopped itself (storage or FSM failure); pending operations fail with it. */
   private failure: Error | null = null;
@@ -73,12 +76,18 @@ export class Driver {
 
   constructor(input: DriverOptions) {
     const { options, core, logger, stored } = input;
+    // Stops the whole node (a failed part, or this server's removal with shutdownOnRemove).
+    const shutdown = () => void this.shutdown();
     const { config, clock, transport, logStore, fsm } = options;
     this.core = core;
     this.clock = clock;
     this.metrics = options.metrics ?? discardMetrics;
     this.logger = logger;
     this.emitter = input.emitter;
+    this.transport = transport;
+    this.localId = config.localId;
+    this.notify = config.notifyCh;
+    if (this.notify) input.emitter.on('leadership', (leader: boolean) => this.notify?.send(leader));
     this.durableCommit = core.commitIndex;
     const readEntries = (lo: number, hi: number) => this.cache.read(logStore, lo, hi);
     this.waits = new Waits(clock);
@@ -93,7 +102,7 @@ export class Driver {
       removed: () => {
         logger.warn({ id: config.localId }, 'removed from the configuration');
         // Let the step-down's messages go out first.
-        if (config.shutdownOnRemove) queueMicrotask(input.shutdown);
+        if (config.shutdownOnRemove) queueMicrotask(shutdown);
       },
     });
     this.rpcs = new RpcRelay(
@@ -116,7 +125,7 @@ export class Driver {
       if (this.stoppedFlag) return;
       this.logger.error({ err: error }, `${what}: shutting down`);
       this.failure ??= new RaftError(`${what}: ${error.message}`);
-      input.shutdown();
+      shutdown();
     };
     this.writer = new StorageWriter(
       logStore,
@@ -190,6 +199,37 @@ export class Driver {
     return result;
   }
 
+  /** Starts a command in the core, then waits under the key it returns; a refused command rejects. */
+  command<T>(start: (core: RaftCore) => number, wait: (key: number) => Promise<T>): Promise<T> {
+    let key: number;
+    try {
+      key = this.run(start);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    return wait(key);
+  }
+
+  /**
+   * NewRaft's last steps, once the core has started: RPCs come in, the FSM catches up to the
+   * commit index, snapshots and timers run.
+   */
+  async start(): Promise<void> {
+    const { core, transport } = this;
+    transport.setHandler((rpc) => this.rpcs.receive(rpc));
+    // Network transports put our ID in response headers (hashicorp 1.3.7+ peers read it).
+    (transport as { setLocalId?: (id: string) => void }).setLocalId?.(this.localId);
+    // Entries up to the stored commit index (or the log's end, when a lost tail left the log
+    // shorter: core/raft.ts start) are applied before NewRaft returns. That index is written
+    // lazily (with the next write that happens anyway), so after a crash the FSM may start behind
+    // what it had applied; the rest is applied again once the commit index is re-learned from the
+    // leader (or by this node's own election). Never behind the stored one.
+    this.fsmRunner.advance(core.commitIndex);
+    if (this.fsmRunner.applied < core.commitIndex) await this.waits.applied.wait(core.commitIndex);
+    this.snapshots.start();
+    this.flush();
+  }
+
   /** Carries out everything the core has produced, then waits for its next deadline. */
   flush(): void {
     this.flushScheduled = false;
@@ -203,7 +243,7 @@ export class Driver {
    * Stops driving: no input reaches the core any more, and every wait and every incoming RPC still
    * awaiting its response fails (with the failure that stopped the node, if one did).
    */
-  stop(): void {
+  private stop(): void {
     // A graceful stop writes the commit index, which is otherwise written lazily; after a failure
     // (storage or FSM) nothing more is written.
     if (!this.stoppedFlag && this.failure === null) {
@@ -219,10 +259,23 @@ export class Driver {
     this.rpcs.failAll(error);
   }
 
-  /** Resolves once writes in flight and the FSM lane are idle (after stop). */
-  async idle(): Promise<void> {
+  /** Stops the node (not graceful, like hashicorp), then waits for what was in flight. */
+  async shutdown(): Promise<void> {
+    if (this.stoppedFlag) return;
+    this.stop();
+    this.emitter.emit('stateChange', RaftState.Shutdown);
+    this.emitter.emit('leadership', false);
+    this.notify?.close();
     await this.writer.drain();
     await this.fsmRunner.idle();
+    await this.transport.close();
+  }
+
+  /** Milliseconds since the last contact with a leader (0 on the leader), null when never. */
+  sinceLastContact(): number | null {
+    if (this.core.state === RaftState.Leader) return 0;
+    const at = this.rpcs.lastLeaderContact;
+    return Number.isFinite(at) ? this.clock.now() - at : null;
   }
 
   private scheduleFlush(): void {

@@ -1,16 +1,19 @@
 /**
  * NewRaft's loading order, the one way to read a server's stores: the hard state, then the newest
- * snapshot (restored into the FSM, skipping any that fails to open), then the log. Raft.create,
- * recoverCluster and getConfiguration all read through it.
+ * snapshot (restored into the FSM, skipping any that fails to open), then the log. Raft.create
+ * (through startCore), recoverCluster and getConfiguration all read through it.
  */
 import { ErrNoSnapshotOpens } from '../core/errors.js';
+import { RaftCore } from '../core/raft.js';
 import type { HardState } from '../core/ready.js';
 import { LogType, type LogEntry, type SnapshotMeta } from '../core/types.js';
 import { emptyEntryTerms, readEntryTerms } from '../storage/entry-terms.js';
 import type { EntryTerms, LogStore, SnapshotStore, StableStore } from '../storage/types.js';
+import { coreOptionsOf } from './config.js';
 import type { FSM } from './fsm.js';
 import { readHardState } from './hard-state.js';
 import type { Logger } from './logger.js';
+import type { RaftOptions } from './options.js';
 
 /** Entries read per batch while reading the log. */
 const READ_BATCH = 1024;
@@ -70,6 +73,30 @@ export async function loadStoredState(
     entries: (from) => readLog(stores.logStore, from, lastIndex),
     index: (from) => indexLog(stores.logStore, from, lastIndex),
   };
+}
+
+/**
+ * NewRaft's core: built from the validated `config`, given the stored hard state, the newest
+ * snapshot that opens (restored into the FSM unless config.noSnapshotRestoreOnStart) and the
+ * index of the log, then started.
+ */
+export async function startCore(
+  options: RaftOptions & Required<Pick<RaftOptions, 'clock' | 'random'>>,
+  logger: Logger,
+): Promise<{ core: RaftCore; stored: StoredState }> {
+  const { config } = options;
+  const core = new RaftCore(
+    coreOptionsOf(config, options.transport.localAddr(), options.random, options.faults),
+  );
+  const now = options.clock.now();
+  const restoreInto = config.noSnapshotRestoreOnStart ? null : options.fsm;
+  const stored = await loadStoredState(options, { restoreInto, logger });
+  core.restore({ now, hardState: stored.hardState, snapshot: stored.snapshot });
+  const log = await stored.index(stored.logStart);
+  core.loadLog(log.first, log.terms.terms, log.configurations);
+  config.notifyCh?.claim();
+  core.start();
+  return { core, stored };
 }
 
 async function indexLog(logs: LogStore, from: number, last: number): Promise<LogIndex> {

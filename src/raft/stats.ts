@@ -1,7 +1,8 @@
-/** hashicorp's Stats(): the same keys, the same string values, from the core's queries. */
+/** hashicorp's Stats() (the same keys, the same string values) and replication, from the core's queries. */
 import { isVoter } from '../core/configuration.js';
 import type { CoreView } from '../core/raft.js';
 import { RAFT_STATE_NAMES, RaftState, ServerSuffrage } from '../core/types.js';
+import type { ReplicationState } from './options.js';
 
 export interface StatsInputs {
   core: CoreView;
@@ -46,4 +47,14 @@ export function raftStats(inputs: StatsInputs): Record<string, string> {
           ? 'never'
           : `${inputs.sinceLastContact}ms`,
   };
+}
+
+/** Replication state per peer as the leader sees it (the core's records carry more). */
+export function replicationOf(core: CoreView): ReplicationState[] {
+  return core.replication().map(({ id, matchIndex, nextIndex, lastContact }) => ({
+    id,
+    matchIndex,
+    nextIndex,
+    lastContact,
+  }));
 }

@@ -63,11 +63,14 @@ export async function simCommand(argv: string[], out: (line: string) => void): P
     leaderKinds,
     stopOnFailure: broken !== undefined,
   });
+  const perSeed = (total: number) => Math.round(total / Math.max(1, summary.seedsRun));
   const violations = summary.failures.reduce((sum, failure) => sum + failure.violations.length, 0);
   const transferEt = median(summary.transfers) / SIMULATED_ELECTION_TIMEOUT;
   out(
     `seeds run: ${summary.seedsRun}, violations: ${violations} (failing seeds: ${summary.failures.length}), ` +
-      `seeds/s: ${summary.seedsPerSecond.toFixed(2)} | acknowledged writes: ${summary.acked}, ` +
+      `seeds/s: ${summary.seedsPerSecond.toFixed(2)}, CPU ms/seed: ${summary.cpuMsPerSeed.toFixed(1)}, ` +
+      `steps/seed: ${perSeed(summary.steps)}, virtual ms/seed: ${perSeed(summary.virtualMs)} | ` +
+      `acknowledged writes: ${summary.acked}, ` +
       `linearizable reads checked: ${summary.readsChecked}, elections: ${summary.elections}, ` +
       `membership changes: ${summary.membershipChanges}, snapshots installed: ${summary.snapshotsInstalled}, ` +
       `transfers: ${summary.transfers.length} (median ${transferEt.toFixed(2)} election timeouts)`,
@@ -91,6 +94,9 @@ export async function simCommand(argv: string[], out: (line: string) => void): P
           replay: replayCommand(failure, replayOptions),
         })),
         seedsPerSecond: Number(summary.seedsPerSecond.toFixed(2)),
+        cpuMsPerSeed: Number(summary.cpuMsPerSeed.toFixed(1)),
+        stepsPerSeed: perSeed(summary.steps),
+        virtualMsPerSeed: perSeed(summary.virtualMs),
         acknowledgedWrites: summary.acked,
         readsChecked: summary.readsChecked,
         elections: summary.elections,

@@ -36,6 +36,15 @@ export interface SeedRunSummary {
   failures: SimulationResult[];
   /** Wall-clock throughput. */
   seedsPerSecond: number;
+  /**
+   * CPU time of the whole process (every worker thread, GC included) per seed run, in ms: the
+   * cost of a seed whatever else the machine is doing.
+   */
+  cpuMsPerSeed: number;
+  /** Scheduler events run (each followed by every per-step check), over all runs: the work done. */
+  steps: number;
+  /** Virtual time simulated, over all runs, in ms. */
+  virtualMs: number;
   /** Client writes acknowledged, over all runs. */
   acked: number;
   /** Leaders elected, over all runs. */
@@ -85,6 +94,7 @@ export async function runSeeds(
   const first = options.firstSeed ?? 1;
   const end = first + options.seeds;
   const started = performance.now();
+  const cpuStarted = process.cpuUsage();
   const results: SimulationResult[] = [];
   let next = first;
   let stopAt = end;
@@ -97,6 +107,7 @@ export async function runSeeds(
   };
   await Promise.all(runners.map(lane));
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuStarted);
   const kept = results.filter((result) => result.seed <= stopAt).sort((a, b) => a.seed - b.seed);
   const sum = (pick: (result: SimulationResult) => number) =>
     kept.reduce((total, result) => total + pick(result), 0);
@@ -104,6 +115,9 @@ export async function runSeeds(
     seedsRun: kept.length,
     failures: kept.filter((result) => result.violations.length > 0),
     seedsPerSecond: results.length / seconds,
+    cpuMsPerSeed: (cpu.user + cpu.system) / 1000 / Math.max(1, results.length),
+    steps: sum((result) => result.steps),
+    virtualMs: sum((result) => result.virtualMs),
     acked: sum((result) => result.acked),
     elections: sum((result) => result.elections),
     readsChecked: sum((result) => result.readsChecked),

@@ -6,11 +6,23 @@
 import type { Clock, Timer } from '../core/clock.js';
 import { SkewedClock } from './skewed-clock.js';
 
-interface Event {
-  at: number;
-  seq: number;
-  fn: () => void;
-  cancelled: boolean;
+/**
+ * One queued callback; it is its own Timer (a timer armed per message and per deadline: no
+ * closure or wrapper object per event). `alive`, when set, must still hold for `fn` to run.
+ */
+class Event implements Timer {
+  cancelled = false;
+
+  constructor(
+    readonly at: number,
+    readonly seq: number,
+    readonly fn: () => void,
+    readonly alive: (() => boolean) | null,
+  ) {}
+
+  cancel(): void {
+    this.cancelled = true;
+  }
 }
 
 /** Epoch of the simulated wall clock (only shown in timestamps). */
@@ -27,15 +39,15 @@ export class Scheduler {
   private heap: Event[] = [];
 
   /** Schedules `fn` at virtual time `time` (not before now). */
-  at(time: number, fn: () => void): Timer {
-    const event: Event = { at: Math.max(time, this.now), seq: this.seq++, fn, cancelled: false };
+  at(time: number, fn: () => void, alive: (() => boolean) | null = null): Timer {
+    const event = new Event(Math.max(time, this.now), this.seq++, fn, alive);
     this.push(event);
-    return { cancel: () => (event.cancelled = true) };
+    return event;
   }
 
   /** Schedules `fn` `delay` ms from now. */
-  after(delay: number, fn: () => void): Timer {
-    return this.at(this.now + Math.max(0, delay), fn);
+  after(delay: number, fn: () => void, alive: (() => boolean) | null = null): Timer {
+    return this.at(this.now + Math.max(0, delay), fn, alive);
   }
 
   /** Runs the next event; returns false when none is left before `until`. */
@@ -49,7 +61,7 @@ export class Scheduler {
         return false;
       }
       this.now = event.at;
-      event.fn();
+      if (event.alive === null || event.alive()) event.fn();
       return true;
     }
     this.now = until;
@@ -66,7 +78,7 @@ export class Scheduler {
       wallTime: () => WALL_EPOCH + this.now,
       // Whole virtual milliseconds, rounded up: a timer never fires before its deadline (a float
       // rounding short of it would make the runtime re-arm tiny timers forever).
-      setTimer: (delay, fn) => this.after(Math.ceil(delay), () => alive() && fn()),
+      setTimer: (delay, fn) => this.after(Math.ceil(delay), fn, alive),
     };
     return new SkewedClock(base);
   }

@@ -32,6 +32,16 @@ export const calmNetwork = (): NetworkFaults => ({
   maxLatency: 5,
 });
 
+/** One directed link's faults. */
+interface Link {
+  /** Drops everything on it. */
+  cut: boolean;
+  /** Extra one-way latency, in virtual ms. */
+  slowMs: number;
+  /** Not cut (the guard of a message in flight on it). */
+  readonly open: () => boolean;
+}
+
 /**
  * The simulator's network for InmemTransports: each message is a scheduled event with a random
  * latency and may be lost, duplicated or reordered per `faults`; links can be cut.
@@ -40,10 +50,11 @@ export class SimNetwork implements InmemNetworkLike {
   /** The faults in force now. */
   faults: NetworkFaults = calmNetwork();
   private readonly transports = new Map<ServerAddress, InmemTransport>();
-  /** Directed links that drop everything: "from|to". */
-  private readonly cut = new Set<string>();
-  /** Directed links with extra one-way latency, in virtual ms: "from|to" -> ms. */
-  private readonly slow = new Map<string, number>();
+  /** One record per directed link, made once: a message looks its link up without a key string. */
+  private readonly links = new Map<ServerAddress, Map<ServerAddress, Link>>();
+  /** The links cut or slowed now (heal resets them). */
+  private readonly faulty = new Set<Link>();
+  private cutCount = 0;
   /** Messages sent so far (requests and responses). */
   messages = 0;
   /** Sees each response as it leaves the server at `from` (before the network can lose it). */
@@ -65,12 +76,17 @@ export class SimNetwork implements InmemNetworkLike {
 
   /** Drops everything from `from` to `to` (one direction) until heal. */
   cutLink(from: ServerAddress, to: ServerAddress): void {
-    this.cut.add(`${from}|${to}`);
+    const link = this.link(from, to);
+    if (!link.cut) this.cutCount++;
+    link.cut = true;
+    this.faulty.add(link);
   }
 
   /** Adds `ms` of latency to everything from `from` to `to` (one direction) until heal. */
   slowLink(from: ServerAddress, to: ServerAddress, ms: number): void {
-    this.slow.set(`${from}|${to}`, ms);
+    const link = this.link(from, to);
+    link.slowMs = ms;
+    this.faulty.add(link);
   }
 
   /** Splits the addresses into groups that cannot talk to each other. */
@@ -85,13 +101,17 @@ export class SimNetwork implements InmemNetworkLike {
 
   /** Restores every link. */
   heal(): void {
-    this.cut.clear();
-    this.slow.clear();
+    for (const link of this.faulty) {
+      link.cut = false;
+      link.slowMs = 0;
+    }
+    this.faulty.clear();
+    this.cutCount = 0;
   }
 
   /** How many directed links are cut now. */
   get cutLinks(): number {
-    return this.cut.size;
+    return this.cutCount;
   }
 
   deliver(
@@ -124,14 +144,23 @@ export class SimNetwork implements InmemNetworkLike {
   private travel(from: ServerAddress, to: ServerAddress, arrive: () => void): void {
     this.messages++;
     const faults = this.faults;
-    const link = `${from}|${to}`;
-    if (this.cut.has(link) || this.random.chance(faults.loss)) return;
+    const link = this.link(from, to);
+    if (link.cut || this.random.chance(faults.loss)) return;
     let latency = this.random.int(faults.minLatency, faults.maxLatency + 1);
     if (this.random.chance(faults.reorder))
       latency += this.random.int(faults.maxLatency, faults.maxLatency * 10 + 1);
-    if (this.slow.size > 0) latency += this.slow.get(link) ?? 0;
-    this.scheduler.after(latency, () => {
-      if (!this.cut.has(link)) arrive();
-    });
+    // A link cut while the message is on it loses the message.
+    this.scheduler.after(latency + link.slowMs, arrive, link.open);
+  }
+
+  private link(from: ServerAddress, to: ServerAddress): Link {
+    let outgoing = this.links.get(from);
+    if (!outgoing) this.links.set(from, (outgoing = new Map()));
+    let link = outgoing.get(to);
+    if (!link) {
+      const made: Link = { cut: false, slowMs: 0, open: () => !made.cut };
+      outgoing.set(to, (link = made));
+    }
+    return link;
   }
 }

@@ -13,7 +13,9 @@ describe('raftkit sim', () => {
     const { code, lines } = await run(['--seeds', '2', '--seed', '5']);
     expect(code).toBe(0);
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^seeds run: 2, violations: 0 \(failing seeds: 0\), seeds\/s: [\d.]+ \|/);
+    expect(lines[0]).toMatch(
+      /^seeds run: 2, violations: 0 \(failing seeds: 0\), seeds\/s: [\d.]+, CPU ms\/seed: [\d.]+, steps\/seed: \d+, virtual ms\/seed: \d+ \|/,
+    );
   });
 
   it('prints the replay command and the trace of a failing seed (here a deliberately broken core)', async () => {
@@ -54,6 +56,10 @@ describe('raftkit sim', () => {
       leaders: ['hashicorp'],
     });
     expect(summary.seedsPerSecond).toBeGreaterThan(0);
+    // The work behind the speed: a 6000 ms safety phase plus the liveness phase, thousands of steps.
+    expect(summary.cpuMsPerSeed).toBeGreaterThan(0);
+    expect(summary.stepsPerSeed).toBeGreaterThan(1000);
+    expect(summary.virtualMsPerSeed).toBeGreaterThanOrEqual(6000);
     const failing = await run(['--seed', '1', '--seeds', '20', '--break', 'voteTwice', '--json']);
     expect(failing.code).toBe(1);
     const report = JSON.parse(failing.lines.at(-1)!) as {

@@ -49,6 +49,13 @@ export class Keyspace {
     this.entries.set(key, entry);
   }
 
+  /** Sets `key` if it sorts after every key held (see SortedKeys.appendIfLast); false otherwise. */
+  appendIfLast(key: string, entry: KeyEntry): boolean {
+    if (!this.order.appendIfLast(key)) return false;
+    this.entries.set(key, entry);
+    return true;
+  }
+
   delete(key: string): KeyEntry | undefined {
     const entry = this.entries.get(key);
     if (entry === undefined) return undefined;

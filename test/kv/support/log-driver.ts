@@ -2,7 +2,7 @@
 import { Readable } from 'node:stream';
 import { LogType } from '../../../src/core/types.js';
 import { encodeCommand, type KvCommand } from '../../../src/kv/commands.js';
-import type { KvApplyResult, KvFsm } from '../../../src/kv/fsm.js';
+import { KvFsm, type KvApplyResult, type KvFsmOptions } from '../../../src/kv/fsm.js';
 import type { SnapshotSink } from '../../../src/storage/types.js';
 
 export class LogDriver {
@@ -67,3 +67,22 @@ export async function snapshotBytes(fsm: KvFsm): Promise<Buffer> {
 export const b64 = (text: string) => Buffer.from(text).toString('base64');
 export const text = (value: Uint8Array | undefined) =>
   value === undefined ? undefined : Buffer.from(value).toString();
+
+/** A state with every kind of record: keys with and without leases, leases, locks with waiters, history. */
+export function richState(options: KvFsmOptions = {}): { fsm: KvFsm; log: LogDriver } {
+  const fsm = new KvFsm(options);
+  const log = new LogDriver(fsm);
+  log.apply({ op: 'put', key: 'b', value: Buffer.from('2') }); // 1
+  log.apply({ op: 'put', key: 'a', value: Buffer.from([0, 255]) }); // 2
+  log.apply({ op: 'lease-grant', ttl: 30 }); // 3
+  log.apply({
+    op: 'txn',
+    compare: [],
+    success: [{ op: 'put', key: 'c', value: Buffer.from('3'), lease: 3 }],
+    failure: [],
+  }); // 4
+  log.apply({ op: 'lock', name: 'db', ttl: 10 }); // 5 holds
+  log.apply({ op: 'lock', name: 'db', ttl: 10 }); // 6 waits
+  log.apply({ op: 'delete', key: 'b' }); // 7
+  return { fsm, log };
+}

@@ -311,6 +311,7 @@ class KvSnapshot implements FSMSnapshot {
   }
 
   release(): void {
+    this.state?.keys.release();
     this.state = null;
   }
 }

@@ -22,7 +22,7 @@ import {
   type JsonObject,
 } from '../json-fields.js';
 import type { HistoryLimits, WatchEvent } from './history.js';
-import type { KeyEntry } from './keyspace.js';
+import type { KeyspaceCapture } from './keyspace.js';
 import { readSnapshotV3, V3_MAGIC, writeSnapshotV3, type BinarySource } from './snapshot-binary.js';
 import { SnapshotRestorer } from './snapshot-restore.js';
 import { compareKeys } from './sorted-keys.js';
@@ -39,7 +39,8 @@ export interface SnapshotLimits {
 export interface CapturedState {
   revision: number;
   compactRevision: number;
-  keys: [string, KeyEntry][];
+  /** Copy-on-write (Keyspace.capture): release it once written. */
+  keys: KeyspaceCapture;
   leases: { id: number; ttl: number }[];
   locks: { name: string; lock: LockState }[];
   events: WatchEvent[];
@@ -49,7 +50,7 @@ export function captureState(store: KvStore): CapturedState {
   return {
     revision: store.revision,
     compactRevision: store.history.compactRevision,
-    keys: store.keys.sorted(),
+    keys: store.keys.capture(),
     leases: [...store.leases.values()].map(({ id, ttl }) => ({ id, ttl })).sort((a, b) => a.id - b.id),
     locks: [...store.locks.entries()]
       .map(([name, lock]) => ({ name, lock: { ...lock, waiters: [...lock.waiters] } }))

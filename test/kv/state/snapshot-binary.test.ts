@@ -9,7 +9,9 @@ import { describe, expect, it } from 'vitest';
 import { ErrSnapshotCorrupt, ErrTooLarge } from '../../../src/core/errors.js';
 import { KvFsm } from '../../../src/kv/fsm.js';
 import { V3_MAGIC } from '../../../src/kv/state/snapshot-binary.js';
-import { LogDriver, richState, snapshotBytes } from '../support/log-driver.js';
+import type { KvCommand } from '../../../src/kv/commands.js';
+import { SeededRandom } from '../../../src/testing/prng.js';
+import { LogDriver, MemorySink, richState, snapshotBytes } from '../support/log-driver.js';
 
 function chunksOf(bytes: Buffer, size: number): Buffer[] {
   const out: Buffer[] = [];
@@ -139,3 +141,50 @@ describe('version 3 snapshots', () => {
     expect(restored.revision).toBe(10);
   });
 });
+
+describe('copy-on-write snapshots', () => {
+  it('write the state at capture, whatever applies while they are written', async () => {
+    const random = new SeededRandom(5);
+    const commands = randomCommands(random, 600);
+    const live = new KvFsm({ snapshotChunkBytes: 256 });
+    const reference = new KvFsm({ snapshotChunkBytes: 256 });
+    const a = new LogDriver(live);
+    const b = new LogDriver(reference);
+    for (const command of commands.slice(0, 400)) {
+      a.apply(command);
+      b.apply(command);
+    }
+    const expected = await snapshotBytes(reference);
+    const snapshot = live.snapshot();
+    const sink = new MemorySink();
+    const keysBefore = live.size;
+    // After the first chunk is written, 200 more commands apply (overwrites, deletes, new keys).
+    let next = 400;
+    sink.write = async (chunk) => {
+      sink.chunks.push(Buffer.from(chunk));
+      for (; next < commands.length; next++) a.apply(commands[next]);
+    };
+    await snapshot.persist(sink);
+    snapshot.release();
+    expect(sink.chunks.length).toBeGreaterThan(5);
+    expect(live.size).not.toBe(keysBefore);
+    expect(sink.bytes().equals(expected)).toBe(true);
+    // A later snapshot sees the later state.
+    for (const command of commands.slice(400)) b.apply(command);
+    expect((await snapshotBytes(live)).equals(await snapshotBytes(reference))).toBe(true);
+  });
+});
+
+/** Puts, overwrites and deletes over a small key space. */
+function randomCommands(random: SeededRandom, count: number): KvCommand[] {
+  const out: KvCommand[] = [];
+  for (let i = 0; i < count; i++) {
+    const key = `key-${Math.floor(random.next() * 60)}`;
+    out.push(
+      random.next() < 0.3
+        ? { op: 'delete', key }
+        : { op: 'put', key, value: Buffer.from(`v${i}-${Math.floor(random.next() * 1e6)}`) },
+    );
+  }
+  return out;
+}

@@ -233,7 +233,9 @@ export class WalState {
         if (index === undefined || term === undefined) throw corrupt(at, 'exceeds 2^53-1');
         const last = table.last();
         if (last !== 0 && index !== last + 1) throw corrupt(at, `entry ${index} does not follow ${last}`);
-        table.push(index, segment, ops.readUIntBE(at + 18, 6), ops.readUInt32BE(at + 24), term, ops[at + 1]);
+        // The u48 offset as u16 + u32: readUIntBE is several times slower on this path.
+        const offset = ops.readUInt16BE(at + 18) * 0x1_0000_0000 + ops.readUInt32BE(at + 20);
+        table.push(index, segment, offset, ops.readUInt32BE(at + 24), term, ops[at + 1]);
         at += ENTRY_OP_BYTES;
         continue;
       }

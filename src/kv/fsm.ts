@@ -23,13 +23,8 @@ import { decodeCommand, ErrUnknownCommand, httpAddressKey, type KvCommand } from
 import { encodeBase64 } from './json-fields.js';
 import type { HistoryLimits, WatchHistory } from './state/history.js';
 import type { KeyEntry, RangeQuery, RangeResult } from './state/keyspace.js';
-import {
-  captureState,
-  readSnapshot,
-  writeSnapshot,
-  type CapturedState,
-  type SnapshotFormat,
-} from './state/snapshot.js';
+import { captureState, type CapturedState } from './state/capture.js';
+import { readSnapshot, writeSnapshot, type SnapshotFormat } from './state/snapshot.js';
 import { compareKeys } from './state/sorted-keys.js';
 import { KvStore, type ComparedKey, type Journal, type Lease, type LockState } from './state/store.js';
 

@@ -16,7 +16,7 @@
  */
 import { ErrDecode, ErrSnapshotCorrupt, ErrTooLarge, type SnapshotSink } from '../../index.js';
 import type { HistoryLimits } from './history.js';
-import type { CapturedState } from './snapshot.js';
+import type { CapturedState } from './capture.js';
 import { SnapshotRestorer } from './snapshot-restore.js';
 import type { KvStore } from './store.js';
 

@@ -21,42 +21,17 @@ import {
   nullableBase64Field,
   type JsonObject,
 } from '../json-fields.js';
-import type { HistoryLimits, WatchEvent } from './history.js';
-import type { KeyspaceCapture } from './keyspace.js';
+import type { HistoryLimits } from './history.js';
+import type { CapturedState } from './capture.js';
 import { readSnapshotV3, V3_MAGIC, writeSnapshotV3, type BinarySource } from './snapshot-binary.js';
 import { SnapshotRestorer } from './snapshot-restore.js';
-import { compareKeys } from './sorted-keys.js';
-import { KvStore, type LockState } from './store.js';
+import { KvStore } from './store.js';
 
 export interface SnapshotLimits {
   /** Longest line of a version 2 snapshot, or record of a version 3 one, in bytes. */
   maxLineBytes: number;
   /** Largest version 1 snapshot (it is one JSON object, parsed in memory), in bytes. */
   maxV1Bytes: number;
-}
-
-/** An immutable view of the store, taken between two commands and written out later. */
-export interface CapturedState {
-  revision: number;
-  compactRevision: number;
-  /** Copy-on-write (Keyspace.capture): release it once written. */
-  keys: KeyspaceCapture;
-  leases: { id: number; ttl: number }[];
-  locks: { name: string; lock: LockState }[];
-  events: WatchEvent[];
-}
-
-export function captureState(store: KvStore): CapturedState {
-  return {
-    revision: store.revision,
-    compactRevision: store.history.compactRevision,
-    keys: store.keys.capture(),
-    leases: [...store.leases.values()].map(({ id, ttl }) => ({ id, ttl })).sort((a, b) => a.id - b.id),
-    locks: [...store.locks.entries()]
-      .map(([name, lock]) => ({ name, lock: { ...lock, waiters: [...lock.waiters] } }))
-      .sort((a, b) => compareKeys(a.name, b.name)),
-    events: store.history.toArray(),
-  };
 }
 
 /** The lines of a version 2 snapshot, each with its newline, produced one at a time. */

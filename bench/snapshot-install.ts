@@ -5,7 +5,8 @@
  * and compacts its log (the newcomer can only catch up by InstallSnapshot), and restarted with
  * snapshots off again. Then a fresh `kv serve` joins as a nonvoter. Measured: from the join request until the newcomer has applied
  * the snapshot's index (status polled every 20 ms), the snapshot's size over that time, and the
- * peak RSS growth of both ends (VmHWM reset just before the join, minus VmRSS at that moment).
+ * peak RSS growth of both ends (VmHWM reset just before the join, minus VmRSS at that moment), and
+ * the newcomer's overhead (its peak minus its RSS once the snapshot is applied).
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -40,6 +41,11 @@ export interface SnapshotInstallResult {
   leaderPeakGrowthMiB: number;
   newcomerPeakGrowthMiB: number;
   newcomerRssAfterMiB: number;
+  /**
+   * The install's own memory: the newcomer's peak RSS minus its RSS once the snapshot is applied
+   * (what it keeps is the state itself: the KV store is in memory).
+   */
+  newcomerOverheadMiB: number;
 }
 
 /** Bytes of the newest snapshot's state.bin in a raftkit data directory (<dir>/snapshots/<term>-<index>-<ms>/). */
@@ -130,6 +136,7 @@ async function install(
   });
   const seconds = (performance.now() - start) / 1000;
   const [leaderPeak, newcomerPeak] = ends.map((pid) => vmKiB(pid, 'VmHWM'));
+  const newcomerAfter = vmKiB(newcomer.pid!, 'VmRSS');
   const snapshotBytes = newestSnapshotBytes(leader.dataDir);
   return {
     stateMiB,
@@ -138,6 +145,7 @@ async function install(
     mbPerS: snapshotBytes / 1e6 / seconds,
     leaderPeakGrowthMiB: (leaderPeak - leaderBefore) / 1024,
     newcomerPeakGrowthMiB: (newcomerPeak - newcomerBefore) / 1024,
-    newcomerRssAfterMiB: vmKiB(newcomer.pid!, 'VmRSS') / 1024,
+    newcomerRssAfterMiB: newcomerAfter / 1024,
+    newcomerOverheadMiB: (newcomerPeak - newcomerAfter) / 1024,
   };
 }

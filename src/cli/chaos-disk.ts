@@ -9,8 +9,9 @@
  *   checks that nothing acknowledged was lost).
  * - eio-read: the victim is restarted with its first WAL read failing: it must refuse to start with a
  *   clear message (ErrStoreRead), then start without the fault.
- * - corrupt: one byte in the middle of the victim's WAL is flipped while it is down: damage beyond
- *   the tail, which it must detect at start (ErrStoreCorrupt) and refuse to serve from. It is then
+ * - corrupt: one byte in the middle of the victim's newest WAL segment is flipped while it is down:
+ *   damage beyond the tail, which it must detect at start (ErrStoreCorrupt) and refuse to serve
+ *   from (sealed segments open from their index: damage there is found when read). It is then
  *   repaired from the others, the way an operator would: removed from the configuration, its data
  *   wiped, added again empty (`--join`), so that it copies the log or a snapshot from the leader.
  *
@@ -265,18 +266,20 @@ export function withDiskFaults(serveArgs: readonly string[], rules: string): str
 }
 
 /**
- * Flips one byte half-way into the data of the WAL's fullest segment (segments are preallocated:
+ * Flips one byte half-way into the data of the WAL's newest segment (segments are preallocated:
  * the data ends at the last non-zero byte). Records are back to back and every byte is under a
- * checksum, and groups follow it, so the store must see damage, not a torn tail. Returns
- * "<file> at offset N", or null when no segment holds enough data.
+ * checksum, and groups follow it, so the store must see damage, not a torn tail. The newest
+ * segment because an open scans it whole; a sealed segment opens from its index, and damage there
+ * is reported when the entry is read (src/storage/wal-seal-index.ts). Returns "<file> at offset
+ * N", or null when the newest segment holds too little data.
  */
 export function damageWal(dir: string): string | null {
-  let best: { path: string; end: number } | null = null;
-  for (const name of readdirSync(dir).filter((each) => each.endsWith('.wal'))) {
-    const path = join(dir, name);
-    const end = dataEnd(path);
-    if (best === null || end > best.end) best = { path, end };
-  }
+  const [newest] = readdirSync(dir)
+    .filter((each) => each.endsWith('.wal'))
+    .sort()
+    .slice(-1);
+  const path = newest === undefined ? null : join(dir, newest);
+  const best = path === null ? null : { path, end: dataEnd(path) };
   if (best === null || best.end < MIN_DAMAGE_BYTES) return null;
   const offset = Math.floor(best.end / 2);
   const fd = openSync(best.path, 'r+');

@@ -107,6 +107,7 @@ export const KV_LIMIT_FLAGS = {
   '--watch-buffer-bytes': { option: 'watchBufferBytes', min: 1024, max: 2 ** 31 },
   '--max-watches': { option: 'maxWatches', min: 1, max: 1_000_000 },
   '--max-leases': { option: 'maxLeases', min: 1, max: 10_000_000 },
+  '--snapshot-format': { option: 'snapshotFormat', min: 2, max: 3 },
 } as const;
 type KvLimitFlag = keyof typeof KV_LIMIT_FLAGS;
 export type KvLimits = Partial<Record<(typeof KV_LIMIT_FLAGS)[KvLimitFlag]['option'], number>>;
@@ -160,6 +161,7 @@ export const SERVE_USAGE = `usage: raftkit kv serve --id ID --raft-addr HOST:POR
        [--heartbeat-timeout MS --election-timeout MS --leader-lease-timeout MS --commit-timeout MS
         --snapshot-interval MS --snapshot-threshold N --trailing-logs N]
        [--watch-history N --watch-history-bytes N --watch-buffer-bytes N --max-watches N --max-leases N]
+       [--snapshot-format 2|3]
 
 Security (see the README's Security section):
   --auth-token-file FILE   every route but GET /healthz needs "Authorization: Bearer <token in FILE>"
@@ -180,7 +182,9 @@ Limits (defaults): --http-max-connections ${DEFAULT_HTTP_LIMITS.maxConnections},
   --watch-history ${DEFAULT_WATCH_HISTORY} revisions and --watch-history-bytes ${DEFAULT_WATCH_HISTORY_BYTES} (what GET /watch?since can replay),
   --watch-buffer-bytes ${KV_HTTP_DEFAULTS.watchBufferBytes} (unsent events per watch stream before it is closed, resumable),
   --max-watches ${KV_HTTP_DEFAULTS.maxWatches} open watch streams, --max-leases ${KV_HTTP_DEFAULTS.maxLeases} leases,
-  --wal-segment-bytes ${DEFAULT_SEGMENT_BYTES} (the WAL starts a new segment file past it; lmdb ignores it)`;
+  --wal-segment-bytes ${DEFAULT_SEGMENT_BYTES} (the WAL starts a new segment file past it; lmdb ignores it),
+  --snapshot-format 3 (binary KV snapshots; 2 writes NDJSON, which raftkit before format 3 can read:
+  for a cluster being upgraded one server at a time)`;
 
 /** Longest --debug-disk-faults spec (a handful of clauses is all a test needs). */
 export const MAX_FAULT_SPEC_LENGTH = 1024;

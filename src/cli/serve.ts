@@ -35,7 +35,7 @@ import {
   readTokenFile,
   type HttpsCredentials,
 } from '../kv/credentials.js';
-import { KvFsm } from '../kv/fsm.js';
+import { KvFsm, type KvFsmOptions } from '../kv/fsm.js';
 import type { ApiTokens } from '../kv/http/auth.js';
 import { FaultyFileSystem, parseFaultSpec } from '../testing/fault-files.js';
 import { SkewedClock, type ClockSkew } from '../testing/skewed-clock.js';
@@ -159,8 +159,10 @@ export async function startKvServer(args: KvServeArgs, options: KvServeOptions =
       localId: args.id,
       logger,
     };
-    const { watchHistory, watchHistoryBytes, ...kvLimits } = args.kvLimits;
-    const fsm = new KvFsm({ logger, watchHistory, watchHistoryBytes });
+    const { watchHistory, watchHistoryBytes, snapshotFormat, ...kvLimits } = args.kvLimits;
+    // serve-args bounds it to 2..3.
+    const format = snapshotFormat as KvFsmOptions['snapshotFormat'];
+    const fsm = new KvFsm({ logger, watchHistory, watchHistoryBytes, snapshotFormat: format });
     await recoverFromPeersJson(storage, config, fsm, logger);
     const existing = await hasExistingState(storage.logStore, storage.logStore, storage.snapshotStore);
     // A new data directory is bootstrapped only once nothing else can fail: a server that cannot

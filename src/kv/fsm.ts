@@ -23,7 +23,8 @@ import { commandOf, ErrUnknownCommand, httpAddressKey, type KvCommand } from './
 import { encodeBase64 } from './json-fields.js';
 import type { HistoryLimits, WatchHistory } from './state/history.js';
 import type { KeyEntry, RangeQuery, RangeResult } from './state/keyspace.js';
-import { captureState, readSnapshot, writeSnapshot, type CapturedState } from './state/snapshot.js';
+import { captureState, type CapturedState } from './state/capture.js';
+import { readSnapshot, writeSnapshot, type SnapshotFormat } from './state/snapshot.js';
 import { compareKeys } from './state/sorted-keys.js';
 import { KvStore, type ComparedKey, type Journal, type Lease, type LockState } from './state/store.js';
 
@@ -56,12 +57,20 @@ export interface KvFsmOptions {
   watchHistory?: number;
   /** ...but at most about this many bytes of them (default 64 MiB). */
   watchHistoryBytes?: number;
-  /** Longest line of a version 2 snapshot `restore` accepts, in bytes (default 16 MiB). */
+  /**
+   * Longest line of a version 2 snapshot, or record of a version 3 one, that `restore` accepts, in
+   * bytes (default 16 MiB): restore holds one at a time.
+   */
   maxSnapshotLineBytes?: number;
   /** Largest version 1 snapshot `restore` accepts, in bytes (default 1 GiB): it is parsed in memory. */
   maxSnapshotBytes?: number;
   /** Snapshot bytes handed to the sink per write (default 64 KiB). */
   snapshotChunkBytes?: number;
+  /**
+   * The format snapshots are written in: 3 (binary, the default) or 2 (NDJSON, readable by raftkit
+   * versions before format 3: for a cluster being upgraded one server at a time). Both restore.
+   */
+  snapshotFormat?: SnapshotFormat;
 }
 
 export const DEFAULT_WATCH_HISTORY = 10_000;
@@ -87,7 +96,10 @@ export class KvFsm implements FSM {
       maxSnapshotLineBytes: options.maxSnapshotLineBytes ?? 16 * 1024 * 1024,
       maxSnapshotBytes: options.maxSnapshotBytes ?? 1 << 30,
       snapshotChunkBytes: options.snapshotChunkBytes ?? 64 * 1024,
+      snapshotFormat: options.snapshotFormat ?? 3,
     };
+    if (this.options.snapshotFormat !== 2 && this.options.snapshotFormat !== 3)
+      throw new RangeError(`snapshotFormat must be 2 or 3, got ${String(this.options.snapshotFormat)}`);
     this.store = new KvStore(this.historyLimits);
   }
 
@@ -247,7 +259,11 @@ export class KvFsm implements FSM {
 
   snapshot(): FSMSnapshot {
     if (this.halt !== null) throw this.halt;
-    return new KvSnapshot(captureState(this.store), this.options.snapshotChunkBytes);
+    return new KvSnapshot(
+      captureState(this.store),
+      this.options.snapshotChunkBytes,
+      this.options.snapshotFormat,
+    );
   }
 
   async restore(reader: Readable): Promise<void> {
@@ -276,11 +292,12 @@ class KvSnapshot implements FSMSnapshot {
   constructor(
     private state: CapturedState | null,
     private readonly chunkBytes: number,
+    private readonly format: SnapshotFormat,
   ) {}
 
   async persist(sink: SnapshotSink): Promise<void> {
     try {
-      await writeSnapshot(sink, this.state!, this.chunkBytes);
+      await writeSnapshot(sink, this.state!, this.chunkBytes, this.format);
       await sink.close();
     } catch (error) {
       await sink.cancel();
@@ -289,6 +306,7 @@ class KvSnapshot implements FSMSnapshot {
   }
 
   release(): void {
+    this.state?.keys.release();
     this.state = null;
   }
 }

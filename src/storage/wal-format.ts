@@ -156,7 +156,8 @@ function checkPayloadSize(length: number): void {
   }
 }
 
-function writeUint64(out: Buffer, at: number, value: number): void {
+/** Writes `value` (a safe integer) as a u64 BE at `at`. */
+export function writeUint64(out: Buffer, at: number, value: number): void {
   out.writeUInt32BE(Math.floor(value / 0x1_0000_0000), at);
   out.writeUInt32BE(value % 0x1_0000_0000, at + 4);
 }

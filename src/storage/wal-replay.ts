@@ -21,12 +21,16 @@ import {
   recordPayload,
 } from './wal-format.js';
 import { EntryTable } from './wal-index.js';
+import { ENTRY_OP_BYTES, OP_PREFIX_BYTES, SegmentOps } from './wal-seal-index.js';
 
 /** Bytes read per call while replaying (a record larger than this gets a buffer of its own size). */
 const CHUNK_BYTES = 4 * 1024 * 1024;
 /** The fixed part of an encoded entry up to and including its term (log-codec.ts). */
 const ENTRY_TERM_END = 18;
 const COMMIT_RECORD_BYTES = RECORD_OVERHEAD + 8;
+const TWO_POW_32 = 0x1_0000_0000;
+/** The high 32-bit word of Number.MAX_SAFE_INTEGER: larger values are not safe integers. */
+const MAX_SAFE_HIGH_WORD = 0x1f_ffff;
 const PENDING_SLOTS = 5;
 /** How a Commit record starts: payload length 8 (u32 BE), then its type. */
 const COMMIT_PREFIX = Buffer.from([0, 0, 0, 8, RecordType.Commit]);
@@ -93,6 +97,8 @@ export class WalState {
   readonly table = new EntryTable();
   readonly stable = new Map<string, Buffer>();
   groupNumber = 0;
+  /** The newest segment's ops, written as its index when it is sealed (wal-seal-index.ts). */
+  readonly ops = new SegmentOps();
   private readonly window = new FileWindow();
   /** The open group's entries: index, offset, length, term, type each, in one reused array. */
   private pending = new Float64Array(1024 * PENDING_SLOTS);
@@ -115,6 +121,7 @@ export class WalState {
     const window = this.window;
     window.reset(file, path, size);
     this.clearGroup();
+    this.ops.reset();
     let end = 0;
     let position = 0;
     let stop: string | null = null;
@@ -147,6 +154,7 @@ export class WalState {
       position += length;
     }
     this.clearGroup();
+    this.ops.dropUncommitted();
     if (end < size || (end === 0 && !newest)) {
       const why =
         stop !== null
@@ -197,13 +205,63 @@ export class WalState {
     }
     if (type === RecordType.Header) return false;
     const where = `${path} at offset ${position}`;
+    const payload = recordPayload(bytes, at, length);
+    this.ops.change(type, payload, position);
     if (type !== RecordType.Commit) {
-      this.addChange(type, recordPayload(bytes, at, length), where);
+      this.addChange(type, payload, where);
       return false;
     }
     this.applyGroup(segment, where);
-    this.groupNumber = decodeIndexPayload(recordPayload(bytes, at, length), where);
+    this.groupNumber = decodeIndexPayload(payload, where);
     return true;
+  }
+
+  /**
+   * Applies the ops of sealed segment `segment` read from its index (wal-seal-index.ts): the same
+   * changes its complete groups make when replayed, without reading the segment. The ops passed
+   * their index's checksum; anything malformed in them is still ErrStoreCorrupt, never a crash.
+   */
+  replayOps(ops: Buffer, segment: number, path: string): void {
+    this.clearGroup();
+    const table = this.table;
+    const corrupt = (at: number, why: string) =>
+      new ErrStoreCorrupt(`${path} (index) at op offset ${at}: ${why}`);
+    const view = new DataView(ops.buffer, ops.byteOffset, ops.byteLength);
+    let at = 0;
+    while (at < ops.length) {
+      const kind = ops[at];
+      if (kind === RecordType.Entry) {
+        if (at + ENTRY_OP_BYTES > ops.length) throw corrupt(at, 'entry op cut short');
+        // A DataView: Buffer's readUInt*BE check their arguments on every call, a cost per entry.
+        const indexHigh = view.getUint32(at + 2);
+        const termHigh = view.getUint32(at + 10);
+        if (indexHigh > MAX_SAFE_HIGH_WORD || termHigh > MAX_SAFE_HIGH_WORD)
+          throw corrupt(at, 'exceeds 2^53-1');
+        const index = indexHigh * TWO_POW_32 + view.getUint32(at + 6);
+        const term = termHigh * TWO_POW_32 + view.getUint32(at + 14);
+        const last = table.last();
+        if (last !== 0 && index !== last + 1) throw corrupt(at, `entry ${index} does not follow ${last}`);
+        const offset = view.getUint16(at + 18) * TWO_POW_32 + view.getUint32(at + 20);
+        table.push(index, segment, offset, view.getUint32(at + 24), term, ops[at + 1]);
+        at += ENTRY_OP_BYTES;
+        continue;
+      }
+      if (at + OP_PREFIX_BYTES > ops.length) throw corrupt(at, 'op cut short');
+      const end = at + OP_PREFIX_BYTES + ops.readUInt32BE(at + 7);
+      if (end > ops.length) throw corrupt(at, 'op overruns the index');
+      const payload = ops.subarray(at + OP_PREFIX_BYTES, end);
+      const where = `${path} (index) at op offset ${at}`;
+      if (kind === RecordType.Commit) {
+        this.groupNumber = decodeIndexPayload(payload, where);
+      } else if (kind === RecordType.Stable || kind === RecordType.Truncate || kind === RecordType.Head) {
+        this.addChange(kind, payload, where);
+        this.applyGroup(segment, where);
+      } else {
+        throw corrupt(at, `unknown op ${kind}`);
+      }
+      at = end;
+    }
+    this.ops.reset(ops);
   }
 
   private addEntry(bytes: Buffer, at: number, length: number, position: number, path: string): void {
@@ -223,6 +281,7 @@ export class WalState {
       grown.set(this.pending);
       this.pending = grown;
     }
+    this.ops.entry(bytes[payload + 1], index, term, position, length);
     const slot = this.pendingCount++ * PENDING_SLOTS;
     this.pending[slot] = index;
     this.pending[slot + 1] = position;

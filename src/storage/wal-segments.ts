@@ -13,9 +13,22 @@ import { constants as fsConstants } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock, Timer } from '../core/clock.js';
 import { ErrStoreCorrupt } from '../core/errors.js';
-import { holdsOnlyZeros, isDescriptorShortage, type FileSystem, type StoreFile } from './file-system.js';
+import {
+  holdsOnlyZeros,
+  isDescriptorShortage,
+  readFully,
+  type FileSystem,
+  type StoreFile,
+} from './file-system.js';
 import type { StoreLogger } from './types.js';
 import type { WalState } from './wal-replay.js';
+import {
+  SEGMENT_HEADER_BYTES,
+  readSealIndex,
+  removeIndexLeftovers,
+  writeSealIndex,
+  type SealIndexFiles,
+} from './wal-seal-index.js';
 
 const SEGMENT_NAME = /^(\d{20})\.wal$/;
 /** The spare's name: not a segment name, so a crash that leaves it behind leaves no segment. */
@@ -72,24 +85,69 @@ export async function listSegments(files: FileSystem, dir: string): Promise<numb
 }
 
 /**
- * Opens and replays segment `number`; cuts a torn tail off the newest (a tail of zeros is kept:
- * it was written ahead of the data, and later writes land on it). Returns null (and removes the
- * file) for a newest segment without a complete group: a crash while it was being created, which
- * can leave it empty, zero-filled or holding part of its first write.
+ * Opens every segment of the store's directory, oldest first, applying them to `state`; `directory`
+ * is fsynced after a removal. Leaves `state.ops` holding the newest kept segment's ops.
+ */
+export async function openSegments(
+  where: SealIndexFiles,
+  state: WalState,
+  directory: StoreFile,
+): Promise<Segment[]> {
+  const segments: Segment[] = [];
+  try {
+    await removeIndexLeftovers(where.files, where.dir);
+    const numbers = await listSegments(where.files, where.dir);
+    for (let i = 0; i < numbers.length; i++) {
+      const newest = i === numbers.length - 1;
+      // The sealed segment before a newest one that turns out to be removable stays the newest.
+      const sealedOps = newest && segments.length > 0 ? state.ops.copy() : null;
+      const segment = await openSegment(where, numbers[i], state, newest);
+      if (segment !== null) {
+        segments.push(segment);
+        continue;
+      }
+      if (sealedOps !== null) state.ops.reset(sealedOps);
+      // A removed newest segment (a crash while creating it) must stay removed.
+      if (!where.noSync) await directory.sync();
+    }
+    return segments;
+  } catch (error) {
+    for (const segment of segments) await segment.file.close().catch(() => {});
+    throw error;
+  }
+}
+
+/**
+ * Opens segment `number` and applies it to `state`: a sealed segment from its index when it has a
+ * usable one (wal-seal-index.ts), else by replaying it (and then indexing it). Cuts a torn tail off
+ * the newest (a tail of zeros is kept: it was written ahead of the data, and later writes land on
+ * it). Returns null (and removes the file) for a newest segment without a complete group: a crash
+ * while it was being created, which can leave it empty, zero-filled or holding part of its first
+ * write.
  */
 export async function openSegment(
-  files: FileSystem,
-  dir: string,
+  where: SealIndexFiles,
   number: number,
   state: WalState,
   newest: boolean,
-  noSync: boolean,
 ): Promise<Segment | null> {
-  const path = join(dir, segmentName(number));
+  const { files, noSync } = where;
+  const path = join(where.dir, segmentName(number));
   const file = await files.open(path, segmentFlags(noSync));
   try {
     const { size } = await file.stat();
+    if (!newest) {
+      const header = Buffer.allocUnsafe(SEGMENT_HEADER_BYTES);
+      const got = await readFully(file, header, 0, header.length, 0);
+      const ops = await readSealIndex(where, number, size, header.subarray(0, got));
+      if (ops !== null) {
+        state.replayOps(ops, number, path);
+        return { number, path, file, size, allocated: size, closed: false };
+      }
+    }
     const end = await state.replaySegment(file, size, number, path, newest);
+    // A sealed segment replays whole or not at all (replaySegment throws).
+    if (!newest) await writeSealIndex(where, number, end, state.ops.copy());
     if (end === 0) {
       await file.close();
       await files.unlink(path);

@@ -68,13 +68,13 @@ import {
 } from './wal-format.js';
 import { type EntryLocation } from './wal-index.js';
 import { WalState } from './wal-replay.js';
+import { indexPath, writeSealIndex } from './wal-seal-index.js';
 import { SegmentZeros } from './wal-zeros.js';
 import { readEntries } from './wal-reader.js';
 import {
   SpareSegment,
   checkSegmentBytes,
-  listSegments,
-  openSegment,
+  openSegments,
   segmentFlags,
   segmentName,
   warningLogger,
@@ -151,6 +151,8 @@ export class WalStore implements LogStore, StableStore {
   private warnedOversize = 0;
   private readonly spare: SpareSegment;
   private readonly zeros: SegmentZeros;
+  /** Index files of sealed segments being written, one after the other (wal-seal-index.ts). */
+  private indexWrites: Promise<void> = Promise.resolve();
 
   private constructor(
     /** The directory given to open. */
@@ -188,18 +190,13 @@ export class WalStore implements LogStore, StableStore {
     const created = await files.mkdir(dir, { recursive: true });
     if (created !== undefined && !noSync) await syncDirectory(files, dirname(created));
     const unlock = await lockDirectory(dir);
+    const logger = options.logger ?? warningLogger;
     const segments: Segment[] = [];
     let directory: StoreFile | undefined;
     try {
       directory = await files.open(dir, O_READ);
       const state = new WalState();
-      const numbers = await listSegments(files, dir);
-      for (let i = 0; i < numbers.length; i++) {
-        const segment = await openSegment(files, dir, numbers[i], state, i === numbers.length - 1, noSync);
-        if (segment !== null) segments.push(segment);
-        // A removed newest segment (a crash while creating it) must stay removed.
-        else if (!noSync) await directory.sync();
-      }
+      segments.push(...(await openSegments({ files, dir, noSync, logger }, state, directory)));
       const store = new WalStore(
         dir,
         files,
@@ -209,7 +206,7 @@ export class WalStore implements LogStore, StableStore {
         state,
         segmentBytes,
         noSync,
-        options.logger ?? warningLogger,
+        logger,
         options.clock ?? systemClock,
         options.preallocate ?? !noSync,
       );
@@ -384,6 +381,7 @@ export class WalStore implements LogStore, StableStore {
     this.closing ??= (async () => {
       await this.idle();
       try {
+        await this.indexWrites;
         await this.zeros.stop();
         await this.spare.stop();
         for (const segment of this.segments) {
@@ -502,9 +500,18 @@ export class WalStore implements LogStore, StableStore {
       this.zeros.track(current);
       return current;
     }
+    this.sealIndex(current);
     const segment = await this.beginSegment(number, path, file);
     this.spare.refill();
     return segment;
+  }
+
+  /** Writes the index of `sealed` in the background (a cache: appends need not wait for it). */
+  private sealIndex(sealed: Segment): void {
+    const ops = this.state.ops.copy();
+    this.state.ops.reset();
+    const where = { files: this.files, dir: this.dir, noSync: this.noSync, logger: this.logger };
+    this.indexWrites = this.indexWrites.then(() => writeSealIndex(where, sealed.number, sealed.size, ops));
   }
 
   /** Writes the opening group (its header and the whole stable store) of the new segment `number`. */
@@ -561,9 +568,13 @@ export class WalStore implements LogStore, StableStore {
     const obsolete = this.segments.filter((segment) => segment.number < keepFrom);
     this.segments = this.segments.filter((segment) => segment.number >= keepFrom);
     try {
+      // An index written after its segment is gone would be left behind.
+      await this.indexWrites;
       for (const segment of obsolete) {
         segment.closed = true;
         await segment.file.close();
+        // The index first: a segment left without one is scanned, never misread.
+        await this.files.unlink(indexPath(this.dir, segment.number)).catch(() => {});
         await this.files.unlink(segment.path);
       }
       if (!this.noSync) await this.directory.sync();

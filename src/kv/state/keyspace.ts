@@ -2,6 +2,11 @@
  * The keys of the store: a map from key to its current entry (value, revision, lease) beside the
  * ordered index (sorted-keys.ts) that ranges walk. Entries are never changed in place, only
  * replaced, so a snapshot may hold on to them while later commands apply.
+ *
+ * Snapshots are copy-on-write (`capture`): capturing copies only the ordered key list (one flat
+ * array), and while a capture is open each key's first change after it saves the entry it
+ * replaces. So a snapshot of any size is taken without a long pause of the event loop, and it
+ * costs memory only for the keys that change while it is written.
  */
 import { RESERVED_PREFIX } from '../validate.js';
 import { compareKeys, SortedKeys } from './sorted-keys.js';
@@ -32,9 +37,18 @@ export interface RangeResult {
 /** Just past every reserved key in UTF-8 order ('0' follows '/'). */
 const AFTER_RESERVED = RESERVED_PREFIX.slice(0, -1) + '0';
 
+/** The keys and entries as they were at `Keyspace.capture`, in UTF-8 order. */
+export interface KeyspaceCapture extends Iterable<[string, KeyEntry]> {
+  readonly size: number;
+  /** Stops saving replaced entries for it. */
+  release(): void;
+}
+
 export class Keyspace {
   private readonly entries = new Map<string, KeyEntry>();
   private readonly order = new SortedKeys();
+  /** Per open capture: the entries replaced since it was taken (undefined: the key was absent). */
+  private readonly captures = new Set<Map<string, KeyEntry | undefined>>();
 
   get size(): number {
     return this.entries.size;
@@ -45,13 +59,23 @@ export class Keyspace {
   }
 
   set(key: string, entry: KeyEntry): void {
+    if (this.captures.size > 0) this.saveForCaptures(key);
     if (!this.entries.has(key)) this.order.insert(key);
     this.entries.set(key, entry);
+  }
+
+  /** Sets `key` if it sorts after every key held (see SortedKeys.appendIfLast); false otherwise. */
+  appendIfLast(key: string, entry: KeyEntry): boolean {
+    if (this.captures.size > 0) this.saveForCaptures(key);
+    if (!this.order.appendIfLast(key)) return false;
+    this.entries.set(key, entry);
+    return true;
   }
 
   delete(key: string): KeyEntry | undefined {
     const entry = this.entries.get(key);
     if (entry === undefined) return undefined;
+    if (this.captures.size > 0) this.saveForCaptures(key);
     this.entries.delete(key);
     this.order.delete(key);
     return entry;
@@ -92,8 +116,29 @@ export class Keyspace {
     }
   }
 
-  /** Every key and entry in UTF-8 order (for snapshots). */
-  sorted(): [string, KeyEntry][] {
-    return this.order.toArray().map((key) => [key, this.entries.get(key)!]);
+  /** Every key and entry as of now, in UTF-8 order, unchanged by later commands (see the module comment). */
+  capture(): KeyspaceCapture {
+    const replaced = new Map<string, KeyEntry | undefined>();
+    this.captures.add(replaced);
+    const keys = this.order.toArray();
+    const entries = this.entries;
+    return {
+      size: keys.length,
+      *[Symbol.iterator]() {
+        for (const key of keys) yield [key, (replaced.has(key) ? replaced.get(key) : entries.get(key))!];
+      },
+      release: () => {
+        this.captures.delete(replaced);
+        replaced.clear();
+      },
+    };
+  }
+
+  /** Saves the entry of `key` for each open capture it has not changed for yet. */
+  private saveForCaptures(key: string): void {
+    const current = this.entries.get(key);
+    for (const replaced of this.captures) {
+      if (!replaced.has(key)) replaced.set(key, current);
+    }
   }
 }

@@ -1,8 +1,11 @@
 /**
- * The KV snapshot format (docs/kv-contract.md). Version 2 is newline-delimited JSON, one record per
- * line in a fixed order (header, keys in UTF-8 order, leases by ID, locks by name, the history
- * oldest first), so that it streams both ways with bounded memory and two replicas with the same
- * state write the same bytes. Version 1 (one JSON object of base64 values) still restores.
+ * The KV snapshot formats (docs/kv-contract.md). Version 3 (the default, snapshot-binary.ts) is
+ * length-prefixed binary records; version 2 is newline-delimited JSON, one record per line. Both
+ * hold the same records in a fixed order (header, keys in UTF-8 order, leases by ID, locks by name,
+ * the history oldest first), so that they stream both ways with bounded memory and two replicas
+ * with the same state write the same bytes. Version 2 is still written on request (a cluster being
+ * upgraded from a version that reads only it); version 1 (one JSON object of base64 values) still
+ * restores.
  */
 import type { Readable } from 'node:stream';
 import { ErrDecode, ErrSnapshotCorrupt, ErrTooLarge, type SnapshotSink } from '../../index.js';
@@ -12,47 +15,23 @@ import {
   base64Field,
   decodeBase64Strict,
   encodeBase64,
-  intField,
   keyField,
   leaseIdField,
   checkLeaseId,
   nullableBase64Field,
   type JsonObject,
 } from '../json-fields.js';
-import { MAX_TTL, MIN_TTL } from '../commands.js';
-import type { HistoryLimits, WatchEvent } from './history.js';
-import type { KeyEntry } from './keyspace.js';
-import { compareKeys } from './sorted-keys.js';
-import { KvStore, type LockState } from './store.js';
+import type { HistoryLimits } from './history.js';
+import type { CapturedState } from './capture.js';
+import { readSnapshotV3, V3_MAGIC, writeSnapshotV3, type BinarySource } from './snapshot-binary.js';
+import { SnapshotRestorer } from './snapshot-restore.js';
+import { KvStore } from './store.js';
 
 export interface SnapshotLimits {
-  /** Longest line of a version 2 snapshot, in bytes. */
+  /** Longest line of a version 2 snapshot, or record of a version 3 one, in bytes. */
   maxLineBytes: number;
   /** Largest version 1 snapshot (it is one JSON object, parsed in memory), in bytes. */
   maxV1Bytes: number;
-}
-
-/** An immutable view of the store, taken between two commands and written out later. */
-export interface CapturedState {
-  revision: number;
-  compactRevision: number;
-  keys: [string, KeyEntry][];
-  leases: { id: number; ttl: number }[];
-  locks: { name: string; lock: LockState }[];
-  events: WatchEvent[];
-}
-
-export function captureState(store: KvStore): CapturedState {
-  return {
-    revision: store.revision,
-    compactRevision: store.history.compactRevision,
-    keys: store.keys.sorted(),
-    leases: [...store.leases.values()].map(({ id, ttl }) => ({ id, ttl })).sort((a, b) => a.id - b.id),
-    locks: [...store.locks.entries()]
-      .map(([name, lock]) => ({ name, lock: { ...lock, waiters: [...lock.waiters] } }))
-      .sort((a, b) => compareKeys(a.name, b.name)),
-    events: store.history.toArray(),
-  };
 }
 
 /** The lines of a version 2 snapshot, each with its newline, produced one at a time. */
@@ -79,12 +58,17 @@ export function* snapshotLines(state: CapturedState): Generator<string> {
   }
 }
 
-/** Writes the lines in chunks of about `chunkBytes`, honouring the sink's backpressure. */
+/** The snapshot formats `writeSnapshot` writes. */
+export type SnapshotFormat = 2 | 3;
+
+/** Writes `state` in chunks of about `chunkBytes`, honouring the sink's backpressure. */
 export async function writeSnapshot(
   sink: SnapshotSink,
   state: CapturedState,
   chunkBytes: number,
+  format: SnapshotFormat = 3,
 ): Promise<void> {
+  if (format === 3) return writeSnapshotV3(sink, state, chunkBytes);
   let pieces: string[] = [];
   let pending = 0;
   for (const line of snapshotLines(state)) {
@@ -104,16 +88,22 @@ export async function readSnapshot(
   reader: Readable,
   historyLimits: HistoryLimits,
   limits: SnapshotLimits,
-): Promise<{ store: KvStore; version: 1 | 2 }> {
+): Promise<{ store: KvStore; version: 1 | 2 | 3 }> {
   const lines = new LineReader(reader, limits.maxLineBytes);
   try {
+    const start = await lines.peekBytes(V3_MAGIC.length);
+    if (start.subarray(0, V3_MAGIC.length).equals(V3_MAGIC)) {
+      const source = lines.handOver(V3_MAGIC.length);
+      return { store: await readSnapshotV3(source, historyLimits, limits.maxLineBytes), version: 3 };
+    }
     // Version 2 starts with its header line; anything else is version 1.
     if (!/^\{"format":\d/.test((await lines.peek(12)).toString('latin1')))
       return { store: parseV1(await lines.rest(limits.maxV1Bytes), historyLimits), version: 1 };
-    const restorer = new V2Restorer(historyLimits);
-    restorer.header(parseLine((await lines.next())!, 1));
+    const restorer = new SnapshotRestorer(historyLimits);
+    const records = new V2Records(restorer);
+    records.header(parseLine((await lines.next())!, 1));
     for (let number = 2, line = await lines.next(); line !== null; number++, line = await lines.next())
-      restorer.record(parseLine(line, number), number);
+      records.record(parseLine(line, number), number);
     return { store: restorer.finish(), version: 2 };
   } catch (error) {
     reader.destroy();
@@ -139,6 +129,27 @@ class LineReader {
   async peek(bytes: number): Promise<Buffer> {
     while (this.pending.length < bytes && this.pending.indexOf(0x0a) < 0 && (await this.read()));
     return this.pending;
+  }
+
+  /** At least `bytes` bytes, or everything there is, without consuming them. */
+  async peekBytes(bytes: number): Promise<Buffer> {
+    while (this.pending.length < bytes && (await this.read()));
+    return this.pending;
+  }
+
+  /** Hands what is buffered after `skip` bytes, and the chunks still to come, to a binary reader. */
+  handOver(skip: number): BinarySource {
+    const pending = this.pending.subarray(skip);
+    this.pending = Buffer.alloc(0);
+    return {
+      pending,
+      next: async () => {
+        if (this.ended) return null;
+        const { done, value } = await this.chunks.next();
+        if (done === true) this.ended = true;
+        return done === true ? null : toBuffer(value);
+      },
+    };
   }
 
   /** The next line without its newline; null at the end. */
@@ -187,7 +198,10 @@ class LineReader {
 }
 
 function toBuffer(chunk: unknown): Buffer {
-  return typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk as Uint8Array);
+  if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8');
+  // Kept only as views until restore copies what it keeps: no copy of the chunk itself.
+  const bytes = chunk as Uint8Array;
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function parseLine(line: string, number: number): JsonObject {
@@ -200,96 +214,40 @@ function parseLine(line: string, number: number): JsonObject {
   return asObject(parsed, `line ${number}`);
 }
 
-class V2Restorer {
-  private store: KvStore;
-  private lastEvent = 0;
-  private readonly keyLeases: [string, number][] = [];
-  private readonly lockLines: { name: string; lock: LockState }[] = [];
-
-  constructor(historyLimits: HistoryLimits) {
-    this.store = new KvStore(historyLimits);
-  }
+/** Hands the records of a version 2 snapshot, checked as JSON, to the restorer. */
+class V2Records {
+  constructor(private readonly restorer: SnapshotRestorer) {}
 
   header(record: JsonObject): void {
     if (record.format !== 2) throw new ErrDecode(`unsupported format ${JSON.stringify(record.format)}`);
-    this.store.revision = intField(record, 'revision', 0, Number.MAX_SAFE_INTEGER);
-    this.store.history.compactRevision = intField(record, 'compactRevision', 0, this.store.revision);
-    this.lastEvent = this.store.history.compactRevision;
+    this.restorer.header(record.revision as number, record.compactRevision as number);
   }
 
   record(record: JsonObject, number: number): void {
     const where = `line ${number}`;
-    if ('k' in record) return this.key(record, where);
+    if ('k' in record) {
+      const lease = record.l === undefined ? 0 : leaseIdField(record, 'l');
+      const key = keyField(record, 'k');
+      return this.restorer.key(key, base64Field(record, 'v'), record.r as number, lease, where);
+    }
     if ('lease' in record) {
-      const id = leaseIdField(record, 'lease');
-      if (this.store.leases.has(id)) throw new ErrDecode(`${where}: lease ${id} appears twice`);
-      this.store.leases.set(id, {
-        id,
-        ttl: intField(record, 'ttl', MIN_TTL, MAX_TTL),
-        keys: new Set(),
-        lock: null,
-      });
-      return;
+      return this.restorer.lease(leaseIdField(record, 'lease'), record.ttl as number, where);
     }
-    if ('lock' in record) return this.lock(record, where);
-    if ('event' in record) return this.event(asObject(record.event, `${where} "event"`), where);
+    if ('lock' in record) {
+      const name = keyField(record, 'lock');
+      const holder = record.holder === null ? 0 : leaseIdField(record, 'holder');
+      const waiters = asArray(record.waiters, `${where} "waiters"`, Number.MAX_SAFE_INTEGER).map((id, i) =>
+        checkLeaseId(id, `"waiters"[${i}]`),
+      );
+      return this.restorer.lock(name, holder, record.token as number, waiters, where);
+    }
+    if ('event' in record) {
+      const event = asObject(record.event, `${where} "event"`);
+      const value = nullableBase64Field(event, 'value');
+      const key = keyField(event, 'key');
+      return this.restorer.event(event.revision as number, event.op as string, key, value, where);
+    }
     throw new ErrDecode(`${where} is not a key, lease, lock or event record`);
-  }
-
-  finish(): KvStore {
-    const { store } = this;
-    for (const [key, id] of this.keyLeases) {
-      const lease = store.leases.get(id);
-      if (lease === undefined) throw new ErrDecode(`key ${JSON.stringify(key)} names missing lease ${id}`);
-      lease.keys.add(key);
-    }
-    for (const { name, lock } of this.lockLines) {
-      for (const id of lock.holder === 0 ? lock.waiters : [lock.holder, ...lock.waiters]) {
-        const lease = store.leases.get(id);
-        if (lease === undefined || lease.lock !== null)
-          throw new ErrDecode(`lock ${JSON.stringify(name)} names missing or shared lease ${id}`);
-        store.leases.set(id, { ...lease, lock: name });
-      }
-      store.locks.set(name, lock);
-    }
-    store.history.trim(store.revision);
-    return store;
-  }
-
-  private key(record: JsonObject, where: string): void {
-    const key = keyField(record, 'k');
-    if (this.store.keys.get(key) !== undefined) throw new ErrDecode(`${where}: key appears twice`);
-    const lease = record.l === undefined ? 0 : leaseIdField(record, 'l');
-    const revision = intField(record, 'r', 0, this.store.revision);
-    this.store.keys.set(key, { value: base64Field(record, 'v'), revision, lease });
-    if (lease !== 0) this.keyLeases.push([key, lease]);
-  }
-
-  private lock(record: JsonObject, where: string): void {
-    const name = keyField(record, 'lock');
-    if (this.lockLines.some((line) => line.name === name))
-      throw new ErrDecode(`${where}: lock appears twice`);
-    const holder = record.holder === null ? 0 : leaseIdField(record, 'holder');
-    const token =
-      holder === 0 ? intField(record, 'token', 0, 0) : intField(record, 'token', 1, this.store.revision);
-    const waiters = asArray(record.waiters, `${where} "waiters"`, Number.MAX_SAFE_INTEGER).map((id, i) =>
-      checkLeaseId(id, `"waiters"[${i}]`),
-    );
-    if (holder === 0 && waiters.length > 0) throw new ErrDecode(`${where}: a free lock has waiters`);
-    this.lockLines.push({ name, lock: { holder, token, waiters } });
-  }
-
-  private event(record: JsonObject, where: string): void {
-    const revision = intField(record, 'revision', this.lastEvent, this.store.revision);
-    if (revision === this.store.history.compactRevision)
-      throw new ErrDecode(`${where}: event at or before the compact revision`);
-    const op = record.op;
-    if (op !== 'put' && op !== 'delete') throw new ErrDecode(`${where}: "op" must be "put" or "delete"`);
-    const value = nullableBase64Field(record, 'value');
-    if ((op === 'put') !== (value !== null))
-      throw new ErrDecode(`${where}: a put has a value, a delete null`);
-    this.store.history.push({ revision, op, key: keyField(record, 'key'), value });
-    this.lastEvent = revision;
   }
 }
 

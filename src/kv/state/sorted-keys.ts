@@ -64,6 +64,25 @@ export class SortedKeys {
     return true;
   }
 
+  /**
+   * Adds `key` if it sorts after every key held (a restore adds keys in order: no search, no
+   * move); false, adding nothing, otherwise.
+   */
+  appendIfLast(key: string): boolean {
+    const c = this.chunks.length - 1;
+    if (c < 0) return this.insert(key);
+    if (compareKeys(key, this.lasts[c]) <= 0) return false;
+    const chunk = this.chunks[c];
+    chunk.push(key);
+    this.lasts[c] = key;
+    this.count++;
+    if (chunk.length > 2 * CHUNK) {
+      this.chunks.push(chunk.splice(CHUNK));
+      this.lasts.splice(c, 1, chunk[chunk.length - 1], key);
+    }
+    return true;
+  }
+
   /** Removes `key`; false when it was not there. */
   delete(key: string): boolean {
     const c = this.chunkFor(key);

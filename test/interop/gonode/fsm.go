@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -109,15 +110,26 @@ func (f *kvFSM) Snapshot() (raft.FSMSnapshot, error) {
 	return &kvSnapshot{data: f.copyData()}, nil
 }
 
-// Restore replaces the whole map with a snapshot in either format of docs/kv-contract.md:
-// version 1, one JSON object of key -> base64 value (what Persist writes), or version 2, the
-// newline-delimited records a raftkit leader sends ({"format":2,...} first, then one {"k","v"}
-// line per key; the lease, lock and history lines are state this KV node does not keep).
+// Restore replaces the whole map with a snapshot in any format of docs/kv-contract.md:
+// version 1, one JSON object of key -> base64 value (what Persist writes), version 2, the
+// newline-delimited records ({"format":2,...} first, then one {"k","v"} line per key), or version
+// 3, the binary records a raftkit leader sends by default (key records only: the lease, lock and
+// history records are state this KV node does not keep).
 func (f *kvFSM) Restore(reader io.ReadCloser) error {
 	defer reader.Close()
 	raw, err := io.ReadAll(reader)
 	if err != nil {
 		return err
+	}
+	if bytes.HasPrefix(raw, v3Magic) {
+		restored, err := restoreV3(raw[len(v3Magic):])
+		if err != nil {
+			return err
+		}
+		f.mu.Lock()
+		f.data = restored
+		f.mu.Unlock()
+		return nil
 	}
 	restored := make(map[string][]byte)
 	var header struct {
@@ -150,6 +162,39 @@ func (f *kvFSM) Restore(reader io.ReadCloser) error {
 	f.data = restored
 	f.mu.Unlock()
 	return nil
+}
+
+var v3Magic = []byte("RAFTKIT-KV\x03")
+
+// restoreV3 reads the key records (type 2: u64 revision, u64 lease, u32 key length, key, value)
+// of a version 3 snapshot; each record is u32 body length, u8 type, body; type 6 ends it.
+func restoreV3(raw []byte) (map[string][]byte, error) {
+	restored := make(map[string][]byte)
+	for {
+		if len(raw) < 5 {
+			return nil, fmt.Errorf("snapshot v3 ends without its end record")
+		}
+		length := int(binary.BigEndian.Uint32(raw))
+		kind := raw[4]
+		if len(raw)-5 < length {
+			return nil, fmt.Errorf("snapshot v3 ends in the middle of a record")
+		}
+		body := raw[5 : 5+length]
+		raw = raw[5+length:]
+		switch kind {
+		case 6:
+			return restored, nil
+		case 2:
+			if len(body) < 20 {
+				return nil, fmt.Errorf("snapshot v3 key record too short")
+			}
+			keyLength := int(binary.BigEndian.Uint32(body[16:]))
+			if len(body)-20 < keyLength {
+				return nil, fmt.Errorf("snapshot v3 key overruns its record")
+			}
+			restored[string(body[20:20+keyLength])] = append([]byte{}, body[20+keyLength:]...)
+		}
+	}
 }
 
 type kvSnapshot struct {

@@ -5,11 +5,20 @@
  */
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { ErrSnapshotCorrupt, ErrTooLarge } from '../../../src/core/errors.js';
+import { ErrSnapshotCorrupt } from '../../../src/core/errors.js';
 import type { KvCommand } from '../../../src/kv/commands.js';
 import { KvFsm } from '../../../src/kv/fsm.js';
 import { SeededRandom } from '../../../src/testing/prng.js';
-import { b64, LogDriver, MemorySink, snapshotBytes, text } from '../support/log-driver.js';
+import {
+  b64,
+  chunksOf,
+  expectBoundedRestore,
+  LogDriver,
+  MemorySink,
+  richState,
+  snapshotBytes,
+  text,
+} from '../support/log-driver.js';
 
 const v = (s: string) => Buffer.from(s);
 const lines = (bytes: Buffer) =>
@@ -19,28 +28,9 @@ const lines = (bytes: Buffer) =>
     .split('\n')
     .map((line) => JSON.parse(line) as unknown);
 
-/** A state with every kind of record: keys with and without leases, leases, locks with waiters, history. */
-function richState(): { fsm: KvFsm; log: LogDriver } {
-  const fsm = new KvFsm();
-  const log = new LogDriver(fsm);
-  log.apply({ op: 'put', key: 'b', value: v('2') }); // 1
-  log.apply({ op: 'put', key: 'a', value: Buffer.from([0, 255]) }); // 2
-  log.apply({ op: 'lease-grant', ttl: 30 }); // 3
-  log.apply({
-    op: 'txn',
-    compare: [],
-    success: [{ op: 'put', key: 'c', value: v('3'), lease: 3 }],
-    failure: [],
-  }); // 4
-  log.apply({ op: 'lock', name: 'db', ttl: 10 }); // 5 holds
-  log.apply({ op: 'lock', name: 'db', ttl: 10 }); // 6 waits
-  log.apply({ op: 'delete', key: 'b' }); // 7
-  return { fsm, log };
-}
-
 describe('version 2 snapshots', () => {
-  it('write the contract records, one per line, in a fixed order', async () => {
-    const { fsm } = richState();
+  it('write the contract records, one per line, in a fixed order (snapshotFormat 2)', async () => {
+    const { fsm } = richState({ snapshotFormat: 2 });
     expect(lines(await snapshotBytes(fsm))).toEqual([
       { format: 2, revision: 7, compactRevision: 0 },
       { k: 'a', v: 'AP8=', r: 2 },
@@ -57,9 +47,9 @@ describe('version 2 snapshots', () => {
   });
 
   it('round-trip every part of the state: a restored machine writes the same bytes and behaves the same', async () => {
-    const { fsm, log } = richState();
+    const { fsm, log } = richState({ snapshotFormat: 2 });
     const bytes = await snapshotBytes(fsm);
-    const restored = new KvFsm();
+    const restored = new KvFsm({ snapshotFormat: 2 });
     new LogDriver(restored).apply({ op: 'put', key: 'stale', value: v('gone after restore') });
     await restored.restore(Readable.from([bytes]));
     expect((await snapshotBytes(restored)).equals(bytes)).toBe(true);
@@ -88,29 +78,8 @@ describe('version 2 snapshots', () => {
   });
 
   it('restore with bounded lines: a 2 MB snapshot through a 4 KiB line limit, one long line refused', async () => {
-    const fsm = new KvFsm();
-    const log = new LogDriver(fsm);
-    for (let i = 0; i < 8000; i++) log.apply({ op: 'put', key: `key-${i}`, value: Buffer.alloc(150, i) });
-    const bytes = await snapshotBytes(fsm);
-    expect(bytes.length).toBeGreaterThan(2_000_000);
-    const restored = new KvFsm({ maxSnapshotLineBytes: 4096 });
-    await restored.restore(Readable.from(chunksOf(bytes, 65_536)));
-    expect(restored.size).toBe(8000);
-
-    let produced = 0;
-    const endless = new Readable({
-      read() {
-        produced += 1000;
-        this.push(
-          produced === 1000
-            ? Buffer.from(`{"format":2,"revision":1,"compactRevision":0}\n{"k":"a","v":"`)
-            : Buffer.alloc(1000, 0x41),
-        );
-      },
-    });
-    await expect(restored.restore(endless)).rejects.toBeInstanceOf(ErrTooLarge);
-    expect(produced).toBeLessThan(20_000);
-    expect(restored.size).toBe(8000);
+    const start = Buffer.from(`{"format":2,"revision":1,"compactRevision":0}\n{"k":"a","v":"`);
+    await expectBoundedRestore({ snapshotFormat: 2 }, start);
   });
 });
 
@@ -166,6 +135,49 @@ describe('determinism', () => {
   });
 });
 
+describe('copy-on-write snapshots', () => {
+  it('write the state at capture, whatever applies while they are written', async () => {
+    // Leases, locks, txns, then 60 keys that every later command changes (overwrites, deletes) or
+    // follows (new keys).
+    const commands: KvCommand[] = randomCommands(new SeededRandom(5), 300);
+    for (let i = 0; i < 60; i++) commands.push({ op: 'put', key: `cow-${i}`, value: v(`before ${i}`) });
+    for (let i = 0; i < 60; i++) {
+      commands.push(
+        i % 2 === 0
+          ? { op: 'delete', key: `cow-${i}` }
+          : { op: 'put', key: `cow-${i}`, value: v(`after ${i}`) },
+      );
+      commands.push({ op: 'put', key: `cow-new-${i}`, value: v('new') });
+    }
+    const live = new KvFsm({ snapshotChunkBytes: 256 });
+    const reference = new KvFsm({ snapshotChunkBytes: 256 });
+    const a = new LogDriver(live);
+    const b = new LogDriver(reference);
+    for (const command of commands.slice(0, 360)) {
+      a.apply(command);
+      b.apply(command);
+    }
+    const expected = await snapshotBytes(reference);
+    const snapshot = live.snapshot();
+    const sink = new MemorySink();
+    const keysBefore = live.size;
+    // After the first chunk is written, the last 120 commands apply.
+    let next = 360;
+    sink.write = async (chunk) => {
+      sink.chunks.push(Buffer.from(chunk));
+      for (; next < commands.length; next++) a.apply(commands[next]);
+    };
+    await snapshot.persist(sink);
+    snapshot.release();
+    expect(sink.chunks.length).toBeGreaterThan(5);
+    expect(live.size).not.toBe(keysBefore);
+    expect(sink.bytes().equals(expected)).toBe(true);
+    // A later snapshot sees the later state.
+    for (const command of commands.slice(360)) b.apply(command);
+    expect((await snapshotBytes(live)).equals(await snapshotBytes(reference))).toBe(true);
+  });
+});
+
 describe('damaged version 2 snapshots are refused and the old state kept', () => {
   const header = '{"format":2,"revision":10,"compactRevision":2}';
   const cases: [string, string][] = [
@@ -212,12 +224,6 @@ describe('damaged version 2 snapshots are refused and the old state kept', () =>
     });
   }
 });
-
-function chunksOf(bytes: Buffer, size: number): Buffer[] {
-  const chunks: Buffer[] = [];
-  for (let at = 0; at < bytes.length; at += size) chunks.push(bytes.subarray(at, at + size));
-  return chunks;
-}
 
 /** Puts, deletes, transactions, leases, locks and their releases over a few keys and names. */
 function randomCommands(random: SeededRandom, count: number): KvCommand[] {

@@ -73,6 +73,22 @@ describe('SortedKeys', () => {
     expect(sorted.length).toBeGreaterThan(2000);
   });
 
+  it('appends keys that sort last (across chunk splits), refuses others, and stays searchable', () => {
+    const random = new SeededRandom(12);
+    const sorted = Array.from({ length: 5000 }, (_, i) => `${randomKey(random)}${i}`).sort(utf8Order);
+    const index = new SortedKeys();
+    for (const key of sorted) expect(index.appendIfLast(key)).toBe(true);
+    expect(index.appendIfLast(sorted[sorted.length - 1])).toBe(false);
+    expect(index.appendIfLast(sorted[0])).toBe(false);
+    expect(index.toArray()).toEqual(sorted);
+    // Inserts and deletes still find their place in the appended chunks.
+    expect(index.delete(sorted[1234])).toBe(true);
+    expect(index.insert(sorted[1234])).toBe(true);
+    expect(index.insert(sorted[4000])).toBe(false);
+    expect([...index.from(sorted[2500])].slice(0, 3)).toEqual(sorted.slice(2500, 2503));
+    expect(index.size).toBe(sorted.length);
+  });
+
   it('walks from any start, inclusive or exclusive', () => {
     const index = new SortedKeys();
     const keys = Array.from({ length: 3000 }, (_, i) => `key/${String(i).padStart(5, '0')}`);

@@ -5,6 +5,7 @@
  * old one reaches it), the old identity is removed from the configuration and the new one added,
  * through whoever leads, while the workload runs on.
  */
+import { ServerSuffrage } from '../core/types.js';
 import type { SeededRandom } from './prng.js';
 import type { Scheduler } from './scheduler.js';
 import type { FaultNode } from './sim-faults.js';
@@ -60,9 +61,10 @@ export class SimOperator {
     if (!leader) return this.later();
     const raft = leader.raft!;
     const members = raft.getConfiguration().configuration.servers;
-    const member = (id: string) => members.some((server) => server.id === id);
-    for (const id of this.removals) if (!member(id)) this.removals.delete(id);
-    for (const id of this.additions.keys()) if (member(id)) this.additions.delete(id);
+    const suffrage = (id: string) => members.find((server) => server.id === id)?.suffrage;
+    for (const id of this.removals) if (suffrage(id) === undefined) this.removals.delete(id);
+    for (const id of this.additions.keys())
+      if (suffrage(id) === ServerSuffrage.Voter) this.additions.delete(id);
     const old = this.removals.values().next().value;
     const added = this.additions.entries().next().value;
     let change: Promise<number>;
@@ -70,9 +72,14 @@ export class SimOperator {
     if (old !== undefined) {
       change = raft.removeServer(old, 0, CHANGE_TIMEOUT);
       what = `removeServer ${old}`;
+    } else if (added !== undefined && suffrage(added[0]) === undefined) {
+      // A non-voter first, then promoted: a failed catch-up of addVoter would remove the new server
+      // again, and a server that learns of its own removal stops (shutdownOnRemove).
+      change = raft.addNonvoter(added[0], added[1], 0, CHANGE_TIMEOUT);
+      what = `addNonvoter ${added[0]}`;
     } else if (added !== undefined) {
       change = raft.addVoter(added[0], added[1], 0, CHANGE_TIMEOUT);
-      what = `addVoter ${added[0]}`;
+      what = `promote ${added[0]}`;
     } else {
       this.repaired++;
       return this.host.log('operator: repair done');

@@ -364,7 +364,7 @@ class Simulation implements FaultTarget {
       },
     );
     try {
-      await disk.open();
+      disk.open();
     } catch (error) {
       if (!(error instanceof ErrStoreCorrupt)) throw error;
       return this.refused(node, error);

@@ -319,6 +319,10 @@ export class FaultSchedule {
       return;
     }
     this.target.log(`${leader.id}: ${description}`);
+    // A change made against a configuration that has moved on must be refused (hashicorp's
+    // prevIndex): one that is not refused adds a stranger the trace shows.
+    const stale = raft.getConfiguration().index - 1;
+    if (stale > 0) raft.addNonvoter('stale', 'sim:stale', stale, timeout).catch(() => {});
     change.then(
       (index) => {
         this.target.onMembershipChange();
@@ -347,6 +351,11 @@ export class FaultSchedule {
       );
     }
     this.target.log(`${leader.id}: leadership transfer${hearsLate ? ' (it hears late)' : ''}`);
+    // A transfer to a server that is no voter must be refused.
+    const nonvoter = leader
+      .raft!.getConfiguration()
+      .configuration.servers.find((server) => server.suffrage !== ServerSuffrage.Voter);
+    if (nonvoter) leader.raft!.leadershipTransferToServer(nonvoter.id, nonvoter.address).catch(() => {});
     leader.raft!.leadershipTransfer().then(
       () => this.target.onTransfer(scheduler.now - started),
       () => {},

@@ -322,9 +322,11 @@ class Simulation implements FaultTarget {
       this.checker.violations.push(`liveness: logs/FSMs did not converge: ${states.join(', ')}`);
       return;
     }
-    // What an operator reads (hashicorp's Stats) agrees with the runtime on every converged server.
+    // What an operator reads (hashicorp's Stats) agrees with the runtime on every converged server,
+    // and reloading its configuration (hashicorp's ReloadConfig) is accepted.
     for (const node of this.nodes) {
       const raft = node.raft;
+      raft?.reloadConfig(raft.reloadableConfig());
       const stats = raft?.stats();
       if (
         raft &&

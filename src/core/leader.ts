@@ -91,12 +91,15 @@ export class LeaderState {
     );
   }
 
-  /** Check-quorum: step down unless a quorum of voters answered within leaderLeaseTimeout. */
+  /**
+   * Check-quorum: step down unless a quorum of voters answered within leaderLeaseTimeout, counted
+   * on the awake clock (ServerState.awake: a stall of this process is not the peers' silence).
+   */
   private checkQuorum(): boolean {
     const server = this.server;
-    const since = server.now - server.options.leaderLeaseTimeout;
+    const since = server.awake - server.options.leaderLeaseTimeout;
     const contact = server.configurations.quorum.committedIndex((id) =>
-      id === server.id ? Infinity : (this.replication.peer(id)?.lastContact ?? -Infinity),
+      id === server.id ? Infinity : (this.replication.peer(id)?.awakeContact ?? -Infinity),
     );
     if (contact >= since) return true;
     this.roles.becomeFollower(server.term, null);

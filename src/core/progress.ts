@@ -24,6 +24,8 @@ export class Progress {
   commitSent = 0;
   /** Last time the peer answered anything in our term (check-quorum and observers). */
   lastContact: number;
+  /** The same moment on the server's awake clock (ServerState.awake), which check-quorum reads. */
+  awakeContact: number;
   /** No replication before this time (after a transport failure). */
   retryAt = 0;
   failures = 0;
@@ -41,9 +43,17 @@ export class Progress {
     public server: Server,
     lastIndex: number,
     now: number,
+    awake: number,
   ) {
     this.nextIndex = lastIndex + 1;
     this.lastContact = now;
+    this.awakeContact = awake;
+  }
+
+  /** The peer answered (now, on both clocks). */
+  contacted(now: number, awake: number): void {
+    this.lastContact = now;
+    this.awakeContact = awake;
   }
 
   becomeProbe(): void {

@@ -151,7 +151,7 @@ export class RaftCore {
 
   tick(now: number): void {
     const server = this.server;
-    server.now = now;
+    server.advanceTo(now);
     const leader = this.leading();
     if (leader) leader.tick();
     else if (now >= server.electionDeadline) this.election.onTimeout();

@@ -107,7 +107,7 @@ export class Replication {
         existing.departingAt = 0;
         continue;
       }
-      const progress = new Progress(member, server.log.lastIndex(), server.now);
+      const progress = new Progress(member, server.log.lastIndex(), server.now, server.awake);
       this.progress.set(member.id, progress);
       server.emit({ type: 'peer', server: member, removed: false });
       this.dirty = true;
@@ -306,7 +306,7 @@ export class Replication {
     switch (out.request.kind) {
       case 'appendEntries': {
         const append = response as AppendEntriesResponse;
-        progress.lastContact = server.now;
+        progress.contacted(server.now, server.awake);
         if (this.lostEntries(progress, out, append)) this.repair(progress, append.lastLog);
         if (out.heartbeatRound > 0) this.onHeartbeatResponse(progress, out, append);
         else this.onAppendResponse(progress, out.request, append);
@@ -314,7 +314,7 @@ export class Replication {
         return;
       }
       case 'installSnapshot':
-        progress.lastContact = server.now;
+        progress.contacted(server.now, server.awake);
         return this.onInstallSnapshotResponse(progress, out.request, response as InstallSnapshotResponse);
       default:
         return;

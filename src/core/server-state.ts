@@ -47,6 +47,15 @@ export class ServerState {
   /** Last time a leader of the current term reached us (followers). */
   lastLeaderContact = -Infinity;
   now = 0;
+  /**
+   * How long this server has been running, as check-quorum counts it: `now`, except that a gap
+   * between two ticks adds at most stallAllowance(). A leader whose own process stalled (a long GC,
+   * a starved CPU, a blocking snapshot capture) wakes up with its peers' answers still unread in
+   * its sockets; on wall-clock time its first tick would find the quorum silent and step down
+   * (issue 14: the 307/503/504 answers under CPU contention). A stall costs it a tick, as in etcd,
+   * whose check-quorum counts ticks, so a Go ticker that fell behind drops them.
+   */
+  awake = 0;
   /** Incremented each time this node becomes leader; stale requests carry an older epoch. */
   epoch = 0;
   /** When a follower or candidate campaigns next (leaders keep their own timers). */
@@ -74,6 +83,26 @@ export class ServerState {
 
   get self(): Peer {
     return { id: this.options.id, address: this.options.address };
+  }
+
+  /** Moves the clock to `now` (never back) and the awake clock by the gap, bounded. */
+  advanceTo(now: number): void {
+    const gap = now - this.now;
+    if (gap > 0) this.awake += Math.min(gap, this.stallAllowance());
+    this.now = now;
+  }
+
+  /**
+   * The longest gap between two ticks that counts in full towards the awake clock: a quarter of
+   * the lease, or a leader's longest timer interval when that is longer (a leader ticks at least
+   * every commitTimeout and every heartbeatTimeout/5, so an undisturbed leader never loses time).
+   */
+  stallAllowance(): number {
+    const { leaderLeaseTimeout, commitTimeout, heartbeatTimeout } = this.options;
+    return Math.max(
+      leaderLeaseTimeout / 4,
+      Math.min(commitTimeout, heartbeatTimeout / 5, leaderLeaseTimeout),
+    );
   }
 
   resetElectionTimer(): void {

@@ -19,7 +19,7 @@ import {
   type Logger,
   type SnapshotSink,
 } from '../index.js';
-import { decodeCommand, ErrUnknownCommand, httpAddressKey, type KvCommand } from './commands.js';
+import { commandOf, ErrUnknownCommand, httpAddressKey, type KvCommand } from './commands.js';
 import { encodeBase64 } from './json-fields.js';
 import type { HistoryLimits, WatchHistory } from './state/history.js';
 import type { KeyEntry, RangeQuery, RangeResult } from './state/keyspace.js';
@@ -171,7 +171,7 @@ export class KvFsm implements FSM {
     let command: KvCommand | null = null;
     let refusal: KvApplyResult | null = null;
     try {
-      command = decodeCommand(log.data);
+      command = commandOf(log.data);
     } catch (error) {
       if (error instanceof ErrUnknownCommand) return this.stop(log.index, error);
       const message = error instanceof ErrDecode ? error.message : String(error);

@@ -48,7 +48,12 @@ export interface Config {
    * (so that replicas do not all snapshot at the same index).
    */
   snapshotThreshold: number;
-  /** A leader that has not heard from a quorum within this steps down. */
+  /**
+   * A leader that has not heard from a quorum within this steps down. Counted on the leader's awake
+   * time: a stall of its own process (GC, a starved CPU) counts at most a quarter of it (or its
+   * longest timer interval, if longer), so answers still unread when it wakes do not end its
+   * leadership.
+   */
   leaderLeaseTimeout: number;
   /** This server's ID. Required. */
   localId: string;

@@ -268,8 +268,35 @@ describe('hashicorp additions', () => {
     const core = makeCore('a', three);
     elect(core);
     expect(core.state).toBe(RaftState.Leader);
-    core.tick(core.now + 200);
+    // Ticked as its timers tick it (every commitTimeout, 10 ms): the lease (50 ms) runs out.
+    const start = core.now;
+    while (core.state === RaftState.Leader && core.now < start + 200) core.tick(core.now + 10);
     expect(core.state).toBe(RaftState.Follower);
+    expect(core.now - start).toBeLessThanOrEqual(2 * core.options.leaderLeaseTimeout);
+  });
+
+  it("check-quorum: the leader's own stall is not its peers' silence; answers read after it keep it leading", () => {
+    const core = makeCore('a', three);
+    elect(core);
+    drain(core);
+    // The process stalled for 4 leases: the first input after it (an answer that waited in the
+    // socket) ticks the core before the answers are read. It must not step down then.
+    core.tick(core.now + 200);
+    expect(core.state).toBe(RaftState.Leader);
+    const heartbeats = requestsOf(drain(core), 'appendEntries').filter((o) => o.heartbeatRound > 0);
+    expect(heartbeats.length).toBeGreaterThan(0);
+    for (const heartbeat of heartbeats) {
+      core.onResponse(heartbeat, { term: 2, lastLog: 1, success: true, noRetryBackoff: false });
+    }
+    drain(core);
+    // Still leading a lease later, the answers counted.
+    const start = core.now;
+    for (let t = 10; t <= 40; t += 10) core.tick(start + t);
+    expect(core.state).toBe(RaftState.Leader);
+    // And with no answer after that, the lease runs out on the awake clock as it would otherwise.
+    while (core.state === RaftState.Leader && core.now < start + 500) core.tick(core.now + 10);
+    expect(core.state).toBe(RaftState.Follower);
+    expect(core.now - start).toBeLessThanOrEqual(2 * core.options.leaderLeaseTimeout + 10);
   });
 
   it('a server outside the configuration gets no vote', () => {

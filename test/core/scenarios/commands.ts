@@ -51,14 +51,21 @@ const COMMANDS: Record<string, Spec> = {
       cluster.run(node, (core) => core.tick(core.now + core.heartbeatInterval));
     },
   },
-  /** tick [ID...] ms=N: N milliseconds pass on the named nodes (default: all). */
+  /**
+   * tick [ID...] ms=N: N milliseconds pass on the named nodes (default: all), which keep running:
+   * each deadline on the way fires at its time, as the runtime's timer fires it (one jump would
+   * be a stalled process, which check-quorum does not count against its peers).
+   */
   tick: {
     args: [0, Infinity],
     options: ['ms'],
     run(cluster, { args, options }) {
       const ms = count(required(options, 'ms'));
       for (const id of args.length > 0 ? args : cluster.ids()) {
-        cluster.run(cluster.node(id), (core) => core.tick(core.now + ms));
+        cluster.run(cluster.node(id), (core) => {
+          const end = core.now + ms;
+          while (core.now < end) core.tick(Math.min(end, Math.max(core.nextDeadline(), core.now + 1)));
+        });
       }
     },
   },

@@ -11,10 +11,19 @@ export class LogDriver {
 
   constructor(readonly fsm: KvFsm) {}
 
-  /** Applies a command (or raw entry data) at the next index; its index and the state machine's answer. */
-  apply(command: KvCommand | string): { index: number; result: KvApplyResult } {
+  /**
+   * Applies a command (or raw entry data) at the next index; its index and the state machine's
+   * answer. A command is applied from a copy of its encoding, as a follower applies what it
+   * received (the leader's shortcut, commandOf, would skip decoding it); raw bytes as they are.
+   */
+  apply(command: KvCommand | string | Uint8Array): { index: number; result: KvApplyResult } {
     const index = this.next++;
-    const data = typeof command === 'string' ? Buffer.from(command) : encodeCommand(command);
+    const data =
+      typeof command === 'string'
+        ? Buffer.from(command)
+        : command instanceof Uint8Array
+          ? command
+          : Uint8Array.from(encodeCommand(command));
     const result = this.fsm.apply({
       index,
       term: 1,

@@ -12,7 +12,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { Clock, Timer } from '../core/clock.js';
-import { ErrLeadershipLost, ErrRaftShutdown, RaftError } from '../core/errors.js';
+import { ErrLeadershipLost, ErrRaftShutdown, ErrStoreCorrupt, RaftError } from '../core/errors.js';
 import type { RaftCore } from '../core/raft.js';
 import type { HardState, OutboundRequest, OutboundResponse, Ready } from '../core/ready.js';
 import { RaftState, ServerSuffrage, type LogEntry } from '../core/types.js';
@@ -89,7 +89,21 @@ export class Driver {
     this.notify = config.notifyCh;
     if (this.notify) input.emitter.on('leadership', (leader: boolean) => this.notify?.send(leader));
     this.durableCommit = core.commitIndex;
-    const readEntries = (lo: number, hi: number) => this.cache.read(logStore, lo, hi);
+    const fail = (what: string) => (error: Error) => {
+      // A store closed by shutdown() fails what was in flight: that is no failure of the node.
+      if (this.stoppedFlag) return;
+      this.logger.error({ err: error }, `${what}: shutting down`);
+      this.failure ??= new RaftError(`${what}: ${error.message}`);
+      shutdown();
+    };
+    // A record that fails its checksum is never sent nor applied, and the node does not carry on
+    // around it (a leader would retry it forever): it fail-stops for an operator to repair it
+    // from the others (remove, wipe, add again), as at start-up, where the store refuses to open.
+    const readEntries = (lo: number, hi: number) =>
+      this.cache.read(logStore, lo, hi).catch((error: Error) => {
+        if (error instanceof ErrStoreCorrupt) fail('log store damaged')(error);
+        throw error;
+      });
     this.waits = new Waits(clock);
     this.events = new CoreEvents({
       emitter: input.emitter,
@@ -120,13 +134,6 @@ export class Driver {
       },
       this.metrics,
     );
-    const fail = (what: string) => (error: Error) => {
-      // A store closed by shutdown() fails what was in flight: that is no failure of the node.
-      if (this.stoppedFlag) return;
-      this.logger.error({ err: error }, `${what}: shutting down`);
-      this.failure ??= new RaftError(`${what}: ${error.message}`);
-      shutdown();
-    };
     this.writer = new StorageWriter(
       logStore,
       options.stableStore,

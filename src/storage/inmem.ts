@@ -13,7 +13,8 @@ import type { EntryTerms, LogStore, StableStore } from './types.js';
  * tests and examples. `newInmemStore()` is the Go kit's name for `new InmemStore()`.
  */
 export class InmemStore implements LogStore, StableStore {
-  private readonly logs = new Map<number, LogEntry>();
+  /** The entries by index (the simulator's disk model damages them at rest). */
+  protected readonly logs = new Map<number, LogEntry>();
   private first = 0;
   private last = 0;
   private readonly kv = new Map<string, Uint8Array>();

@@ -2,7 +2,7 @@
  * The simulator's safety checks, run after every step (the expensive full log comparison runs
  * every few steps and at the end). Each check names the Raft property it guards.
  */
-import { RaftState, type Peer } from '../core/types.js';
+import { RaftState, type LogEntry, type Peer } from '../core/types.js';
 import type { CoreView } from '../core/raft.js';
 import type { Raft } from '../raft/raft.js';
 import type { FsmObserver, SimFsm } from './sim-fsm.js';
@@ -67,6 +67,8 @@ export class SafetyChecker implements FsmObserver {
   private readonly ackedPerKey = new Map<string, number>();
   /** Per key, the log index of the newest value a completed read returned. */
   private readonly readPerKey = new Map<string, number>();
+  /** index -> the records damaged at rest at that index on some node's disk (never to be served). */
+  private readonly damaged = new Map<number, LogEntry[]>();
   /** Client writes acknowledged so far. */
   ackedCount = 0;
   /** Reads checked so far. */
@@ -105,6 +107,25 @@ export class SafetyChecker implements FsmObserver {
       this.violation(
         `snapshot restore: ${fsm.node} restored state at ${fsm.lastIndex} that differs from the replayed log`,
       );
+    }
+  }
+
+  // ---- damaged records -------------------------------------------------------------------------
+
+  /** `entry` is a record damaged at rest on a node's disk: no node may apply it or receive it. */
+  onDamaged(entry: LogEntry): void {
+    const known = this.damaged.get(entry.index);
+    if (known) known.push(entry);
+    else this.damaged.set(entry.index, [entry]);
+  }
+
+  /** Integrity: none of `entries` is a damaged record (`what`: who applied or stored them). */
+  checkIntact(what: string, entries: readonly LogEntry[]): void {
+    if (this.damaged.size === 0) return;
+    for (const entry of entries) {
+      const damaged = this.damaged.get(entry.index);
+      if (damaged?.some((bad) => sameRecord(bad, entry)))
+        this.violation(`integrity: ${what} the damaged record ${entry.index} (its checksum does not match)`);
     }
   }
 
@@ -368,4 +389,8 @@ function configurationIndexes(core: CoreView, history: NodeHistory): NodeHistory
     history.configAt = { term, last, commit, latestIndex, committedIndex };
   }
   return history.configAt;
+}
+
+function sameRecord(a: LogEntry, b: LogEntry): boolean {
+  return a.term === b.term && a.type === b.type && Buffer.compare(a.data, b.data) === 0;
 }

@@ -20,7 +20,7 @@ export {
 export { SeededRandom } from './prng.js';
 export { Scheduler } from './scheduler.js';
 export { SimNetwork, calmNetwork, type NetworkFaults } from './sim-network.js';
-export { SimDisk } from './sim-disk.js';
+export { SimDisk, SimMedium, type SimDiskOptions } from './sim-disk.js';
 export { SimFsm, chainHash, encodeCommand, type FsmObserver, type SimCommand } from './sim-fsm.js';
 export { SafetyChecker, type CheckedNode } from './checker.js';
 export {

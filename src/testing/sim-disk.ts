@@ -3,10 +3,10 @@
  * InmemStore) only when their scheduled completion fires, in issue order. A crash kills the
  * process's view: pending writes never land and nothing it issues later does either.
  */
-import { ErrLogNotFound, RaftError } from '../core/errors.js';
+import { ErrLogNotFound, ErrStoreCorrupt, RaftError } from '../core/errors.js';
 import type { LogEntry, SnapshotMeta } from '../core/types.js';
 import type { SnapshotCreateArgs } from '../storage/snapshot-meta.js';
-import type { InmemStore } from '../storage/inmem.js';
+import { InmemStore } from '../storage/inmem.js';
 import type {
   EntryTerms,
   LogStore,
@@ -17,10 +17,81 @@ import type {
 } from '../storage/types.js';
 import type { SeededRandom } from './prng.js';
 import type { Scheduler } from './scheduler.js';
+import { chainHash } from './sim-fsm.js';
 
 /** A simulated fsync failure: the runtime must fail-stop (never retry the write). */
 export class SimDiskError extends RaftError {
   override name = 'SimDiskError';
+}
+
+/**
+ * One node's physical disk: an InmemStore whose log records carry a checksum, as the WAL's records
+ * do (wal-format.ts), so that a record damaged at rest is found when it is read.
+ */
+export class SimMedium extends InmemStore {
+  private readonly sums = new Map<number, number>();
+
+  override storeLogsSync(entries: readonly LogEntry[]): void {
+    super.storeLogsSync(entries);
+    for (const entry of entries) this.sums.set(entry.index, recordSum(entry));
+  }
+
+  override deleteRangeSync(min: number, max: number): void {
+    super.deleteRangeSync(min, max);
+    for (const index of this.sums.keys()) if (index >= min && index <= max) this.sums.delete(index);
+  }
+
+  /**
+   * Damages a record strictly inside the log (neither its first nor its last: damage there is no
+   * torn tail), `pick(lo, hi)` choosing its index in [lo, hi); null when the log is too short.
+   */
+  damageMiddle(pick: (lo: number, hi: number) => number): LogEntry | null {
+    let first = Infinity;
+    let last = 0;
+    for (const index of this.logs.keys()) {
+      first = Math.min(first, index);
+      last = Math.max(last, index);
+    }
+    return last - first < 2 ? null : this.damage(pick(first + 1, last));
+  }
+
+  /**
+   * Damages the record at `index` at rest (one byte of its data flipped, or its term when it has
+   * no data), leaving its checksum as it was; returns the damaged entry, or null when there is none.
+   */
+  damage(index: number): LogEntry | null {
+    const entry = this.logs.get(index);
+    if (!entry) return null;
+    const data = entry.data.slice();
+    if (data.length > 0) data[Math.floor(data.length / 2)] ^= 0xff;
+    const damaged = { ...entry, data, term: data.length > 0 ? entry.term : entry.term + 1 };
+    this.logs.set(index, damaged);
+    return damaged;
+  }
+
+  /** Throws ErrStoreCorrupt when `entry` does not match the checksum stored with it. */
+  verify(entry: LogEntry): void {
+    if (this.sums.get(entry.index) !== recordSum(entry))
+      throw new ErrStoreCorrupt(`simulated log record ${entry.index}: checksum mismatch`);
+  }
+
+  /** What the WAL's open does: every record's checksum is checked (ErrStoreCorrupt on damage). */
+  verifyAll(): void {
+    for (const entry of this.logs.values()) this.verify(entry);
+  }
+}
+
+/** A record's checksum: FNV-1a over its index, term, type and data (one flipped byte always shows). */
+function recordSum(entry: LogEntry): number {
+  return chainHash(chainHash(entry.term, entry.type, entry.data), entry.index, entry.extensions);
+}
+
+/** What SimDisk checks besides latency and faults. */
+export interface SimDiskOptions {
+  /** Test-only: read records without checking their checksums (a store that misses damage). */
+  skipChecksums?: boolean;
+  /** Told of every batch of entries the node writes (the checker's integrity check). */
+  onStore?: (entries: readonly LogEntry[]) => void;
 }
 
 interface PendingWrite {
@@ -45,11 +116,25 @@ export class SimDisk implements LogStore, StableStore {
   private failed = false;
 
   constructor(
-    private readonly durable: InmemStore,
+    private readonly durable: SimMedium,
     private readonly scheduler: Scheduler,
     private readonly random: SeededRandom,
     private readonly latency: { min: number; max: number },
+    private readonly options: SimDiskOptions = {},
   ) {}
+
+  /** Opening the store checks every record, as the WAL's replay does (ErrStoreCorrupt on damage). */
+  open(): void {
+    if (!this.options.skipChecksums) this.durable.verifyAll();
+  }
+
+  /** `entries` as read: each checked against its checksum (ErrStoreCorrupt on damage). */
+  private checked<T extends LogEntry | LogEntry[]>(entries: T): T {
+    if (this.options.skipChecksums) return entries;
+    if (Array.isArray(entries)) for (const entry of entries) this.durable.verify(entry);
+    else this.durable.verify(entries as LogEntry);
+    return entries;
+  }
 
   /** The next write's fsync fails. */
   failNextWrite(): void {
@@ -109,13 +194,13 @@ export class SimDisk implements LogStore, StableStore {
     return this.durable.lastIndex();
   }
 
-  getLog(index: number): Promise<LogEntry> {
-    return this.durable.getLog(index);
+  async getLog(index: number): Promise<LogEntry> {
+    return this.checked(await this.durable.getLog(index));
   }
 
-  getLogs(lo: number, hi: number): Promise<LogEntry[]> {
-    if (!this.alive) return Promise.reject(new ErrLogNotFound());
-    return this.durable.getLogs(lo, hi);
+  async getLogs(lo: number, hi: number): Promise<LogEntry[]> {
+    if (!this.alive) throw new ErrLogNotFound();
+    return this.checked(await this.durable.getLogs(lo, hi));
   }
 
   entryTerms(lo: number, hi: number): Promise<EntryTerms> {
@@ -128,6 +213,7 @@ export class SimDisk implements LogStore, StableStore {
   }
 
   storeLogs(entries: readonly LogEntry[]): Promise<void> {
+    this.options.onStore?.(entries);
     const copy = entries.slice();
     const torn =
       copy.length > 1

@@ -54,6 +54,12 @@ export interface FaultTarget {
   leader(): FaultNode | null;
   /** Kills the process (tearing the disk write in flight when asked); it restarts after `downMs`. */
   crash(node: FaultNode, options: { tear: boolean; downMs: number }): void;
+  /**
+   * Damages a record in the middle of `node`'s log at rest: while it is down for `downMs` (it must
+   * refuse to start), or while it runs when `downMs` is null (it must refuse the record when it
+   * reads it). The target declines when the damage could cost a quorum (see Simulation).
+   */
+  corrupt(node: FaultNode, downMs: number | null): void;
   /** Reads issued at once on `node` (the narrow windows of a transfer or a new leader). */
   readBurst(node: FaultNode): void;
   log(line: string): void;
@@ -237,12 +243,15 @@ export class FaultSchedule {
     if (node) this.target.crash(node, { tear, downMs });
   }
 
+  /** A torn write, a failed fsync or a record damaged at rest, a third of the time each. */
   private disk(): void {
     const { random } = this.target;
-    if (random.chance(0.5)) return this.crash(random.int(20, 600), true);
+    const roll = random.int(0, 3);
+    if (roll === 0) return this.crash(random.int(20, 600), true);
     const live = this.target.servers().filter((node) => node.alive);
     const node = (random.chance(0.35) && this.target.leader()) || random.pick(live);
     if (!node) return;
+    if (roll === 2) return this.target.corrupt(node, random.chance(0.7) ? random.int(20, 600) : null);
     node.failNextWrite();
     this.target.log(`${node.id}: next fsync fails`);
   }
@@ -310,6 +319,10 @@ export class FaultSchedule {
       return;
     }
     this.target.log(`${leader.id}: ${description}`);
+    // A change made against a configuration that has moved on must be refused (hashicorp's
+    // prevIndex): one that is not refused adds a stranger the trace shows.
+    const stale = raft.getConfiguration().index - 1;
+    if (stale > 0) raft.addNonvoter('stale', 'sim:stale', stale, timeout).catch(() => {});
     change.then(
       (index) => {
         this.target.onMembershipChange();
@@ -338,6 +351,11 @@ export class FaultSchedule {
       );
     }
     this.target.log(`${leader.id}: leadership transfer${hearsLate ? ' (it hears late)' : ''}`);
+    // A transfer to a server that is no voter must be refused.
+    const nonvoter = leader
+      .raft!.getConfiguration()
+      .configuration.servers.find((server) => server.suffrage !== ServerSuffrage.Voter);
+    if (nonvoter) leader.raft!.leadershipTransferToServer(nonvoter.id, nonvoter.address).catch(() => {});
     leader.raft!.leadershipTransfer().then(
       () => this.target.onTransfer(scheduler.now - started),
       () => {},

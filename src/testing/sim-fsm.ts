@@ -39,6 +39,8 @@ export interface FsmObserver {
   onApply(fsm: SimFsm, index: number, payload: string): void;
   /** After `fsm` was restored from a snapshot. */
   onRestore(fsm: SimFsm): void;
+  /** Before `fsm` applies `entries`: none may be a record damaged at rest (`what` names the FSM). */
+  checkIntact?(what: string, entries: readonly LogEntry[]): void;
 }
 
 /**
@@ -62,6 +64,7 @@ export class SimFsm implements FSM {
   apply(log: LogEntry): unknown {
     if (log.index <= this.lastIndex)
       throw new Error(`FSM ${this.node} got index ${log.index} after ${this.lastIndex}`);
+    this.observer.checkIntact?.(`${this.node} applied`, [log]);
     const payload = decoder.decode(log.data);
     const command = JSON.parse(payload) as SimCommand;
     this.registers.set(command.key, command.value);

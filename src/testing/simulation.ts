@@ -4,6 +4,7 @@
  * faults is followed by a liveness phase (everything healed): a leader must emerge within a bounded
  * number of election timeouts and every log and FSM must converge. The same seed replays the same run.
  */
+import { ErrStoreCorrupt } from '../core/errors.js';
 import type { CoreFaults } from '../core/raft.js';
 import {
   ServerSuffrage,
@@ -17,15 +18,15 @@ import { bootstrapCluster } from '../raft/bootstrap.js';
 import { defaultConfig, type Config } from '../raft/config.js';
 import { readHardState } from '../raft/hard-state.js';
 import { Raft } from '../raft/raft.js';
-import { InmemStore } from '../storage/inmem.js';
 import { InmemSnapshotStore } from '../storage/inmem-snapshot.js';
 import { InmemTransport } from '../transport/inmem.js';
 import { SafetyChecker, type CheckedNode } from './checker.js';
 import { SeededRandom } from './prng.js';
 import { Scheduler } from './scheduler.js';
-import { SimDisk, SimSnapshotStore } from './sim-disk.js';
+import { SimDisk, SimMedium, SimSnapshotStore } from './sim-disk.js';
 import { encodeCommand, SimFsm } from './sim-fsm.js';
 import { calmNetwork, SimNetwork } from './sim-network.js';
+import { SimOperator } from './sim-repair.js';
 import { FAULT_KINDS, FaultSchedule, type FaultNode, type FaultTarget } from './sim-faults.js';
 import type { SkewedClock } from './skewed-clock.js';
 
@@ -50,6 +51,11 @@ export interface SimulationOptions {
   leaderKinds?: readonly LeaderKind[];
   /** Events kept for the trace of a failing seed; default 40. */
   traceLength?: number;
+  /**
+   * Test-only: the simulated disks read records without checking their checksums, so a record
+   * damaged at rest is served (the integrity invariant must catch it).
+   */
+  skipChecksums?: boolean;
 }
 
 /** What one run did and found; the run passed when `violations` is empty. */
@@ -76,6 +82,12 @@ export interface SimulationResult {
   readsChecked: number;
   /** Durations of completed leadership transfers, in virtual ms. */
   transfers: number[];
+  /** Log records damaged at rest (the disk fault's corruption). */
+  recordsDamaged: number;
+  /** Times a server refused to start on a damaged log (ErrStoreCorrupt) and was wiped for repair. */
+  damageDetected: number;
+  /** Repairs whose membership changes (old identity out, new one in) all committed. */
+  repairs: number;
   /** Virtual time at the end of the run, in ms. */
   virtualMs: number;
 }
@@ -88,8 +100,12 @@ export const LEADER_KINDS: readonly LeaderKind[] = ['raftkit', 'hashicorp', 'etc
 
 interface SimNode extends CheckedNode, FaultNode {
   address: string;
-  durable: InmemStore;
+  durable: SimMedium;
   snapshots: InmemSnapshotStore;
+  /** A record of its log was damaged at rest and the damage is not yet found. */
+  damaged: boolean;
+  /** Times it was wiped and came back under a new identity. */
+  incarnation: number;
   disk: SimDisk | null;
   snapshotView: SimSnapshotStore | null;
   transport: InmemTransport | null;
@@ -121,6 +137,9 @@ class Simulation implements FaultTarget {
   readonly maxClockDrift: number;
   readonly electionTimeout = SIMULATED_ELECTION_TIMEOUT;
   private readonly schedule: FaultSchedule;
+  private readonly operator = new SimOperator(this);
+  private recordsDamaged = 0;
+  private damageDetected = 0;
   /** The previous leader, for reads in flight on it while a new leader takes over. */
   private lastLeader: SimNode | null = null;
   private readonly checker: SafetyChecker;
@@ -190,10 +209,12 @@ class Simulation implements FaultTarget {
       const node: SimNode = {
         id: `n${i}`,
         address: `sim:${i}`,
-        durable: new InmemStore(),
+        durable: new SimMedium(),
         snapshots: new InmemSnapshotStore(),
         disk: null,
         snapshotView: null,
+        damaged: false,
+        incarnation: 0,
         transport: null,
         raft: null,
         fsm: null,
@@ -207,8 +228,12 @@ class Simulation implements FaultTarget {
       if (i <= count)
         servers.servers.push({ id: node.id, address: node.address, suffrage: ServerSuffrage.Voter });
     }
-    // Spares start empty: they never campaign until a leader adds them.
-    for (const node of this.nodes.slice(0, count)) {
+    // Spares start empty: they never campaign until a leader adds them. One seed in four
+    // bootstraps the voters live, on running servers (Raft.bootstrapCluster, as `kv serve
+    // --bootstrap` does), instead of writing their stores before they start.
+    const live = this.options.seed % 4 === 3;
+    const voters = this.nodes.slice(0, count);
+    for (const node of live ? [] : voters) {
       await bootstrapCluster(
         { ...this.config, localId: node.id },
         node.durable,
@@ -218,6 +243,8 @@ class Simulation implements FaultTarget {
       );
     }
     for (const node of this.nodes) await this.start(node);
+    // Not awaited: the write completes in virtual time, which runs only once the loop starts.
+    for (const node of live ? voters : []) node.raft!.bootstrapCluster(servers).catch(() => {});
 
     const duration = this.options.duration ?? 6000;
     this.scheduleClient();
@@ -238,6 +265,9 @@ class Simulation implements FaultTarget {
       membershipChanges: this.membershipChanges,
       readsChecked: this.checker.readsChecked,
       transfers: this.transfers,
+      recordsDamaged: this.recordsDamaged,
+      damageDetected: this.damageDetected,
+      repairs: this.operator.repaired,
       virtualMs: this.scheduler.now,
     };
   }
@@ -280,7 +310,8 @@ class Simulation implements FaultTarget {
     const leader = this.leader()!;
     this.clientWrite(leader);
     const convergeBy = this.scheduler.now + CONVERGENCE_ELECTION_TIMEOUTS * electionTimeout;
-    const converged = await this.runUntil(convergeBy, () => this.converged());
+    // A repair under way (a wiped server's old identity out, its new one in) must finish too.
+    const converged = await this.runUntil(convergeBy, () => this.converged() && !this.operator.busy());
     this.checker.checkLogMatching(this.nodes);
     if (this.checker.violations.length > 0) return;
     if (!converged) {
@@ -292,6 +323,18 @@ class Simulation implements FaultTarget {
         );
       this.checker.violations.push(`liveness: logs/FSMs did not converge: ${states.join(', ')}`);
       return;
+    }
+    // What an operator reads (hashicorp's Stats) agrees with the runtime on every converged server,
+    // and reloading its configuration (hashicorp's ReloadConfig) is accepted.
+    for (const node of this.nodes) {
+      const raft = node.raft;
+      raft?.reloadConfig(raft.reloadableConfig());
+      const stats = raft?.stats();
+      if (
+        raft &&
+        (stats!.last_log_index !== `${raft.lastIndex()}` || stats!.commit_index !== `${raft.commitIndex()}`)
+      )
+        this.checker.violations.push(`stats: ${node.id} reports ${JSON.stringify(stats)}`);
     }
     this.checker.checkAcknowledged();
   }
@@ -330,11 +373,27 @@ class Simulation implements FaultTarget {
   private async start(node: SimNode): Promise<void> {
     const generation = ++node.generation;
     const alive = () => node.alive && node.generation === generation;
+    const disk = new SimDisk(
+      node.durable,
+      this.scheduler,
+      this.random.fork(),
+      { min: 1, max: 4 },
+      {
+        skipChecksums: this.options.skipChecksums,
+        onStore: (entries) => this.checker.checkIntact(`${node.id} stored (was sent)`, entries),
+      },
+    );
+    try {
+      disk.open();
+    } catch (error) {
+      if (!(error instanceof ErrStoreCorrupt)) throw error;
+      return this.refused(node, error);
+    }
     node.alive = true;
     const clock = this.scheduler.clockFor(alive);
     node.clock = clock;
     this.schedule.skew(node);
-    node.disk = new SimDisk(node.durable, this.scheduler, this.random.fork(), { min: 1, max: 4 });
+    node.disk = disk;
     node.snapshotView = new SimSnapshotStore(node.snapshots, this.scheduler, this.random.fork());
     node.transport = new InmemTransport(this.network, node.address, { clock, timeout: 150 });
     node.fsm = new SimFsm(node.id, this.checker);
@@ -377,6 +436,48 @@ class Simulation implements FaultTarget {
     this.log(
       `${node.id} started (generation ${generation}) commit=${raft.commitIndex()} applied=${raft.appliedIndex()}`,
     );
+  }
+
+  /**
+   * `node`'s store refused to open (a record damaged at rest): the operator wipes it and starts it
+   * empty under a new identity, then fixes the configuration (SimOperator).
+   */
+  private async refused(node: SimNode, error: Error): Promise<void> {
+    this.damageDetected++;
+    node.damaged = false;
+    const oldId = node.id;
+    this.log(`${oldId} refuses to start: ${error.message}; wiped for repair`);
+    node.incarnation++;
+    const base = node.address.replace(/r\d+$/, '');
+    node.id = `${oldId.replace(/r\d+$/, '')}r${node.incarnation}`;
+    node.address = `${base}r${node.incarnation}`;
+    node.durable = new SimMedium();
+    node.snapshots = new InmemSnapshotStore();
+    await this.start(node);
+    this.operator.replaced(oldId, node.id, node.address);
+  }
+
+  /**
+   * A record in the middle of `node`'s log is damaged at rest (see FaultTarget.corrupt): only when
+   * no repair is under way and the leader's configuration keeps a quorum without `node`.
+   */
+  corrupt(node: SimNode, downMs: number | null): void {
+    const leader = this.leader();
+    const members = leader?.raft!.getConfiguration().configuration.servers ?? [];
+    if (
+      this.operator.busy() ||
+      this.nodes.some((each) => each.damaged) ||
+      members.length < 3 ||
+      !members.some((server) => server.id === node.id)
+    )
+      return this.log(`${node.id}: damage skipped (a repair is under way or it would cost a quorum)`);
+    if (downMs !== null) this.crash(node, { tear: false, downMs });
+    const entry = node.durable.damageMiddle((lo, hi) => this.random.int(lo, hi));
+    if (!entry) return this.log(`${node.id}: log too short to damage in its middle`);
+    node.damaged = true;
+    this.recordsDamaged++;
+    this.checker.onDamaged(entry);
+    this.log(`${node.id}: log record ${entry.index} damaged at rest${downMs === null ? ' (running)' : ''}`);
   }
 
   /**

@@ -5,8 +5,8 @@
  * A shortage of file descriptors changed nothing and is retried later instead.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { ErrOutOfDescriptors, ErrSnapshotStore } from '../../src/core/errors.js';
-import { RaftState, ServerSuffrage } from '../../src/core/types.js';
+import { ErrOutOfDescriptors, ErrSnapshotStore, ErrStoreCorrupt } from '../../src/core/errors.js';
+import { RaftState, ServerSuffrage, type LogEntry } from '../../src/core/types.js';
 import { bootstrapCluster } from '../../src/raft/bootstrap.js';
 import type { Logger } from '../../src/raft/logger.js';
 import type { SnapshotCreateArgs } from '../../src/storage/snapshot-meta.js';
@@ -22,6 +22,16 @@ class FailingCompactionStore extends InmemStore {
   override async deleteRange(min: number, max: number): Promise<void> {
     if (this.failCompaction && min === (await this.firstIndex())) throw new Error('EIO: fsync failed');
     return super.deleteRange(min, max);
+  }
+}
+
+/** A log store whose record at `damagedAt` fails its checksum once armed (as the WAL's reader reports it). */
+class DamagedRecordStore extends InmemStore {
+  damagedAt = 0;
+  override async getLogs(lo: number, hi: number): Promise<LogEntry[]> {
+    if (this.damagedAt >= lo && this.damagedAt <= hi)
+      throw new ErrStoreCorrupt(`record ${this.damagedAt}: checksum mismatch`);
+    return super.getLogs(lo, hi);
   }
 }
 
@@ -113,5 +123,34 @@ describe('a failed write outside the storage writer', () => {
     expect(snapshots.creates).toBeGreaterThanOrEqual(2);
     expect(node.raft.state).toBe(RaftState.Leader);
     expect(logger.errors).toEqual([]);
+  });
+});
+
+describe('a log record that fails its checksum while the node runs', () => {
+  it('read to replicate it to a follower, fail-stops the leader: it is never sent, and never retried forever', async () => {
+    const store = new DamagedRecordStore();
+    const logger = errorLogger();
+    const overrides = { snapshotThreshold: 10_000, logger };
+    const servers = [{ id: 'a', address: 'addr-a', suffrage: ServerSuffrage.Voter }];
+    await bootstrapCluster(fastConfig('a', overrides), store, store, new InmemSnapshotStore(), { servers });
+    // A restarted leader's entry cache is empty: replicating its old entries reads the store.
+    const first = new TestCluster(overrides);
+    clusters.push(first);
+    const before = await first.launch('a', store);
+    await first.leader();
+    await writeSome(before, 6);
+    await first.shutdown();
+    clusters.splice(clusters.indexOf(first), 1);
+    const cluster = new TestCluster(overrides);
+    clusters.push(cluster);
+    const leader = await cluster.launch('a', store);
+    await cluster.leader();
+    await waitFor(() => leader.raft.appliedIndex() >= 7, 5000, 'the log to be applied again');
+    store.damagedAt = 3;
+    const follower = await cluster.launch('b');
+    void leader.raft.addVoter('b', follower.address, 0, 5000).catch(() => {});
+    await waitFor(() => leader.raft.state === RaftState.Shutdown, 10_000, 'the leader to fail-stop');
+    expect(logger.errors).toContain('log store damaged: shutting down');
+    expect(await follower.store.lastIndex()).toBeLessThan(3);
   });
 });

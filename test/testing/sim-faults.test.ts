@@ -1,10 +1,9 @@
 /** The simulator's fault models: skewed clocks, the disk's torn and failed writes, and --faults selection. */
 import { describe, expect, it } from 'vitest';
-import { InmemStore } from '../../src/storage/inmem.js';
 import { LogType, type LogEntry } from '../../src/core/types.js';
 import { SeededRandom } from '../../src/testing/prng.js';
 import { Scheduler } from '../../src/testing/scheduler.js';
-import { SimDisk, SimDiskError } from '../../src/testing/sim-disk.js';
+import { SimDisk, SimDiskError, SimMedium } from '../../src/testing/sim-disk.js';
 import { runSimulation } from '../../src/testing/simulation.js';
 
 function entries(from: number, to: number): LogEntry[] {
@@ -56,7 +55,7 @@ describe('SkewedClock', () => {
 describe('SimDisk', () => {
   it('a crash can tear the write in flight: a prefix of its entries lands, nothing after it', async () => {
     const scheduler = new Scheduler();
-    const durable = new InmemStore();
+    const durable = new SimMedium();
     const disk = new SimDisk(durable, scheduler, new SeededRandom(7), { min: 1, max: 4 });
     void disk.storeLogs(entries(1, 10));
     void disk.storeLogs(entries(11, 20));
@@ -70,7 +69,7 @@ describe('SimDisk', () => {
 
   it('a failed fsync rejects with SimDiskError, and so does every write queued behind it or issued later (none lands)', async () => {
     const scheduler = new Scheduler();
-    const durable = new InmemStore();
+    const durable = new SimMedium();
     const disk = new SimDisk(durable, scheduler, new SeededRandom(3), { min: 1, max: 4 });
     await (async () => {
       const ok = disk.storeLogs(entries(1, 2));

@@ -308,11 +308,6 @@ export class RaftCore {
     this.requireLeader().transferLeadership(target);
   }
 
-  /** Campaign now (a leadership transfer campaigns without pre-vote). */
-  campaign(transfer: boolean): void {
-    this.election.campaign(transfer);
-  }
-
   /** A local snapshot covering up to index was taken; entries below compactBefore may go. */
   snapshotTaken(index: number, term: number, compactBefore: number): void {
     const { log } = this.server;

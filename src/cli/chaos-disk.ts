@@ -212,7 +212,13 @@ export class DiskFaults {
       this.problem(`${id} started on a WAL damaged beyond its tail (${damaged}) without refusing it`);
       await victim.process.stop();
     } else {
-      this.event(`disk ${id}: refused (${victim.process.lastExit}): ${lastLogLine(victim, /cannot start/)}`);
+      // The flipped byte may land in a payload (a checksum mismatch) or in a record's length
+      // (a record that overruns the segment): either way the refusal must name ErrStoreCorrupt.
+      const reason = lastLogLine(victim, /cannot start/);
+      if (!/stored value is corrupt|ErrStoreCorrupt/.test(reason)) {
+        this.problem(`${id} refused a damaged WAL without calling it corrupt: ${reason}`);
+      }
+      this.event(`disk ${id}: refused (${victim.process.lastExit}): ${reason}`);
     }
     await sleep(this.clock, downFor);
     await this.repair(victim);

@@ -140,6 +140,7 @@ describe('raftkit chaos', () => {
     const text = [...report.events, ...formatChaosReport(report)].join('\n');
     try {
       expect(chaosPassed(report), text).toBe(true);
+      expect(report.disk.problems, text).toEqual([]);
       expect(report.disk.injected['eio-read'], text).toBeGreaterThanOrEqual(1);
       expect(report.disk.injected.corrupt, text).toBeGreaterThanOrEqual(1);
       expect(report.disk.repaired, text).toBe(report.disk.injected.corrupt);
@@ -148,7 +149,7 @@ describe('raftkit chaos', () => {
         text,
       ).toBe(true);
       expect(
-        report.events.some((line) => /refused \(exit code 1\): .*checksum mismatch/.test(line)),
+        report.events.some((line) => /refused \(exit code 1\): .*stored value is corrupt/.test(line)),
         text,
       ).toBe(true);
     } finally {

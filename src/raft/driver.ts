@@ -16,6 +16,7 @@ import { ErrLeadershipLost, ErrRaftShutdown, ErrStoreCorrupt, RaftError } from '
 import type { RaftCore } from '../core/raft.js';
 import type { HardState, OutboundRequest, OutboundResponse, Ready } from '../core/ready.js';
 import { RaftState, ServerSuffrage, type LogEntry } from '../core/types.js';
+import { mark, tracing } from '../platform/trace.js';
 import type { Transport } from '../transport/types.js';
 import { decodeConfiguration } from '../wire/configuration.js';
 import { EntryCache } from './entry-cache.js';
@@ -70,6 +71,8 @@ export class Driver {
   private timer: Timer | null = null;
   private timerAt = Infinity;
   private flushScheduled = false;
+  /** The commit index last marked for the c1 trace (platform/trace.ts). */
+  private tracedCommit = 0;
   private persistedSeq = 0;
   /** Messages held until persistence reaches their `after` seq. */
   private waiting: (OutboundRequest | OutboundResponse)[] = [];
@@ -242,6 +245,8 @@ export class Driver {
     this.flushScheduled = false;
     if (this.stoppedFlag) return;
     while (this.core.hasReady()) this.handleReady(this.core.ready());
+    if (tracing && this.core.commitIndex > this.tracedCommit)
+      mark('commit', (this.tracedCommit = this.core.commitIndex));
     this.fsmRunner.advance(this.core.applyIndex());
     this.armTimer();
   }
@@ -329,8 +334,10 @@ export class Driver {
   private handleReady(ready: Ready): void {
     for (const event of ready.events) this.events.route(event);
     if (ready.write) {
+      const { entries } = ready.write;
       if (ready.write.truncateFrom !== null) this.cache.truncateFrom(ready.write.truncateFrom);
-      this.cache.add(ready.write.entries);
+      this.cache.add(entries);
+      if (tracing && entries.length > 0) mark('ready', entries[entries.length - 1].index);
       this.writer.enqueue(ready.write);
     }
     for (const install of ready.installs) this.snapshots.install(install);
@@ -361,6 +368,7 @@ export class Driver {
   }
 
   private onApplied(entry: LogEntry, response: unknown): void {
+    if (tracing) mark('applied', entry.index);
     this.waits.applies.resolve(entry.index, { index: entry.index, response }, (term) =>
       term === entry.term ? null : new ErrLeadershipLost(),
     );

@@ -23,6 +23,7 @@ import type {
   Peer,
   RaftResponse,
 } from '../core/types.js';
+import { mark, tracing } from '../platform/trace.js';
 import type { IncomingRpc, Transport } from '../transport/types.js';
 import { entriesBudget, splitByBytes } from './append-frames.js';
 import type { MetricsSink } from './metrics.js';
@@ -153,6 +154,7 @@ export class RpcRelay {
 
   private onResult(out: OutboundRequest, response: RaftResponse | null, error: Error | null): void {
     if (this.host.stopped() || error instanceof StaleRequest) return;
+    if (tracing && response && out.entriesTo >= out.entriesFrom) mark('answer.received', out.entriesTo);
     if (response) this.host.onResponse(out, response);
     else this.host.onFailure(out, classifyFailure(error!));
   }
@@ -176,6 +178,8 @@ export class RpcRelay {
     this.incoming.set(rpcId, rpc);
     if (request.kind === 'appendEntries' || request.kind === 'installSnapshot')
       this.lastLeaderContact = this.clock.now();
+    if (tracing && request.kind === 'appendEntries' && request.entries.length > 0)
+      mark('ae.received', request.entries[request.entries.length - 1].index);
     this.host.step({ rpcId, request });
   }
 
@@ -186,6 +190,8 @@ export class RpcRelay {
     // A snapshot the core did not accept still has its bytes on the connection: drain them.
     if (rpc.data && !this.host.consumingSnapshot(message.rpcId)) rpc.data.resume();
     rpc.respond(message.response);
+    if (tracing && 'lastLog' in message.response && message.response.success)
+      mark('ae.answered', message.response.lastLog);
   }
 
   /** The snapshot bytes that follow an incoming InstallSnapshot (while it awaits its response). */

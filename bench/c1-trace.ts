@@ -44,6 +44,8 @@ export interface C1Steps {
   /** Median of each gap in ms, in the order a write meets them. */
   steps: { name: string; ms: number }[];
   totalMs: number;
+  /** Share of the writes whose leader fsync ended after the first follower answer arrived. */
+  leaderFsyncLast: number;
 }
 
 /** The first time in a sorted list after `t` (the list's next mark), else undefined. */
@@ -87,12 +89,7 @@ const GAPS: [string, string, string][] = [
   ['follower write (O_DSYNC)', 'follower.write.issued', 'follower.write.durable'],
   ['follower durable -> answer written', 'follower.write.durable', 'follower.ae.answered'],
   ['answer written -> leader runtime receives it', 'follower.ae.answered', 'leader.answer.received'],
-  ['leader receives answer -> commit index moves', 'leader.answer.received', 'leader.commit'],
-  [
-    'leader durable -> commit (>0: the leader fsync was the later one)',
-    'leader.write.durable',
-    'leader.commit',
-  ],
+  ['quorum durable (the later of leader fsync and first answer) -> commit', 'leader.quorum', 'leader.commit'],
   ['commit -> FSM applied', 'leader.commit', 'leader.applied'],
   ['applied -> HTTP answer written', 'leader.applied', 'http.answer'],
 ];
@@ -109,6 +106,7 @@ export function c1Steps(leader: NodeMarks, followers: NodeMarks[]): C1Steps {
   const commitOf = (index: number) => commits.find(([committed]) => committed >= index)?.[1];
   const gaps = GAPS.map(() => [] as number[]);
   const totals: number[] = [];
+  let leaderLast = 0;
   for (const [index, ready] of leader.first.get('ready') ?? []) {
     const quorum = followers
       .map((follower) => ({ follower, answered: at(follower, 'ae.answered', index) }))
@@ -126,6 +124,10 @@ export function c1Steps(leader: NodeMarks, followers: NodeMarks[]): C1Steps {
     for (const step of ['ae.received', 'write.issued', 'write.durable', 'ae.answered'])
       times[`follower.${step}`] = at(quorum.follower, step, index);
     if (Object.values(times).some((t) => t === undefined)) continue;
+    const leaderDurable = times['leader.write.durable']!;
+    const answered = times['leader.answer.received']!;
+    times['leader.quorum'] = Math.max(leaderDurable, answered);
+    if (leaderDurable > answered) leaderLast++;
     GAPS.forEach(([, from, to], i) => gaps[i].push((times[to]! - times[from]!) / 1000));
     totals.push((times['http.answer']! - times.http!) / 1000);
   }
@@ -133,6 +135,7 @@ export function c1Steps(leader: NodeMarks, followers: NodeMarks[]): C1Steps {
     requests: totals.length,
     steps: GAPS.map(([name], i) => ({ name, ms: median(gaps[i]) })),
     totalMs: median(totals),
+    leaderFsyncLast: totals.length > 0 ? leaderLast / totals.length : NaN,
   };
 }
 
@@ -143,7 +146,7 @@ export function readC1Steps(dir: string): C1Steps {
     .map((name) => parseMarks(readFileSync(join(dir, name), 'utf8')));
   // Followers answer HTTP too (status polls): the leader is the one that sent AppendEntries.
   const leaderAt = nodes.findIndex((node) => (node.first.get('ae.written')?.size ?? 0) > 0);
-  if (leaderAt < 0) return { requests: 0, steps: [], totalMs: NaN };
+  if (leaderAt < 0) return { requests: 0, steps: [], totalMs: NaN, leaderFsyncLast: NaN };
   return c1Steps(
     nodes[leaderAt],
     nodes.filter((_, i) => i !== leaderAt),
@@ -158,6 +161,8 @@ export function renderC1Steps(result: C1Steps, untracedP50Ms: number): string {
     '| step | median ms |',
     '|---|---:|',
     ...result.steps.map((step) => `| ${step.name} | ${step.ms.toFixed(3)} |`),
+    '',
+    `The leader's own fsync ended after the first follower answer in ${(100 * result.leaderFsyncLast).toFixed(0)}% of the writes.`,
     '',
   ].join('\n');
 }

@@ -48,9 +48,8 @@ export interface C1Steps {
   leaderFsyncLast: number;
 }
 
-/** The first time in a sorted list after `t` (the list's next mark), else undefined. */
-function firstAfter(list: readonly number[] | undefined, t: number): number | undefined {
-  if (!list) return undefined;
+/** How many times of a sorted list are at or before `t` (binary search). */
+function countUpTo(list: readonly number[], t: number): number {
   let lo = 0;
   let hi = list.length;
   while (lo < hi) {
@@ -58,20 +57,18 @@ function firstAfter(list: readonly number[] | undefined, t: number): number | un
     if (list[mid] <= t) lo = mid + 1;
     else hi = mid;
   }
-  return list[lo];
+  return lo;
+}
+
+/** The first time in a sorted list after `t`, else undefined. */
+function firstAfter(list: readonly number[] | undefined, t: number): number | undefined {
+  return list ? list[countUpTo(list, t)] : undefined;
 }
 
 /** The last time in a sorted list at or before `t`, else undefined. */
 function lastBefore(list: readonly number[] | undefined, t: number): number | undefined {
-  if (!list) return undefined;
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (list[mid] <= t) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo > 0 ? list[lo - 1] : undefined;
+  const count = list ? countUpTo(list, t) : 0;
+  return count > 0 ? list![count - 1] : undefined;
 }
 
 /** The gaps a write's marks are reduced to: [name, from step, to step], times in ms. */

@@ -132,6 +132,7 @@ export class Driver {
         onFailure: (out, reason) => this.run((c) => c.onFailure(out, reason)),
         isCurrentLeadership: (epoch) => core.epoch === epoch && core.state === RaftState.Leader,
         readEntries,
+        cachedEntries: (lo, hi) => this.cache.peek(lo, hi),
         sendSnapshot: (out) => this.snapshots.send(out),
         consumingSnapshot: (rpcId) => this.snapshots.consuming(rpcId),
       },
@@ -338,6 +339,9 @@ export class Driver {
       if (ready.write.truncateFrom !== null) this.cache.truncateFrom(ready.write.truncateFrom);
       this.cache.add(entries);
       if (tracing && entries.length > 0) mark('ready', entries[entries.length - 1].index);
+      // The store submits the write from a microtask (WalStore.joinGroup); a leader's AppendEntries
+      // of these cached entries are written to the sockets below, in this turn (rpc.ts), so the
+      // followers' fsyncs start before the leader's own write reaches the thread pool.
       this.writer.enqueue(ready.write);
     }
     for (const install of ready.installs) this.snapshots.install(install);

@@ -19,6 +19,7 @@ export const FAULT_KINDS = [
   'delay',
   'reorder',
   'duplicate',
+  'snapshot-cut',
   'crash',
   'restart',
   'disk',
@@ -146,6 +147,9 @@ export class FaultSchedule {
       case 'duplicate':
         network.faults = { ...network.faults, duplicate: random.pick([0, 0.05, 0.2]) };
         return this.target.log(`duplicate ${network.faults.duplicate}`);
+      case 'snapshot-cut':
+        network.faults = { ...network.faults, snapshotCut: random.pick([0, 0.3, 1]) };
+        return this.target.log(`snapshot streams cut ${network.faults.snapshotCut}`);
       case 'crash':
       case 'restart':
         return this.crash(kind === 'restart' ? 1 : random.int(20, 600), false);

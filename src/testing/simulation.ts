@@ -27,6 +27,7 @@ import { SimDisk, SimMedium, SimSnapshotStore } from './sim-disk.js';
 import { encodeCommand, SimFsm } from './sim-fsm.js';
 import { calmNetwork, SimNetwork } from './sim-network.js';
 import { SimOperator } from './sim-repair.js';
+import { arriving, kindConfig, kindFaults, LEADER_KINDS, type LeaderKind } from './sim-peers.js';
 import { FAULT_KINDS, FaultSchedule, type FaultNode, type FaultTarget } from './sim-faults.js';
 import type { SkewedClock } from './skewed-clock.js';
 
@@ -45,8 +46,9 @@ export interface SimulationOptions {
   /** The fault kinds injected (FAULT_KINDS, plus CLOCK_BEYOND_BOUND); default all of FAULT_KINDS. */
   faultKinds?: readonly string[];
   /**
-   * How leaders behave, picked per server at random from this list: `raftkit`, or as another
-   * conforming implementation leads (`hashicorp`, `etcd`; see CoreFaults.emulateLeader). Default all three.
+   * How servers behave, picked per server at random from this list: `raftkit`, or as another
+   * conforming implementation does (`hashicorp`, `etcd`, `hashicorp-legacy`; see LeaderKind).
+   * Default all of LEADER_KINDS.
    */
   leaderKinds?: readonly LeaderKind[];
   /** Events kept for the trace of a failing seed; default 40. */
@@ -92,11 +94,7 @@ export interface SimulationResult {
   virtualMs: number;
 }
 
-/** How a simulated leader behaves (see SimulationOptions.leaderKinds). */
-export type LeaderKind = 'raftkit' | 'hashicorp' | 'etcd';
-
-/** Every leader kind the simulator can emulate. */
-export const LEADER_KINDS: readonly LeaderKind[] = ['raftkit', 'hashicorp', 'etcd'];
+export { LEADER_KINDS, type LeaderKind } from './sim-peers.js';
 
 interface SimNode extends CheckedNode, FaultNode {
   address: string;
@@ -162,6 +160,13 @@ class Simulation implements FaultTarget {
     this.traceLength = options.traceLength ?? 40;
     this.checker = new SafetyChecker(() => `t=${this.scheduler.now} step=${this.steps}`);
     this.network.onResponse = (from, request, response) => this.onResponse(from, request, response);
+    this.network.arriving = (from, to, request) =>
+      arriving(
+        (address) => this.nodes.find((node) => node.address === address)?.leaderKind,
+        from,
+        to,
+        request,
+      );
     const random = this.random;
     this.config = {
       ...defaultConfig(),
@@ -398,7 +403,7 @@ class Simulation implements FaultTarget {
     node.transport = new InmemTransport(this.network, node.address, { clock, timeout: 150 });
     node.fsm = new SimFsm(node.id, this.checker);
     const raft = await Raft.create({
-      config: { ...this.config, localId: node.id },
+      config: { ...this.config, ...kindConfig(node.leaderKind), localId: node.id },
       fsm: node.fsm,
       logStore: node.disk,
       stableStore: node.disk,
@@ -406,10 +411,7 @@ class Simulation implements FaultTarget {
       transport: node.transport,
       clock,
       random: this.random.fork(),
-      faults:
-        node.leaderKind === 'raftkit'
-          ? this.options.faults
-          : { ...this.options.faults, emulateLeader: node.leaderKind },
+      faults: kindFaults(node.leaderKind, this.options.faults),
     });
     node.raft = raft;
     raft.on('snapshotInstalled', () => alive() && this.snapshotsInstalled++);

@@ -37,6 +37,9 @@ interface NodeHistory {
    * configurations each time) is needed only when one of those moved.
    */
   configAt: { term: number; last: number; commit: number; latestIndex: number; committedIndex: number };
+  /** The vote it holds in memory and its term, since it last started (one vote per term). */
+  voteTerm: number;
+  voteFor: string;
 }
 
 /**
@@ -195,6 +198,7 @@ export class SafetyChecker implements FsmObserver {
         );
       }
       before.generation++;
+      before.voteTerm = 0;
       before.maxApplied = raft.appliedIndex();
       before.leaderTerm = 0;
       before.configAt.term = -1;
@@ -212,6 +216,8 @@ export class SafetyChecker implements FsmObserver {
         leaderLastTerm: undefined,
         leaderConfigIndex: 0,
         configAt: { term: -1, last: -1, commit: -1, latestIndex: 0, committedIndex: 0 },
+        voteTerm: 0,
+        voteFor: '',
       });
     }
   }
@@ -242,6 +248,22 @@ export class SafetyChecker implements FsmObserver {
         `election safety: ${voter} granted ${candidate.id} its vote in term ${term} before persisting it (disk: term ${durable.term}, vote ${durable.vote?.id ?? 'none'}); a crash now lets it vote twice`,
       );
     }
+  }
+
+  /**
+   * Election safety as the server itself holds it: once it has voted in a term, its vote stays
+   * (a grant that never reached the network is checked too; a restart may forget an unpersisted one).
+   */
+  private checkVote(id: string, history: NodeHistory, core: CoreView): void {
+    const vote = core.vote;
+    if (!vote) return;
+    const candidate = vote.id || vote.address;
+    if (history.voteTerm === core.term && history.voteFor !== candidate)
+      this.violation(
+        `election safety: ${id} holds votes for ${history.voteFor} and ${candidate} in term ${core.term}`,
+      );
+    history.voteTerm = core.term;
+    history.voteFor = candidate;
   }
 
   /** `id` became leader of `term`: no other leader in that term, and it holds every committed entry. */
@@ -279,6 +301,7 @@ export class SafetyChecker implements FsmObserver {
           `commit rule: commit index went back on ${node.id}: ${history.maxCommit} -> ${commit}`,
         );
       history.maxCommit = Math.max(history.maxCommit, commit);
+      this.checkVote(node.id, history, core);
       history.maxDurableCommit = Math.max(history.maxDurableCommit, raft.durableCommitIndex());
       const applied = raft.appliedIndex();
       if (applied < history.maxApplied)

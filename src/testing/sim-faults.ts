@@ -3,6 +3,7 @@
  * `--faults LIST` and all combinable. The schedule only decides what happens when; the network,
  * disk and clock models carry it out.
  */
+import { MAX_QUEUED_MEMBERSHIP_CHANGES } from '../core/membership-changes.js';
 import { ServerSuffrage } from '../core/types.js';
 import type { Raft } from '../raft/raft.js';
 import type { SeededRandom } from './prng.js';
@@ -302,10 +303,13 @@ export class FaultSchedule {
     if (roll === 0 && outsiders.length > 0) {
       const node = random.pick(outsiders);
       const asVoter = random.chance(0.6);
+      // A new server the leader cannot reach never catches up: its catch-up deadline must end the change.
+      const unreachable = asVoter && random.chance(0.3);
+      if (unreachable) this.target.network.cutLink(leader.address, node.address);
       change = asVoter
         ? raft.addVoter(node.id, node.address, 0, timeout)
         : raft.addNonvoter(node.id, node.address, 0, timeout);
-      description = `${asVoter ? 'addVoter' : 'addNonvoter'} ${node.id}`;
+      description = `${asVoter ? 'addVoter' : 'addNonvoter'} ${node.id}${unreachable ? ' (unreachable)' : ''}`;
     } else if (roll === 1 && voters.length > 3) {
       // Sometimes the leader removes itself.
       const target = random.chance(0.3) ? leader.id : random.pick(members).id;
@@ -326,7 +330,11 @@ export class FaultSchedule {
     // A change made against a configuration that has moved on must be refused (hashicorp's
     // prevIndex): one that is not refused adds a stranger the trace shows.
     const stale = raft.getConfiguration().index - 1;
-    if (stale > 0) raft.addNonvoter('stale', 'sim:stale', stale, timeout).catch(() => {});
+    // Sometimes a burst of them (an operator's script gone wrong): past the queue's bound each
+    // is refused at once; the queued ones are refused as they come up.
+    const burst = random.chance(0.1) ? MAX_QUEUED_MEMBERSHIP_CHANGES + 1 : 1;
+    for (let i = 0; i < burst && stale > 0; i++)
+      raft.addNonvoter('stale', 'sim:stale', stale, timeout).catch(() => {});
     change.then(
       (index) => {
         this.target.onMembershipChange();

@@ -179,6 +179,8 @@ class Simulation implements FaultTarget {
       snapshotThreshold: random.pick([8, 16, 32, 64]),
       trailingLogs: random.pick([0, 2, 8]),
       snapshotInterval: 150,
+      // Short enough for a new server that cannot catch up to reach its deadline within a run.
+      catchUpTimeout: 300,
     };
     this.maxClockDrift = this.config.maxClockDrift;
     this.schedule = new FaultSchedule(this, options.faultKinds ?? FAULT_KINDS);

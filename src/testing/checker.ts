@@ -179,6 +179,16 @@ export class SafetyChecker implements FsmObserver {
   // ---- node lifecycle ---------------------------------------------------------------------------
 
   /**
+   * `id`'s disk lost its synced log after `last` (a simulated lying disk): it can no longer hold a
+   * commit index past `last`. Leader completeness and the acknowledged writes show whether the
+   * cluster lost anything by it.
+   */
+  onTailLost(id: string, last: number): void {
+    const history = this.history.get(id);
+    if (history) history.maxDurableCommit = Math.min(history.maxDurableCommit, last);
+  }
+
+  /**
    * A server (re)started: its commit and applied indexes must not be behind the commit index it
    * had made durable. The applied index may be behind what it applied before the restart: entries
    * are applied at the commit index in memory, which is persisted lazily and re-learned.

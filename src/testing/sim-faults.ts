@@ -62,6 +62,11 @@ export interface FaultTarget {
    * reads it). The target declines when the damage could cost a quorum (see Simulation).
    */
   corrupt(node: FaultNode, downMs: number | null): void;
+  /**
+   * `node`'s disk loses the synced tail of its log while it is down for `downMs` (its stable store
+   * keeps a commit index past the log's end: it must notice and be repaired from the others).
+   */
+  loseTail(node: FaultNode, downMs: number): void;
   /** Reads issued at once on `node` (the narrow windows of a transfer or a new leader). */
   readBurst(node: FaultNode): void;
   log(line: string): void;
@@ -248,15 +253,16 @@ export class FaultSchedule {
     if (node) this.target.crash(node, { tear, downMs });
   }
 
-  /** A torn write, a failed fsync or a record damaged at rest, a third of the time each. */
+  /** A torn write, a failed fsync, a record damaged at rest or a lost synced tail, a quarter of the time each. */
   private disk(): void {
     const { random } = this.target;
-    const roll = random.int(0, 3);
+    const roll = random.int(0, 4);
     if (roll === 0) return this.crash(random.int(20, 600), true);
     const live = this.target.servers().filter((node) => node.alive);
     const node = (random.chance(0.35) && this.target.leader()) || random.pick(live);
     if (!node) return;
     if (roll === 2) return this.target.corrupt(node, random.chance(0.7) ? random.int(20, 600) : null);
+    if (roll === 3) return this.target.loseTail(node, random.int(20, 600));
     node.failNextWrite();
     this.target.log(`${node.id}: next fsync fails`);
   }

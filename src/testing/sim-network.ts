@@ -62,6 +62,8 @@ export class SimNetwork implements InmemNetworkLike {
   private cutCount = 0;
   /** Messages sent so far (requests and responses). */
   messages = 0;
+  /** Snapshot streams cut mid-transfer so far (NetworkFaults.snapshotCut). */
+  snapshotsCut = 0;
   /**
    * The request as the server at `to` reads it, or the error it answers with instead: where
    * servers of other implementations speak their own dialect (see sim-peers.ts).
@@ -131,8 +133,10 @@ export class SimNetwork implements InmemNetworkLike {
     data?: Readable,
   ): Promise<RaftResponse> {
     const from = sender.localAddr();
-    if (data !== undefined && this.random.chance(this.faults.snapshotCut ?? 0))
+    if (data !== undefined && this.random.chance(this.faults.snapshotCut ?? 0)) {
+      this.snapshotsCut++;
       data = cutStream(data, this.random.int(0, 2), this.random.chance(0.5));
+    }
     return new Promise<RaftResponse>((resolve, reject) => {
       const copies = data === undefined && this.random.chance(this.faults.duplicate) ? 2 : 1;
       for (let copy = 0; copy < copies; copy++) {

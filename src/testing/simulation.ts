@@ -27,6 +27,7 @@ import { SimDisk, SimMedium, SimSnapshotStore } from './sim-disk.js';
 import { encodeCommand, SimFsm } from './sim-fsm.js';
 import { calmNetwork, SimNetwork } from './sim-network.js';
 import { SimOperator } from './sim-repair.js';
+import { DiskDamage } from './sim-damage.js';
 import { arriving, kindConfig, kindFaults, LEADER_KINDS, type LeaderKind } from './sim-peers.js';
 import { FAULT_KINDS, FaultSchedule, type FaultNode, type FaultTarget } from './sim-faults.js';
 import type { SkewedClock } from './skewed-clock.js';
@@ -90,6 +91,10 @@ export interface SimulationResult {
   damageDetected: number;
   /** Repairs whose membership changes (old identity out, new one in) all committed. */
   repairs: number;
+  /** Snapshot streams cut mid-transfer (the snapshot-cut fault): each install must fail cleanly. */
+  snapshotStreamsCut: number;
+  /** Times a server's disk lost the synced tail of its log (a disk fault): it must be repaired. */
+  tailsLost: number;
   /** Virtual time at the end of the run, in ms. */
   virtualMs: number;
 }
@@ -136,11 +141,11 @@ class Simulation implements FaultTarget {
   readonly electionTimeout = SIMULATED_ELECTION_TIMEOUT;
   private readonly schedule: FaultSchedule;
   private readonly operator = new SimOperator(this);
-  private recordsDamaged = 0;
   private damageDetected = 0;
   /** The previous leader, for reads in flight on it while a new leader takes over. */
   private lastLeader: SimNode | null = null;
   private readonly checker: SafetyChecker;
+  private readonly damage: DiskDamage<SimNode>;
   private readonly nodes: SimNode[] = [];
   private readonly config: Config;
   private readonly trace: string[] = [];
@@ -159,6 +164,16 @@ class Simulation implements FaultTarget {
     this.network = new SimNetwork(this.scheduler, this.random.fork());
     this.traceLength = options.traceLength ?? 40;
     this.checker = new SafetyChecker(() => `t=${this.scheduler.now} step=${this.steps}`);
+    this.damage = new DiskDamage({
+      random: this.random,
+      checker: this.checker,
+      servers: () => this.nodes,
+      leader: () => this.leader(),
+      repairBusy: () => this.operator.busy(),
+      crash: (node, restart) => this.crash(node, restart),
+      log: (line) => this.log(line),
+      track: (work) => this.track(work),
+    });
     this.network.onResponse = (from, request, response) => this.onResponse(from, request, response);
     this.network.arriving = (from, to, request) =>
       arriving(
@@ -272,9 +287,11 @@ class Simulation implements FaultTarget {
       membershipChanges: this.membershipChanges,
       readsChecked: this.checker.readsChecked,
       transfers: this.transfers,
-      recordsDamaged: this.recordsDamaged,
+      recordsDamaged: this.damage.recordsDamaged,
       damageDetected: this.damageDetected,
       repairs: this.operator.repaired,
+      snapshotStreamsCut: this.network.snapshotsCut,
+      tailsLost: this.damage.tailsLost,
       virtualMs: this.scheduler.now,
     };
   }
@@ -461,27 +478,12 @@ class Simulation implements FaultTarget {
     this.operator.replaced(oldId, node.id, node.address);
   }
 
-  /**
-   * A record in the middle of `node`'s log is damaged at rest (see FaultTarget.corrupt): only when
-   * no repair is under way and the leader's configuration keeps a quorum without `node`.
-   */
   corrupt(node: SimNode, downMs: number | null): void {
-    const leader = this.leader();
-    const members = leader?.raft!.getConfiguration().configuration.servers ?? [];
-    if (
-      this.operator.busy() ||
-      this.nodes.some((each) => each.damaged) ||
-      members.length < 3 ||
-      !members.some((server) => server.id === node.id)
-    )
-      return this.log(`${node.id}: damage skipped (a repair is under way or it would cost a quorum)`);
-    if (downMs !== null) this.crash(node, { tear: false, downMs });
-    const entry = node.durable.damageMiddle((lo, hi) => this.random.int(lo, hi));
-    if (!entry) return this.log(`${node.id}: log too short to damage in its middle`);
-    node.damaged = true;
-    this.recordsDamaged++;
-    this.checker.onDamaged(entry);
-    this.log(`${node.id}: log record ${entry.index} damaged at rest${downMs === null ? ' (running)' : ''}`);
+    this.damage.corrupt(node, downMs);
+  }
+
+  loseTail(node: SimNode, downMs: number): void {
+    this.damage.loseTail(node, downMs);
   }
 
   /**

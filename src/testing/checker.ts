@@ -57,6 +57,11 @@ export class SafetyChecker implements FsmObserver {
   private readonly votes = new Map<string, string>();
   /** index -> term of committed entries, as first seen by any node. */
   private readonly committedTerms = new Map<number, number>();
+  /**
+   * index -> the term of the server that first saw it committed (a leader sees its commits before
+   * anyone): the term it was committed in. Leader completeness binds the leaders of later terms only.
+   */
+  private readonly committedInTerm = new Map<number, number>();
   private maxCommitted = 0;
   /** index -> chain hash after applying the command at that index (state machine safety). */
   private readonly appliedHash = new Map<number, number>();
@@ -286,10 +291,14 @@ export class SafetyChecker implements FsmObserver {
     // Leader completeness: every committed entry is in the new leader's log.
     const core = node.raft!.inspect();
     for (let index = core.snapshotIndex() + 1; index <= this.maxCommitted; index++) {
-      const term = this.committedTerms.get(index);
-      if (term !== undefined && core.termAt(index) !== term) {
+      const entryTerm = this.committedTerms.get(index);
+      // A leader of an older term elected late (a vote still on its way) need not hold what a newer
+      // term's leader committed meanwhile: that commit's majority has moved past its term, so it
+      // can commit nothing.
+      if ((this.committedInTerm.get(index) ?? 0) >= term) continue;
+      if (entryTerm !== undefined && core.termAt(index) !== entryTerm) {
         this.violation(
-          `leader completeness: leader ${id} lacks committed entry ${index} (term ${term}, has ${core.termAt(index)})`,
+          `leader completeness: leader ${id} lacks committed entry ${index} (term ${entryTerm}, has ${core.termAt(index)})`,
         );
         return;
       }
@@ -329,8 +338,10 @@ export class SafetyChecker implements FsmObserver {
         const term = core.termAt(index);
         if (term === undefined) continue;
         const known = this.committedTerms.get(index);
-        if (known === undefined) this.committedTerms.set(index, term);
-        else if (known !== term) {
+        if (known === undefined) {
+          this.committedTerms.set(index, term);
+          this.committedInTerm.set(index, core.term);
+        } else if (known !== term) {
           this.violation(
             `committed entries agree: entry ${index} has term ${term} on ${node.id} but ${known} elsewhere`,
           );

@@ -43,6 +43,9 @@ export class DiskDamage<N extends DamageNode> {
   /** Synced log tails lost. */
   tailsLost = 0;
 
+  /** Servers that lost a synced tail, and the commit index they held: damaged until they hold it again. */
+  private readonly lostUntil = new Map<N, number>();
+
   constructor(private readonly host: DamageHost<N>) {}
 
   /**
@@ -92,6 +95,7 @@ export class DiskDamage<N extends DamageNode> {
           return host.log(`${node.id}: tail loss skipped (entry ${index} is on no majority without it)`);
       }
       medium.loseTail(from);
+      this.lostUntil.set(node, commit);
       this.tailsLost++;
       host.checker.onTailLost(node.id, from - 1);
       host.log(`${node.id}: disk lost synced records ${from}-${last} (commit ${commit})`);
@@ -99,12 +103,18 @@ export class DiskDamage<N extends DamageNode> {
     host.track(lose());
   }
 
-  /** Whether `node`'s disk may be damaged now: no repair under way, a quorum without it. */
+  /**
+   * Whether `node`'s disk may be damaged now: no repair under way, no other server damaged (nor
+   * missing a lost tail), a quorum without it.
+   */
   private mayDamage(node: N): boolean {
     const { host } = this;
     const members = host.leader()?.raft!.getConfiguration().configuration.servers ?? [];
+    for (const [lost, until] of this.lostUntil)
+      if ((lost.raft?.lastIndex() ?? 0) >= until) this.lostUntil.delete(lost);
     const allowed =
       !host.repairBusy() &&
+      this.lostUntil.size === 0 &&
       !host.servers().some((each) => each.damaged) &&
       members.length >= 3 &&
       members.some((server) => server.id === node.id);

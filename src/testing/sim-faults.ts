@@ -3,8 +3,9 @@
  * `--faults LIST` and all combinable. The schedule only decides what happens when; the network,
  * disk and clock models carry it out.
  */
+import { MAX_INDEX, MAX_TERM } from '../core/bounds.js';
 import { MAX_QUEUED_MEMBERSHIP_CHANGES } from '../core/membership-changes.js';
-import { ServerSuffrage } from '../core/types.js';
+import { ServerSuffrage, type AppendEntriesRequest } from '../core/types.js';
 import type { Raft } from '../raft/raft.js';
 import type { SeededRandom } from './prng.js';
 import type { Scheduler } from './scheduler.js';
@@ -27,6 +28,7 @@ export const FAULT_KINDS = [
   'membership',
   'transfer',
   'clock',
+  'hostile',
 ] as const;
 
 /** One kind of fault (see FAULT_KINDS). */
@@ -70,6 +72,8 @@ export interface FaultTarget {
   /** Reads issued at once on `node` (the narrow windows of a transfer or a new leader). */
   readBurst(node: FaultNode): void;
   log(line: string): void;
+  /** A safety property broken (the run fails with it). */
+  violation(message: string): void;
   onMembershipChange(): void;
   onTransfer(ms: number): void;
 }
@@ -168,6 +172,8 @@ export class FaultSchedule {
       case 'clock':
       case CLOCK_BEYOND_BOUND:
         return this.clock(kind === CLOCK_BEYOND_BOUND);
+      case 'hostile':
+        return this.hostile();
     }
   }
 
@@ -265,6 +271,33 @@ export class FaultSchedule {
     if (roll === 3) return this.target.loseTail(node, random.int(20, 600));
     node.failNextWrite();
     this.target.log(`${node.id}: next fsync fails`);
+  }
+
+  /**
+   * A peer outside the cluster (hostile, or broken: a bad encoder, a flipped bit) sends a server an
+   * AppendEntries with a term or index out of bounds: it must refuse it and change nothing.
+   */
+  private hostile(): void {
+    const { random, network } = this.target;
+    const node = random.pick(this.target.servers().filter((each) => each.alive));
+    if (!node) return;
+    const bad = random.pick([MAX_TERM + 1, MAX_INDEX + 2, -1, 0.5, Number.NaN]);
+    const field = random.pick(['term', 'prevLogIndex', 'leaderCommitIndex'] as const);
+    const request: AppendEntriesRequest = {
+      kind: 'appendEntries',
+      term: 1,
+      leader: { id: 'hostile', address: 'sim:hostile' },
+      prevLogIndex: 0,
+      prevLogTerm: 0,
+      entries: [],
+      leaderCommitIndex: 0,
+      [field]: bad,
+    };
+    this.target.log(`${node.id}: hostile AppendEntries with ${field} ${request[field]}`);
+    network.inject(node.address, request).then(
+      () => this.target.violation(`hostile input: ${node.id} accepted ${field} ${request[field]}`),
+      (error: Error) => this.target.log(`${node.id} refused it: ${error.message}`),
+    );
   }
 
   private clock(beyondBound: boolean): void {

@@ -158,6 +158,12 @@ export class SimNetwork implements InmemNetworkLike {
     });
   }
 
+  /** A request from outside the simulated servers (a hostile or broken peer), handed to `to` at once. */
+  inject(to: ServerAddress, request: RaftRequest): Promise<RaftResponse> {
+    const target = this.transports.get(to);
+    return target ? target.receive(request) : Promise.reject(new Error(`${to} is down`));
+  }
+
   /** Schedules one hop unless the link is cut or the message is lost. */
   private travel(from: ServerAddress, to: ServerAddress, arrive: () => void): void {
     this.messages++;

@@ -209,6 +209,10 @@ class Simulation implements FaultTarget {
     return this.nodes;
   }
 
+  violation(message: string): void {
+    this.checker.violations.push(`t=${this.scheduler.now}: ${message}`);
+  }
+
   onMembershipChange(): void {
     this.membershipChanges++;
   }

@@ -127,3 +127,15 @@ describe('the simulator with these faults and peers', () => {
     expect(results.at(-1)!.tailsLost).toBeGreaterThan(0);
   });
 });
+
+describe('hostile peers', () => {
+  it('send AppendEntries with terms and indexes out of bounds; every server refuses them and runs on', async () => {
+    const result = await runSimulation({ seed: 2, faultKinds: ['hostile'], traceLength: 100_000 });
+    expect(result.violations).toEqual([]);
+    const sent = result.trace.filter((line) => line.includes('hostile AppendEntries'));
+    const refused = result.trace.filter((line) => / refused it: malformed message: /.test(line));
+    expect(sent.length).toBeGreaterThan(0);
+    expect(refused).toHaveLength(sent.length);
+    expect(result.acked).toBeGreaterThan(0);
+  });
+});

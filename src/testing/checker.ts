@@ -37,6 +37,9 @@ interface NodeHistory {
    * configurations each time) is needed only when one of those moved.
    */
   configAt: { term: number; last: number; commit: number; latestIndex: number; committedIndex: number };
+  /** The vote it holds in memory and its term, since it last started (one vote per term). */
+  voteTerm: number;
+  voteFor: string;
 }
 
 /**
@@ -54,6 +57,11 @@ export class SafetyChecker implements FsmObserver {
   private readonly votes = new Map<string, string>();
   /** index -> term of committed entries, as first seen by any node. */
   private readonly committedTerms = new Map<number, number>();
+  /**
+   * index -> the term of the server that first saw it committed (a leader sees its commits before
+   * anyone): the term it was committed in. Leader completeness binds the leaders of later terms only.
+   */
+  private readonly committedInTerm = new Map<number, number>();
   private maxCommitted = 0;
   /** index -> chain hash after applying the command at that index (state machine safety). */
   private readonly appliedHash = new Map<number, number>();
@@ -176,6 +184,16 @@ export class SafetyChecker implements FsmObserver {
   // ---- node lifecycle ---------------------------------------------------------------------------
 
   /**
+   * `id`'s disk lost its synced log after `last` (a simulated lying disk): it can no longer hold a
+   * commit index past `last`. Leader completeness and the acknowledged writes show whether the
+   * cluster lost anything by it.
+   */
+  onTailLost(id: string, last: number): void {
+    const history = this.history.get(id);
+    if (history) history.maxDurableCommit = Math.min(history.maxDurableCommit, last);
+  }
+
+  /**
    * A server (re)started: its commit and applied indexes must not be behind the commit index it
    * had made durable. The applied index may be behind what it applied before the restart: entries
    * are applied at the commit index in memory, which is persisted lazily and re-learned.
@@ -195,6 +213,7 @@ export class SafetyChecker implements FsmObserver {
         );
       }
       before.generation++;
+      before.voteTerm = 0;
       before.maxApplied = raft.appliedIndex();
       before.leaderTerm = 0;
       before.configAt.term = -1;
@@ -212,6 +231,8 @@ export class SafetyChecker implements FsmObserver {
         leaderLastTerm: undefined,
         leaderConfigIndex: 0,
         configAt: { term: -1, last: -1, commit: -1, latestIndex: 0, committedIndex: 0 },
+        voteTerm: 0,
+        voteFor: '',
       });
     }
   }
@@ -244,6 +265,22 @@ export class SafetyChecker implements FsmObserver {
     }
   }
 
+  /**
+   * Election safety as the server itself holds it: once it has voted in a term, its vote stays
+   * (a grant that never reached the network is checked too; a restart may forget an unpersisted one).
+   */
+  private checkVote(id: string, history: NodeHistory, core: CoreView): void {
+    const vote = core.vote;
+    if (!vote) return;
+    const candidate = vote.id || vote.address;
+    if (history.voteTerm === core.term && history.voteFor !== candidate)
+      this.violation(
+        `election safety: ${id} holds votes for ${history.voteFor} and ${candidate} in term ${core.term}`,
+      );
+    history.voteTerm = core.term;
+    history.voteFor = candidate;
+  }
+
   /** `id` became leader of `term`: no other leader in that term, and it holds every committed entry. */
   onLeader(id: string, term: number, node: CheckedNode): void {
     const existing = this.leaders.get(term);
@@ -254,10 +291,14 @@ export class SafetyChecker implements FsmObserver {
     // Leader completeness: every committed entry is in the new leader's log.
     const core = node.raft!.inspect();
     for (let index = core.snapshotIndex() + 1; index <= this.maxCommitted; index++) {
-      const term = this.committedTerms.get(index);
-      if (term !== undefined && core.termAt(index) !== term) {
+      const entryTerm = this.committedTerms.get(index);
+      // A leader of an older term elected late (a vote still on its way) need not hold what a newer
+      // term's leader committed meanwhile: that commit's majority has moved past its term, so it
+      // can commit nothing.
+      if ((this.committedInTerm.get(index) ?? 0) >= term) continue;
+      if (entryTerm !== undefined && core.termAt(index) !== entryTerm) {
         this.violation(
-          `leader completeness: leader ${id} lacks committed entry ${index} (term ${term}, has ${core.termAt(index)})`,
+          `leader completeness: leader ${id} lacks committed entry ${index} (term ${entryTerm}, has ${core.termAt(index)})`,
         );
         return;
       }
@@ -279,6 +320,7 @@ export class SafetyChecker implements FsmObserver {
           `commit rule: commit index went back on ${node.id}: ${history.maxCommit} -> ${commit}`,
         );
       history.maxCommit = Math.max(history.maxCommit, commit);
+      this.checkVote(node.id, history, core);
       history.maxDurableCommit = Math.max(history.maxDurableCommit, raft.durableCommitIndex());
       const applied = raft.appliedIndex();
       if (applied < history.maxApplied)
@@ -296,8 +338,10 @@ export class SafetyChecker implements FsmObserver {
         const term = core.termAt(index);
         if (term === undefined) continue;
         const known = this.committedTerms.get(index);
-        if (known === undefined) this.committedTerms.set(index, term);
-        else if (known !== term) {
+        if (known === undefined) {
+          this.committedTerms.set(index, term);
+          this.committedInTerm.set(index, core.term);
+        } else if (known !== term) {
           this.violation(
             `committed entries agree: entry ${index} has term ${term} on ${node.id} but ${known} elsewhere`,
           );

@@ -72,6 +72,21 @@ export class SimMedium extends InmemStore {
     return damaged;
   }
 
+  /** The term of the record at `index`, or undefined when there is none. */
+  termAt(index: number): number | undefined {
+    return this.logs.get(index)?.term;
+  }
+
+  /**
+   * Loses every record from `from` on though they were synced (a disk or a controller that lies
+   * about fsync, or a log restored from an older copy); the stable store keeps what it held.
+   */
+  loseTail(from: number): void {
+    let last = 0;
+    for (const index of this.logs.keys()) last = Math.max(last, index);
+    if (last >= from) this.deleteRangeSync(from, last);
+  }
+
   /** Throws ErrStoreCorrupt when `entry` does not match the checksum stored with it. */
   verify(entry: LogEntry): void {
     if (this.sums.get(entry.index) !== recordSum(entry))

@@ -3,7 +3,9 @@
  * `--faults LIST` and all combinable. The schedule only decides what happens when; the network,
  * disk and clock models carry it out.
  */
-import { ServerSuffrage } from '../core/types.js';
+import { MAX_INDEX, MAX_TERM } from '../core/bounds.js';
+import { MAX_QUEUED_MEMBERSHIP_CHANGES } from '../core/membership-changes.js';
+import { ServerSuffrage, type AppendEntriesRequest } from '../core/types.js';
 import type { Raft } from '../raft/raft.js';
 import type { SeededRandom } from './prng.js';
 import type { Scheduler } from './scheduler.js';
@@ -19,12 +21,14 @@ export const FAULT_KINDS = [
   'delay',
   'reorder',
   'duplicate',
+  'snapshot-cut',
   'crash',
   'restart',
   'disk',
   'membership',
   'transfer',
   'clock',
+  'hostile',
 ] as const;
 
 /** One kind of fault (see FAULT_KINDS). */
@@ -60,9 +64,16 @@ export interface FaultTarget {
    * reads it). The target declines when the damage could cost a quorum (see Simulation).
    */
   corrupt(node: FaultNode, downMs: number | null): void;
+  /**
+   * `node`'s disk loses the synced tail of its log while it is down for `downMs` (its stable store
+   * keeps a commit index past the log's end: it must notice and be repaired from the others).
+   */
+  loseTail(node: FaultNode, downMs: number): void;
   /** Reads issued at once on `node` (the narrow windows of a transfer or a new leader). */
   readBurst(node: FaultNode): void;
   log(line: string): void;
+  /** A safety property broken (the run fails with it). */
+  violation(message: string): void;
   onMembershipChange(): void;
   onTransfer(ms: number): void;
 }
@@ -146,6 +157,9 @@ export class FaultSchedule {
       case 'duplicate':
         network.faults = { ...network.faults, duplicate: random.pick([0, 0.05, 0.2]) };
         return this.target.log(`duplicate ${network.faults.duplicate}`);
+      case 'snapshot-cut':
+        network.faults = { ...network.faults, snapshotCut: random.pick([0, 0.3, 1]) };
+        return this.target.log(`snapshot streams cut ${network.faults.snapshotCut}`);
       case 'crash':
       case 'restart':
         return this.crash(kind === 'restart' ? 1 : random.int(20, 600), false);
@@ -158,6 +172,8 @@ export class FaultSchedule {
       case 'clock':
       case CLOCK_BEYOND_BOUND:
         return this.clock(kind === CLOCK_BEYOND_BOUND);
+      case 'hostile':
+        return this.hostile();
     }
   }
 
@@ -243,17 +259,45 @@ export class FaultSchedule {
     if (node) this.target.crash(node, { tear, downMs });
   }
 
-  /** A torn write, a failed fsync or a record damaged at rest, a third of the time each. */
+  /** A torn write, a failed fsync, a record damaged at rest or a lost synced tail, a quarter of the time each. */
   private disk(): void {
     const { random } = this.target;
-    const roll = random.int(0, 3);
+    const roll = random.int(0, 4);
     if (roll === 0) return this.crash(random.int(20, 600), true);
     const live = this.target.servers().filter((node) => node.alive);
     const node = (random.chance(0.35) && this.target.leader()) || random.pick(live);
     if (!node) return;
     if (roll === 2) return this.target.corrupt(node, random.chance(0.7) ? random.int(20, 600) : null);
+    if (roll === 3) return this.target.loseTail(node, random.int(20, 600));
     node.failNextWrite();
     this.target.log(`${node.id}: next fsync fails`);
+  }
+
+  /**
+   * A peer outside the cluster (hostile, or broken: a bad encoder, a flipped bit) sends a server an
+   * AppendEntries with a term or index out of bounds: it must refuse it and change nothing.
+   */
+  private hostile(): void {
+    const { random, network } = this.target;
+    const node = random.pick(this.target.servers().filter((each) => each.alive));
+    if (!node) return;
+    const bad = random.pick([MAX_TERM + 1, MAX_INDEX + 2, -1, 0.5, Number.NaN]);
+    const field = random.pick(['term', 'prevLogIndex', 'leaderCommitIndex'] as const);
+    const request: AppendEntriesRequest = {
+      kind: 'appendEntries',
+      term: 1,
+      leader: { id: 'hostile', address: 'sim:hostile' },
+      prevLogIndex: 0,
+      prevLogTerm: 0,
+      entries: [],
+      leaderCommitIndex: 0,
+      [field]: bad,
+    };
+    this.target.log(`${node.id}: hostile AppendEntries with ${field} ${request[field]}`);
+    network.inject(node.address, request).then(
+      () => this.target.violation(`hostile input: ${node.id} accepted ${field} ${request[field]}`),
+      (error: Error) => this.target.log(`${node.id} refused it: ${error.message}`),
+    );
   }
 
   private clock(beyondBound: boolean): void {
@@ -298,10 +342,13 @@ export class FaultSchedule {
     if (roll === 0 && outsiders.length > 0) {
       const node = random.pick(outsiders);
       const asVoter = random.chance(0.6);
+      // A new server the leader cannot reach never catches up: its catch-up deadline must end the change.
+      const unreachable = asVoter && random.chance(0.3);
+      if (unreachable) this.target.network.cutLink(leader.address, node.address);
       change = asVoter
         ? raft.addVoter(node.id, node.address, 0, timeout)
         : raft.addNonvoter(node.id, node.address, 0, timeout);
-      description = `${asVoter ? 'addVoter' : 'addNonvoter'} ${node.id}`;
+      description = `${asVoter ? 'addVoter' : 'addNonvoter'} ${node.id}${unreachable ? ' (unreachable)' : ''}`;
     } else if (roll === 1 && voters.length > 3) {
       // Sometimes the leader removes itself.
       const target = random.chance(0.3) ? leader.id : random.pick(members).id;
@@ -322,7 +369,11 @@ export class FaultSchedule {
     // A change made against a configuration that has moved on must be refused (hashicorp's
     // prevIndex): one that is not refused adds a stranger the trace shows.
     const stale = raft.getConfiguration().index - 1;
-    if (stale > 0) raft.addNonvoter('stale', 'sim:stale', stale, timeout).catch(() => {});
+    // Sometimes a burst of them (an operator's script gone wrong): past the queue's bound each
+    // is refused at once; the queued ones are refused as they come up.
+    const burst = random.chance(0.1) ? MAX_QUEUED_MEMBERSHIP_CHANGES + 1 : 1;
+    for (let i = 0; i < burst && stale > 0; i++)
+      raft.addNonvoter('stale', 'sim:stale', stale, timeout).catch(() => {});
     change.then(
       (index) => {
         this.target.onMembershipChange();

@@ -3,7 +3,7 @@
  * latency, and may be dropped, duplicated or delayed out of order; links can be cut in one
  * direction or both. A lost message simply never arrives: the sender's transport times out.
  */
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { RaftRequest, RaftResponse, ServerAddress } from '../core/types.js';
 import type { InmemNetworkLike, InmemTransport } from '../transport/inmem.js';
 import type { SeededRandom } from './prng.js';
@@ -21,6 +21,11 @@ export interface NetworkFaults {
   minLatency: number;
   /** Longest one-way delay (before any reordering delay), in virtual ms. */
   maxLatency: number;
+  /**
+   * Probability that a snapshot stream (InstallSnapshot's data) is cut mid-transfer: it ends early
+   * (the receiver finds a short read) or breaks with an error; either way the install fails.
+   */
+  snapshotCut?: number;
 }
 
 /** No loss, duplication or reordering; 1-5 ms latency. */
@@ -57,6 +62,13 @@ export class SimNetwork implements InmemNetworkLike {
   private cutCount = 0;
   /** Messages sent so far (requests and responses). */
   messages = 0;
+  /** Snapshot streams cut mid-transfer so far (NetworkFaults.snapshotCut). */
+  snapshotsCut = 0;
+  /**
+   * The request as the server at `to` reads it, or the error it answers with instead: where
+   * servers of other implementations speak their own dialect (see sim-peers.ts).
+   */
+  arriving?: (from: ServerAddress, to: ServerAddress, request: RaftRequest) => RaftRequest | Error;
   /** Sees each response as it leaves the server at `from` (before the network can lose it). */
   onResponse?: (from: ServerAddress, request: RaftRequest, response: RaftResponse) => void;
 
@@ -121,6 +133,10 @@ export class SimNetwork implements InmemNetworkLike {
     data?: Readable,
   ): Promise<RaftResponse> {
     const from = sender.localAddr();
+    if (data !== undefined && this.random.chance(this.faults.snapshotCut ?? 0)) {
+      this.snapshotsCut++;
+      data = cutStream(data, this.random.int(0, 2), this.random.chance(0.5));
+    }
     return new Promise<RaftResponse>((resolve, reject) => {
       const copies = data === undefined && this.random.chance(this.faults.duplicate) ? 2 : 1;
       for (let copy = 0; copy < copies; copy++) {
@@ -128,7 +144,9 @@ export class SimNetwork implements InmemNetworkLike {
           const target = this.transports.get(to);
           // A sender that crashed since sending is gone; so is a target that is down.
           if (!target || this.transports.get(from) !== sender) return;
-          target.receive(request, data).then(
+          const arrived = this.arriving ? this.arriving(from, to, request) : request;
+          if (arrived instanceof Error) return this.travel(to, from, () => reject(arrived));
+          target.receive(arrived, data).then(
             (response) => {
               this.onResponse?.(to, request, response);
               this.travel(to, from, () => resolve(response));
@@ -138,6 +156,12 @@ export class SimNetwork implements InmemNetworkLike {
         });
       }
     });
+  }
+
+  /** A request from outside the simulated servers (a hostile or broken peer), handed to `to` at once. */
+  inject(to: ServerAddress, request: RaftRequest): Promise<RaftResponse> {
+    const target = this.transports.get(to);
+    return target ? target.receive(request) : Promise.reject(new Error(`${to} is down`));
   }
 
   /** Schedules one hop unless the link is cut or the message is lost. */
@@ -163,4 +187,22 @@ export class SimNetwork implements InmemNetworkLike {
     }
     return link;
   }
+}
+
+/** `data` cut after `keep` chunks: it ends there, or (`broken`) fails as a dropped connection does. */
+function cutStream(data: Readable, keep: number, broken: boolean): Readable {
+  const cut = Readable.from(
+    (async function* () {
+      let sent = 0;
+      for await (const chunk of data) {
+        if (sent++ === keep) break;
+        yield chunk as Uint8Array;
+      }
+      if (broken) throw new Error('snapshot stream cut mid-transfer');
+    })(),
+    { objectMode: false },
+  );
+  // As the real transport's intake stream: the reader sees the error; one drained unread must not throw.
+  cut.on('error', () => {});
+  return cut;
 }

@@ -27,6 +27,8 @@ import { SimDisk, SimMedium, SimSnapshotStore } from './sim-disk.js';
 import { encodeCommand, SimFsm } from './sim-fsm.js';
 import { calmNetwork, SimNetwork } from './sim-network.js';
 import { SimOperator } from './sim-repair.js';
+import { DiskDamage } from './sim-damage.js';
+import { arriving, kindConfig, kindFaults, LEADER_KINDS, type LeaderKind } from './sim-peers.js';
 import { FAULT_KINDS, FaultSchedule, type FaultNode, type FaultTarget } from './sim-faults.js';
 import type { SkewedClock } from './skewed-clock.js';
 
@@ -45,8 +47,9 @@ export interface SimulationOptions {
   /** The fault kinds injected (FAULT_KINDS, plus CLOCK_BEYOND_BOUND); default all of FAULT_KINDS. */
   faultKinds?: readonly string[];
   /**
-   * How leaders behave, picked per server at random from this list: `raftkit`, or as another
-   * conforming implementation leads (`hashicorp`, `etcd`; see CoreFaults.emulateLeader). Default all three.
+   * How servers behave, picked per server at random from this list: `raftkit`, or as another
+   * conforming implementation does (`hashicorp`, `etcd`, `hashicorp-legacy`; see LeaderKind).
+   * Default all of LEADER_KINDS.
    */
   leaderKinds?: readonly LeaderKind[];
   /** Events kept for the trace of a failing seed; default 40. */
@@ -88,15 +91,15 @@ export interface SimulationResult {
   damageDetected: number;
   /** Repairs whose membership changes (old identity out, new one in) all committed. */
   repairs: number;
+  /** Snapshot streams cut mid-transfer (the snapshot-cut fault): each install must fail cleanly. */
+  snapshotStreamsCut: number;
+  /** Times a server's disk lost the synced tail of its log (a disk fault): it must be repaired. */
+  tailsLost: number;
   /** Virtual time at the end of the run, in ms. */
   virtualMs: number;
 }
 
-/** How a simulated leader behaves (see SimulationOptions.leaderKinds). */
-export type LeaderKind = 'raftkit' | 'hashicorp' | 'etcd';
-
-/** Every leader kind the simulator can emulate. */
-export const LEADER_KINDS: readonly LeaderKind[] = ['raftkit', 'hashicorp', 'etcd'];
+export { LEADER_KINDS, type LeaderKind } from './sim-peers.js';
 
 interface SimNode extends CheckedNode, FaultNode {
   address: string;
@@ -138,11 +141,11 @@ class Simulation implements FaultTarget {
   readonly electionTimeout = SIMULATED_ELECTION_TIMEOUT;
   private readonly schedule: FaultSchedule;
   private readonly operator = new SimOperator(this);
-  private recordsDamaged = 0;
   private damageDetected = 0;
   /** The previous leader, for reads in flight on it while a new leader takes over. */
   private lastLeader: SimNode | null = null;
   private readonly checker: SafetyChecker;
+  private readonly damage: DiskDamage<SimNode>;
   private readonly nodes: SimNode[] = [];
   private readonly config: Config;
   private readonly trace: string[] = [];
@@ -161,7 +164,24 @@ class Simulation implements FaultTarget {
     this.network = new SimNetwork(this.scheduler, this.random.fork());
     this.traceLength = options.traceLength ?? 40;
     this.checker = new SafetyChecker(() => `t=${this.scheduler.now} step=${this.steps}`);
+    this.damage = new DiskDamage({
+      random: this.random,
+      checker: this.checker,
+      servers: () => this.nodes,
+      leader: () => this.leader(),
+      repairBusy: () => this.operator.busy(),
+      crash: (node, restart) => this.crash(node, restart),
+      log: (line) => this.log(line),
+      track: (work) => this.track(work),
+    });
     this.network.onResponse = (from, request, response) => this.onResponse(from, request, response);
+    this.network.arriving = (from, to, request) =>
+      arriving(
+        (address) => this.nodes.find((node) => node.address === address)?.leaderKind,
+        from,
+        to,
+        request,
+      );
     const random = this.random;
     this.config = {
       ...defaultConfig(),
@@ -174,6 +194,8 @@ class Simulation implements FaultTarget {
       snapshotThreshold: random.pick([8, 16, 32, 64]),
       trailingLogs: random.pick([0, 2, 8]),
       snapshotInterval: 150,
+      // Short enough for a new server that cannot catch up to reach its deadline within a run.
+      catchUpTimeout: 300,
     };
     this.maxClockDrift = this.config.maxClockDrift;
     this.schedule = new FaultSchedule(this, options.faultKinds ?? FAULT_KINDS);
@@ -185,6 +207,10 @@ class Simulation implements FaultTarget {
 
   servers(): readonly SimNode[] {
     return this.nodes;
+  }
+
+  violation(message: string): void {
+    this.checker.violations.push(`t=${this.scheduler.now}: ${message}`);
   }
 
   onMembershipChange(): void {
@@ -265,9 +291,11 @@ class Simulation implements FaultTarget {
       membershipChanges: this.membershipChanges,
       readsChecked: this.checker.readsChecked,
       transfers: this.transfers,
-      recordsDamaged: this.recordsDamaged,
+      recordsDamaged: this.damage.recordsDamaged,
       damageDetected: this.damageDetected,
       repairs: this.operator.repaired,
+      snapshotStreamsCut: this.network.snapshotsCut,
+      tailsLost: this.damage.tailsLost,
       virtualMs: this.scheduler.now,
     };
   }
@@ -398,7 +426,7 @@ class Simulation implements FaultTarget {
     node.transport = new InmemTransport(this.network, node.address, { clock, timeout: 150 });
     node.fsm = new SimFsm(node.id, this.checker);
     const raft = await Raft.create({
-      config: { ...this.config, localId: node.id },
+      config: { ...this.config, ...kindConfig(node.leaderKind), localId: node.id },
       fsm: node.fsm,
       logStore: node.disk,
       stableStore: node.disk,
@@ -406,10 +434,7 @@ class Simulation implements FaultTarget {
       transport: node.transport,
       clock,
       random: this.random.fork(),
-      faults:
-        node.leaderKind === 'raftkit'
-          ? this.options.faults
-          : { ...this.options.faults, emulateLeader: node.leaderKind },
+      faults: kindFaults(node.leaderKind, this.options.faults),
     });
     node.raft = raft;
     raft.on('snapshotInstalled', () => alive() && this.snapshotsInstalled++);
@@ -457,27 +482,12 @@ class Simulation implements FaultTarget {
     this.operator.replaced(oldId, node.id, node.address);
   }
 
-  /**
-   * A record in the middle of `node`'s log is damaged at rest (see FaultTarget.corrupt): only when
-   * no repair is under way and the leader's configuration keeps a quorum without `node`.
-   */
   corrupt(node: SimNode, downMs: number | null): void {
-    const leader = this.leader();
-    const members = leader?.raft!.getConfiguration().configuration.servers ?? [];
-    if (
-      this.operator.busy() ||
-      this.nodes.some((each) => each.damaged) ||
-      members.length < 3 ||
-      !members.some((server) => server.id === node.id)
-    )
-      return this.log(`${node.id}: damage skipped (a repair is under way or it would cost a quorum)`);
-    if (downMs !== null) this.crash(node, { tear: false, downMs });
-    const entry = node.durable.damageMiddle((lo, hi) => this.random.int(lo, hi));
-    if (!entry) return this.log(`${node.id}: log too short to damage in its middle`);
-    node.damaged = true;
-    this.recordsDamaged++;
-    this.checker.onDamaged(entry);
-    this.log(`${node.id}: log record ${entry.index} damaged at rest${downMs === null ? ' (running)' : ''}`);
+    this.damage.corrupt(node, downMs);
+  }
+
+  loseTail(node: SimNode, downMs: number): void {
+    this.damage.loseTail(node, downMs);
   }
 
   /**

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { SafetyChecker } from '../../src/testing/checker.js';
+import { RaftState } from '../../src/core/types.js';
+import type { Raft } from '../../src/raft/raft.js';
+import { SafetyChecker, type CheckedNode } from '../../src/testing/checker.js';
 import type { SimFsm } from '../../src/testing/sim-fsm.js';
 
 /** Applies a write of `value` to key k at `index` on one node, as the simulated FSM reports it. */
@@ -72,5 +74,48 @@ describe('SafetyChecker vote checks', () => {
     checker.onVoteGranted('n2', 4, n1, { term: 4, vote: n1 });
     checker.onVoteGranted('n2', 4, n3, { term: 4, vote: n3 });
     expect(checker.violations).toEqual(['test: election safety: n2 voted for n1 and n3 in term 4']);
+  });
+});
+
+describe('SafetyChecker leader completeness', () => {
+  /** A running server as the checker reads it: its term, its log's terms (index 1 first), its commit. */
+  function node(id: string, term: number, terms: number[], commit: number): CheckedNode {
+    const core = {
+      term,
+      vote: null,
+      commitIndex: commit,
+      state: RaftState.Follower,
+      applyIndex: () => commit,
+      firstIndex: () => 1,
+      lastIndex: () => terms.length,
+      termAt: (index: number) => terms[index - 1],
+      snapshotIndex: () => 0,
+    };
+    const raft = {
+      shutdownCalled: false,
+      inspect: () => core,
+      commitIndex: () => commit,
+      durableCommitIndex: () => commit,
+      appliedIndex: () => 0,
+    };
+    return { id, raft: raft as unknown as Raft, fsm: null };
+  }
+
+  // Seed 415 of `raftkit sim --seeds 2000`: n1 wins term 9 with a vote that was on its way while n3,
+  // leader of term 10, committed entry 3 (written in term 2) that n1 lacks.
+  const committedInTerm10 = node('n3', 10, [1, 1, 2], 3);
+  const lateLeader = node('n1', 9, [1, 1, 9], 0);
+
+  it('binds leaders of terms after the commit, not a leader of an older term elected late', () => {
+    const checker = new SafetyChecker(() => 'test');
+    checker.onStarted(committedInTerm10);
+    checker.onStarted(lateLeader);
+    checker.check([committedInTerm10]);
+    checker.onLeader('n1', 9, lateLeader);
+    expect(checker.violations).toEqual([]);
+    checker.onLeader('n1', 11, node('n1', 11, [1, 1, 9], 0));
+    expect(checker.violations).toEqual([
+      'test: leader completeness: leader n1 lacks committed entry 3 (term 2, has 9)',
+    ]);
   });
 });

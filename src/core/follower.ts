@@ -44,6 +44,7 @@ export class Follower {
       const proven = server.faults.followerCommitToLastIndex ? log.lastIndex() : lastNew;
       server.setCommit(Math.min(request.leaderCommitIndex, proven));
     }
+    server.settleRemoval();
     server.respond(
       rpcId,
       { term: server.term, lastLog: log.lastIndex(), success: true, noRetryBackoff: false },

@@ -152,6 +152,7 @@ export class RaftCore {
   tick(now: number): void {
     const server = this.server;
     server.advanceTo(now);
+    server.settleRemoval();
     const leader = this.leading();
     if (leader) leader.tick();
     else if (now >= server.electionDeadline) this.election.onTimeout();

@@ -65,6 +65,8 @@ export class ServerState {
    * entries: see RaftCore.start): the index its log must reach again before it campaigns, and the
    * least last index of a candidate it votes for (so it cannot help elect a leader lacking them).
    */
+  /** When a committed configuration without this server was seen; see `settleRemoval`. */
+  private removalSeenAt: number | null = null;
   lostEntriesUntil = 0;
   /** With the voteWithoutPersist fault, the vote lives only in memory. */
   private voteVolatile = false;
@@ -161,10 +163,34 @@ export class ServerState {
     if (this.configurations.commit(index)) {
       this.emit({ type: 'configuration', configurations: this.configurations.snapshot() });
       // hashicorp's removal: a member learns it is out when a configuration without it commits.
-      if (wasMember && !findServer(this.configurations.committedConfiguration, this.id)) {
-        this.emit({ type: 'removed' });
+      const isMember = findServer(this.configurations.committedConfiguration, this.id) !== undefined;
+      if (wasMember && !isMember) {
+        this.removalSeenAt = this.now;
+        if (this.role === RaftState.Leader) this.settleRemoval(true);
       }
+      if (isMember) this.removalSeenAt = null;
     }
+  }
+
+  /**
+   * Announces a committed removal ('removed': the runtime shuts down with `shutdownOnRemove`) unless
+   * this server is added back. A leader's log is the cluster's, so it decides at once (`now`). A
+   * follower's log may lag a re-add the leader already committed: a leader announces to a follower
+   * only the commit index its log is proven to hold, so a server restarting behind a removal and a
+   * re-add of its ID (a retried addVoter after a failed catch-up) saw the removal commit first and
+   * stopped there at every restart (simulator soak seeds 5200 and 14536). It waits an election
+   * timeout: a leader that re-added it sends it the re-add by then; one that removed it stops
+   * sending once it has acknowledged its removal.
+   */
+  settleRemoval(now = false): void {
+    if (this.removalSeenAt === null) return;
+    if (findServer(this.configurations.latest, this.id)) {
+      this.removalSeenAt = null;
+      return;
+    }
+    if (!now && this.now - this.removalSeenAt < this.options.electionTimeout) return;
+    this.removalSeenAt = null;
+    this.emit({ type: 'removed' });
   }
 
   setRole(role: RaftState): void {

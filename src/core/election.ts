@@ -174,7 +174,7 @@ export class Election {
     const candidate = server.resolve(request.candidate);
     const deny = (): void =>
       server.respond(rpcId, { term: server.term, granted: false }, server.durability.termVoteDurableAt);
-    if (!this.mayCampaign(candidate)) return deny();
+    if (!this.mayCampaign(candidate, request)) return deny();
     // A transfer may interrupt a known leader only if it comes from a voter (mayCampaign lets any
     // candidate through while this server knows no configuration).
     const transfer =
@@ -206,7 +206,7 @@ export class Election {
       const response: RequestPreVoteResponse = { term: server.term, granted };
       server.respond(rpcId, response, server.durability.termVoteDurableAt);
     };
-    if (!this.mayCampaign(candidate)) return reply(false);
+    if (!this.mayCampaign(candidate, request)) return reply(false);
     if (this.leaderKnown() && !samePeer(server.leader, candidate)) return reply(false);
     if (request.term < server.term) return reply(false);
     reply(server.faults.skipUpToDateCheck || this.upToDate(request));
@@ -235,18 +235,39 @@ export class Election {
   }
 
   /**
-   * Only a voter of the latest configuration may be voted for, known by its ID or, when the request
-   * carries none (hashicorp 1.1.2 peers), by its address. Anything else changes nothing here: not
-   * the term, not the role, not the leader (hashicorp would adopt the term; see README "Security
-   * and failure model"). A server that knows no configuration yet (joining, not bootstrapped, or
-   * wiped and added again under its old ID) votes for no one: a removed server that never learned
-   * of its removal still counts that ID as a voter, and an empty log's vote would let it win with
-   * a stale log and serve stale reads (chaos seed 51). New voters are added as non-voters first
-   * and hold the configuration before their vote counts.
+   * Who may be voted for. A voter of the latest configuration, known by its ID or, when the request
+   * carries none (hashicorp 1.1.2 peers), by its address. A stranger (unknown, or a non-voter to
+   * us) only when its log is strictly ahead of ours and reaches beyond our latest configuration:
+   * it holds entries we lack, among them perhaps the configuration that made it a voter. The
+   * thesis (4.1) has servers vote for candidates outside their configuration, as etcd-io/raft
+   * does (here only when the request names the candidate's ID); refusing all strangers (issue 11) cost liveness: a voter that missed a new member's
+   * promotion refused the only candidate with the longest log, and with one voter lost the cluster
+   * stayed leaderless forever (simulator seeds 593 and 904). Such a stranger may ask for at most
+   * our term + 1 (what a candidate that won its pre-vote asks for). Any other stranger changes nothing:
+   * not the term, not the role, not the leader (hashicorp would adopt the term; see README
+   * "Security and failure model"); a removed server that missed its removal has a log behind ours.
+   * A server that knows no configuration yet (joining, not bootstrapped, or wiped and added again
+   * under its old ID) votes for no one: a removed server that never learned of its removal still
+   * counts that ID as a voter, and an empty log's vote would let it win with a stale log and serve
+   * stale reads (chaos seed 51). New voters are added as non-voters first and hold the
+   * configuration before their vote counts.
    */
-  private mayCampaign(candidate: Peer): boolean {
-    const latest = this.server.configurations.latest;
-    return candidate.id !== '' && isVoter(latest, candidate.id);
+  private mayCampaign(candidate: Peer, request: RequestVoteRequest | RequestPreVoteRequest): boolean {
+    const configurations = this.server.configurations;
+    if (candidate.id !== '' && isVoter(configurations.latest, candidate.id)) return true;
+    // A stranger must name itself: a vote recorded for a bare address could not be matched later.
+    if (candidate.id === '' || voters(configurations.latest).length === 0) return false;
+    const log = this.server.log;
+    const strictlyAhead =
+      request.lastLogTerm > log.lastTerm() ||
+      (request.lastLogTerm === log.lastTerm() && request.lastLogIndex > log.lastIndex());
+    // One term ahead at most, as a candidate that won its pre-vote asks: a stranger may not move
+    // our term further (a forged vote at 2^48-1 would leave the cluster no term to elect in).
+    return (
+      strictlyAhead &&
+      request.lastLogIndex > configurations.latestIndex &&
+      request.term <= this.server.term + 1
+    );
   }
 
   /**

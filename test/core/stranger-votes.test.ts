@@ -1,7 +1,8 @@
 /**
  * Issue 11, item 1 (core side): a vote or pre-vote request from a server that is not a voter of
  * the latest configuration changes nothing (term, role, leader), however high its term and
- * whatever flags it sets; terms and indexes beyond the bounds are refused before any arithmetic;
+ * whatever flags it sets, unless its log is strictly ahead of ours and reaches past our latest
+ * configuration (it may be a voter of a configuration we lack: issue 16's simulator seed 593); terms and indexes beyond the bounds are refused before any arithmetic;
  * and pre-vote answers carry the voter's own term (item 7).
  */
 import { describe, expect, it } from 'vitest';
@@ -15,7 +16,15 @@ import {
   type RequestVoteRequest,
   type RequestVoteResponse,
 } from '../../src/core/types.js';
-import { afterStartupQuiet, configurationOf, deliver, drain, makeCore, requestsOf } from './harness.js';
+import {
+  afterStartupQuiet,
+  configurationOf,
+  deliver,
+  drain,
+  makeCore,
+  requestsOf,
+  type TestCoreOptions,
+} from './harness.js';
 
 const withNonvoter = configurationOf(['a', 'b', 'c'], ['d']);
 
@@ -31,12 +40,24 @@ function heartbeat(term: number): AppendEntriesRequest {
   };
 }
 
-function vote(candidate: Peer, term: number, leadershipTransfer = true): RequestVoteRequest {
-  return { kind: 'requestVote', term, candidate, lastLogIndex: 99, lastLogTerm: 99, leadershipTransfer };
+/** The candidate's last log entry; by default far ahead of the cores here (whose log is entry 1). */
+interface Last {
+  lastLogIndex: number;
+  lastLogTerm: number;
+}
+const FAR_AHEAD: Last = { lastLogIndex: 99, lastLogTerm: 99 };
+
+function vote(
+  candidate: Peer,
+  term: number,
+  leadershipTransfer = true,
+  last = FAR_AHEAD,
+): RequestVoteRequest {
+  return { kind: 'requestVote', term, candidate, ...last, leadershipTransfer };
 }
 
-function preVote(candidate: Peer, term: number): RequestPreVoteRequest {
-  return { kind: 'requestPreVote', term, candidate, lastLogIndex: 99, lastLogTerm: 99 };
+function preVote(candidate: Peer, term: number, last = FAR_AHEAD): RequestPreVoteRequest {
+  return { kind: 'requestPreVote', term, candidate, ...last };
 }
 
 function observe(core: RaftCore) {
@@ -52,9 +73,12 @@ const strangers: [string, Peer][] = [
 ];
 
 describe('votes from servers that are not voters', () => {
+  // Whatever its log and flags, a stranger asking for a term beyond ours + 1 changes nothing. (One
+  // whose log is ahead and reaches past our latest configuration, asking for the next term, may be
+  // a voter of a newer configuration we lack: see the next block.)
   for (const [shape, candidate] of strangers) {
     for (const term of [MAX_TERM, 1002]) {
-      it(`${shape}, term ${term === MAX_TERM ? '2^48-1' : 'current + 1000'}, transfer flag: changes nothing`, () => {
+      it(`${shape}, term ${term === MAX_TERM ? '2^48-1' : 'current + 1000'}, transfer flag, a log far ahead: changes nothing`, () => {
         // A follower that follows leader b in term 2, and one that has heard from no leader.
         const following = makeCore('a', withNonvoter);
         deliver(following, heartbeat(2));
@@ -98,6 +122,85 @@ describe('votes from servers that are not voters', () => {
     const core = afterStartupQuiet(makeCore('n', null));
     const before = observe(core);
     const { response } = deliver(core, vote({ id: 'a', address: 'addr-a' }, 2, false));
+    expect((response as RequestVoteResponse).granted).toBe(false);
+    expect(observe(core)).toEqual(before);
+  });
+});
+
+describe('a stranger whose log is ahead of ours (a voter of a configuration we have not seen)', () => {
+  // Simulator seed 593: n4 was added as a voter at index 141; n1r1 restarted with a log ending at
+  // 134, so its latest configuration lacked n4; n3's log (146) was shorter than n4's (148), and
+  // the fourth voter was gone. n4 needed n1r1's vote, and n1r1 refused every stranger: no leader
+  // ever again. The thesis (4.1) grants such votes; the up-to-date rule keeps them safe.
+  it('is voted for when its log is strictly ahead and reaches past our latest configuration', () => {
+    const core = afterStartupQuiet(makeCore('a', withNonvoter, { terms: [1, 1] }));
+    const ahead = { lastLogIndex: 5, lastLogTerm: 1 };
+    const preVoted = deliver(core, preVote({ id: 'z', address: 'addr-z' }, 2, ahead));
+    expect(preVoted.response).toEqual({ term: 1, granted: true });
+    const { response } = deliver(core, vote({ id: 'z', address: 'addr-z' }, 2, false, ahead));
+    expect((response as RequestVoteResponse).granted).toBe(true);
+    expect(core.term).toBe(2);
+    expect(core.vote).toEqual({ id: 'z', address: 'addr-z' });
+  });
+
+  it('a non-voter of ours that may have been promoted since: voted for on the same terms', () => {
+    const core = afterStartupQuiet(makeCore('a', withNonvoter));
+    const { response } = deliver(
+      core,
+      vote({ id: 'd', address: 'addr-d' }, 2, false, { lastLogIndex: 2, lastLogTerm: 1 }),
+    );
+    expect((response as RequestVoteResponse).granted).toBe(true);
+  });
+
+  const refused: [string, TestCoreOptions, Last][] = [
+    // Ahead by its last term, but no entry beyond our latest configuration (index 1) to hold a newer one.
+    [
+      'ahead by term only, not past our latest configuration',
+      { terms: [1, 1] },
+      { lastLogIndex: 1, lastLogTerm: 2 },
+    ],
+    ['behind ours', { terms: [1, 1, 1] }, { lastLogIndex: 3, lastLogTerm: 1 }],
+    ['equal to ours', { terms: [1, 1] }, { lastLogIndex: 3, lastLogTerm: 1 }],
+  ];
+  it('is refused, changing nothing, when it asks for more than our term + 1 (pre-vote and vote)', () => {
+    const core = afterStartupQuiet(makeCore('a', withNonvoter));
+    const before = observe(core);
+    const ahead = { lastLogIndex: 5, lastLogTerm: 1 };
+    expect(deliver(core, preVote({ id: 'z', address: 'addr-z' }, 3, ahead)).response).toEqual({
+      term: 1,
+      granted: false,
+    });
+    const { response } = deliver(core, vote({ id: 'z', address: 'addr-z' }, 3, false, ahead));
+    expect((response as RequestVoteResponse).granted).toBe(false);
+    expect(observe(core)).toEqual(before);
+  });
+  for (const [what, options, last] of refused) {
+    it(`is refused, changing nothing, when its log is ${what}`, () => {
+      const core = afterStartupQuiet(makeCore('a', withNonvoter, options));
+      const before = observe(core);
+      const voted = deliver(core, vote({ id: 'z', address: 'addr-z' }, MAX_TERM, false, last));
+      expect((voted.response as RequestVoteResponse).granted).toBe(false);
+      expect(deliver(core, preVote({ id: 'z', address: 'addr-z' }, MAX_TERM, last)).response).toEqual({
+        term: before.term,
+        granted: false,
+      });
+      expect(observe(core)).toEqual(before);
+    });
+  }
+
+  it('is refused when it sends no ID (a vote recorded for a bare address could not be matched later)', () => {
+    const core = afterStartupQuiet(makeCore('a', withNonvoter));
+    const before = observe(core);
+    const { response } = deliver(core, vote({ id: '', address: '10.9.9.9:8300' }, 2, false));
+    expect((response as RequestVoteResponse).granted).toBe(false);
+    expect(observe(core)).toEqual(before);
+  });
+
+  it('a follower that heard from its leader within the election timeout still refuses it (stickiness)', () => {
+    const core = makeCore('a', withNonvoter);
+    deliver(core, heartbeat(2));
+    const before = observe(core);
+    const { response } = deliver(core, vote({ id: 'z', address: 'addr-z' }, 3, true));
     expect((response as RequestVoteResponse).granted).toBe(false);
     expect(observe(core)).toEqual(before);
   });

@@ -70,6 +70,7 @@ export class Driver {
   private timer: Timer | null = null;
   private timerAt = Infinity;
   private flushScheduled = false;
+  private urgentFlushScheduled = false;
   private persistedSeq = 0;
   /** Messages held until persistence reaches their `after` seq. */
   private waiting: (OutboundRequest | OutboundResponse)[] = [];
@@ -201,7 +202,11 @@ export class Driver {
   run<T>(fn: (core: RaftCore) => T): T {
     if (this.stoppedFlag) throw new ErrRaftShutdown();
     this.core.tick(this.clock.now());
+    const state = this.core.state;
     const result = fn(this.core);
+    // A change of role is announced at once (events, notifyCh): whoever reads the new state in a
+    // later callback of this turn finds its events delivered. Only the hot inputs wait for the turn.
+    if (this.core.state !== state) this.scheduleUrgentFlush();
     this.scheduleFlush();
     return result;
   }
@@ -298,6 +303,15 @@ export class Driver {
   }
 
   private readonly flushNow = (): void => this.flush();
+
+  private scheduleUrgentFlush(): void {
+    if (this.urgentFlushScheduled) return;
+    this.urgentFlushScheduled = true;
+    queueMicrotask(() => {
+      this.urgentFlushScheduled = false;
+      this.flush();
+    });
+  }
 
   private armTimer(): void {
     const deadline = this.core.nextDeadline();

@@ -1,167 +1,165 @@
 /**
- * Where one write's time goes at concurrency 1 on the raftkit leader, from its system calls:
- * `strace -f -tt -T` on the leader while a single closed-loop worker writes (part of
- * `npm run bench -- --profile`). Each request is followed from the HTTP read to the HTTP answer
- * through the leader's own log write (pwrite64 of the entry, O_DSYNC), the AppendEntries it
- * writes to the followers, the first follower's answer, the leader's hard-state write (pwrite64
- * of CurrentTerm/CommitIndex, also O_DSYNC) and the answer. strace slows every system call down, so
- * read the phases as shares of the traced total, beside the untraced p50.
+ * Where one write's time goes at concurrency 1, step by step across the leader and its followers
+ * (part of `npm run bench -- --profile`). The nodes run with RAFTKIT_TRACE_DIR set, so each
+ * records the marks of src/platform/trace.ts (a step, a log index, the machine's monotonic time in
+ * µs) and writes them to `<dir>/<pid>.trace` when it stops. This file joins the three nodes' marks
+ * by log index and reports the median of each gap over every write whose marks are all there.
  */
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { median } from './stats.js';
 
-interface Call {
-  thread: string;
-  /** Milliseconds since midnight. */
-  start: number;
-  end: number;
-  text: string;
+/** One node's marks: step -> log index -> time of its first mark (µs); index 0 keeps every time. */
+export interface NodeMarks {
+  first: Map<string, Map<number, number>>;
+  /** Marks without an index (the HTTP ones), in time order. */
+  unindexed: Map<string, number[]>;
 }
 
-/** Parses `strace -f -tt -T` output, joining "<unfinished ...>" lines with their "resumed" halves. */
-export function parseStrace(output: string): Call[] {
-  const calls: Call[] = [];
-  const unfinished = new Map<string, { start: number; text: string }>();
-  const clock = (text: string) => {
-    const [h, m, s] = text.split(':');
-    return (Number(h) * 3600 + Number(m) * 60 + Number(s)) * 1000;
-  };
-  for (const line of output.split('\n')) {
-    const match = /^(\d+) +(\d\d:\d\d:\d\d\.\d+) (.*)$/.exec(line);
-    if (!match) continue;
-    const [, thread, time, text] = match;
-    const at = clock(time);
-    if (text.startsWith('<...')) {
-      const begun = unfinished.get(thread);
-      unfinished.delete(thread);
-      if (begun) calls.push({ thread, start: begun.start, end: at, text: begun.text });
-    } else if (text.endsWith('<unfinished ...>')) {
-      unfinished.set(thread, { start: at, text });
-    } else {
-      const took = /<([\d.]+)>$/.exec(text);
-      calls.push({ thread, start: at, end: at + (took ? Number(took[1]) * 1000 : 0), text });
-    }
-  }
-  return calls.sort((a, b) => a.start - b.start);
-}
-
-export interface C1Phases {
-  requests: number;
-  /** Medians in ms, in the order a request meets them. */
-  phases: { name: string; ms: number }[];
-  totalMs: number;
-}
-
-const fdOf = (text: string) => /^\w+\((\d+),/.exec(text)?.[1];
-const isSocketWrite = (text: string) => text.startsWith('write(') || text.startsWith('writev(');
-
-interface Request {
-  read: number;
-  entryWrite?: [number, number];
-  appendSent?: number;
-  appendFds: Set<string>;
-  firstReply?: number;
-  hardStateWrite?: [number, number];
-  answer?: number;
-}
-
-/** Follows each `PUT /kv/` through the leader's system calls; see the file comment. */
-export function c1Phases(calls: Call[]): C1Phases {
-  const requests: Request[] = [];
-  let current: Request | undefined;
-  for (const call of calls) {
-    const { text } = call;
-    if (text.startsWith('read(') && text.includes('"PUT /kv/')) {
-      current = { read: call.start, appendFds: new Set() };
-      requests.push(current);
+/** Parses one `<pid>.trace` file (lines `step index timeUs`). */
+export function parseMarks(text: string): NodeMarks {
+  const marks: NodeMarks = { first: new Map(), unindexed: new Map() };
+  for (const line of text.split('\n')) {
+    const [step, indexText, timeText] = line.split(' ');
+    const index = Number(indexText);
+    const time = Number(timeText);
+    if (!step || !Number.isFinite(index) || !Number.isFinite(time)) continue;
+    if (index === 0) {
+      const list = marks.unindexed.get(step) ?? [];
+      list.push(time);
+      marks.unindexed.set(step, list);
       continue;
     }
-    if (current === undefined) continue;
-    const r = current;
-    if (text.startsWith('pwrite64(')) {
-      const hardState = text.includes('CurrentTerm');
-      if (!hardState && r.entryWrite === undefined) r.entryWrite = [call.start, call.end];
-      if (hardState && r.firstReply !== undefined && r.hardStateWrite === undefined)
-        r.hardStateWrite = [call.start, call.end];
-    } else if (isSocketWrite(text) && text.includes('Entries\\221') && r.firstReply === undefined) {
-      // An AppendEntries carrying one entry (msgpack fixarray of 1), to each follower.
-      r.appendSent ??= call.start;
-      r.appendFds.add(fdOf(text) ?? '');
-    } else if (text.startsWith('read(') && r.appendSent !== undefined && r.firstReply === undefined) {
-      if (r.appendFds.has(fdOf(text) ?? '-')) r.firstReply = call.end;
-    } else if (isSocketWrite(text) && text.includes('HTTP/1.1 ') && r.answer === undefined) {
-      r.answer = call.start;
-    }
+    const byIndex = marks.first.get(step) ?? new Map<number, number>();
+    if (!byIndex.has(index)) byIndex.set(index, time);
+    marks.first.set(step, byIndex);
   }
-  const complete = requests.filter(
-    (r): r is Required<Request> =>
-      r.entryWrite !== undefined &&
-      r.appendSent !== undefined &&
-      r.firstReply !== undefined &&
-      r.hardStateWrite !== undefined &&
-      r.answer !== undefined,
+  for (const list of marks.unindexed.values()) list.sort((a, b) => a - b);
+  return marks;
+}
+
+export interface C1Steps {
+  /** Writes followed from the HTTP request to the HTTP answer. */
+  requests: number;
+  /** Median of each gap in ms, in the order a write meets them. */
+  steps: { name: string; ms: number }[];
+  totalMs: number;
+  /** Share of the writes whose leader fsync ended after the first follower answer arrived. */
+  leaderFsyncLast: number;
+}
+
+/** How many times of a sorted list are at or before `t` (binary search). */
+function countUpTo(list: readonly number[], t: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (list[mid] <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The first time in a sorted list after `t`, else undefined. */
+function firstAfter(list: readonly number[] | undefined, t: number): number | undefined {
+  return list ? list[countUpTo(list, t)] : undefined;
+}
+
+/** The last time in a sorted list at or before `t`, else undefined. */
+function lastBefore(list: readonly number[] | undefined, t: number): number | undefined {
+  const count = list ? countUpTo(list, t) : 0;
+  return count > 0 ? list![count - 1] : undefined;
+}
+
+/** The gaps a write's marks are reduced to: [name, from step, to step], times in ms. */
+const GAPS: [string, string, string][] = [
+  ['HTTP request parsed -> entry in the leader Ready (body, route, propose)', 'http', 'leader.ready'],
+  ['leader Ready -> leader write issued', 'leader.ready', 'leader.write.issued'],
+  [
+    'leader write (O_DSYNC), in parallel with the follower path',
+    'leader.write.issued',
+    'leader.write.durable',
+  ],
+  ['leader Ready -> AppendEntries written to the follower', 'leader.ready', 'leader.ae.written'],
+  ['AppendEntries written -> follower runtime receives it', 'leader.ae.written', 'follower.ae.received'],
+  ['follower receives -> follower write issued', 'follower.ae.received', 'follower.write.issued'],
+  ['follower write (O_DSYNC)', 'follower.write.issued', 'follower.write.durable'],
+  ['follower durable -> answer written', 'follower.write.durable', 'follower.ae.answered'],
+  ['answer written -> leader runtime receives it', 'follower.ae.answered', 'leader.answer.received'],
+  ['quorum durable (the later of leader fsync and first answer) -> commit', 'leader.quorum', 'leader.commit'],
+  ['commit -> FSM applied', 'leader.commit', 'leader.applied'],
+  ['applied -> HTTP answer written', 'leader.applied', 'http.answer'],
+];
+
+/**
+ * Joins a leader's and its followers' marks by log index. Of the followers, the one whose answer was written first counts
+ * (the one that made the quorum).
+ */
+export function c1Steps(leader: NodeMarks, followers: NodeMarks[]): C1Steps {
+  const at = (marks: NodeMarks, step: string, index: number) => marks.first.get(step)?.get(index);
+  const commits = [...(leader.first.get('commit') ?? new Map<number, number>()).entries()].sort(
+    (a, b) => a[0] - b[0],
   );
-  const phase = (name: string, ms: (r: Required<Request>) => number) => ({
-    name,
-    ms: median(complete.map(ms)),
-  });
+  const commitOf = (index: number) => commits.find(([committed]) => committed >= index)?.[1];
+  const gaps = GAPS.map(() => [] as number[]);
+  const totals: number[] = [];
+  let leaderLast = 0;
+  for (const [index, ready] of leader.first.get('ready') ?? []) {
+    const quorum = followers
+      .map((follower) => ({ follower, answered: at(follower, 'ae.answered', index) }))
+      .filter((f): f is { follower: NodeMarks; answered: number } => f.answered !== undefined)
+      .sort((a, b) => a.answered - b.answered)[0];
+    const applied = at(leader, 'applied', index);
+    if (!quorum || applied === undefined) continue;
+    const times: Record<string, number | undefined> = {
+      http: lastBefore(leader.unindexed.get('http.request'), ready),
+      'http.answer': firstAfter(leader.unindexed.get('http.answer'), applied),
+      'leader.commit': commitOf(index),
+    };
+    for (const step of ['ready', 'write.issued', 'write.durable', 'ae.written', 'answer.received', 'applied'])
+      times[`leader.${step}`] = at(leader, step, index);
+    for (const step of ['ae.received', 'write.issued', 'write.durable', 'ae.answered'])
+      times[`follower.${step}`] = at(quorum.follower, step, index);
+    if (Object.values(times).some((t) => t === undefined)) continue;
+    const leaderDurable = times['leader.write.durable']!;
+    const answered = times['leader.answer.received']!;
+    times['leader.quorum'] = Math.max(leaderDurable, answered);
+    if (leaderDurable > answered) leaderLast++;
+    GAPS.forEach(([, from, to], i) => gaps[i].push((times[to]! - times[from]!) / 1000));
+    totals.push((times['http.answer']! - times.http!) / 1000);
+  }
   return {
-    requests: complete.length,
-    phases: [
-      phase(
-        'HTTP read -> entry write starts (parse, propose, hand to the thread pool)',
-        (r) => r.entryWrite[0] - r.read,
-      ),
-      phase(
-        'leader entry write (pwrite64, O_DSYNC), in parallel with the next two',
-        (r) => r.entryWrite[1] - r.entryWrite[0],
-      ),
-      phase('HTTP read -> AppendEntries written to the followers', (r) => r.appendSent - r.read),
-      phase(
-        'AppendEntries -> first follower answer (its decode + fsync + reply)',
-        (r) => r.firstReply - r.appendSent,
-      ),
-      phase(
-        'answer -> hard-state write starts (commit, hand to the thread pool)',
-        (r) => r.hardStateWrite[0] - r.firstReply,
-      ),
-      phase(
-        'hard-state write (CommitIndex, pwrite64 O_DSYNC)',
-        (r) => r.hardStateWrite[1] - r.hardStateWrite[0],
-      ),
-      phase(
-        'hard-state durable -> HTTP answer written (apply, respond)',
-        (r) => r.answer - r.hardStateWrite[1],
-      ),
-    ],
-    totalMs: median(complete.map((r) => r.answer - r.read)),
+    requests: totals.length,
+    steps: GAPS.map(([name], i) => ({ name, ms: median(gaps[i]) })),
+    totalMs: median(totals),
+    leaderFsyncLast: totals.length > 0 ? leaderLast / totals.length : NaN,
   };
 }
 
-/** Traces `pid` for `seconds` (the caller keeps the c1 load running meanwhile). */
-export async function traceLeader(pid: number, seconds: number, outFile: string): Promise<C1Phases> {
-  const tracer = spawn(
-    'strace',
-    ['-f', '-tt', '-T', '-e', 'trace=read,write,writev,pwrite64', '-o', outFile, '-p', String(pid)],
-    { stdio: 'ignore' },
+/** Reads the `.trace` files a traced cluster left in `dir` and joins them (see c1Steps). */
+export function readC1Steps(dir: string): C1Steps {
+  const nodes = readdirSync(dir)
+    .filter((name) => name.endsWith('.trace'))
+    .map((name) => parseMarks(readFileSync(join(dir, name), 'utf8')));
+  // Followers answer HTTP too (status polls): the leader is the one that sent AppendEntries.
+  const leaderAt = nodes.findIndex((node) => (node.first.get('ae.written')?.size ?? 0) > 0);
+  if (leaderAt < 0) return { requests: 0, steps: [], totalMs: NaN, leaderFsyncLast: NaN };
+  return c1Steps(
+    nodes[leaderAt],
+    nodes.filter((_, i) => i !== leaderAt),
   );
-  const exited = new Promise((resolve) => tracer.on('exit', resolve));
-  await sleep(seconds * 1000);
-  tracer.kill('SIGINT');
-  await exited;
-  return c1Phases(parseStrace(readFileSync(outFile, 'utf8')));
 }
 
-export function renderC1Phases(result: C1Phases, untracedP50Ms: number): string {
+export function renderC1Steps(result: C1Steps, untracedP50Ms: number): string {
   return [
-    `${result.requests} requests traced; medians (ms, under strace). The untraced c1 p50 just before: ` +
-      `${untracedP50Ms.toFixed(2)} ms; the traced HTTP read -> answer: ${result.totalMs.toFixed(2)} ms.`,
+    `${result.requests} writes traced; medians (ms). The c1 p50 seen by the load generator in the same ` +
+      `window: ${untracedP50Ms.toFixed(2)} ms; the traced HTTP request -> answer: ${result.totalMs.toFixed(2)} ms.`,
     '',
-    '| phase | median ms |',
+    '| step | median ms |',
     '|---|---:|',
-    ...result.phases.map((phase) => `| ${phase.name} | ${phase.ms.toFixed(2)} |`),
+    ...result.steps.map((step) => `| ${step.name} | ${step.ms.toFixed(3)} |`),
+    '',
+    `The leader's own fsync ended after the first follower answer in ${(100 * result.leaderFsyncLast).toFixed(0)}% of the writes.`,
     '',
   ].join('\n');
 }

@@ -1,6 +1,6 @@
 /**
- * Linearizability checker throughput: the Jepsen etcd corpus (test/testing/jepsen) and large
- * synthetic histories of a store that really ran (test/testing/kv-workload.ts), from today's chaos
+ * Linearizability checker throughput: the Jepsen etcd corpus (test/testing/jepsen), the hardest
+ * component a real chaos run produced (test/testing/chaos), and large synthetic histories of a store that really ran (test/testing/kv-workload.ts), from today's chaos
  * workload (reads and writes over a few keys) to cas, ranges and txns.
  *
  *   npm run bench:checker [-- rounds]
@@ -10,7 +10,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { checkKvLinearizability, type KvOperation } from '../src/testing/linearizability.js';
+import { readFileSync } from 'node:fs';
+import { checkKvLinearizability, parseKvHistory, type KvOperation } from '../src/testing/linearizability.js';
 import { loadEtcdCorpus } from '../test/testing/jepsen-log.js';
 import { executedHistory, type WorkloadOptions } from '../test/testing/kv-workload.js';
 
@@ -126,6 +127,10 @@ export function benchChecker(rounds = 3): CheckerBenchRow[] {
       rounds,
     ),
   ];
+  const seed2 = parseKvHistory(
+    readFileSync(new URL('../../test/testing/chaos/seed2-k2.json', import.meta.url), 'utf8'),
+  );
+  rows.push(measure('chaos seed 2, 5 min all faults: 2 keys, 42% unknown', [seed2], rounds));
   for (const [name, options] of SYNTHETIC) rows.push(measure(name, [executedHistory(options)], rounds));
   return rows;
 }

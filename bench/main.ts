@@ -7,6 +7,7 @@
  *                    [--systems raftkit,hashicorp,etcd] [--parts floor,library,restart,snapshot,load]
  *                    [--restart-entries 1000000] [--snapshot-mib 256] [--out-dir bench]
  *   npm run bench -- --profile [--out-dir .tmp/bench-profile]     (see bench/profile.ts)
+ *   npm run bench -- --trace [--duration 10] [--out-dir .tmp/bench-profile]  (its c1 trace alone)
  */
 import { readFileSync, writeFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
@@ -16,7 +17,7 @@ import { cleanupGoNodes } from '../test/interop/harness.js';
 import { runSystem, type LoadSettings, type SystemRun } from './cluster-load.js';
 import type { LibrarySample } from './library.js';
 import { runFloor } from './loadgen.js';
-import { runProfile } from './profile.js';
+import { runProfile, traceC1 } from './profile.js';
 import { computeRatios, renderMarkdown, summarizeSystems, type BenchResults } from './report.js';
 import { measureRestart } from './restart.js';
 import { measureSnapshotInstall } from './snapshot-install.js';
@@ -40,6 +41,7 @@ type Part = (typeof PARTS)[number];
 interface Options {
   quick: boolean;
   profile: boolean;
+  trace: boolean;
   repetitions: number;
   load: LoadSettings;
   systems: SystemName[];
@@ -56,6 +58,7 @@ function parseOptions(): Options {
     options: {
       quick: { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
+      trace: { type: 'boolean', default: false },
       repetitions: { type: 'string' },
       warmup: { type: 'string' },
       duration: { type: 'string' },
@@ -81,6 +84,7 @@ function parseOptions(): Options {
   return {
     quick,
     profile: values.profile,
+    trace: values.trace,
     repetitions: number(values.repetitions, 3, 1),
     load: {
       warmupS,
@@ -98,7 +102,7 @@ function parseOptions(): Options {
     floorS: quick ? 0.5 : 3,
     outDir: resolve(
       values['out-dir'] ??
-        (values.profile
+        (values.profile || values.trace
           ? join(ROOT, '.tmp', 'bench-profile')
           : quick
             ? join(ROOT, '.tmp', 'bench-quick')
@@ -238,7 +242,7 @@ async function runBench(options: Options, root: string): Promise<BenchResults> {
 
 async function prepare(options: Options): Promise<void> {
   buildLoadgen();
-  if (options.profile || options.parts.some((part) => part !== 'floor')) {
+  if (options.profile || options.trace || options.parts.some((part) => part !== 'floor')) {
     // raftkit's `kv serve` runs from dist/ (npm run build); this script from dist-bench/.
     readFileSync(join(ROOT, 'dist', 'cli.js'));
   }
@@ -266,6 +270,11 @@ async function main(): Promise<void> {
   try {
     if (options.profile) {
       await runProfile(options.outDir, options.load, root, log);
+      return;
+    }
+    if (options.trace) {
+      mkdirSync(options.outDir, { recursive: true });
+      log(await traceC1(options.outDir, options.load, root));
       return;
     }
     const results = await runBench(options, root);

@@ -5,15 +5,16 @@
  *   c1 writes (warm-up + measured window as in the bench, then a graceful stop so the profiles are
  *   written), and the in-process library bench under `--cpu-prof` at 64 outstanding applies. Only
  *   the samples of the measured window count (not start-up).
- * - Latency: a fresh unprofiled cluster at c1, measured plain, then with the leader under strace
- *   (bench/c1-trace.ts), beside the floor (fdatasync, loopback round trip).
- * The .cpuprofile files (open them in Chrome DevTools or speedscope.app for flame graphs), the strace
- * log and summary.md (the tables) land in --out-dir.
+ * - Latency: a fresh unprofiled cluster at c1 whose nodes record the marks of src/platform/trace.ts
+ *   (RAFTKIT_TRACE_DIR), joined into the steps of one write (bench/c1-trace.ts), beside the floor
+ *   (fdatasync, loopback round trip). `npm run bench -- --trace` runs this part alone.
+ * The .cpuprofile files (open them in Chrome DevTools or speedscope.app for flame graphs), the
+ * nodes' .trace files and summary.md (the tables) land in --out-dir.
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanupGoNodes, type ServerNode } from '../test/interop/harness.js';
-import { renderC1Phases, traceLeader } from './c1-trace.js';
+import { readC1Steps, renderC1Steps } from './c1-trace.js';
 import type { LoadSettings } from './cluster-load.js';
 import { renderProfileSummary, summarizeProfile, type CpuProfile, type Window } from './cpuprofile.js';
 import type { LibrarySample } from './library.js';
@@ -26,7 +27,6 @@ const PROFILED_LOADS = [
   { name: 'c1', concurrency: 1 },
 ];
 const LIBRARY_OUTSTANDING = 64;
-const TRACE_SECONDS = 4;
 
 /** The costs the issue suspects, by function name: inclusive shares say what each costs at most. */
 const SUSPECTS = [
@@ -146,24 +146,37 @@ function summarizeDir({ title, dir, window }: Profiled): string {
   return renderProfileSummary(`${title}: ${join(dir, file).replace(ROOT, '')}`, summary);
 }
 
-/** c1 on a fresh unprofiled cluster: plain, then with the leader under strace. */
-async function traceC1(outDir: string, settings: LoadSettings, root: string): Promise<string> {
+/**
+ * c1 on a fresh cluster whose nodes record trace marks (into `<outDir>/c1-trace/`, written when
+ * they stop): the steps of one write across the leader and a follower.
+ */
+export async function traceC1(outDir: string, settings: LoadSettings, root: string): Promise<string> {
   const floor = await runFloor(root, 2);
+  const traceDir = join(outDir, 'c1-trace');
+  rmSync(traceDir, { recursive: true, force: true });
+  mkdirSync(traceDir, { recursive: true });
   const system = raftkitSystem();
-  const nodes = await startCluster(system);
+  // The nodes inherit this process's environment (test/interop/harness.ts spawns them).
+  process.env.RAFTKIT_TRACE_DIR = traceDir;
+  let nodes: ServerNode[];
+  try {
+    nodes = await startCluster(system);
+  } finally {
+    delete process.env.RAFTKIT_TRACE_DIR;
+  }
   try {
     const ordered = leaderFirst(nodes, await system.leader(nodes));
-    const plain = await runLoad(writeLoad(ordered, 1, settings, settings.durationS));
-    const traced = runLoad(writeLoad(ordered, 1, settings, TRACE_SECONDS + 2));
-    const phases = await traceLeader(ordered[0].pid!, TRACE_SECONDS, join(outDir, 'c1-leader.strace'));
-    await traced;
+    const load = await runLoad(writeLoad(ordered, 1, settings, settings.durationS));
+    // The marks are written when a node exits normally.
+    await Promise.all(ordered.map((node) => node.stop(60_000)));
     return [
-      '### c1: one write on the leader, from its system calls',
+      '### c1: one write, step by step (trace marks on all three nodes)',
       '',
       `The floor on this disk and loopback just before: fdatasync p50 ${floor.fdatasync_p50_ms.toFixed(3)} ms, ` +
-        `loopback round trip p50 ${floor.loopback_rtt_p50_us.toFixed(1)} µs.`,
+        `loopback round trip p50 ${floor.loopback_rtt_p50_us.toFixed(1)} µs. ` +
+        `${Math.round(load.rate)} writes/s, p99 ${load.latency_ms.p99.toFixed(2)} ms.`,
       '',
-      renderC1Phases(phases, plain.latency_ms.p50),
+      renderC1Steps(readC1Steps(traceDir), load.latency_ms.p50),
     ].join('\n');
   } finally {
     await cleanupGoNodes();

@@ -21,6 +21,7 @@
 import { closeSync, fstatSync, openSync, readdirSync, readSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { sleep, type Clock } from '../index.js';
+import type { StatusBody } from '../kv/contract.js';
 import { JOIN_TIMEOUT_MS, RESTART_TIMEOUT_MS, type ChaosCluster, type ChaosMember } from './chaos-cluster.js';
 
 /** The disk faults, in the order a run injects them. */
@@ -91,20 +92,20 @@ export class DiskFaults {
     // The turn passes only once a fault is injected: a skipped one is tried again next time.
     const action = this.peek();
     const id = victim.spec.id;
-    const configuration = await this.configuration();
-    if (configuration === null || !configuration.includes(id)) {
+    const servers = await this.servers();
+    if (servers === null || !servers.some((server) => server.id === id)) {
       // A server still joining that loses its first writes cannot join again as itself (409).
-      return this.event(
-        `disk ${id}: ${action} skipped: ${configuration === null ? 'no leader' : 'not a member'}`,
-      );
+      return this.event(`disk ${id}: ${action} skipped: ${servers === null ? 'no leader' : 'not a member'}`);
     }
-    const others = configuration.filter((each) => each !== id);
     if (
       action === 'corrupt' &&
-      (others.length < 2 || others.some((each) => !this.cluster.byId(each)?.process.running))
+      !keepsQuorumWithout(servers, id, (each) => this.cluster.byId(each)?.process.running === true)
     ) {
       // Its data is lost until the repair: only a configuration that keeps a quorum without it may lose it.
-      return this.event(`disk ${id}: corrupt skipped: ${configuration.join(',')} would have no quorum left`);
+      const listed = servers.map(
+        (server) => `${server.id}${server.suffrage === 'Voter' ? '' : ' (non-voter)'}`,
+      );
+      return this.event(`disk ${id}: corrupt skipped: ${listed.join(',')} would have no quorum left`);
     }
     this.next++;
     this.watch(victim);
@@ -114,11 +115,11 @@ export class DiskFaults {
   }
 
   /** The leader's configuration, asked for a while (other faults may leave no leader for seconds). */
-  private async configuration(): Promise<string[] | null> {
+  private async servers(): Promise<StatusBody['configuration'] | null> {
     const deadline = this.clock.now() + LEADER_WAIT_MS;
     for (;;) {
-      const configuration = await this.cluster.configuration();
-      if (configuration !== null || this.clock.now() > deadline) return configuration;
+      const servers = await this.cluster.servers();
+      if (servers !== null || this.clock.now() > deadline) return servers;
       await sleep(this.clock, 500);
     }
   }
@@ -238,9 +239,9 @@ export class DiskFaults {
       return this.problem(`${id} could not be removed for repair within ${REPAIR_TIMEOUT_MS} ms`);
     }
     const joined = await this.cluster.join(victim);
-    const configured = await this.cluster.untilConfigured(joined.spec.id, JOIN_TIMEOUT_MS);
-    if (configured) this.report.repaired++;
-    this.event(`disk ${id}: repaired: removed, wiped, re-added ${configured ? '(a member)' : '(not yet)'}`);
+    const voter = await this.cluster.untilVoter(joined, JOIN_TIMEOUT_MS);
+    if (voter) this.report.repaired++;
+    this.event(`disk ${id}: repaired: removed, wiped, re-added ${voter ? '(a voter)' : '(not a voter yet)'}`);
   }
 
   private async restart(victim: ChaosMember, why: string): Promise<void> {
@@ -354,4 +355,19 @@ function shortLine(line: string): string {
     // not JSON: stderr text
   }
   return text.length > 300 ? `${text.slice(0, 300)}...` : text;
+}
+
+/**
+ * Whether the configuration `servers` keeps a quorum of running voters without `victim`: a voter
+ * whose data is lost until its repair counts as down, and so does every other voter not running.
+ * Non-voters count for nothing (a re-added member not yet promoted is one).
+ */
+export function keepsQuorumWithout(
+  servers: StatusBody['configuration'],
+  victim: string,
+  isRunning: (id: string) => boolean,
+): boolean {
+  const voters = servers.filter((server) => server.suffrage === 'Voter');
+  const up = voters.filter((server) => server.id !== victim && isRunning(server.id));
+  return up.length > voters.length / 2;
 }

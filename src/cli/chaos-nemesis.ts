@@ -277,8 +277,8 @@ export class Nemesis {
       this.event(
         `${action === 'readd' ? 're-add' : `replace ${victim.spec.id} with`} ${joined.spec.id} (empty, --join)`,
       );
-      const configured = await this.cluster.untilConfigured(joined.spec.id, JOIN_TIMEOUT_MS);
-      this.event(`${joined.spec.id} ${configured ? 'is a member' : 'not a member yet'}`);
+      const voter = await this.cluster.untilVoter(joined, JOIN_TIMEOUT_MS);
+      this.event(`${joined.spec.id} ${voter ? 'is a voter' : 'not a voter yet'}`);
     } finally {
       this.busy.delete(victim);
       if (joined !== undefined) this.busy.delete(joined);

@@ -8,10 +8,14 @@
  * transactions.
  *
  * Outcomes: 200 (and 404 for a read, 412 for a conditional write) are definite; a request refused
- * before it reached a server, or answered 4xx, changed nothing and is left out (counted failed);
- * anything else (timeout, reset, 5xx) leaves a write of unknown outcome (`end: Infinity`). A 503 is
- * unknown too: the service answers 503 when Raft shuts down under a pending apply, which may yet
- * commit. A read or range without an answer changed nothing: counted failed, not recorded.
+ * before it reached a server, or answered 4xx or 503, changed nothing and is left out (counted
+ * failed); anything else (timeout, reset, 504 and other 5xx) leaves a write of unknown outcome
+ * (`end: Infinity`). The KV contract makes 503 a refusal (no leader known, a transfer in progress,
+ * Raft shut down before the apply was taken: nothing was appended; `raftkit/client` retries it as
+ * such) and 504 the unknown outcome, so the run holds the service to it: a 503 write that took
+ * effect shows as a violation. Every unknown outcome the history need not carry matters: each one
+ * stays pending to the end of the history, and the checker's work grows with them. A read or range
+ * without an answer changed nothing: counted failed, not recorded.
  */
 import { sleep, type Clock } from '../index.js';
 import type { KvCompare, KvOperation, KvRangeItem, KvTxnOp } from '../testing/linearizability.js';
@@ -281,7 +285,8 @@ function answered(outcome: Outcome, ...statuses: number[]): outcome is Extract<O
   return 'status' in outcome && statuses.includes(outcome.status);
 }
 
-/** Known to have changed nothing: refused before reaching a server, or a 4xx answer. */
-function isRefusal(outcome: Outcome): boolean {
-  return 'error' in outcome ? outcome.error === 'refused' : outcome.status >= 400 && outcome.status < 500;
+/** Known to have changed nothing: refused before reaching a server, a 4xx answer, or a 503 (see the header). */
+export function isRefusal(outcome: Outcome): boolean {
+  if ('error' in outcome) return outcome.error === 'refused';
+  return (outcome.status >= 400 && outcome.status < 500) || outcome.status === 503;
 }

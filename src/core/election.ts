@@ -20,6 +20,15 @@ import {
   type ServerId,
 } from './types.js';
 
+/**
+ * How far a stranger's vote may move our term (see `mayCampaign`). A voter that lags a newer
+ * configuration may also lag its term by the elections it missed (simulator seed 12787: two terms
+ * behind the only candidate that could win), and pre-vote keeps that gap small; a forged vote
+ * can move an idle server's term by at most this much, never to the bound (2^48-1), where the
+ * cluster would have no term left to elect in.
+ */
+export const STRANGER_TERM_WINDOW = 100;
+
 interface Candidacy {
   preVote: boolean;
   transfer: boolean;
@@ -243,7 +252,7 @@ export class Election {
    * does (here only when the request names the candidate's ID); refusing all strangers (issue 11) cost liveness: a voter that missed a new member's
    * promotion refused the only candidate with the longest log, and with one voter lost the cluster
    * stayed leaderless forever (simulator seeds 593 and 904). Such a stranger may ask for at most
-   * our term + 1 (what a candidate that won its pre-vote asks for). Any other stranger changes nothing:
+   * our term + STRANGER_TERM_WINDOW. Any other stranger changes nothing:
    * not the term, not the role, not the leader (hashicorp would adopt the term; see README
    * "Security and failure model"); a removed server that missed its removal has a log behind ours.
    * A server that knows no configuration yet (joining, not bootstrapped, or wiped and added again
@@ -261,12 +270,10 @@ export class Election {
     const strictlyAhead =
       request.lastLogTerm > log.lastTerm() ||
       (request.lastLogTerm === log.lastTerm() && request.lastLogIndex > log.lastIndex());
-    // One term ahead at most, as a candidate that won its pre-vote asks: a stranger may not move
-    // our term further (a forged vote at 2^48-1 would leave the cluster no term to elect in).
     return (
       strictlyAhead &&
       request.lastLogIndex > configurations.latestIndex &&
-      request.term <= this.server.term + 1
+      request.term <= this.server.term + STRANGER_TERM_WINDOW
     );
   }
 

@@ -16,6 +16,7 @@ import { ErrLeadershipLost, ErrRaftShutdown, ErrStoreCorrupt, RaftError } from '
 import type { RaftCore } from '../core/raft.js';
 import type { HardState, OutboundRequest, OutboundResponse, Ready } from '../core/ready.js';
 import { RaftState, ServerSuffrage, type LogEntry } from '../core/types.js';
+import { mark, tracing } from '../platform/trace.js';
 import type { Transport } from '../transport/types.js';
 import { decodeConfiguration } from '../wire/configuration.js';
 import { EntryCache } from './entry-cache.js';
@@ -71,6 +72,8 @@ export class Driver {
   private timerAt = Infinity;
   private flushScheduled = false;
   private urgentFlushScheduled = false;
+  /** The commit index last marked for the c1 trace (platform/trace.ts). */
+  private tracedCommit = 0;
   private persistedSeq = 0;
   /** Messages held until persistence reaches their `after` seq. */
   private waiting: (OutboundRequest | OutboundResponse)[] = [];
@@ -130,6 +133,7 @@ export class Driver {
         onFailure: (out, reason) => this.run((c) => c.onFailure(out, reason)),
         isCurrentLeadership: (epoch) => core.epoch === epoch && core.state === RaftState.Leader,
         readEntries,
+        cachedEntries: (lo, hi) => this.cache.peek(lo, hi),
         sendSnapshot: (out) => this.snapshots.send(out),
         consumingSnapshot: (rpcId) => this.snapshots.consuming(rpcId),
       },
@@ -247,6 +251,8 @@ export class Driver {
     this.flushScheduled = false;
     if (this.stoppedFlag) return;
     while (this.core.hasReady()) this.handleReady(this.core.ready());
+    if (tracing && this.core.commitIndex > this.tracedCommit)
+      mark('commit', (this.tracedCommit = this.core.commitIndex));
     this.fsmRunner.advance(this.core.applyIndex());
     this.armTimer();
   }
@@ -350,8 +356,13 @@ export class Driver {
   private handleReady(ready: Ready): void {
     for (const event of ready.events) this.events.route(event);
     if (ready.write) {
+      const { entries } = ready.write;
       if (ready.write.truncateFrom !== null) this.cache.truncateFrom(ready.write.truncateFrom);
-      this.cache.add(ready.write.entries);
+      this.cache.add(entries);
+      if (tracing && entries.length > 0) mark('ready', entries[entries.length - 1].index);
+      // The store submits the write from a microtask (WalStore.joinGroup); a leader's AppendEntries
+      // of these cached entries are written to the sockets below, in this turn (rpc.ts), so the
+      // followers' fsyncs start before the leader's own write reaches the thread pool.
       this.writer.enqueue(ready.write);
     }
     for (const install of ready.installs) this.snapshots.install(install);
@@ -382,6 +393,7 @@ export class Driver {
   }
 
   private onApplied(entry: LogEntry, response: unknown): void {
+    if (tracing) mark('applied', entry.index);
     this.waits.applies.resolve(entry.index, { index: entry.index, response }, (term) =>
       term === entry.term ? null : new ErrLeadershipLost(),
     );

@@ -29,6 +29,18 @@ export class EntryCache {
     if (this.entries.size === 0) this.lowest = Infinity;
   }
 
+  /** Entries lo..hi (inclusive) when all are cached, else null: no store read, no await. */
+  peek(lo: number, hi: number): LogEntry[] | null {
+    if (hi < lo || lo < this.lowest) return null;
+    const out: LogEntry[] = [];
+    for (let index = lo; index <= hi; index++) {
+      const entry = this.entries.get(index);
+      if (!entry) return null;
+      out.push(entry);
+    }
+    return out;
+  }
+
   /** Entries lo..hi (inclusive), from the cache where possible and the store for the rest. */
   async read(store: LogStore, lo: number, hi: number): Promise<LogEntry[]> {
     if (hi < lo) return [];

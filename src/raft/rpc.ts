@@ -23,6 +23,7 @@ import type {
   Peer,
   RaftResponse,
 } from '../core/types.js';
+import { mark, tracing } from '../platform/trace.js';
 import type { IncomingRpc, Transport } from '../transport/types.js';
 import { entriesBudget, splitByBytes } from './append-frames.js';
 import type { MetricsSink } from './metrics.js';
@@ -37,6 +38,8 @@ export interface RpcHost {
   /** Still the leadership that produced this request? (Leaders never rewrite their log within one.) */
   isCurrentLeadership(epoch: number): boolean;
   readEntries(lo: number, hi: number): Promise<LogEntry[]>;
+  /** Entries lo..hi when all are in memory (the fresh ones a leader replicates), else null. */
+  cachedEntries(lo: number, hi: number): LogEntry[] | null;
   sendSnapshot(out: OutboundRequest): Promise<RaftResponse>;
   /** The snapshot manager is reading this request's snapshot bytes. */
   consumingSnapshot(rpcId: number): boolean;
@@ -87,15 +90,31 @@ export class RpcRelay {
     }
   }
 
-  private async sendAppendEntries(out: OutboundRequest): Promise<RaftResponse> {
+  /**
+   * Fresh entries are in memory: the request is written to the socket in this very turn, before
+   * the leader's own write goes to the thread pool (driver.ts handleReady), so the follower's
+   * fsync runs beside the leader's instead of after a hop. Older ones are read from the store.
+   */
+  private sendAppendEntries(out: OutboundRequest): Promise<RaftResponse> {
     const request = out.request;
-    if (request.kind !== 'appendEntries') throw new Error('not an AppendEntries');
-    if (out.entriesTo >= out.entriesFrom) {
-      request.entries = await this.host.readEntries(out.entriesFrom, out.entriesTo);
+    if (request.kind !== 'appendEntries') return Promise.reject(new Error('not an AppendEntries'));
+    if (out.entriesTo < out.entriesFrom) return this.sendRuns(out, request);
+    const cached = this.host.cachedEntries(out.entriesFrom, out.entriesTo);
+    if (cached) {
+      request.entries = cached;
+      return this.sendRuns(out, request);
+    }
+    return this.host.readEntries(out.entriesFrom, out.entriesTo).then((entries) => {
       // Entries read while the leadership is unchanged are the ones the core meant. After a
       // step-down they might not be: drop.
       if (!this.host.isCurrentLeadership(out.epoch)) throw new StaleRequest();
-    }
+      request.entries = entries;
+      return this.sendRuns(out, request);
+    });
+  }
+
+  /** Sends one request, split into runs when its entries exceed the transport's frame size. */
+  private async sendRuns(out: OutboundRequest, request: AppendEntriesRequest): Promise<RaftResponse> {
     const { maxFrameBytes } = this.transport;
     const runs =
       maxFrameBytes === undefined || request.entries.length < 2
@@ -153,6 +172,7 @@ export class RpcRelay {
 
   private onResult(out: OutboundRequest, response: RaftResponse | null, error: Error | null): void {
     if (this.host.stopped() || error instanceof StaleRequest) return;
+    if (tracing && response && out.entriesTo >= out.entriesFrom) mark('answer.received', out.entriesTo);
     if (response) this.host.onResponse(out, response);
     else this.host.onFailure(out, classifyFailure(error!));
   }
@@ -176,6 +196,8 @@ export class RpcRelay {
     this.incoming.set(rpcId, rpc);
     if (request.kind === 'appendEntries' || request.kind === 'installSnapshot')
       this.lastLeaderContact = this.clock.now();
+    if (tracing && request.kind === 'appendEntries' && request.entries.length > 0)
+      mark('ae.received', request.entries[request.entries.length - 1].index);
     this.host.step({ rpcId, request });
   }
 
@@ -186,6 +208,8 @@ export class RpcRelay {
     // A snapshot the core did not accept still has its bytes on the connection: drain them.
     if (rpc.data && !this.host.consumingSnapshot(message.rpcId)) rpc.data.resume();
     rpc.respond(message.response);
+    if (tracing && 'lastLog' in message.response && message.response.success)
+      mark('ae.answered', message.response.lastLog);
   }
 
   /** The snapshot bytes that follow an incoming InstallSnapshot (while it awaits its response). */

@@ -5,6 +5,7 @@
  * reports durability in seq order.
  */
 import type { HardState, Write } from '../core/ready.js';
+import { mark, tracing } from '../platform/trace.js';
 import type { LogStore, StableStore } from '../storage/types.js';
 import { writeHardState } from './hard-state.js';
 
@@ -55,7 +56,10 @@ export class StorageWriter {
           if (write.hardState) hardState = write.hardState;
         }
         if (hardState) ops.push(...writeHardState(this.stable, hardState));
+        const traced = tracing ? this.storeLastIndex : 0;
+        if (traced) mark('write.issued', traced);
         await Promise.all(ops);
+        if (traced) mark('write.durable', traced);
         this.onDurable(batch[batch.length - 1].seq, hardState);
       }
     } catch (error) {

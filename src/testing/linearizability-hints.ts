@@ -28,6 +28,17 @@ export interface SearchHints {
   requireFact: Int32Array;
   produceStart: Int32Array;
   produceFact: Int32Array;
+  /**
+   * The facts an operation of unknown outcome produces only in its then-branch, which it takes
+   * only where its value compares (its conditions) hold: a cas's expected value, a txn's value
+   * compares. If a condition is false and nothing pending can make it true, the branch can never
+   * be taken, and neither can what it would produce (see linearizability-facts.ts). Rows as above;
+   * such facts are not in `produceFact`.
+   */
+  conditionalStart: Int32Array;
+  conditionalFact: Int32Array;
+  conditionStart: Int32Array;
+  conditionFact: Int32Array;
   factSlot: Int32Array;
   factValue: Int32Array;
   /**
@@ -128,23 +139,28 @@ function facts(guarded: readonly Guarded[]) {
     return number;
   };
   // Compressed rows built directly: one pass, no array per operation.
-  const requireStart = new Int32Array(guarded.length + 1);
-  const produceStart = new Int32Array(guarded.length + 1);
-  const required: number[] = [];
-  const produced: number[] = [];
+  const rows = () => ({ start: new Int32Array(guarded.length + 1), facts: [] as number[] });
+  const [required, produced, conditional, conditions] = [rows(), rows(), rows(), rows()];
   guarded.forEach(({ outcome, compares, then, otherwise }, operation) => {
-    if (outcome === SUCCEEDED)
-      for (const compare of compares) if (compare[2] === EQUALS) required.push(fact(compare));
-    if (outcome !== FAILED) for (const update of then) produced.push(fact(update));
-    if (outcome !== SUCCEEDED) for (const update of otherwise) produced.push(fact(update));
-    requireStart[operation + 1] = required.length;
-    produceStart[operation + 1] = produced.length;
+    const valueCompares = compares.filter((compare) => compare[2] === EQUALS);
+    if (outcome === SUCCEEDED) for (const compare of valueCompares) required.facts.push(fact(compare));
+    const guardedThen = outcome === UNKNOWN && valueCompares.length > 0;
+    if (guardedThen) for (const compare of valueCompares) conditions.facts.push(fact(compare));
+    if (outcome !== FAILED)
+      for (const update of then) (guardedThen ? conditional : produced).facts.push(fact(update));
+    if (outcome !== SUCCEEDED) for (const update of otherwise) produced.facts.push(fact(update));
+    for (const row of [required, produced, conditional, conditions])
+      row.start[operation + 1] = row.facts.length;
   });
   return {
-    requireStart,
-    requireFact: Int32Array.from(required),
-    produceStart,
-    produceFact: Int32Array.from(produced),
+    requireStart: required.start,
+    requireFact: Int32Array.from(required.facts),
+    produceStart: produced.start,
+    produceFact: Int32Array.from(produced.facts),
+    conditionalStart: conditional.start,
+    conditionalFact: Int32Array.from(conditional.facts),
+    conditionStart: conditions.start,
+    conditionFact: Int32Array.from(conditions.facts),
     factSlot: Int32Array.from(slots),
     factValue: Int32Array.from(values),
   };

@@ -15,7 +15,7 @@
  * here is sound (the oracle test holds it to the search's verdicts) and names the culprits.
  */
 import { partitionPoint } from './linearizability-components.js';
-import { FAILED, SUCCEEDED, UNKNOWN, type Guarded } from './linearizability-guarded.js';
+import { EQUALS, SUCCEEDED, UNKNOWN, type Guarded } from './linearizability-guarded.js';
 
 export interface StaleObservation {
   /** The operation number of the observer that cannot be placed. */
@@ -34,38 +34,84 @@ export function findStaleObservation(
   initial: number,
 ): StaleObservation | undefined {
   const overwrites = new Overwrites(guarded, start, end);
-  const writers = writersByFact(guarded, start, end);
+  const everyWriter = writersByFact(guarded, start, end, new Uint8Array(guarded.length));
+  const stale = (slot: number, value: number, observer: number, start: number, end: number) =>
+    staleValue(everyWriter, overwrites, initial, slot, value, observer, start, end);
+  // An operation of unknown outcome takes its then-branch only where its value compares hold, at
+  // some point after its call: if one of them is stale by then, the branch never happens. (Its
+  // deadline is unbounded: whatever it writes is looked for by observers that return later.)
+  const deadThen = Uint8Array.from(guarded, ({ outcome, compares }, operation) =>
+    outcome === UNKNOWN &&
+    compares.some(
+      ([slot, value, mode]) =>
+        mode === EQUALS && stale(slot, value, operation, start[operation], Infinity) !== undefined,
+    )
+      ? 1
+      : 0,
+  );
+  const writers = deadThen.includes(1) ? writersByFact(guarded, start, end, deadThen) : everyWriter;
   for (let observer = 0; observer < guarded.length; observer++) {
     const { outcome, compares } = guarded[observer];
     if (outcome !== SUCCEEDED) continue;
     for (const [slot, value, mode] of compares) {
-      if (mode !== 0) continue; // existence compares are not values
-      const last = writers.get(`${slot}:${value}`)?.lastBefore(end[observer]);
-      if (last === observer) continue; // it writes its own value: leave it to the search
-      const writerEnd = last === undefined ? (value === initial ? -Infinity : undefined) : end[last];
-      if (writerEnd === undefined) {
-        // Nothing ever writes the value it saw.
-        return { observer, writer: undefined, overwriter: -1 };
-      }
-      const overwriter = overwrites.earliestAfter(slot, writerEnd, value);
-      if (overwriter >= 0 && end[overwriter] < start[observer]) {
-        return { observer, writer: last, overwriter };
-      }
+      if (mode !== EQUALS) continue; // existence compares are not values
+      const found = staleValue(
+        writers,
+        overwrites,
+        initial,
+        slot,
+        value,
+        observer,
+        start[observer],
+        end[observer],
+      );
+      if (found !== undefined) return found;
     }
   }
   return undefined;
 }
 
-/** The updates each operation may make: both branches if its outcome is unknown. */
-function possibleUpdates({ outcome, then, otherwise }: Guarded): [number, number][] {
-  return outcome === SUCCEEDED ? then : outcome === FAILED ? otherwise : [...then, ...otherwise];
+/**
+ * Whether `observer`, called at `start` and placed before `end`, cannot find `value` in `slot`:
+ * nothing writes it, or the writer of it that returns last among those called by `end` was
+ * certainly overwritten before `start`. Returns the evidence, or undefined.
+ */
+function staleValue(
+  writers: Map<string, { lastBefore(time: number): number | undefined }>,
+  overwrites: Overwrites,
+  initial: number,
+  slot: number,
+  value: number,
+  observer: number,
+  start: number,
+  end: number,
+): StaleObservation | undefined {
+  const last = writers.get(`${slot}:${value}`)?.lastBefore(end);
+  if (last === observer) return undefined; // it writes its own value: leave it to the search
+  const writerEnd = last === undefined ? (value === initial ? -Infinity : undefined) : overwrites.end[last];
+  // Nothing ever writes the value it saw.
+  if (writerEnd === undefined) return { observer, writer: undefined, overwriter: -1 };
+  const overwriter = overwrites.earliestAfter(slot, writerEnd, value);
+  if (overwriter >= 0 && overwrites.end[overwriter] < start) return { observer, writer: last, overwriter };
+  return undefined;
+}
+
+/** The updates each operation may make: both branches if its outcome is unknown (unless its then-branch is dead). */
+function possibleUpdates({ outcome, then, otherwise }: Guarded, deadThen: boolean): [number, number][] {
+  if (outcome === UNKNOWN) return deadThen ? otherwise : [...then, ...otherwise];
+  return outcome === SUCCEEDED ? then : otherwise;
 }
 
 /** Per fact (slot, value), its writers by call time, with the latest return among a prefix. */
-function writersByFact(guarded: readonly Guarded[], start: Float64Array, end: Float64Array) {
+function writersByFact(
+  guarded: readonly Guarded[],
+  start: Float64Array,
+  end: Float64Array,
+  deadThen: Uint8Array,
+) {
   const byFact = new Map<string, number[]>();
   guarded.forEach((each, operation) => {
-    for (const [slot, value] of possibleUpdates(each)) {
+    for (const [slot, value] of possibleUpdates(each, deadThen[operation] === 1)) {
       const list = byFact.get(`${slot}:${value}`) ?? [];
       if (list[list.length - 1] !== operation) list.push(operation);
       byFact.set(`${slot}:${value}`, list);
@@ -98,7 +144,12 @@ function writersByFact(guarded: readonly Guarded[], start: Float64Array, end: Fl
 class Overwrites {
   private readonly bySlot = new Map<number, SlotOverwrites>();
 
-  constructor(guarded: readonly Guarded[], start: Float64Array, end: Float64Array) {
+  constructor(
+    guarded: readonly Guarded[],
+    start: Float64Array,
+    /** Every operation's return (Infinity: unknown outcome). */
+    readonly end: Float64Array,
+  ) {
     const lists = new Map<number, { operation: number; value: number }[]>();
     guarded.forEach(({ outcome, then, otherwise }, operation) => {
       if (outcome === UNKNOWN) return;

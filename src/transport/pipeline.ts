@@ -6,6 +6,7 @@
  * requests in flight and those waiting (the runtime retries), and the next call dials afresh.
  */
 import type { AppendEntriesRequest, AppendEntriesResponse } from '../core/types.js';
+import { mark, tracing } from '../platform/trace.js';
 import type { IncomingResponse } from '../wire/codec.js';
 import type { ClientConn } from './client-conn.js';
 
@@ -75,6 +76,8 @@ export class AppendPipeline {
         continue;
       }
       conn.write(frame);
+      if (tracing && item.request.entries.length > 0)
+        mark('ae.written', item.request.entries[item.request.entries.length - 1].index);
       conn.expect('appendEntries', this.deps.timeoutMs).then(
         (reply) => {
           try {

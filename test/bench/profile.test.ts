@@ -1,6 +1,6 @@
-/** The readings behind bench/PROFILE.md: CPU profile summaries and the c1 system-call timeline. */
+/** The readings behind bench/PROFILE.md: CPU profile summaries and the c1 trace. */
 import { describe, expect, it } from 'vitest';
-import { c1Phases, parseStrace } from '../../bench/c1-trace.js';
+import { c1Steps, parseMarks } from '../../bench/c1-trace.js';
 import { layerOf, summarizeProfile, type CpuProfile } from '../../bench/cpuprofile.js';
 
 const frame = (functionName: string, url = '', lineNumber = 0) => ({ functionName, url, lineNumber });
@@ -68,34 +68,51 @@ describe('summarizeProfile', () => {
   });
 });
 
-// One request as strace -f -tt -T prints it on the leader: main thread 100, pool threads 200, 201.
-const STRACE = String.raw`
-100 12:00:00.000000 read(25, "PUT /kv/k000001 HTTP/1.1\r\nHost: "..., 65536) = 172 <0.000010>
-200 12:00:00.000300 pwrite64(18, "\0\0\0\321\1\1\0\0"..., 243, 100 <unfinished ...>
-100 12:00:00.000400 write(23, "\0\211\244Addr\257127.0.0.1:1\247Entries\221"..., 375) = 375 <0.000020>
-100 12:00:00.000500 write(24, "\0\211\244Addr\257127.0.0.1:1\247Entries\221"..., 375) = 375 <0.000020>
-100 12:00:00.000600 read(16, "\1\0\0\0\0\0\0\0", 1024) = 8 <0.000005>
-200 12:00:00.000700 <... pwrite64 resumed>) = 243 <0.000400>
-100 12:00:01.001400 read(23, "\240\207\244Addr\257127.0.0.1:2"..., 65536) = 87 <0.000100>
-100 12:00:01.001600 write(23, "\0\211\244Addr\257127.0.0.1:1\247Entries\220"..., 132) = 132 <0.000020>
-201 12:00:01.001800 pwrite64(18, "\0\0\0\25\2\0\vCurrentTerm\0"..., 169, 343) = 169 <0.000300>
-100 12:00:01.002500 writev(25, [{iov_base="HTTP/1.1 200 OK\r\n"..., iov_len=168}], 1) = 168 <0.000030>
+// One write (index 7) as the three nodes mark it (µs); node B answers first, so it counts.
+const LEADER = `
+http.request 0 1000
+ready 7 1100
+write.issued 7 1120
+ae.written 7 1150
+write.durable 7 1400
+answer.received 7 1700
+answer.received 7 1900
+commit 7 1710
+applied 7 1750
+http.answer 0 1800
+`;
+const FOLLOWER_A = `
+ae.received 7 1250
+write.issued 7 1300
+write.durable 7 1600
+ae.answered 7 1650
+`;
+const FOLLOWER_B = `
+ae.received 7 1200
+write.issued 7 1210
+write.durable 7 1500
+ae.answered 7 1550
 `;
 
 describe('c1 trace', () => {
-  it('joins unfinished system calls with their ends', () => {
-    const calls = parseStrace(STRACE);
-    const entryWrite = calls.find((call) => call.thread === '200')!;
-    expect(entryWrite.end - entryWrite.start).toBeCloseTo(0.4);
-    expect(calls).toHaveLength(9);
+  it('keeps the first mark of a step per index and the unindexed marks in time order', () => {
+    const marks = parseMarks('http.request 0 30\nhttp.request 0 10\nready 3 5\nready 3 9\nbad line\n');
+    expect(marks.unindexed.get('http.request')).toEqual([10, 30]);
+    expect(marks.first.get('ready')?.get(3)).toBe(5);
   });
 
-  it('follows a request through the leader', () => {
-    const result = c1Phases(parseStrace(STRACE));
+  it('joins the nodes by log index and counts the follower that answered first', () => {
+    const result = c1Steps(parseMarks(LEADER), [parseMarks(FOLLOWER_A), parseMarks(FOLLOWER_B)]);
     expect(result.requests).toBe(1);
-    expect(result.totalMs).toBeCloseTo(1002.5);
-    expect(result.phases.map((phase) => Number(phase.ms.toFixed(1)))).toEqual([
-      0.3, 0.4, 0.4, 1001.1, 0.3, 0.3, 0.4,
+    expect(result.totalMs).toBeCloseTo(0.8);
+    expect(result.steps.map((step) => Math.round(step.ms * 1000))).toEqual([
+      100, 20, 280, 50, 50, 10, 290, 50, 150, 10, 40, 50,
     ]);
+    expect(result.leaderFsyncLast).toBe(0);
+  });
+
+  it('leaves out a write whose marks are incomplete', () => {
+    const result = c1Steps(parseMarks(LEADER.replace('applied 7 1750', '')), [parseMarks(FOLLOWER_B)]);
+    expect(result.requests).toBe(0);
   });
 });

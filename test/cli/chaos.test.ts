@@ -12,6 +12,8 @@ import { describe, expect, it } from 'vitest';
 import { chaosJson, formatChaosReport, parseChaosArgs } from '../../src/cli/chaos-command.js';
 import { chaosPassed, compareStates, runChaos, type ChaosReport } from '../../src/cli/chaos.js';
 import { UsageError } from '../../src/cli/command.js';
+import { keepsQuorumWithout } from '../../src/cli/chaos-disk.js';
+import { isRefusal } from '../../src/cli/chaos-workload.js';
 
 const cliPath = resolve('dist/cli.js');
 
@@ -210,6 +212,28 @@ describe('raftkit chaos', () => {
       ]),
     );
     expect(states).toEqual({ agree: false, differences: ['k0: n1 has "a", n3 has "b"'] });
+  });
+
+  it('damages a disk only where the voters left running still make a quorum', () => {
+    const running = () => true;
+    const voter = (id: string) => ({ id, address: `${id}:1`, suffrage: 'Voter' as const });
+    const nonvoter = (id: string) => ({ id, address: `${id}:1`, suffrage: 'Nonvoter' as const });
+    const all = (id: string) => id !== 'n3';
+    expect(keepsQuorumWithout([voter('n1'), voter('n2'), voter('n4')], 'n1', running)).toBe(true);
+    expect(keepsQuorumWithout([voter('n1'), voter('n2'), voter('n3')], 'n1', all)).toBe(false);
+    // Chaos seed 1: a re-added member not yet promoted is no third voter; losing n1 left n4 alone.
+    expect(keepsQuorumWithout([voter('n4'), voter('n1'), nonvoter('n2')], 'n1', running)).toBe(false);
+    expect(keepsQuorumWithout([voter('n1'), voter('n2'), voter('n4'), nonvoter('n5')], 'n5', all)).toBe(true);
+  });
+
+  it('records a 503 as refused (nothing applied, per the KV contract) and a 504 or a lost answer as unknown', () => {
+    const answer = (status: number) => ({ status, body: '', headers: new Headers() });
+    expect(isRefusal(answer(503))).toBe(true);
+    expect(isRefusal(answer(409))).toBe(true);
+    expect(isRefusal({ error: 'refused', why: 'connection refused' })).toBe(true);
+    expect(isRefusal(answer(504))).toBe(false);
+    expect(isRefusal(answer(500))).toBe(false);
+    expect(isRefusal({ error: 'unknown', why: 'ECONNRESET' })).toBe(false);
   });
 
   it('refuses bad flags with a usage error', () => {

@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ErrOutOfRange, MAX_TERM } from '../../src/core/bounds.js';
+import { STRANGER_TERM_WINDOW } from '../../src/core/election.js';
 import type { RaftCore } from '../../src/core/raft.js';
 import {
   RaftState,
@@ -162,18 +163,32 @@ describe('a stranger whose log is ahead of ours (a voter of a configuration we h
     ['behind ours', { terms: [1, 1, 1] }, { lastLogIndex: 3, lastLogTerm: 1 }],
     ['equal to ours', { terms: [1, 1] }, { lastLogIndex: 3, lastLogTerm: 1 }],
   ];
-  it('is refused, changing nothing, when it asks for more than our term + 1 (pre-vote and vote)', () => {
+  it('is refused, changing nothing, when it asks for a term beyond ours + STRANGER_TERM_WINDOW (pre-vote and vote)', () => {
     const core = afterStartupQuiet(makeCore('a', withNonvoter));
     const before = observe(core);
     const ahead = { lastLogIndex: 5, lastLogTerm: 1 };
-    expect(deliver(core, preVote({ id: 'z', address: 'addr-z' }, 3, ahead)).response).toEqual({
+    const beyond = before.term + STRANGER_TERM_WINDOW + 1;
+    expect(deliver(core, preVote({ id: 'z', address: 'addr-z' }, beyond, ahead)).response).toEqual({
       term: 1,
       granted: false,
     });
-    const { response } = deliver(core, vote({ id: 'z', address: 'addr-z' }, 3, false, ahead));
+    const { response } = deliver(core, vote({ id: 'z', address: 'addr-z' }, beyond, false, ahead));
     expect((response as RequestVoteResponse).granted).toBe(false);
     expect(observe(core)).toEqual(before);
   });
+
+  // Simulator seed 12787: the voter that lacked the candidate's configuration was also two terms
+  // behind it (the others' failed elections); a bound of our term + 1 left the cluster leaderless.
+  it('is voted for when it asks for a term a few elections ahead of ours', () => {
+    const core = afterStartupQuiet(makeCore('a', withNonvoter, { terms: [1, 1] }));
+    const { response } = deliver(
+      core,
+      vote({ id: 'z', address: 'addr-z' }, 4, false, { lastLogIndex: 6, lastLogTerm: 3 }),
+    );
+    expect((response as RequestVoteResponse).granted).toBe(true);
+    expect(core.term).toBe(4);
+  });
+
   for (const [what, options, last] of refused) {
     it(`is refused, changing nothing, when its log is ${what}`, () => {
       const core = afterStartupQuiet(makeCore('a', withNonvoter, options));

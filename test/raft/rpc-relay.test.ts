@@ -36,7 +36,11 @@ function entry(index: number): LogEntry {
 }
 
 /** A relay over a transport that records each AppendEntries and answers with `answer`. */
-function relay(answer: (request: AppendEntriesRequest) => AppendEntriesResponse, maxFrameBytes?: number) {
+function relay(
+  answer: (request: AppendEntriesRequest) => AppendEntriesResponse,
+  maxFrameBytes?: number,
+  cached: (lo: number, hi: number) => LogEntry[] | null = () => null,
+) {
   const sent: AppendEntriesRequest[] = [];
   const results: RaftResponse[] = [];
   const transport = {
@@ -54,6 +58,7 @@ function relay(answer: (request: AppendEntriesRequest) => AppendEntriesResponse,
     isCurrentLeadership: () => true,
     readEntries: async (lo, hi) => Array.from({ length: hi - lo + 1 }, (_, i) => entry(lo + i)),
     sendSnapshot: () => Promise.reject(new Error('unused')),
+    cachedEntries: cached,
     consumingSnapshot: () => false,
   };
   const rpcs = new RpcRelay(transport, systemClock, host, discardMetrics);
@@ -79,8 +84,10 @@ function relay(answer: (request: AppendEntriesRequest) => AppendEntriesResponse,
       acknowledged: 0,
     };
     rpcs.send(out);
+    // How many requests reached the transport before send() returned (no await in between).
+    const sentAtOnce = sent.length;
     await waitUntil(() => results.length > 0);
-    return { request, response: results[0] };
+    return { request, response: results[0], sentAtOnce };
   };
   return { sent, send };
 }
@@ -130,6 +137,21 @@ describe('RpcRelay.sendAppendEntries', () => {
     const { response } = await send(2, 9);
     expect(sent).toHaveLength(2);
     expect(response).toMatchObject({ success: false, lastLog: 3 });
+  });
+
+  it('writes cached entries to the transport within send(), with no hop (c1 latency)', async () => {
+    const cache = (lo: number, hi: number) => Array.from({ length: hi - lo + 1 }, (_, i) => entry(lo + i));
+    const { send } = relay(success, FRAME, cache);
+    const { request, sentAtOnce } = await send(2, 4);
+    expect(sentAtOnce).toBe(1);
+    expect(request.entries.map((e) => e.index)).toEqual([2, 3, 4]);
+  });
+
+  it('reads entries not in memory from the store (a later turn)', async () => {
+    const { sent, send } = relay(success, FRAME);
+    const { sentAtOnce } = await send(2, 4);
+    expect(sentAtOnce).toBe(0);
+    expect(sent).toHaveLength(1);
   });
 
   it('sends everything at once when the transport has no frame limit', async () => {

@@ -17,6 +17,12 @@ export interface Clock {
   wallTime(): number;
   /** Calls fn once, after delayMs. */
   setTimer(delayMs: number, fn: () => void): Timer;
+  /**
+   * Calls fn once, after the I/O callbacks of the current turn of the event loop (setImmediate),
+   * so that work they all produce is done once (the runtime's batching). Optional: without it,
+   * as with the simulator's virtual clock, which never turns the real loop, fn runs on a microtask.
+   */
+  afterTurn?(fn: () => void): void;
 }
 
 /** The only source of chance in raftkit (election timeouts); pass a seeded one to replay runs. */

@@ -3,13 +3,16 @@ import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import type { Clock, Random, Timer } from '../core/clock.js';
 
-/** The real Clock: monotonic `now()` from performance.now(), wall time from Date, Node timers. */
+/** The real Clock: monotonic `now()` from performance.now(), wall time from Date, Node timers and turns. */
 export const systemClock: Clock = {
   now: () => performance.now(),
   wallTime: () => Date.now(),
   setTimer(delayMs: number, fn: () => void): Timer {
     const handle = setTimeout(fn, Math.max(0, delayMs));
     return { cancel: () => clearTimeout(handle) };
+  },
+  afterTurn(fn: () => void): void {
+    setImmediate(fn);
   },
 };
 

@@ -6,8 +6,8 @@
  * memory and durable in the local log. The commit index itself is not waited for (see
  * Durability.commitChanged): that took a serial fsync off every write's path.
  *
- * Inputs that arrive in one turn of the event loop share one Ready (the flush is a microtask):
- * that is where batching comes from. The parts (rpc.ts, events.ts, pending.ts, storage-writer.ts,
+ * Inputs that arrive in one turn of the event loop share one Ready (the flush runs after the
+ * turn's I/O callbacks, Clock.afterTurn): that is where batching comes from. The parts (rpc.ts, events.ts, pending.ts, storage-writer.ts,
  * fsm-runner.ts, snapshots.ts, entry-cache.ts) reach the core only through run().
  */
 import type { EventEmitter } from 'node:events';
@@ -71,6 +71,7 @@ export class Driver {
   private timer: Timer | null = null;
   private timerAt = Infinity;
   private flushScheduled = false;
+  private urgentFlushScheduled = false;
   /** The commit index last marked for the c1 trace (platform/trace.ts). */
   private tracedCommit = 0;
   private persistedSeq = 0;
@@ -205,7 +206,11 @@ export class Driver {
   run<T>(fn: (core: RaftCore) => T): T {
     if (this.stoppedFlag) throw new ErrRaftShutdown();
     this.core.tick(this.clock.now());
+    const state = this.core.state;
     const result = fn(this.core);
+    // A change of role is announced at once (events, notifyCh): whoever reads the new state in a
+    // later callback of this turn finds its events delivered. Only the hot inputs wait for the turn.
+    if (this.core.state !== state) this.scheduleUrgentFlush();
     this.scheduleFlush();
     return result;
   }
@@ -294,8 +299,24 @@ export class Driver {
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    // Inputs of one turn (many applies, many responses) share one Ready: that is the batching.
-    queueMicrotask(() => this.flush());
+    // Inputs of one turn of the event loop share one Ready: that is the batching. After the turn's
+    // I/O callbacks, not on a microtask: every socket read in one poll phase (a leader's HTTP
+    // requests, its followers' answers) runs before the flush, so they share one log write and one
+    // AppendEntries per follower instead of one each (bench/PROFILE.md, 2026-12-05). A virtual
+    // clock has no turns: a microtask then.
+    if (this.clock.afterTurn) this.clock.afterTurn(this.flushNow);
+    else queueMicrotask(this.flushNow);
+  }
+
+  private readonly flushNow = (): void => this.flush();
+
+  private scheduleUrgentFlush(): void {
+    if (this.urgentFlushScheduled) return;
+    this.urgentFlushScheduled = true;
+    queueMicrotask(() => {
+      this.urgentFlushScheduled = false;
+      this.flush();
+    });
   }
 
   private armTimer(): void {

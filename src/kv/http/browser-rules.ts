@@ -11,9 +11,18 @@ import { isLoopbackHost, isWildcardHost } from '../validate.js';
 /** Methods a page of another origin may cause without changing anything. */
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+/**
+ * Host headers whose verdict is remembered at most: clients send the same one or two on every
+ * request, and parsing it (a URL) was ~1% of a busy leader (bench/PROFILE.md). A client that sends
+ * many different ones only empties the memo, whose size stays bounded.
+ */
+export const MAX_REMEMBERED_HOSTS = 64;
+
 /** The host names a server answers to besides loopback ones; compared without the port. */
 export class AllowedHosts {
   private readonly names = new Set<string>();
+  /** Recent verdicts by the exact Host header (see MAX_REMEMBERED_HOSTS). */
+  private readonly verdicts = new Map<string, string | null>();
 
   constructor(hosts: Iterable<string> = []) {
     for (const host of hosts) this.add(host);
@@ -21,6 +30,7 @@ export class AllowedHosts {
 
   /** Adds a name or address; a wildcard (0.0.0.0, ::) adds the addresses of every interface. */
   add(host: string): void {
+    this.verdicts.clear();
     if (isWildcardHost(host)) {
       for (const list of Object.values(networkInterfaces())) {
         for (const entry of list ?? []) this.add(entry.address);
@@ -35,6 +45,20 @@ export class AllowedHosts {
   problem(hostHeader: string | undefined): string | null {
     // Only HTTP/1.0 requests may lack it, and no browser sends those.
     if (hostHeader === undefined) return null;
+    const known = this.verdicts.get(hostHeader);
+    if (known !== undefined) return known;
+    const verdict = this.judge(hostHeader);
+    if (this.verdicts.size >= MAX_REMEMBERED_HOSTS) this.verdicts.clear();
+    this.verdicts.set(hostHeader, verdict);
+    return verdict;
+  }
+
+  /** Verdicts remembered now (for tests: it never exceeds MAX_REMEMBERED_HOSTS). */
+  get remembered(): number {
+    return this.verdicts.size;
+  }
+
+  private judge(hostHeader: string): string | null {
     const name = canonicalHostname(hostHeader);
     if (name === null) return `Host ${JSON.stringify(hostHeader)} is not host[:port]`;
     if (isLoopbackHost(name) || this.names.has(name)) return null;

@@ -4,7 +4,11 @@
  * refused, and the cluster routes take only JSON, so no cross-site form reaches them.
  */
 import { describe, expect, it } from 'vitest';
-import { AllowedHosts, crossOriginProblem } from '../../../src/kv/http/browser-rules.js';
+import {
+  AllowedHosts,
+  crossOriginProblem,
+  MAX_REMEMBERED_HOSTS,
+} from '../../../src/kv/http/browser-rules.js';
 import { isLoopbackHost } from '../../../src/kv/validate.js';
 import { expectJsonError, useKvApi } from './api-harness.js';
 
@@ -46,6 +50,22 @@ describe('AllowedHosts', () => {
     ]) {
       expect(hosts.problem(host), host).not.toBeNull();
     }
+  });
+
+  it('remembers verdicts in a bounded memo that a new name empties', () => {
+    const memo = new AllowedHosts([]);
+    // The same header twice gets the same verdict (the second from the memo).
+    expect(memo.problem('kv9.example:8001')).not.toBeNull();
+    expect(memo.problem('kv9.example:8001')).not.toBeNull();
+    // A name added later is allowed at once: a remembered refusal must not outlive it.
+    memo.add('kv9.example');
+    expect(memo.problem('kv9.example:8001')).toBeNull();
+    // A client cycling through Host headers cannot grow the memo.
+    for (let i = 0; i < MAX_REMEMBERED_HOSTS * 3; i++) {
+      expect(memo.problem(`h${i}.evil.example`)).not.toBeNull();
+      expect(memo.remembered).toBeLessThanOrEqual(MAX_REMEMBERED_HOSTS);
+    }
+    expect(memo.problem('127.0.0.1:8001')).toBeNull();
   });
 
   it('allows the addresses of every interface for a wildcard bind', () => {

@@ -19,6 +19,8 @@ import type { SeededRandom } from './prng.js';
 import type { Scheduler } from './scheduler.js';
 import { chainHash } from './sim-fsm.js';
 
+const RESOLVED = Promise.resolve();
+
 /** A simulated fsync failure: the runtime must fail-stop (never retry the write). */
 export class SimDiskError extends RaftError {
   override name = 'SimDiskError';
@@ -181,7 +183,8 @@ export class SimDisk implements LogStore, StableStore {
     if (group === null) {
       group = this.openGroup();
       this.turn = group;
-      queueMicrotask(this.closeTurn);
+      // A microtask ends the turn (a resolved promise's: queueMicrotask costs an async resource).
+      void RESOLVED.then(this.closeTurn);
     }
     group.ops.push(op);
     group.torn.push(torn);

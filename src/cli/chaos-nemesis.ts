@@ -212,6 +212,12 @@ export class Nemesis {
       random,
       this.cluster.members.map((member) => member.spec.id),
     );
+    if (fault === 'isolate' && random.chance(0.5)) {
+      // Half the time the leader, as kill and pause do: an isolated leader that still answers is
+      // where lost acknowledged writes and stale reads show (a random pick finds it one time in n).
+      const leader = (await this.cluster.leader())?.spec.id;
+      if (leader !== undefined && ids.includes(leader)) ids.unshift(...ids.splice(ids.indexOf(leader), 1));
+    }
     const blocked = new Map<string, string[]>();
     const cut = (sideA: string[], sideB: string[]) => {
       for (const a of sideA) blocked.set(a, [...(blocked.get(a) ?? []), ...sideB]);

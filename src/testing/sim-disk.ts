@@ -58,15 +58,18 @@ export class SimMedium extends InmemStore {
   }
 
   /**
-   * Damages the record at `index` at rest (one byte of its data flipped, or its term when it has
-   * no data), leaving its checksum as it was; returns the damaged entry, or null when there is none.
+   * Damages the record at `index` at rest (one byte of its data flipped, or a stray byte given to
+   * a record without data, as a damaged length field would), leaving its checksum as it was;
+   * returns the damaged entry, or null when there is none. The damage must give a record that no
+   * honest node writes: the integrity invariant recognises it by content, and a noop whose term
+   * was bumped instead is exactly the noop the next leader writes at the same index.
    */
   damage(index: number): LogEntry | null {
     const entry = this.logs.get(index);
     if (!entry) return null;
-    const data = entry.data.slice();
-    if (data.length > 0) data[Math.floor(data.length / 2)] ^= 0xff;
-    const damaged = { ...entry, data, term: data.length > 0 ? entry.term : entry.term + 1 };
+    const data = entry.data.length > 0 ? Uint8Array.from(entry.data) : Uint8Array.of(0); // a copy (Buffer.slice is a view)
+    data[Math.floor(data.length / 2)] ^= 0xff;
+    const damaged = { ...entry, data };
     this.logs.set(index, damaged);
     return damaged;
   }

@@ -56,6 +56,35 @@ describe('SimMedium: a record damaged at rest', () => {
     expect(new TextDecoder().decode(record.data)).not.toBe('value 4');
   });
 
+  it("gives a record no honest node writes: a damaged noop is not the next leader's noop at its index", async () => {
+    // Soak seeds 3316 and 4425 once failed the integrity invariant without any bug: the damage
+    // bumped a noop's term, which made it the very noop the next leader wrote at that index.
+    const noops = new SimMedium();
+    const noop = (index: number, term: number): LogEntry => ({
+      index,
+      term,
+      type: LogType.Noop,
+      data: new Uint8Array(0),
+      extensions: new Uint8Array(0),
+      appendedAt: 0,
+    });
+    noops.storeLogsSync([...entries(1, 2), noop(3, 5), ...entries(4, 5)]);
+    const damaged = noops.damage(3)!;
+    const nextLeaders = noop(3, 6);
+    const record = (entry: LogEntry) => ({ term: entry.term, type: entry.type, data: [...entry.data] });
+    expect(record(damaged)).not.toEqual(record(nextLeaders));
+    expect(damaged.term).toBe(5);
+    await expect(disk(noops).getLog(3)).rejects.toBeInstanceOf(ErrStoreCorrupt);
+  });
+
+  it('damages its own copy of the record, never the buffer it was handed', () => {
+    const shared = Buffer.from('value 4');
+    const copy = new SimMedium();
+    copy.storeLogsSync([...entries(1, 3), { ...entries(4, 4)[0], data: shared }, ...entries(5, 6)]);
+    copy.damage(4);
+    expect(shared.toString()).toBe('value 4');
+  });
+
   it('a log of fewer than three records has no middle to damage', () => {
     const short = new SimMedium();
     short.storeLogsSync(entries(1, 2));

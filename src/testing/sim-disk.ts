@@ -15,6 +15,7 @@ import type {
   SnapshotStore,
   StableStore,
 } from '../storage/types.js';
+import type { Timer } from '../core/clock.js';
 import type { SeededRandom } from './prng.js';
 import type { Scheduler } from './scheduler.js';
 import { chainHash } from './sim-fsm.js';
@@ -110,7 +111,13 @@ interface WriteGroup {
   readonly torn: ((() => void) | null)[];
   /** Its fsync fails (failNextWrite). */
   readonly fail: boolean;
+  /** When it completes: each write draws a latency, and the group lands with the slowest. */
+  at: number;
+  /** Its completion event (moved when a later write of the turn is slower). */
+  completion: Timer | null;
   readonly done: Promise<void>;
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
 }
 
 /**
@@ -176,8 +183,8 @@ export class SimDisk implements LogStore, StableStore {
   }
 
   /**
-   * Adds a write to this turn's group (opening one, completing at a random latency after the
-   * previous group); the promise never settles if the process died first.
+   * Adds a write to this turn's group (opening one, completing after the previous group and after
+   * its slowest write's random latency); the promise never settles if the process died first.
    */
   private write(op: () => void, torn: (() => void) | null = null): Promise<void> {
     if (!this.alive) return new Promise(() => {});
@@ -191,30 +198,36 @@ export class SimDisk implements LogStore, StableStore {
     }
     group.ops.push(op);
     group.torn.push(torn);
+    const at = Math.max(
+      this.lastCompletion,
+      this.scheduler.now + this.random.int(this.latency.min, this.latency.max + 1),
+    );
+    this.lastCompletion = at;
+    if (group.completion === null || at > group.at) {
+      // Its slowest write so far sets when it lands (moving the event is no step of the run).
+      group.completion?.cancel();
+      group.at = at;
+      group.completion = this.scheduler.at(at, () => this.complete(group));
+    }
     return group.done;
   }
 
   private openGroup(): WriteGroup {
     const fail = this.failNext;
     this.failNext = false;
-    const at = Math.max(
-      this.lastCompletion,
-      this.scheduler.now + this.random.int(this.latency.min, this.latency.max + 1),
-    );
-    this.lastCompletion = at;
-    const group: WriteGroup = {
-      ops: [],
-      torn: [],
-      fail,
-      done: new Promise<void>((resolve, reject) =>
-        this.scheduler.at(at, () => this.complete(group, resolve, reject)),
-      ),
-    };
+    let resolve!: () => void;
+    let reject!: (error: Error) => void;
+    const done = new Promise<void>((settle, refuse) => {
+      resolve = settle;
+      reject = refuse;
+    });
+    const group: WriteGroup = { ops: [], torn: [], fail, at: 0, completion: null, done, resolve, reject };
     this.pending.push(group);
     return group;
   }
 
-  private complete(group: WriteGroup, resolve: () => void, reject: (error: Error) => void): void {
+  private complete(group: WriteGroup): void {
+    const { resolve, reject } = group;
     if (!this.alive) return;
     // Queued behind a failed write: it fails too (its caller must hear, not wait forever).
     if (this.failed) return reject(new SimDiskError('simulated disk: failed before'));

@@ -126,6 +126,8 @@ describe('SimDisk', () => {
     })();
     disk.failNextWrite();
     const failed = disk.storeLogs(entries(3, 5));
+    // A later turn: a group of its own.
+    await Promise.resolve();
     // Queued behind the failed write: it must fail too, never hang (a storage writer awaiting it
     // would wait forever instead of fail-stopping its node: seed 197).
     const behind = disk.storeLogs(entries(6, 8));

@@ -15,9 +15,12 @@ import type {
   SnapshotStore,
   StableStore,
 } from '../storage/types.js';
+import type { Timer } from '../core/clock.js';
 import type { SeededRandom } from './prng.js';
 import type { Scheduler } from './scheduler.js';
 import { chainHash } from './sim-fsm.js';
+
+const RESOLVED = Promise.resolve();
 
 /** A simulated fsync failure: the runtime must fail-stop (never retry the write). */
 export class SimDiskError extends RaftError {
@@ -112,24 +115,44 @@ export interface SimDiskOptions {
   onStore?: (entries: readonly LogEntry[]) => void;
 }
 
-interface PendingWrite {
-  /** Lands the whole write. */
-  op: () => void;
-  /** Lands a torn prefix of it (a crash in the middle of the write). */
-  torn: (() => void) | null;
+/**
+ * The writes a process issues in one synchronous turn: one disk event completes them together, as
+ * the WAL makes them one group and one fsync (a storage-writer batch: deleteRange, storeLogs and
+ * the hard state's sets). Every op of the group shares its one promise.
+ */
+interface WriteGroup {
+  /** Each write in issue order: `op` lands it whole, `torn` lands a prefix of it (null: none). */
+  readonly ops: (() => void)[];
+  readonly torn: ((() => void) | null)[];
+  /** Its fsync fails (failNextWrite). */
+  readonly fail: boolean;
+  /** When it completes: each write draws a latency, and the group lands with the slowest. */
+  at: number;
+  /** Its completion event (moved when a later write of the turn is slower). */
+  completion: Timer | null;
+  readonly done: Promise<void>;
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
 }
 
 /**
  * One simulated process's view of a durable InmemStore: writes land after a random latency, in
- * order, and a crash (`alive = false`) loses every write still pending. Disk faults: `crash(true)`
- * tears the write in flight (a prefix of its entries lands), `failNextWrite()` makes the next
- * write's fsync fail (the data may or may not have landed; every later write fails too).
+ * order, and a crash (`alive = false`) loses every write still pending. The writes issued in one
+ * synchronous turn complete as one event (a group commit). Disk faults: `crash(true)` tears the
+ * group in flight (a prefix of its writes lands, the next one torn: a prefix of its entries),
+ * `failNextWrite()` makes the next group's fsync fail (its data may or may not have landed; every
+ * later write fails too).
  */
 export class SimDisk implements LogStore, StableStore {
   /** False once the process crashed: pending and later writes never land. */
   alive = true;
   private lastCompletion = 0;
-  private readonly pending: PendingWrite[] = [];
+  private readonly pending: WriteGroup[] = [];
+  /** The group of the current synchronous turn, closed by a microtask. */
+  private turn: WriteGroup | null = null;
+  private readonly closeTurn = (): void => {
+    this.turn = null;
+  };
   private failNext = false;
   private failed = false;
 
@@ -145,7 +168,6 @@ export class SimDisk implements LogStore, StableStore {
   open(): void {
     if (!this.options.skipChecksums) this.durable.verifyAll();
   }
-
   /** `entries` as read: each checked against its checksum (ErrStoreCorrupt on damage). */
   private checked<T extends LogEntry | LogEntry[]>(entries: T): T {
     if (this.options.skipChecksums) return entries;
@@ -159,49 +181,85 @@ export class SimDisk implements LogStore, StableStore {
     this.failNext = true;
   }
 
-  /** The process dies; with `tear`, the write in flight lands torn (a prefix of it). */
+  /** The process dies; with `tear`, the group in flight lands torn (a prefix of it). */
   crash(tear: boolean): void {
     this.alive = false;
     const inflight = this.pending[0];
-    if (tear && inflight?.torn) inflight.torn();
+    if (tear && inflight) this.tear(inflight);
     this.pending.length = 0;
+    this.turn = null;
   }
 
-  /** Runs op when the write completes; the promise never settles if the process died first. */
+  /** Lands a prefix of `group`'s writes and a torn prefix of the next one. */
+  private tear(group: WriteGroup): void {
+    const whole = this.random.int(0, group.ops.length);
+    for (let i = 0; i < whole; i++) group.ops[i]();
+    group.torn[whole]?.();
+  }
+
+  /**
+   * Adds a write to this turn's group (opening one, completing after the previous group and after
+   * its slowest write's random latency); the promise never settles if the process died first.
+   */
   private write(op: () => void, torn: (() => void) | null = null): Promise<void> {
     if (!this.alive) return new Promise(() => {});
     if (this.failed) return Promise.reject(new SimDiskError('simulated disk: failed before'));
-    const fail = this.failNext;
-    this.failNext = false;
+    let group = this.turn;
+    if (group === null) {
+      group = this.openGroup();
+      this.turn = group;
+      // A microtask ends the turn (a resolved promise's: queueMicrotask costs an async resource).
+      void RESOLVED.then(this.closeTurn);
+    }
+    group.ops.push(op);
+    group.torn.push(torn);
     const at = Math.max(
       this.lastCompletion,
       this.scheduler.now + this.random.int(this.latency.min, this.latency.max + 1),
     );
     this.lastCompletion = at;
-    const write: PendingWrite = { op, torn };
-    this.pending.push(write);
-    return new Promise<void>((resolve, reject) => {
-      this.scheduler.at(at, () => {
-        if (!this.alive) return;
-        // Queued behind a failed write: it fails too (its caller must hear, not wait forever).
-        if (this.failed) return reject(new SimDiskError('simulated disk: failed before'));
-        this.pending.shift();
-        if (fail) {
-          // The writes queued behind a failed one never land (a checksummed log ends at the
-          // first bad record), and the runtime fail-stops.
-          this.failed = true;
-          this.pending.length = 0;
-          // After a failed fsync the data may be on disk, torn, or absent.
-          const landed = this.random.int(0, 3);
-          if (landed === 1) op();
-          else if (landed === 2) torn?.();
-          reject(new SimDiskError('simulated fsync failure'));
-          return;
-        }
-        op();
-        resolve();
-      });
+    if (group.completion === null || at > group.at) {
+      // Its slowest write so far sets when it lands (moving the event is no step of the run).
+      group.completion?.cancel();
+      group.at = at;
+      group.completion = this.scheduler.at(at, () => this.complete(group));
+    }
+    return group.done;
+  }
+
+  private openGroup(): WriteGroup {
+    const fail = this.failNext;
+    this.failNext = false;
+    let resolve!: () => void;
+    let reject!: (error: Error) => void;
+    const done = new Promise<void>((settle, refuse) => {
+      resolve = settle;
+      reject = refuse;
     });
+    const group: WriteGroup = { ops: [], torn: [], fail, at: 0, completion: null, done, resolve, reject };
+    this.pending.push(group);
+    return group;
+  }
+
+  private complete(group: WriteGroup): void {
+    const { resolve, reject } = group;
+    if (!this.alive) return;
+    // Queued behind a failed write: it fails too (its caller must hear, not wait forever).
+    if (this.failed) return reject(new SimDiskError('simulated disk: failed before'));
+    this.pending.shift();
+    if (group.fail) {
+      // The writes queued behind a failed one never land (a checksummed log ends at the first bad
+      // record), and the runtime fail-stops.
+      this.failed = true;
+      this.pending.length = 0;
+      // After a failed fsync the data may be on disk, torn, or absent.
+      const landed = this.random.int(0, 3);
+      if (landed === 1) for (const op of group.ops) op();
+      else if (landed === 2) this.tear(group);
+      return reject(new SimDiskError('simulated fsync failure'));
+    }
+    for (const op of group.ops) op();
+    resolve();
   }
 
   firstIndex(): Promise<number> {

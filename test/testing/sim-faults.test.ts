@@ -58,6 +58,8 @@ describe('SimDisk', () => {
     const durable = new SimMedium();
     const disk = new SimDisk(durable, scheduler, new SeededRandom(7), { min: 1, max: 4 });
     void disk.storeLogs(entries(1, 10));
+    // A later turn: a group of its own, queued behind the one in flight.
+    await Promise.resolve();
     void disk.storeLogs(entries(11, 20));
     disk.crash(true);
     runAll(scheduler);
@@ -65,6 +67,52 @@ describe('SimDisk', () => {
     expect(last).toBeGreaterThanOrEqual(1);
     expect(last).toBeLessThan(10);
     expect(await durable.firstIndex()).toBe(1);
+  });
+
+  it('the writes of one synchronous turn complete together in one disk event (a group commit)', async () => {
+    const scheduler = new Scheduler();
+    const durable = new SimMedium();
+    const disk = new SimDisk(durable, scheduler, new SeededRandom(5), { min: 1, max: 4 });
+    const done: string[] = [];
+    const batch = [
+      disk.storeLogs(entries(1, 3)).then(() => done.push('entries')),
+      disk.setUint64('CurrentTerm', 2).then(() => done.push('term')),
+      disk.set('LastVoteCand', new Uint8Array([1])).then(() => done.push('vote')),
+    ];
+    await Promise.resolve();
+    const later = disk.setUint64('CurrentTerm', 3).then(() => done.push('later'));
+    expect(scheduler.step(scheduler.now + 1000)).toBe(true);
+    for (let tick = 0; tick < 5; tick++) await Promise.resolve();
+    expect(done.sort()).toEqual(['entries', 'term', 'vote']);
+    await Promise.all(batch);
+    expect(await durable.lastIndex()).toBe(3);
+    expect(await durable.getUint64('CurrentTerm')).toBe(2);
+    expect(scheduler.step(scheduler.now + 1000)).toBe(true);
+    await later;
+    expect(await durable.getUint64('CurrentTerm')).toBe(3);
+  });
+
+  it('a crash tears the group in flight in order: a prefix of its writes lands, then a torn prefix of the next', async () => {
+    const outcomes = new Set<string>();
+    for (let seed = 1; seed <= 40; seed++) {
+      const scheduler = new Scheduler();
+      const durable = new SimMedium();
+      const disk = new SimDisk(durable, scheduler, new SeededRandom(seed), { min: 1, max: 4 });
+      void disk.storeLogs(entries(1, 10));
+      void disk.setUint64('CurrentTerm', 2);
+      void disk.storeLogs(entries(11, 20));
+      disk.crash(true);
+      runAll(scheduler);
+      const last = await durable.lastIndex();
+      const term = await durable.getUint64('CurrentTerm').catch(() => 0);
+      expect(last, `seed ${seed}`).toBeGreaterThanOrEqual(1);
+      // Never the whole group (that is a crash after it), never a write before the one ahead of it.
+      expect(last, `seed ${seed}`).toBeLessThan(20);
+      if (term === 2) expect(last, `seed ${seed}`).toBeGreaterThan(10);
+      else expect(last, `seed ${seed}`).toBeLessThanOrEqual(10);
+      outcomes.add(term === 2 ? 'term, torn second' : last === 10 ? 'first' : 'torn first');
+    }
+    expect([...outcomes].sort()).toEqual(['first', 'term, torn second', 'torn first']);
   });
 
   it('a failed fsync rejects with SimDiskError, and so does every write queued behind it or issued later (none lands)', async () => {
@@ -78,6 +126,8 @@ describe('SimDisk', () => {
     })();
     disk.failNextWrite();
     const failed = disk.storeLogs(entries(3, 5));
+    // A later turn: a group of its own.
+    await Promise.resolve();
     // Queued behind the failed write: it must fail too, never hang (a storage writer awaiting it
     // would wait forever instead of fail-stopping its node: seed 197).
     const behind = disk.storeLogs(entries(6, 8));

@@ -47,6 +47,14 @@ describe('planted-bug campaign (sample)', () => {
     }
   }, 600_000);
 
+  it('reports a server that cannot start when the liveness phase restarts it, instead of throwing', async () => {
+    // snapshotKeepsStaleLog leaves a log with a gap; on seed 265 the server that holds it is down
+    // when the liveness phase begins, and its start fails reading the log (this threw out of
+    // runSimulation and stopped the whole campaign).
+    const result = await runSimulation({ seed: 265, nodes: 3, faults: { snapshotKeepsStaleLog: true } });
+    expect(result.violations).toEqual(['restart failed: log not found']);
+  });
+
   it('replays a seed exactly', async () => {
     const first = await runSimulation({ seed: 42, nodes: 5 });
     const second = await runSimulation({ seed: 42, nodes: 5 });

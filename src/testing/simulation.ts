@@ -22,7 +22,7 @@ import { InmemSnapshotStore } from '../storage/inmem-snapshot.js';
 import { InmemTransport } from '../transport/inmem.js';
 import { SafetyChecker, type CheckedNode } from './checker.js';
 import { SeededRandom } from './prng.js';
-import { ticksQueued } from './tick-counter.js';
+import { afterTicks, SETTLE_ROUNDS, ticksQueued } from './tick-counter.js';
 import { Scheduler } from './scheduler.js';
 import { SimDisk, SimMedium, SimSnapshotStore } from './sim-disk.js';
 import { encodeCommand, SimFsm } from './sim-fsm.js';
@@ -595,14 +595,3 @@ class Simulation implements FaultTarget {
     void promise.finally(() => this.pending.delete(promise));
   }
 }
-
-/**
- * Rounds of process.nextTick awaited after each event so that the work it started (every
- * microtask and process.nextTick it queued; streams hop through a few of each) completes within
- * this turn of the event loop. Virtual time needs no real turn of it: one setImmediate per step
- * was a third of a run's time, idle.
- */
-const SETTLE_ROUNDS = 4;
-
-/** A promise executor resolving after the ticks queued so far (one function, no closure per round). */
-const afterTicks = (resolve: () => void): void => process.nextTick(resolve);

@@ -7,6 +7,24 @@
 import type { KvCompare, KvOperation, KvTxnOp } from '../../src/testing/linearizability.js';
 import { SeededRandom } from '../../src/testing/prng.js';
 
+/** A single-key write of `value` (undefined: a delete) called at `start`, answered at `end`. */
+export const w = (key: string, value: string | undefined, start: number, end: number): KvOperation => ({
+  kind: 'write',
+  key,
+  value,
+  start,
+  end,
+});
+
+/** A single-key read that returned `value` (undefined: absent). */
+export const r = (key: string, value: string | undefined, start: number, end: number): KvOperation => ({
+  kind: 'read',
+  key,
+  value,
+  start,
+  end,
+});
+
 export type WorkloadKind = 'read' | 'write' | 'delete' | 'cas' | 'range' | 'txn';
 
 export interface WorkloadOptions {

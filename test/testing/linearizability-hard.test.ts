@@ -11,6 +11,7 @@ import {
   type KvOperation,
   type KvTxn,
 } from '../../src/testing/linearizability.js';
+import { r, w } from './kv-workload.js';
 
 /**
  * `raftkit chaos --duration 300 --seed 2` with every fault: the 572 operations on k2-a and k2-b
@@ -23,21 +24,6 @@ const seed2 = parseKvHistory(readFileSync(new URL('./chaos/seed2-k2.json', impor
 /** The unknown txn whose write the later cas saw (the only writer of k2-a=c3-716-b). */
 const isTheTxn = (op: KvOperation): op is KvTxn =>
   op.kind === 'txn' && op.success.some((update) => update.op === 'put' && update.value === 'c3-716-b');
-
-const w = (key: string, value: string | undefined, start: number, end: number): KvOperation => ({
-  kind: 'write',
-  key,
-  value,
-  start,
-  end,
-});
-const r = (key: string, value: string | undefined, start: number, end: number): KvOperation => ({
-  kind: 'read',
-  key,
-  value,
-  start,
-  end,
-});
 
 describe('hard components from chaos runs', () => {
   it('decides the seed-2 component, inconclusive at 2,000,000 steps before, in a few thousand', () => {

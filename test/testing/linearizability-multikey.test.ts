@@ -9,22 +9,8 @@ import {
   type KvRange,
   type KvTxn,
 } from '../../src/testing/linearizability.js';
-import { executedHistory } from './kv-workload.js';
+import { executedHistory, r, w } from './kv-workload.js';
 
-const w = (key: string, value: string | undefined, start: number, end: number): KvOperation => ({
-  kind: 'write',
-  key,
-  value,
-  start,
-  end,
-});
-const r = (key: string, value: string | undefined, start: number, end: number): KvOperation => ({
-  kind: 'read',
-  key,
-  value,
-  start,
-  end,
-});
 const range = (prefix: string, items: Record<string, string>, start: number, end: number): KvRange => ({
   kind: 'range',
   prefix,

@@ -338,26 +338,21 @@ export class Membership {
       await this.context.applyCommand({ op: 'delete', key: formatsKey(id) });
   }
 
-  private async forgetFormats(id: string): Promise<void> {
-    try {
-      await this.context.applyCommand({ op: 'delete', key: formatsKey(id) });
-    } catch (error) {
-      this.context.logger.warn(
-        { id, error: messageOf(error) },
-        "kv: could not forget a removed server's formats",
-      );
-    }
+  private forgetFormats(id: string): Promise<void> {
+    return this.forget(id, formatsKey(id), "a removed server's command forms");
   }
 
-  private async forgetHttpAddress(id: string): Promise<void> {
+  private forgetHttpAddress(id: string): Promise<void> {
+    return this.forget(id, httpAddressKey(id), 'the HTTP address of a removed server');
+  }
+
+  /** Deletes a removed server's reserved key; a failure is logged (the change itself committed). */
+  private async forget(id: string, key: string, what: string): Promise<void> {
     try {
-      await this.context.applyCommand({ op: 'delete', key: httpAddressKey(id) });
+      await this.context.applyCommand({ op: 'delete', key });
     } catch (error) {
-      // The membership change itself committed; a stale address entry only costs a key.
-      this.context.logger.warn(
-        { id, error: messageOf(error) },
-        'kv: could not forget the HTTP address of a removed server',
-      );
+      // A stale entry only costs a key: the rules read the records of members only.
+      this.context.logger.warn({ id, error: messageOf(error) }, `kv: could not forget ${what}`);
     }
   }
 }

@@ -11,18 +11,17 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { ErrDecode } from '../index.js';
-// Only functions use these values, so the import circle with commands.ts is harmless.
 import {
+  COMPARE_OPS,
   MAX_TTL,
   MAX_TXN_COMPARES,
   MAX_TXN_OPS,
   MIN_TTL,
-  type CompareOp,
   type KvCommand,
   type LeaseRevokeReason,
   type TxnCompare,
   type TxnOp,
-} from './commands.js';
+} from './command-types.js';
 import { keyProblem, MAX_KEY_BYTES } from './validate.js';
 
 /** The first byte of a version 1 binary command (a JSON command starts with `{`). */
@@ -45,7 +44,6 @@ const OPS = [
   'lock-cancel',
 ] as const satisfies readonly KvCommand['op'][];
 const OP_CODES = new Map<string, number>(OPS.map((op, i) => [op, i + 1]));
-const COMPARE_OPS: readonly CompareOp[] = ['=', '!=', '<', '>'];
 const REASONS: readonly LeaseRevokeReason[] = ['revoke', 'expire'];
 const COMPARE_REVISION = 1;
 const COMPARE_VALUE = 2;

@@ -128,6 +128,7 @@ export class Driver {
       clock,
       {
         stopped: () => this.stopped,
+        faults: options.faults,
         step: (incoming) => this.run((c) => c.step(incoming)),
         onResponse: (out, response) => this.run((c) => c.onResponse(out, response)),
         onFailure: (out, reason) => this.run((c) => c.onFailure(out, reason)),

@@ -215,7 +215,7 @@ export class RaftCore {
         return this.election.onTimeoutNow(rpcId);
       case 'readIndex': {
         const leader = this.leading();
-        if (leader) leader.readIndex(-rpcId);
+        if (leader) leader.followerReadIndex(rpcId, request.from.id);
         else this.server.respond(rpcId, { term: this.server.term, readIndex: 0, success: false }, 0);
         return;
       }

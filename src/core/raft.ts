@@ -200,7 +200,7 @@ export class RaftCore {
   /** Throws ErrOutOfRange, changing nothing, for a term or index beyond bounds.ts's (see requestOutOfRange). */
   step(incoming: IncomingRequest): void {
     const { rpcId, request } = incoming;
-    const outOfRange = requestOutOfRange(request);
+    const outOfRange = requestOutOfRange(request, this.server.faults);
     if (outOfRange) throw outOfRange;
     switch (request.kind) {
       case 'appendEntries':

@@ -6,6 +6,7 @@
  * transport, a test harness) can bring such a value in.
  */
 import { ErrDecode } from './errors.js';
+import type { CoreFaults } from './inputs.js';
 import type { RaftRequest } from './types.js';
 
 /**
@@ -40,15 +41,18 @@ export function checkIndex(value: number, field: string): number {
   return value;
 }
 
-/** Every term and index `request` carries within bounds; ErrOutOfRange naming the first that is not. */
-export function requestOutOfRange(request: RaftRequest): ErrOutOfRange | null {
+/**
+ * Every term and index `request` carries within bounds; ErrOutOfRange naming the first that is not.
+ * `faults` is for tests only (the planted bug uncheckedLeaderCommit).
+ */
+export function requestOutOfRange(request: RaftRequest, faults?: CoreFaults): ErrOutOfRange | null {
   try {
     checkTerm(request.term, 'Term');
     switch (request.kind) {
       case 'appendEntries':
         checkIndex(request.prevLogIndex, 'PrevLogEntry');
         checkTerm(request.prevLogTerm, 'PrevLogTerm');
-        checkIndex(request.leaderCommitIndex, 'LeaderCommitIndex');
+        if (!faults?.uncheckedLeaderCommit) checkIndex(request.leaderCommitIndex, 'LeaderCommitIndex');
         for (const entry of request.entries) {
           checkIndex(entry.index, 'Entries.Index');
           checkTerm(entry.term, 'Entries.Term');

@@ -40,6 +40,8 @@ interface Candidacy {
 export class Election {
   private candidacy: Candidacy | null = null;
   private votesRefusedUntil = -Infinity;
+  /** The highest term a candidate we refused showed us while we knew no leader; see `noteRefusedTerm`. */
+  private refusedTerm = 0;
   /** Peers that closed the connection on RequestPreVote (hashicorp before 1.7): counted as granted. */
   private readonly preVoteUnsupported = new Set<ServerId>();
 
@@ -84,11 +86,11 @@ export class Election {
         preVote: true,
         transfer: false,
         granted: new Set([server.id]),
-        term: server.term + 1,
+        term: this.nextTerm(),
       };
       server.resetElectionTimer();
       const request: Omit<RequestPreVoteRequest, 'kind'> = {
-        term: server.term + 1,
+        term: this.candidacy.term,
         candidate: server.self,
         lastLogIndex: server.log.lastIndex(),
         lastLogTerm: server.log.lastTerm(),
@@ -106,7 +108,7 @@ export class Election {
   private startElection(transfer: boolean): void {
     const server = this.server;
     server.setRole(RaftState.Candidate);
-    server.setTerm(server.term + 1);
+    server.setTerm(this.nextTerm());
     server.setVote(server.self);
     this.candidacy = { preVote: false, transfer, granted: new Set([server.id]), term: server.term };
     server.resetElectionTimer();
@@ -121,6 +123,14 @@ export class Election {
       server.send(peer, { kind: 'requestVote', ...request }, { after: server.durability.termVoteDurableAt });
     }
     this.checkElection();
+  }
+
+  /**
+   * The term a campaign asks for: past ours, and past the term of any candidate we refused while
+   * we knew no leader (`noteRefusedTerm`).
+   */
+  private nextTerm(): number {
+    return Math.max(this.server.term, this.refusedTerm) + 1;
   }
 
   private checkElection(): void {
@@ -183,7 +193,10 @@ export class Election {
     const candidate = server.resolve(request.candidate);
     const deny = (): void =>
       server.respond(rpcId, { term: server.term, granted: false }, server.durability.termVoteDurableAt);
-    if (!this.mayCampaign(candidate, request)) return deny();
+    if (!this.mayCampaign(candidate, request)) {
+      this.noteRefusedTerm(request.term);
+      return deny();
+    }
     // A transfer may interrupt a known leader only if it comes from a voter (mayCampaign lets any
     // candidate through while this server knows no configuration).
     const transfer =
@@ -230,6 +243,24 @@ export class Election {
     const server = this.server;
     if (server.lostEntries && request.lastLogIndex < server.lostEntriesUntil) return false;
     return server.log.isUpToDate(request.lastLogIndex, request.lastLogTerm);
+  }
+
+  /**
+   * A candidate we refuse as a stranger (or a non-voter to us) still shows the term it campaigns
+   * in, and our next campaign asks for a term past it. Nothing else changes (issue 11): not our
+   * term, role or leader, nothing is written, and the term counts only while we know no leader
+   * and when it is at most our term + STRANGER_TERM_WINDOW. Without it the cluster could wait long
+   * for a leader (simulator soak seeds 37364, 40518, 50358, 51298, 79622 and 70149): a server
+   * that never pre-votes (hashicorp/raft before 1.7) and missed its own removal or demotion
+   * campaigns each election timeout and takes, in each new term, the vote of a voter whose older
+   * configuration still names it; the candidate that could win needs that vote but learned the
+   * new term only by losing an election in it, so it always asked for the term the voter had
+   * already given away. hashicorp/raft (pull request 526) and etcd-io/raft adopt the refused
+   * candidate's term for the same reason; a term we only remember cannot be forced on us.
+   */
+  private noteRefusedTerm(term: number): void {
+    if (term > this.server.term + STRANGER_TERM_WINDOW || this.leaderKnown()) return;
+    this.refusedTerm = Math.max(this.refusedTerm, term);
   }
 
   /** TimeoutNow (leadership transfer): campaign at once, without pre-vote. */

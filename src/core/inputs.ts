@@ -58,6 +58,11 @@ export interface CoreFaults {
   keepMatchIndex?: boolean;
   /** Vote and campaign as usual while this server's log lacks committed entries its disk lost. */
   voteWithLostEntries?: boolean;
+  /**
+   * Take a peer's LeaderCommitIndex without its bounds check (the one field a decoder forgot):
+   * a hostile or broken peer's NaN or 2^53 then reaches the commit rule.
+   */
+  uncheckedLeaderCommit?: boolean;
 }
 
 export interface CoreOptions {

@@ -15,7 +15,7 @@ import type { OutboundRequest } from './ready.js';
 import { Replication } from './replication.js';
 import type { Roles, ServerState } from './server-state.js';
 import { LeadershipTransfer } from './transfer.js';
-import { LogType, type RaftResponse, type Server } from './types.js';
+import { LogType, type RaftResponse, type Server, type ServerId } from './types.js';
 
 export class LeaderState {
   private readonly replication: Replication;
@@ -75,7 +75,7 @@ export class LeaderState {
     this.transfer.tick(now);
     if (now >= this.commitTickDue) {
       this.commitTickDue = now + server.options.commitTimeout;
-      this.replication.markDirty();
+      this.replication.announceCommit();
     }
     this.replication.tickRetries(now);
     this.membership.tick(now);
@@ -116,6 +116,15 @@ export class LeaderState {
 
   readIndex(readId: number): void {
     this.reads.read(readId);
+  }
+
+  /**
+   * A follower asks for a read index: it then waits until it has applied that far, so it gets
+   * the commit index as soon as it can be proven to it, not at the next commit tick.
+   */
+  followerReadIndex(rpcId: number, from: ServerId): void {
+    this.replication.wantCommit(from, this.server.commitIndex);
+    this.reads.read(-rpcId);
   }
 
   leaseRead(readId: number): void {

@@ -22,6 +22,11 @@ export class Progress {
   heartbeatAck = 0;
   /** Highest commit index sent to the peer. */
   commitSent = 0;
+  /**
+   * A commit index the peer is waiting for (it asked for a read index): sent at the next flush,
+   * without waiting for the commit tick (Replication.announceCommit).
+   */
+  commitWanted = 0;
   /** Last time the peer answered anything in our term (check-quorum and observers). */
   lastContact: number;
   /** The same moment on the server's awake clock (ServerState.awake), which check-quorum reads. */

@@ -200,7 +200,7 @@ export class RaftCore {
   /** Throws ErrOutOfRange, changing nothing, for a term or index beyond bounds.ts's (see requestOutOfRange). */
   step(incoming: IncomingRequest): void {
     const { rpcId, request } = incoming;
-    const outOfRange = requestOutOfRange(request);
+    const outOfRange = requestOutOfRange(request, this.server.faults);
     if (outOfRange) throw outOfRange;
     switch (request.kind) {
       case 'appendEntries':
@@ -215,7 +215,7 @@ export class RaftCore {
         return this.election.onTimeoutNow(rpcId);
       case 'readIndex': {
         const leader = this.leading();
-        if (leader) leader.readIndex(-rpcId);
+        if (leader) leader.followerReadIndex(rpcId, request.from.id);
         else this.server.respond(rpcId, { term: this.server.term, readIndex: 0, success: false }, 0);
         return;
       }

@@ -49,6 +49,8 @@ export class Replication {
   private roundRequested = false;
   /** Something changed that may let more AppendEntries go out at the next flush. */
   private dirty = false;
+  /** The next flush also sends AppendEntries that carry nothing but a newer commit index. */
+  private commitDue = false;
 
   constructor(
     private readonly server: ServerState,
@@ -69,6 +71,30 @@ export class Replication {
   }
 
   markDirty(): void {
+    this.dirty = true;
+  }
+
+  /**
+   * The commit tick (every commitTimeout): the next flush tells every peer that has not heard it
+   * the commit index, in an AppendEntries of its own if no entries are going that way. Between
+   * ticks a commit index rides on the next append or heartbeat (hashicorp's behaviour), so a
+   * commit never puts messages between the leader's apply and its answer to the client, and a
+   * follower is not woken for it: a follower applies at most one commitTimeout (or heartbeat
+   * interval, whichever comes first) behind the leader.
+   */
+  announceCommit(): void {
+    this.commitDue = true;
+    this.dirty = true;
+  }
+
+  /**
+   * A peer waits for the commit index (its read index is `index`): sent at the next flush that
+   * can prove it, not at the commit tick, so a follower read waits no longer than before.
+   */
+  wantCommit(id: ServerId, index: number): void {
+    const progress = this.progress.get(id);
+    if (!progress || index <= progress.commitWanted) return;
+    progress.commitWanted = index;
     this.dirty = true;
   }
 
@@ -187,6 +213,7 @@ export class Replication {
     if (!this.dirty) return;
     this.dirty = false;
     for (const progress of this.progress.values()) this.replicate(progress);
+    this.commitDue = false;
   }
 
   private replicate(progress: Progress): void {
@@ -204,7 +231,9 @@ export class Replication {
       }
       const entriesTo = Math.min(lastIndex, progress.nextIndex + options.maxAppendEntries - 1);
       const hasEntries = entriesTo >= progress.nextIndex;
-      const commitUpdate = Math.min(server.commitIndex, prevLogIndex) > progress.commitSent;
+      const commitUpdate =
+        Math.min(server.commitIndex, prevLogIndex) > progress.commitSent &&
+        (this.commitDue || progress.commitWanted > progress.commitSent);
       if (!hasEntries && !commitUpdate && progress.mode === ReplicationMode.Replicate) return;
       if (!hasEntries && !commitUpdate && progress.inflight > 0) return;
       if (!hasEntries && !commitUpdate && progress.matchIndex >= lastIndex) return;
@@ -273,6 +302,7 @@ export class Replication {
       // follower that restarted and forgot its commit index relearns it even when idle.
       const matchTerm = server.log.term(progress.matchIndex);
       const anchored = matchTerm !== undefined && progress.matchIndex > 0;
+      const proven = anchored ? Math.min(server.commitIndex, progress.matchIndex) : 0;
       const request: AppendEntriesRequest = {
         kind: 'appendEntries',
         term: server.term,
@@ -280,18 +310,15 @@ export class Replication {
         prevLogIndex: anchored ? progress.matchIndex : 0,
         prevLogTerm: anchored ? matchTerm : 0,
         entries: [],
-        leaderCommitIndex:
-          server.faults.emulateLeader === 'hashicorp'
-            ? server.commitIndex
-            : anchored
-              ? Math.min(server.commitIndex, progress.matchIndex)
-              : 0,
+        leaderCommitIndex: server.faults.emulateLeader === 'hashicorp' ? server.commitIndex : proven,
       };
       server.send(progress.server, request, {
         after: server.durability.termVoteDurableAt,
         heartbeatRound: this.round,
         acknowledged: progress.matchIndex,
       });
+      // The commit tick need not repeat what this heartbeat announces.
+      progress.commitSent = Math.max(progress.commitSent, proven);
     }
     this.hooks.roundSent();
   }
@@ -466,7 +493,6 @@ export class Replication {
     if (candidate <= server.commitIndex) return;
     if (server.log.term(candidate) !== server.term && !server.faults.commitPreviousTermEntries) return;
     server.setCommit(candidate);
-    this.dirty = true;
     this.hooks.commitAdvanced();
   }
 }

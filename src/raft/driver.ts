@@ -128,6 +128,7 @@ export class Driver {
       clock,
       {
         stopped: () => this.stopped,
+        faults: options.faults,
         step: (incoming) => this.run((c) => c.step(incoming)),
         onResponse: (out, response) => this.run((c) => c.onResponse(out, response)),
         onFailure: (out, reason) => this.run((c) => c.onFailure(out, reason)),
@@ -383,8 +384,10 @@ export class Driver {
     this.core.tick(this.clock.now());
     this.core.persisted(seq);
     this.waits.durable.resolveUpTo(seq, undefined);
-    // The stored commit index may be beyond the log while a lost tail is repaired (core/raft.ts).
-    const commit = hardState ? Math.min(hardState.commit, this.core.commitIndex) : 0;
+    // The stored commit index may be beyond the log while a lost tail is repaired (core/raft.ts):
+    // a restart recovers only what the durable log holds, which may trail the commit index in
+    // memory (entries still on their way to the disk).
+    const commit = hardState ? Math.min(hardState.commit, this.core.applyIndex()) : 0;
     if (commit > this.durableCommit) this.durableCommit = commit;
     const ready = this.waiting;
     this.waiting = [];

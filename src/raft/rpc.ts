@@ -14,7 +14,7 @@ import {
   ErrUnexpectedCommand,
   RaftError,
 } from '../core/errors.js';
-import type { FailureReason, IncomingRequest } from '../core/inputs.js';
+import type { CoreFaults, FailureReason, IncomingRequest } from '../core/inputs.js';
 import type { OutboundRequest, OutboundResponse } from '../core/ready.js';
 import type {
   AppendEntriesRequest,
@@ -31,6 +31,8 @@ import type { MetricsSink } from './metrics.js';
 /** What the RPC relay needs from the runtime around it. */
 export interface RpcHost {
   stopped(): boolean;
+  /** Deliberate bugs, for tests only (the bounds check of incoming requests reads them). */
+  readonly faults?: CoreFaults;
   /** Feed the core (through the drive loop). */
   step(incoming: IncomingRequest): void;
   onResponse(out: OutboundRequest, response: RaftResponse): void;
@@ -187,7 +189,7 @@ export class RpcRelay {
     }
     const request = rpc.request;
     // The wire refuses these already; another transport may not (the core would throw).
-    const outOfRange = requestOutOfRange(request);
+    const outOfRange = requestOutOfRange(request, this.host.faults);
     if (outOfRange) {
       rpc.respond(null, outOfRange);
       return;

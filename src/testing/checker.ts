@@ -185,8 +185,10 @@ export class SafetyChecker implements FsmObserver {
 
   /**
    * `id`'s disk lost its synced log after `last` (a simulated lying disk): it can no longer hold a
-   * commit index past `last`. Leader completeness and the acknowledged writes show whether the
-   * cluster lost anything by it.
+   * commit index past `last`, and is not to blame for it. From its next start on, the durable
+   * commit index the runtime reports is again a promise a restart must keep. Leader completeness
+   * and the acknowledged writes show whether the cluster lost anything by it (the fault takes only
+   * entries a majority holds without it), and the liveness phase's convergence that it was repaired.
    */
   onTailLost(id: string, last: number): void {
     const history = this.history.get(id);

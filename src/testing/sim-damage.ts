@@ -104,6 +104,20 @@ export class DiskDamage<N extends DamageNode> {
   }
 
   /**
+   * Test-only: `node` stops and a record in the middle of its log vanishes, the gap a buggy
+   * compaction or snapshot install leaves: its restart fails, and the run must say so.
+   */
+  async gap(node: N): Promise<void> {
+    this.host.crash(node, { tear: false, downMs: 0 });
+    const first = await node.durable.firstIndex();
+    const last = await node.durable.lastIndex();
+    if (last - first < 2) return this.host.log(`${node.id}: log too short for a gap`);
+    const index = (first + last) >> 1;
+    node.durable.deleteRangeSync(index, index);
+    this.host.log(`${node.id}: log record ${index} vanished (a gap)`);
+  }
+
+  /**
    * Whether `node`'s disk may be damaged now: no repair under way, no other server damaged (nor
    * missing a lost tail), a quorum without it.
    */

@@ -65,6 +65,8 @@ export interface SimulationOptions {
    * (to show that stopping early changes no run).
    */
   fullSettle?: boolean;
+  /** Test-only: as the liveness phase begins, a server stops with a gap in its log (DiskDamage.gap). */
+  gapBeforeLiveness?: boolean;
 }
 
 /** What one run did and found; the run passed when `violations` is empty. */
@@ -216,7 +218,7 @@ class Simulation implements FaultTarget {
   }
 
   violation(message: string): void {
-    this.checker.violations.push(`t=${this.scheduler.now}: ${message}`);
+    this.checker.violations.push(`t=${this.scheduler.now} step=${this.steps}: ${message}`);
   }
 
   onMembershipChange(): void {
@@ -338,6 +340,8 @@ class Simulation implements FaultTarget {
     this.safetyPhase = false;
     this.network.heal();
     this.network.faults = calmNetwork();
+    const gapped = this.options.gapBeforeLiveness && this.nodes.find((node) => node.alive);
+    if (gapped) await this.damage.gap(gapped);
     // A server that cannot start (a planted bug left its log with a gap) is a finding, not a crash.
     for (const node of this.nodes) if (!node.alive) await this.start(node).catch(this.restartFailed);
     if (this.checker.violations.length > 0) return;
@@ -460,7 +464,6 @@ class Simulation implements FaultTarget {
       if (!alive()) return;
       this.log(`${node.id} -> ${RaftState[state]} term ${raft.currentTerm()}`);
       if (state === RaftState.Shutdown) {
-        // Removed from the cluster (shutdownOnRemove): an operator restarts the process later.
         // Removed from the cluster (shutdownOnRemove) or fail-stopped by a disk fault: an
         // operator restarts the process later.
         this.crash(node, { tear: false, downMs: this.random.int(50, 500) });

@@ -47,16 +47,27 @@ describe('planted-bug campaign (sample)', () => {
     }
   }, 600_000);
 
-  // Skipped: pinned to a seed, and since the merges of this round (simulator coverage faults, the
-  // disk's group commit, the core's vote and removal rules) seed 265 no longer reaches the path,
-  // nor does any of seeds 1-600 with 3 nodes or 1-500 with 5. The guard it checked (simulation.ts,
-  // liveness: a failed restart is a `restart failed` violation) stays; it needs a seed-free
-  // trigger (a simulated store that fails to open in the liveness phase) before it can run again.
-  it.skip('reports a server that cannot start when the liveness phase restarts it, instead of throwing', async () => {
-    // snapshotKeepsStaleLog leaves a log with a gap; on seed 265 the server that holds it is down
-    // when the liveness phase begins, and its start fails reading the log (this threw out of
-    // runSimulation and stopped the whole campaign).
-    const result = await runSimulation({ seed: 265, nodes: 3, faults: { snapshotKeepsStaleLog: true } });
+  it('catches the bugs only one fault reaches (hostile input, a lost tail), with that fault alone', async () => {
+    const sample: [string, string, RegExp][] = [
+      ['uncheckedLeaderCommit', 'hostile', /hostile input/],
+      ['keepMatchIndex', 'disk', /^liveness$/],
+    ];
+    const bugs = PLANTED_BUGS.filter((bug) => sample.some(([name]) => name === bug.name));
+    const rows = await runCampaign({ seeds: 150, bugs });
+    for (const [name, fault, invariant] of sample) {
+      const row = rows.find((candidate) => candidate.bug.name === name)!;
+      expect(row.bug.fault).toBe(fault);
+      expect({ name, seed: row.seed }).not.toEqual({ name, seed: null });
+      expect(row.caughtBy).toMatch(invariant);
+    }
+  }, 600_000);
+
+  it('reports a server that cannot start when the liveness phase restarts it, instead of throwing', async () => {
+    // A server stopped with a gap in its log as the liveness phase begins (what snapshotKeepsStaleLog
+    // left behind on seed 265 before the merges moved that seed): its start fails reading the log,
+    // which once threw out of runSimulation and stopped the whole campaign.
+    const result = await runSimulation({ seed: 7, nodes: 3, duration: 1500, gapBeforeLiveness: true });
+    expect(result.trace).toContainEqual(expect.stringMatching(/log record \d+ vanished \(a gap\)/));
     expect(result.violations).toEqual(['restart failed: log not found']);
   });
 

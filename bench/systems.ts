@@ -40,6 +40,16 @@ export interface SystemSpec {
 }
 
 /**
+ * raftkit runs with binary log commands (`--command-format binary`, src/kv/command-formats.ts):
+ * every member is a raftkit that reads them. `BENCH_KV_COMMAND_FORMAT=json` measures the default
+ * instead, and `=omit` passes no flag (an A/B against a build from before the flag existed).
+ */
+function commandFormatFlag(): string[] {
+  const format = process.env.BENCH_KV_COMMAND_FORMAT ?? 'binary';
+  return format === 'omit' ? [] : ['--command-format', format];
+}
+
+/**
  * raftkit's `kv serve`. With `cpuProfileDir`, each node runs under `node --cpu-prof` and writes
  * its profile into `<cpuProfileDir>/<id>/` when it stops gracefully.
  */
@@ -49,7 +59,7 @@ export function raftkitSystem(cpuProfileDir?: string): SystemSpec {
       const command = super.command();
       // The snapshot-install newcomer catches up a 256 MiB state inside its join, which on a
       // loaded machine can outlast the default 60 s join timeout (the join is then rolled back).
-      const args = [...command.args, '--join-timeout', '600000'];
+      const args = [...command.args, '--join-timeout', '600000', ...commandFormatFlag()];
       if (cpuProfileDir === undefined) return { file: command.file, args };
       const profileFlags = ['--cpu-prof', '--cpu-prof-dir', join(cpuProfileDir, this.id)];
       return { file: command.file, args: [...profileFlags, ...args] };

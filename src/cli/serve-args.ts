@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { joinHostPort, type HostPort } from '../index.js';
 import { LOG_STORE_KINDS, type LogStoreKind } from '../kit/storage.js';
+import type { CommandFormat } from '../kv/commands.js';
 import type { HttpsFiles } from '../kv/credentials.js';
 import { DEFAULT_JOIN_TIMEOUT_MS } from '../kv/http/membership.js';
 import { DEFAULT_WATCH_HISTORY, DEFAULT_WATCH_HISTORY_BYTES } from '../kv/fsm.js';
@@ -36,6 +37,8 @@ export interface KvServeArgs {
   dataDir: string;
   /** --log-store: the log store of a new data directory (undefined: the kit's default, wal). */
   logStore: LogStoreKind | undefined;
+  /** --command-format: `json` (the default) or `binary` (once every member reads it). */
+  commandFormat: CommandFormat;
   /** The initial voters from --peers (bootstrap on first start); empty without the flag. */
   peers: { id: string; address: string }[];
   /** Base URL of a member to ask to add this server, or null. */
@@ -119,6 +122,7 @@ const VALUE_FLAGS = [
   '--http-addr',
   '--data-dir',
   '--log-store',
+  '--command-format',
   '--peers',
   '--join',
   '--tls-cert',
@@ -161,7 +165,7 @@ export const SERVE_USAGE = `usage: raftkit kv serve --id ID --raft-addr HOST:POR
        [--heartbeat-timeout MS --election-timeout MS --leader-lease-timeout MS --commit-timeout MS
         --snapshot-interval MS --snapshot-threshold N --trailing-logs N]
        [--watch-history N --watch-history-bytes N --watch-buffer-bytes N --max-watches N --max-leases N]
-       [--snapshot-format 2|3]
+       [--snapshot-format 2|3] [--command-format json|binary]
 
 Security (see the README's Security section):
   --auth-token-file FILE   every route but GET /healthz needs "Authorization: Bearer <token in FILE>"
@@ -184,7 +188,9 @@ Limits (defaults): --http-max-connections ${DEFAULT_HTTP_LIMITS.maxConnections},
   --max-watches ${KV_HTTP_DEFAULTS.maxWatches} open watch streams, --max-leases ${KV_HTTP_DEFAULTS.maxLeases} leases,
   --wal-segment-bytes ${DEFAULT_SEGMENT_BYTES} (the WAL starts a new segment file past it; lmdb ignores it),
   --snapshot-format 3 (binary KV snapshots; 2 writes NDJSON, which raftkit before format 3 can read:
-  for a cluster being upgraded one server at a time)`;
+  for a cluster being upgraded one server at a time),
+  --command-format json (log commands in the contract's JSON; binary: as leader, in binary once every
+  member has recorded that it reads it, and refuse joins of servers that read only JSON)`;
 
 /** Longest --debug-disk-faults spec (a handful of clauses is all a test needs). */
 export const MAX_FAULT_SPEC_LENGTH = 1024;
@@ -295,6 +301,9 @@ export function parseServeArgs(argv: readonly string[]): KvServeArgs {
   if (logStore !== undefined && !LOG_STORE_KINDS.includes(logStore)) {
     throw new UsageError(`must be one of ${LOG_STORE_KINDS.join(', ')}, not ${logStore}`, '--log-store');
   }
+  const commandFormat = values.get('--command-format') ?? 'json';
+  if (commandFormat !== 'json' && commandFormat !== 'binary')
+    throw new UsageError(`must be json or binary, not ${commandFormat}`, '--command-format');
 
   const peers = values.has('--peers') ? parsePeers(values.get('--peers')!) : [];
   if (peers.length > 0) {
@@ -320,6 +329,7 @@ export function parseServeArgs(argv: readonly string[]): KvServeArgs {
     httpUrl: publishedUrl(values, httpHost, httpAddr.port, values.has('--http-tls-cert')),
     dataDir,
     logStore,
+    commandFormat,
     peers,
     join,
     tls: parseTls(values),

@@ -35,6 +35,7 @@ import {
   readTokenFile,
   type HttpsCredentials,
 } from '../kv/credentials.js';
+import { READ_FORMATS } from '../kv/command-formats.js';
 import { KvFsm, type KvFsmOptions } from '../kv/fsm.js';
 import type { ApiTokens } from '../kv/http/auth.js';
 import { FaultyFileSystem, parseFaultSpec } from '../testing/fault-files.js';
@@ -45,6 +46,7 @@ import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CliIo, type Command } from './co
 import { MAX_FAULT_SPEC_LENGTH, parseServeArgs, SERVE_USAGE, type KvServeArgs } from './serve-args.js';
 import { securityWarnings } from './serve-security.js';
 import { serveHelp } from './serve-help.js';
+import { publishFormatsWhileFollowing } from './publish-formats.js';
 import { joinCluster, type ClientCredentials } from './service-client.js';
 
 /** Connections pooled per peer and the transport's I/O deadline (raftKit's values). */
@@ -198,6 +200,7 @@ export async function startKvServer(args: KvServeArgs, options: KvServeOptions =
       limits: args.httpLimits,
       maxBodyBytes: args.maxBodyBytes,
       joinTimeout: args.joinTimeout,
+      commandFormat: args.commandFormat,
     });
     const httpUrl = service.httpUrl;
     logger.info(
@@ -215,27 +218,36 @@ export async function startKvServer(args: KvServeArgs, options: KvServeOptions =
       },
       'kv: serving',
     );
-    // Closing abandons a join still waiting for its answer: nothing may keep a stopped server's process alive.
-    const stopJoining = new AbortController();
+    // Closing abandons a join still waiting for its answer and the formats record's loop: nothing
+    // may keep a stopped server's process alive.
+    const stopping = new AbortController();
     const joined =
       args.join !== null && !existing
         ? joinCluster(
             args.join,
-            { id: args.id, address: args.advertise, http: httpUrl, voter: true },
+            { id: args.id, address: args.advertise, http: httpUrl, voter: true, formats: [...READ_FORMATS] },
             {
               clock,
               timeout: options.joinTimeout ?? 2 * args.joinTimeout,
               credentials: memberCredentials(credentials),
-              signal: stopJoining.signal,
+              signal: stopping.signal,
             },
           )
         : Promise.resolve();
+    publishFormatsWhileFollowing({
+      raft,
+      fsm,
+      credentials: memberCredentials(credentials),
+      clock,
+      logger,
+      signal: stopping.signal,
+    });
     const reloadCredentials = () => {
       const next = loadCredentials(args, clock, logger);
       service.http.setTokens(next.tokens);
       if (next.tls !== null) service.http.setTls(next.tls);
     };
-    const stores = { close: () => (stopJoining.abort(), storage.close()) };
+    const stores = { close: () => (stopping.abort(), storage.close()) };
     return makeServer(args.id, httpUrl, raft, fsm, service.http, joined, stores, reloadCredentials);
   } catch (error) {
     if (raft !== undefined) await raft.shutdown().catch(() => {});

@@ -2,9 +2,18 @@
  * The KV service's log commands, exactly as docs/kv-contract.md states them: another implementation
  * (a Go hashicorp/raft node, say) must be able to replicate the same state. Each command is one JSON
  * object; values travel as standard padded base64 (Go's encoding of []byte), lease IDs as decimal
- * strings. put, delete and cas are version 1 and stay byte-identical.
+ * strings. put, delete and cas are version 1 and stay byte-identical. The same commands also have a
+ * binary form (command-binary.ts), written only when every member reads it (command-formats.ts);
+ * the first byte tells the two apart.
  */
 import { ErrDecode } from '../index.js';
+import {
+  BINARY_V1,
+  decodeBinary,
+  encodeBinary,
+  LAST_BINARY_VERSION_BYTE,
+  UnknownBinaryOp,
+} from './command-binary.js';
 import {
   asArray,
   asObject,
@@ -18,43 +27,21 @@ import {
   stringField,
   type JsonObject,
 } from './json-fields.js';
+import {
+  COMPARE_OPS,
+  MAX_TTL,
+  MAX_TXN_COMPARES,
+  MAX_TXN_OPS,
+  MIN_TTL,
+  type CompareOp,
+  type KvCommand,
+  type TxnCompare,
+  type TxnOp,
+} from './command-types.js';
 import { keyProblem, RESERVED_PREFIX } from './validate.js';
 
-/** Revision compares; `=` is the default. */
-export type CompareOp = '=' | '!=' | '<' | '>';
-const COMPARE_OPS: readonly CompareOp[] = ['=', '!=', '<', '>'];
-
-export type TxnCompare =
-  /** The key's revision (0 when absent) against `revision`. */
-  | { key: string; revision: number; cmp: CompareOp }
-  /** The key exists and holds exactly `value`. */
-  | { key: string; value: Buffer }
-  | { key: string; exists: boolean };
-
-export type TxnOp =
-  /** `lease` 0: no lease (the key is detached from any it had). */
-  { op: 'put'; key: string; value: Buffer; lease: number } | { op: 'delete'; key: string };
-
-export type LeaseRevokeReason = 'revoke' | 'expire';
-
-export type KvCommand =
-  | { op: 'put'; key: string; value: Uint8Array }
-  | { op: 'delete'; key: string }
-  /** `prev: null` means "the key must be absent". */
-  | { op: 'cas'; key: string; prev: Uint8Array | null; value: Uint8Array }
-  | { op: 'txn'; compare: TxnCompare[]; success: TxnOp[]; failure: TxnOp[] }
-  | { op: 'lease-grant'; ttl: number }
-  | { op: 'lease-revoke'; id: number; reason: LeaseRevokeReason }
-  | { op: 'lock'; name: string; ttl: number }
-  | { op: 'lock-release'; name: string; token: number }
-  | { op: 'lock-cancel'; name: string; lease: number };
-
-/** Bounds of a transaction (per branch for operations). */
-export const MAX_TXN_COMPARES = 128;
-export const MAX_TXN_OPS = 128;
-/** Lease TTLs in seconds. */
-export const MIN_TTL = 1;
-export const MAX_TTL = 86_400;
+export type { CompareOp, KvCommand, LeaseRevokeReason, TxnCompare, TxnOp } from './command-types.js';
+export { MAX_TTL, MAX_TXN_COMPARES, MAX_TXN_OPS, MIN_TTL } from './command-types.js';
 
 /**
  * A command with an `op` this replica does not know. Applying past it would make this replica
@@ -84,8 +71,15 @@ export function httpAddressKey(serverId: string): string {
  */
 const encodedHere = new WeakMap<Uint8Array, KvCommand>();
 
-export function encodeCommand(command: KvCommand): Uint8Array {
-  const data = Buffer.from(JSON.stringify(commandJson(command)), 'utf8');
+/**
+ * How commands are written to the log: `json` (the contract's JSON, which every implementation
+ * reads) or `binary` (command-binary.ts, only when every member reads it).
+ */
+export type CommandFormat = 'json' | 'binary';
+
+export function encodeCommand(command: KvCommand, format: CommandFormat = 'json'): Uint8Array {
+  const data =
+    format === 'binary' ? encodeBinary(command) : Buffer.from(JSON.stringify(commandJson(command)), 'utf8');
   if ((command.op === 'put' || command.op === 'delete') && keyProblem(command.key, 'read') === null) {
     encodedHere.set(data, command);
   }
@@ -148,11 +142,21 @@ function txnOpJson(op: TxnOp): JsonObject {
 }
 
 /**
- * Parses one log entry's data. Throws ErrDecode on anything the contract does not allow (the
- * command is then answered as malformed and changes nothing) and ErrUnknownCommand on an `op` it
- * does not know.
+ * Parses one log entry's data, in either form. Throws ErrDecode on anything the contract does not
+ * allow (the command is then answered as malformed and changes nothing) and ErrUnknownCommand on
+ * an `op` (or binary version) it does not know.
  */
 export function decodeCommand(data: Uint8Array): KvCommand {
+  const first = data.length === 0 ? -1 : data[0];
+  if (first >= BINARY_V1 && first <= LAST_BINARY_VERSION_BYTE) {
+    const command = decodeBinary(data);
+    if (command instanceof UnknownBinaryOp) throw new ErrUnknownCommand(command.op);
+    return command;
+  }
+  return decodeJson(data);
+}
+
+function decodeJson(data: Uint8Array): KvCommand {
   const text = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8');
   const record = parseObject(text, 'command');
   const op = record.op;

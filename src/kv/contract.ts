@@ -69,6 +69,14 @@ export interface JoinBody {
   http: string;
   voter?: boolean;
   replace?: boolean;
+  /** The log command forms the joiner reads (`["json","binary"]`); absent: JSON only. */
+  formats?: string[];
+}
+
+/** `POST /cluster/formats`: member `id` reads these log command forms (admin, leader). */
+export interface FormatsBody {
+  id: string;
+  formats: string[];
 }
 
 /** `POST /cluster/transfer`: to `id`, or to the most up-to-date voter when absent. */

@@ -161,7 +161,11 @@ export class KvFsm implements FSM {
 
   /** The IDs of every server that published an HTTP address, members or not. */
   httpAddressIds(): string[] {
-    const prefix = httpAddressKey('');
+    return this.reservedIds(httpAddressKey(''));
+  }
+
+  /** The server IDs under a reserved per-server prefix (`_raftkit/http/`, `_raftkit/formats/`). */
+  reservedIds(prefix: string): string[] {
     const query = { prefix, limit: Number.MAX_SAFE_INTEGER, maxValueBytes: Number.MAX_SAFE_INTEGER };
     return this.store.keys.range(query).items.map(([key]) => key.slice(prefix.length));
   }

@@ -17,6 +17,7 @@ export type RouteLabel =
   | 'healthz'
   | 'readyz'
   | 'cluster_join'
+  | 'cluster_formats'
   | 'cluster_remove'
   | 'cluster_transfer'
   | 'debug_isolate'

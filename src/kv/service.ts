@@ -16,6 +16,7 @@ import {
   type Transport,
 } from '../index.js';
 import type { KvCluster } from './cluster.js';
+import { formatsKey, formatsRecord, READ_FORMATS, recordedFormats } from './command-formats.js';
 import { encodeCommand, httpAddressKey } from './commands.js';
 import type { KvFsm } from './fsm.js';
 import { KvHttpServer, type KvHttpOptions } from './http/server.js';
@@ -29,6 +30,7 @@ export type KvServiceHttpOptions = Pick<
   KvHttpOptions,
   | 'tokens'
   | 'tls'
+  | 'commandFormat'
   | 'allowedHosts'
   | 'limits'
   | 'maxBodyBytes'
@@ -97,12 +99,15 @@ export async function startKvService(options: KvServiceOptions): Promise<KvServi
     debugRoutes: options.debugRoutes,
     debugStaleReads: options.debugStaleReads,
     debugEarlyAck: options.debugEarlyAck,
+    commandFormat: options.commandFormat,
     logger,
     clock,
   });
   const listening = await http.listen(httpAddr.port, httpAddr.host);
   const httpUrl = httpAddr.port === 0 ? withPortOf(options.httpUrl, listening) : options.httpUrl;
   watchLeadership(raft, cluster, fsm, httpUrl, clock, logger);
+  // A member added or removed may change the form the leader writes commands in.
+  raft.on('configuration', () => http.formats.invalidate());
   forgetRemovedServers(raft, http, logger);
   // A new term restarts every lease countdown at once, not at the keeper's next check.
   raft.on('leadership', () => http.leases.check());
@@ -145,7 +150,23 @@ export async function announceHttpAddress(
   return true;
 }
 
-/** Announces the HTTP address each time this server becomes leader, retrying while it still leads. */
+/**
+ * Records the command forms this server reads (command-formats.ts) when it leads and its record
+ * says otherwise. Resolves true when it wrote.
+ */
+export async function announceFormats(cluster: KvCluster, fsm: KvFsm, timeout = 5000): Promise<boolean> {
+  const record = formatsRecord(READ_FORMATS);
+  if (cluster.status().state !== 'Leader' || recordedFormats(fsm, cluster.id).join(',') === record)
+    return false;
+  const command = { op: 'put', key: formatsKey(cluster.id), value: Buffer.from(record) } as const;
+  await cluster.apply(encodeCommand(command), { timeout });
+  return true;
+}
+
+/**
+ * Announces the HTTP address and the command forms this server reads each time it becomes
+ * leader, retrying while it still leads.
+ */
 function watchLeadership(
   raft: Raft,
   cluster: KvCluster,
@@ -163,6 +184,8 @@ function watchLeadership(
         try {
           if (await announceHttpAddress(cluster, fsm, httpUrl))
             logger.info({ http: httpUrl }, 'kv: published HTTP address');
+          if (await announceFormats(cluster, fsm))
+            logger.info({ formats: READ_FORMATS }, 'kv: published the command forms this server reads');
           return;
         } catch (error) {
           if (error instanceof ErrRaftShutdown) return;

@@ -37,6 +37,7 @@ describe('parseServeArgs', () => {
       httpUrl: 'http://127.0.0.1:8001',
       dataDir: './data/n1',
       logStore: undefined,
+      commandFormat: 'json',
       peers: [
         { id: 'n1', address: '127.0.0.1:7001' },
         { id: 'n2', address: '127.0.0.1:7002' },
@@ -84,6 +85,14 @@ describe('parseServeArgs', () => {
     expect(parseServeArgs([...base, '--log-store', 'lmdb']).logStore).toBe('lmdb');
     expect(parseServeArgs([...base, '--log-store=wal']).logStore).toBe('wal');
     expect(flagError([...base, '--log-store', 'rocksdb'])).toMatchObject({ flag: '--log-store' });
+  });
+
+  it('reads --command-format json|binary (json by default) and refuses anything else', () => {
+    expect(parseServeArgs([...base, '--command-format', 'binary']).commandFormat).toBe('binary');
+    expect(parseServeArgs([...base, '--command-format=json']).commandFormat).toBe('json');
+    expect(() => parseServeArgs([...base, '--command-format', 'msgpack'])).toThrow(
+      /must be json or binary, not msgpack/,
+    );
   });
 
   it('reads --wal-segment-bytes within 1 MiB to 1 GiB', () => {

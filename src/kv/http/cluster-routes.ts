@@ -1,8 +1,10 @@
 /**
  * The membership and leadership routes: `POST /cluster/join`, `DELETE /cluster/{id}`,
- * `POST /cluster/transfer`, and the demo's partition switch `POST /debug/isolate` (only when asked).
+ * `POST /cluster/transfer`, `POST /cluster/formats` (a member's record of the command forms it
+ * reads, command-formats.ts), and the demo's partition switch `POST /debug/isolate` (only when asked).
  * They need the admin token (when the server has one), take only JSON bodies, and are audited.
  */
+import { MAX_FORMAT_NAMES } from '../command-formats.js';
 import { normalizeHttpUrl, parseHostPort, serverIdProblem } from '../validate.js';
 import { HttpError, parseJsonObject, sendJson } from './io.js';
 import type { Membership } from './membership.js';
@@ -44,6 +46,23 @@ export function clusterRoutes(
       ...ADMIN,
       jsonBody: true,
       method: 'POST',
+      path: '/cluster/formats',
+      label: 'cluster_formats',
+      async handle(request) {
+        const body = await request.jsonBody();
+        const id = serverIdField(body.id);
+        const formats = parseFormats(body.formats);
+        if (formats === null) throw new HttpError(400, '"formats" must be an array of form names');
+        request.audit = { id, formats };
+        context.requireLeader(request);
+        await membership.publishFormats(id, formats);
+        sendJson(request.res, 200, { ok: true });
+      },
+    },
+    {
+      ...ADMIN,
+      jsonBody: true,
+      method: 'POST',
       path: '/cluster/transfer',
       label: 'cluster_transfer',
       async handle(request) {
@@ -78,13 +97,25 @@ export function clusterRoutes(
   return routes;
 }
 
-function parseJoin(body: Record<string, unknown>) {
-  const { id, address, http } = body;
-  const voter = body.voter ?? true;
-  const replace = body.replace ?? false;
+function serverIdField(id: unknown): string {
   if (typeof id !== 'string' || serverIdProblem(id) !== null) {
     throw new HttpError(400, typeof id === 'string' ? serverIdProblem(id)! : '"id" must be a string');
   }
+  return id;
+}
+
+/** At most MAX_FORMAT_NAMES short strings; null when `value` is not that. */
+function parseFormats(value: unknown): string[] | null {
+  if (!Array.isArray(value) || value.length > MAX_FORMAT_NAMES) return null;
+  const names = value.filter((name): name is string => typeof name === 'string' && name.length <= 32);
+  return names.length === value.length ? names : null;
+}
+
+function parseJoin(body: Record<string, unknown>) {
+  const { address, http } = body;
+  const id = serverIdField(body.id);
+  const voter = body.voter ?? true;
+  const replace = body.replace ?? false;
   if (typeof address !== 'string' || typeof parseHostPort(address, true) === 'string') {
     throw new HttpError(400, '"address" must be the Raft address as host:port');
   }
@@ -93,7 +124,10 @@ function parseJoin(body: Record<string, unknown>) {
     throw new HttpError(400, '"http" must be the HTTP address as host:port or http(s)://host:port');
   if (typeof voter !== 'boolean') throw new HttpError(400, '"voter" must be a boolean');
   if (typeof replace !== 'boolean') throw new HttpError(400, '"replace" must be a boolean');
-  return { id, address, http: httpUrl, voter, replace };
+  const formats = body.formats === undefined ? null : parseFormats(body.formats);
+  if (body.formats !== undefined && formats === null)
+    throw new HttpError(400, '"formats" must be an array of form names');
+  return { id, address, http: httpUrl, voter, replace, formats };
 }
 
 function isolateRoute(context: RouteContext): Route {

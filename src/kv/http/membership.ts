@@ -8,6 +8,7 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { ErrNotLeader, sleep, type Clock } from '../../index.js';
+import { formatsKey, formatsRecord, formatsRecordIds, recordedFormats } from '../command-formats.js';
 import { httpAddressKey } from '../commands.js';
 import type { StatusMember } from '../contract.js';
 import { isWildcardHost } from '../validate.js';
@@ -27,6 +28,8 @@ export interface JoinRequest {
   voter: boolean;
   /** Change the addresses of an existing member (the admin's explicit override). */
   replace: boolean;
+  /** The command forms the joiner reads; null when it did not say (a raftkit before them: JSON only). */
+  formats: string[] | null;
 }
 
 /** What a join did: nothing (it was already so), added the server, changed its addresses, or promoted it. */
@@ -70,7 +73,13 @@ export class Membership {
   async join(request: JoinRequest): Promise<JoinOutcome> {
     await this.checkRoutable('address', request.address);
     await this.checkRoutable('http', new URL(request.http).host);
-    const key = JSON.stringify([request.address, request.http, request.voter, request.replace]);
+    const key = JSON.stringify([
+      request.address,
+      request.http,
+      request.voter,
+      request.replace,
+      request.formats,
+    ]);
     const running = this.joining.get(request.id);
     if (running !== undefined) {
       if (running.key === key) return running.outcome;
@@ -112,6 +121,23 @@ export class Membership {
         this.context.logger.info({ id }, 'kv: forgetting the HTTP address of a removed server');
         await this.forgetHttpAddress(id);
       }
+      // An older server reusing the ID must not inherit a record saying it reads binary commands.
+      for (const id of formatsRecordIds(fsm)) {
+        if (!members.has(id)) await this.forgetFormats(id);
+      }
+    });
+  }
+
+  /**
+   * Records the command forms member `id` reads (`POST /cluster/formats`, sent by a follower's
+   * `kv serve`); 404 for a server the configuration does not name.
+   */
+  publishFormats(id: string, formats: string[]): Promise<void> {
+    return this.serialize(async () => {
+      this.requireLeader();
+      if (!this.context.cluster.status().configuration.some((member) => member.id === id))
+        throw new HttpError(404, `server ${id} is not in the configuration`);
+      await this.putFormats(id, formats);
     });
   }
 
@@ -141,7 +167,19 @@ export class Membership {
     this.checkAddressesFree(request, members);
     const member = members.find((candidate) => candidate.id === request.id);
     const published = fsm.httpAddress(request.id);
-    if (member === undefined) return this.addNew(request);
+    await this.recordFormats(request.id, request.formats);
+    if (member === undefined) {
+      // It would be handed the log's binary commands while it catches up.
+      if (request.formats === null && this.context.formats.wanted === 'binary') {
+        throw new HttpError(
+          409,
+          `this cluster's log may hold binary commands (--command-format binary), which ${request.id} ` +
+            'does not read (its join names no "formats"); upgrade it, or run the cluster with ' +
+            '--command-format json until its log has been compacted past the last binary command',
+        );
+      }
+      return this.addNew(request);
+    }
     // A member that never led and was not added by a join (a --peers bootstrap) has published no
     // HTTP address: nobody but the admin may name one for it, or any client could point its
     // future redirects at a server of their choosing.
@@ -287,15 +325,34 @@ export class Membership {
     await this.context.applyCommand({ op: 'put', key: httpAddressKey(id), value: Buffer.from(http) });
   }
 
-  private async forgetHttpAddress(id: string): Promise<void> {
+  private async putFormats(id: string, formats: string[]): Promise<void> {
+    const record = formatsRecord(formats);
+    if (recordedFormats(this.context.fsm, id).join(',') === record) return;
+    await this.context.applyCommand({ op: 'put', key: formatsKey(id), value: Buffer.from(record) });
+  }
+
+  /** A join's formats: recorded, or (a joiner that names none reads only JSON) any old record deleted. */
+  private async recordFormats(id: string, formats: string[] | null): Promise<void> {
+    if (formats !== null) return this.putFormats(id, formats);
+    if (this.context.fsm.get(formatsKey(id)) !== undefined)
+      await this.context.applyCommand({ op: 'delete', key: formatsKey(id) });
+  }
+
+  private forgetFormats(id: string): Promise<void> {
+    return this.forget(id, formatsKey(id), "a removed server's command forms");
+  }
+
+  private forgetHttpAddress(id: string): Promise<void> {
+    return this.forget(id, httpAddressKey(id), 'the HTTP address of a removed server');
+  }
+
+  /** Deletes a removed server's reserved key; a failure is logged (the change itself committed). */
+  private async forget(id: string, key: string, what: string): Promise<void> {
     try {
-      await this.context.applyCommand({ op: 'delete', key: httpAddressKey(id) });
+      await this.context.applyCommand({ op: 'delete', key });
     } catch (error) {
-      // The membership change itself committed; a stale address entry only costs a key.
-      this.context.logger.warn(
-        { id, error: messageOf(error) },
-        'kv: could not forget the HTTP address of a removed server',
-      );
+      // A stale entry only costs a key: the rules read the records of members only.
+      this.context.logger.warn({ id, error: messageOf(error) }, `kv: could not forget ${what}`);
     }
   }
 }

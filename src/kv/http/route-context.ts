@@ -15,6 +15,7 @@ import {
   type Logger,
 } from '../../index.js';
 import { UnknownServerError, type KvCluster } from '../cluster.js';
+import type { CommandFormats } from '../command-formats.js';
 import { encodeCommand, ErrUnknownCommand, type KvCommand } from '../commands.js';
 import type { KvApplyResult, KvFsm } from '../fsm.js';
 import type { KvMetrics } from '../metrics.js';
@@ -25,6 +26,8 @@ export interface RouteContextOptions {
   cluster: KvCluster;
   fsm: KvFsm;
   metrics: KvMetrics;
+  /** The form commands are written in (JSON until every member reads binary). */
+  formats: CommandFormats;
   /** How long a write or linearizable read may wait for Raft, in ms. */
   timeout: number;
   /**
@@ -47,6 +50,7 @@ export class RouteContext {
   readonly timeout: number;
   readonly logger: Logger;
   readonly metrics: KvMetrics;
+  readonly formats: CommandFormats;
   readonly clock: Clock;
   private readonly debugStaleReads: boolean;
   /** TEST ONLY: see RouteContextOptions.debugEarlyAck. */
@@ -56,6 +60,7 @@ export class RouteContext {
     this.cluster = options.cluster;
     this.fsm = options.fsm;
     this.metrics = options.metrics;
+    this.formats = options.formats;
     this.timeout = options.timeout;
     this.clock = options.clock;
     this.logger = options.logger;
@@ -87,7 +92,8 @@ export class RouteContext {
     const refusedUpFront = this.cluster.status().state === 'Shutdown';
     let applied;
     try {
-      applied = await this.cluster.apply(encodeCommand(command), { timeout: this.timeout });
+      const data = encodeCommand(command, this.formats.current());
+      applied = await this.cluster.apply(data, { timeout: this.timeout });
     } catch (error) {
       // A shutdown fails the applies still pending, and those may yet commit on the others: only
       // an apply the stopped server refused outright is safe to retry (503).

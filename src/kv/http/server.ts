@@ -8,6 +8,8 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import type { Registry } from 'prom-client';
 import { AcceptBackoff, silentLogger, systemClock, type Clock, type Logger } from '../../index.js';
 import { REMOVED_MESSAGE, type KvCluster } from '../cluster.js';
+import { CommandFormats } from '../command-formats.js';
+import type { CommandFormat } from '../commands.js';
 import type { HttpsCredentials } from '../credentials.js';
 import type { KvFsm } from '../fsm.js';
 import { LeaseKeeper } from '../lease-keeper.js';
@@ -120,6 +122,11 @@ export interface KvHttpOptions {
    * commits, so that `raftkit chaos --break early-ack` can show the checker catching lost writes.
    */
   debugEarlyAck?: boolean;
+  /**
+   * `json` (the default): log commands in the contract's JSON, which every implementation reads;
+   * `binary`: in binary while every member's record says it reads them (command-formats.ts).
+   */
+  commandFormat?: CommandFormat;
   logger?: Logger;
   clock?: Clock;
 }
@@ -132,6 +139,8 @@ export class KvHttpServer {
   readonly leases: LeaseKeeper;
   /** Joins and removals, one at a time; also forgets the HTTP address of removed servers. */
   readonly membership: Membership;
+  /** The form log commands are written in (see command-formats.ts). */
+  readonly formats: CommandFormats;
   readonly scheme: 'http' | 'https';
   private readonly context: RouteContext;
   private readonly router = new Router();
@@ -181,10 +190,12 @@ export class KvHttpServer {
       leases: this.leases,
       registry: options.metricsRegistry,
     });
+    this.formats = new CommandFormats(fsm, cluster, options.commandFormat);
     this.context = new RouteContext({
       cluster,
       fsm,
       metrics: this.metrics,
+      formats: this.formats,
       timeout: options.timeout ?? defaults.timeout,
       debugStaleReads: options.debugStaleReads,
       debugEarlyAck: options.debugEarlyAck,

@@ -44,8 +44,12 @@ export interface SystemSpec {
  * every member is a raftkit that reads them. `BENCH_KV_COMMAND_FORMAT=json` measures the default
  * instead, and `=omit` passes no flag (an A/B against a build from before the flag existed).
  */
+export function raftkitCommandFormat(): string {
+  return process.env.BENCH_KV_COMMAND_FORMAT ?? 'binary';
+}
+
 function commandFormatFlag(): string[] {
-  const format = process.env.BENCH_KV_COMMAND_FORMAT ?? 'binary';
+  const format = raftkitCommandFormat();
   return format === 'omit' ? [] : ['--command-format', format];
 }
 

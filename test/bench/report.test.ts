@@ -121,7 +121,11 @@ describe('report', () => {
 
   it('renders every system and ratio into RESULTS.md', () => {
     const markdown = renderMarkdown(results(RUNS));
-    for (const label of ['raftkit (kv serve, WAL)', 'etcd (v3 JSON gateway)', 'hashicorp/raft KV (BoltDB)']) {
+    for (const label of [
+      'raftkit (kv serve, WAL, binary commands)',
+      'etcd (v3 JSON gateway)',
+      'hashicorp/raft KV (BoltDB)',
+    ]) {
       expect(markdown).toContain(label);
     }
     expect(markdown).toContain('`writes_c16_vs_etcd` | 2.33');

@@ -21,6 +21,7 @@ import {
 import { runLoad } from './loadgen.js';
 import { resetPeakRss, vmKiB } from './proc.js';
 import { raftkitSystem } from './systems.js';
+import { READ_FORMATS } from '../src/kv/command-formats.js';
 
 const VALUE_BYTES = 256 * 1024;
 /** While filling: no snapshots (each would serialize the growing state again). */
@@ -128,6 +129,9 @@ async function install(
     address: newcomer.raftAddress,
     http: `http://${newcomer.httpAddress}`,
     voter: false,
+    // A raftkit newcomer reads both forms; a join that names none is refused while the leader
+    // writes binary commands (bench/systems.ts).
+    formats: [...READ_FORMATS],
   });
   await waitFor(async () => (await newcomer.client.status()).appliedIndex >= snapshotIndex, {
     timeoutMs: 300_000,

@@ -70,6 +70,8 @@ export interface JoinRequest {
   address: string;
   http?: string;
   voter?: boolean;
+  /** The log command forms the joiner reads (a raftkit `kv serve`: json and binary). */
+  formats?: string[];
 }
 
 export class HttpError extends Error {

@@ -292,9 +292,16 @@ async function fillSegment(
       writes++;
     }
   };
+  // The count at the moment the new segment is seen can dip by a few (the flood reconnects a
+  // closed socket after 250 ms; the rollover itself closes a file): the highest count of the last
+  // 500 ms says whether descriptors were exhausted around the rollover.
+  const recent: { at: number; count: number }[] = [];
   const watch = async () => {
     while (!done()) {
-      if (newestSegment(dir) !== first) seen = descriptors();
+      const at = performance.now();
+      recent.push({ at, count: descriptors() });
+      while (recent[0].at < at - 500) recent.shift();
+      if (newestSegment(dir) !== first) seen = Math.max(...recent.map((sample) => sample.count));
       else await pause(5);
     }
   };

@@ -118,6 +118,13 @@ describe('with --command-format binary', () => {
     expectJsonError(await record('bad id!', ['json']), 400);
     expectJsonError(await record('n9', ['json', 'binary']), 404);
     expect(api.cluster.fsm.get(formatsKey('n9'))).toBeUndefined();
+    // A join's "formats" goes through the same check, before anything is recorded or added.
+    const joiner = { id: 'n4', address: '127.0.0.1:7004', http: 'http://127.0.0.1:8004' };
+    for (const formats of ['binary', [1], Array.from({ length: 9 }, () => 'json'), ['x'.repeat(33)]]) {
+      expectJsonError(await api.json('POST', '/cluster/join', JSON.stringify({ ...joiner, formats })), 400);
+    }
+    expect(api.cluster.calls).toEqual([]);
+    expect(api.cluster.fsm.get(formatsKey('n4'))).toBeUndefined();
   });
 });
 

@@ -47,8 +47,13 @@ describe('examples', () => {
       expect(lines[i]).toMatch(new RegExp(`^leader ${server} added \\d+ at index \\d+: counter = ${total}$`)),
     );
     expect(lines[3]).toMatch(new RegExp(`^after the transfer, leader ${server} added 7: counter = 42$`));
-    // The restarted server replays what it had committed: everything, or all but the last write.
-    expect(lines[4]).toMatch(new RegExp(`^${server} restarted from its directory: counter = (35|42)$`));
+    // The restarted server replays what it knew to be committed. A follower learns a commit with
+    // the leader's next append or heartbeat, or at the commit tick (commitTimeout), not at once, so
+    // this can be any total the cluster had reached (seen in a fresh-clone run: 15). The next line
+    // checks that it then catches up.
+    expect(lines[4]).toMatch(
+      new RegExp(`^${server} restarted from its directory: counter = (0|5|15|35|42)$`),
+    );
     expect(lines[5]).toBe('every server: 42, 42, 42');
   });
 

@@ -154,7 +154,8 @@ export function readC1Steps(dir: string): C1Steps {
     .map((name) => parseMarks(readFileSync(join(dir, name), 'utf8')));
   // Followers answer HTTP too (status polls): the leader is the one that sent AppendEntries.
   const leaderAt = nodes.findIndex((node) => (node.first.get('ae.written')?.size ?? 0) > 0);
-  if (leaderAt < 0) return { requests: 0, steps: [], totalMs: NaN, leaderFsyncLast: NaN };
+  if (leaderAt < 0)
+    return { requests: 0, steps: [], totalMs: NaN, leaderFsyncLast: NaN, commitBeforeLeaderFsync: NaN };
   return c1Steps(
     nodes[leaderAt],
     nodes.filter((_, i) => i !== leaderAt),

@@ -323,7 +323,7 @@ export class KvHttpServer {
     if (match.kind === 'method-not-allowed') {
       throw new HttpError(405, `method ${request.method} not allowed`, { Allow: match.allow.join(', ') });
     }
-    if (DATA_ROUTES.has(match.route.label) && this.context.cluster.status().removed) {
+    if (DATA_ROUTES.has(match.route.label) && this.context.cluster.isRemoved()) {
       throw new HttpError(410, REMOVED_MESSAGE);
     }
     return match.route.handle(request);

@@ -262,3 +262,40 @@ describe('bad requests change nothing', () => {
     expect(api.cluster.applyCalls).toBe(0);
   });
 });
+
+describe('a removed server', () => {
+  it('answers the data routes 410 and serves them again once a configuration names it', async () => {
+    api.cluster.removed = true;
+    for (const [method, path] of [
+      ['PUT', '/kv/a'],
+      ['GET', '/kv/a'],
+      ['GET', '/kv?prefix=a'],
+      ['POST', '/txn'],
+    ]) {
+      const res = await api.json(method, path, method === 'GET' ? undefined : '{}');
+      expectJsonError(res, 410);
+      expect((res.json() as { error: string }).error).toMatch(/removed from the cluster/);
+    }
+    expect((await req('GET', '/status')).status).toBe(200);
+    expect(api.cluster.applyCalls).toBe(0);
+    api.cluster.removed = false;
+    expect((await req('PUT', '/kv/a', 'v')).status).toBe(200);
+  });
+});
+
+describe('the checks of a request', () => {
+  it('never build the whole cluster status (status routes only): a write asks three cheap questions', async () => {
+    let statusCalls = 0;
+    const status = api.cluster.status.bind(api.cluster);
+    api.cluster.status = () => {
+      statusCalls++;
+      return status();
+    };
+    expect((await req('PUT', '/kv/a', 'v')).status).toBe(200);
+    expect((await req('GET', '/kv/a')).status).toBe(200);
+    expect((await req('DELETE', '/kv/a')).status).toBe(200);
+    api.cluster.follow('n2');
+    expect((await req('PUT', '/kv/a', 'v')).status).toBe(503);
+    expect(statusCalls).toBe(0);
+  });
+});

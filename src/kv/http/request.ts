@@ -140,7 +140,11 @@ export function parseBoundedInt(text: string, what: string, min: number, max: nu
   return value;
 }
 
-function parseQuery(text: string): Map<string, string> {
+/** The query of every request without one (most of them): nothing to parse or allocate. */
+const NO_QUERY: ReadonlyMap<string, string> = new Map();
+
+function parseQuery(text: string): ReadonlyMap<string, string> {
+  if (text === '') return NO_QUERY;
   const query = new Map<string, string>();
   for (const pair of text.split('&')) {
     if (pair === '') continue;

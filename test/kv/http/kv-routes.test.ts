@@ -9,6 +9,8 @@ import {
   ErrRaftShutdown,
 } from '../../../src/core/errors.js';
 import { httpAddressKey } from '../../../src/kv/commands.js';
+import type { WriteBody } from '../../../src/kv/contract.js';
+import { writeAnswer } from '../../../src/kv/http/kv-routes.js';
 import { rawRequest } from '../../support/raw-request.js';
 import { expectJsonError, useKvApi } from './api-harness.js';
 
@@ -22,6 +24,8 @@ describe('KV routes on the leader', () => {
     expect(put.status).toBe(200);
     expect(put.headers['content-type']).toBe('application/json');
     expect(put.json()).toEqual({ index: 1, revision: 1 });
+    expect(put.text).toBe('{"index":1,"revision":1}');
+    expect(put.headers['content-length']).toBe('24');
     const get = await req('GET', '/kv/greeting');
     expect(get.status).toBe(200);
     expect(get.text).toBe('hello world');
@@ -297,5 +301,13 @@ describe('the checks of a request', () => {
     api.cluster.follow('n2');
     expect((await req('PUT', '/kv/a', 'v')).status).toBe(503);
     expect(statusCalls).toBe(0);
+  });
+});
+
+describe('writeAnswer', () => {
+  it('is the JSON of a WriteBody, byte for byte, for any log index', () => {
+    for (const index of [0, 1, 9, 10, 123_456_789, 2 ** 32, Number.MAX_SAFE_INTEGER]) {
+      expect(writeAnswer(index)).toBe(JSON.stringify({ index, revision: index } satisfies WriteBody));
+    }
   });
 });

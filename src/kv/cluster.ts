@@ -44,7 +44,17 @@ export interface KvCluster {
   apply(data: Uint8Array, opts?: ApplyOptions): Promise<{ index: number; response: unknown }>;
   /** Resolves once the local FSM may be read linearizably (read-index on the leader). */
   linearizableRead(opts?: { timeout?: number }): Promise<void>;
+  /**
+   * The whole status, for the status routes and metrics. A request's checks ask the questions
+   * below instead: they answer without building it (one write asks three of them).
+   */
   status(): ClusterStatus;
+  /** `status().state`, without building the status. */
+  serverState(): ServerStateName;
+  /** `status().leader?.id`: the leader this server knows of, or undefined while there is none. */
+  leaderId(): string | undefined;
+  /** `status().removed`, without building the status. */
+  isRemoved(): boolean;
   /**
    * On the leader, the highest log index known to be replicated to server `id` (its match
    * index); null on a follower or for a server the leader does not replicate to.

@@ -1,6 +1,7 @@
 /** The KvCluster the HTTP API needs, over the real Raft runtime. */
 import { RaftState, ServerSuffrage, type Raft } from '../index.js';
 import { UnknownServerError, type ApplyOptions, type ClusterStatus, type KvCluster } from './cluster.js';
+import type { ServerStateName } from './contract.js';
 
 /** A transport that can drop traffic to some peers (NetworkTransport's blockPeers). */
 export interface BlockingTransport {
@@ -35,20 +36,32 @@ export class RaftKvCluster implements KvCluster {
   status(): ClusterStatus {
     const raft = this.raft;
     return {
-      state: stateName(raft.state),
+      state: this.serverState(),
       term: raft.currentTerm(),
       leader: raft.leader(),
       lastIndex: raft.lastIndex(),
       commitIndex: raft.commitIndex(),
       appliedIndex: raft.appliedIndex(),
       lastSnapshotIndex: raft.lastSnapshotIndex(),
-      removed: raft.removed,
+      removed: this.isRemoved(),
       configuration: raft.getConfiguration().configuration.servers.map((server) => ({
         id: server.id,
         address: server.address,
         suffrage: server.suffrage === ServerSuffrage.Voter ? 'Voter' : 'Nonvoter',
       })),
     };
+  }
+
+  serverState(): ServerStateName {
+    return stateName(this.raft.state);
+  }
+
+  leaderId(): string | undefined {
+    return this.raft.leader()?.id;
+  }
+
+  isRemoved(): boolean {
+    return this.raft.removed;
   }
 
   matchIndex(id: string): number | null {
@@ -85,7 +98,7 @@ export class RaftKvCluster implements KvCluster {
   }
 }
 
-function stateName(state: RaftState): ClusterStatus['state'] {
+function stateName(state: RaftState): ServerStateName {
   switch (state) {
     case RaftState.Leader:
       return 'Leader';

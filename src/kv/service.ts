@@ -144,7 +144,7 @@ export async function announceHttpAddress(
   httpUrl: string,
   timeout = 5000,
 ): Promise<boolean> {
-  if (cluster.status().state !== 'Leader' || fsm.httpAddress(cluster.id) === httpUrl) return false;
+  if (cluster.serverState() !== 'Leader' || fsm.httpAddress(cluster.id) === httpUrl) return false;
   const command = { op: 'put', key: httpAddressKey(cluster.id), value: Buffer.from(httpUrl) } as const;
   await cluster.apply(encodeCommand(command), { timeout });
   return true;
@@ -156,7 +156,7 @@ export async function announceHttpAddress(
  */
 export async function announceFormats(cluster: KvCluster, fsm: KvFsm, timeout = 5000): Promise<boolean> {
   const record = formatsRecord(READ_FORMATS);
-  if (cluster.status().state !== 'Leader' || recordedFormats(fsm, cluster.id).join(',') === record)
+  if (cluster.serverState() !== 'Leader' || recordedFormats(fsm, cluster.id).join(',') === record)
     return false;
   const command = { op: 'put', key: formatsKey(cluster.id), value: Buffer.from(record) } as const;
   await cluster.apply(encodeCommand(command), { timeout });

@@ -18,6 +18,8 @@ export class FakeSingleNodeCluster implements KvCluster {
   /** Entries known committed but not yet applied here (a server catching up). */
   unapplied = 0;
   leader: { id: string; address: string } | null;
+  /** A committed configuration removed this server (the KV routes answer 410). */
+  removed = false;
   configuration: StatusMember[];
   /** The next apply (or linearizableRead) rejects with this, once. */
   nextApplyError: Error | null = null;
@@ -97,8 +99,20 @@ export class FakeSingleNodeCluster implements KvCluster {
       appliedIndex: this.lastIndex,
       lastSnapshotIndex: 0,
       configuration: this.configuration,
-      removed: false,
+      removed: this.removed,
     };
+  }
+
+  serverState(): ServerStateName {
+    return this.state;
+  }
+
+  leaderId(): string | undefined {
+    return this.leader?.id;
+  }
+
+  isRemoved(): boolean {
+    return this.removed;
   }
 
   matchIndex(id: string): number | null {

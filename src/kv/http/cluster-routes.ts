@@ -38,7 +38,7 @@ export function clusterRoutes(
         request.audit = { ...join };
         context.requireLeader(request);
         const outcome = await membership.join(join);
-        request.audit.outcome = outcome;
+        request.audit = { ...join, outcome };
         sendJson(request.res, 200, { ok: true, outcome });
       },
     },

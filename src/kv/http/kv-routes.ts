@@ -6,11 +6,10 @@
  * logs the version 1 command; anything with a revision condition or a lease logs a `txn`.
  */
 import type { KvCommand, TxnCompare, TxnOp } from '../commands.js';
-import type { WriteBody } from '../contract.js';
 import type { KvApplyResult } from '../fsm.js';
 import { encodeBase64, nullableBase64Field, parseLeaseId } from '../json-fields.js';
 import { keyProblem } from '../validate.js';
-import { HttpError, sendJson } from './io.js';
+import { HttpError, sendJson, sendJsonText } from './io.js';
 import { parseBoundedInt, type KvRequest } from './request.js';
 import type { RouteContext } from './route-context.js';
 import type { Route } from './router.js';
@@ -33,13 +32,13 @@ export function kvRoutes(context: RouteContext): Route[] {
   const write = async (request: KvRequest, command: KvCommand, conditions: Conditions): Promise<void> => {
     if (context.debugEarlyAck && conditions.compare.length === 0) {
       const applied = context.applyCommand(command);
-      sendJson(request.res, 200, { index: 0, revision: 0 } satisfies WriteBody);
+      sendJsonText(request.res, 200, writeAnswer(0));
       await applied.catch(() => {});
       return;
     }
     const { index, result } = await context.applyCommand(command);
     const refusal = refusalOf(result, conditions);
-    if (refusal === null) return sendJson(request.res, 200, { index, revision: index } satisfies WriteBody);
+    if (refusal === null) return sendJsonText(request.res, 200, writeAnswer(index));
     sendJson(request.res, refusal.status, { ...refusal.body, index });
   };
 
@@ -52,9 +51,8 @@ export function kvRoutes(context: RouteContext): Route[] {
     method,
     path: '/kv/*key',
     label: 'kv',
-    async handle(request) {
-      await handle(request, key(request, access));
-    },
+    // No async wrapper: a promise and a hop less per request (the server catches a synchronous throw).
+    handle: (request) => handle(request, key(request, access)),
   });
 
   return [
@@ -99,6 +97,14 @@ export function kvRoutes(context: RouteContext): Route[] {
       await write(request, command, conditions);
     }),
   ];
+}
+
+/**
+ * The answer to a write that applied, `{"index":N,"revision":N}` (WriteBody), without building an
+ * object for JSON.stringify: a log index is a safe integer, which prints the same either way.
+ */
+export function writeAnswer(index: number): string {
+  return `{"index":${index},"revision":${index}}`;
 }
 
 /** The log command of a write: version 1 when it can be, else a one-operation transaction. */

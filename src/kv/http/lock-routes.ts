@@ -49,7 +49,7 @@ export function lockRoutes(context: RouteContext, options: LockRouteOptions): Ro
     let outcome: WaitOutcome;
     try {
       outcome = await waits.wait(name, lease, waitSeconds * 1000, request, () =>
-        context.cluster.status().state === 'Leader' ? null : 'this server stopped leading',
+        context.cluster.serverState() === 'Leader' ? null : 'this server stopped leading',
       );
     } finally {
       options.keeper.unpin(lease);

@@ -114,7 +114,7 @@ export class Membership {
   forgetRemoved(): Promise<void> {
     return this.serialize(async () => {
       const { cluster, fsm } = this.context;
-      if (cluster.status().state !== 'Leader') return;
+      if (cluster.serverState() !== 'Leader') return;
       const members = new Set(cluster.status().configuration.map((member) => member.id));
       for (const id of fsm.httpAddressIds()) {
         if (members.has(id)) continue;
@@ -143,7 +143,7 @@ export class Membership {
 
   /** Throws ErrNotLeader (a 307 or 503 for the caller) once this server no longer leads. */
   private requireLeader(): void {
-    if (this.context.cluster.status().state !== 'Leader') throw new ErrNotLeader();
+    if (this.context.cluster.serverState() !== 'Leader') throw new ErrNotLeader();
   }
 
   /** Runs membership changes one at a time, in arrival order, a failed one not stopping the next. */
@@ -226,7 +226,7 @@ export class Membership {
     } catch (error) {
       // A server that lost leadership cannot change the configuration: the new leader sees the
       // non-voter, and the joiner's retry of the same join carries on there.
-      if (cluster.status().state !== 'Leader') throw error;
+      if (cluster.serverState() !== 'Leader') throw error;
       try {
         await cluster.removeServer(request.id);
       } catch (rollbackError) {

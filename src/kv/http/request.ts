@@ -46,11 +46,14 @@ export class KvRequest {
   /** The route that will answer (null when none matches the path and method). */
   route: RouteInfo | null = null;
   /** The route's raw path parameters, e.g. `key` of `/kv/*key`. */
-  params: Readonly<Record<string, string>> = {};
+  params: Readonly<Record<string, string>> = NO_PARAMS;
   /** Set by the authentication policy before any route runs. */
   role: CallerRole = 'anonymous';
-  /** What an audited route adds to its audit line (the server, the request and what it changed). */
-  audit: Record<string, unknown> = {};
+  /**
+   * What an audited route adds to its audit line (the server, the request and what it changed);
+   * a route replaces it rather than adding to it, so that no request allocates one it never uses.
+   */
+  audit: Readonly<Record<string, unknown>> = NO_AUDIT;
 
   constructor(
     readonly req: IncomingMessage,
@@ -72,8 +75,11 @@ export class KvRequest {
 
   /** A path parameter, percent-decoded as UTF-8; `what` names it in the 400. */
   param(name: string, what: string): string {
+    const raw = this.params[name] ?? '';
+    // Without an escape there is nothing to decode (and nothing to refuse).
+    if (!raw.includes('%')) return raw;
     try {
-      return decodeURIComponent(this.params[name] ?? '');
+      return decodeURIComponent(raw);
     } catch {
       throw new HttpError(400, `${what} is not valid percent-encoded UTF-8`);
     }
@@ -130,6 +136,8 @@ export class KvRequest {
 }
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
+const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
+const NO_AUDIT: Readonly<Record<string, unknown>> = Object.freeze({});
 
 /** A decimal integer in [min, max] from a query value or a header, or a 400 naming `what`. */
 export function parseBoundedInt(text: string, what: string, min: number, max: number): number {
@@ -140,7 +148,11 @@ export function parseBoundedInt(text: string, what: string, min: number, max: nu
   return value;
 }
 
-function parseQuery(text: string): Map<string, string> {
+/** The query of every request without one (most of them): nothing to parse or allocate. */
+const NO_QUERY: ReadonlyMap<string, string> = new Map();
+
+function parseQuery(text: string): ReadonlyMap<string, string> {
+  if (text === '') return NO_QUERY;
   const query = new Map<string, string>();
   for (const pair of text.split('&')) {
     if (pair === '') continue;

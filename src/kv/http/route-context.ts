@@ -81,15 +81,14 @@ export class RouteContext {
 
   /** Throws the answer a non-leader gives: 307 to the leader's HTTP address, or 503 without one. */
   requireLeader(request: KvRequest): void {
-    const status = this.cluster.status();
-    if (status.state === 'Leader') return;
-    throw this.notLeader(request, status.leader?.id);
+    if (this.cluster.serverState() === 'Leader') return;
+    throw this.notLeader(request, this.cluster.leaderId());
   }
 
   /** Replicates one command; resolves once it is committed and applied here. */
   async applyCommand(command: KvCommand): Promise<{ index: number; result: KvApplyResult }> {
     const started = this.clock.now();
-    const refusedUpFront = this.cluster.status().state === 'Shutdown';
+    const refusedUpFront = this.cluster.serverState() === 'Shutdown';
     let applied;
     try {
       const data = encodeCommand(command, this.formats.current());
@@ -116,7 +115,7 @@ export class RouteContext {
   answerFor(request: KvRequest, error: unknown): HttpError {
     if (error instanceof HttpError) return error;
     const message = error instanceof Error ? error.message : String(error);
-    if (error instanceof ErrNotLeader) return this.notLeader(request, this.cluster.status().leader?.id);
+    if (error instanceof ErrNotLeader) return this.notLeader(request, this.cluster.leaderId());
     if (error instanceof UnknownServerError) return new HttpError(404, message);
     // A JSON shape the contract refuses (checked with the log's own decoder, json-fields.ts).
     if (error instanceof ErrDecode) return new HttpError(400, message.replace(`${ErrDecode.text}: `, ''));

@@ -22,43 +22,52 @@ export type RouteMatch =
   | { kind: 'method-not-allowed'; label: RouteLabel; allow: string[] }
   | { kind: 'not-found' };
 
-interface CompiledRoute {
-  route: Route;
+/** Consecutive routes on the same path share one pattern, tested once per request. */
+interface CompiledPath {
+  path: string;
   pattern: RegExp;
   names: string[];
+  routes: Route[];
 }
 
 export class Router {
-  private readonly routes: CompiledRoute[] = [];
+  private readonly paths: CompiledPath[] = [];
 
   /** Adds routes; when several match a request, the first added answers. */
   add(routes: readonly Route[]): this {
-    for (const route of routes) this.routes.push(compile(route));
+    for (const route of routes) {
+      const last = this.paths.at(-1);
+      if (last?.path === route.path) last.routes.push(route);
+      else this.paths.push({ path: route.path, ...compile(route.path), routes: [route] });
+    }
     return this;
   }
 
   match(method: string, path: string): RouteMatch {
-    const allow: string[] = [];
+    let allow: string[] | undefined;
     let label: RouteLabel | undefined;
-    for (const { route, pattern, names } of this.routes) {
+    for (const { pattern, names, routes } of this.paths) {
       const found = pattern.exec(path);
       if (found === null) continue;
-      if (route.method === method) {
-        const params: Record<string, string> = {};
-        names.forEach((name, i) => (params[name] = found[i + 1]));
-        return { kind: 'found', route, params };
+      for (const route of routes) {
+        if (route.method === method) {
+          const params: Record<string, string> = {};
+          for (let i = 0; i < names.length; i++) params[names[i]] = found[i + 1];
+          return { kind: 'found', route, params };
+        }
+        label ??= route.label;
+        allow ??= [];
+        if (!allow.includes(route.method)) allow.push(route.method);
       }
-      label ??= route.label;
-      if (!allow.includes(route.method)) allow.push(route.method);
     }
-    return label === undefined ? { kind: 'not-found' } : { kind: 'method-not-allowed', label, allow };
+    return label === undefined ? { kind: 'not-found' } : { kind: 'method-not-allowed', label, allow: allow! };
   }
 }
 
-function compile(route: Route): CompiledRoute {
-  if (!route.path.startsWith('/')) throw new Error(`route path ${route.path} must start with /`);
+function compile(path: string): { pattern: RegExp; names: string[] } {
+  if (!path.startsWith('/')) throw new Error(`route path ${path} must start with /`);
   const names: string[] = [];
-  const segments = route.path
+  const segments = path
     .slice(1)
     .split('/')
     .map((segment, i, all) => {
@@ -67,11 +76,11 @@ function compile(route: Route): CompiledRoute {
         return '([^/]+)';
       }
       if (segment.startsWith('*')) {
-        if (i !== all.length - 1) throw new Error(`${route.path}: *${segment} must be the last segment`);
+        if (i !== all.length - 1) throw new Error(`${path}: *${segment} must be the last segment`);
         names.push(segment.slice(1));
         return '(.*)';
       }
       return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     });
-  return { route, pattern: new RegExp(`^/${segments.join('/')}$`), names };
+  return { pattern: new RegExp(`^/${segments.join('/')}$`), names };
 }

@@ -298,7 +298,8 @@ export class KvHttpServer {
     const match = this.router.match(request.method, request.path);
     const label =
       match.kind === 'found' ? match.route.label : match.kind === 'not-found' ? 'unknown' : match.label;
-    res.once('finish', () => this.metrics.countRequest(req.method ?? '', label, res.statusCode));
+    // `on`, not `once`: 'finish' comes once anyway, and `once` wraps the listener per request.
+    res.on('finish', () => this.metrics.countRequest(request.method, label, res.statusCode));
     if (match.kind === 'found') {
       request.route = match.route;
       request.params = match.params;
@@ -323,7 +324,7 @@ export class KvHttpServer {
     if (match.kind === 'method-not-allowed') {
       throw new HttpError(405, `method ${request.method} not allowed`, { Allow: match.allow.join(', ') });
     }
-    if (DATA_ROUTES.has(match.route.label) && this.context.cluster.status().removed) {
+    if (DATA_ROUTES.has(match.route.label) && this.context.cluster.isRemoved()) {
       throw new HttpError(410, REMOVED_MESSAGE);
     }
     return match.route.handle(request);

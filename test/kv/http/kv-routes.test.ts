@@ -9,6 +9,8 @@ import {
   ErrRaftShutdown,
 } from '../../../src/core/errors.js';
 import { httpAddressKey } from '../../../src/kv/commands.js';
+import type { WriteBody } from '../../../src/kv/contract.js';
+import { writeAnswer } from '../../../src/kv/http/kv-routes.js';
 import { rawRequest } from '../../support/raw-request.js';
 import { expectJsonError, useKvApi } from './api-harness.js';
 
@@ -22,6 +24,8 @@ describe('KV routes on the leader', () => {
     expect(put.status).toBe(200);
     expect(put.headers['content-type']).toBe('application/json');
     expect(put.json()).toEqual({ index: 1, revision: 1 });
+    expect(put.text).toBe('{"index":1,"revision":1}');
+    expect(put.headers['content-length']).toBe('24');
     const get = await req('GET', '/kv/greeting');
     expect(get.status).toBe(200);
     expect(get.text).toBe('hello world');
@@ -260,5 +264,50 @@ describe('bad requests change nothing', () => {
   it('a 2 MiB body is refused by the default 1 MiB limit', async () => {
     expectJsonError(await req('PUT', '/kv/a', Buffer.alloc(2 * 1024 * 1024)), 413);
     expect(api.cluster.applyCalls).toBe(0);
+  });
+});
+
+describe('a removed server', () => {
+  it('answers the data routes 410 and serves them again once a configuration names it', async () => {
+    api.cluster.removed = true;
+    for (const [method, path] of [
+      ['PUT', '/kv/a'],
+      ['GET', '/kv/a'],
+      ['GET', '/kv?prefix=a'],
+      ['POST', '/txn'],
+    ]) {
+      const res = await api.json(method, path, method === 'GET' ? undefined : '{}');
+      expectJsonError(res, 410);
+      expect((res.json() as { error: string }).error).toMatch(/removed from the cluster/);
+    }
+    expect((await req('GET', '/status')).status).toBe(200);
+    expect(api.cluster.applyCalls).toBe(0);
+    api.cluster.removed = false;
+    expect((await req('PUT', '/kv/a', 'v')).status).toBe(200);
+  });
+});
+
+describe('the checks of a request', () => {
+  it('never build the whole cluster status (status routes only): a write asks three cheap questions', async () => {
+    let statusCalls = 0;
+    const status = api.cluster.status.bind(api.cluster);
+    api.cluster.status = () => {
+      statusCalls++;
+      return status();
+    };
+    expect((await req('PUT', '/kv/a', 'v')).status).toBe(200);
+    expect((await req('GET', '/kv/a')).status).toBe(200);
+    expect((await req('DELETE', '/kv/a')).status).toBe(200);
+    api.cluster.follow('n2');
+    expect((await req('PUT', '/kv/a', 'v')).status).toBe(503);
+    expect(statusCalls).toBe(0);
+  });
+});
+
+describe('writeAnswer', () => {
+  it('is the JSON of a WriteBody, byte for byte, for any log index', () => {
+    for (const index of [0, 1, 9, 10, 123_456_789, 2 ** 32, Number.MAX_SAFE_INTEGER]) {
+      expect(writeAnswer(index)).toBe(JSON.stringify({ index, revision: index } satisfies WriteBody));
+    }
   });
 });

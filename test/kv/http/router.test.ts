@@ -60,6 +60,22 @@ describe('Router', () => {
     expect(router.match('DELETE', '/cluster/join')).toMatchObject({ route: remove, params: { id: 'join' } });
   });
 
+  it('keeps the order routes were added in when routes on one path are split by another path', () => {
+    const first = route('GET', '/x/*rest');
+    const literal = route('PUT', '/x/y', 'status');
+    const later = route('PUT', '/x/*rest', 'txn');
+    const twice = route('GET', '/x/*rest', 'range');
+    const split = new Router().add([first, literal, later, twice]);
+    expect(split.match('PUT', '/x/y')).toMatchObject({ route: literal });
+    expect(split.match('PUT', '/x/z')).toMatchObject({ route: later, params: { rest: 'z' } });
+    expect(split.match('GET', '/x/y')).toMatchObject({ route: first });
+    expect(split.match('POST', '/x/y')).toEqual({
+      kind: 'method-not-allowed',
+      label: 'kv',
+      allow: ['GET', 'PUT'],
+    });
+  });
+
   it('takes regular-expression characters in literal segments literally', () => {
     const dotted = new Router().add([route('GET', '/a.b')]);
     expect(dotted.match('GET', '/a.b').kind).toBe('found');

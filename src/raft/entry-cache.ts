@@ -6,35 +6,52 @@
 import type { LogEntry } from '../core/types.js';
 import type { LogStore } from '../storage/types.js';
 
+/**
+ * A ring of `capacity` slots: entry i lives in slot i % capacity, so adding one is a store (no
+ * hash map insert and delete per entry), and a slot whose entry has another index is a miss.
+ */
 export class EntryCache {
-  private readonly entries = new Map<number, LogEntry>();
-  private lowest = Infinity;
+  private readonly slots: (LogEntry | undefined)[];
+  /** The highest index added since the last truncation; 0 when none. */
+  private highest = 0;
 
-  constructor(private readonly capacity: number) {}
+  constructor(private readonly capacity: number) {
+    this.slots = new Array<LogEntry | undefined>(capacity).fill(undefined);
+  }
 
   add(entries: readonly LogEntry[]): void {
+    const { slots, capacity } = this;
     for (const entry of entries) {
-      this.entries.set(entry.index, entry);
-      if (entry.index < this.lowest) this.lowest = entry.index;
-    }
-    while (this.entries.size > this.capacity) {
-      this.entries.delete(this.lowest);
-      this.lowest++;
+      slots[entry.index % capacity] = entry;
+      if (entry.index > this.highest) this.highest = entry.index;
     }
   }
 
   /** Drops entries from index on (conflict truncation). */
   truncateFrom(index: number): void {
-    for (const key of this.entries.keys()) if (key >= index) this.entries.delete(key);
-    if (this.entries.size === 0) this.lowest = Infinity;
+    if (index > this.highest) return;
+    const { slots, capacity } = this;
+    if (this.highest - index < capacity) {
+      for (let at = index; at <= this.highest; at++)
+        if (slots[at % capacity]?.index === at) slots[at % capacity] = undefined;
+    } else {
+      for (let slot = 0; slot < capacity; slot++)
+        if ((slots[slot]?.index ?? 0) >= index) slots[slot] = undefined;
+    }
+    this.highest = index - 1;
+  }
+
+  private get(index: number): LogEntry | undefined {
+    const entry = this.slots[index % this.capacity];
+    return entry !== undefined && entry.index === index ? entry : undefined;
   }
 
   /** Entries lo..hi (inclusive) when all are cached, else null: no store read, no await. */
   peek(lo: number, hi: number): LogEntry[] | null {
-    if (hi < lo || lo < this.lowest) return null;
+    if (hi < lo || hi - lo >= this.capacity) return null;
     const out: LogEntry[] = [];
     for (let index = lo; index <= hi; index++) {
-      const entry = this.entries.get(index);
+      const entry = this.get(index);
       if (!entry) return null;
       out.push(entry);
     }
@@ -47,7 +64,7 @@ export class EntryCache {
     const out: LogEntry[] = [];
     let missingFrom = -1;
     for (let index = hi; index >= lo; index--) {
-      const entry = this.entries.get(index);
+      const entry = this.get(index);
       if (!entry) {
         missingFrom = index;
         break;

@@ -117,7 +117,9 @@ export class FsmRunner {
             await this.applyBatch(entries.slice(at, at + commands));
             at += commands;
           } else {
-            await this.applyOne(entry);
+            // Most FSMs apply synchronously: no promise and no microtask hop per entry then.
+            const applying = this.applyOne(entry);
+            if (applying) await applying;
             at++;
           }
         }
@@ -161,31 +163,55 @@ export class FsmRunner {
     }
   }
 
-  private async applyOne(entry: LogEntry): Promise<void> {
-    let response: unknown;
+  /** Applies one entry; a promise only when the FSM (or its configuration store) returned one. */
+  private applyOne(entry: LogEntry): Promise<void> | undefined {
     if (entry.type === LogType.Command) {
       // A throwing FSM is the user's bug; it becomes that entry's response instead of stalling
       // the log (every server applies the same entries, so they fail alike).
       const started = this.metrics.clock.now();
+      let response: unknown;
       try {
         response = this.fsm.apply(entry);
-        if (response instanceof Promise) response = await response;
       } catch (error) {
         response = error;
       }
-      this.metrics.sink.addSample('raft.fsm.apply', this.metrics.clock.now() - started);
-    } else if (entry.type === LogType.Configuration) {
+      if (response instanceof Promise) {
+        return response.then(
+          (value: unknown) => this.appliedCommand(entry, value, started),
+          (error: unknown) => this.appliedCommand(entry, error, started),
+        );
+      }
+      this.appliedCommand(entry, response, started);
+      return undefined;
+    }
+    if (entry.type === LogType.Configuration) {
       const configuration = this.decodeConfiguration(entry.data);
       this.configuration = { configuration, index: entry.index };
       const store = (this.fsm as Partial<ConfigurationStore>).storeConfiguration;
       if (typeof store === 'function') {
+        // Nobody waits on a configuration entry; the FSM's failure to record it is its own.
+        let stored: unknown;
         try {
-          await store.call(this.fsm, entry.index, configuration);
+          stored = store.call(this.fsm, entry.index, configuration);
         } catch {
-          // Nobody waits on a configuration entry; the FSM's failure to record it is its own.
+          stored = undefined;
         }
+        return Promise.resolve(stored).then(
+          () => this.appliedEntry(entry, undefined),
+          () => this.appliedEntry(entry, undefined),
+        );
       }
     }
+    this.appliedEntry(entry, undefined);
+    return undefined;
+  }
+
+  private appliedCommand(entry: LogEntry, response: unknown, started: number): void {
+    this.metrics.sink.addSample('raft.fsm.apply', this.metrics.clock.now() - started);
+    this.appliedEntry(entry, response);
+  }
+
+  private appliedEntry(entry: LogEntry, response: unknown): void {
     this.applied = entry.index;
     this.appliedTerm = entry.term;
     this.onApplied(entry, response);

@@ -24,7 +24,14 @@ export interface WaitHooks {
 }
 
 interface Waiter<T> {
+  readonly key: number;
   readonly tag: number;
+  /** When the wait times out (the clock's ms), or Infinity. */
+  readonly deadline: number;
+  readonly hooks: WaitHooks;
+  readonly signal: AbortSignal | undefined;
+  onAbort: (() => void) | null;
+  settled: boolean;
   resolve(value: T): void;
   reject(error: Error): void;
 }
@@ -33,6 +40,15 @@ export class PendingRequests<T> {
   private readonly waiting = new Map<number, Waiter<T>[]>();
   /** The keys of `waiting`, ascending. */
   private readonly keys: number[] = [];
+  /**
+   * Waits with a timeout, in the order they began (settled ones are dropped lazily). One timer
+   * serves them all, armed for the earliest live deadline: a write path with a timeout per apply
+   * arms a timer about once per timeout, not once per apply.
+   */
+  private timed: Waiter<T>[] = [];
+  private liveTimed = 0;
+  private sweepTimer: Timer | null = null;
+  private sweepAt = Infinity;
 
   constructor(private readonly clock: Clock) {}
 
@@ -42,25 +58,28 @@ export class PendingRequests<T> {
 
   wait(key: number, options: ApplyOptions = {}, hooks: WaitHooks = {}): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      let timer: Timer | null = null;
-      const disarm = (): void => {
-        timer?.cancel();
-        options.signal?.removeEventListener('abort', onAbort);
-      };
+      const timeout = options.timeout && options.timeout > 0 ? options.timeout : 0;
       const waiter: Waiter<T> = {
+        key,
         tag: hooks.tag ?? 0,
-        resolve: (value) => (disarm(), resolve(value)),
-        reject: (error) => (disarm(), reject(error)),
+        deadline: timeout > 0 ? this.clock.now() + timeout : Infinity,
+        hooks,
+        signal: options.signal,
+        onAbort: null,
+        settled: false,
+        resolve: (value) => {
+          if (this.settle(waiter)) resolve(value);
+        },
+        reject: (error) => {
+          if (this.settle(waiter)) reject(error);
+        },
       };
-      const expire = (error: Error): void => {
-        if (!this.remove(key, waiter)) return;
-        waiter.reject(hooks.onExpire ? hooks.onExpire(error) : error);
-      };
-      const onAbort = (): void => expire(new ErrAborted());
-      if (options.timeout && options.timeout > 0) {
-        timer = this.clock.setTimer(options.timeout, () => expire(new ErrApplyTimeout()));
+      if (options.signal) {
+        const onAbort = (): void => this.expire(waiter, new ErrAborted());
+        waiter.onAbort = onAbort;
+        options.signal.addEventListener('abort', onAbort, { once: true });
       }
-      options.signal?.addEventListener('abort', onAbort, { once: true });
+      if (timeout > 0) this.addTimed(waiter);
       this.add(key, waiter);
     });
   }
@@ -91,6 +110,64 @@ export class PendingRequests<T> {
     for (const key of this.keys.filter((candidate) => !where || where(candidate))) {
       for (const waiter of this.take(key)) waiter.reject(error());
     }
+  }
+
+  /** Marks the wait settled and disarms what it armed; false if it was settled already. */
+  private settle(waiter: Waiter<T>): boolean {
+    if (waiter.settled) return false;
+    waiter.settled = true;
+    if (waiter.onAbort) waiter.signal!.removeEventListener('abort', waiter.onAbort);
+    if (waiter.deadline !== Infinity && --this.liveTimed === 0) {
+      this.sweepTimer?.cancel();
+      this.sweepTimer = null;
+      this.sweepAt = Infinity;
+      this.timed = [];
+    }
+    return true;
+  }
+
+  /** The wait gave up on its own (timeout or abort). */
+  private expire(waiter: Waiter<T>, error: Error): void {
+    if (!this.remove(waiter.key, waiter)) return;
+    waiter.reject(waiter.hooks.onExpire ? waiter.hooks.onExpire(error) : error);
+  }
+
+  private addTimed(waiter: Waiter<T>): void {
+    this.liveTimed++;
+    // Settled waits are dropped when they outnumber the live ones, so the list stays about as
+    // long as the waits in flight.
+    if (this.timed.length >= 2 * this.liveTimed + 32) this.timed = this.timed.filter((w) => !w.settled);
+    this.timed.push(waiter);
+    if (waiter.deadline < this.sweepAt) this.armSweep(waiter.deadline);
+  }
+
+  private armSweep(at: number): void {
+    this.sweepTimer?.cancel();
+    this.sweepAt = at;
+    this.sweepTimer = this.clock.setTimer(Math.max(0, at - this.clock.now()), () => this.sweep());
+  }
+
+  /** Fails every wait whose deadline has passed (earliest deadline first), then re-arms. */
+  private sweep(): void {
+    this.sweepTimer = null;
+    this.sweepAt = Infinity;
+    const now = this.clock.now();
+    const due: Waiter<T>[] = [];
+    const keep: Waiter<T>[] = [];
+    let next = Infinity;
+    for (const waiter of this.timed) {
+      if (waiter.settled) continue;
+      if (waiter.deadline <= now) due.push(waiter);
+      else {
+        keep.push(waiter);
+        if (waiter.deadline < next) next = waiter.deadline;
+      }
+    }
+    this.timed = keep;
+    due.sort((a, b) => a.deadline - b.deadline);
+    for (const waiter of due) this.expire(waiter, new ErrApplyTimeout());
+    // Expiring may have started new waits (and armed for them); keep the earlier deadline.
+    if (next < this.sweepAt) this.armSweep(next);
   }
 
   private add(key: number, waiter: Waiter<T>): void {

@@ -121,6 +121,72 @@ describe('PendingRequests', () => {
   });
 });
 
+describe('PendingRequests timeouts: one timer for all the waits', () => {
+  /** The virtual clock, counting the timers armed through it. */
+  function countingTime() {
+    const time = virtualTime();
+    let armed = 0;
+    const clock = {
+      ...time.clock,
+      now: () => time.clock.now(),
+      wallTime: () => time.clock.wallTime(),
+      setTimer: (delay: number, fn: () => void) => {
+        armed++;
+        return time.clock.setTimer(delay, fn);
+      },
+    };
+    return { clock, advance: time.advance, armed: () => armed };
+  }
+
+  it('a thousand applies with the same timeout arm one timer, not one each', async () => {
+    const { clock, advance, armed } = countingTime();
+    const pending = new PendingRequests<number>(clock);
+    const results: Promise<number>[] = [];
+    for (let key = 1; key <= 1000; key++) results.push(pending.wait(key, { timeout: 5000 }));
+    for (let key = 1; key <= 1000; key++) pending.resolve(key, key);
+    expect(await Promise.all(results)).toHaveLength(1000);
+    expect(armed()).toBe(1);
+    // Nothing is left armed: no timeout fires later.
+    expect(await advance(10_000)).toBe(0);
+  });
+
+  it('waits with different timeouts each fail at their own deadline, earliest first', async () => {
+    const { clock, advance } = countingTime();
+    const pending = new PendingRequests<number>(clock);
+    const seen = outcomes({
+      a: pending.wait(1, { timeout: 300 }),
+      b: pending.wait(2, { timeout: 100 }),
+      c: pending.wait(3, { timeout: 200 }),
+      d: pending.wait(4, { timeout: 200 }),
+      untimed: pending.wait(5),
+    });
+    await advance(99);
+    expect(seen).toEqual([]);
+    await advance(100);
+    expect(seen).toEqual(['b!ErrApplyTimeout']);
+    pending.resolve(4, 44);
+    await advance(199);
+    expect(seen).toEqual(['b!ErrApplyTimeout', 'd=44']);
+    await advance(200);
+    expect(seen).toEqual(['b!ErrApplyTimeout', 'd=44', 'c!ErrApplyTimeout']);
+    await advance(300);
+    expect(seen).toEqual(['b!ErrApplyTimeout', 'd=44', 'c!ErrApplyTimeout', 'a!ErrApplyTimeout']);
+    expect(pending.size).toBe(1);
+  });
+
+  it('a steady stream of settled waits keeps the timed list about as long as the waits in flight', async () => {
+    const { clock } = countingTime();
+    const pending = new PendingRequests<number>(clock);
+    for (let key = 1; key <= 10_000; key++) {
+      void pending.wait(key, { timeout: 60_000 });
+      if (key > 8) pending.resolve(key - 8, key); // 8 in flight
+    }
+    expect(pending.size).toBe(8);
+    // The list is private; its bound is the point of this test.
+    expect((pending as unknown as { timed: unknown[] }).timed.length).toBeLessThanOrEqual(2 * 8 + 32);
+  });
+});
+
 describe('Waits', () => {
   it('failAll fails every kind of wait', async () => {
     const { clock, advance } = virtualTime();

@@ -18,8 +18,10 @@ import { fastConfig, ListFsm, TestCluster, waitFor } from './helpers.js';
 
 const dirs: string[] = [];
 const clusters: TestCluster[] = [];
+const solos: Raft[] = [];
 afterEach(async () => {
   await Promise.all(clusters.splice(0).map((c) => c.shutdown()));
+  await Promise.all(solos.splice(0).map((raft) => raft.shutdown()));
   await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
 });
 
@@ -147,6 +149,7 @@ describe('snapshots in a running cluster', () => {
       transport: new InmemTransport(new InmemNetwork(), 'addr-solo'),
       random: { next: () => 0.5 },
     });
+    solos.push(raft);
     await waitFor(() => raft.state === RaftState.Leader, 5000, 'leadership');
     const write = async (n: number) => {
       for (let i = 0; i < n; i++) await raft.apply(new TextEncoder().encode(`v${i}`), { timeout: 3000 });
@@ -158,13 +161,9 @@ describe('snapshots in a running cluster', () => {
     // Before snapshotLogLimit the applied-entry check used the threshold: a snapshot at index 15
     // (10 * 1.5), 13 commands in. A snapshot the background check started runs before a user's.
     const { raft, fsm, write } = await soloWithLimits({ snapshotThreshold: 10, snapshotLogLimit: 0 });
-    try {
-      await write(40);
-      await raft.snapshot();
-      expect(fsm.taken).toEqual([40]);
-    } finally {
-      await raft.shutdown();
-    }
+    await write(40);
+    await raft.snapshot();
+    expect(fsm.taken).toEqual([40]);
   });
 
   it('as entries apply, snapshotLogLimit plus a per-node random part takes a snapshot, so replicas differ', async () => {
@@ -172,31 +171,23 @@ describe('snapshots in a running cluster', () => {
     // the last one, at index 30 (28 commands), then at 60 after a user snapshot at 32 (30 commands).
     // Without the random part every replica snapshotted at the same index: here at 20.
     const { raft, fsm, write } = await soloWithLimits({ snapshotThreshold: 10, snapshotLogLimit: 20 });
-    try {
-      await write(29);
-      await waitFor(() => fsm.taken.length > 0, 5000, 'a snapshot');
-      expect(fsm.taken[0]).toBeGreaterThanOrEqual(28);
-      await write(1);
-      await raft.snapshot();
-      const user = fsm.taken.at(-1)!;
-      expect(fsm.taken).toEqual([fsm.taken[0], user]);
-      await write(35);
-      await waitFor(() => fsm.taken.length > 2, 5000, 'a second snapshot');
-      expect(fsm.taken[2]).toBeGreaterThanOrEqual(user + 30);
-    } finally {
-      await raft.shutdown();
-    }
+    await write(29);
+    await waitFor(() => fsm.taken.length > 0, 5000, 'a snapshot');
+    expect(fsm.taken[0]).toBeGreaterThanOrEqual(28);
+    await write(1);
+    await raft.snapshot();
+    const user = fsm.taken.at(-1)!;
+    expect(fsm.taken).toEqual([fsm.taken[0], user]);
+    await write(35);
+    await waitFor(() => fsm.taken.length > 2, 5000, 'a second snapshot');
+    expect(fsm.taken[2]).toBeGreaterThanOrEqual(user + 30);
   });
 
   it('snapshotLogLimit under snapshotThreshold counts as the threshold', async () => {
-    const { raft, fsm, write } = await soloWithLimits({ snapshotThreshold: 20, snapshotLogLimit: 1 });
-    try {
-      await write(29);
-      await waitFor(() => fsm.taken.length > 0, 5000, 'a snapshot');
-      expect(fsm.taken[0]).toBeGreaterThanOrEqual(28);
-    } finally {
-      await raft.shutdown();
-    }
+    const { fsm, write } = await soloWithLimits({ snapshotThreshold: 20, snapshotLogLimit: 1 });
+    await write(29);
+    await waitFor(() => fsm.taken.length > 0, 5000, 'a snapshot');
+    expect(fsm.taken[0]).toBeGreaterThanOrEqual(28);
   });
 
   it('restore() replaces the state on every server with an external snapshot (hashicorp Restore)', async () => {

@@ -36,7 +36,7 @@ export class SortedKeys {
   /** The last key of each chunk, for the binary search over chunks. */
   private lasts: string[] = [];
   private count = 0;
-  /** Chunks a capture holds: changed only on a copy (see `writable`). */
+  /** Chunks a capture holds (or held: a released one is not tracked): changed only on a copy. */
   private readonly shared = new WeakSet<string[]>();
 
   get size(): number {

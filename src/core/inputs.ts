@@ -35,6 +35,8 @@ export interface CoreFaults {
   truncateOnElection?: boolean;
   /** Follower: acknowledge appended entries before they are durable. */
   ackBeforePersist?: boolean;
+  /** Leader: count its own copy of an entry toward the commit quorum before it is durable. */
+  leaderCountsUnpersisted?: boolean;
   /** Follower: after installing a snapshot that does not match our log, leave the old log in storage. */
   snapshotKeepsStaleLog?: boolean;
   /** Lease measured from when an acknowledgement arrived, with no clock-drift margin. */

@@ -69,6 +69,7 @@ export type CoreView = Pick<
   | 'vote'
   | 'commitIndex'
   | 'applyIndex'
+  | 'durableIndex'
   | 'leader'
   | 'epoch'
   | 'lastIndex'
@@ -419,16 +420,28 @@ export class RaftCore {
   }
 
   /**
-   * Entries up to here may be applied: committed (in memory: the commit index need not be
-   * durable, a restart re-learns it) and durable in the local log (a follower may learn of a
-   * commit before its own copy of the entry is on disk). Apply order is the log's.
+   * Entries up to here may be applied: committed, and held by the local log in memory. Neither the
+   * commit index nor the local copy need be durable: an entry is committed once a quorum holds it
+   * durably, and a leader counts its own copy only once it is durable (replication.ts), so a quorum
+   * of followers' durable copies can commit it while the leader's own write is still in flight
+   * (etcd and Ongaro's thesis, 10.2.1, write the leader's disk in parallel the same way). A
+   * committed entry is never truncated, so the in-memory copy is the committed one; a restart that
+   * loses the local tail re-learns it from the quorum that holds it. The log's end caps this only
+   * while a lost tail is repaired (the stored commit index is then beyond the log). Apply order is
+   * the log's.
    */
   applyIndex(): number {
+    const { commitIndex, log } = this.server;
+    return Math.min(commitIndex, log.lastIndex());
+  }
+
+  /**
+   * What a restart recovers of the log: the end of the durable local log (or the snapshot, when
+   * that is further). The durable commit index (Raft.durableCommitIndex) never claims beyond it.
+   */
+  durableIndex(): number {
     const server = this.server;
-    return Math.min(
-      server.commitIndex,
-      Math.max(server.durability.durableLastIndex, server.log.snapshotIndex),
-    );
+    return Math.max(server.durability.durableLastIndex, server.log.snapshotIndex);
   }
 
   get leader(): Peer | null {

@@ -487,8 +487,13 @@ export class Replication {
   /** Raft paper 5.3/5.4.2: commit the highest index stored on a quorum, if it is from this term. */
   maybeCommit(): void {
     const server = this.server;
+    // The leader's own copy counts once durable: entries are applied at the commit index (core
+    // applyIndex) without waiting for the leader's write, so a commit must not rest on it.
+    const own = server.faults.leaderCountsUnpersisted
+      ? server.log.lastIndex()
+      : server.durability.durableLastIndex;
     const candidate = server.configurations.quorum.committedIndex((id) =>
-      id === server.id ? server.durability.durableLastIndex : (this.progress.get(id)?.matchIndex ?? 0),
+      id === server.id ? own : (this.progress.get(id)?.matchIndex ?? 0),
     );
     if (candidate <= server.commitIndex) return;
     if (server.log.term(candidate) !== server.term && !server.faults.commitPreviousTermEntries) return;

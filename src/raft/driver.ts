@@ -3,8 +3,9 @@
  * durable write, a timer) goes through the core at the current time (run), then the core's Ready
  * is carried out: events are routed, the write is handed to group commit, messages go out once
  * what they depend on is durable, and entries are applied up to core.applyIndex(): committed in
- * memory and durable in the local log. The commit index itself is not waited for (see
- * Durability.commitChanged): that took a serial fsync off every write's path.
+ * memory (a quorum holds them durably), whether or not the local write has landed yet. Neither
+ * the commit index (Durability.commitChanged) nor a leader's own write is waited for: each took a
+ * serial fsync off every write's path.
  *
  * Inputs that arrive in one turn of the event loop share one Ready (the flush runs after the
  * turn's I/O callbacks, Clock.afterTurn): that is where batching comes from. The parts (rpc.ts, events.ts, pending.ts, storage-writer.ts,
@@ -387,7 +388,7 @@ export class Driver {
     // The stored commit index may be beyond the log while a lost tail is repaired (core/raft.ts):
     // a restart recovers only what the durable log holds, which may trail the commit index in
     // memory (entries still on their way to the disk).
-    const commit = hardState ? Math.min(hardState.commit, this.core.applyIndex()) : 0;
+    const commit = hardState ? Math.min(hardState.commit, this.core.durableIndex()) : 0;
     if (commit > this.durableCommit) this.durableCommit = commit;
     const ready = this.waiting;
     this.waiting = [];

@@ -50,6 +50,11 @@ export class StorageWriter {
             this.storeLastIndex = write.truncateFrom - 1;
           }
           if (write.entries.length > 0) {
+            // A stored log that ends before these entries is one a snapshot replaced (start-up
+            // set it aside: startup.ts logStart). It goes first: a store refuses a gap.
+            if (this.storeLastIndex > 0 && write.entries[0].index > this.storeLastIndex + 1) {
+              ops.push(this.logs.deleteRange(1, this.storeLastIndex));
+            }
             ops.push(this.logs.storeLogs(write.entries));
             this.storeLastIndex = write.entries[write.entries.length - 1].index;
           }

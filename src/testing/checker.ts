@@ -332,7 +332,7 @@ export class SafetyChecker implements FsmObserver {
       history.maxApplied = Math.max(history.maxApplied, applied);
       if (applied > core.applyIndex()) {
         this.violation(
-          `apply order: ${node.id} applied ${applied} beyond its commit index or durable log ${core.applyIndex()}`,
+          `apply order: ${node.id} applied ${applied} beyond its commit index or its log ${core.applyIndex()}`,
         );
       }
       // Committed entries agree across servers and never change.

@@ -109,6 +109,20 @@ describe('c1 trace', () => {
       100, 20, 280, 50, 50, 10, 290, 50, 150, 10, 40, 50,
     ]);
     expect(result.leaderFsyncLast).toBe(0);
+    expect(result.commitBeforeLeaderFsync).toBe(0);
+  });
+
+  it("counts a commit made by both followers before the leader's own fsync ended", () => {
+    const late = LEADER.replace('write.durable 7 1400', 'write.durable 7 1950').replace(
+      'answer.received 7 1700\nanswer.received 7 1900\ncommit 7 1710',
+      'answer.received 7 1700\nanswer.received 7 1720\ncommit 7 1730',
+    );
+    const result = c1Steps(parseMarks(late), [parseMarks(FOLLOWER_A), parseMarks(FOLLOWER_B)]);
+    expect(result.requests).toBe(1);
+    expect(result.leaderFsyncLast).toBe(1);
+    expect(result.commitBeforeLeaderFsync).toBe(1);
+    // The quorum is the commit itself here, never after it.
+    expect(Math.round(result.steps[9].ms * 1000)).toBe(0);
   });
 
   it('leaves out a write whose marks are incomplete', () => {

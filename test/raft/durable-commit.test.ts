@@ -9,27 +9,10 @@ import { describe, expect, it } from 'vitest';
 import { LogType, ServerSuffrage, type LogEntry } from '../../src/core/types.js';
 import { bootstrapCluster } from '../../src/raft/bootstrap.js';
 import { Raft } from '../../src/raft/raft.js';
-import { InmemStore } from '../../src/storage/inmem.js';
 import { InmemSnapshotStore } from '../../src/storage/inmem-snapshot.js';
 import { StableKeys } from '../../src/storage/types.js';
 import { InmemNetwork, InmemTransport } from '../../src/transport/inmem.js';
-import { fastConfig, ListFsm, waitFor } from './helpers.js';
-
-/** A log store whose appends, once `hold` is set, land only when released (or never: a crash). */
-class HeldLogStore extends InmemStore {
-  hold = false;
-  readonly held: { land: () => void; drop: () => void }[] = [];
-
-  override storeLogs(entries: readonly LogEntry[]): Promise<void> {
-    if (!this.hold) return super.storeLogs(entries);
-    return new Promise((resolve) => {
-      this.held.push({
-        land: () => void super.storeLogs(entries).then(resolve),
-        drop: resolve,
-      });
-    });
-  }
-}
+import { fastConfig, HeldLogStore, ListFsm, waitFor } from './helpers.js';
 
 function command(index: number): LogEntry {
   return {
@@ -87,8 +70,10 @@ describe('durableCommitIndex while a lost tail is repaired', () => {
     await waitFor(() => store.held.length === 1 || undefined, 5000, 'the write of 2..4');
     append(4, [command(5)]);
     await waitFor(() => follower.commitIndex() === 5 || undefined, 5000, 'commit index 5 in memory');
+    // Committed entries are applied from memory, before their local copies land (core applyIndex).
+    await waitFor(() => follower.appliedIndex() === 5 || undefined, 5000, 'entries 2..5 applied');
     store.held.shift()!.land();
-    await waitFor(() => follower.appliedIndex() === 4 || undefined, 5000, 'entries 2..4 applied');
+    await waitFor(() => follower.durableCommitIndex() === 4 || undefined, 5000, '2..4 durable');
     const claimed = follower.durableCommitIndex();
     // The process dies before entry 5 reaches the disk, and starts again.
     store.hold = false;

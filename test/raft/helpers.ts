@@ -1,5 +1,5 @@
 /** Real-clock in-memory clusters for runtime tests. */
-import { ServerSuffrage, RaftState } from '../../src/core/types.js';
+import { ServerSuffrage, RaftState, type LogEntry } from '../../src/core/types.js';
 import { bootstrapCluster } from '../../src/raft/bootstrap.js';
 import { defaultConfig, type Config } from '../../src/raft/config.js';
 import { Raft } from '../../src/raft/raft.js';
@@ -106,5 +106,21 @@ export class TestCluster {
 
   async shutdown(): Promise<void> {
     await Promise.all(this.nodes.map((n) => n.raft.shutdown()));
+  }
+}
+
+/** A log store whose appends, once `hold` is set, land only when released (or never: a crash). */
+export class HeldLogStore extends InmemStore {
+  hold = false;
+  readonly held: { land: () => void; drop: () => void }[] = [];
+
+  override storeLogs(entries: readonly LogEntry[]): Promise<void> {
+    if (!this.hold) return super.storeLogs(entries);
+    return new Promise((resolve) => {
+      this.held.push({
+        land: () => void super.storeLogs(entries).then(resolve),
+        drop: resolve,
+      });
+    });
   }
 }

@@ -47,10 +47,12 @@ describe('planted-bug campaign (sample)', () => {
     }
   }, 600_000);
 
-  it('catches the bugs only one fault reaches (hostile input, a lost tail), with that fault alone', async () => {
+  it('catches the bugs only one fault reaches (hostile input, a lost tail, a crash), with that fault alone', async () => {
     const sample: [string, string, RegExp][] = [
       ['uncheckedLeaderCommit', 'hostile', /hostile input/],
       ['keepMatchIndex', 'disk', /^liveness$/],
+      // A commit resting on the leader's unwritten copy: an acknowledged write vanishes.
+      ['leaderCountsUnpersisted', 'crash', /stale read/],
     ];
     const bugs = PLANTED_BUGS.filter((bug) => sample.some(([name]) => name === bug.name));
     const rows = await runCampaign({ seeds: 150, bugs });

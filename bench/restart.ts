@@ -38,8 +38,9 @@ import { HASHICORP_DEFAULT_TUNING } from './systems.js';
 
 const WRITE_BATCH = 1024;
 /**
- * raftkit snapshots as soon as an apply passes the threshold, so the replay at start would end
- * in a snapshot and a compacted log, and the next run would restart from that instead.
+ * raftkit snapshots as soon as an apply passes its log limit (at least the threshold), so the
+ * replay at start would end in a snapshot and a compacted log, and the next run would restart
+ * from that instead.
  */
 const NO_SNAPSHOTS = { snapshotThreshold: 2 ** 50 };
 /** Start-up reads the whole log today: give it minutes, not the harness's 15 s. */

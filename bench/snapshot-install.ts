@@ -27,9 +27,8 @@ const VALUE_BYTES = 256 * 1024;
 /** While filling: no snapshots (each would serialize the growing state again). */
 const NO_SNAPSHOTS = { snapshotThreshold: 2 ** 50 };
 /**
- * Then: snapshot as soon as anything is applied, and keep almost no log. The short interval
- * matters: a snapshot started by the replay's first applies covers only those, and with nothing
- * applied afterwards only the interval's check takes the next one.
+ * Then: snapshot at the interval's check (every 1-2 s) once anything is applied, and keep almost
+ * no log. The short interval matters: only the timer checks snapshotThreshold.
  */
 const SNAPSHOT_TUNING = { snapshotThreshold: 1, snapshotIntervalMs: 1000, trailingLogs: 16 };
 const RESTART_TIMEOUT_MS = 300_000;

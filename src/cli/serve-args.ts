@@ -98,6 +98,7 @@ export const TUNING_FLAGS = {
   '--commit-timeout': 'commitTimeout',
   '--snapshot-interval': 'snapshotInterval',
   '--snapshot-threshold': 'snapshotThreshold',
+  '--snapshot-log-limit': 'snapshotLogLimit',
   '--trailing-logs': 'trailingLogs',
 } as const;
 type TuningFlag = keyof typeof TUNING_FLAGS;
@@ -163,7 +164,7 @@ export const SERVE_USAGE = `usage: raftkit kv serve --id ID --raft-addr HOST:POR
        [--http-max-connections N] [--http-headers-timeout MS] [--http-request-timeout MS]
        [--http-max-body-bytes N] [--join-timeout MS] [--wal-segment-bytes N]
        [--heartbeat-timeout MS --election-timeout MS --leader-lease-timeout MS --commit-timeout MS
-        --snapshot-interval MS --snapshot-threshold N --trailing-logs N]
+        --snapshot-interval MS --snapshot-threshold N --snapshot-log-limit N --trailing-logs N]
        [--watch-history N --watch-history-bytes N --watch-buffer-bytes N --max-watches N --max-leases N]
        [--snapshot-format 2|3] [--command-format json|binary]
 

@@ -13,7 +13,8 @@ const TUNING_TEXT: Record<keyof typeof TUNING_FLAGS, string> = {
   '--leader-lease-timeout': 'a leader without a quorum for this long steps down (ms)',
   '--commit-timeout': 'idle replication tick (ms)',
   '--snapshot-interval': 'how often to check whether a snapshot is due (ms)',
-  '--snapshot-threshold': 'entries applied since the last snapshot that make one due',
+  '--snapshot-threshold': 'entries applied since the last snapshot that make one due at the interval check',
+  '--snapshot-log-limit': 'entries applied since the last snapshot that make one at once (+0-100%; 0: off)',
   '--trailing-logs': 'log entries kept after a snapshot',
 };
 

@@ -73,6 +73,9 @@ export interface KvFsmOptions {
   snapshotFormat?: SnapshotFormat;
 }
 
+/** The answer of most commands, shared: an apply allocates nothing for it (results are read-only). */
+const APPLIED: KvApplyResult = Object.freeze({ ok: true });
+
 export const DEFAULT_WATCH_HISTORY = 10_000;
 export const DEFAULT_WATCH_HISTORY_BYTES = 64 * 1024 * 1024;
 
@@ -182,7 +185,7 @@ export class KvFsm implements FSM {
   }
 
   apply(log: LogEntry): KvApplyResult {
-    if (log.type !== LogType.Command) return { ok: true };
+    if (log.type !== LogType.Command) return APPLIED;
     if (this.halt !== null) throw this.halt;
     let command: KvCommand | null = null;
     let refusal: KvApplyResult | null = null;
@@ -211,10 +214,10 @@ export class KvFsm implements FSM {
     switch (command.op) {
       case 'put':
         store.put(command.key, Buffer.from(command.value), 0);
-        return { ok: true };
+        return APPLIED;
       case 'delete':
         store.delete(command.key);
-        return { ok: true };
+        return APPLIED;
       case 'cas': {
         const current = store.keys.get(command.key)?.value;
         const matches =
@@ -228,26 +231,26 @@ export class KvFsm implements FSM {
             current: current === undefined ? null : encodeBase64(current),
           };
         store.put(command.key, Buffer.from(command.value), 0);
-        return { ok: true };
+        return APPLIED;
       }
       case 'txn':
         return store.txn(command.compare, command.success, command.failure);
       case 'lease-grant':
         store.grantLease(command.ttl);
-        return { ok: true };
+        return APPLIED;
       case 'lease-revoke':
         return store.revokeLease(command.id, command.reason)
-          ? { ok: true }
+          ? APPLIED
           : { ok: false, reason: 'lease-not-found', lease: command.id };
       case 'lock':
         return { ok: true, ...store.lock(command.name, command.ttl) };
       case 'lock-release': {
         const outcome = store.releaseLock(command.name, command.token);
-        return outcome.released ? { ok: true } : { ok: false, reason: 'not-holder', token: outcome.token };
+        return outcome.released ? APPLIED : { ok: false, reason: 'not-holder', token: outcome.token };
       }
       case 'lock-cancel':
         store.cancelLock(command.name, command.lease);
-        return { ok: true };
+        return APPLIED;
     }
   }
 

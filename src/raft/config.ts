@@ -43,11 +43,19 @@ export interface Config {
   /** How often to check whether a snapshot is due (random in [T, 2T)). */
   snapshotInterval: number;
   /**
-   * Take a snapshot when this many entries were applied since the last one: checked every
-   * snapshotInterval, and as entries are applied once a per-node random 0-100% more have been
-   * (so that replicas do not all snapshot at the same index).
+   * Take a snapshot when this many entries were applied since the last one, checked every
+   * snapshotInterval (hashicorp's rule).
    */
   snapshotThreshold: number;
+  /**
+   * raftkit: take a snapshot as entries are applied, without waiting for the snapshotInterval
+   * check, once this many (but at least snapshotThreshold) plus a per-node random 0-100% more were
+   * applied since the last one. It bounds the log kept on disk and the entries replayed at a
+   * restart under a steady write load, which the timer alone lets grow with the write rate (etcd
+   * 3.4's snapshot count is 100,000); the random part keeps replicas from all snapshotting at the
+   * same index. 0 turns it off: the timer check only, as hashicorp/raft.
+   */
+  snapshotLogLimit: number;
   /**
    * A leader that has not heard from a quorum within this steps down. Counted on the leader's awake
    * time: a stall of its own process (GC, a starved CPU) counts at most a quarter of it (or its
@@ -88,13 +96,19 @@ export interface Config {
 /** The fields a running server can change (hashicorp's ReloadableConfig); see `raft.reloadConfig`. */
 export type ReloadableConfig = Pick<
   Config,
-  'trailingLogs' | 'snapshotInterval' | 'snapshotThreshold' | 'heartbeatTimeout' | 'electionTimeout'
+  | 'trailingLogs'
+  | 'snapshotInterval'
+  | 'snapshotThreshold'
+  | 'snapshotLogLimit'
+  | 'heartbeatTimeout'
+  | 'electionTimeout'
 >;
 
 const RELOADABLE = [
   'trailingLogs',
   'snapshotInterval',
   'snapshotThreshold',
+  'snapshotLogLimit',
   'heartbeatTimeout',
   'electionTimeout',
 ] as const satisfies readonly (keyof ReloadableConfig)[];
@@ -148,6 +162,7 @@ export function defaultConfig(): Config {
     trailingLogs: 10240,
     snapshotInterval: 120_000,
     snapshotThreshold: 8192,
+    snapshotLogLimit: 65_536,
     leaderLeaseTimeout: 500,
     localId: '',
     noSnapshotRestoreOnStart: false,
@@ -182,6 +197,7 @@ export function validateConfig(config: Config): void {
     'trailingLogs',
     'snapshotInterval',
     'snapshotThreshold',
+    'snapshotLogLimit',
     'leaderLeaseTimeout',
     'maxInflightAppends',
     'catchUpTimeout',

@@ -49,8 +49,8 @@ export interface SnapshotHost {
 
 export interface SnapshotManagerOptions {
   host: SnapshotHost;
-  /** The live config: snapshotInterval, snapshotThreshold and trailingLogs are reloadable. */
-  config: Pick<Config, 'snapshotInterval' | 'snapshotThreshold' | 'trailingLogs'>;
+  /** The live config: its snapshot fields and trailingLogs are reloadable. */
+  config: Pick<Config, 'snapshotInterval' | 'snapshotThreshold' | 'snapshotLogLimit' | 'trailingLogs'>;
   store: SnapshotStore;
   logs: LogStore;
   fsm: FSM;
@@ -70,13 +70,13 @@ export class SnapshotManager {
   private readonly consumingRpcs = new Set<number>();
   private stopped = false;
   /**
-   * How far past snapshotThreshold (as a fraction of it, in [0, 1)) this node lets its log grow
-   * before the applied-entry check snapshots; drawn again after every snapshot. Without it every
-   * replica snapshotted at the same index, so at c64 with 100k keys all three event loops were
-   * busy serializing at once and the leader lost its lease (bench/PROFILE.md, #2). The timer check
+   * How far past its limit (as a fraction of it, in [0, 1)) this node lets its log grow before the
+   * applied-entry check snapshots; drawn again after every snapshot. Without it every replica
+   * snapshotted at the same index, so at c64 with 100k keys all three event loops were busy
+   * serializing at once and the leader lost its lease (bench/PROFILE.md, #2). The timer check
    * keeps hashicorp's plain threshold.
    */
-  private thresholdJitter: number;
+  private limitJitter: number;
 
   private readonly host: SnapshotHost;
   private readonly config: SnapshotManagerOptions['config'];
@@ -102,7 +102,7 @@ export class SnapshotManager {
     this.clock = options.clock;
     this.random = options.random;
     this.logger = options.logger;
-    this.thresholdJitter = this.random.next();
+    this.limitJitter = this.random.next();
     this.metrics = options.metrics;
     this.failStop = options.failStop;
   }
@@ -116,23 +116,31 @@ export class SnapshotManager {
     this.timer?.cancel();
   }
 
+  /** hashicorp's rule: a random [interval, 2 x interval) timer checks snapshotThreshold. */
   private schedule(): void {
     if (this.stopped) return;
     const interval = this.config.snapshotInterval;
     this.timer = this.clock.setTimer(randomBetween(this.random, interval, 2 * interval), () => {
-      if (this.shouldSnapshot()) this.takeInBackground();
+      if (this.appliedSinceSnapshot() >= this.config.snapshotThreshold) this.takeInBackground();
       this.schedule();
     });
   }
 
-  private shouldSnapshot(jitter = 0): boolean {
-    const threshold = this.config.snapshotThreshold;
-    return this.runner.applied - this.host.snapshotIndex() >= threshold + Math.floor(threshold * jitter);
+  private appliedSinceSnapshot(): number {
+    return this.runner.applied - this.host.snapshotIndex();
   }
 
-  /** Called after each applied entry. */
+  /**
+   * Called after each applied entry: raftkit's bound on the log between two timer checks
+   * (Config.snapshotLogLimit). Checking snapshotThreshold here instead made every node of a busy
+   * cluster snapshot its whole state every 8,192-16,384 writes, one to two seconds at c64: the
+   * serialization was 6-7% of a follower's CPU (bench/PROFILE.md).
+   */
   onApplied(): void {
-    if (!this.taking && this.shouldSnapshot(this.thresholdJitter)) this.takeInBackground();
+    const { snapshotLogLimit, snapshotThreshold } = this.config;
+    if (this.taking || snapshotLogLimit === 0) return;
+    const limit = Math.max(snapshotLogLimit, snapshotThreshold);
+    if (this.appliedSinceSnapshot() >= limit + Math.floor(limit * this.limitJitter)) this.takeInBackground();
   }
 
   private takeInBackground(): void {
@@ -187,7 +195,7 @@ export class SnapshotManager {
       (candidate) => candidate.index === index && candidate.term === term,
     );
     await this.compact(index, term);
-    this.thresholdJitter = this.random.next();
+    this.limitJitter = this.random.next();
     this.logger.info({ index, term }, 'snapshot complete');
     return (
       meta ?? {

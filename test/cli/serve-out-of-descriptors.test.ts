@@ -61,6 +61,8 @@ function start(
     peers,
     '--snapshot-threshold',
     '32',
+    '--snapshot-log-limit',
+    '32',
     '--trailing-logs',
     '16',
     ...extra,

@@ -18,8 +18,10 @@ import { fastConfig, ListFsm, TestCluster, waitFor } from './helpers.js';
 
 const dirs: string[] = [];
 const clusters: TestCluster[] = [];
+const solos: Raft[] = [];
 afterEach(async () => {
   await Promise.all(clusters.splice(0).map((c) => c.shutdown()));
+  await Promise.all(solos.splice(0).map((raft) => raft.shutdown()));
   await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
 });
 
@@ -118,33 +120,74 @@ describe('snapshots in a running cluster', () => {
     ).toContainEqual(['d', ServerSuffrage.Voter]);
   });
 
-  it('a snapshot by threshold waits for a random part more entries, so replicas differ', async () => {
-    // With Random fixed at 0.5 the applied-entry check waits for threshold * 1.5 entries; the
-    // timer check (plain threshold) is out of reach. The log ends at 16 (configuration, Noop, 14
-    // commands), so there is room for one snapshot. Without the jitter every replica snapshotted
-    // at the same index: here at 10.
+  /** A ListFsm that records how many commands it held at each snapshot it was asked for. */
+  class RecordingFsm extends ListFsm {
+    readonly taken: number[] = [];
+    override snapshot(): ReturnType<ListFsm['snapshot']> {
+      this.taken.push(this.items.length);
+      return super.snapshot();
+    }
+  }
+
+  /**
+   * A solo leader with Random fixed at 0.5 (the applied-entry check waits for its limit * 1.5) and
+   * a snapshot timer out of reach. The log holds the configuration and a Noop before the commands.
+   */
+  async function soloWithLimits(limits: { snapshotThreshold: number; snapshotLogLimit: number }) {
     const store = new InmemStore();
     const snapshots = new InmemSnapshotStore();
-    const config = fastConfig('solo', { snapshotThreshold: 10, snapshotInterval: 600_000 });
+    const config = fastConfig('solo', { ...limits, snapshotInterval: 600_000 });
     const servers = [{ id: 'solo', address: 'addr-solo', suffrage: ServerSuffrage.Voter }];
     await bootstrapCluster(config, store, store, snapshots, { servers });
+    const fsm = new RecordingFsm();
     const raft = await Raft.create({
       config,
-      fsm: new ListFsm(),
+      fsm,
       logStore: store,
       stableStore: store,
       snapshotStore: snapshots,
       transport: new InmemTransport(new InmemNetwork(), 'addr-solo'),
       random: { next: () => 0.5 },
     });
-    try {
-      await waitFor(() => raft.state === RaftState.Leader, 5000, 'leadership');
-      for (let i = 0; i < 14; i++) await raft.apply(new TextEncoder().encode(`v${i}`), { timeout: 3000 });
-      await waitFor(() => raft.lastSnapshotIndex() > 0, 5000, 'a snapshot');
-      expect(raft.lastSnapshotIndex()).toBeGreaterThanOrEqual(15);
-    } finally {
-      await raft.shutdown();
-    }
+    solos.push(raft);
+    await waitFor(() => raft.state === RaftState.Leader, 5000, 'leadership');
+    const write = async (n: number) => {
+      for (let i = 0; i < n; i++) await raft.apply(new TextEncoder().encode(`v${i}`), { timeout: 3000 });
+    };
+    return { raft, fsm, write };
+  }
+
+  it('as entries apply, snapshotThreshold alone takes no snapshot: the interval timer checks it (hashicorp)', async () => {
+    // Before snapshotLogLimit the applied-entry check used the threshold: a snapshot at index 15
+    // (10 * 1.5), 13 commands in. A snapshot the background check started runs before a user's.
+    const { raft, fsm, write } = await soloWithLimits({ snapshotThreshold: 10, snapshotLogLimit: 0 });
+    await write(40);
+    await raft.snapshot();
+    expect(fsm.taken).toEqual([40]);
+  });
+
+  it('as entries apply, snapshotLogLimit plus a per-node random part takes a snapshot, so replicas differ', async () => {
+    // Limit 20 (over the threshold 10) and Random 0.5: a snapshot once 30 entries were applied since
+    // the last one, at index 30 (28 commands), then at 60 after a user snapshot at 32 (30 commands).
+    // Without the random part every replica snapshotted at the same index: here at 20.
+    const { raft, fsm, write } = await soloWithLimits({ snapshotThreshold: 10, snapshotLogLimit: 20 });
+    await write(29);
+    await waitFor(() => fsm.taken.length > 0, 5000, 'a snapshot');
+    expect(fsm.taken[0]).toBeGreaterThanOrEqual(28);
+    await write(1);
+    await raft.snapshot();
+    const user = fsm.taken.at(-1)!;
+    expect(fsm.taken).toEqual([fsm.taken[0], user]);
+    await write(35);
+    await waitFor(() => fsm.taken.length > 2, 5000, 'a second snapshot');
+    expect(fsm.taken[2]).toBeGreaterThanOrEqual(user + 30);
+  });
+
+  it('snapshotLogLimit under snapshotThreshold counts as the threshold', async () => {
+    const { fsm, write } = await soloWithLimits({ snapshotThreshold: 20, snapshotLogLimit: 1 });
+    await write(29);
+    await waitFor(() => fsm.taken.length > 0, 5000, 'a snapshot');
+    expect(fsm.taken[0]).toBeGreaterThanOrEqual(28);
   });
 
   it('restore() replaces the state on every server with an external snapshot (hashicorp Restore)', async () => {

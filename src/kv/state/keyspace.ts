@@ -3,10 +3,10 @@
  * ordered index (sorted-keys.ts) that ranges walk. Entries are never changed in place, only
  * replaced, so a snapshot may hold on to them while later commands apply.
  *
- * Snapshots are copy-on-write (`capture`): capturing copies only the ordered key list (one flat
- * array), and while a capture is open each key's first change after it saves the entry it
- * replaces. So a snapshot of any size is taken without a long pause of the event loop, and it
- * costs memory only for the keys that change while it is written.
+ * Snapshots are copy-on-write (`capture`): capturing shares the ordered index's chunks (each is
+ * copied at its first change after it: SortedKeys.capture), and while a capture is open each key's
+ * first change after it saves the entry it replaces. So a snapshot of any size is taken without a
+ * pause of the event loop, and it costs memory only for what changes while it is written.
  */
 import { RESERVED_PREFIX } from '../validate.js';
 import { compareKeys, SortedKeys } from './sorted-keys.js';
@@ -58,15 +58,21 @@ export class Keyspace {
     return this.entries.get(key);
   }
 
-  set(key: string, entry: KeyEntry): void {
-    if (this.captures.size > 0) this.saveForCaptures(key);
-    if (!this.entries.has(key)) this.order.insert(key);
+  /**
+   * Sets the entry of `key` and returns the one it replaces. An overwrite is two lookups of the
+   * map and leaves the ordered index alone; only a new key is inserted there.
+   */
+  set(key: string, entry: KeyEntry): KeyEntry | undefined {
+    const old = this.entries.get(key);
+    if (this.captures.size > 0) this.saveForCaptures(key, old);
+    if (old === undefined) this.order.insert(key);
     this.entries.set(key, entry);
+    return old;
   }
 
   /** Sets `key` if it sorts after every key held (see SortedKeys.appendIfLast); false otherwise. */
   appendIfLast(key: string, entry: KeyEntry): boolean {
-    if (this.captures.size > 0) this.saveForCaptures(key);
+    if (this.captures.size > 0) this.saveForCaptures(key, this.entries.get(key));
     if (!this.order.appendIfLast(key)) return false;
     this.entries.set(key, entry);
     return true;
@@ -75,7 +81,7 @@ export class Keyspace {
   delete(key: string): KeyEntry | undefined {
     const entry = this.entries.get(key);
     if (entry === undefined) return undefined;
-    if (this.captures.size > 0) this.saveForCaptures(key);
+    if (this.captures.size > 0) this.saveForCaptures(key, entry);
     this.entries.delete(key);
     this.order.delete(key);
     return entry;
@@ -120,12 +126,14 @@ export class Keyspace {
   capture(): KeyspaceCapture {
     const replaced = new Map<string, KeyEntry | undefined>();
     this.captures.add(replaced);
-    const keys = this.order.toArray();
+    const chunks = this.order.capture();
     const entries = this.entries;
     return {
-      size: keys.length,
+      size: entries.size,
       *[Symbol.iterator]() {
-        for (const key of keys) yield [key, (replaced.has(key) ? replaced.get(key) : entries.get(key))!];
+        for (const chunk of chunks) {
+          for (const key of chunk) yield [key, (replaced.has(key) ? replaced.get(key) : entries.get(key))!];
+        }
       },
       release: () => {
         this.captures.delete(replaced);
@@ -134,9 +142,8 @@ export class Keyspace {
     };
   }
 
-  /** Saves the entry of `key` for each open capture it has not changed for yet. */
-  private saveForCaptures(key: string): void {
-    const current = this.entries.get(key);
+  /** Saves `current`, the entry of `key`, for each open capture it has not changed for yet. */
+  private saveForCaptures(key: string, current: KeyEntry | undefined): void {
     for (const replaced of this.captures) {
       if (!replaced.has(key)) replaced.set(key, current);
     }

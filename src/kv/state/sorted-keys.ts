@@ -3,7 +3,8 @@
  * O(log n + limit) instead of a sort of every key per request. It is a list of sorted chunks (the
  * layout of Python's sortedcontainers): a binary search over the chunks' last keys finds the chunk,
  * a second one the position inside it, and an insert or delete moves at most one chunk's worth of
- * array slots.
+ * array slots. A capture (for a snapshot) shares the chunks, copy-on-write: it costs a copy of the
+ * chunk list, and each chunk is copied at its first change after it (see `capture`).
  */
 
 /** Keys per chunk before a chunk is split in two; a chunk under a quarter of it is merged. */
@@ -35,6 +36,8 @@ export class SortedKeys {
   /** The last key of each chunk, for the binary search over chunks. */
   private lasts: string[] = [];
   private count = 0;
+  /** Chunks a capture holds (or held: a released one is not tracked): changed only on a copy. */
+  private readonly shared = new WeakSet<string[]>();
 
   get size(): number {
     return this.count;
@@ -50,9 +53,9 @@ export class SortedKeys {
     }
     let c = this.chunkFor(key);
     if (c === this.chunks.length) c--; // after every key: append to the last chunk
-    const chunk = this.chunks[c];
-    const i = lowerBound(chunk, key);
-    if (i < chunk.length && chunk[i] === key) return false;
+    const i = lowerBound(this.chunks[c], key);
+    if (i < this.chunks[c].length && this.chunks[c][i] === key) return false;
+    const chunk = this.writable(c);
     chunk.splice(i, 0, key);
     this.lasts[c] = chunk[chunk.length - 1];
     this.count++;
@@ -72,7 +75,7 @@ export class SortedKeys {
     const c = this.chunks.length - 1;
     if (c < 0) return this.insert(key);
     if (compareKeys(key, this.lasts[c]) <= 0) return false;
-    const chunk = this.chunks[c];
+    const chunk = this.writable(c);
     chunk.push(key);
     this.lasts[c] = key;
     this.count++;
@@ -87,9 +90,9 @@ export class SortedKeys {
   delete(key: string): boolean {
     const c = this.chunkFor(key);
     if (c === this.chunks.length) return false;
-    const chunk = this.chunks[c];
-    const i = lowerBound(chunk, key);
-    if (i >= chunk.length || chunk[i] !== key) return false;
+    const i = lowerBound(this.chunks[c], key);
+    if (i >= this.chunks[c].length || this.chunks[c][i] !== key) return false;
+    const chunk = this.writable(c);
     chunk.splice(i, 1);
     this.count--;
     if (chunk.length === 0) {
@@ -114,9 +117,23 @@ export class SortedKeys {
     }
   }
 
-  /** Every key, in order (a copy). */
-  toArray(): string[] {
-    return this.chunks.flat();
+  /**
+   * Every key as of now, in order, unchanged by later inserts and deletes: the chunks themselves,
+   * shared until this index next changes each (it changes a copy then). It costs O(chunks), where
+   * a copy of every key stalled the event loop 18 ms per 100k keys.
+   */
+  capture(): readonly (readonly string[])[] {
+    for (const chunk of this.chunks) this.shared.add(chunk);
+    return this.chunks.slice();
+  }
+
+  /** Chunk `c`, ready to change: a copy in its place if a capture holds it. */
+  private writable(c: number): string[] {
+    const chunk = this.chunks[c];
+    if (!this.shared.has(chunk)) return chunk;
+    const copy = chunk.slice();
+    this.chunks[c] = copy;
+    return copy;
   }
 
   /** The first chunk whose last key is >= key (chunks.length when key is past every key). */

@@ -71,19 +71,20 @@ export class KvStore {
     this.journal = emptyJournal();
   }
 
-  /** Ends the command: its changes join the history, which is trimmed, and are handed back. */
+  /**
+   * Ends the command: its changes join the history, which is trimmed, and are handed back (the
+   * next `begin` starts a new journal).
+   */
   end(): Journal {
-    for (const event of this.journal.events) this.history.push(event);
-    this.history.trim(this.revision);
     const journal = this.journal;
-    this.journal = emptyJournal();
+    for (const event of journal.events) this.history.push(event);
+    this.history.trim(this.revision);
     return journal;
   }
 
   put(key: string, value: Buffer, lease: number): void {
-    const old = this.keys.get(key);
+    const old = this.keys.set(key, { value, revision: this.revision, lease });
     if (old !== undefined && old.lease !== 0) this.leases.get(old.lease)?.keys.delete(key);
-    this.keys.set(key, { value, revision: this.revision, lease });
     if (lease !== 0) this.leases.get(lease)!.keys.add(key);
     this.journal.events.push({ revision: this.revision, op: 'put', key, value });
   }

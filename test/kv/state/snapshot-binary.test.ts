@@ -13,6 +13,7 @@ import {
   chunksOf,
   expectBoundedRestore,
   LogDriver,
+  MemorySink,
   richState,
   snapshotBytes,
 } from '../support/log-driver.js';
@@ -46,6 +47,25 @@ describe('version 3 snapshots', () => {
     expect(restored.entry('c')).toEqual({ value: Buffer.from('3'), revision: 4, lease: 3 });
     expect(restored.lock('db')).toEqual({ holder: 5, token: 5, waiters: [6] });
     expect(restored.history.length).toBe(4);
+  });
+
+  it('are the same bytes in any chunk size: small chunks hold whole records, a larger record gets a chunk of its own', async () => {
+    const build = (snapshotChunkBytes: number) => {
+      const fsm = new KvFsm({ snapshotChunkBytes });
+      const driver = new LogDriver(fsm);
+      for (let i = 0; i < 50; i++)
+        driver.apply({ op: 'put', key: `k${i}`, value: Buffer.alloc(i === 25 ? 1000 : 3, i) });
+      return fsm;
+    };
+    const sink = new MemorySink();
+    const snapshot = build(64).snapshot();
+    await snapshot.persist(sink);
+    snapshot.release();
+    expect(sink.bytes().equals(await snapshotBytes(build(64 * 1024)))).toBe(true);
+    const sizes = sink.chunks.map((chunk) => chunk.length);
+    // The big value's key record and its watch event, each alone in its chunk.
+    expect(sizes.filter((size) => size > 64)).toEqual([5 + 20 + 3 + 1000, 5 + 13 + 3 + 1000]);
+    expect(sizes.length).toBeGreaterThan(20);
   });
 
   it('restore the same state as version 2 of the same machine', async () => {

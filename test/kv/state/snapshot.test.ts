@@ -178,6 +178,62 @@ describe('copy-on-write snapshots', () => {
   });
 });
 
+describe('copy-on-write snapshots under load (property)', () => {
+  /** Puts (new keys and overwrites) and deletes over 4,000 keys: enough for the index to split and merge chunks. */
+  function keyCommand(random: SeededRandom, deletes: number): KvCommand {
+    const key = `p/${Math.floor(random.next() * 4000)}`;
+    return random.next() < deletes ? { op: 'delete', key } : { op: 'put', key, value: v(`${random.next()}`) };
+  }
+
+  it('two overlapping snapshots, each written while 0-60 commands apply per chunk, are exactly the state at their index', async () => {
+    for (const seed of [1, 2]) {
+      const random = new SeededRandom(seed);
+      const log: KvCommand[] = randomCommands(random, 200);
+      for (let i = 0; i < 5000; i++) log.push(keyCommand(random, 0.2));
+      const live = new KvFsm({ snapshotChunkBytes: 1024 });
+      const driver = new LogDriver(live);
+      for (const command of log) driver.apply(command);
+      const applyMore = () => {
+        // Deletes outweigh puts while the snapshots are written, so chunks shrink and merge too.
+        for (let n = Math.floor(random.next() * 60); n > 0; n--) {
+          const command = keyCommand(random, 0.6);
+          log.push(command);
+          driver.apply(command);
+        }
+      };
+      const firstAt = log.length;
+      const first = live.snapshot();
+      let second: { snapshot: ReturnType<KvFsm['snapshot']>; at: number } | null = null;
+      const firstSink = new MemorySink();
+      firstSink.write = async (chunk) => {
+        firstSink.chunks.push(Buffer.from(chunk));
+        applyMore();
+        if (firstSink.chunks.length === 20) second = { snapshot: live.snapshot(), at: log.length };
+      };
+      await first.persist(firstSink);
+      first.release();
+      const secondSink = new MemorySink();
+      secondSink.write = async (chunk) => {
+        secondSink.chunks.push(Buffer.from(chunk));
+        applyMore();
+      };
+      await second!.snapshot.persist(secondSink);
+      second!.snapshot.release();
+
+      const reference = new KvFsm({ snapshotChunkBytes: 1024 });
+      const referenceDriver = new LogDriver(reference);
+      for (const command of log.slice(0, firstAt)) referenceDriver.apply(command);
+      expect(firstSink.bytes().equals(await snapshotBytes(reference)), `seed ${seed}: first`).toBe(true);
+      for (const command of log.slice(firstAt, second!.at)) referenceDriver.apply(command);
+      expect(secondSink.bytes().equals(await snapshotBytes(reference)), `seed ${seed}: second`).toBe(true);
+      expect(log.length - firstAt, 'commands applied while the snapshots were written').toBeGreaterThan(1000);
+      // And the live state carried on: a snapshot now is the whole log's.
+      for (const command of log.slice(second!.at)) referenceDriver.apply(command);
+      expect((await snapshotBytes(live)).equals(await snapshotBytes(reference))).toBe(true);
+    }
+  });
+});
+
 describe('damaged version 2 snapshots are refused and the old state kept', () => {
   const header = '{"format":2,"revision":10,"compactRevision":2}';
   const cases: [string, string][] = [

@@ -68,7 +68,7 @@ describe('SortedKeys', () => {
         throw new Error(`index and model differ at step ${i} (${key})`);
     }
     const sorted = [...model].sort(utf8Order);
-    expect(index.toArray()).toEqual(sorted);
+    expect([...index.from('')]).toEqual(sorted);
     expect(index.size).toBe(sorted.length);
     expect(sorted.length).toBeGreaterThan(2000);
   });
@@ -80,13 +80,44 @@ describe('SortedKeys', () => {
     for (const key of sorted) expect(index.appendIfLast(key)).toBe(true);
     expect(index.appendIfLast(sorted[sorted.length - 1])).toBe(false);
     expect(index.appendIfLast(sorted[0])).toBe(false);
-    expect(index.toArray()).toEqual(sorted);
+    expect([...index.from('')]).toEqual(sorted);
     // Inserts and deletes still find their place in the appended chunks.
     expect(index.delete(sorted[1234])).toBe(true);
     expect(index.insert(sorted[1234])).toBe(true);
     expect(index.insert(sorted[4000])).toBe(false);
     expect([...index.from(sorted[2500])].slice(0, 3)).toEqual(sorted.slice(2500, 2503));
     expect(index.size).toBe(sorted.length);
+  });
+
+  it('a capture keeps the keys of its moment through later inserts, appends, deletes, splits and merges', () => {
+    // Copy-on-write: a capture shares the chunks, and the index changes a copy of a shared chunk.
+    // The key space grows past 10 chunks, then deletes thin it out so that chunks merge.
+    const random = new SeededRandom(13);
+    const index = new SortedKeys();
+    const model = new Set<string>();
+    const captures: { keys: readonly (readonly string[])[]; expected: string[] }[] = [];
+    let appended = 0;
+    for (let i = 0; i < 60_000; i++) {
+      const key = `k${Math.floor(random.next() * 20_000)}`;
+      const roll = random.next();
+      if (roll < 0.02) {
+        const last = `z${String(appended++).padStart(6, '0')}`;
+        expect(index.appendIfLast(last)).toBe(true);
+        model.add(last);
+      } else if (roll < (i < 30_000 ? 0.6 : 0.15)) {
+        index.insert(key);
+        model.add(key);
+      } else {
+        index.delete(key);
+        model.delete(key);
+      }
+      if (i % 5000 === 0) captures.push({ keys: index.capture(), expected: [...model].sort(utf8Order) });
+    }
+    expect(Math.max(...captures.map(({ expected }) => expected.length))).toBeGreaterThan(10 * 512);
+    for (const [i, { keys, expected }] of captures.entries())
+      expect(keys.flat(), `capture ${i}`).toEqual(expected);
+    expect([...index.from('')]).toEqual([...model].sort(utf8Order));
+    expect(index.size).toBe(model.size);
   });
 
   it('walks from any start, inclusive or exclusive', () => {
@@ -109,7 +140,7 @@ describe('SortedKeys', () => {
     expect(from('l')).toEqual([]);
     // Thinning to a tenth merges chunks that fell under a quarter full.
     for (const key of keys.filter((_, i) => i % 10 !== 0)) index.delete(key);
-    expect(index.toArray()).toEqual(keys.filter((_, i) => i % 10 === 0));
+    expect([...index.from('')]).toEqual(keys.filter((_, i) => i % 10 === 0));
     expect(from('key/00001')).toEqual(['key/00010', 'key/00020', 'key/00030']);
   });
 });

@@ -81,6 +81,20 @@ describe('parseServeArgs', () => {
     expect(() => parseServeArgs([...base, '--commit-timeout', '-5'])).toThrow(/--commit-timeout/);
   });
 
+  it('reads --snapshot-log-limit (0 turns it off) and refuses hostile values', () => {
+    expect(parseServeArgs([...base, '--snapshot-log-limit', '0']).raftConfig).toEqual({
+      snapshotLogLimit: 0,
+    });
+    expect(parseServeArgs([...base, '--snapshot-log-limit=100000']).raftConfig).toEqual({
+      snapshotLogLimit: 100_000,
+    });
+    for (const hostile of ['-1', '1e5', '0x10', ' 7', '1.5', '9007199254740993', '']) {
+      expect(() => parseServeArgs([...base, `--snapshot-log-limit=${hostile}`])).toThrow(
+        /--snapshot-log-limit/,
+      );
+    }
+  });
+
   it('reads --log-store and refuses an unknown store', () => {
     expect(parseServeArgs([...base, '--log-store', 'lmdb']).logStore).toBe('lmdb');
     expect(parseServeArgs([...base, '--log-store=wal']).logStore).toBe('wal');

@@ -123,6 +123,7 @@ describe('reloadConfig', () => {
     const before = leader.raft.reloadableConfig();
     expect(() => leader.raft.reloadConfig({ electionTimeout: 1 })).toThrow(ErrInvalidConfig);
     expect(() => leader.raft.reloadConfig({ trailingLogs: -1 })).toThrow(ErrInvalidConfig);
+    expect(() => leader.raft.reloadConfig({ snapshotLogLimit: -1 })).toThrow(ErrInvalidConfig);
     expect(() => leader.raft.reloadConfig({ localId: 'z' } as never)).toThrow(/cannot be reloaded/);
     expect(() => loose(leader.raft).reloadConfig(null)).toThrow(TypeError);
     expect(leader.raft.reloadableConfig()).toEqual(before);
@@ -137,6 +138,16 @@ describe('config validation', () => {
       );
     }
     expect(() => validateConfig({ ...defaultConfig(), localId: 'a' })).not.toThrow();
+  });
+
+  it('snapshotLogLimit must be a non-negative safe integer; 0 (the timer only) is allowed', () => {
+    const base = { ...defaultConfig(), localId: 'a' };
+    for (const snapshotLogLimit of [-1, 1.5, Number.NaN, Infinity, 2 ** 53, '10' as never]) {
+      expect(() => validateConfig({ ...base, snapshotLogLimit })).toThrow(/snapshotLogLimit/);
+    }
+    for (const snapshotLogLimit of [0, 1, 65_536]) {
+      expect(() => validateConfig({ ...base, snapshotLogLimit })).not.toThrow();
+    }
   });
 
   it('catchUpTimeout must be a duration no shorter than electionTimeout', () => {

@@ -4,11 +4,28 @@
  * KV service observe once or more per write (1.4% and 0.7% of a busy leader, bench/PROFILE.md).
  */
 
-/** The metric shape a prom-client Registry reads through `registerMetric` (see CountedHistogram). */
-interface HistogramValue {
+/** One sample of a histogram's series, as prom-client's Histogram.get() lists it. */
+export interface HistogramValue {
+  /** `le` (the bucket's upper bound) for buckets, and the histogram's label when it has one. */
   labels: Record<string, string | number>;
+  /** A cumulative bucket count, the sum or the count. */
   value: number;
+  /** `<name>_bucket`, `<name>_sum` or `<name>_count`. */
   metricName: string;
+}
+
+/** What CountedHistogram.get() returns: prom-client's metric object with its values. */
+export interface HistogramMetric {
+  /** The metric's name. */
+  name: string;
+  /** Its help text. */
+  help: string;
+  /** Always `histogram`. */
+  type: string;
+  /** How prom-client's cluster mode merges workers' values (`sum`). */
+  aggregator: string;
+  /** Each series' buckets, then its sum and count. */
+  values: HistogramValue[];
 }
 
 interface Row {
@@ -30,18 +47,26 @@ export class CountedHistogram {
   readonly type = 'histogram';
   /** How prom-client's cluster mode merges workers' values. */
   readonly aggregator = 'sum';
+  /** The metric's name (`_bucket`, `_sum` and `_count` are added to it). */
+  readonly name: string;
+  /** The metric's help text. */
+  readonly help: string;
   private readonly rows = new Map<string, Row>();
 
   /**
+   * @param name The metric's name.
+   * @param help Its help text.
    * @param buckets Upper bounds, ascending.
    * @param label The label's name; observations then name its value. None: one unlabelled series.
    */
   constructor(
-    readonly name: string,
-    readonly help: string,
+    name: string,
+    help: string,
     private readonly buckets: readonly number[],
     private readonly label?: string,
   ) {
+    this.name = name;
+    this.help = help;
     if (label === undefined) this.rowOf('');
   }
 
@@ -63,7 +88,7 @@ export class CountedHistogram {
   }
 
   /** The series as prom-client's Histogram.get() returns them. */
-  get(): { name: string; help: string; type: string; aggregator: string; values: HistogramValue[] } {
+  get(): HistogramMetric {
     const values: HistogramValue[] = [];
     const bucketName = `${this.name}_bucket`;
     for (const [labelValue, row] of this.rows) {

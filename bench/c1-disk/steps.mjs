@@ -1,4 +1,4 @@
-// node bench/c1-disk/steps.mjs DIR...: for each kv-c1.sh run, the load generator's c1 p50 and the
+// node bench/c1-disk/steps.mjs DIR...: for each `c1-cluster.sh kv` run, the load generator's c1 p50 and the
 // median of each step of bench/c1-trace.ts (needs the bench build: npx tsc -p tsconfig.bench.json).
 import { readFileSync } from 'node:fs';
 import { readC1Steps } from '../../dist-bench/bench/c1-trace.js';

@@ -52,6 +52,7 @@ export {
   type RaftMetricName,
 } from './raft/metrics.js';
 export { prometheusMetrics, prometheusName } from './raft/prometheus.js';
+export { CountedHistogram, type HistogramMetric, type HistogramValue } from './raft/histogram.js';
 export type { Observation, Observer, ObserverOptions } from './raft/observer.js';
 export {
   DEFAULT_NOTIFY_CAPACITY,

@@ -188,21 +188,31 @@ function writeTxnOp(writer: Writer, op: TxnOp): void {
   writer.bytes(op.value);
 }
 
+/**
+ * Fills the buffer sizeOf measured, with plain index stores: Buffer's writeUInt* re-check every
+ * offset, which the exact size already guarantees (done() checks it). Values are still checked.
+ */
 class Writer {
   private offset = 0;
   constructor(private readonly buffer: Buffer) {}
 
   u8(value: number): void {
-    this.offset = this.buffer.writeUInt8(value, this.offset);
+    this.buffer[this.offset++] = value;
   }
 
   u16(value: number): void {
-    this.offset = this.buffer.writeUInt16BE(value, this.offset);
+    if (value > 0xffff) throw new RangeError(`${value} does not fit a binary command's u16`);
+    const { buffer, offset } = this;
+    buffer[offset] = value >>> 8;
+    buffer[offset + 1] = value;
+    this.offset = offset + 2;
   }
 
   int(value: number): void {
-    this.offset = this.buffer.writeUInt32BE(Math.floor(value / TWO_32), this.offset);
-    this.offset = this.buffer.writeUInt32BE(value % TWO_32, this.offset);
+    if (!Number.isSafeInteger(value) || value < 0)
+      throw new RangeError(`${value} is not an integer a binary command can carry`);
+    this.u32(Math.floor(value / TWO_32));
+    this.u32(value % TWO_32);
   }
 
   string(text: string): void {
@@ -212,7 +222,7 @@ class Writer {
   }
 
   bytes(value: Uint8Array): void {
-    this.offset = this.buffer.writeUInt32BE(value.byteLength, this.offset);
+    this.u32(value.byteLength);
     this.buffer.set(value, this.offset);
     this.offset += value.byteLength;
   }
@@ -220,6 +230,15 @@ class Writer {
   done(): Buffer {
     if (this.offset !== this.buffer.length) throw new Error('binary command size miscomputed');
     return this.buffer;
+  }
+
+  private u32(value: number): void {
+    const { buffer, offset } = this;
+    buffer[offset] = value >>> 24;
+    buffer[offset + 1] = value >>> 16;
+    buffer[offset + 2] = value >>> 8;
+    buffer[offset + 3] = value;
+    this.offset = offset + 4;
   }
 }
 

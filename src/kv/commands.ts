@@ -62,14 +62,19 @@ export function httpAddressKey(serverId: string): string {
 }
 
 /**
- * Commands this process encoded, by the bytes encodeCommand returned. On the leader the runtime
- * hands the state machine the very array that was proposed (from its entry cache), so apply takes
- * the object the HTTP handler built instead of parsing the JSON again (decodeCommand was 3% of the
- * leader's CPU at c64, bench/PROFILE.md). Only put and delete, the hot commands, and only with a
- * key decodeCommand accepts: the leader must find malformed exactly what its followers find
- * malformed.
+ * Commands this process encoded ride on the bytes encodeCommand returned, under a symbol. On the
+ * leader the runtime hands the state machine the very array that was proposed (from its entry
+ * cache), so apply takes the object the HTTP handler built instead of parsing the entry again
+ * (decodeCommand was 3% of the leader's CPU at c64, bench/PROFILE.md). A property rather than a
+ * WeakMap: a WeakMap's set and get cost more than the encoding itself, and its entries are
+ * ephemerons every garbage collection must trace. Only put and delete, the hot commands, and only
+ * with a key decodeCommand accepts: the leader must find malformed exactly what its followers find
+ * malformed. A copy of the bytes (a follower's, the WAL's) has no such property and is decoded.
  */
-const encodedHere = new WeakMap<Uint8Array, KvCommand>();
+const ENCODED_HERE = Symbol('raftkit kv command encoded here');
+
+/** Bytes encodeCommand returned, carrying the command they encode. */
+type EncodedHere = Uint8Array & { [ENCODED_HERE]?: KvCommand };
 
 /**
  * How commands are written to the log: `json` (the contract's JSON, which every implementation
@@ -78,17 +83,17 @@ const encodedHere = new WeakMap<Uint8Array, KvCommand>();
 export type CommandFormat = 'json' | 'binary';
 
 export function encodeCommand(command: KvCommand, format: CommandFormat = 'json'): Uint8Array {
-  const data =
+  const data: EncodedHere =
     format === 'binary' ? encodeBinary(command) : Buffer.from(JSON.stringify(commandJson(command)), 'utf8');
   if ((command.op === 'put' || command.op === 'delete') && keyProblem(command.key, 'read') === null) {
-    encodedHere.set(data, command);
+    data[ENCODED_HERE] = command;
   }
   return data;
 }
 
 /** The command in a log entry's data: the one encoded here if it was, else decodeCommand's. */
 export function commandOf(data: Uint8Array): KvCommand {
-  return encodedHere.get(data) ?? decodeCommand(data);
+  return (data as EncodedHere)[ENCODED_HERE] ?? decodeCommand(data);
 }
 
 function commandJson(command: KvCommand): JsonObject {

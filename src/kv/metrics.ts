@@ -1,5 +1,6 @@
 /** Prometheus metrics of one KV server, in a registry of its own (several servers may share a process). */
 import { Counter, Gauge, Registry, type Metric } from 'prom-client';
+import { CountedHistogram } from '../index.js';
 import type { KvCluster } from './cluster.js';
 import type { KvFsm } from './fsm.js';
 import type { WatchHub } from './http/watch-hub.js';
@@ -37,7 +38,7 @@ export class KvMetrics {
    * hashes the labels of every `inc`, which was ~1% of a busy leader (bench/PROFILE.md).
    */
   private readonly requestCounts = new Map<string, RequestCount>();
-  private readonly applyDuration: OpHistogram;
+  private readonly applyDuration: CountedHistogram;
 
   /** `sources.registry`: where the metrics go (default: a new one); share it with the library's (`prometheusMetrics`). */
   constructor(sources: {
@@ -119,12 +120,13 @@ export class KvMetrics {
         for (const { labels, count } of requestCounts.values()) this.inc(labels, count);
       },
     });
-    this.applyDuration = new OpHistogram(
+    this.applyDuration = new CountedHistogram(
       'kv_apply_duration_seconds',
       'Time from submitting a command until it was committed and applied, by op.',
       APPLY_BUCKETS,
+      'op',
     );
-    // The registry reads a metric through get() and reset() only (OpHistogram's comment).
+    // The registry reads a metric through get() and reset() only (CountedHistogram's comment).
     this.registry.registerMetric(this.applyDuration as unknown as Metric);
   }
 
@@ -139,7 +141,7 @@ export class KvMetrics {
   }
 
   observeApply(op: string, seconds: number): void {
-    this.applyDuration.observe(op, seconds);
+    this.applyDuration.observe(seconds, op);
   }
 }
 
@@ -147,73 +149,3 @@ export class KvMetrics {
 const APPLY_BUCKETS: readonly number[] = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
 ];
-
-interface OpRow {
-  /** Observations per bucket (not cumulative); the last slot counts those above every bound. */
-  counts: number[];
-  sum: number;
-  count: number;
-}
-
-/**
- * A Prometheus histogram with one label, `op`, that counts into plain arrays and builds its
- * series only when scraped. prom-client's Histogram converts and hashes its labels on every
- * observe, one per write (1.4% of a busy leader, bench/PROFILE.md). The registry formats it like
- * any metric: it reads `name`, `help`, `type`, `aggregator`, `get()` (the values prom-client's own
- * Histogram returns, in the same order) and `reset()`; the exposition is byte for byte the same
- * (test/kv/metrics.test.ts compares them).
- */
-export class OpHistogram {
-  readonly type = 'histogram';
-  readonly aggregator = 'sum';
-  private readonly rows = new Map<string, OpRow>();
-
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    /** Upper bounds, ascending. */
-    private readonly buckets: readonly number[],
-  ) {}
-
-  observe(op: string, value: number): void {
-    let row = this.rows.get(op);
-    if (row === undefined) {
-      row = { counts: new Array<number>(this.buckets.length + 1).fill(0), sum: 0, count: 0 };
-      this.rows.set(op, row);
-    }
-    const { buckets } = this;
-    let slot = 0;
-    while (slot < buckets.length && value > buckets[slot]) slot++;
-    row.counts[slot]++;
-    row.sum += value;
-    row.count++;
-  }
-
-  reset(): void {
-    this.rows.clear();
-  }
-
-  get(): { name: string; help: string; type: string; aggregator: string; values: HistogramValue[] } {
-    const values: HistogramValue[] = [];
-    const bucketName = `${this.name}_bucket`;
-    for (const [op, row] of this.rows) {
-      let cumulative = 0;
-      this.buckets.forEach((le, slot) => {
-        cumulative += row.counts[slot];
-        values.push({ labels: { le, op }, value: cumulative, metricName: bucketName });
-      });
-      values.push(
-        { labels: { le: '+Inf', op }, value: row.count, metricName: bucketName },
-        { labels: { op }, value: row.sum, metricName: `${this.name}_sum` },
-        { labels: { op }, value: row.count, metricName: `${this.name}_count` },
-      );
-    }
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
-  }
-}
-
-interface HistogramValue {
-  labels: Record<string, string | number>;
-  value: number;
-  metricName: string;
-}

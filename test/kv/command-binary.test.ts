@@ -104,6 +104,52 @@ describe('binary commands: round trip', () => {
   });
 });
 
+/**
+ * The bytes of EVERY_COMMAND in each form, pinned: snapshots, WALs and members of other versions
+ * read them, so an encoder change (a faster one, say) must not move a single byte.
+ */
+const PINNED: [binaryHex: string, json: string][] = [
+  ['01010001610000000131', '{"op":"put","key":"a","value":"MQ=="}'],
+  ['0101000dd0bad0bbd18ed1872ff09f94910000000500ff0a0d7b', '{"op":"put","key":"ключ/🔑","value":"AP8KDXs="}'],
+  ['01010005656d70747900000000', '{"op":"put","key":"empty","value":""}'],
+  ['0102000161', '{"op":"delete","key":"a"}'],
+  ['0103000161000000000176', '{"op":"cas","key":"a","prev":null,"value":"dg=="}'],
+  ['010300016101000000036f6c64000000036e6577', '{"op":"cas","key":"a","prev":"b2xk","value":"bmV3"}'],
+  [
+    '010400070100016100000000000000000c0100016402001fffffffffffff01000165010000000000000000010001660300000000000000030200016200000001780300016300030001670100030100016100000000000000510000000179010001680000000000000000000000000200016200010100036c6f670000000000000000000000066661696c6564',
+    '{"op":"txn","compare":[{"key":"a","revision":12},{"key":"d","revision":9007199254740991,"cmp":"<"},{"key":"e","revision":0,"cmp":"!="},{"key":"f","revision":3,"cmp":">"},{"key":"b","value":"eA=="},{"key":"c","exists":false},{"key":"g","exists":true}],"success":[{"op":"put","key":"a","value":"eQ==","lease":"81"},{"op":"put","key":"h","value":""},{"op":"delete","key":"b"}],"failure":[{"op":"put","key":"log","value":"ZmFpbGVk"}]}',
+  ],
+  ['0104000000000000', '{"op":"txn","compare":[],"success":[],"failure":[]}'],
+  ['01050000000000000001', '{"op":"lease-grant","ttl":1}'],
+  ['01050000000000015180', '{"op":"lease-grant","ttl":86400}'],
+  ['0106000000000000005101', '{"op":"lease-revoke","id":"81","reason":"revoke"}'],
+  ['0106001fffffffffffff02', '{"op":"lease-revoke","id":"9007199254740991","reason":"expire"}'],
+  ['010700066a6f62732f31000000000000001e', '{"op":"lock","name":"jobs/1","ttl":30}'],
+  ['010800066a6f62732f310000010000000007', '{"op":"lock-release","name":"jobs/1","token":1099511627783}'],
+  ['010900066a6f62732f310000000000000063', '{"op":"lock-cancel","name":"jobs/1","lease":"99"}'],
+];
+
+describe('binary and JSON commands: the bytes are pinned', () => {
+  it('every command kind encodes to exactly the pinned bytes, in both forms', () => {
+    expect(PINNED).toHaveLength(EVERY_COMMAND.length);
+    EVERY_COMMAND.forEach((command, i) => {
+      expect(binary(command).toString('hex'), `${command.op} #${i} binary`).toBe(PINNED[i][0]);
+      expect(Buffer.from(encodeCommand(command, 'json')).toString('utf8'), `${command.op} #${i} json`).toBe(
+        PINNED[i][1],
+      );
+    });
+  });
+});
+
+describe('binary commands: the encoder refuses what it cannot carry', () => {
+  it('a negative, fractional or unsafe integer, and a string over 65,535 bytes, are RangeErrors', () => {
+    for (const ttl of [-1, 1.5, 2 ** 53, Number.NaN])
+      expect(() => encodeCommand({ op: 'lease-grant', ttl }, 'binary'), String(ttl)).toThrow(RangeError);
+    const name = 'n'.repeat(70_000);
+    expect(() => encodeCommand({ op: 'lock', name, ttl: 5 }, 'binary')).toThrow(RangeError);
+  });
+});
+
 describe('binary commands: malformed input', () => {
   const put = binary({ op: 'put', key: 'key', value: bytes('value') });
   const txn = binary(EVERY_COMMAND[6]);

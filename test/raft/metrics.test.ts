@@ -1,9 +1,9 @@
 /** Library metrics with hashicorp/raft's names, and their prom-client adapter (issue 15 part 6). */
 import { readFileSync } from 'node:fs';
-import { Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RAFT_METRICS, type MetricsSink, type RaftMetricName } from '../../src/raft/metrics.js';
-import { prometheusMetrics, prometheusName } from '../../src/raft/prometheus.js';
+import { prometheusMetrics, prometheusName, TIMER_BUCKETS } from '../../src/raft/prometheus.js';
 import { TestCluster, waitFor } from './helpers.js';
 
 class RecordingSink implements MetricsSink {
@@ -85,6 +85,48 @@ describe('library metrics', () => {
     expect(text).toMatch(/^raft_commitTime_seconds_count 1$/m);
     expect(text).toMatch(/^raft_commitTime_seconds_sum 0\.003$/m);
     expect(text).toContain('hashicorp/raft: raft.replication.appendEntries.rpc');
+  });
+
+  it('a scrape of the adapter is byte for byte what prom-client Counters, Gauges and Histograms show', async () => {
+    const registry = new Registry();
+    const sink = prometheusMetrics(registry);
+    // The reference: the adapter as it was, prom-client's own metric for every name.
+    const reference = new Registry();
+    const registers = [reference];
+    const metrics = new Map<RaftMetricName, Counter | Gauge | Histogram>();
+    for (const name of Object.keys(RAFT_METRICS) as RaftMetricName[]) {
+      const [kind, help] = RAFT_METRICS[name];
+      const options = { name: prometheusName(name), help: `${help} (hashicorp/raft: ${name})`, registers };
+      metrics.set(
+        name,
+        kind === 'counter'
+          ? new Counter(options)
+          : kind === 'gauge'
+            ? new Gauge(options)
+            : new Histogram({ ...options, buckets: [...TIMER_BUCKETS] }),
+      );
+    }
+    expect(await registry.metrics()).toBe(await reference.metrics());
+    const samples: [RaftMetricName, number][] = [
+      ['raft.fsm.apply', 0.1],
+      ['raft.fsm.apply', 0.25],
+      ['raft.fsm.apply', 0.3],
+      ['raft.fsm.apply', 10_000],
+      ['raft.fsm.apply', 0],
+      ['raft.commitTime', 4.2],
+      ['raft.replication.appendEntries.rpc', 1],
+    ];
+    for (const [name, ms] of samples) {
+      sink.addSample(name, ms);
+      (metrics.get(name) as Histogram).observe(ms / 1000);
+    }
+    sink.incrCounter('raft.apply', 3);
+    (metrics.get('raft.apply') as Counter).inc(3);
+    sink.setGauge('raft.commitNumLogs', 5);
+    (metrics.get('raft.commitNumLogs') as Gauge).set(5);
+    const text = await registry.metrics();
+    expect(text).toMatch(/^raft_fsm_apply_seconds_bucket\{le="0.00025"\} 3$/m);
+    expect(text).toBe(await reference.metrics());
   });
 
   it("README's metrics table lists every metric the runtime reports, under both names", () => {

@@ -1,8 +1,9 @@
 /**
  * A follower's CPU per write outside the runtime: AppendEntries frames as a leader sends them
  * (binary put commands of 100-byte values over 100,000 keys, filled first as `npm run bench` does)
- * are decoded by a copying Decoder, as a server connection does, and applied to a KvFsm. It prints
- * µs per write for the decode and for the apply, and the bytes allocated per write.
+ * are decoded by a copying Decoder, as a server connection does, applied to a KvFsm, and answered
+ * (the AppendEntries response encoded and copied as server-conn.ts writes it). It prints µs per
+ * write for the decode, the apply and the answer, and CPU µs per write in all.
  *
  *   npm run bench:follower [-- --entries 32 --frames 4000 --keys 100000]
  *
@@ -12,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { LogType, type AppendEntriesRequest, type LogEntry } from '../src/core/types.js';
 import { encodeCommand } from '../src/kv/commands.js';
 import { KvFsm } from '../src/kv/fsm.js';
-import { decodeRequest, encodeRequest } from '../src/wire/codec.js';
+import { decodeRequest, encodeRequest, encodeResponse } from '../src/wire/codec.js';
 import { Decoder } from '../src/wire/decoder.js';
 import { Encoder } from '../src/wire/encoder.js';
 
@@ -79,8 +80,12 @@ const wire: Uint8Array[] = [];
 for (let f = 0; f < frames; f++) wire.push(frame(index + f * perFrame));
 
 const decoder = new Decoder({}, true);
+const answers = new Encoder(512);
+const local = { id: 'n2', address: '127.0.0.1:7002' };
 let decodeMs = 0;
 let applyMs = 0;
+let answerMs = 0;
+let answered = 0;
 globalThis.gc?.();
 const heapBefore = process.memoryUsage();
 const cpuBefore = process.cpuUsage();
@@ -89,7 +94,19 @@ for (const bytes of wire) {
   const request = decodeRequest(decoder, bytes, 0)!.request as AppendEntriesRequest;
   const t1 = performance.now();
   for (const entry of request.entries) fsm.apply(entry);
-  applyMs += performance.now() - t1;
+  const t2 = performance.now();
+  answers.reset();
+  const lastLog = request.entries[request.entries.length - 1].index;
+  encodeResponse(
+    answers,
+    'appendEntries',
+    { term: 2, lastLog, success: true, noRetryBackoff: false },
+    '',
+    local,
+  );
+  answered += Buffer.from(answers.view()).length;
+  answerMs += performance.now() - t2;
+  applyMs += t2 - t1;
   decodeMs += t1 - t0;
 }
 const cpu = process.cpuUsage(cpuBefore);
@@ -102,6 +119,8 @@ console.log(
     keys: fsm.size,
     decodeUsPerWrite: us(decodeMs),
     applyUsPerWrite: us(applyMs),
+    answerUsPerWrite: us(answerMs),
+    answerBytes: answered / frames,
     cpuUsPerWrite: ((cpu.user + cpu.system) / writes).toFixed(3),
     externalGrowthBytes: process.memoryUsage().external - heapBefore.external,
   }),

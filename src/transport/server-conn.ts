@@ -275,7 +275,9 @@ export class ServerConn {
       return;
     }
     this.lastActivity = this.host.clock.now();
-    if (!this.socket.write(enc.finish())) {
+    // A copy from Node's shared pool (the reply is ~100 bytes, held only until written): cheaper
+    // than finish()'s own ArrayBuffer per reply, and a follower writes one reply per frame.
+    if (!this.socket.write(Buffer.from(enc.view()))) {
       this.writeBlocked = true;
       this.blockedSince = this.lastActivity;
     }

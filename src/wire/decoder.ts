@@ -54,6 +54,12 @@ function decodeError(detail: string): Error {
  * Aliasing: byte slices returned by readBytes/readNullableBytes are views (subarray) into the
  * input buffer unless `copyBytes` is set. A caller that reuses or overwrites its receive buffer
  * must set copyBytes, or copy the bytes it keeps.
+ *
+ * With copyBytes, the slices of one value share one copy (an arena): scanValue sums the bodies of
+ * every string and bytes field it passes, which bounds what the reader can take, so the reader
+ * after it makes one allocation for all of them (the entries of an AppendEntries) instead of one
+ * per slice. The sum counts map keys and strings read as text too: the arena can be larger than
+ * what is copied into it, never larger than the value scanned (itself within maxValueBytes).
  */
 export class Decoder {
   readonly limits: DecodeLimits;
@@ -64,6 +70,12 @@ export class Decoder {
   pos = 0;
   private end = 0;
   private readonly stack: number[];
+  /** Bodies of strings and bytes met by the scans since the last reset: the next arena's size. */
+  private scannedRaw = 0;
+  /** What the reader may still copy, and where: arena[arenaPos, arenaPos + arenaLeft) is free. */
+  private arena: Uint8Array | null = null;
+  private arenaPos = 0;
+  private arenaLeft = 0;
 
   constructor(limits: Partial<DecodeLimits> = {}, copyBytes = false) {
     this.limits = { ...DEFAULT_DECODE_LIMITS, ...limits };
@@ -87,6 +99,11 @@ export class Decoder {
     }
     this.pos = start;
     this.end = end;
+    // Allocated at the first slice taken; a slice never lands in an arena of an earlier value.
+    this.arena = null;
+    this.arenaPos = 0;
+    this.arenaLeft = this.scannedRaw;
+    this.scannedRaw = 0;
   }
 
   /**
@@ -104,6 +121,8 @@ export class Decoder {
 
   private needMore(offset: number): number {
     this.needAtLeast = offset;
+    // The whole value is scanned again once more bytes arrived: count its bodies then.
+    this.scannedRaw = 0;
     return NEED_MORE;
   }
 
@@ -114,9 +133,13 @@ export class Decoder {
     let depth = 0;
     let pending = 1;
     let p = start;
+    let raw = 0;
     for (;;) {
       if (pending === 0) {
-        if (depth === 0) return p;
+        if (depth === 0) {
+          this.scannedRaw += raw;
+          return p;
+        }
         pending = stack[--depth];
         continue;
       }
@@ -140,6 +163,7 @@ export class Decoder {
         continue;
       }
       if (b <= 0xbf) {
+        raw += b & 0x1f;
         p = rawEnd(p, 1, b & 0x1f, lim.maxBytes, valueLimit);
         if (p > end) return this.needMore(p);
         continue;
@@ -203,8 +227,10 @@ export class Decoder {
           // Each family lists its 1-, 2- and 4-byte length forms in that order.
           const width = 1 << ((b >= 0xd9 ? b - 0xd9 : b - 0xc4) % 3);
           if (p + 1 + width > end) return this.needMore(p + 1 + width);
-          header = 1 + width + (b >= 0xc7 && b <= 0xc9 ? 1 : 0);
+          const ext = b >= 0xc7 && b <= 0xc9;
+          header = 1 + width + (ext ? 1 : 0);
           len = width === 1 ? buf[p + 1] : width === 2 ? (buf[p + 1] << 8) | buf[p + 2] : readU32(buf, p + 1);
+          if (!ext) raw += len;
           break;
         }
         case 0xdc:
@@ -234,7 +260,10 @@ export class Decoder {
 
   /** Skips one value (already known to be complete). */
   skip(): void {
+    const scanned = this.scannedRaw;
     this.pos = this.scanValue(this.buf, this.pos, this.end);
+    // Inside a value being read: its bodies are counted already.
+    this.scannedRaw = scanned;
     if (this.pos === NEED_MORE) throw decodeError('truncated value');
   }
 
@@ -383,10 +412,18 @@ export class Decoder {
     const stop = start + len;
     if (stop > this.end) throw decodeError('truncated bytes');
     this.pos = stop;
-    // Uint8Array's slice copies; Buffer.prototype.slice would return a view, so call it explicitly.
-    if (this.copyBytes) return Uint8Array.prototype.slice.call(this.buf, start, stop);
+    const buf = this.buf;
     // The constructor is markedly cheaper than subarray(), which goes through species lookup.
-    return new Uint8Array(this.buf.buffer, this.buf.byteOffset + start, len);
+    const view = new Uint8Array(buf.buffer, buf.byteOffset + start, len);
+    if (!this.copyBytes) return view;
+    // A value read without a scan before it (so with no arena) still gets its own copy.
+    if (len > this.arenaLeft) return view.slice();
+    this.arena ??= new Uint8Array(this.arenaLeft);
+    const at = this.arenaPos;
+    this.arena.set(view, at);
+    this.arenaPos = at + len;
+    this.arenaLeft -= len;
+    return new Uint8Array(this.arena.buffer, at, len);
   }
 
   /** Go's string. nil reads as ''. */

@@ -39,7 +39,8 @@ const SUSPECTS = [
   'encodeCommand', // KV command JSON + base64
   'decodeCommand',
   'applyCommand',
-  'persist', // KV snapshots
+  'persist', // KV snapshots: the first slice, up to the first await
+  'writeSnapshotV3', // KV snapshots: the rest (an async writer resumes at its own frame, below no caller)
   'handleReady', // the runtime's Ready loop
   'sendAppendEntries',
   'requestToWire', // AppendEntries to msgpack, per follower

@@ -103,6 +103,26 @@ export function toSample(result: LoadResult, load1: number): PhaseSample {
   };
 }
 
+/**
+ * Puts every key once, in order (not measured), so the measured writes overwrite keys as a
+ * long-lived store's do rather than create them.
+ */
+export function fillKeys(
+  target: Pick<LoadSpec, 'api' | 'urls' | 'pids'>,
+  settings: Pick<LoadSettings, 'keys' | 'valueSize'>,
+): Promise<LoadResult> {
+  return runLoad({
+    ...target,
+    keys: settings.keys,
+    valueSize: settings.valueSize,
+    op: 'put',
+    concurrency: FILL_CONCURRENCY,
+    warmupS: 0,
+    durationS: 0,
+    fill: true,
+  });
+}
+
 /** The leader first: loadgen's workers start there and its pid leads the CPU and RSS lists. */
 function leaderFirst(nodes: ServerNode[], leader: ServerNode): ServerNode[] {
   return [leader, ...nodes.filter((node) => node !== leader && node.running)];
@@ -126,15 +146,7 @@ export async function runSystem(
       };
     };
     const common = { keys: settings.keys, valueSize: settings.valueSize };
-    const fill = await runLoad({
-      ...(await target()),
-      ...common,
-      op: 'put',
-      concurrency: FILL_CONCURRENCY,
-      warmupS: 0,
-      durationS: 0,
-      fill: true,
-    });
+    const fill = await fillKeys(await target(), settings);
     log(`  ${system.name} fill ${settings.keys} keys: ${Math.round(fill.rate)}/s`);
     const phases: Record<string, PhaseSample> = {};
     for (const phase of PHASES) {

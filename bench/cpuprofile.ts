@@ -5,13 +5,13 @@
  * start-up). Samples are weighted equally: V8 takes them at a fixed interval.
  */
 
-interface CallFrame {
+export interface CallFrame {
   functionName: string;
   url: string;
   lineNumber: number;
 }
 
-interface ProfileNode {
+export interface ProfileNode {
   id: number;
   callFrame: CallFrame;
   children?: number[];
@@ -61,7 +61,7 @@ export interface SummaryOptions {
 }
 
 /** A readable location: the path inside the repository, or the module name for Node's own code. */
-function shortUrl(url: string): string {
+export function shortUrl(url: string): string {
   const dist = url.search(/\/(dist|dist-bench)\//);
   if (dist >= 0) return url.slice(dist + 1);
   const modules = url.lastIndexOf('/node_modules/');
@@ -74,10 +74,14 @@ function shortUrl(url: string): string {
  * things (`writeBuffer` is the socket write and the fs write), so they carry their caller's.
  */
 function functionKey(frame: CallFrame, caller: CallFrame | undefined): string {
+  if (frame.url !== '' || caller === undefined || caller.url === '') return frameLabel(frame);
+  return `${frameLabel(frame)} (from ${caller.functionName || '(anonymous)'} ${shortUrl(caller.url)})`;
+}
+
+/** A function's name and, for JavaScript, its place: `name path:line`. */
+export function frameLabel(frame: CallFrame): string {
   const name = frame.functionName || '(anonymous)';
-  if (frame.url !== '') return `${name} ${shortUrl(frame.url)}:${frame.lineNumber + 1}`;
-  if (caller === undefined || caller.url === '') return name;
-  return `${name} (from ${caller.functionName || '(anonymous)'} ${shortUrl(caller.url)})`;
+  return frame.url === '' ? name : `${name} ${shortUrl(frame.url)}:${frame.lineNumber + 1}`;
 }
 
 /** Where a function lives: a raftkit layer, an npm package, Node's own code, or V8's work. */
@@ -109,7 +113,7 @@ function top(counts: Map<string, number>, busy: number, limit: number): Share[] 
 }
 
 /** The samples taken inside the window (all of them without one). */
-function samplesIn(profile: CpuProfile, window: Window | undefined): number[] {
+export function samplesIn(profile: CpuProfile, window: Window | undefined): number[] {
   const samples = profile.samples ?? [];
   if (window === undefined) return samples;
   const deltas = profile.timeDeltas ?? [];

@@ -8,15 +8,16 @@
  * - Latency: a fresh unprofiled cluster at c1 whose nodes record the marks of src/platform/trace.ts
  *   (RAFTKIT_TRACE_DIR), joined into the steps of one write (bench/c1-trace.ts), beside the floor
  *   (fdatasync, loopback round trip). `npm run bench -- --trace` runs this part alone.
- * The .cpuprofile files (open them in Chrome DevTools or speedscope.app for flame graphs), the
- * nodes' .trace files and summary.md (the tables) land in --out-dir.
+ * The .cpuprofile files, each with its flame graph (folded stacks and an SVG: bench/flamegraph.ts),
+ * the nodes' .trace files and summary.md (the tables and top-down trees) land in --out-dir.
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cleanupGoNodes, type ServerNode } from '../test/interop/harness.js';
 import { readC1Steps, renderC1Steps } from './c1-trace.js';
-import type { LoadSettings } from './cluster-load.js';
+import { fillKeys, type LoadSettings } from './cluster-load.js';
 import { renderProfileSummary, summarizeProfile, type CpuProfile, type Window } from './cpuprofile.js';
+import { foldedStacks, frameTree, renderFlameSvg, renderTopDown } from './flamegraph.js';
 import type { LibrarySample } from './library.js';
 import { runFloor, runLoad, type LoadSpec } from './loadgen.js';
 import { raftkitSystem, startCluster } from './systems.js';
@@ -27,6 +28,8 @@ const PROFILED_LOADS = [
   { name: 'c1', concurrency: 1 },
 ];
 const LIBRARY_OUTSTANDING = 64;
+/** The top-down tree in summary.md: short enough to paste into a note. */
+const TREE = { minPercent: 1, maxDepth: 14 };
 
 /** The costs the issue suspects, by function name: inclusive shares say what each costs at most. */
 const SUSPECTS = [
@@ -36,7 +39,8 @@ const SUSPECTS = [
   'encodeCommand', // KV command JSON + base64
   'decodeCommand',
   'applyCommand',
-  'persist', // KV snapshots
+  'persist', // KV snapshots: the first slice, up to the first await
+  'writeSnapshotV3', // KV snapshots: the rest (an async writer resumes at its own frame, below no caller)
   'handleReady', // the runtime's Ready loop
   'sendAppendEntries',
   'requestToWire', // AppendEntries to msgpack, per follower
@@ -57,6 +61,28 @@ function leaderFirst(nodes: ServerNode[], leader: ServerNode): ServerNode[] {
   return [leader, ...nodes.filter((node) => node !== leader)];
 }
 
+function target(ordered: ServerNode[]): Pick<LoadSpec, 'api' | 'urls' | 'pids'> {
+  return {
+    api: 'kv',
+    urls: ordered.map((node) => `http://${node.httpAddress}`),
+    pids: ordered.map((node) => node.pid!),
+  };
+}
+
+/**
+ * The leader first, with every key filled as the bench's load part does before it measures: the
+ * profiled writes then overwrite keys (as the bench's do) instead of creating most of them.
+ */
+async function filledCluster(
+  nodes: ServerNode[],
+  leader: ServerNode,
+  settings: LoadSettings,
+): Promise<ServerNode[]> {
+  const ordered = leaderFirst(nodes, leader);
+  await fillKeys(target(ordered), settings);
+  return ordered;
+}
+
 function writeLoad(
   ordered: ServerNode[],
   concurrency: number,
@@ -64,9 +90,7 @@ function writeLoad(
   durationS: number,
 ): LoadSpec {
   return {
-    api: 'kv',
-    urls: ordered.map((node) => `http://${node.httpAddress}`),
-    pids: ordered.map((node) => node.pid!),
+    ...target(ordered),
     op: 'put',
     concurrency,
     warmupS: settings.warmupS,
@@ -78,6 +102,8 @@ function writeLoad(
 
 interface Profiled {
   title: string;
+  /** File name of its flame graph: c64-leader, c64-follower-node2, library. */
+  role: string;
   dir: string;
   window: Window;
 }
@@ -94,7 +120,7 @@ async function profileLoad(
   const system = raftkitSystem(profileDir);
   const nodes = await startCluster(system);
   try {
-    const ordered = leaderFirst(nodes, await system.leader(nodes));
+    const ordered = await filledCluster(nodes, await system.leader(nodes), settings);
     // loadgen measures from warm-up end; the processes share the monotonic clock with the profiles.
     const fromUs = nowUs() + settings.warmupS * 1e6;
     const result = await runLoad(writeLoad(ordered, load.concurrency, settings, settings.durationS));
@@ -106,6 +132,7 @@ async function profileLoad(
     await Promise.all(ordered.map((node) => node.stop(60_000)));
     return ordered.map((node, i) => ({
       title: `${load.name} ${i === 0 ? 'leader' : 'follower'} (${node.id}), ${Math.round(result.rate)} writes/s`,
+      role: i === 0 ? `${load.name}-leader` : `${load.name}-follower-${node.id}`,
       dir: join(profileDir, node.id),
       window,
     }));
@@ -132,18 +159,37 @@ async function profileLibrary(outDir: string, settings: LoadSettings, root: stri
     String(settings.durationS),
   ]);
   return {
+    role: 'library',
     title: `library, ${LIBRARY_OUTSTANDING} outstanding applies (3 nodes in one process), ${Math.round(sample.appliesPerS)} applies/s`,
     dir,
     window: sample.windowUs,
   };
 }
 
-function summarizeDir({ title, dir, window }: Profiled): string {
+/**
+ * The tables of one process's profile, and its flame graph beside the .cpuprofile: folded stacks
+ * (`<role>.folded`) and an SVG (`<role>.svg`) of the measured window, plus a top-down tree for the summary.
+ */
+function summarizeDir({ title, role, dir, window }: Profiled): string {
   const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
   if (file === undefined) return `### ${title}\n\nno profile written in ${dir}\n`;
   const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;
   const summary = summarizeProfile(profile, { window, focus: SUSPECTS });
-  return renderProfileSummary(`${title}: ${join(dir, file).replace(ROOT, '')}`, summary);
+  const tree = frameTree(profile, window);
+  const base = join(dir, role);
+  writeFileSync(`${base}.folded`, foldedStacks(tree));
+  writeFileSync(`${base}.svg`, renderFlameSvg(tree, `${title}, ${summary.busyPercent.toFixed(0)}% busy`));
+  const shown = (path: string) => path.replace(ROOT, '');
+  return [
+    renderProfileSummary(`${title}: ${shown(join(dir, file))}`, summary),
+    `Flame graph: ${shown(`${base}.svg`)}, folded stacks: ${shown(`${base}.folded`)}. ` +
+      `Top-down, inclusive % of the busy samples (frames from ${TREE.minPercent}%, ${TREE.maxDepth} levels):`,
+    '',
+    '```',
+    renderTopDown(tree, TREE),
+    '```',
+    '',
+  ].join('\n');
 }
 
 /**
@@ -165,7 +211,7 @@ export async function traceC1(outDir: string, settings: LoadSettings, root: stri
     delete process.env.RAFTKIT_TRACE_DIR;
   }
   try {
-    const ordered = leaderFirst(nodes, await system.leader(nodes));
+    const ordered = await filledCluster(nodes, await system.leader(nodes), settings);
     const load = await runLoad(writeLoad(ordered, 1, settings, settings.durationS));
     // The marks are written when a node exits normally.
     await Promise.all(ordered.map((node) => node.stop(60_000)));

@@ -115,9 +115,9 @@ export class Follower {
     this.installing.delete(rpcId);
     const { lastLogIndex: index, lastLogTerm: term } = request;
     if (index > server.log.snapshotIndex) {
-      const kept = server.log.installSnapshot(index, term);
+      const kept = this.keepStaleLog(index, term) || server.log.installSnapshot(index, term);
       // When the old log is not a prefix of the leader's, storage drops all of it.
-      if (!kept && !server.faults.snapshotKeepsStaleLog) server.durability.logReplaced(index);
+      if (!kept) server.durability.logReplaced(index);
       server.configurations.reset(request.configurationIndex, request.configuration, kept ? index : Infinity);
       server.emit({ type: 'configuration', configurations: server.configurations.snapshot() });
       server.resolveLeaderId();
@@ -133,6 +133,19 @@ export class Follower {
     } else {
       server.respond(rpcId, { term: server.term, success: false }, server.durability.termVoteDurableAt);
     }
+  }
+
+  /**
+   * The planted bug snapshotKeepsStaleLog: records the snapshot but keeps the entries past its index
+   * whether or not the log holds its last entry (the paper's receiver rule 7 discards the whole log
+   * then). Returns whether it did.
+   */
+  private keepStaleLog(index: number, term: number): boolean {
+    const log = this.server.log;
+    if (!this.server.faults.snapshotKeepsStaleLog || log.lastIndex() <= index) return false;
+    log.setSnapshot(index, term);
+    log.compactBefore(index + 1);
+    return true;
   }
 
   snapshotInstallFailed(rpcId: number): void {

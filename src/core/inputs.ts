@@ -37,7 +37,10 @@ export interface CoreFaults {
   ackBeforePersist?: boolean;
   /** Leader: count its own copy of an entry toward the commit quorum before it is durable. */
   leaderCountsUnpersisted?: boolean;
-  /** Follower: after installing a snapshot that does not match our log, leave the old log in storage. */
+  /**
+   * Follower: after installing a snapshot that does not match our log, keep the entries past the
+   * snapshot's index (in memory and in storage) instead of discarding the whole log.
+   */
   snapshotKeepsStaleLog?: boolean;
   /** Lease measured from when an acknowledgement arrived, with no clock-drift margin. */
   leaseWithoutDriftMargin?: boolean;

@@ -65,9 +65,9 @@ describe('planted-bug campaign (sample)', () => {
   }, 600_000);
 
   it('reports a server that cannot start when the liveness phase restarts it, instead of throwing', async () => {
-    // A server stopped with a gap in its log as the liveness phase begins (what snapshotKeepsStaleLog
-    // left behind on seed 265 before the merges moved that seed): its start fails reading the log,
-    // which once threw out of runSimulation and stopped the whole campaign.
+    // A server stopped with a gap in its log as the liveness phase begins (what the first form of
+    // snapshotKeepsStaleLog, which left the replaced log in storage, did on seed 265): its start
+    // fails reading the log, which once threw out of runSimulation and stopped the whole campaign.
     const result = await runSimulation({ seed: 7, nodes: 3, duration: 1500, gapBeforeLiveness: true });
     expect(result.trace).toContainEqual(expect.stringMatching(/log record \d+ vanished \(a gap\)/));
     expect(result.violations).toEqual(['restart failed: log not found']);

@@ -59,8 +59,13 @@ describe('library metrics', () => {
     expect(onLeader.samples.get('raft.commitTime')!.every((ms) => ms >= 0 && ms < 10_000)).toBe(true);
     expect(onLeader.gauges.get('raft.commitNumLogs')).toBeGreaterThan(0);
     expect(onLeader.count('raft.replication.appendEntries.rpc')).toBeGreaterThan(0);
-    // Every command reached both followers.
-    expect(onLeader.counters.get('raft.replication.appendEntries.logs')).toBeGreaterThanOrEqual(20);
+    // Every command reaches both followers. The barrier commits at a quorum (one follower), so
+    // the second follower's answers may still be on their way: wait for them, do not assume.
+    await waitFor(
+      () => (onLeader.counters.get('raft.replication.appendEntries.logs') ?? 0) >= 20,
+      5000,
+      'both followers to have received all 10 commands',
+    );
     expect(onLeader.count('raft.snapshot.create')).toBe(1);
     await waitFor(() => onLeader.count('raft.leader.lastContact') > 0, 3000, 'a lastContact sample');
     for (const node of c.nodes.filter((n) => n !== leader)) {

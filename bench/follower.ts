@@ -10,6 +10,7 @@
  * Add `node --cpu-prof` or `--heap-prof` (run dist-bench/bench/follower.js) for the stacks.
  */
 import { performance } from 'node:perf_hooks';
+import { integerFlag } from '../src/cli/command.js';
 import { LogType, type AppendEntriesRequest, type LogEntry } from '../src/core/types.js';
 import { encodeCommand } from '../src/kv/commands.js';
 import { KvFsm } from '../src/kv/fsm.js';
@@ -17,14 +18,19 @@ import { decodeRequest, encodeRequest, encodeResponse } from '../src/wire/codec.
 import { Decoder } from '../src/wire/decoder.js';
 import { Encoder } from '../src/wire/encoder.js';
 
-function flag(name: string, fallback: number): number {
+/** `--name N`, checked against its bounds (integerFlag refuses anything else with a clear message). */
+function flag(name: string, fallback: number, max: number): number {
   const at = process.argv.indexOf(`--${name}`);
-  return at < 0 ? fallback : Number(process.argv[at + 1]);
+  return integerFlag(at < 0 ? undefined : (process.argv[at + 1] ?? ''), `--${name}`, {
+    fallback,
+    min: 1,
+    max,
+  });
 }
 
-const perFrame = flag('entries', 32);
-const frames = flag('frames', 4000);
-const keyCount = flag('keys', 100_000);
+const perFrame = flag('entries', 32, 4096);
+const frames = flag('frames', 4000, 1_000_000);
+const keyCount = flag('keys', 100_000, 10_000_000);
 const value = new Uint8Array(100).fill(0x61);
 const keyOf = (n: number): string => `key-${String(n).padStart(6, '0')}`;
 
